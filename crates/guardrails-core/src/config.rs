@@ -1,0 +1,207 @@
+//! Configuration from environment variables, read once at cold start.
+//!
+//! Every function parses its variables into a typed struct through [`Env`]; a missing or malformed variable
+//! fails the cold start with a [`ConfigError`] that names it.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// Default CloudWatch namespace for every metric the project emits.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "MlopsGuardrails";
+
+/// A configuration variable that is missing or cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set (or is empty).
+    #[error("environment variable {name} is required but not set")]
+    Missing {
+        /// Variable name.
+        name: &'static str,
+    },
+    /// A variable is set to a value that does not parse.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// The offending value.
+        value: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+}
+
+/// Where configuration variables come from: the process environment in Lambda, a map in tests (so tests never
+/// mutate the process environment, which is shared between test threads).
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// A fixed set of variables.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The variable's value, if set and not blank.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// The variable's value.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] when it is unset or blank.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing { name })
+    }
+
+    /// The variable parsed as `T`, or `default` when unset.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when it is set but does not parse.
+    pub fn parse_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+                value,
+            }),
+        }
+    }
+
+    /// The variable parsed as `T`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] when unset, [`ConfigError::Invalid`] when it does not parse.
+    pub fn parse_required<T>(&self, name: &'static str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let value = self.required(name)?;
+        value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+            value,
+        })
+    }
+}
+
+/// Settings every function shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonConfig {
+    /// CloudWatch namespace of the EMF metrics (`METRICS_NAMESPACE`, default [`DEFAULT_METRICS_NAMESPACE`]).
+    pub metrics_namespace: String,
+    /// The custom EventBridge bus domain events go to (`EVENT_BUS_NAME`).
+    pub event_bus_name: String,
+    /// The SNS topic that carries every notice (`NOTICE_TOPIC_ARN`), when the function sends notices.
+    pub notice_topic_arn: Option<String>,
+}
+
+impl CommonConfig {
+    /// Reads the shared settings.
+    ///
+    /// # Errors
+    /// When `EVENT_BUS_NAME` is missing.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(CommonConfig {
+            metrics_namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned()),
+            event_bus_name: env.required("EVENT_BUS_NAME")?,
+            notice_topic_arn: env.optional("NOTICE_TOPIC_ARN"),
+        })
+    }
+
+    /// The notice topic, for functions that cannot work without one.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming `NOTICE_TOPIC_ARN`.
+    pub fn require_notice_topic(&self) -> Result<&str, ConfigError> {
+        self.notice_topic_arn
+            .as_deref()
+            .ok_or(ConfigError::Missing {
+                name: "NOTICE_TOPIC_ARN",
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_variable_is_named() {
+        let env = Env::from_pairs([("OTHER", "x"), ("BLANK", "  ")]);
+        let err = env.required("INGESTED_BUCKET").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable INGESTED_BUCKET is required but not set"
+        );
+        assert_eq!(
+            env.required("BLANK"),
+            Err(ConfigError::Missing { name: "BLANK" })
+        );
+    }
+
+    #[test]
+    fn malformed_variable_names_variable_value_and_reason() {
+        let env = Env::from_pairs([("MAX_ROWS", "ten")]);
+        let err = env.parse_or::<u64>("MAX_ROWS", 5).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("MAX_ROWS=\"ten\""), "{text}");
+        assert!(text.contains("invalid digit"), "{text}");
+    }
+
+    #[test]
+    fn defaults_apply_only_when_unset() {
+        let env = Env::from_pairs([("SET", " 7 ")]);
+        assert_eq!(env.parse_or::<u64>("SET", 5), Ok(7));
+        assert_eq!(env.parse_or::<u64>("UNSET", 5), Ok(5));
+        assert_eq!(
+            env.parse_required::<u64>("UNSET"),
+            Err(ConfigError::Missing { name: "UNSET" })
+        );
+    }
+
+    #[test]
+    fn common_config_defaults_namespace_and_requires_bus() {
+        let config = CommonConfig::from_env(&Env::from_pairs([("EVENT_BUS_NAME", "b")])).unwrap();
+        assert_eq!(config.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
+        assert_eq!(config.notice_topic_arn, None);
+        assert_eq!(
+            config.require_notice_topic(),
+            Err(ConfigError::Missing {
+                name: "NOTICE_TOPIC_ARN"
+            })
+        );
+        assert_eq!(
+            CommonConfig::from_env(&Env::from_pairs([])),
+            Err(ConfigError::Missing {
+                name: "EVENT_BUS_NAME"
+            })
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Notices: every human-facing alert goes to one SNS topic, with `severity` and `kind` message attributes so
+//! subscribers can filter (e.g. page only on `critical`).
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AwsError;
+
+/// SNS subjects must be under 100 characters, one line, no control characters.
+const MAX_SUBJECT_CHARS: usize = 99;
+
+/// SNS messages may be 256 KiB; keep a margin for the envelope and attributes.
+const MAX_MESSAGE_BYTES: usize = 240 * 1024;
+
+/// How urgent a notice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// For the record: a recovery, a routine action.
+    Info,
+    /// Needs a look soon: a quarantined dataset, spend near budget.
+    Warning,
+    /// Needs action now: a rollback with no target, spend over budget.
+    Critical,
+}
+
+impl Severity {
+    /// The attribute value and subject tag.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One notice: a one-line title, a human-readable body, and the machine-readable facts behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// How urgent.
+    pub severity: Severity,
+    /// What happened, as a stable kebab-case word subscribers filter on, e.g. `dataset-quarantined`.
+    pub kind: String,
+    /// One line; becomes the e-mail subject (cut to fit SNS rules).
+    pub title: String,
+    /// A few sentences for a person: what happened, what was done, what to do.
+    pub body: String,
+    /// The facts as JSON (ids, numbers, links), appended to the message.
+    pub details: serde_json::Value,
+}
+
+impl Notice {
+    /// The SNS subject: `[SEVERITY] title`, one line, no control characters, under 100 characters.
+    pub fn subject(&self) -> String {
+        let raw = format!("[{}] {}", self.severity.as_str().to_uppercase(), self.title);
+        let one_line = raw
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>();
+        let words: Vec<&str> = one_line.split_whitespace().collect();
+        let clean = words.join(" ");
+        if clean.chars().count() <= MAX_SUBJECT_CHARS {
+            return clean;
+        }
+        let mut cut: String = clean.chars().take(MAX_SUBJECT_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+
+    /// The SNS message: the body, then the details as pretty JSON, within the SNS size limit.
+    pub fn message(&self) -> String {
+        let details =
+            serde_json::to_string_pretty(&self.details).unwrap_or_else(|_| "{}".to_owned());
+        let mut message = format!("{}\n\nDetails (JSON):\n{details}\n", self.body.trim_end());
+        if message.len() > MAX_MESSAGE_BYTES {
+            let mut end = MAX_MESSAGE_BYTES;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str("\n[truncated: the message exceeded the SNS size limit]\n");
+        }
+        message
+    }
+}
+
+/// Publishes notices to the project's SNS topic.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl Notifier {
+    /// A notifier for one topic, with a client built from the shared SDK config.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Self {
+        Self::new(aws_sdk_sns::Client::new(sdk), topic_arn)
+    }
+
+    /// A notifier for one topic.
+    pub fn new(sns: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        Notifier {
+            sns,
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    /// Publishes the notice; returns the SNS message id.
+    ///
+    /// # Errors
+    /// The classified SNS error.
+    pub async fn send(&self, notice: &Notice) -> Result<String, AwsError> {
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| AwsError::from_code("Publish", &self.topic_arn, None, e.to_string()))
+        };
+        let request = self
+            .sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(notice.subject())
+            .message(notice.message())
+            .message_attributes("severity", attribute(notice.severity.as_str())?)
+            .message_attributes("kind", attribute(&notice.kind)?);
+        let output = request
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Publish", &self.topic_arn, e))?;
+        tracing::info!(kind = %notice.kind, severity = notice.severity.as_str(), "notice sent");
+        Ok(output.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(title: &str) -> Notice {
+        Notice {
+            severity: Severity::Warning,
+            kind: "dataset-quarantined".into(),
+            title: title.into(),
+            body: "Body.".into(),
+            details: serde_json::json!({"rows": 3}),
+        }
+    }
+
+    #[test]
+    fn subject_is_one_line_without_control_characters() {
+        let subject = notice("Dataset\nquarantined:\t tickets\u{7}.csv").subject();
+        assert_eq!(subject, "[WARNING] Dataset quarantined: tickets .csv");
+    }
+
+    #[test]
+    fn long_subject_is_cut_below_100_characters_on_char_boundaries() {
+        let subject = notice(&"facturación ".repeat(20)).subject();
+        assert_eq!(subject.chars().count(), 99);
+        assert!(subject.ends_with('…'));
+        assert!(subject.starts_with("[WARNING] facturación"));
+    }
+
+    #[test]
+    fn message_has_body_then_parsable_json() {
+        let message = notice("t").message();
+        let (body, json) = message.split_once("Details (JSON):\n").unwrap();
+        assert_eq!(body, "Body.\n\n");
+        let details: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(details["rows"], 3);
+    }
+
+    #[test]
+    fn oversized_message_is_truncated_within_the_limit() {
+        let mut n = notice("t");
+        n.details = serde_json::json!({"blob": "é".repeat(MAX_MESSAGE_BYTES)});
+        let message = n.message();
+        assert!(message.len() < 256 * 1024);
+        assert!(message.ends_with("[truncated: the message exceeded the SNS size limit]\n"));
+    }
+}

@@ -1,0 +1,115 @@
+//! S3 object references and the two encodings that trip everyone up: notification keys arrive URL-encoded
+//! (`+` for a space), and `CopySource` must be URL-encoded again.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use serde::{Deserialize, Serialize};
+
+/// Characters left as they are in a `CopySource` path: RFC 3986 unreserved characters and the `/` separator.
+const COPY_SOURCE_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// One S3 object (a specific version when `version_id` is set).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, decoded.
+    pub key: String,
+    /// Version id, on versioned buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl ObjectRef {
+    /// A reference to the current version of `bucket/key`.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: None,
+        }
+    }
+
+    /// `s3://bucket/key`, for messages and logs.
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The `CopySource` value for copying this object: `bucket/encoded-key[?versionId=…]`.
+    pub fn copy_source(&self) -> String {
+        let mut source = format!(
+            "{}/{}",
+            self.bucket,
+            utf8_percent_encode(&self.key, COPY_SOURCE_KEEP)
+        );
+        if let Some(version) = &self.version_id {
+            source.push_str("?versionId=");
+            source.extend(utf8_percent_encode(version, COPY_SOURCE_KEEP));
+        }
+        source
+    }
+}
+
+/// A notification key that does not decode to UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("S3 key {raw:?} from the notification is not valid URL-encoded UTF-8")]
+pub struct KeyDecodeError {
+    /// The key as it arrived.
+    pub raw: String,
+}
+
+/// Decodes an object key from an S3 event notification: `+` is a space, `%XX` escapes are UTF-8 bytes.
+///
+/// # Errors
+/// [`KeyDecodeError`] when the escapes do not form UTF-8.
+pub fn decode_notification_key(raw: &str) -> Result<String, KeyDecodeError> {
+    let plus_as_space = raw.replace('+', " ");
+    percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| KeyDecodeError {
+            raw: raw.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_keys_decode_plus_and_percent_escapes() {
+        let table = [
+            ("Happy%20Face.jpg", "Happy Face.jpg"),
+            (
+                "incoming/tickets+2026/datos+de+facturaci%C3%B3n.csv",
+                "incoming/tickets 2026/datos de facturación.csv",
+            ),
+            // A literal plus sign is sent as %2B.
+            ("a%2Bb.csv", "a+b.csv"),
+            ("plain/key.jsonl.gz", "plain/key.jsonl.gz"),
+        ];
+        for (raw, decoded) in table {
+            assert_eq!(decode_notification_key(raw).as_deref(), Ok(decoded), "{raw}");
+        }
+        assert!(decode_notification_key("bad%FF.csv").is_err());
+    }
+
+    #[test]
+    fn copy_source_encodes_key_but_keeps_slashes() {
+        let mut object = ObjectRef::new("raw", "in/datos de facturación+1.csv");
+        assert_eq!(
+            object.copy_source(),
+            "raw/in/datos%20de%20facturaci%C3%B3n%2B1.csv"
+        );
+        object.version_id = Some("3/L4kqtJl".into());
+        assert_eq!(
+            object.copy_source(),
+            "raw/in/datos%20de%20facturaci%C3%B3n%2B1.csv?versionId=3/L4kqtJl"
+        );
+    }
+}

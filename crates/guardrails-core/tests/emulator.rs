@@ -1,0 +1,121 @@
+//! The core publishers and error classification against the emulator, through the real SDK.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use guardrails_core::domain::{RetrainingCause, RetrainingRequested, SOURCE};
+use guardrails_core::{AwsError, ErrorClass, EventPublisher, Notice, Notifier, Severity, aws};
+use testkit::{BusProbe, TopicProbe, emulator};
+
+#[tokio::test]
+async fn notice_reaches_the_topic_with_subject_body_and_filter_attributes() {
+    let sdk = emulator().sdk_config().await;
+    let probe = TopicProbe::create(&sdk).await;
+    let notifier = Notifier::from_sdk(&sdk, &probe.topic_arn);
+    let notice = Notice {
+        severity: Severity::Critical,
+        kind: "model-rolled-back".into(),
+        title: "Rollback: tickets-classifier v7 → v6\nafter weighted_f1 alarm".into(),
+        body: "weighted_f1 fell to 0.74 (threshold 0.80).".into(),
+        details: serde_json::json!({"from": 7, "to": 6}),
+    };
+
+    let message_id = notifier.send(&notice).await.unwrap();
+
+    let received = probe.notices(1, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    let envelope = &received[0];
+    assert_eq!(envelope["MessageId"], message_id.as_str());
+    assert_eq!(
+        envelope["Subject"],
+        "[CRITICAL] Rollback: tickets-classifier v7 → v6 after weighted_f1 alarm"
+    );
+    let message = envelope["Message"].as_str().unwrap();
+    assert!(message.starts_with("weighted_f1 fell to 0.74"), "{message}");
+    let (_, json) = message.split_once("Details (JSON):\n").unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(json).unwrap()["to"],
+        6
+    );
+    let attributes = &envelope["MessageAttributes"];
+    assert_eq!(attributes["severity"]["Value"], "critical");
+    assert_eq!(attributes["kind"]["Value"], "model-rolled-back");
+}
+
+#[tokio::test]
+async fn domain_event_reaches_a_rule_matching_source_and_detail_type() {
+    let sdk = emulator().sdk_config().await;
+    let probe = BusProbe::create(
+        &sdk,
+        &serde_json::json!({"source": [SOURCE], "detail-type": ["Retraining Requested"]}),
+    )
+    .await;
+    let publisher = EventPublisher::from_sdk(&sdk, &probe.bus_name);
+    let detail = RetrainingRequested {
+        cause: RetrainingCause::ModelQuality,
+        reason: "weighted_f1 below 0.80".into(),
+        alarm_name: Some("drift-model-quality".into()),
+        model_package_group: None,
+    };
+
+    publisher.publish(&detail, &[]).await.unwrap();
+
+    let events = probe.events(1, Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let parsed = guardrails_core::domain::parse_envelope::<RetrainingRequested>(
+        &events[0].to_string(),
+    )
+    .unwrap();
+    assert_eq!(parsed.detail, detail);
+}
+
+#[tokio::test]
+async fn publishing_to_a_missing_bus_is_a_classified_error() {
+    let sdk = emulator().sdk_config().await;
+    let publisher = EventPublisher::from_sdk(&sdk, testkit::unique_name("no-such-bus"));
+    let detail = RetrainingRequested {
+        cause: RetrainingCause::Manual,
+        reason: "test".into(),
+        alarm_name: None,
+        model_package_group: None,
+    };
+    let error = publisher.publish(&detail, &[]).await.unwrap_err();
+    assert_eq!(error.operation, "PutEvents");
+    assert_eq!(error.class, ErrorClass::NonRetryable, "{error}");
+}
+
+#[tokio::test]
+async fn sdk_errors_are_classified_by_cause() {
+    // A service answer about the request (no such bucket) is permanent.
+    let sdk = emulator().sdk_config().await;
+    let s3 = aws::s3_client(&sdk);
+    let bucket = testkit::unique_name("missing");
+    let err = s3
+        .head_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_err();
+    let error = AwsError::from_sdk("HeadBucket", &bucket, err);
+    assert_eq!(error.class, ErrorClass::NonRetryable, "{error}");
+
+    // Nobody listening is transient: the SDK could not dispatch the request.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let unreachable = sdk
+        .to_builder()
+        .endpoint_url(format!("http://127.0.0.1:{closed}"))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let err = aws::s3_client(&unreachable)
+        .head_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_err();
+    let error = AwsError::from_sdk("HeadBucket", &bucket, err);
+    assert_eq!(error.class, ErrorClass::Retryable, "{error}");
+}

@@ -1,0 +1,57 @@
+//! Dev-only test kit: one AWS emulator (a moto server) per test process, reached through the real AWS SDK for
+//! Rust, plus helpers that create uniquely named resources and read back what was really published.
+//!
+//! The emulator comes from the project's own virtualenv (`make setup` creates `.venv`). If it cannot start,
+//! [`emulator`] panics with a message saying how to fix it: an emulator test never passes without an emulator.
+
+#![allow(clippy::unwrap_used)] // a test kit reports setup failures by panicking, with context
+
+mod probes;
+mod server;
+
+pub use probes::{BusProbe, KmsBucket, TopicProbe, drain_queue, s3_client};
+pub use server::{Emulator, emulator};
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The region every emulator resource lives in.
+pub const REGION: &str = "us-east-1";
+
+/// The account id moto uses for the dummy credentials.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// A name no other test (in this or a concurrent process) uses: `prefix-<pid>-<counter>-<nanos>`, lowercase and
+/// at most 63 characters (the prefix is cut to 30), so it is valid for S3 buckets, SQS queues, SNS topics and
+/// EventBridge buses alike.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let prefix: String = prefix.to_ascii_lowercase().chars().take(30).collect();
+    format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_and_fit_bucket_rules() {
+        let long = "x".repeat(80);
+        let names = [unique_name("Raw"), unique_name("Raw"), unique_name(&long), unique_name(&long)];
+        assert_ne!(names[0], names[1]);
+        assert_ne!(names[2], names[3]);
+        for name in names {
+            assert!(name.len() <= 63, "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{name}"
+            );
+        }
+    }
+}

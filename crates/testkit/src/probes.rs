@@ -1,0 +1,258 @@
+//! Resources that tests create on the emulator, and probes that read back what was really published.
+
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::Value;
+
+use crate::unique_name;
+
+/// An S3 bucket whose default encryption is SSE-KMS with its own customer managed key, as in production.
+#[derive(Debug, Clone)]
+pub struct KmsBucket {
+    /// Bucket name.
+    pub name: String,
+    /// ARN of the KMS key the bucket encrypts with.
+    pub key_arn: String,
+}
+
+impl KmsBucket {
+    /// Creates a uniquely named bucket (name starts with `prefix`) and its KMS key.
+    pub async fn create(sdk: &SdkConfig, prefix: &str) -> Self {
+        let key = aws_sdk_kms::Client::new(sdk)
+            .create_key()
+            .description(format!("test key for {prefix}"))
+            .send()
+            .await
+            .expect("create KMS key");
+        let key_arn = key
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .expect("KMS key ARN")
+            .to_owned();
+        let name = unique_name(prefix);
+        let s3 = s3_client(sdk);
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .expect("create bucket");
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::AwsKms)
+                    .kms_master_key_id(&key_arn)
+                    .build()
+                    .expect("encryption default"),
+            )
+            .bucket_key_enabled(true)
+            .build();
+        s3.put_bucket_encryption()
+            .bucket(&name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .expect("encryption configuration"),
+            )
+            .send()
+            .await
+            .expect("put bucket encryption");
+        KmsBucket { name, key_arn }
+    }
+}
+
+/// An SNS topic subscribed by an SQS queue: what the code publishes to the topic can be read from the queue.
+#[derive(Debug, Clone)]
+pub struct TopicProbe {
+    /// The topic to hand to the code under test.
+    pub topic_arn: String,
+    /// The subscribed queue.
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl TopicProbe {
+    /// Creates a uniquely named topic and queue and subscribes the queue (SNS envelope kept, so message
+    /// attributes can be asserted).
+    pub async fn create(sdk: &SdkConfig) -> Self {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let (queue_url, queue_arn) = create_queue(&sqs, "notices").await;
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(unique_name("topic"))
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn()
+            .expect("topic ARN")
+            .to_owned();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe queue to topic");
+        TopicProbe {
+            topic_arn,
+            queue_url,
+            sqs,
+        }
+    }
+
+    /// The SNS envelopes (`Subject`, `Message`, `MessageAttributes` …) received within `timeout`, returning
+    /// early once `at_least` arrived. Pass a short timeout and expect none to assert that nothing was sent.
+    pub async fn notices(&self, at_least: usize, timeout: Duration) -> Vec<Value> {
+        drain_queue(&self.sqs, &self.queue_url, at_least, timeout)
+            .await
+            .iter()
+            .map(|body| serde_json::from_str(body).expect("SNS envelope is JSON"))
+            .collect()
+    }
+}
+
+/// A custom EventBridge bus with one rule (the given pattern) targeting an SQS queue, so a test sees exactly the
+/// events that the pattern matches.
+#[derive(Debug, Clone)]
+pub struct BusProbe {
+    /// The bus to hand to the code under test.
+    pub bus_name: String,
+    /// The rule on that bus.
+    pub rule_name: String,
+    /// The rule's target queue.
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl BusProbe {
+    /// Creates a uniquely named bus, a rule with `pattern` and its SQS target.
+    pub async fn create(sdk: &SdkConfig, pattern: &Value) -> Self {
+        let bus_name = unique_name("bus");
+        let events = aws_sdk_eventbridge::Client::new(sdk);
+        events
+            .create_event_bus()
+            .name(&bus_name)
+            .send()
+            .await
+            .expect("create event bus");
+        Self::on_bus(sdk, &bus_name, pattern).await
+    }
+
+    /// Adds a rule with `pattern` and an SQS target to an existing bus.
+    pub async fn on_bus(sdk: &SdkConfig, bus_name: &str, pattern: &Value) -> Self {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let (queue_url, queue_arn) = create_queue(&sqs, "bus-target").await;
+        let events = aws_sdk_eventbridge::Client::new(sdk);
+        let rule_name = unique_name("rule");
+        events
+            .put_rule()
+            .name(&rule_name)
+            .event_bus_name(bus_name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .expect("put rule");
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("probe")
+            .arn(queue_arn)
+            .build()
+            .expect("target");
+        let put = events
+            .put_targets()
+            .rule(&rule_name)
+            .event_bus_name(bus_name)
+            .targets(target)
+            .send()
+            .await
+            .expect("put targets");
+        assert_eq!(put.failed_entry_count(), 0, "put targets: {put:?}");
+        BusProbe {
+            bus_name: bus_name.to_owned(),
+            rule_name,
+            queue_url,
+            sqs,
+        }
+    }
+
+    /// The full EventBridge events (`source`, `detail-type`, `detail` …) the rule delivered within `timeout`,
+    /// returning early once `at_least` arrived.
+    pub async fn events(&self, at_least: usize, timeout: Duration) -> Vec<Value> {
+        drain_queue(&self.sqs, &self.queue_url, at_least, timeout)
+            .await
+            .iter()
+            .map(|body| serde_json::from_str(body).expect("EventBridge event is JSON"))
+            .collect()
+    }
+}
+
+/// Receives and deletes message bodies from a queue until `at_least` arrived or `timeout` passed.
+pub async fn drain_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    at_least: usize,
+    timeout: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    let mut bodies = Vec::new();
+    while bodies.len() < at_least && Instant::now() < deadline {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive message");
+        for message in out.messages() {
+            if let Some(handle) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete message");
+            }
+            bodies.extend(message.body().map(str::to_owned));
+        }
+    }
+    bodies
+}
+
+/// A path-style S3 client for the emulator (virtual-host addressing would need DNS for every bucket).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique_name(prefix))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue URL")
+        .to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("get queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .expect("queue ARN")
+        .to_owned();
+    (url, arn)
+}
