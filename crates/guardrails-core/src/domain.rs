@@ -168,7 +168,9 @@ pub enum EnvelopeError {
         source: serde_json::Error,
     },
     /// Another source or detail type.
-    #[error("expected source {SOURCE} and detail-type {expected:?}, got {source_name} / {detail_type:?}")]
+    #[error(
+        "expected source {SOURCE} and detail-type {expected:?}, got {source_name} / {detail_type:?}"
+    )]
     Unexpected {
         /// The expected detail type.
         expected: &'static str,
@@ -230,9 +232,8 @@ impl EventPublisher {
         detail: &E,
         resources: &[String],
     ) -> Result<String, AwsError> {
-        let detail_json = serde_json::to_string(detail).map_err(|e| {
-            AwsError::from_code("PutEvents", &self.bus_name, None, e.to_string())
-        })?;
+        let detail_json = serde_json::to_string(detail)
+            .map_err(|e| AwsError::from_code("PutEvents", &self.bus_name, None, e.to_string()))?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(SOURCE)
@@ -250,7 +251,11 @@ impl EventPublisher {
         let result = output.entries().first();
         match result.and_then(|r| r.event_id()) {
             Some(id) if output.failed_entry_count() == 0 => {
-                tracing::info!(detail_type = E::DETAIL_TYPE, event_id = id, "event published");
+                tracing::info!(
+                    detail_type = E::DETAIL_TYPE,
+                    event_id = id,
+                    "event published"
+                );
                 Ok(id.to_owned())
             }
             _ => Err(AwsError::from_code(
@@ -303,8 +308,8 @@ mod tests {
             })
             .to_string()
         };
-        let ok = parse_envelope::<RetrainingRequested>(&event(SOURCE, "Retraining Requested"))
-            .unwrap();
+        let ok =
+            parse_envelope::<RetrainingRequested>(&event(SOURCE, "Retraining Requested")).unwrap();
         assert_eq!(ok.detail.cause, RetrainingCause::Manual);
         assert!(matches!(
             parse_envelope::<RetrainingRequested>(&event("someone.else", "Retraining Requested")),

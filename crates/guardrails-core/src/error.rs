@@ -94,7 +94,11 @@ pub struct AwsError {
 
 impl AwsError {
     /// Wraps an SDK error from any service client.
-    pub fn from_sdk<E>(operation: &'static str, resource: impl Into<String>, error: SdkError<E>) -> Self
+    pub fn from_sdk<E>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        error: SdkError<E>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -205,10 +209,8 @@ mod tests {
 
     #[test]
     fn diagnostic_error_type_is_the_class_and_message_keeps_the_cause() {
-        let diagnostic: Diagnostic = HandlerError::from(Sample::Flaky(std::io::Error::other(
-            "connection reset",
-        )))
-        .into();
+        let diagnostic: Diagnostic =
+            HandlerError::from(Sample::Flaky(std::io::Error::other("connection reset"))).into();
         assert_eq!(diagnostic.error_type, "Retryable");
         assert_eq!(
             diagnostic.error_message,

@@ -94,7 +94,11 @@ mod tests {
             ("plain/key.jsonl.gz", "plain/key.jsonl.gz"),
         ];
         for (raw, decoded) in table {
-            assert_eq!(decode_notification_key(raw).as_deref(), Ok(decoded), "{raw}");
+            assert_eq!(
+                decode_notification_key(raw).as_deref(),
+                Ok(decoded),
+                "{raw}"
+            );
         }
         assert!(decode_notification_key("bad%FF.csv").is_err());
     }

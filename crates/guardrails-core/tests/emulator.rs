@@ -63,10 +63,9 @@ async fn domain_event_reaches_a_rule_matching_source_and_detail_type() {
 
     let events = probe.events(1, Duration::from_secs(10)).await;
     assert_eq!(events.len(), 1, "{events:?}");
-    let parsed = guardrails_core::domain::parse_envelope::<RetrainingRequested>(
-        &events[0].to_string(),
-    )
-    .unwrap();
+    let parsed =
+        guardrails_core::domain::parse_envelope::<RetrainingRequested>(&events[0].to_string())
+            .unwrap();
     assert_eq!(parsed.detail, detail);
 }
 
@@ -91,12 +90,7 @@ async fn sdk_errors_are_classified_by_cause() {
     let sdk = emulator().sdk_config().await;
     let s3 = aws::s3_client(&sdk);
     let bucket = testkit::unique_name("missing");
-    let err = s3
-        .head_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap_err();
+    let err = s3.head_bucket().bucket(&bucket).send().await.unwrap_err();
     let error = AwsError::from_sdk("HeadBucket", &bucket, err);
     assert_eq!(error.class, ErrorClass::NonRetryable, "{error}");
 

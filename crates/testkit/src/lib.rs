@@ -42,7 +42,12 @@ mod tests {
     #[test]
     fn unique_names_differ_and_fit_bucket_rules() {
         let long = "x".repeat(80);
-        let names = [unique_name("Raw"), unique_name("Raw"), unique_name(&long), unique_name(&long)];
+        let names = [
+            unique_name("Raw"),
+            unique_name("Raw"),
+            unique_name(&long),
+            unique_name(&long),
+        ];
         assert_ne!(names[0], names[1]);
         assert_ne!(names[2], names[3]);
         for name in names {

@@ -107,7 +107,9 @@ impl Emulator {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(crate::REGION))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
+            .credentials_provider(Credentials::new(
+                "testing", "testing", None, None, "testkit",
+            ))
             .load()
             .await
     }

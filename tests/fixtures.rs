@@ -1,0 +1,186 @@
+//! Every sample event under `events/` deserializes into the type its consumer uses, with the values the
+//! handlers rely on. A fixture that drifts from its type fails here, not in a deployed Lambda.
+
+#![allow(clippy::unwrap_used)]
+
+use aws_lambda_events::cloudwatch_alarms::{
+    CloudWatchAlarmData, CloudWatchAlarmStateValue, CloudWatchMetricAlarmConfiguration,
+};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::sqs::SqsEvent;
+use guardrails_core::aws_events::{ObjectCreatedDetail, TrainingJobStateChange};
+use guardrails_core::domain::{
+    DatasetValidated, RetrainingCause, RetrainingRequested, parse_envelope,
+};
+use guardrails_core::s3::decode_notification_key;
+
+const DECODED_KEY: &str = "tickets/datos de facturación 2026-11.csv";
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+type AlarmStateChange = EventBridgeEvent<CloudWatchAlarmData<CloudWatchMetricAlarmConfiguration>>;
+
+#[test]
+fn s3_notification_carries_a_url_encoded_key() {
+    let event: S3Event = serde_json::from_str(&fixture("s3-object-created.json")).unwrap();
+    let object = &event.records[0].s3.object;
+    assert_eq!(
+        event.records[0].event_name.as_deref(),
+        Some("ObjectCreated:Put")
+    );
+    let raw = object.key.as_deref().unwrap();
+    assert!(raw.contains('+') && raw.contains("%C3%B3"), "{raw}");
+    assert_eq!(decode_notification_key(raw).unwrap(), DECODED_KEY);
+    assert_eq!(object.size, Some(1024));
+}
+
+#[test]
+fn eventbridge_object_created_detail_parses() {
+    let event: EventBridgeEvent<ObjectCreatedDetail> =
+        serde_json::from_str(&fixture("eventbridge-s3-object-created.json")).unwrap();
+    assert_eq!(event.source, "aws.s3");
+    assert_eq!(event.detail_type, "Object Created");
+    assert_eq!(
+        decode_notification_key(&event.detail.object.key).unwrap(),
+        DECODED_KEY
+    );
+    assert_eq!(event.detail.object.size, Some(1024));
+}
+
+#[test]
+fn sqs_batch_wraps_eventbridge_object_created_events() {
+    let batch: SqsEvent =
+        serde_json::from_str(&fixture("sqs-eventbridge-s3-object-created.json")).unwrap();
+    assert_eq!(batch.records.len(), 2);
+    let keys: Vec<String> = batch
+        .records
+        .iter()
+        .map(|record| {
+            assert!(record.message_id.is_some());
+            let body = record.body.as_deref().unwrap();
+            let event: EventBridgeEvent<ObjectCreatedDetail> = serde_json::from_str(body).unwrap();
+            decode_notification_key(&event.detail.object.key).unwrap()
+        })
+        .collect();
+    assert_eq!(keys, [DECODED_KEY, "tickets/lote 2.jsonl.gz"]);
+}
+
+#[test]
+fn dataset_validated_is_a_typed_domain_event() {
+    let event = parse_envelope::<DatasetValidated>(&fixture("dataset-validated.json")).unwrap();
+    assert_eq!(event.detail.dataset, "tickets");
+    assert_eq!(event.detail.ingested.key, DECODED_KEY);
+    assert_eq!(event.detail.rows, Some(18));
+    assert_eq!(event.detail.label_counts.values().sum::<u64>(), 18);
+}
+
+#[test]
+fn retraining_requested_is_a_typed_domain_event() {
+    let event =
+        parse_envelope::<RetrainingRequested>(&fixture("retraining-requested.json")).unwrap();
+    assert_eq!(event.detail.cause, RetrainingCause::ModelQuality);
+    assert_eq!(
+        event.detail.alarm_name.as_deref(),
+        Some("mlops-guardrails-drift-model-quality-tickets")
+    );
+}
+
+#[test]
+fn alarm_state_changes_parse_with_metric_namespace_and_states() {
+    let table = [
+        (
+            "alarm-data-drift.json",
+            "aws/sagemaker/Endpoints/data-metrics",
+            "feature_baseline_drift_text_length",
+            CloudWatchAlarmStateValue::Alarm,
+            CloudWatchAlarmStateValue::Ok,
+        ),
+        (
+            "alarm-model-quality.json",
+            "aws/sagemaker/Endpoints/model-metrics",
+            "weighted_f1",
+            CloudWatchAlarmStateValue::Alarm,
+            CloudWatchAlarmStateValue::Ok,
+        ),
+        (
+            "alarm-model-quality-ok.json",
+            "aws/sagemaker/Endpoints/model-metrics",
+            "weighted_f1",
+            CloudWatchAlarmStateValue::Ok,
+            CloudWatchAlarmStateValue::Alarm,
+        ),
+    ];
+    for (file, namespace, metric, state, previous) in table {
+        let event: AlarmStateChange =
+            serde_json::from_str(&fixture(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(event.source, "aws.cloudwatch", "{file}");
+        assert_eq!(event.detail_type, "CloudWatch Alarm State Change", "{file}");
+        let alarm = &event.detail;
+        assert_eq!(alarm.state.as_ref().unwrap().value, state, "{file}");
+        assert_eq!(
+            alarm.previous_state.as_ref().unwrap().value,
+            previous,
+            "{file}"
+        );
+        let stat = &alarm.configuration.metrics[0].metric_stat;
+        assert_eq!(stat.metric.namespace.as_deref(), Some(namespace), "{file}");
+        assert_eq!(stat.metric.name, metric, "{file}");
+        assert_eq!(
+            stat.metric.dimensions.get("Endpoint").map(String::as_str),
+            Some("tickets-classifier"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn scheduled_event_parses() {
+    let event: EventBridgeEvent = serde_json::from_str(&fixture("scheduled-event.json")).unwrap();
+    assert_eq!(event.source, "aws.events");
+    assert_eq!(event.detail_type, "Scheduled Event");
+    assert!(event.time.is_some());
+}
+
+#[test]
+fn training_job_failure_parses() {
+    let event: EventBridgeEvent<TrainingJobStateChange> =
+        serde_json::from_str(&fixture("sagemaker-training-job-failed.json")).unwrap();
+    assert_eq!(event.source, "aws.sagemaker");
+    assert_eq!(event.detail_type, "SageMaker Training Job State Change");
+    assert_eq!(event.detail.training_job_status, "Failed");
+    assert_eq!(
+        event.detail.training_job_name,
+        "tickets-classifier-20261121-0300"
+    );
+    assert!(event.detail.failure_reason.is_some());
+}
+
+#[test]
+fn every_fixture_is_covered_by_a_test() {
+    let tested = [
+        "s3-object-created.json",
+        "eventbridge-s3-object-created.json",
+        "sqs-eventbridge-s3-object-created.json",
+        "dataset-validated.json",
+        "retraining-requested.json",
+        "alarm-data-drift.json",
+        "alarm-model-quality.json",
+        "alarm-model-quality-ok.json",
+        "scheduled-event.json",
+        "sagemaker-training-job-failed.json",
+    ];
+    let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+    let mut present: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    present.sort();
+    let mut tested: Vec<String> = tested.iter().map(|s| s.to_string()).collect();
+    tested.sort();
+    assert_eq!(present, tested, "add a test for each new fixture");
+}

@@ -1,0 +1,1 @@
+//! Cross-function tests live in `tests/*.rs`; this library is empty.
