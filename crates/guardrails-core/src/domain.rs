@@ -41,6 +41,20 @@ pub struct DatasetValidated {
     /// Rows per label, the training label histogram (a baseline for prediction drift).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub label_counts: BTreeMap<String, u64>,
+    /// The dataset contract the file was checked against (name, format version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractRef>,
+}
+
+/// Which dataset contract a file was checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractRef {
+    /// The contract's name, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The contract format version.
+    pub version: u32,
 }
 
 impl DomainEvent for DatasetValidated {
@@ -284,6 +298,7 @@ mod tests {
             rows: None,
             report: None,
             label_counts: BTreeMap::new(),
+            contract: None,
         };
         let json = serde_json::to_value(&detail).unwrap();
         assert_eq!(

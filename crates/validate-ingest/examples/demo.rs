@@ -1,39 +1,82 @@
-//! `make demo`: the ingest slice on the local emulator, with no AWS account, told step by step.
+//! `make demo`: the ingest stage on the local emulator, with no AWS account, told step by step.
 //!
-//! Starts the emulator, creates the raw and ingested buckets (SSE-KMS), the project bus and a rule that forwards
-//! its events to a queue, uploads a sample dataset, invokes the real validate-ingest handler with the sample S3
-//! notification from `events/`, and checks every outcome. Exits non-zero if any step did not really happen.
+//! Starts the emulator; creates the raw and ingested buckets (SSE-KMS), the dataset contract in SSM, the
+//! notice topic (read through a queue) and the project bus (read through a rule's queue); then runs the real
+//! validate-ingest handler on the production path — an SQS batch of EventBridge "Object Created" events — for a
+//! good dataset, a bad one, and a redelivery. Exits non-zero unless every step really happened.
 
 #![allow(clippy::unwrap_used)]
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::s3::S3Event;
 use aws_sdk_s3::primitives::ByteStream;
 use guardrails_core::domain::SOURCE;
-use guardrails_core::{CommonConfig, EventPublisher, aws, telemetry};
-use testkit::{BusProbe, KmsBucket, emulator};
-use validate_ingest::handler::{BYTES_INGESTED, FILES_PROCESSED, describe_metrics};
+use guardrails_core::{CommonConfig, EventPublisher, Notifier, aws, telemetry};
+use serde_json::{Value, json};
+use testkit::{BusProbe, KmsBucket, TopicProbe, emulator};
+use validate_ingest::handler::{ContractSource, Response, describe_metrics};
+use validate_ingest::store::Store;
 use validate_ingest::{Config, Ingest, STAGE};
 
-const KEY: &str = "tickets/datos de facturación 2026-11.csv";
 const NAMESPACE: &str = "MlopsGuardrails";
+const GOOD_KEY: &str = "tickets/datos de facturación 2026-11.csv";
+const BAD_KEY: &str = "tickets/lote manual 2026-11.csv";
+const CONTRACT_PARAMETER: &str = "/mlops-guardrails/dataset-contract";
 
 fn step(what: &str, detail: impl AsRef<str>) {
-    println!("  {what:<11} {}", detail.as_ref());
+    println!("  {what:<12} {}", detail.as_ref());
 }
 
 fn fail(what: &str) -> ExitCode {
-    println!("  FAILED      {what}");
+    println!("  FAILED       {what}");
     println!("demo failed");
     ExitCode::FAILURE
+}
+
+/// An SQS batch (the sample from `events/`) carrying one EventBridge "Object Created" event for the upload.
+fn sqs_batch(bucket: &str, key: &str, size: usize, etag: &str) -> Value {
+    let mut created: Value = serde_json::from_str(include_str!(
+        "../../../events/eventbridge-s3-object-created.json"
+    ))
+    .unwrap();
+    created["detail"]["bucket"]["name"] = bucket.into();
+    created["detail"]["object"]["key"] = key.replace(' ', "+").into();
+    created["detail"]["object"]["size"] = size.into();
+    created["detail"]["object"]["etag"] = etag.into();
+    let mut batch: Value = serde_json::from_str(include_str!(
+        "../../../events/sqs-eventbridge-s3-object-created.json"
+    ))
+    .unwrap();
+    let records = batch["Records"].as_array_mut().unwrap();
+    records.truncate(1);
+    records[0]["body"] = created.to_string().into();
+    batch
+}
+
+async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &'static str) -> String {
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_static(body.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    put.e_tag().unwrap().trim_matches('"').to_owned()
+}
+
+fn failed_messages(response: &Response) -> usize {
+    match response {
+        Response::Batch(batch) => batch.batch_item_failures.len(),
+        Response::Summary(_) => 0,
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
-    println!("mlops-guardrails demo: validate-ingest on the local emulator (no AWS account)\n");
+    println!("mlops-guardrails demo: the ingest stage on the local emulator (no AWS account)\n");
 
     let emulator = emulator();
     step(
@@ -43,39 +86,25 @@ async fn main() -> ExitCode {
     let sdk = emulator.sdk_config().await;
     let raw = KmsBucket::create(&sdk, "raw").await;
     let ingested = KmsBucket::create(&sdk, "ingested").await;
-    let bus = BusProbe::create(&sdk, &serde_json::json!({"source": [SOURCE]})).await;
-    step(
-        "created",
-        format!(
-            "buckets {} and {} (SSE-KMS), bus {} with rule {} -> SQS",
-            raw.name, ingested.name, bus.bus_name, bus.rule_name
-        ),
-    );
-
-    let data = include_str!("data/tickets-sample.csv");
-    let s3 = aws::s3_client(&sdk);
-    let put = s3
-        .put_object()
-        .bucket(&raw.name)
-        .key(KEY)
-        .body(ByteStream::from_static(data.as_bytes()))
+    let topic = TopicProbe::create(&sdk).await;
+    let bus = BusProbe::create(&sdk, &json!({"source": [SOURCE]})).await;
+    let contract = include_str!("data/dataset-contract.json");
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(CONTRACT_PARAMETER)
+        .value(contract)
+        .overwrite(true)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
         .send()
         .await
         .unwrap();
     step(
-        "uploaded",
-        format!("s3://{}/{KEY} ({} bytes)", raw.name, data.len()),
+        "created",
+        format!(
+            "buckets {} and {} (SSE-KMS), contract {CONTRACT_PARAMETER} in SSM, notice topic, bus with a rule -> SQS",
+            raw.name, ingested.name
+        ),
     );
-
-    // The notification S3 would send, from events/, pointed at this upload.
-    let mut event: serde_json::Value =
-        serde_json::from_str(include_str!("../../../events/s3-object-created.json")).unwrap();
-    let object = &mut event["Records"][0]["s3"];
-    object["bucket"]["name"] = raw.name.clone().into();
-    object["object"]["size"] = data.len().into();
-    object["object"]["eTag"] = put.e_tag().unwrap().trim_matches('"').into();
-    let raw_key = object["object"]["key"].as_str().unwrap().to_owned();
-    let event: S3Event = serde_json::from_value(event).unwrap();
 
     let metrics = telemetry::init_metrics(NAMESPACE, STAGE).unwrap();
     describe_metrics();
@@ -83,66 +112,150 @@ async fn main() -> ExitCode {
         common: CommonConfig {
             metrics_namespace: NAMESPACE.into(),
             event_bus_name: bus.bus_name.clone(),
-            notice_topic_arn: None,
+            notice_topic_arn: Some(topic.topic_arn.clone()),
         },
         ingested_bucket: ingested.name.clone(),
+        quarantine_bucket: None,
+        quarantine_prefix: "quarantine/".into(),
+        marker_prefix: "_guardrails/markers/".into(),
+        contract_parameter: CONTRACT_PARAMETER.into(),
+        contract_cache: Duration::from_secs(300),
+        delete_raw: true,
     };
+    let s3 = aws::s3_client(&sdk);
     let handler = Ingest::new(
-        s3.clone(),
+        Store::new(s3.clone()),
         EventPublisher::from_sdk(&sdk, &bus.bus_name),
+        Notifier::from_sdk(&sdk, &topic.topic_arn),
+        ContractSource::new(
+            aws_sdk_ssm::Client::new(&sdk),
+            CONTRACT_PARAMETER,
+            Duration::from_secs(300),
+        ),
         config,
     );
+
+    // 1. A good dataset.
+    let good = include_str!("data/tickets-sample.csv");
+    let etag = upload(&s3, &raw.name, GOOD_KEY, good).await;
+    step(
+        "uploaded",
+        format!("s3://{}/{GOOD_KEY} ({} bytes)", raw.name, good.len()),
+    );
+    let batch = sqs_batch(&raw.name, GOOD_KEY, good.len(), &etag);
+    let response = handler.handle(batch.clone()).await;
+    if !matches!(&response, Ok(r) if failed_messages(r) == 0) {
+        return fail(&format!("the SQS batch failed: {response:?}"));
+    }
     step(
         "invoked",
-        format!("validate-ingest with events/s3-object-created.json (key arrives as {raw_key:?})"),
+        "validate-ingest with an SQS batch wrapping the EventBridge Object Created event",
     );
-    let summary = match handler.handle(event).await {
-        Ok(summary) => summary,
-        Err(e) => return fail(&format!("handler returned an error: {e}")),
-    };
-
-    let Ok(copy) = s3
-        .head_object()
-        .bucket(&ingested.name)
-        .key(KEY)
-        .send()
-        .await
+    let events = bus.events(1, Duration::from_secs(10)).await;
+    let Some(validated) = events
+        .iter()
+        .find(|e| e["detail-type"] == "Dataset Validated")
     else {
-        return fail("no copy in the ingested bucket");
+        return fail("no Dataset Validated event reached the rule's queue");
     };
+    let detail = &validated["detail"];
+    step(
+        "validated",
+        format!(
+            "{} rows, labels {}, against contract {}",
+            detail["rows"], detail["labelCounts"], detail["contract"]["name"]
+        ),
+    );
     step(
         "copied",
         format!(
-            "s3://{}/{KEY} ({} bytes, {} with the bucket's key)",
+            "s3://{}/{} with its report {}",
             ingested.name,
-            copy.content_length().unwrap_or_default(),
-            copy.server_side_encryption()
-                .map(|s| s.as_str())
-                .unwrap_or("unencrypted"),
+            detail["ingested"]["key"].as_str().unwrap_or_default(),
+            detail["report"]["key"].as_str().unwrap_or_default()
         ),
     );
     if s3
         .head_object()
         .bucket(&raw.name)
-        .key(KEY)
+        .key(GOOD_KEY)
         .send()
         .await
-        .is_err()
+        .is_ok()
     {
-        return fail("the raw object is gone");
+        return fail("the raw object should be gone once its copy is safe");
     }
-    step("kept", "the raw object, untouched");
-
-    let events = bus.events(1, Duration::from_secs(10)).await;
-    let Some(received) = events.first() else {
-        return fail("no event reached the rule's queue");
-    };
     step(
         "published",
+        "Dataset Validated on the bus; the raw object deleted after the copy",
+    );
+
+    // 2. A bad dataset.
+    let bad = include_str!("data/tickets-bad.csv");
+    let etag = upload(&s3, &raw.name, BAD_KEY, bad).await;
+    step(
+        "uploaded",
+        format!("s3://{}/{BAD_KEY} ({} bytes)", raw.name, bad.len()),
+    );
+    let response = handler
+        .handle(sqs_batch(&raw.name, BAD_KEY, bad.len(), &etag))
+        .await;
+    if !matches!(&response, Ok(r) if failed_messages(r) == 0) {
+        return fail(&format!("the SQS batch failed: {response:?}"));
+    }
+    let events = bus.events(1, Duration::from_secs(10)).await;
+    let Some(quarantined) = events
+        .iter()
+        .find(|e| e["detail-type"] == "Dataset Quarantined")
+    else {
+        return fail("no Dataset Quarantined event reached the rule's queue");
+    };
+    step(
+        "quarantined",
         format!(
-            "{} for dataset {}, received by rule {} on its queue",
-            received["detail-type"], received["detail"]["dataset"], bus.rule_name
+            "s3://{}/{}",
+            raw.name,
+            quarantined["detail"]["quarantined"]["key"]
+                .as_str()
+                .unwrap_or_default()
         ),
+    );
+    for reason in quarantined["detail"]["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        step("  reason", reason.as_str().unwrap_or_default());
+    }
+    let notices = topic.notices(1, Duration::from_secs(10)).await;
+    let Some(notice) = notices.first() else {
+        return fail("no quarantine notice reached the topic");
+    };
+    step(
+        "notified",
+        format!(
+            "SNS {:?} (severity={}, kind={})",
+            notice["Subject"].as_str().unwrap_or_default(),
+            notice["MessageAttributes"]["severity"]["Value"]
+                .as_str()
+                .unwrap_or_default(),
+            notice["MessageAttributes"]["kind"]["Value"]
+                .as_str()
+                .unwrap_or_default()
+        ),
+    );
+
+    // 3. The first message again, as SQS may deliver it.
+    let response = handler.handle(batch).await;
+    if !matches!(&response, Ok(r) if failed_messages(r) == 0) {
+        return fail(&format!("the redelivery failed: {response:?}"));
+    }
+    if !bus.events(1, Duration::from_secs(2)).await.is_empty() {
+        return fail("a redelivered message was announced twice");
+    }
+    step(
+        "redelivered",
+        "the first message again: recognised by its marker, nothing copied or announced twice",
     );
 
     let mut emf = Vec::new();
@@ -150,25 +263,24 @@ async fn main() -> ExitCode {
     let emf = String::from_utf8(emf).unwrap();
     let Some(doc) = emf
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|d| d[FILES_PROCESSED] == 1)
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|d| d["FilesProcessed"] == 2)
     else {
-        return fail("no EMF metrics were emitted");
+        return fail("no EMF metrics for the two files");
     };
     step(
         "metrics",
         format!(
-            "{FILES_PROCESSED}={} {BYTES_INGESTED}={} (EMF, namespace {NAMESPACE}, dimensions Stage={} Dataset={})",
-            doc[FILES_PROCESSED], doc[BYTES_INGESTED], doc["Stage"], doc["Dataset"]
+            "FilesProcessed={} FilesQuarantined={} RowsIngested={} ValidationErrors={} (EMF, namespace {NAMESPACE}, Dataset={})",
+            doc["FilesProcessed"],
+            doc["FilesQuarantined"],
+            doc["RowsIngested"],
+            doc["ValidationErrors"],
+            doc["Dataset"]
         ),
     );
     println!(
-        "\n  the EMF line CloudWatch turns into those metrics:\n  {}",
-        emf.trim_end()
-    );
-    println!(
-        "demo passed: {} dataset ingested in {:.1} s",
-        summary.ingested.len(),
+        "demo passed in {:.1} s: 1 dataset ingested, 1 quarantined with a notice, 1 redelivery ignored",
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS

@@ -1,5 +1,7 @@
 //! validate-ingest settings, read once at cold start.
 
+use std::time::Duration;
+
 use guardrails_core::{CommonConfig, ConfigError, Env};
 
 /// The metric `Stage` dimension and log name of this function.
@@ -8,10 +10,24 @@ pub const STAGE: &str = "validate-ingest";
 /// validate-ingest configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Shared settings (bus, metrics namespace).
+    /// Shared settings (bus, metrics namespace, notice topic).
     pub common: CommonConfig,
-    /// Where valid datasets are copied (`INGESTED_BUCKET`).
+    /// Where valid datasets are copied, with their report beside them (`INGESTED_BUCKET`). Idempotency markers
+    /// live there too, under [`Config::marker_prefix`].
     pub ingested_bucket: String,
+    /// Where invalid datasets go (`QUARANTINE_BUCKET`); unset: the bucket they were uploaded to.
+    pub quarantine_bucket: Option<String>,
+    /// Key prefix of quarantined copies (`QUARANTINE_PREFIX`, default `quarantine/`). Uploads under it are
+    /// skipped, so quarantining into the raw bucket never loops.
+    pub quarantine_prefix: String,
+    /// Key prefix of the idempotency markers in the ingested bucket (`MARKER_PREFIX`, default `_guardrails/markers/`).
+    pub marker_prefix: String,
+    /// The SSM parameter holding the dataset contract (`CONTRACT_PARAMETER`).
+    pub contract_parameter: String,
+    /// How long a container reuses the contract before reading it again (`CONTRACT_CACHE_SECONDS`, default 300).
+    pub contract_cache: Duration,
+    /// Delete the raw object once its copy exists (`DELETE_RAW`, default `true`); `false` keeps it.
+    pub delete_raw: bool,
 }
 
 impl Config {
@@ -20,10 +36,28 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        common.require_notice_topic()?;
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
             ingested_bucket: env.required("INGESTED_BUCKET")?,
+            quarantine_bucket: env.optional("QUARANTINE_BUCKET"),
+            quarantine_prefix: prefix(env.optional("QUARANTINE_PREFIX"), "quarantine/"),
+            marker_prefix: prefix(env.optional("MARKER_PREFIX"), "_guardrails/markers/"),
+            contract_parameter: env.required("CONTRACT_PARAMETER")?,
+            contract_cache: Duration::from_secs(env.parse_or("CONTRACT_CACHE_SECONDS", 300)?),
+            delete_raw: env.parse_or("DELETE_RAW", true)?,
         })
+    }
+}
+
+/// A key prefix ending in `/`.
+fn prefix(value: Option<String>, default: &str) -> String {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    if value.ends_with('/') {
+        value
+    } else {
+        format!("{value}/")
     }
 }
 
@@ -31,20 +65,53 @@ impl Config {
 mod tests {
     use super::*;
 
+    const REQUIRED: [(&str, &str); 4] = [
+        ("EVENT_BUS_NAME", "bus"),
+        (
+            "NOTICE_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:notices",
+        ),
+        ("INGESTED_BUCKET", "ingested"),
+        ("CONTRACT_PARAMETER", "/mlops-guardrails/contract"),
+    ];
+
     #[test]
-    fn ingested_bucket_is_required() {
-        let err = Config::from_env(&Env::from_pairs([("EVENT_BUS_NAME", "bus")])).unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError::Missing {
-                name: "INGESTED_BUCKET"
-            }
+    fn defaults() {
+        let config = Config::from_env(&Env::from_pairs(REQUIRED)).unwrap();
+        assert_eq!(config.quarantine_bucket, None);
+        assert_eq!(config.quarantine_prefix, "quarantine/");
+        assert_eq!(config.marker_prefix, "_guardrails/markers/");
+        assert_eq!(config.contract_cache, Duration::from_secs(300));
+        assert!(config.delete_raw);
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for (missing, _) in REQUIRED {
+            let env = Env::from_pairs(REQUIRED.into_iter().filter(|(k, _)| *k != missing));
+            assert_eq!(
+                Config::from_env(&env),
+                Err(ConfigError::Missing { name: missing }),
+                "{missing}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named_and_prefixes_get_a_slash() {
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("DELETE_RAW", "sometimes"));
+        let error = Config::from_env(&Env::from_pairs(pairs)).unwrap_err();
+        assert!(
+            error.to_string().contains("DELETE_RAW=\"sometimes\""),
+            "{error}"
         );
-        let config = Config::from_env(&Env::from_pairs([
-            ("EVENT_BUS_NAME", "bus"),
-            ("INGESTED_BUCKET", "ingested"),
-        ]))
-        .unwrap();
-        assert_eq!(config.ingested_bucket, "ingested");
+
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("QUARANTINE_PREFIX", "held"));
+        pairs.push(("DELETE_RAW", "false"));
+        let config = Config::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(config.quarantine_prefix, "held/");
+        assert!(!config.delete_raw);
     }
 }

@@ -1,39 +1,84 @@
-//! Turns an S3 upload notification into calls: copy to the ingested bucket, metrics, Dataset Validated.
+//! Turns upload notifications into calls: check, copy to ingested or quarantine with the report, announce once,
+//! count, and delete the raw object once its copy is safe.
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
-use guardrails_core::domain::DatasetValidated;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use guardrails_core::aws_events::ObjectCreatedDetail;
+use guardrails_core::domain::{DatasetQuarantined, DatasetValidated};
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
-use guardrails_core::{AwsError, Classify, ErrorClass, EventPublisher, ObjectRef};
-use serde::Serialize;
+use guardrails_core::{
+    AwsError, Classify, ErrorClass, EventPublisher, HandlerError, Notice, Notifier, ObjectRef,
+    Severity,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::routing::{Decision, Upload, decide};
+use crate::contract::{Contract, ContractError};
+use crate::report::Report;
+use crate::routing::{Decision, Layout, Plan, Upload, decide};
+use crate::store::{Fetched, Marker, Store, StoreError};
 
-/// Metric: files handled, by dataset.
+/// Metric: files checked, by dataset.
 pub const FILES_PROCESSED: &str = "FilesProcessed";
-/// Metric: bytes copied to the ingested bucket, by dataset.
+/// Metric: files quarantined.
+pub const FILES_QUARANTINED: &str = "FilesQuarantined";
+/// Metric: rows that broke a row-level rule.
+pub const VALIDATION_ERRORS: &str = "ValidationErrors";
+/// Metric: rows of valid files.
+pub const ROWS_INGESTED: &str = "RowsIngested";
+/// Metric: bytes of valid files.
 pub const BYTES_INGESTED: &str = "BytesIngested";
+/// Metric: time to check and place one file.
+pub const LATENCY_MS: &str = "LatencyMs";
+/// Metric: share of null texts in a file, in percent.
+pub const NULL_PCT: &str = "NullPct";
+/// Metric: share of duplicate rows in a file, in percent.
+pub const DUPLICATE_PCT: &str = "DuplicatePct";
 /// The one label (EMF dimension) ingest metrics carry besides `Stage`.
 pub const DATASET_DIMENSION: &str = "Dataset";
 
-/// Why an upload could not be ingested.
+/// Registers units for the EMF output; call once at cold start.
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(FILES_PROCESSED, Unit::Count, "files checked");
+    describe_counter!(FILES_QUARANTINED, Unit::Count, "files quarantined");
+    describe_counter!(VALIDATION_ERRORS, Unit::Count, "rows breaking a rule");
+    describe_counter!(ROWS_INGESTED, Unit::Count, "rows ingested");
+    describe_counter!(BYTES_INGESTED, Unit::Bytes, "bytes ingested");
+    describe_histogram!(LATENCY_MS, Unit::Milliseconds, "check and placement time");
+    describe_histogram!(NULL_PCT, Unit::Percent, "null texts");
+    describe_histogram!(DUPLICATE_PCT, Unit::Percent, "duplicate rows");
+}
+
+/// Why an upload could not be handled.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The notification lacks a field we need.
-    #[error("S3 notification record {index} has no {field}")]
-    MissingField {
-        /// Record position in the event.
-        index: usize,
-        /// The missing field.
-        field: &'static str,
-    },
+    /// The payload is none of the shapes this function is wired to.
+    #[error("unrecognised event: {0}")]
+    UnknownEvent(String),
+    /// A notification lacks a field we need.
+    #[error("notification is missing {0}")]
+    MissingField(&'static str),
     /// The key does not decode.
     #[error(transparent)]
     Key(#[from] KeyDecodeError),
-    /// This stage cannot handle the upload.
-    #[error("cannot ingest: {0}")]
-    Rejected(String),
-    /// An AWS call failed.
+    /// The contract in SSM cannot be used.
+    #[error("contract parameter {parameter}: {source}")]
+    Contract {
+        /// The SSM parameter.
+        parameter: String,
+        /// What is wrong.
+        #[source]
+        source: ContractError,
+    },
+    /// S3 or the object stream failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -41,184 +86,473 @@ pub enum IngestError {
 impl Classify for IngestError {
     fn class(&self) -> ErrorClass {
         match self {
-            IngestError::Aws(e) => e.class(),
-            IngestError::MissingField { .. } | IngestError::Key(_) | IngestError::Rejected(_) => {
-                ErrorClass::NonRetryable
-            }
+            IngestError::Aws(e) | IngestError::Store(StoreError::Aws(e)) => e.class(),
+            // A stream cut mid-way or a dying task: try again.
+            IngestError::Store(StoreError::Read(_) | StoreError::Task(_)) => ErrorClass::Retryable,
+            IngestError::Store(StoreError::Serialize { .. })
+            | IngestError::UnknownEvent(_)
+            | IngestError::MissingField(_)
+            | IngestError::Key(_)
+            | IngestError::Contract { .. } => ErrorClass::NonRetryable,
         }
     }
 }
 
-/// What one invocation did (the Lambda response, useful for local invokes).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    /// Datasets copied and announced.
-    pub ingested: Vec<DatasetValidated>,
-    /// Objects left alone, with the reason.
-    pub skipped: Vec<Skipped>,
+/// The outcome stored in the marker and announced on the bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Outcome {
+    /// Valid: copied to the ingested bucket.
+    Validated(DatasetValidated),
+    /// Invalid: copied to quarantine.
+    Quarantined(DatasetQuarantined),
 }
 
-/// An object the invocation left alone.
+/// What happened to one upload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Skipped {
-    /// `s3://bucket/key`.
+#[serde(rename_all = "camelCase")]
+pub struct Handled {
+    /// `s3://bucket/key` of the upload.
     pub object: String,
-    /// Why.
-    pub reason: String,
+    /// `validated`, `quarantined`, `duplicate` or `skipped`.
+    pub result: &'static str,
+    /// Why, for skips and duplicates; the first reasons for quarantines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The outcome, when the upload was checked by this delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// The Lambda response: partial batch failures for SQS, a summary otherwise.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// For an SQS event source mapping with `ReportBatchItemFailures`.
+    Batch(SqsBatchResponse),
+    /// For direct S3 or EventBridge invocations (and local runs).
+    Summary(Vec<Handled>),
+}
+
+/// The dataset contract from SSM, cached per container.
+pub struct ContractSource {
+    ssm: aws_sdk_ssm::Client,
+    parameter: String,
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<Contract>)>>,
+}
+
+impl ContractSource {
+    /// Reads `parameter` (a SecureString is decrypted), reusing it for `ttl`.
+    pub fn new(ssm: aws_sdk_ssm::Client, parameter: impl Into<String>, ttl: Duration) -> Self {
+        ContractSource {
+            ssm,
+            parameter: parameter.into(),
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    async fn get(&self) -> Result<Arc<Contract>, IngestError> {
+        {
+            let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, contract)) = cached.as_ref()
+                && at.elapsed() < self.ttl
+            {
+                return Ok(Arc::clone(contract));
+            }
+        }
+        let output = self
+            .ssm
+            .get_parameter()
+            .name(&self.parameter)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetParameter", &self.parameter, e))?;
+        let json = output
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap_or_default();
+        let contract =
+            Arc::new(
+                Contract::from_json(json).map_err(|source| IngestError::Contract {
+                    parameter: self.parameter.clone(),
+                    source,
+                })?,
+            );
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), Arc::clone(&contract)));
+        Ok(contract)
+    }
 }
 
 /// The validate-ingest handler: clients built once per cold start, reused by every invocation.
 pub struct Ingest {
-    s3: aws_sdk_s3::Client,
+    store: Store,
     events: EventPublisher,
+    notifier: Notifier,
+    contracts: ContractSource,
     config: Config,
 }
 
 impl Ingest {
-    /// A handler using these clients and settings.
-    pub fn new(s3: aws_sdk_s3::Client, events: EventPublisher, config: Config) -> Self {
-        Ingest { s3, events, config }
+    /// A handler over these clients and settings.
+    pub fn new(
+        store: Store,
+        events: EventPublisher,
+        notifier: Notifier,
+        contracts: ContractSource,
+        config: Config,
+    ) -> Self {
+        Ingest {
+            store,
+            events,
+            notifier,
+            contracts,
+            config,
+        }
     }
 
-    /// Handles one S3 notification (which may carry several records).
+    /// Handles any payload the function is wired to: an SQS batch (the production path), a direct S3
+    /// notification or a direct EventBridge "Object Created" event.
     ///
     /// # Errors
-    /// The first record that failed; records before it were ingested (copying again is harmless).
-    pub async fn handle(&self, event: S3Event) -> Result<Summary, IngestError> {
-        let mut summary = Summary {
-            ingested: Vec::new(),
-            skipped: Vec::new(),
-        };
-        for (index, record) in event.records.iter().enumerate() {
-            let upload = upload_from_record(index, record)?;
-            match decide(&upload, &self.config.ingested_bucket) {
-                Decision::Skip { reason } => {
-                    tracing::info!(object = %upload.object.uri(), %reason, "skipped");
-                    summary.skipped.push(Skipped {
-                        object: upload.object.uri(),
-                        reason,
-                    });
-                }
-                Decision::Reject { reason } => return Err(IngestError::Rejected(reason)),
-                Decision::Ingest {
-                    dataset,
-                    destination,
-                } => match self.ingest(&upload, dataset, destination).await? {
-                    Some(validated) => summary.ingested.push(validated),
-                    None => summary.skipped.push(Skipped {
-                        object: upload.object.uri(),
-                        reason: "the object changed after this notification; its own notification follows"
-                            .to_owned(),
-                    }),
-                },
-            }
+    /// For direct invocations, the first upload that failed (Lambda retries the event). An SQS batch never fails
+    /// as a whole: failed messages are listed in the response and only they are redelivered.
+    pub async fn handle(&self, payload: serde_json::Value) -> Result<Response, IngestError> {
+        if is_sqs(&payload) {
+            let batch: SqsEvent = serde_json::from_value(payload)
+                .map_err(|e| IngestError::UnknownEvent(format!("SQS event: {e}")))?;
+            return Ok(Response::Batch(self.handle_batch(batch).await));
         }
-        Ok(summary)
+        let mut handled = Vec::new();
+        for upload in uploads_from_body(payload)? {
+            handled.push(self.process(upload).await?);
+        }
+        Ok(Response::Summary(handled))
     }
 
-    /// Copies the upload and announces it. `None` when the object was replaced since the notification.
-    async fn ingest(
+    async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for record in batch.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let result = async {
+                let body = record.body.as_deref().unwrap_or_default();
+                let payload: serde_json::Value = serde_json::from_str(body)
+                    .map_err(|e| IngestError::UnknownEvent(format!("SQS body is not JSON: {e}")))?;
+                for upload in uploads_from_body(payload)? {
+                    self.process(upload).await?;
+                }
+                Ok::<(), IngestError>(())
+            }
+            .await;
+            if let Err(error) = result {
+                let error = HandlerError::from(error);
+                tracing::error!(message_id = %id, class = error.class.error_type(), error = %error.message, "message failed");
+                response.add_failure(id);
+            }
+        }
+        response
+    }
+
+    /// Handles one upload end to end.
+    ///
+    /// # Errors
+    /// The classified failure; nothing is deleted unless its copy was made.
+    pub async fn process(&self, upload: Upload) -> Result<Handled, IngestError> {
+        let started = Instant::now();
+        let uri = upload.object.uri();
+        let plan = match decide(&upload, self.layout()) {
+            Decision::Skip { reason } => {
+                tracing::info!(object = %uri, %reason, "skipped");
+                return Ok(handled(&uri, "skipped", Some(reason), None));
+            }
+            Decision::Process(plan) => plan,
+        };
+
+        match self.store.read_marker(&plan.marker).await? {
+            Some(marker) if marker.published => {
+                tracing::info!(object = %uri, "duplicate delivery: already handled");
+                return Ok(handled(
+                    &uri,
+                    "duplicate",
+                    Some("already handled".into()),
+                    None,
+                ));
+            }
+            Some(marker) => {
+                // A delivery stored the outcome but stopped before announcing it: announce, then finish.
+                tracing::info!(object = %uri, "resuming an unannounced outcome");
+                self.announce(&plan, marker.outcome.clone()).await?;
+                self.finish_raw(&upload).await?;
+                return Ok(handled(
+                    &uri,
+                    "duplicate",
+                    Some("announced a stored outcome".into()),
+                    None,
+                ));
+            }
+            None => {}
+        }
+
+        let contract = self.contracts.get().await?;
+        let report = if upload.size > contract.max_bytes {
+            crate::check::oversized(&uri, &contract, upload.size)
+        } else {
+            match self
+                .store
+                .fetch_and_check(
+                    &upload.object,
+                    upload.etag.as_deref(),
+                    Arc::clone(&contract),
+                )
+                .await?
+            {
+                Fetched::Checked(report) => *report,
+                Fetched::Gone(reason) => {
+                    tracing::info!(object = %uri, %reason, "skipped");
+                    return Ok(handled(&uri, "skipped", Some(reason), None));
+                }
+            }
+        };
+
+        let outcome = self.place(&upload, &plan, &report).await?;
+        let marker = Marker {
+            published: false,
+            outcome: outcome.clone(),
+        };
+        if !self.store.create_marker(&plan.marker, &marker).await? {
+            tracing::info!(object = %uri, "a concurrent delivery handled it first");
+            return Ok(handled(
+                &uri,
+                "duplicate",
+                Some("handled concurrently".into()),
+                None,
+            ));
+        }
+        self.announce(&plan, outcome.clone()).await?;
+        self.finish_raw(&upload).await?;
+        record_metrics(&plan.dataset, &report, upload.size, started.elapsed());
+
+        let (result, detail) = match &outcome {
+            Outcome::Validated(_) => ("validated", None),
+            Outcome::Quarantined(q) => ("quarantined", Some(q.reasons.join("; "))),
+        };
+        tracing::info!(object = %uri, result, rows = report.rows, "handled");
+        Ok(handled(&uri, result, detail, Some(outcome)))
+    }
+
+    /// Copies the upload and its report where the verdict says. Idempotent: a retry overwrites the same keys.
+    async fn place(
         &self,
         upload: &Upload,
-        dataset: String,
-        mut destination: ObjectRef,
-    ) -> Result<Option<DatasetValidated>, IngestError> {
-        let mut copy = self
-            .s3
-            .copy_object()
-            .copy_source(upload.object.copy_source())
-            .bucket(&destination.bucket)
-            .key(&destination.key);
-        // Without a version id, the ETag pins the copy to the bytes this notification announced.
-        if upload.object.version_id.is_none() {
-            copy = copy.set_copy_source_if_match(upload.etag.clone());
-        }
-        let copied = match copy.send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let error = AwsError::from_sdk("CopyObject", upload.object.uri(), e);
-                if error.code.as_deref() == Some("PreconditionFailed") {
-                    tracing::info!(object = %upload.object.uri(), "object replaced since notification");
-                    return Ok(None);
-                }
-                return Err(error.into());
+        plan: &Plan,
+        report: &Report,
+    ) -> Result<Outcome, IngestError> {
+        let valid = report.is_valid();
+        let mut copy = if valid {
+            plan.ingested.clone()
+        } else {
+            plan.quarantined.clone()
+        };
+        let report_at = Plan::report_for(&copy);
+        copy.version_id = self.store.copy(&upload.object, upload.size, &copy).await?;
+        self.store.put_report(&report_at, report).await?;
+        Ok(if valid {
+            Outcome::Validated(DatasetValidated {
+                dataset: plan.dataset.clone(),
+                source: upload.object.clone(),
+                ingested: copy,
+                bytes: upload.size,
+                rows: Some(report.rows),
+                report: Some(report_at),
+                label_counts: report.label_counts.clone(),
+                contract: Some(report.contract.clone()),
+            })
+        } else {
+            Outcome::Quarantined(DatasetQuarantined {
+                dataset: plan.dataset.clone(),
+                source: upload.object.clone(),
+                quarantined: copy,
+                report: report_at,
+                bytes: upload.size,
+                rows_checked: report.rows,
+                invalid_rows: report.invalid_rows,
+                reasons: report.reasons.iter().take(5).cloned().collect(),
+            })
+        })
+    }
+
+    /// Publishes the outcome (and the quarantine notice), then marks it announced.
+    async fn announce(&self, plan: &Plan, outcome: Outcome) -> Result<(), IngestError> {
+        match &outcome {
+            Outcome::Validated(detail) => {
+                self.events
+                    .publish(detail, &[s3_arn(&detail.ingested)])
+                    .await?;
             }
-        };
-        destination.version_id = copied.version_id().map(str::to_owned);
-
-        let validated = DatasetValidated {
-            dataset,
-            source: upload.object.clone(),
-            ingested: destination,
-            bytes: upload.size,
-            rows: None,
-            report: None,
-            label_counts: Default::default(),
-        };
-        self.events
-            .publish(&validated, &[s3_arn(&validated.ingested)])
+            Outcome::Quarantined(detail) => {
+                self.events
+                    .publish(detail, &[s3_arn(&detail.quarantined)])
+                    .await?;
+                self.notifier.send(&quarantine_notice(detail)).await?;
+            }
+        }
+        self.store
+            .update_marker(
+                &plan.marker,
+                &Marker {
+                    published: true,
+                    outcome,
+                },
+            )
             .await?;
+        Ok(())
+    }
 
-        let labels = [(DATASET_DIMENSION, validated.dataset.clone())];
-        metrics::counter!(FILES_PROCESSED, &labels).increment(1);
-        metrics::counter!(BYTES_INGESTED, &labels).increment(upload.size);
-        tracing::info!(
-            source = %validated.source.uri(),
-            ingested = %validated.ingested.uri(),
-            bytes = upload.size,
-            "ingested"
-        );
-        Ok(Some(validated))
+    /// Deletes the raw object when configured; called only after its copy exists.
+    async fn finish_raw(&self, upload: &Upload) -> Result<(), IngestError> {
+        if self.config.delete_raw {
+            self.store.delete(&upload.object).await?;
+        }
+        Ok(())
+    }
+
+    fn layout(&self) -> Layout<'_> {
+        Layout {
+            ingested_bucket: &self.config.ingested_bucket,
+            quarantine_bucket: self.config.quarantine_bucket.as_deref(),
+            quarantine_prefix: &self.config.quarantine_prefix,
+            marker_prefix: &self.config.marker_prefix,
+        }
     }
 }
 
-/// Registers units for the EMF output; call once at cold start.
-pub fn describe_metrics() {
-    metrics::describe_counter!(FILES_PROCESSED, metrics::Unit::Count, "files handled");
-    metrics::describe_counter!(BYTES_INGESTED, metrics::Unit::Bytes, "bytes ingested");
+fn handled(
+    object: &str,
+    result: &'static str,
+    detail: Option<String>,
+    outcome: Option<Outcome>,
+) -> Handled {
+    Handled {
+        object: object.to_owned(),
+        result,
+        detail,
+        outcome,
+    }
 }
 
-fn upload_from_record(index: usize, record: &S3EventRecord) -> Result<Upload, IngestError> {
-    let missing = |field| IngestError::MissingField { index, field };
-    let bucket = record
-        .s3
-        .bucket
-        .name
-        .clone()
-        .ok_or_else(|| missing("s3.bucket.name"))?;
-    let raw_key = record
-        .s3
-        .object
+fn record_metrics(dataset: &str, report: &Report, size: u64, elapsed: Duration) {
+    let labels = [(DATASET_DIMENSION, dataset.to_owned())];
+    metrics::counter!(FILES_PROCESSED, &labels).increment(1);
+    metrics::counter!(VALIDATION_ERRORS, &labels).increment(report.invalid_rows);
+    metrics::histogram!(LATENCY_MS, &labels).record(elapsed.as_secs_f64() * 1000.0);
+    metrics::histogram!(NULL_PCT, &labels).record(report.null_fraction * 100.0);
+    metrics::histogram!(DUPLICATE_PCT, &labels).record(report.duplicate_fraction * 100.0);
+    if report.is_valid() {
+        metrics::counter!(ROWS_INGESTED, &labels).increment(report.rows);
+        metrics::counter!(BYTES_INGESTED, &labels).increment(size);
+    } else {
+        metrics::counter!(FILES_QUARANTINED, &labels).increment(1);
+    }
+}
+
+fn quarantine_notice(detail: &DatasetQuarantined) -> Notice {
+    let file = detail
+        .source
         .key
-        .as_deref()
-        .ok_or_else(|| missing("s3.object.key"))?;
-    Ok(Upload {
-        event_name: record
-            .event_name
-            .clone()
-            .ok_or_else(|| missing("eventName"))?,
-        object: ObjectRef {
-            bucket,
-            key: decode_notification_key(raw_key)?,
-            version_id: record
-                .s3
-                .object
-                .version_id
-                .clone()
-                .filter(|v| !v.is_empty()),
-        },
-        // Deletes carry no size; a negative size cannot happen, treat it as unknown.
-        size: record
-            .s3
-            .object
-            .size
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(0),
-        etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()),
-    })
+        .rsplit('/')
+        .next()
+        .unwrap_or(&detail.source.key);
+    let reasons: String = detail
+        .reasons
+        .iter()
+        .map(|r| format!("  - {r}\n"))
+        .collect();
+    Notice {
+        severity: Severity::Warning,
+        kind: "dataset-quarantined".to_owned(),
+        title: format!("Dataset quarantined: {} / {file}", detail.dataset),
+        body: format!(
+            "{} failed its dataset contract and did not reach training.\n\nTop reasons:\n{reasons}\n\
+             Report: {}\nQuarantined copy: {}\n\nFix the file and upload it again; the report lists example rows.",
+            detail.source.uri(),
+            detail.report.uri(),
+            detail.quarantined.uri()
+        ),
+        details: serde_json::to_value(detail).unwrap_or_default(),
+    }
 }
 
 fn s3_arn(object: &ObjectRef) -> String {
     format!("arn:aws:s3:::{}/{}", object.bucket, object.key)
+}
+
+/// Whether the payload is an SQS batch.
+fn is_sqs(payload: &serde_json::Value) -> bool {
+    payload["Records"][0]["eventSource"] == "aws:sqs"
+}
+
+/// The uploads a direct payload (or an SQS message body) announces: an S3 notification, an EventBridge
+/// "Object Created" event, or S3's test event (none).
+fn uploads_from_body(payload: serde_json::Value) -> Result<Vec<Upload>, IngestError> {
+    if payload.get("Records").is_some() {
+        let event: S3Event = serde_json::from_value(payload)
+            .map_err(|e| IngestError::UnknownEvent(format!("S3 notification: {e}")))?;
+        return event.records.iter().map(upload_from_record).collect();
+    }
+    if payload["detail-type"] == "Object Created" && payload["source"] == "aws.s3" {
+        let event: EventBridgeEvent<ObjectCreatedDetail> = serde_json::from_value(payload)
+            .map_err(|e| IngestError::UnknownEvent(format!("Object Created event: {e}")))?;
+        let detail = event.detail;
+        return Ok(vec![Upload {
+            event_name: format!(
+                "ObjectCreated:{}",
+                detail.reason.as_deref().unwrap_or("PutObject")
+            ),
+            object: ObjectRef {
+                bucket: detail.bucket.name,
+                key: decode_notification_key(&detail.object.key)?,
+                version_id: detail.object.version_id,
+            },
+            size: detail.object.size.unwrap_or(0),
+            etag: detail.object.etag,
+            sequencer: detail.object.sequencer,
+        }]);
+    }
+    if payload["Event"] == "s3:TestEvent" {
+        return Ok(Vec::new());
+    }
+    let shape: String = payload.to_string().chars().take(200).collect();
+    Err(IngestError::UnknownEvent(shape))
+}
+
+fn upload_from_record(record: &S3EventRecord) -> Result<Upload, IngestError> {
+    let object = &record.s3.object;
+    Ok(Upload {
+        event_name: record
+            .event_name
+            .clone()
+            .ok_or(IngestError::MissingField("eventName"))?,
+        object: ObjectRef {
+            bucket: record
+                .s3
+                .bucket
+                .name
+                .clone()
+                .ok_or(IngestError::MissingField("s3.bucket.name"))?,
+            key: decode_notification_key(
+                object
+                    .key
+                    .as_deref()
+                    .ok_or(IngestError::MissingField("s3.object.key"))?,
+            )?,
+            version_id: object.version_id.clone().filter(|v| !v.is_empty()),
+        },
+        // Deletes carry no size; a negative size cannot happen, treat it as unknown.
+        size: object.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        etag: object.e_tag.clone().filter(|e| !e.is_empty()),
+        sequencer: object.sequencer.clone(),
+    })
 }

@@ -1,12 +1,18 @@
-//! validate-ingest: every dataset uploaded to the raw bucket is checked and copied to the ingested bucket (or,
-//! once the dataset contract lands, to quarantine with a report), announced on the bus and counted in metrics.
+//! validate-ingest: every dataset uploaded to the raw bucket is checked against its dataset contract in one
+//! streaming pass, copied to the ingested bucket or to quarantine with its report, announced once on the bus
+//! (with a notice on quarantine) and counted in metrics.
 //!
-//! `main.rs` wires configuration and clients; [`handler`] turns an S3 notification into calls; [`routing`] holds
-//! the decisions, free of AWS types.
+//! `main.rs` wires configuration and clients; [`handler`] turns notifications into calls and [`store`] does the
+//! S3 side; [`check`], [`contract`], [`report`] and [`routing`] hold the decisions, free of AWS types. The
+//! `dataset-check` binary runs the same [`check`] on a local file.
 
+pub mod check;
 pub mod config;
+pub mod contract;
 pub mod handler;
+pub mod report;
 pub mod routing;
+pub mod store;
 
 pub use config::{Config, STAGE};
-pub use handler::{Ingest, IngestError, Summary};
+pub use handler::{Ingest, IngestError, Response};

@@ -1,44 +1,69 @@
-//! Where an uploaded object goes, decided without any AWS type so it can be tested as a table.
+//! Where an uploaded object and its report go, decided without any AWS type so it can be tested as a table.
 
 use guardrails_core::ObjectRef;
 
 /// Dataset name for keys without a top-level prefix.
 pub const DEFAULT_DATASET: &str = "default";
 
-/// The largest object a single `CopyObject` can copy (larger ones need a multipart copy).
-pub const MAX_SINGLE_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// Suffix of the report written beside each copy.
+pub const REPORT_SUFFIX: &str = ".report.json";
 
-/// An object announced by an S3 notification, its key already decoded.
+/// An object announced by an S3 notification or event, its key already decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     /// The S3 event name, e.g. `ObjectCreated:Put`.
     pub event_name: String,
     /// The uploaded object (and version, on versioned buckets).
     pub object: ObjectRef,
-    /// Size in bytes as the notification reports it.
+    /// Size in bytes as announced.
     pub size: u64,
-    /// ETag as the notification reports it.
+    /// ETag as announced.
     pub etag: Option<String>,
+    /// S3's ordering token for events on the same key.
+    pub sequencer: Option<String>,
+}
+
+/// Where things go: the buckets and prefixes from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout<'a> {
+    /// Valid copies, their reports and the markers.
+    pub ingested_bucket: &'a str,
+    /// Quarantined copies; `None`: the upload's own bucket.
+    pub quarantine_bucket: Option<&'a str>,
+    /// Prefix of quarantined copies.
+    pub quarantine_prefix: &'a str,
+    /// Prefix of idempotency markers.
+    pub marker_prefix: &'a str,
+}
+
+/// Every location one upload's processing touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The dataset (the key's first path segment), the metric dimension.
+    pub dataset: String,
+    /// The idempotency marker of this object version.
+    pub marker: ObjectRef,
+    /// The copy when valid.
+    pub ingested: ObjectRef,
+    /// The copy when invalid.
+    pub quarantined: ObjectRef,
+}
+
+impl Plan {
+    /// The report beside a copy.
+    pub fn report_for(copy: &ObjectRef) -> ObjectRef {
+        ObjectRef::new(copy.bucket.clone(), format!("{}{REPORT_SUFFIX}", copy.key))
+    }
 }
 
 /// What to do with one upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Copy it to `destination` and announce it under `dataset`.
-    Ingest {
-        /// The dataset (the key's first path segment), a bounded metric dimension.
-        dataset: String,
-        /// Where the copy goes.
-        destination: ObjectRef,
-    },
-    /// Not a dataset upload: nothing to do.
+    /// Check it and copy it where the verdict says.
+    Process(Box<Plan>),
+    /// Not a dataset upload (our own output, a folder placeholder, not a creation): leave it alone.
     Skip {
-        /// Why, for the log.
-        reason: String,
-    },
-    /// A dataset upload this stage cannot handle.
-    Reject {
-        /// Why, for the error.
+        /// Why, for the log and the response.
         reason: String,
     },
 }
@@ -51,43 +76,79 @@ pub fn dataset_name(key: &str) -> &str {
     }
 }
 
-/// Decides what to do with an upload; the copy keeps the key, in the ingested bucket.
-pub fn decide(upload: &Upload, ingested_bucket: &str) -> Decision {
+/// Decides what to do with an upload.
+pub fn decide(upload: &Upload, layout: Layout<'_>) -> Decision {
+    let key = upload.object.key.as_str();
+    let skip = |reason: &str| Decision::Skip {
+        reason: reason.to_owned(),
+    };
     if !upload.event_name.starts_with("ObjectCreated:") {
         return Decision::Skip {
             reason: format!("event {} is not an upload", upload.event_name),
         };
     }
-    if upload.object.key.ends_with('/') {
-        return Decision::Skip {
-            reason: "folder marker".to_owned(),
-        };
+    if key.ends_with('/') {
+        return skip("folder placeholder");
     }
-    if upload.size > MAX_SINGLE_COPY_BYTES {
-        return Decision::Reject {
-            reason: format!(
-                "{} is {} bytes; objects over 5 GiB need a multipart copy, which this stage does not do yet",
-                upload.object.uri(),
-                upload.size
-            ),
-        };
+    if key.ends_with(REPORT_SUFFIX) {
+        return skip("a validation report");
     }
-    Decision::Ingest {
-        dataset: dataset_name(&upload.object.key).to_owned(),
-        destination: ObjectRef::new(ingested_bucket, upload.object.key.clone()),
+    if key.starts_with(layout.marker_prefix) {
+        return skip("an idempotency marker");
     }
+    let quarantine_bucket = layout.quarantine_bucket.unwrap_or(&upload.object.bucket);
+    if upload.object.bucket == quarantine_bucket && key.starts_with(layout.quarantine_prefix) {
+        return skip("already quarantined");
+    }
+    Decision::Process(Box::new(Plan {
+        dataset: dataset_name(key).to_owned(),
+        marker: ObjectRef::new(
+            layout.ingested_bucket,
+            format!("{}{}.json", layout.marker_prefix, version_identity(upload)),
+        ),
+        ingested: ObjectRef::new(layout.ingested_bucket, key),
+        quarantined: ObjectRef::new(
+            quarantine_bucket,
+            format!("{}{key}", layout.quarantine_prefix),
+        ),
+    }))
+}
+
+/// A fixed-length name for "this version of this object": the same for every redelivery of its event,
+/// different for a re-upload. Uses the version id, else the ETag, else the sequencer.
+fn version_identity(upload: &Upload) -> String {
+    let version = upload
+        .object
+        .version_id
+        .as_deref()
+        .or(upload.etag.as_deref())
+        .or(upload.sequencer.as_deref())
+        .unwrap_or("");
+    let identity = format!(
+        "{}\0{}\0{version}\0{}",
+        upload.object.bucket, upload.object.key, upload.size
+    );
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(identity.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn upload(event_name: &str, key: &str, size: u64) -> Upload {
+    const LAYOUT: Layout<'static> = Layout {
+        ingested_bucket: "ingested",
+        quarantine_bucket: None,
+        quarantine_prefix: "quarantine/",
+        marker_prefix: "_guardrails/markers/",
+    };
+
+    fn upload(event_name: &str, key: &str) -> Upload {
         Upload {
             event_name: event_name.to_owned(),
             object: ObjectRef::new("raw", key),
-            size,
-            etag: None,
+            size: 10,
+            etag: Some("abc".to_owned()),
+            sequencer: None,
         }
     }
 
@@ -105,42 +166,78 @@ mod tests {
     }
 
     #[test]
-    fn decisions() {
-        let ingest = |dataset: &str, key: &str| Decision::Ingest {
-            dataset: dataset.to_owned(),
-            destination: ObjectRef::new("ingested", key),
-        };
+    fn our_own_objects_and_non_uploads_are_skipped() {
         let table = [
+            ("ObjectRemoved:Delete", "tickets/a.csv", "is not an upload"),
+            ("ObjectCreated:Put", "tickets/", "folder placeholder"),
             (
-                upload("ObjectCreated:Put", "tickets/a.csv", 10),
-                ingest("tickets", "tickets/a.csv"),
+                "ObjectCreated:Put",
+                "tickets/a.csv.report.json",
+                "a validation report",
             ),
             (
-                upload("ObjectCreated:CompleteMultipartUpload", "b.jsonl", 10),
-                ingest(DEFAULT_DATASET, "b.jsonl"),
+                "ObjectCreated:Put",
+                "_guardrails/markers/x.json",
+                "an idempotency marker",
             ),
             (
-                upload("ObjectRemoved:Delete", "tickets/a.csv", 0),
-                Decision::Skip {
-                    reason: "event ObjectRemoved:Delete is not an upload".into(),
-                },
-            ),
-            (
-                upload("ObjectCreated:Put", "tickets/", 0),
-                Decision::Skip {
-                    reason: "folder marker".into(),
-                },
+                "ObjectCreated:Copy",
+                "quarantine/tickets/a.csv",
+                "already quarantined",
             ),
         ];
-        for (upload, expected) in table {
-            assert_eq!(decide(&upload, "ingested"), expected, "{upload:?}");
+        for (event, key, reason) in table {
+            match decide(&upload(event, key), LAYOUT) {
+                Decision::Skip { reason: got } => assert!(got.contains(reason), "{key}: {got}"),
+                other => panic!("{key}: {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn quarantine_prefix_only_matters_in_the_quarantine_bucket() {
+        let layout = Layout {
+            quarantine_bucket: Some("held"),
+            ..LAYOUT
+        };
         assert!(matches!(
-            decide(
-                &upload("ObjectCreated:Put", "big.csv", MAX_SINGLE_COPY_BYTES + 1),
-                "ingested"
-            ),
-            Decision::Reject { .. }
+            decide(&upload("ObjectCreated:Put", "quarantine/a.csv"), layout),
+            Decision::Process(_)
         ));
+    }
+
+    #[test]
+    fn plan_places_copies_reports_and_marker() {
+        let Decision::Process(plan) =
+            decide(&upload("ObjectCreated:Put", "tickets/a b.csv"), LAYOUT)
+        else {
+            panic!("expected a plan");
+        };
+        assert_eq!(plan.dataset, "tickets");
+        assert_eq!(plan.ingested, ObjectRef::new("ingested", "tickets/a b.csv"));
+        assert_eq!(
+            plan.quarantined,
+            ObjectRef::new("raw", "quarantine/tickets/a b.csv")
+        );
+        assert_eq!(
+            Plan::report_for(&plan.ingested).key,
+            "tickets/a b.csv.report.json"
+        );
+        assert_eq!(plan.marker.bucket, "ingested");
+        assert!(plan.marker.key.starts_with("_guardrails/markers/"));
+    }
+
+    #[test]
+    fn marker_is_stable_per_version_and_changes_with_a_new_upload() {
+        let first = upload("ObjectCreated:Put", "tickets/a.csv");
+        let redelivered = first.clone();
+        let mut reuploaded = first.clone();
+        reuploaded.etag = Some("def".to_owned());
+        let marker = |u: &Upload| match decide(u, LAYOUT) {
+            Decision::Process(plan) => plan.marker,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(marker(&first), marker(&redelivered));
+        assert_ne!(marker(&first), marker(&reuploaded));
     }
 }

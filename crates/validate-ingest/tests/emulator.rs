@@ -1,193 +1,534 @@
-//! validate-ingest against the emulator, through the real SDK: upload, invoke with the sample event from
-//! `events/`, then read back the copy, the published event and the EMF metrics.
+//! validate-ingest against the emulator, through the real SDK: uploads, the contract in SSM, the sample events
+//! from `events/`, and what really happened read back — copies, reports, events on a rule's queue, notices on
+//! the topic's queue, EMF documents.
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
-use aws_lambda_events::s3::S3Event;
 use aws_sdk_s3::primitives::ByteStream;
-use guardrails_core::{CommonConfig, ErrorClass, EventPublisher, HandlerError, aws, telemetry};
-use testkit::{BusProbe, KmsBucket, emulator};
-use validate_ingest::handler::{BYTES_INGESTED, FILES_PROCESSED, describe_metrics};
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use guardrails_core::{
+    CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
+};
+use serde_json::{Value, json};
+use testkit::{BusProbe, KmsBucket, TopicProbe, emulator, unique_name};
+use validate_ingest::handler::{
+    BYTES_INGESTED, ContractSource, FILES_PROCESSED, ROWS_INGESTED, Response, VALIDATION_ERRORS,
+    describe_metrics,
+};
+use validate_ingest::store::Store;
 use validate_ingest::{Config, Ingest, STAGE};
 
-const DECODED_KEY: &str = "tickets/datos de facturación 2026-11.csv";
-const DATA: &str = "text,label\n\"No me llega la factura de octubre\",facturacion\n\"La app se cierra al abrir\",soporte\n";
+const KEY: &str = "tickets/datos de facturación 2026-11.csv";
+const CONTRACT: &str = r#"{"version": 1, "name": "tickets-test", "labels": ["facturacion", "soporte", "ventas", "Otros"],
+    "min_text_chars": 3, "max_text_chars": 500, "max_null_fraction": 0.1, "max_duplicate_fraction": 0.2,
+    "min_rows": 5, "max_bytes": 104857600}"#;
+
+fn valid_csv(rows: usize) -> String {
+    let labels = ["facturacion", "soporte", "ventas", "Otros"];
+    let mut csv = String::from("text,label\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "\"Consulta número {i}, sobre la factura\",{}\n",
+            labels[i % 4]
+        ));
+    }
+    csv
+}
 
 struct World {
     sdk: aws::SdkConfig,
+    s3: aws_sdk_s3::Client,
     raw: KmsBucket,
     ingested: KmsBucket,
     bus: BusProbe,
-    ingest: Ingest,
+    topic: TopicProbe,
+    parameter: String,
 }
 
-async fn world() -> World {
-    let sdk = emulator().sdk_config().await;
-    let raw = KmsBucket::create(&sdk, "raw").await;
-    let ingested = KmsBucket::create(&sdk, "ingested").await;
-    let bus = BusProbe::create(
-        &sdk,
-        &serde_json::json!({"source": ["mlops.guardrails"], "detail-type": ["Dataset Validated"]}),
-    )
-    .await;
-    let config = Config {
-        common: CommonConfig {
-            metrics_namespace: "GuardrailsTest".into(),
-            event_bus_name: bus.bus_name.clone(),
-            notice_topic_arn: None,
-        },
-        ingested_bucket: ingested.name.clone(),
-    };
-    let ingest = Ingest::new(
-        aws::s3_client(&sdk),
-        EventPublisher::from_sdk(&sdk, &bus.bus_name),
-        config,
-    );
-    World {
-        sdk,
-        raw,
-        ingested,
-        bus,
-        ingest,
+impl World {
+    async fn new() -> Self {
+        let sdk = emulator().sdk_config().await;
+        let raw = KmsBucket::create(&sdk, "raw").await;
+        let ingested = KmsBucket::create(&sdk, "ingested").await;
+        let s3 = aws::s3_client(&sdk);
+        // Versioned, so a second copy would show as a second version.
+        s3.put_bucket_versioning()
+            .bucket(&ingested.name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let bus = BusProbe::create(&sdk, &json!({"source": ["mlops.guardrails"]})).await;
+        let topic = TopicProbe::create(&sdk).await;
+        let parameter = format!("/{}/contract", unique_name("guardrails"));
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name(&parameter)
+            .value(CONTRACT)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+        World {
+            sdk,
+            s3,
+            raw,
+            ingested,
+            bus,
+            topic,
+            parameter,
+        }
+    }
+
+    fn ingest_with(&self, store: Store, delete_raw: bool) -> Ingest {
+        let config = Config {
+            common: CommonConfig {
+                metrics_namespace: "GuardrailsTest".into(),
+                event_bus_name: self.bus.bus_name.clone(),
+                notice_topic_arn: Some(self.topic.topic_arn.clone()),
+            },
+            ingested_bucket: self.ingested.name.clone(),
+            quarantine_bucket: None,
+            quarantine_prefix: "quarantine/".into(),
+            marker_prefix: "_guardrails/markers/".into(),
+            contract_parameter: self.parameter.clone(),
+            contract_cache: Duration::from_secs(300),
+            delete_raw,
+        };
+        Ingest::new(
+            store,
+            EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
+            Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
+            ContractSource::new(
+                aws_sdk_ssm::Client::new(&self.sdk),
+                &self.parameter,
+                Duration::from_secs(300),
+            ),
+            config,
+        )
+    }
+
+    fn ingest(&self, delete_raw: bool) -> Ingest {
+        self.ingest_with(Store::new(self.s3.clone()), delete_raw)
+    }
+
+    /// Uploads `body` to the raw bucket; returns its ETag (unquoted).
+    async fn upload(&self, key: &str, body: Vec<u8>) -> String {
+        let put = self
+            .s3
+            .put_object()
+            .bucket(&self.raw.name)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        put.e_tag().unwrap().trim_matches('"').to_owned()
+    }
+
+    async fn exists(&self, bucket: &str, key: &str) -> bool {
+        self.s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    async fn json_object(&self, bucket: &str, key: &str) -> Value {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
     }
 }
 
-/// The sample notification from `events/`, pointed at this test's bucket and object.
-fn sample_event(bucket: &str, size: usize, etag: Option<&str>) -> S3Event {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../events/s3-object-created.json"
-    );
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let s3 = &mut json["Records"][0]["s3"];
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// URL-encodes a key the way S3 notifications do (`+` for spaces).
+fn encode_key(key: &str) -> String {
+    let mut out = String::new();
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// The sample S3 notification, pointed at an upload.
+fn s3_notification(bucket: &str, key: &str, size: usize, etag: &str) -> Value {
+    let mut event = fixture("s3-object-created.json");
+    let s3 = &mut event["Records"][0]["s3"];
     s3["bucket"]["name"] = bucket.into();
-    s3["bucket"]["arn"] = format!("arn:aws:s3:::{bucket}").into();
+    s3["object"]["key"] = encode_key(key).into();
     s3["object"]["size"] = size.into();
     s3["object"]["eTag"] = etag.into();
-    serde_json::from_value(json).unwrap()
+    event
+}
+
+/// The sample EventBridge "Object Created" event, pointed at an upload.
+fn object_created(bucket: &str, key: &str, size: usize, etag: &str) -> Value {
+    let mut event = fixture("eventbridge-s3-object-created.json");
+    event["detail"]["bucket"]["name"] = bucket.into();
+    event["detail"]["object"]["key"] = encode_key(key).into();
+    event["detail"]["object"]["size"] = size.into();
+    event["detail"]["object"]["etag"] = etag.into();
+    event
+}
+
+fn summary(response: Response) -> Vec<Value> {
+    match response {
+        Response::Summary(handled) => handled
+            .iter()
+            .map(|h| serde_json::to_value(h).unwrap())
+            .collect(),
+        Response::Batch(batch) => panic!("expected a summary, got {batch:?}"),
+    }
 }
 
 #[tokio::test]
-async fn upload_is_copied_announced_and_counted() {
-    let w = world().await;
-    let s3 = aws::s3_client(&w.sdk);
-    let put = s3
-        .put_object()
-        .bucket(&w.raw.name)
-        .key(DECODED_KEY)
-        .body(ByteStream::from_static(DATA.as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
+async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_deleted() {
+    let w = World::new().await;
+    let data = valid_csv(20);
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
     let metrics = telemetry::init_metrics("GuardrailsTest", STAGE).unwrap();
     describe_metrics();
 
-    let summary = w
-        .ingest
-        .handle(sample_event(&w.raw.name, DATA.len(), Some(&etag)))
-        .await
-        .unwrap();
-
-    // The copy exists in the ingested bucket, byte for byte, encrypted with that bucket's key.
-    let copy = s3
-        .get_object()
-        .bucket(&w.ingested.name)
-        .key(DECODED_KEY)
-        .send()
-        .await
-        .expect("the copy must exist under the decoded key");
-    assert_eq!(
-        copy.server_side_encryption().map(|s| s.as_str()),
-        Some("aws:kms")
+    let handled = summary(
+        w.ingest(true)
+            .handle(s3_notification(&w.raw.name, KEY, data.len(), &etag))
+            .await
+            .unwrap(),
     );
-    assert_eq!(copy.ssekms_key_id(), Some(w.ingested.key_arn.as_str()));
-    let body = copy.body.collect().await.unwrap().into_bytes();
-    assert_eq!(body.as_ref(), DATA.as_bytes());
-    // The raw object is kept: nothing is deleted before its copy is safe (and this slice deletes nothing).
-    s3.head_object()
-        .bucket(&w.raw.name)
-        .key(DECODED_KEY)
-        .send()
-        .await
-        .expect("raw object kept");
+    assert_eq!(handled[0]["result"], "validated", "{handled:?}");
 
-    // Dataset Validated reached the rule's queue, with the decoded keys.
+    // The copy, byte for byte, encrypted with the ingested bucket's key; the report beside it.
+    let copy =
+        w.s3.get_object()
+            .bucket(&w.ingested.name)
+            .key(KEY)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(copy.ssekms_key_id(), Some(w.ingested.key_arn.as_str()));
+    assert_eq!(
+        copy.body.collect().await.unwrap().into_bytes().as_ref(),
+        data.as_bytes()
+    );
+    let report = w
+        .json_object(&w.ingested.name, &format!("{KEY}.report.json"))
+        .await;
+    assert_eq!(report["verdict"], "valid");
+    assert_eq!(report["rows"], 20);
+    assert_eq!(report["contract"]["name"], "tickets-test");
+    // The raw object is gone only now that its copy exists.
+    assert!(!w.exists(&w.raw.name, KEY).await, "raw object deleted");
+
     let events = w.bus.events(1, Duration::from_secs(10)).await;
     assert_eq!(events.len(), 1, "{events:?}");
-    let event = &events[0];
-    assert_eq!(event["source"], "mlops.guardrails");
-    assert_eq!(event["detail-type"], "Dataset Validated");
-    assert_eq!(event["detail"]["dataset"], "tickets");
-    assert_eq!(event["detail"]["source"]["bucket"], w.raw.name.as_str());
-    assert_eq!(event["detail"]["source"]["key"], DECODED_KEY);
-    assert_eq!(
-        event["detail"]["ingested"]["bucket"],
-        w.ingested.name.as_str()
+    let detail = &events[0]["detail"];
+    assert_eq!(events[0]["detail-type"], "Dataset Validated");
+    assert_eq!(detail["dataset"], "tickets");
+    assert_eq!(detail["ingested"]["key"], KEY);
+    assert_eq!(detail["rows"], 20);
+    assert_eq!(detail["labelCounts"]["facturacion"], 5);
+    assert_eq!(detail["report"]["key"], format!("{KEY}.report.json"));
+    assert_eq!(detail["contract"]["version"], 1);
+    assert!(
+        w.topic.notices(1, Duration::from_secs(2)).await.is_empty(),
+        "no notice for a valid file"
     );
-    assert_eq!(event["detail"]["ingested"]["key"], DECODED_KEY);
-    assert_eq!(event["detail"]["bytes"], DATA.len());
-    assert_eq!(summary.ingested.len(), 1);
 
-    // EMF: one document for the dataset with both counters and their units.
     let mut out = Vec::new();
     metrics.flush(&mut out).unwrap();
-    let docs: Vec<serde_json::Value> = String::from_utf8(out)
+    let docs: Vec<Value> = String::from_utf8(out)
         .unwrap()
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let doc = docs
         .iter()
-        .find(|d| d["Dataset"] == "tickets")
-        .unwrap_or_else(|| panic!("no EMF document for the dataset: {docs:?}"));
+        .find(|d| d["Dataset"] == "tickets" && d[ROWS_INGESTED] == 20)
+        .unwrap_or_else(|| panic!("no EMF document for the upload: {docs:?}"));
     assert_eq!(doc[FILES_PROCESSED], 1);
-    assert_eq!(doc[BYTES_INGESTED], DATA.len());
-    assert_eq!(doc["Stage"], STAGE);
-    let spec = &doc["_aws"]["CloudWatchMetrics"][0];
-    assert_eq!(spec["Namespace"], "GuardrailsTest");
+    assert_eq!(doc[BYTES_INGESTED], data.len());
+    // A zero counter is left out of the EMF document (alarms treat missing data as zero).
     assert_eq!(
-        spec["Dimensions"][0],
-        serde_json::json!(["Stage", "Dataset"])
+        doc.get(VALIDATION_ERRORS)
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        0
     );
-    let units: Vec<(String, String)> = spec["Metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["Name"].as_str().unwrap().to_owned(),
-                m["Unit"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    assert!(
-        units.contains(&(BYTES_INGESTED.to_owned(), "Bytes".to_owned())),
-        "{units:?}"
-    );
-    assert!(
-        units.contains(&(FILES_PROCESSED.to_owned(), "Count".to_owned())),
-        "{units:?}"
+    assert_eq!(doc["Stage"], STAGE);
+    assert_eq!(doc["LatencyMs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+        json!(["Stage", "Dataset"])
     );
 }
 
 #[tokio::test]
-async fn missing_object_is_a_non_retryable_error_and_announces_nothing() {
-    let w = world().await;
+async fn invalid_upload_is_quarantined_with_report_event_and_notice() {
+    let w = World::new().await;
+    let mut data = valid_csv(10);
+    data.push_str("\"Una etiqueta inventada\",spam\n\"Otra más\",spam\n");
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
+
+    let handled = summary(
+        w.ingest(true)
+            .handle(object_created(&w.raw.name, KEY, data.len(), &etag))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(handled[0]["result"], "quarantined", "{handled:?}");
+
+    let quarantined = format!("quarantine/{KEY}");
+    assert!(w.exists(&w.raw.name, &quarantined).await);
+    assert!(!w.exists(&w.ingested.name, KEY).await, "not ingested");
+    assert!(!w.exists(&w.raw.name, KEY).await, "raw moved to quarantine");
+    let report = w
+        .json_object(&w.raw.name, &format!("{quarantined}.report.json"))
+        .await;
+    assert_eq!(report["verdict"], "invalid");
+    assert_eq!(report["failures"]["unknown_label"]["count"], 2);
+    assert_eq!(
+        report["failures"]["unknown_label"]["examples"][0]["value"],
+        "spam"
+    );
+
+    let events = w.bus.events(1, Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail-type"], "Dataset Quarantined");
+    assert_eq!(events[0]["detail"]["invalidRows"], 2);
+    let reason = events[0]["detail"]["reasons"][0].as_str().unwrap();
+    assert!(reason.starts_with("unknown_label: 2 rows"), "{reason}");
+
+    let notices = w.topic.notices(1, Duration::from_secs(10)).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(
+        notices[0]["MessageAttributes"]["kind"]["Value"],
+        "dataset-quarantined"
+    );
+    let message = notices[0]["Message"].as_str().unwrap();
+    assert!(message.contains("unknown_label: 2 rows"), "{message}");
+    assert!(
+        message.contains(&format!("{quarantined}.report.json")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn redelivered_event_makes_no_second_copy_report_or_event() {
+    let w = World::new().await;
+    let data = valid_csv(8);
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
+    let ingest = w.ingest(false);
+    let event = object_created(&w.raw.name, KEY, data.len(), &etag);
+
+    let first = summary(ingest.handle(event.clone()).await.unwrap());
+    let second = summary(ingest.handle(event).await.unwrap());
+
+    assert_eq!(first[0]["result"], "validated");
+    assert_eq!(second[0]["result"], "duplicate", "{second:?}");
+    for key in [KEY.to_owned(), format!("{KEY}.report.json")] {
+        let versions =
+            w.s3.list_object_versions()
+                .bucket(&w.ingested.name)
+                .prefix(&key)
+                .send()
+                .await
+                .unwrap();
+        let exact = versions
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(key.as_str()))
+            .count();
+        assert_eq!(exact, 1, "{key} written once");
+    }
+    assert_eq!(w.bus.events(2, Duration::from_secs(4)).await.len(), 1);
+    assert!(
+        w.exists(&w.raw.name, KEY).await,
+        "DELETE_RAW=false keeps it"
+    );
+}
+
+#[tokio::test]
+async fn gzip_jsonl_is_checked_as_it_decompresses() {
+    let w = World::new().await;
+    let mut lines = String::new();
+    for i in 0..12 {
+        lines.push_str(
+            &json!({"text": format!("Mensaje comprimido número {i}"), "label": "soporte", "id": i})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
+    let body = gz.finish().unwrap();
+    let key = "tickets/lote 2.jsonl.gz";
+    let etag = w.upload(key, body.clone()).await;
+
+    let handled = summary(
+        w.ingest(true)
+            .handle(s3_notification(&w.raw.name, key, body.len(), &etag))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(handled[0]["result"], "validated", "{handled:?}");
+    let report = w
+        .json_object(&w.ingested.name, &format!("{key}.report.json"))
+        .await;
+    assert_eq!(report["compression"], "gzip");
+    assert_eq!(report["format"], "jsonl");
+    assert_eq!(report["rows"], 12);
+    assert_eq!(report["bytes_read"], body.len());
+    assert_eq!(report["bytes_decoded"], lines.len());
+}
+
+#[tokio::test]
+async fn sqs_batch_reports_only_the_messages_that_failed() {
+    let w = World::new().await;
+    let data = valid_csv(6);
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
+    let mut batch = fixture("sqs-eventbridge-s3-object-created.json");
+    let good = object_created(&w.raw.name, KEY, data.len(), &etag);
+    let missing_bucket = object_created(&unique_name("no-such-bucket"), KEY, 10, &etag);
+    let records = batch["Records"].as_array_mut().unwrap();
+    let template = records[0].clone();
+    records.clear();
+    for (id, body) in [
+        ("good", good.to_string()),
+        ("not-json", "{ this is not json".to_owned()),
+        ("missing-bucket", missing_bucket.to_string()),
+    ] {
+        let mut record = template.clone();
+        record["messageId"] = id.into();
+        record["body"] = body.into();
+        records.push(record);
+    }
+
+    let response = w.ingest(true).handle(batch).await.unwrap();
+
+    let Response::Batch(batch) = response else {
+        panic!("expected a batch response");
+    };
+    let mut failed: Vec<&str> = batch
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    failed.sort();
+    assert_eq!(failed, ["missing-bucket", "not-json"]);
+    assert!(
+        w.exists(&w.ingested.name, KEY).await,
+        "the good message was handled"
+    );
+    assert_eq!(w.bus.events(1, Duration::from_secs(10)).await.len(), 1);
+}
+
+#[tokio::test]
+async fn object_replaced_after_its_notification_is_left_to_the_next_one() {
+    let w = World::new().await;
+    let data = valid_csv(6);
+    w.upload(KEY, data.clone().into_bytes()).await;
+
+    let handled = summary(
+        w.ingest(true)
+            .handle(s3_notification(
+                &w.raw.name,
+                KEY,
+                data.len(),
+                "0123456789abcdef0123456789abcdef",
+            ))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(handled[0]["result"], "skipped", "{handled:?}");
+    assert!(!w.exists(&w.ingested.name, KEY).await);
+    assert!(w.exists(&w.raw.name, KEY).await, "the newer upload is kept");
+    assert!(w.bus.events(1, Duration::from_secs(2)).await.is_empty());
+}
+
+#[tokio::test]
+async fn files_above_the_single_copy_limit_are_copied_in_parts() {
+    let w = World::new().await;
+    let data = valid_csv(160_000); // about 7 MiB: two 5 MiB parts (S3's minimum part size).
+    assert!(data.len() > 5 * 1024 * 1024);
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
+    let store = Store::with_copy_limits(w.s3.clone(), 5 * 1024 * 1024, 5 * 1024 * 1024);
+
+    let handled = summary(
+        w.ingest_with(store, true)
+            .handle(s3_notification(&w.raw.name, KEY, data.len(), &etag))
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(handled[0]["result"], "validated", "{handled:?}");
+    let copy =
+        w.s3.get_object()
+            .bucket(&w.ingested.name)
+            .key(KEY)
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        copy.e_tag().unwrap().ends_with("-2\""),
+        "multipart ETag: {:?}",
+        copy.e_tag()
+    );
+    let bytes = copy.body.collect().await.unwrap().into_bytes();
+    assert_eq!(bytes.len(), data.len());
+    assert!(bytes.as_ref() == data.as_bytes());
+}
+
+#[tokio::test]
+async fn an_unusable_contract_is_a_non_retryable_error_naming_the_parameter() {
+    let w = World::new().await;
+    aws_sdk_ssm::Client::new(&w.sdk)
+        .put_parameter()
+        .name(&w.parameter)
+        .value(r#"{"labels": []}"#)
+        .overwrite(true)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let data = valid_csv(6);
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
+
     let error = w
-        .ingest
-        .handle(sample_event(&w.raw.name, 10, None))
+        .ingest(true)
+        .handle(s3_notification(&w.raw.name, KEY, data.len(), &etag))
         .await
         .unwrap_err();
+
     let error = HandlerError::from(error);
-    assert_eq!(error.class, ErrorClass::NonRetryable, "{error}");
-    assert!(error.message.contains("CopyObject"), "{error}");
-    assert!(error.message.contains(DECODED_KEY), "{error}");
-    assert!(
-        w.bus.events(1, Duration::from_secs(2)).await.is_empty(),
-        "no event for a failed copy"
-    );
+    assert_eq!(error.class, ErrorClass::NonRetryable);
+    assert!(error.message.contains(&w.parameter), "{error}");
+    assert!(error.message.contains("at least one label"), "{error}");
+    assert!(w.exists(&w.raw.name, KEY).await, "nothing lost");
 }

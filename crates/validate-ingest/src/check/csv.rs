@@ -1,0 +1,222 @@
+//! CSV through `csv-core`, the push parser under the `csv` crate: it writes each record into a buffer we size
+//! from the contract, so a record that would not fit is dropped as it streams by instead of growing a buffer.
+
+use std::io::Read;
+
+use csv_core::{ReadRecordResult, Reader};
+
+use super::tally::{Field, Rule, Tally};
+use super::{CHUNK, Stop};
+use crate::contract::Contract;
+
+/// More fields than any sane row has; a row with more is reported as ragged.
+const MAX_FIELDS: usize = 1024;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Column positions found in the header.
+struct Columns {
+    count: usize,
+    text: usize,
+    label: usize,
+}
+
+pub(super) fn parse(
+    mut input: impl Read,
+    contract: &Contract,
+    tally: &mut Tally<'_>,
+) -> Result<(), Stop> {
+    let mut reader = Reader::new();
+    let mut chunk = vec![0u8; CHUNK];
+    let mut out = vec![0u8; contract.max_record_bytes()];
+    let mut ends = vec![0usize; MAX_FIELDS];
+    let (mut outlen, mut endlen) = (0usize, 0usize);
+    // Set once the current record overflowed a buffer: its bytes are being discarded.
+    let mut overflow: Option<Rule> = None;
+    // Quote characters in the current record's raw bytes: odd at end of input means an unterminated quote.
+    let mut quotes = 0usize;
+    let mut columns: Option<Columns> = None;
+    let mut first_chunk = true;
+
+    loop {
+        let filled = input.read(&mut chunk).map_err(Stop::Read)?;
+        let mut data = &chunk[..filled];
+        if first_chunk && filled > 0 {
+            first_chunk = false;
+            data = data.strip_prefix(BOM).unwrap_or(data);
+        }
+        let at_eof = filled == 0;
+        loop {
+            let (result, nin, nout, nend) =
+                reader.read_record(data, &mut out[outlen..], &mut ends[endlen..]);
+            quotes += memchr::memchr_iter(b'"', &data[..nin]).count();
+            data = &data[nin..];
+            outlen += nout;
+            endlen += nend;
+            match result {
+                ReadRecordResult::InputEmpty => break,
+                ReadRecordResult::OutputFull => {
+                    overflow = Some(Rule::RecordTooLong);
+                    outlen = 0;
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    overflow.get_or_insert(Rule::RaggedRow);
+                    endlen = 0;
+                }
+                ReadRecordResult::Record => {
+                    let unterminated = at_eof && quotes % 2 == 1;
+                    let record = Record {
+                        bytes: &out[..outlen],
+                        ends: &ends[..endlen],
+                    };
+                    match (&columns, overflow.take()) {
+                        (None, Some(_)) => {
+                            return Err(Stop::Data(
+                                "the CSV header row is too long or has too many columns".to_owned(),
+                            ));
+                        }
+                        (None, None) => columns = Some(header(&record, contract)?),
+                        (Some(columns), overflow) => {
+                            row(&record, columns, overflow, unterminated, contract, tally)
+                        }
+                    }
+                    if unterminated {
+                        tally.fatal(format!(
+                            "unterminated quote: the quoted field opened in row {} runs to the end of the file",
+                            tally.rows()
+                        ));
+                    }
+                    outlen = 0;
+                    endlen = 0;
+                    quotes = 0;
+                }
+                // No header at all (an empty file) and a header without rows both show in the row count.
+                ReadRecordResult::End => return Ok(()),
+            }
+        }
+    }
+}
+
+/// One parsed record: field bytes back to back, and where each ends.
+struct Record<'a> {
+    bytes: &'a [u8],
+    ends: &'a [usize],
+}
+
+impl<'a> Record<'a> {
+    fn field(&self, i: usize) -> &'a [u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+fn header(record: &Record<'_>, contract: &Contract) -> Result<Columns, Stop> {
+    let names: Vec<&str> = (0..record.ends.len())
+        .map(|i| {
+            std::str::from_utf8(record.field(i))
+                .map(str::trim)
+                .map_err(|_| Stop::Data("the CSV header row is not UTF-8 text".to_owned()))
+        })
+        .collect::<Result<_, _>>()?;
+    let find = |wanted: &str| names.iter().position(|n| *n == wanted);
+    match (find(&contract.text_field), find(&contract.label_field)) {
+        (Some(text), Some(label)) => Ok(Columns {
+            count: names.len(),
+            text,
+            label,
+        }),
+        (text, label) => {
+            let missing: Vec<&str> = [
+                (text, contract.text_field.as_str()),
+                (label, contract.label_field.as_str()),
+            ]
+            .into_iter()
+            .filter(|(found, _)| found.is_none())
+            .map(|(_, name)| name)
+            .collect();
+            let mut shown: Vec<String> = names
+                .iter()
+                .take(10)
+                .map(|n| crate::report::cut_value(n))
+                .collect();
+            if names.len() > 10 {
+                shown.push("…".to_owned());
+            }
+            Err(Stop::Data(format!(
+                "the CSV header lacks the column(s) {} (found: {})",
+                missing.join(", "),
+                shown.join(", ")
+            )))
+        }
+    }
+}
+
+fn row(
+    record: &Record<'_>,
+    columns: &Columns,
+    overflow: Option<Rule>,
+    unterminated: bool,
+    contract: &Contract,
+    tally: &mut Tally<'_>,
+) {
+    if unterminated {
+        tally.broken_row(
+            Rule::Unparsable,
+            "unterminated quoted field".to_owned(),
+            None,
+        );
+        return;
+    }
+    match overflow {
+        Some(Rule::RecordTooLong) => {
+            return tally.broken_row(
+                Rule::RecordTooLong,
+                format!(
+                    "longer than {} bytes, more than any valid row can be",
+                    contract.max_record_bytes()
+                ),
+                None,
+            );
+        }
+        Some(_) => {
+            return tally.broken_row(
+                Rule::RaggedRow,
+                format!(
+                    "more than {MAX_FIELDS} fields, the header has {}",
+                    columns.count
+                ),
+                None,
+            );
+        }
+        None => {}
+    }
+    if record.ends.len() != columns.count {
+        // A blank line parses as one empty field: skip it rather than report a ragged row.
+        if record.ends.len() == 1 && record.bytes.is_empty() {
+            return;
+        }
+        return tally.broken_row(
+            Rule::RaggedRow,
+            format!(
+                "{} fields, the header has {}",
+                record.ends.len(),
+                columns.count
+            ),
+            None,
+        );
+    }
+    let (text, label) = (record.field(columns.text), record.field(columns.label));
+    match (std::str::from_utf8(text), std::str::from_utf8(label)) {
+        (Ok(text), Ok(label)) => tally.row(Field::Str(text), Field::Str(label)),
+        (Err(_), _) => not_utf8(tally, &contract.text_field, text),
+        (_, Err(_)) => not_utf8(tally, &contract.label_field, label),
+    }
+}
+
+fn not_utf8(tally: &mut Tally<'_>, field: &str, bytes: &[u8]) {
+    tally.broken_row(
+        Rule::NotUtf8,
+        format!("the {field} field is not UTF-8 (Latin-1 or binary?)"),
+        Some(&String::from_utf8_lossy(bytes)),
+    );
+}

@@ -1,0 +1,355 @@
+//! The S3 side of ingest: streaming the object into the check, copying (multipart above the single-copy
+//! limit), reports, idempotency markers, and deleting the raw object once its copy is safe.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use guardrails_core::{AwsError, ObjectRef};
+use serde::{Deserialize, Serialize};
+use tokio_util::io::SyncIoBridge;
+
+use crate::check::{SourceError, check};
+use crate::contract::Contract;
+use crate::report::Report;
+
+/// Objects up to this size are copied with one `CopyObject`; S3 refuses larger ones.
+pub const MAX_SINGLE_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Part size of a multipart copy: 512 MiB keeps a 5 TB object under S3's 10,000-part limit.
+pub const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What went wrong talking to S3 or reading the object.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An S3 call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The object stream broke while being checked.
+    #[error(transparent)]
+    Read(#[from] SourceError),
+    /// The check task itself died.
+    #[error("the check task failed: {0}")]
+    Task(String),
+    /// A report or marker could not be serialized.
+    #[error("cannot serialize {what}: {source}")]
+    Serialize {
+        /// What.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Whether the object is still the one the notification announced.
+pub enum Fetched {
+    /// It is, and this is its check report.
+    Checked(Box<Report>),
+    /// It was replaced (ETag differs) or deleted since: its own notification covers the new one.
+    Gone(String),
+}
+
+/// The S3 operations of the ingest stage.
+#[derive(Debug, Clone)]
+pub struct Store {
+    s3: aws_sdk_s3::Client,
+    /// Above this size copies are multipart (a parameter so tests can exercise it with small objects).
+    single_copy_limit: u64,
+    part_bytes: u64,
+}
+
+impl Store {
+    /// S3 operations with the production copy limits.
+    pub fn new(s3: aws_sdk_s3::Client) -> Self {
+        Self::with_copy_limits(s3, MAX_SINGLE_COPY_BYTES, COPY_PART_BYTES)
+    }
+
+    /// S3 operations with other copy limits (tests use small ones).
+    pub fn with_copy_limits(
+        s3: aws_sdk_s3::Client,
+        single_copy_limit: u64,
+        part_bytes: u64,
+    ) -> Self {
+        Store {
+            s3,
+            single_copy_limit,
+            part_bytes,
+        }
+    }
+
+    /// Streams the object (the announced version or ETag) through the check, never whole in memory.
+    ///
+    /// # Errors
+    /// S3 failures other than "gone", and a stream that breaks mid-way (both retryable or not as classified).
+    pub async fn fetch_and_check(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        contract: Arc<Contract>,
+    ) -> Result<Fetched, StoreError> {
+        let mut get = self
+            .s3
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone());
+        if object.version_id.is_none() {
+            get = get.set_if_match(etag.map(str::to_owned));
+        }
+        let output = match get.send().await {
+            Ok(output) => output,
+            Err(e) => {
+                let error = AwsError::from_sdk("GetObject", object.uri(), e);
+                return match error.code.as_deref() {
+                    Some("PreconditionFailed") => Ok(Fetched::Gone(
+                        "the object was replaced after this notification".to_owned(),
+                    )),
+                    Some("NoSuchKey" | "NoSuchVersion") => {
+                        Ok(Fetched::Gone("the object no longer exists".to_owned()))
+                    }
+                    _ => Err(error.into()),
+                };
+            }
+        };
+        let reader = SyncIoBridge::new(output.body.into_async_read());
+        let name = object.key.clone();
+        let uri = object.uri();
+        let report = tokio::task::spawn_blocking(move || {
+            check(reader, &name, &contract, None).map(|mut report| {
+                report.object = uri;
+                Box::new(report)
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+        Ok(Fetched::Checked(report))
+    }
+
+    /// Copies `source` (of `size` bytes) to `destination`; multipart above the single-copy limit. Returns the
+    /// copy's version id, on versioned buckets.
+    ///
+    /// # Errors
+    /// The classified S3 error; a failed multipart copy is aborted so no parts linger.
+    pub async fn copy(
+        &self,
+        source: &ObjectRef,
+        size: u64,
+        destination: &ObjectRef,
+    ) -> Result<Option<String>, StoreError> {
+        if size <= self.single_copy_limit {
+            let out = self
+                .s3
+                .copy_object()
+                .copy_source(source.copy_source())
+                .bucket(&destination.bucket)
+                .key(&destination.key)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("CopyObject", source.uri(), e))?;
+            return Ok(out.version_id().map(str::to_owned));
+        }
+        let upload = self
+            .s3
+            .create_multipart_upload()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateMultipartUpload", destination.uri(), e))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        match self.copy_parts(source, size, destination, &upload_id).await {
+            Ok(version) => Ok(version),
+            Err(error) => {
+                // Best effort: an abort failure must not hide the copy failure.
+                let _ = self
+                    .s3
+                    .abort_multipart_upload()
+                    .bucket(&destination.bucket)
+                    .key(&destination.key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn copy_parts(
+        &self,
+        source: &ObjectRef,
+        size: u64,
+        destination: &ObjectRef,
+        upload_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut parts = Vec::new();
+        let mut start = 0u64;
+        let mut number = 1i32;
+        while start < size {
+            let end = (start + self.part_bytes).min(size) - 1;
+            let part = self
+                .s3
+                .upload_part_copy()
+                .bucket(&destination.bucket)
+                .key(&destination.key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .copy_source(source.copy_source())
+                .copy_source_range(format!("bytes={start}-{end}"))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("UploadPartCopy", source.uri(), e))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(
+                        part.copy_part_result()
+                            .and_then(|r| r.e_tag())
+                            .map(str::to_owned),
+                    )
+                    .build(),
+            );
+            start = end + 1;
+            number += 1;
+        }
+        let done = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(&destination.bucket)
+            .key(&destination.key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CompleteMultipartUpload", destination.uri(), e))?;
+        Ok(done.version_id().map(str::to_owned))
+    }
+
+    /// Writes the report as JSON.
+    ///
+    /// # Errors
+    /// The classified S3 error.
+    pub async fn put_report(&self, at: &ObjectRef, report: &Report) -> Result<(), StoreError> {
+        let body = serde_json::to_vec_pretty(report).map_err(|source| StoreError::Serialize {
+            what: "the report",
+            source,
+        })?;
+        self.s3
+            .put_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", at.uri(), e))?;
+        Ok(())
+    }
+
+    /// The marker for an object version, if one was written.
+    ///
+    /// # Errors
+    /// The classified S3 error (a missing marker is `Ok(None)`).
+    pub async fn read_marker(&self, at: &ObjectRef) -> Result<Option<Marker>, StoreError> {
+        let output = match self
+            .s3
+            .get_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let error = AwsError::from_sdk("GetObject", at.uri(), e);
+                return match error.code.as_deref() {
+                    Some("NoSuchKey") => Ok(None),
+                    _ => Err(error.into()),
+                };
+            }
+        };
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::from_code("GetObject", at.uri(), None, e.to_string()))?
+            .into_bytes();
+        // An unreadable marker is treated as absent: the work is redone, which is safe.
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// Writes the marker only if none exists (`If-None-Match: *`). `false` when another delivery wrote it first.
+    ///
+    /// # Errors
+    /// The classified S3 error.
+    pub async fn create_marker(&self, at: &ObjectRef, marker: &Marker) -> Result<bool, StoreError> {
+        match self.put_marker(at, marker, true).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Aws(e)) if e.code.as_deref() == Some("PreconditionFailed") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Overwrites the marker (by the delivery that created it).
+    ///
+    /// # Errors
+    /// The classified S3 error.
+    pub async fn update_marker(&self, at: &ObjectRef, marker: &Marker) -> Result<(), StoreError> {
+        self.put_marker(at, marker, false).await
+    }
+
+    async fn put_marker(
+        &self,
+        at: &ObjectRef,
+        marker: &Marker,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_vec(marker).map_err(|source| StoreError::Serialize {
+            what: "the marker",
+            source,
+        })?;
+        let put = self
+            .s3
+            .put_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let put = if create { put.if_none_match("*") } else { put };
+        put.send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", at.uri(), e))?;
+        Ok(())
+    }
+
+    /// Deletes the raw object (the announced version on versioned buckets). Call only once its copy exists.
+    ///
+    /// # Errors
+    /// The classified S3 error.
+    pub async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
+        self.s3
+            .delete_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteObject", object.uri(), e))?;
+        Ok(())
+    }
+}
+
+/// The idempotency marker of one object version: written once (conditionally) when its outcome is stored, then
+/// updated once the outcome was announced. A redelivery that finds it does nothing, or only the announcing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marker {
+    /// Whether the domain event (and notice) went out.
+    pub published: bool,
+    /// The outcome, as the event detail to publish.
+    pub outcome: crate::handler::Outcome,
+}
