@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup test lint fmt-check clippy unit demo package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy unit demo bench coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,8 +46,16 @@ lint: fmt-check clippy ## format check and clippy only
 demo: setup ## run the pipeline slice on the local emulator (no AWS account) and tell what happened
 	$(CARGO) run --quiet --locked -p validate-ingest --example demo
 
+bench: setup ## dataset-check throughput, memory and bare-parse overhead on 10 MB to 2 GB synthetic files
+	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
+	$(VENV)/bin/python tools/bench.py
+
+coldstart: setup ## cold start + one invocation of the release validate-ingest binary via a local Runtime API
+	$(CARGO) build --release --locked -p validate-ingest --bin validate-ingest
+	tools/coldstart.sh target/release/validate-ingest
+
 package: setup ## build the Lambda zips (release profile) into target/lambda/
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest
 	@ls -l target/lambda/*/bootstrap.zip
 
 lock-python: ## re-resolve tools/requirements.txt from tools/requirements.in

@@ -76,6 +76,8 @@ fn dataset_validated_is_a_typed_domain_event() {
     assert_eq!(event.detail.ingested.key, DECODED_KEY);
     assert_eq!(event.detail.rows, Some(18));
     assert_eq!(event.detail.label_counts.values().sum::<u64>(), 18);
+    assert_eq!(event.detail.contract.as_ref().map(|c| c.version), Some(1));
+    assert!(event.detail.report.unwrap().key.ends_with(".report.json"));
 }
 
 #[test]

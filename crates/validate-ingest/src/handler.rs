@@ -8,7 +8,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use guardrails_core::aws_events::ObjectCreatedDetail;
-use guardrails_core::domain::{DatasetQuarantined, DatasetValidated};
+use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::{
     AwsError, Classify, ErrorClass, EventPublisher, HandlerError, Notice, Notifier, ObjectRef,
@@ -17,10 +17,11 @@ use guardrails_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::contract::{Contract, ContractError};
-use crate::report::Report;
 use crate::routing::{Decision, Layout, Plan, Upload, decide};
 use crate::store::{Fetched, Marker, Store, StoreError};
+use dataset_check::Contract;
+use dataset_check::Report;
+use dataset_check::contract::ContractError;
 
 /// Metric: files checked, by dataset.
 pub const FILES_PROCESSED: &str = "FilesProcessed";
@@ -298,7 +299,7 @@ impl Ingest {
 
         let contract = self.contracts.get().await?;
         let report = if upload.size > contract.max_bytes {
-            crate::check::oversized(&uri, &contract, upload.size)
+            dataset_check::check::oversized(&uri, &contract, upload.size)
         } else {
             match self
                 .store
@@ -368,7 +369,10 @@ impl Ingest {
                 rows: Some(report.rows),
                 report: Some(report_at),
                 label_counts: report.label_counts.clone(),
-                contract: Some(report.contract.clone()),
+                contract: Some(ContractRef {
+                    name: report.contract.name.clone(),
+                    version: report.contract.version,
+                }),
             })
         } else {
             Outcome::Quarantined(DatasetQuarantined {

@@ -3,14 +3,11 @@
 //! (with a notice on quarantine) and counted in metrics.
 //!
 //! `main.rs` wires configuration and clients; [`handler`] turns notifications into calls and [`store`] does the
-//! S3 side; [`check`], [`contract`], [`report`] and [`routing`] hold the decisions, free of AWS types. The
-//! `dataset-check` binary runs the same [`check`] on a local file.
+//! S3 side; [`routing`] and the `dataset_check` crate (the contract check itself, also a CLI) hold the
+//! decisions, free of AWS types.
 
-pub mod check;
 pub mod config;
-pub mod contract;
 pub mod handler;
-pub mod report;
 pub mod routing;
 pub mod store;
 

@@ -9,9 +9,9 @@ use guardrails_core::{AwsError, ObjectRef};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::SyncIoBridge;
 
-use crate::check::{SourceError, check};
-use crate::contract::Contract;
-use crate::report::Report;
+use dataset_check::Contract;
+use dataset_check::Report;
+use dataset_check::{SourceError, check};
 
 /// Objects up to this size are copied with one `CopyObject`; S3 refuses larger ones.
 pub const MAX_SINGLE_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use validate_ingest::check::{Format, check};
-use validate_ingest::contract::Contract;
+use dataset_check::{Contract, Format, check};
 
 /// Check a text-classification dataset (CSV or JSON Lines, optionally gzip) against its dataset contract.
 #[derive(Parser)]

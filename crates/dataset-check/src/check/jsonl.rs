@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::tally::{Field, Rule, Tally};
+use super::tally::{Field, Rule, Sink};
 use super::{CHUNK, Stop};
 use crate::contract::Contract;
 
@@ -16,7 +16,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(super) fn parse(
     mut input: impl Read,
     contract: &Contract,
-    tally: &mut Tally<'_>,
+    tally: &mut impl Sink,
 ) -> Result<(), Stop> {
     let max = contract.max_record_bytes();
     let mut lines = Lines {
@@ -28,7 +28,6 @@ pub(super) fn parse(
     let mut partial: Vec<u8> = Vec::new();
     // The current line is too long: skip to its end.
     let mut discarding = false;
-    let mut first_chunk = true;
 
     loop {
         let filled = input.read(&mut chunk).map_err(Stop::Read)?;
@@ -36,10 +35,6 @@ pub(super) fn parse(
             break;
         }
         let mut data = &chunk[..filled];
-        if first_chunk {
-            first_chunk = false;
-            data = data.strip_prefix(BOM).unwrap_or(data);
-        }
         while let Some(newline) = memchr::memchr(b'\n', data) {
             let head = &data[..newline];
             data = &data[newline + 1..];
@@ -80,7 +75,7 @@ struct Lines<'c> {
 }
 
 impl Lines<'_> {
-    fn too_long(&self, tally: &mut Tally<'_>) {
+    fn too_long(&self, tally: &mut impl Sink) {
         tally.broken_row(
             Rule::RecordTooLong,
             format!(
@@ -91,8 +86,12 @@ impl Lines<'_> {
         );
     }
 
-    fn line(&mut self, bytes: &[u8], tally: &mut Tally<'_>) -> Result<(), Stop> {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    fn line(&mut self, bytes: &[u8], tally: &mut impl Sink) -> Result<(), Stop> {
+        let mut bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if !self.first_seen {
+            // A byte-order mark can only start the file; strip it here, whatever the chunking.
+            bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
@@ -104,7 +103,7 @@ impl Lines<'_> {
                 ));
             }
         }
-        let Ok(text) = std::str::from_utf8(bytes) else {
+        let Ok(text) = simdutf8::basic::from_utf8(bytes) else {
             tally.broken_row(
                 Rule::NotUtf8,
                 "the line is not UTF-8 (Latin-1 or binary?)".to_owned(),

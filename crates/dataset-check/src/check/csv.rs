@@ -5,7 +5,7 @@ use std::io::Read;
 
 use csv_core::{ReadRecordResult, Reader};
 
-use super::tally::{Field, Rule, Tally};
+use super::tally::{Field, Rule, Sink};
 use super::{CHUNK, Stop};
 use crate::contract::Contract;
 
@@ -24,7 +24,7 @@ struct Columns {
 pub(super) fn parse(
     mut input: impl Read,
     contract: &Contract,
-    tally: &mut Tally<'_>,
+    tally: &mut impl Sink,
 ) -> Result<(), Stop> {
     let mut reader = Reader::new();
     let mut chunk = vec![0u8; CHUNK];
@@ -33,28 +33,48 @@ pub(super) fn parse(
     let (mut outlen, mut endlen) = (0usize, 0usize);
     // Set once the current record overflowed a buffer: its bytes are being discarded.
     let mut overflow: Option<Rule> = None;
-    // Quote characters in the current record's raw bytes: odd at end of input means an unterminated quote.
-    let mut quotes = 0usize;
     let mut columns: Option<Columns> = None;
-    let mut first_chunk = true;
+    // The end of input takes two calls: a probe newline, then the empty input csv-core reads as the end.
+    let mut stage = Stage::Reading;
+    // The probe newline landed inside a field: a quoted field was still open at the end of the file.
+    let mut unterminated = false;
 
     loop {
-        let filled = input.read(&mut chunk).map_err(Stop::Read)?;
-        let mut data = &chunk[..filled];
-        if first_chunk && filled > 0 {
-            first_chunk = false;
-            data = data.strip_prefix(BOM).unwrap_or(data);
-        }
-        let at_eof = filled == 0;
+        let mut data: &[u8] = match stage {
+            Stage::Reading => {
+                let filled = input.read(&mut chunk).map_err(Stop::Read)?;
+                if filled == 0 {
+                    stage = Stage::Probe;
+                    b"\n"
+                } else {
+                    &chunk[..filled]
+                }
+            }
+            Stage::Probe => {
+                stage = Stage::Last;
+                b""
+            }
+            Stage::Last => return Ok(()),
+        };
+        let probing = stage == Stage::Probe;
+        let last = stage == Stage::Last;
         loop {
+            // csv-core reads empty input as the end of the file: only pass it one at the real end.
+            if data.is_empty() && !last {
+                break;
+            }
             let (result, nin, nout, nend) =
                 reader.read_record(data, &mut out[outlen..], &mut ends[endlen..]);
-            quotes += memchr::memchr_iter(b'"', &data[..nin]).count();
             data = &data[nin..];
             outlen += nout;
             endlen += nend;
             match result {
-                ReadRecordResult::InputEmpty => break,
+                ReadRecordResult::InputEmpty => {
+                    // A newline at a record boundary is a blank line (no output); inside an open quoted
+                    // field it becomes field content.
+                    unterminated |= probing && nout > 0;
+                    break;
+                }
                 ReadRecordResult::OutputFull => {
                     overflow = Some(Rule::RecordTooLong);
                     outlen = 0;
@@ -64,7 +84,7 @@ pub(super) fn parse(
                     endlen = 0;
                 }
                 ReadRecordResult::Record => {
-                    let unterminated = at_eof && quotes % 2 == 1;
+                    let unterminated = unterminated && last;
                     let record = Record {
                         bytes: &out[..outlen],
                         ends: &ends[..endlen],
@@ -88,13 +108,23 @@ pub(super) fn parse(
                     }
                     outlen = 0;
                     endlen = 0;
-                    quotes = 0;
                 }
                 // No header at all (an empty file) and a header without rows both show in the row count.
                 ReadRecordResult::End => return Ok(()),
             }
         }
     }
+}
+
+/// Where the parser is in the input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Feeding the source's bytes.
+    Reading,
+    /// The source is exhausted; a newline was fed to see whether a quoted field is still open.
+    Probe,
+    /// The empty input that tells csv-core the input ended.
+    Last,
 }
 
 /// One parsed record: field bytes back to back, and where each ends.
@@ -113,7 +143,14 @@ impl<'a> Record<'a> {
 fn header(record: &Record<'_>, contract: &Contract) -> Result<Columns, Stop> {
     let names: Vec<&str> = (0..record.ends.len())
         .map(|i| {
-            std::str::from_utf8(record.field(i))
+            let field = record.field(i);
+            // A byte-order mark can only precede the first header field; strip it there, whatever the chunking.
+            let field = if i == 0 {
+                field.strip_prefix(BOM).unwrap_or(field)
+            } else {
+                field
+            };
+            simdutf8::basic::from_utf8(field)
                 .map(str::trim)
                 .map_err(|_| Stop::Data("the CSV header row is not UTF-8 text".to_owned()))
         })
@@ -157,7 +194,7 @@ fn row(
     overflow: Option<Rule>,
     unterminated: bool,
     contract: &Contract,
-    tally: &mut Tally<'_>,
+    tally: &mut impl Sink,
 ) {
     if unterminated {
         tally.broken_row(
@@ -206,14 +243,17 @@ fn row(
         );
     }
     let (text, label) = (record.field(columns.text), record.field(columns.label));
-    match (std::str::from_utf8(text), std::str::from_utf8(label)) {
+    match (
+        simdutf8::basic::from_utf8(text),
+        simdutf8::basic::from_utf8(label),
+    ) {
         (Ok(text), Ok(label)) => tally.row(Field::Str(text), Field::Str(label)),
         (Err(_), _) => not_utf8(tally, &contract.text_field, text),
         (_, Err(_)) => not_utf8(tally, &contract.label_field, label),
     }
 }
 
-fn not_utf8(tally: &mut Tally<'_>, field: &str, bytes: &[u8]) {
+fn not_utf8(tally: &mut impl Sink, field: &str, bytes: &[u8]) {
     tally.broken_row(
         Rule::NotUtf8,
         format!("the {field} field is not UTF-8 (Latin-1 or binary?)"),

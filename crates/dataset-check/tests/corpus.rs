@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use dataset_check::check::check;
+use dataset_check::contract::Contract;
+use dataset_check::report::Verdict;
 use serde::Deserialize;
-use validate_ingest::check::check;
-use validate_ingest::contract::Contract;
-use validate_ingest::report::Verdict;
 
 #[derive(Deserialize)]
 struct Expected {

@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use guardrails_core::domain::ContractRef;
-
 /// The report format version.
 pub const REPORT_VERSION: u32 = 1;
 
@@ -68,6 +66,16 @@ pub enum Verdict {
     Valid,
     /// Breaks it.
     Invalid,
+}
+
+/// Which contract a report was made against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractRef {
+    /// The contract's name, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its format version.
+    pub version: u32,
 }
 
 /// Text length statistics in characters.

@@ -1,0 +1,110 @@
+"""`make bench`: dataset-check throughput, peak memory and overhead over bare parsing, on synthetic data.
+
+For each format and size: generate the file once (target/bench-data), run the release `dataset-check` (every
+check on) under /usr/bin/time for wall time and peak RSS, and `dataset-bench parse-only` for the bare-parse time
+of the same parser. Prints a table and writes target/bench-data/results.json. Targets (from the issue): >= 300
+MB/s, <= 1.5x bare parse, peak RSS < 64 MB on the 2 GB file; misses are printed, not fatal.
+
+BENCH_SIZES_MB overrides the sizes (default "10 200 2048").
+"""
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "target", "bench-data")
+CHECK = os.path.join(ROOT, "target", "release", "dataset-check")
+BENCH = os.path.join(ROOT, "target", "release", "examples", "dataset-bench")
+CONTRACT = os.path.join(ROOT, "tools", "bench-contract.json")
+MB = 1_000_000
+
+
+def generate(fmt, size_mb):
+    path = os.path.join(DATA, f"tickets-{size_mb}mb.{fmt}")
+    if not os.path.exists(path):
+        subprocess.run([BENCH, "generate", fmt, str(size_mb * MB), path], check=True)
+    return path
+
+
+def gzipped(path):
+    out = path + ".gz"
+    if not os.path.exists(out):
+        with open(path, "rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    return out
+
+
+def run_check(path):
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "TIME %e %M", CHECK, "--contract", CONTRACT, path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    timing = [l for l in proc.stderr.splitlines() if l.startswith("TIME ")][-1].split()
+    report = json.loads(proc.stdout)
+    return float(timing[1]), int(timing[2]) / 1024, report
+
+
+def parse_only(path):
+    out = subprocess.run([BENCH, "parse-only", CONTRACT, path], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)["seconds"]
+
+
+def main():
+    os.makedirs(DATA, exist_ok=True)
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES_MB", "10 200 2048").split()]
+    cases = []
+    for fmt in ("csv", "jsonl"):
+        for size in sizes:
+            cases.append((fmt, size, generate(fmt, size)))
+    mid = sorted(sizes)[len(sizes) // 2]
+    cases.append(("jsonl.gz", mid, gzipped(generate("jsonl", mid))))
+
+    rows = []
+    print(f"{'file':<28} {'MB':>7} {'rows':>10} {'check s':>8} {'MB/s':>7} {'parse s':>8} {'ratio':>6} {'RSS MiB':>8}  verdict")
+    for fmt, size, path in cases:
+        decoded = os.path.getsize(path[:-3] if path.endswith(".gz") else path) / MB
+        seconds, rss, report = run_check(path)
+        bare = parse_only(path)
+        row = {
+            "file": os.path.basename(path),
+            "mb": round(decoded, 1),
+            "rows": report["rows"],
+            "check_s": seconds,
+            "mb_per_s": round(decoded / seconds, 1) if seconds else None,
+            "parse_only_s": bare,
+            "ratio": round(seconds / bare, 2) if bare else None,
+            "peak_rss_mib": round(rss, 1),
+            "verdict": report["verdict"],
+            "duplicates_exact": report["duplicates_exact"],
+            "duplicate_fraction": report["duplicate_fraction"],
+        }
+        rows.append(row)
+        print(
+            f"{row['file']:<28} {row['mb']:>7} {row['rows']:>10} {seconds:>8.2f} {row['mb_per_s']:>7} "
+            f"{bare:>8.2f} {row['ratio']:>6} {row['peak_rss_mib']:>8}  {row['verdict']}"
+            f"{'' if row['duplicates_exact'] else ' (duplicates sampled)'}"
+        )
+    with open(os.path.join(DATA, "results.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+
+    misses = []
+    for row in rows:
+        if row["file"].endswith(".gz"):
+            continue
+        if row["mb"] >= 100 and row["mb_per_s"] < 300:
+            misses.append(f"{row['file']}: {row['mb_per_s']} MB/s < 300")
+        if row["mb"] >= 100 and row["ratio"] > 1.5:
+            misses.append(f"{row['file']}: {row['ratio']}x bare parse > 1.5x")
+        if row["mb"] >= 2000 and row["peak_rss_mib"] >= 64:
+            misses.append(f"{row['file']}: peak RSS {row['peak_rss_mib']} MiB >= 64")
+    print("targets met" if not misses else "targets missed:\n  " + "\n  ".join(misses))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
