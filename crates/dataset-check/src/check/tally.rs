@@ -448,7 +448,7 @@ fn char_count(text: &str) -> u64 {
 ///
 /// Keeps the 64-bit hash of every distinct text and how often it occurred, up to `capacity` texts, in an
 /// open-addressing table of twice that many slots (12 bytes each), counting duplicates exactly — up to the
-/// chance of two different texts sharing a hash, about n²/2⁶⁵, under 10⁻⁹ at the 131,072 texts it holds. When
+/// chance of two different texts sharing a hash, about n²/2⁶⁵, under 10⁻⁹ at the 65,536 texts it holds. When
 /// full, it turns into distinct sampling (Gibbons): it keeps only texts whose hash has its lowest `level` bits
 /// zero — a uniform sample of the distinct texts, each with all its occurrences — raising the level (and
 /// dropping the rest) each time the table fills again. The duplicate share of the sampled texts' occurrences
