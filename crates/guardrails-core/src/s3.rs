@@ -4,6 +4,8 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
+use crate::error::AwsError;
+
 /// Characters left as they are in a `CopySource` path: RFC 3986 unreserved characters and the `/` separator.
 const COPY_SOURCE_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -52,6 +54,38 @@ impl ObjectRef {
             source.extend(utf8_percent_encode(version, COPY_SOURCE_KEEP));
         }
         source
+    }
+}
+
+/// Writes a small JSON object only if the key does not exist yet (`If-None-Match: *`): the idempotency
+/// primitive of the project. Returns `false` when it already existed (another delivery or run got there first).
+///
+/// # Errors
+/// The classified S3 error.
+pub async fn put_if_absent(
+    s3: &aws_sdk_s3::Client,
+    at: &ObjectRef,
+    json: Vec<u8>,
+) -> Result<bool, AwsError> {
+    let result = s3
+        .put_object()
+        .bucket(&at.bucket)
+        .key(&at.key)
+        .content_type("application/json")
+        .if_none_match("*")
+        .body(aws_sdk_s3::primitives::ByteStream::from(json))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let error = AwsError::from_sdk("PutObject", at.uri(), e);
+            if error.code.as_deref() == Some("PreconditionFailed") {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
     }
 }
 

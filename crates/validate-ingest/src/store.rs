@@ -287,11 +287,7 @@ impl Store {
     /// # Errors
     /// The classified S3 error.
     pub async fn create_marker(&self, at: &ObjectRef, marker: &Marker) -> Result<bool, StoreError> {
-        match self.put_marker(at, marker, true).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Aws(e)) if e.code.as_deref() == Some("PreconditionFailed") => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(guardrails_core::s3::put_if_absent(&self.s3, at, marker_json(marker)?).await?)
     }
 
     /// Overwrites the marker (by the delivery that created it).
@@ -299,28 +295,13 @@ impl Store {
     /// # Errors
     /// The classified S3 error.
     pub async fn update_marker(&self, at: &ObjectRef, marker: &Marker) -> Result<(), StoreError> {
-        self.put_marker(at, marker, false).await
-    }
-
-    async fn put_marker(
-        &self,
-        at: &ObjectRef,
-        marker: &Marker,
-        create: bool,
-    ) -> Result<(), StoreError> {
-        let body = serde_json::to_vec(marker).map_err(|source| StoreError::Serialize {
-            what: "the marker",
-            source,
-        })?;
-        let put = self
-            .s3
+        self.s3
             .put_object()
             .bucket(&at.bucket)
             .key(&at.key)
             .content_type("application/json")
-            .body(ByteStream::from(body));
-        let put = if create { put.if_none_match("*") } else { put };
-        put.send()
+            .body(ByteStream::from(marker_json(marker)?))
+            .send()
             .await
             .map_err(|e| AwsError::from_sdk("PutObject", at.uri(), e))?;
         Ok(())
@@ -341,6 +322,13 @@ impl Store {
             .map_err(|e| AwsError::from_sdk("DeleteObject", object.uri(), e))?;
         Ok(())
     }
+}
+
+fn marker_json(marker: &Marker) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(marker).map_err(|source| StoreError::Serialize {
+        what: "the marker",
+        source,
+    })
 }
 
 /// The idempotency marker of one object version: written once (conditionally) when its outcome is stored, then
