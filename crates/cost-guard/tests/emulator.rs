@@ -18,7 +18,7 @@ use cost_guard::budget::Budgets;
 use cost_guard::enforce::Enforcer;
 use cost_guard::explorer::CostExplorer;
 use cost_guard::{Config, CostGuard, Enforce};
-use guardrails_core::{CommonConfig, EventPublisher, Notifier, aws};
+use guardrails_core::{CommonConfig, EventPublisher, Notifier, aws, telemetry};
 use serde_json::{Value, json};
 use testkit::{BusProbe, KmsBucket, TopicProbe, emulator};
 
@@ -211,6 +211,8 @@ async fn under_budget_sends_nothing() {
         ),
     ]);
 
+    let metrics = telemetry::init_metrics("GuardrailsTest", cost_guard::STAGE).unwrap();
+
     let report = w
         .guard(Enforce::Off, None)
         .run(date("2026-11-13"))
@@ -218,6 +220,27 @@ async fn under_budget_sends_nothing() {
         .unwrap();
 
     assert_eq!(report.costs.day_total().usd, 14.0);
+    // EMF: the budgeted service by name, the rest as Other, and the total.
+    let mut out = Vec::new();
+    metrics.flush(&mut out).unwrap();
+    let docs: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let cost = |service: &str| {
+        docs.iter()
+            .find(|d| d["Service"] == service)
+            .map(|d| d["CostUsd"].clone())
+    };
+    assert_eq!(cost(SAGEMAKER), Some(json!(12.0)), "{docs:?}");
+    assert_eq!(cost("Other"), Some(json!(2.0)));
+    assert_eq!(cost("Total"), Some(json!(14.0)));
+    assert_eq!(
+        cost(S3),
+        None,
+        "unbudgeted services are not their own metric stream"
+    );
     assert!(report.breaches.is_empty(), "{:?}", report.breaches);
     assert!(w.topic.notices(1, Duration::from_secs(2)).await.is_empty());
     assert!(w.bus.events(1, Duration::from_secs(1)).await.is_empty());
