@@ -20,7 +20,7 @@ use cost_guard::explorer::CostExplorer;
 use cost_guard::{Config, CostGuard, Enforce};
 use guardrails_core::{CommonConfig, EventPublisher, Notifier, aws, telemetry};
 use serde_json::{Value, json};
-use testkit::{BusProbe, KmsBucket, TopicProbe, emulator};
+use testkit::{BusProbe, KmsBucket, TopicProbe, emf_documents, emulator};
 
 /// Cost Explorer results are one queue per emulator: tests that inject them take turns.
 static COST_EXPLORER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -221,13 +221,7 @@ async fn under_budget_sends_nothing() {
 
     assert_eq!(report.costs.day_total().usd, 14.0);
     // EMF: the budgeted service by name, the rest as Other, and the total.
-    let mut out = Vec::new();
-    metrics.flush(&mut out).unwrap();
-    let docs: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let docs = emf_documents(metrics);
     let cost = |service: &str| {
         docs.iter()
             .find(|d| d["Service"] == service)

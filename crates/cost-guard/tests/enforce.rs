@@ -75,6 +75,18 @@ fn rules() -> Vec<Rule> {
     ]
 }
 
+/// Runs enforcement over a client that answers with `rules`.
+async fn enforce(rules: &[Rule], dry_run: bool) -> Vec<cost_guard::enforce::JobAction> {
+    let client = mock_client!(
+        aws_sdk_sagemaker,
+        RuleMode::MatchAny,
+        &rules.iter().collect::<Vec<_>>()
+    );
+    Enforcer::new(client, "project".into(), "mlops-guardrails".into())
+        .stop_project_jobs(dry_run)
+        .await
+}
+
 fn outcomes(actions: &[cost_guard::enforce::JobAction]) -> Vec<(String, String)> {
     actions
         .iter()
@@ -85,14 +97,7 @@ fn outcomes(actions: &[cost_guard::enforce::JobAction]) -> Vec<(String, String)>
 #[tokio::test]
 async fn stops_only_project_jobs_and_a_failed_stop_does_not_end_the_run() {
     let rules = rules();
-    let client = mock_client!(
-        aws_sdk_sagemaker,
-        RuleMode::MatchAny,
-        &rules.iter().collect::<Vec<_>>()
-    );
-    let actions = Enforcer::new(client, "project".into(), "mlops-guardrails".into())
-        .stop_project_jobs(false)
-        .await;
+    let actions = enforce(&rules, false).await;
 
     let got = outcomes(&actions);
     assert_eq!(got.len(), 2, "{got:?}");
@@ -111,14 +116,7 @@ async fn stops_only_project_jobs_and_a_failed_stop_does_not_end_the_run() {
 #[tokio::test]
 async fn dry_run_lists_what_it_would_stop_and_calls_no_stop() {
     let rules = rules();
-    let client = mock_client!(
-        aws_sdk_sagemaker,
-        RuleMode::MatchAny,
-        &rules.iter().collect::<Vec<_>>()
-    );
-    let actions = Enforcer::new(client, "project".into(), "mlops-guardrails".into())
-        .stop_project_jobs(true)
-        .await;
+    let actions = enforce(&rules, true).await;
 
     assert_eq!(
         outcomes(&actions),
@@ -138,14 +136,7 @@ async fn a_listing_failure_is_reported_and_the_other_kinds_still_run() {
             "throttled",
         )
     });
-    let client = mock_client!(
-        aws_sdk_sagemaker,
-        RuleMode::MatchAny,
-        &rules.iter().collect::<Vec<_>>()
-    );
-    let actions = Enforcer::new(client, "project".into(), "mlops-guardrails".into())
-        .stop_project_jobs(false)
-        .await;
+    let actions = enforce(&rules, false).await;
 
     let got = outcomes(&actions);
     assert_eq!(got[0].0, "training (listing)");

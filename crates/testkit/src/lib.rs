@@ -15,6 +15,18 @@ pub use server::{Emulator, emulator};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Flushes the EMF collector and returns its documents, one JSON object per line it would print to CloudWatch
+/// Logs. The recorder is process-wide: a test asserting on it should own the label values it looks for.
+pub fn emf_documents(collector: &metrics_cloudwatch_embedded::Collector) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    collector.flush(&mut out).expect("flush EMF metrics");
+    String::from_utf8(out)
+        .expect("EMF output is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("EMF line is JSON"))
+        .collect()
+}
+
 /// The region every emulator resource lives in.
 pub const REGION: &str = "us-east-1";
 

@@ -258,12 +258,8 @@ async fn main() -> ExitCode {
         "the first message again: recognised by its marker, nothing copied or announced twice",
     );
 
-    let mut emf = Vec::new();
-    metrics.flush(&mut emf).unwrap();
-    let emf = String::from_utf8(emf).unwrap();
-    let Some(doc) = emf
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let Some(doc) = testkit::emf_documents(metrics)
+        .into_iter()
         .find(|d| d["FilesProcessed"] == 2)
     else {
         return fail("no EMF metrics for the two files");

@@ -12,7 +12,7 @@ use guardrails_core::{
     CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
 };
 use serde_json::{Value, json};
-use testkit::{BusProbe, KmsBucket, TopicProbe, emulator, unique_name};
+use testkit::{BusProbe, KmsBucket, TopicProbe, emf_documents, emulator, unique_name};
 use validate_ingest::handler::{
     BYTES_INGESTED, ContractSource, FILES_PROCESSED, ROWS_INGESTED, Response, VALIDATION_ERRORS,
     describe_metrics,
@@ -259,13 +259,7 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
         "no notice for a valid file"
     );
 
-    let mut out = Vec::new();
-    metrics.flush(&mut out).unwrap();
-    let docs: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let docs = emf_documents(metrics);
     let doc = docs
         .iter()
         .find(|d| d["Dataset"] == "tickets" && d[ROWS_INGESTED] == 20)
