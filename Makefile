@@ -43,7 +43,7 @@ unit: setup
 
 lint: fmt-check clippy ## format check and clippy only
 
-demo: setup ## run the pipeline slice on the local emulator (no AWS account) and tell what happened
+demo: setup ## run the ingest stage on the local emulator (no AWS account) and tell what happened
 	$(CARGO) run --quiet --locked -p validate-ingest --example demo
 
 bench: setup ## dataset-check throughput, memory and bare-parse overhead on 10 MB to 2 GB synthetic files

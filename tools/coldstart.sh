@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cold start + one invocation of a release Lambda binary through a local Runtime API, against the emulator.
 # usage: tools/coldstart.sh BINARY [RUNS]   (run from the repository root; `make coldstart` builds and calls it)
+# For validate-ingest the first run checks and copies the sample file; later runs find its idempotency marker, so
+# the invoke median is the redelivery path. Init time and peak RSS are what the measurement is for.
 set -euo pipefail
 binary=$1
 runs=${2:-15}
