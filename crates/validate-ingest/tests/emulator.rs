@@ -142,15 +142,22 @@ impl World {
             .is_ok()
     }
 
-    async fn json_object(&self, bucket: &str, key: &str) -> Value {
-        let object = self
-            .s3
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> aws_sdk_s3::operation::get_object::GetObjectOutput {
+        self.s3
             .get_object()
             .bucket(bucket)
             .key(key)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+            .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"))
+    }
+
+    async fn json_object(&self, bucket: &str, key: &str) -> Value {
+        let object = self.get(bucket, key).await;
         serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
     }
 }
@@ -223,13 +230,7 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
     assert_eq!(handled[0]["result"], "validated", "{handled:?}");
 
     // The copy, byte for byte, encrypted with the ingested bucket's key; the report beside it.
-    let copy =
-        w.s3.get_object()
-            .bucket(&w.ingested.name)
-            .key(KEY)
-            .send()
-            .await
-            .unwrap();
+    let copy = w.get(&w.ingested.name, KEY).await;
     assert_eq!(copy.ssekms_key_id(), Some(w.ingested.key_arn.as_str()));
     assert_eq!(
         copy.body.collect().await.unwrap().into_bytes().as_ref(),
@@ -482,13 +483,7 @@ async fn files_above_the_single_copy_limit_are_copied_in_parts() {
     );
 
     assert_eq!(handled[0]["result"], "validated", "{handled:?}");
-    let copy =
-        w.s3.get_object()
-            .bucket(&w.ingested.name)
-            .key(KEY)
-            .send()
-            .await
-            .unwrap();
+    let copy = w.get(&w.ingested.name, KEY).await;
     assert!(
         copy.e_tag().unwrap().ends_with("-2\""),
         "multipart ETag: {:?}",
