@@ -1,0 +1,326 @@
+//! One trigger → one decision: record new data, read the state machine's history, decide, start.
+
+use chrono::{DateTime, Utc};
+use guardrails_core::domain::{DatasetValidated, DomainEvent, RetrainingRequested, parse_envelope};
+use guardrails_core::{AwsError, Classify, ErrorClass};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::input::{Trigger, execution_input};
+use crate::ledger::Ledger;
+use crate::policy::{Decision, SkipReason, TriggerKind, decide};
+use crate::workflow::{Started, Workflow};
+
+/// EMF counter of triggers, by outcome (`Outcome`: started, duplicate, or the skip reason).
+pub const TRAINING_TRIGGERS: &str = "TrainingTriggers";
+/// The dimension of [`TRAINING_TRIGGERS`].
+pub const OUTCOME_DIMENSION: &str = "Outcome";
+
+/// A manual invocation: `{"reason": "…", "requestId": "…"}`. The request id names the execution, so invoking
+/// twice with the same id starts one; without it, the Lambda request id is used.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManualRequest {
+    /// Why, for the notices and the job's tags.
+    pub reason: String,
+    /// Idempotency key of the request.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// What happened to a trigger; also the function's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// An execution started.
+    Started {
+        /// Its name (derived from the trigger).
+        execution_name: String,
+        /// Its ARN.
+        execution_arn: String,
+        /// The first training job's name.
+        training_job_name: String,
+    },
+    /// The trigger was handled before.
+    Duplicate {
+        /// The execution it started.
+        execution_name: String,
+    },
+    /// Not started.
+    Skipped {
+        /// Why.
+        #[serde(flatten)]
+        reason: SkipReason,
+        /// The same, as a sentence.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// The metric dimension value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Started { .. } => "started",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Skipped { reason, .. } => reason.as_str(),
+        }
+    }
+}
+
+/// Why a trigger could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// Neither a known bus event nor a manual request.
+    #[error("unrecognised trigger: {0}")]
+    Unrecognised(String),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl Classify for TriggerError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            TriggerError::Unrecognised(_) => ErrorClass::NonRetryable,
+            TriggerError::Aws(e) => e.class(),
+        }
+    }
+}
+
+/// Reads a trigger from the function's event: `Dataset Validated`, `Retraining Requested`, or a
+/// [`ManualRequest`] (`request_id` and `now` stand in for an event's id and time).
+///
+/// # Errors
+/// [`TriggerError::Unrecognised`], saying what was expected.
+pub fn parse_trigger(
+    event: &Value,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Trigger, TriggerError> {
+    let unrecognised = |why: String| TriggerError::Unrecognised(why);
+    match event.get("detail-type").and_then(Value::as_str) {
+        Some(DatasetValidated::DETAIL_TYPE) => {
+            let e = parse_envelope::<DatasetValidated>(&event.to_string())
+                .map_err(|e| unrecognised(e.to_string()))?;
+            let rows = e.detail.rows.unwrap_or(0);
+            Ok(Trigger {
+                reason: format!("{rows} new valid rows in {}", e.detail.ingested.uri()),
+                kind: TriggerKind::NewData {
+                    dataset: e.detail.dataset,
+                    rows,
+                },
+                id: e
+                    .id
+                    .ok_or_else(|| unrecognised("event without an id".to_owned()))?,
+                time: e.time.unwrap_or(now),
+            })
+        }
+        Some(RetrainingRequested::DETAIL_TYPE) => {
+            let e = parse_envelope::<RetrainingRequested>(&event.to_string())
+                .map_err(|e| unrecognised(e.to_string()))?;
+            Ok(Trigger {
+                reason: e.detail.reason,
+                kind: TriggerKind::Retraining,
+                id: e
+                    .id
+                    .ok_or_else(|| unrecognised("event without an id".to_owned()))?,
+                time: e.time.unwrap_or(now),
+            })
+        }
+        Some(other) => Err(unrecognised(format!(
+            "detail-type {other:?}; expected {:?}, {:?} or a manual request",
+            DatasetValidated::DETAIL_TYPE,
+            RetrainingRequested::DETAIL_TYPE
+        ))),
+        None => {
+            let request: ManualRequest = serde_json::from_value(event.clone()).map_err(|e| {
+                unrecognised(format!(
+                    "not a bus event, and not a manual request {{\"reason\": …, \"requestId\": …}}: {e}"
+                ))
+            })?;
+            Ok(Trigger {
+                kind: TriggerKind::Manual,
+                id: request.request_id.unwrap_or_else(|| request_id.to_owned()),
+                time: now,
+                reason: request.reason,
+            })
+        }
+    }
+}
+
+/// The function: configuration and clients, built once per container.
+#[derive(Debug)]
+pub struct TriggerTraining {
+    workflow: Workflow,
+    ledger: Ledger,
+    config: Config,
+}
+
+impl TriggerTraining {
+    /// The function over its clients.
+    pub fn new(workflow: Workflow, ledger: Ledger, config: Config) -> Self {
+        TriggerTraining {
+            workflow,
+            ledger,
+            config,
+        }
+    }
+
+    /// Handles one invocation.
+    ///
+    /// # Errors
+    /// See [`parse_trigger`] and [`TriggerTraining::run`].
+    pub async fn handle(&self, event: Value, request_id: &str) -> Result<Outcome, TriggerError> {
+        let trigger = parse_trigger(&event, request_id, Utc::now())?;
+        self.run(&trigger, Utc::now()).await
+    }
+
+    /// Records new data, decides and, if so, starts the execution named after the trigger.
+    ///
+    /// # Errors
+    /// A classified S3 or Step Functions error (retrying is safe: every step is idempotent).
+    pub async fn run(
+        &self,
+        trigger: &Trigger,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, TriggerError> {
+        if let TriggerKind::NewData { dataset, rows } = &trigger.kind
+            && dataset == &self.config.policy.dataset
+        {
+            self.ledger
+                .record(&trigger.id, trigger.time, dataset, *rows)
+                .await?;
+        }
+        let name = trigger.execution_name();
+        let snapshot = self.workflow.snapshot(&name).await?;
+        let new_rows = match trigger.kind {
+            TriggerKind::NewData { .. } => {
+                self.ledger.rows_since(snapshot.last_success_start).await?
+            }
+            _ => 0,
+        };
+        let decision = decide(
+            &trigger.kind,
+            &snapshot.history,
+            new_rows,
+            now,
+            &self.config.policy,
+        );
+        let outcome = match decision {
+            Decision::Duplicate => Outcome::Duplicate {
+                execution_name: name,
+            },
+            Decision::Skip(reason) => Outcome::Skipped {
+                message: reason.to_string(),
+                reason,
+            },
+            Decision::Start => {
+                let input =
+                    execution_input(trigger, &self.config.policy.dataset, &self.config.training);
+                let input_json = serde_json::to_string(&input).unwrap_or_default();
+                match self.workflow.start(&name, input_json).await? {
+                    Started::New(execution_arn) => Outcome::Started {
+                        execution_name: name,
+                        execution_arn,
+                        training_job_name: input.training.job_name,
+                    },
+                    Started::AlreadyExists => Outcome::Duplicate {
+                        execution_name: name,
+                    },
+                }
+            }
+        };
+        metrics::counter!(TRAINING_TRIGGERS, OUTCOME_DIMENSION => outcome.as_str()).increment(1);
+        match &outcome {
+            Outcome::Skipped { message, .. } => tracing::info!(
+                trigger = trigger.kind.as_str(),
+                id = %trigger.id,
+                new_rows,
+                reason = %message,
+                "training not started"
+            ),
+            other => tracing::info!(
+                trigger = trigger.kind.as_str(),
+                id = %trigger.id,
+                new_rows,
+                outcome = ?other,
+                "trigger handled"
+            ),
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T08:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn bus_events_become_triggers() {
+        let data = parse_trigger(&fixture("dataset-validated.json"), "req", now()).unwrap();
+        assert_eq!(
+            data.kind,
+            TriggerKind::NewData {
+                dataset: "tickets".to_owned(),
+                rows: 18
+            }
+        );
+        assert_eq!(data.id, "0f8e7d6c-5b4a-4392-8170-6e5d4c3b2a19");
+        assert_eq!(
+            data.time,
+            "2026-11-21T02:14:10Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert!(
+            data.reason.starts_with("18 new valid rows in s3://"),
+            "{}",
+            data.reason
+        );
+
+        let drift = parse_trigger(&fixture("retraining-requested.json"), "req", now()).unwrap();
+        assert_eq!(drift.kind, TriggerKind::Retraining);
+        assert!(drift.reason.contains("weighted_f1"), "{}", drift.reason);
+    }
+
+    #[test]
+    fn manual_requests_and_their_ids() {
+        let with_id = serde_json::json!({"reason": "relabelled", "requestId": "ticket-42"});
+        let t = parse_trigger(&with_id, "lambda-req", now()).unwrap();
+        assert_eq!(
+            (t.kind, t.id.as_str(), t.time),
+            (TriggerKind::Manual, "ticket-42", now())
+        );
+        let t = parse_trigger(&serde_json::json!({"reason": "x"}), "lambda-req", now()).unwrap();
+        assert_eq!(t.id, "lambda-req");
+    }
+
+    #[test]
+    fn unknown_input_is_refused_and_says_why() {
+        let cases = [
+            (serde_json::json!({"reasn": "typo"}), "manual request"),
+            (serde_json::json!({}), "manual request"),
+            (
+                serde_json::json!({"detail-type": "Object Created", "source": "aws.s3"}),
+                "Object Created",
+            ),
+            (
+                serde_json::json!({"detail-type": "Dataset Validated", "source": "mlops.guardrails", "detail": {}}),
+                "Dataset Validated",
+            ),
+        ];
+        for (event, expected) in cases {
+            let error = parse_trigger(&event, "r", now()).unwrap_err();
+            assert_eq!(error.class(), ErrorClass::NonRetryable);
+            assert!(error.to_string().contains(expected), "{event}: {error}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! trigger-training against the emulator's Step Functions and S3: starts, duplicates, one at a time, and new rows
+//! counted since the last successful training.
+
+#![allow(clippy::unwrap_used)]
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use chrono::{DateTime, Duration, Utc};
+use guardrails_core::{Env, aws};
+use serde_json::{Value, json};
+use testkit::{KmsBucket, emulator, unique_name};
+use trigger_training::ledger::Ledger;
+use trigger_training::policy::SkipReason;
+use trigger_training::workflow::Workflow;
+use trigger_training::{Config, Outcome, TriggerTraining};
+
+/// Stays RUNNING for the whole test: the emulator really executes definitions.
+const WAITING: &str =
+    r#"{"StartAt": "Train", "States": {"Train": {"Type": "Wait", "Seconds": 600, "End": true}}}"#;
+/// Succeeds at once.
+const INSTANT: &str = r#"{"StartAt": "Train", "States": {"Train": {"Type": "Pass", "End": true}}}"#;
+
+struct World {
+    sfn: aws_sdk_sfn::Client,
+    machine: String,
+    function: TriggerTraining,
+}
+
+async fn world(definition: &str, min_new_rows: &str) -> World {
+    let sdk = emulator().sdk_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let machine = sfn
+        .create_state_machine()
+        .name(unique_name("training"))
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/training-workflow")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ledger = KmsBucket::create(&sdk, "ingested").await;
+    let config = Config::from_env(&Env::from_pairs([
+        ("EVENT_BUS_NAME", "unused"),
+        ("STATE_MACHINE_ARN", machine.as_str()),
+        ("TRAINING_DATASET", "tickets"),
+        ("LEDGER_BUCKET", ledger.name.as_str()),
+        (
+            "TRAINING_IMAGE",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp:1",
+        ),
+        ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
+        ("TRAINING_DATA_URI", "s3://ingested/tickets/"),
+        ("OUTPUT_URI", "s3://artifacts/models/"),
+        ("MIN_NEW_ROWS", min_new_rows),
+    ]))
+    .unwrap();
+    let function = TriggerTraining::new(
+        Workflow::new(sfn.clone(), &machine),
+        Ledger::new(
+            aws::s3_client(&sdk),
+            &config.ledger_bucket,
+            &config.ledger_prefix,
+        ),
+        config,
+    );
+    World {
+        sfn,
+        machine,
+        function,
+    }
+}
+
+fn dataset_validated(id: &str, rows: u64, time: DateTime<Utc>) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Dataset Validated", "source": "mlops.guardrails",
+        "account": "123456789012", "time": time.to_rfc3339(), "region": "us-east-1", "resources": [],
+        "detail": {
+            "dataset": "tickets",
+            "source": {"bucket": "raw", "key": format!("tickets/{id}.csv")},
+            "ingested": {"bucket": "ingested", "key": format!("tickets/{id}.csv")},
+            "bytes": 1024, "rows": rows
+        }
+    })
+}
+
+fn retraining_requested(id: &str) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Retraining Requested", "source": "mlops.guardrails",
+        "account": "123456789012", "time": Utc::now().to_rfc3339(), "region": "us-east-1", "resources": [],
+        "detail": {"cause": "model-quality", "reason": "weighted_f1 fell below 0.80"}
+    })
+}
+
+impl World {
+    async fn executions(&self) -> Vec<(String, ExecutionStatus)> {
+        self.sfn
+            .list_executions()
+            .state_machine_arn(&self.machine)
+            .send()
+            .await
+            .unwrap()
+            .executions()
+            .iter()
+            .map(|e| (e.name().to_owned(), e.status().clone()))
+            .collect()
+    }
+
+    /// Waits until no execution runs (the emulator executes in the background).
+    async fn settle(&self) {
+        for _ in 0..100 {
+            if self
+                .executions()
+                .await
+                .iter()
+                .all(|(_, s)| *s != ExecutionStatus::Running)
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("executions still running: {:?}", self.executions().await);
+    }
+
+    async fn input_of(&self, execution_arn: &str) -> Value {
+        let described = self
+            .sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(described.input().unwrap()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn starts_once_per_event_and_one_at_a_time() {
+    let world = world(WAITING, "1000").await;
+    let event = dataset_validated(&unique_name("evt"), 5000, Utc::now());
+
+    let first = world.function.handle(event.clone(), "req-1").await.unwrap();
+    let Outcome::Started {
+        execution_name,
+        execution_arn,
+        training_job_name,
+    } = &first
+    else {
+        panic!("expected a start, got {first:?}");
+    };
+    let input = world.input_of(execution_arn).await;
+    assert_eq!(input["training"]["job_name"], json!(training_job_name));
+    assert_eq!(input["trigger"]["kind"], "data");
+    assert_eq!(input["model"]["package_group"], "tickets-classifier");
+
+    // Redelivered while its execution runs: a duplicate, not "blocked by a running execution".
+    let again = world.function.handle(event, "req-2").await.unwrap();
+    assert_eq!(
+        again,
+        Outcome::Duplicate {
+            execution_name: execution_name.clone()
+        }
+    );
+
+    // Another trigger while one runs: skipped, with the running execution named.
+    let drift = world
+        .function
+        .handle(retraining_requested(&unique_name("drift")), "req-3")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&drift, Outcome::Skipped { reason: SkipReason::Running { execution }, .. } if execution == execution_name),
+        "{drift:?}"
+    );
+    let manual = world
+        .function
+        .handle(json!({"reason": "relabelled data"}), "req-4")
+        .await
+        .unwrap();
+    assert!(matches!(manual, Outcome::Skipped { .. }), "{manual:?}");
+
+    assert_eq!(
+        world.executions().await,
+        [(execution_name.clone(), ExecutionStatus::Running)]
+    );
+}
+
+#[tokio::test]
+async fn new_rows_accumulate_until_the_minimum_and_reset_after_success() {
+    let world = world(INSTANT, "1000").await;
+    let now = Utc::now();
+
+    let small = world
+        .function
+        .handle(
+            dataset_validated(&unique_name("a"), 600, now - Duration::minutes(10)),
+            "r1",
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            small,
+            Outcome::Skipped {
+                reason: SkipReason::NotEnoughRows {
+                    new_rows: 600,
+                    min_new_rows: 1000
+                },
+                ..
+            }
+        ),
+        "{small:?}"
+    );
+
+    let second_id = unique_name("b");
+    let second = dataset_validated(&second_id, 600, now - Duration::minutes(5));
+    let started = world.function.handle(second.clone(), "r2").await.unwrap();
+    assert!(matches!(started, Outcome::Started { .. }), "{started:?}");
+    // The execution succeeds at once; the same event again is still one execution.
+    world.settle().await;
+    assert_eq!(world.executions().await[0].1, ExecutionStatus::Succeeded);
+    let redelivered = world.function.handle(second, "r3").await.unwrap();
+    assert!(
+        matches!(redelivered, Outcome::Duplicate { .. }),
+        "{redelivered:?}"
+    );
+
+    // After that successful training only rows that arrived later count.
+    let later = world
+        .function
+        .handle(
+            dataset_validated(&unique_name("c"), 600, now + Duration::minutes(1)),
+            "r4",
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            later,
+            Outcome::Skipped {
+                reason: SkipReason::NotEnoughRows { new_rows: 600, .. },
+                ..
+            }
+        ),
+        "{later:?}"
+    );
+
+    // Another dataset never counts, and is said to be another dataset.
+    let mut other = dataset_validated(&unique_name("d"), 50_000, now + Duration::minutes(2));
+    other["detail"]["dataset"] = json!("emails");
+    let other = world.function.handle(other, "r5").await.unwrap();
+    assert!(
+        matches!(
+            other,
+            Outcome::Skipped {
+                reason: SkipReason::OtherDataset { .. },
+                ..
+            }
+        ),
+        "{other:?}"
+    );
+    assert_eq!(world.executions().await.len(), 1);
+}
+
+#[tokio::test]
+async fn retraining_respects_the_cooldown_and_a_person_does_not_have_to() {
+    let world = world(INSTANT, "1000").await;
+    let first = world
+        .function
+        .handle(retraining_requested(&unique_name("drift")), "r1")
+        .await
+        .unwrap();
+    assert!(matches!(first, Outcome::Started { .. }), "{first:?}");
+    world.settle().await;
+
+    let second = world
+        .function
+        .handle(retraining_requested(&unique_name("drift")), "r2")
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            second,
+            Outcome::Skipped {
+                reason: SkipReason::Cooldown { .. },
+                ..
+            }
+        ),
+        "{second:?}"
+    );
+
+    let manual = json!({"reason": "new labelling guide", "requestId": unique_name("ticket")});
+    let by_hand = world.function.handle(manual.clone(), "r3").await.unwrap();
+    assert!(matches!(by_hand, Outcome::Started { .. }), "{by_hand:?}");
+    world.settle().await;
+    let twice = world.function.handle(manual, "r4").await.unwrap();
+    assert!(matches!(twice, Outcome::Duplicate { .. }), "{twice:?}");
+    assert_eq!(world.executions().await.len(), 2);
+}
