@@ -1,0 +1,262 @@
+//! One gate request: read the finished job and the champion, judge, emit the metrics, answer the workflow.
+
+use std::collections::BTreeMap;
+
+use guardrails_core::{AwsError, Classify, ErrorClass};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::registry::{JobError, Registry};
+use crate::verdict::{Candidate, Decision, Score, judge};
+
+/// EMF gauges, each with the [`GROUP_DIMENSION`].
+pub const GAUGES: [&str; 5] = ["F1", "Accuracy", "OverfitGap", "TrainingSeconds", "Epochs"];
+/// EMF counter of verdicts, by `Decision`.
+pub const VERDICTS: &str = "GateVerdicts";
+/// The bounded dimension: the model package group.
+pub const GROUP_DIMENSION: &str = "ModelPackageGroup";
+
+/// SageMaker's limits on what the workflow registers.
+const MAX_DESCRIPTION: usize = 1024;
+const MAX_METADATA_VALUE: usize = 256;
+
+/// The task's input: the training job (name or ARN — the workflow passes the ARN) and the group.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateRequest {
+    /// `arn:aws:sagemaker:…:training-job/<name>`.
+    #[serde(default)]
+    pub training_job_arn: Option<String>,
+    /// The job name.
+    #[serde(default)]
+    pub training_job_name: Option<String>,
+    /// The model package group (default from configuration).
+    #[serde(default)]
+    pub model_package_group: Option<String>,
+}
+
+/// The task's output, which the workflow's Choice and CreateModelPackage read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResponse {
+    /// `Approved`, `PendingManualApproval` or `Rejected` (the registry's approval status).
+    pub decision: Decision,
+    /// Why not approved.
+    pub reasons: Vec<String>,
+    /// One paragraph for the registry description and the notice (≤ 1024 characters).
+    pub summary: String,
+    /// The judged job.
+    pub training_job_name: String,
+    /// Its model artifacts.
+    pub model_data_url: String,
+    /// Its final metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Customer metadata for the model package: the metrics (so the next gate can compare with this model)
+    /// and the verdict.
+    pub metadata: BTreeMap<String, String>,
+    /// The champion compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub champion_arn: Option<String>,
+}
+
+/// Why the gate could not judge.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The input names no job or no group.
+    #[error("bad gate request: {0}")]
+    BadRequest(String),
+    /// The job cannot be judged.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// A SageMaker call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl Classify for GateError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            GateError::BadRequest(_) => ErrorClass::NonRetryable,
+            GateError::Job(e) => e.class(),
+            GateError::Aws(e) => e.class(),
+        }
+    }
+}
+
+/// The function: configuration and client, built once per container.
+#[derive(Debug)]
+pub struct ModelGate {
+    registry: Registry,
+    config: Config,
+}
+
+impl ModelGate {
+    /// The gate over its SageMaker reads.
+    pub fn new(registry: Registry, config: Config) -> Self {
+        ModelGate { registry, config }
+    }
+
+    /// Judges the job the request names.
+    ///
+    /// # Errors
+    /// [`GateError`], classified: `Retryable` while the job runs or SageMaker throttles.
+    pub async fn handle(&self, request: GateRequest) -> Result<GateResponse, GateError> {
+        let name = job_name(&request)?;
+        let group = request
+            .model_package_group
+            .or_else(|| self.config.model_package_group.clone())
+            .ok_or_else(|| {
+                GateError::BadRequest(
+                    "no model_package_group in the request and MODEL_PACKAGE_GROUP is not set"
+                        .into(),
+                )
+            })?;
+        let job = self.registry.finished_job(&name).await?;
+        let champion = self
+            .registry
+            .champion(&group, &self.config.metrics.f1)
+            .await?;
+
+        let names = &self.config.metrics;
+        let score = |metric: &str| Score::new(metric, job.metrics.get(metric).copied());
+        let candidate = Candidate {
+            f1: score(&names.f1),
+            accuracy: score(&names.accuracy),
+            train_f1: score(&names.train_f1),
+        };
+        let verdict = judge(&candidate, champion.as_ref(), &self.config.thresholds);
+
+        let group_label = group.clone();
+        let gauge = |metric: &'static str, value: Option<f64>| {
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                metrics::gauge!(metric, GROUP_DIMENSION => group_label.clone()).set(v);
+            }
+        };
+        gauge(GAUGES[0], candidate.f1.value);
+        gauge(GAUGES[1], candidate.accuracy.value);
+        gauge(GAUGES[2], verdict.overfit_gap);
+        gauge(GAUGES[3], job.training_seconds);
+        gauge(GAUGES[4], job.metrics.get(&names.epochs).copied());
+        let decision_name = match verdict.decision {
+            Decision::Approved => "Approved",
+            Decision::PendingManualApproval => "PendingManualApproval",
+            Decision::Rejected => "Rejected",
+        };
+        metrics::counter!(VERDICTS, GROUP_DIMENSION => group.clone(), "Decision" => decision_name)
+            .increment(1);
+
+        let summary = cut(
+            &match verdict.decision {
+                Decision::Approved => format!("Approved: {}.", verdict.passed.join("; ")),
+                Decision::PendingManualApproval => format!(
+                    "Pending manual approval: {}. Passed: {}.",
+                    verdict.reasons.join("; "),
+                    verdict.passed.join("; ")
+                ),
+                Decision::Rejected => format!("Rejected: {}.", verdict.reasons.join("; ")),
+            },
+            MAX_DESCRIPTION,
+        );
+        let mut metadata: BTreeMap<String, String> = job
+            .metrics
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| (k.clone(), format!("{v}")))
+            .collect();
+        metadata.insert("training_job".into(), job.name.clone());
+        metadata.insert("gate_decision".into(), decision_name.into());
+        if !verdict.reasons.is_empty() {
+            metadata.insert(
+                "gate_reasons".into(),
+                cut(&verdict.reasons.join("; "), MAX_METADATA_VALUE),
+            );
+        }
+        tracing::info!(
+            training_job = %job.name,
+            group = %group,
+            decision = decision_name,
+            reasons = ?verdict.reasons,
+            "gate verdict"
+        );
+        Ok(GateResponse {
+            decision: verdict.decision,
+            reasons: verdict.reasons,
+            summary,
+            training_job_name: job.name,
+            model_data_url: job.model_data_url,
+            metrics: job.metrics,
+            metadata,
+            champion_arn: champion.map(|c| c.package_arn),
+        })
+    }
+}
+
+/// The job name from the request: the name, or the ARN's last path segment.
+fn job_name(request: &GateRequest) -> Result<String, GateError> {
+    if let Some(name) = request
+        .training_job_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
+        return Ok(name.to_owned());
+    }
+    request
+        .training_job_arn
+        .as_deref()
+        .and_then(|arn| arn.split_once(":training-job/"))
+        .map(|(_, name)| name.to_owned())
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| {
+            GateError::BadRequest(format!(
+                "expected training_job_name or a training job ARN, got {:?}",
+                request.training_job_arn
+            ))
+        })
+}
+
+/// At most `max` characters, cut on a character boundary with an ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(json: serde_json::Value) -> Result<GateRequest, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    #[test]
+    fn job_names_from_names_or_arns() {
+        let by_arn = request(serde_json::json!({
+            "training_job_arn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/tickets-20261121-ab12cd"
+        }))
+        .unwrap();
+        assert_eq!(job_name(&by_arn).unwrap(), "tickets-20261121-ab12cd");
+        let by_name = request(serde_json::json!({"training_job_name": "j1"})).unwrap();
+        assert_eq!(job_name(&by_name).unwrap(), "j1");
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"training_job_arn": "arn:aws:s3:::bucket"}),
+        ] {
+            let error = job_name(&request(bad).unwrap()).unwrap_err();
+            assert_eq!(error.class(), ErrorClass::NonRetryable);
+            assert!(error.to_string().contains("training_job_name"), "{error}");
+        }
+        assert!(
+            request(serde_json::json!({"job": "x"})).is_err(),
+            "unknown fields are refused"
+        );
+    }
+
+    #[test]
+    fn cuts_on_characters() {
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("ááááá", 3), "áá…");
+    }
+}

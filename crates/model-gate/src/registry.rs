@@ -1,0 +1,191 @@
+//! What the gate reads from SageMaker: the finished training job and the champion package.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::types::{
+    ModelApprovalStatus, ModelPackageSortBy, SortOrder, TrainingJobStatus,
+};
+use guardrails_core::{AwsError, Classify, ErrorClass};
+
+use crate::verdict::Champion;
+
+/// A training job the gate cannot judge.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Still running or stopping: the same request may succeed later.
+    #[error("training job {name} is {status}, not Completed")]
+    NotFinished {
+        /// Job name.
+        name: String,
+        /// Its status.
+        status: String,
+    },
+    /// Failed or stopped: there is no model to judge.
+    #[error("training job {name} ended {status}: {reason}")]
+    Unsuccessful {
+        /// Job name.
+        name: String,
+        /// Its status.
+        status: String,
+        /// SageMaker's failure reason.
+        reason: String,
+    },
+    /// Completed without model artifacts.
+    #[error("training job {name} completed without model artifacts")]
+    NoArtifacts {
+        /// Job name.
+        name: String,
+    },
+    /// The SageMaker call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl Classify for JobError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            JobError::NotFinished { .. } => ErrorClass::Retryable,
+            JobError::Unsuccessful { .. } | JobError::NoArtifacts { .. } => {
+                ErrorClass::NonRetryable
+            }
+            JobError::Aws(e) => e.class(),
+        }
+    }
+}
+
+/// A completed training job, as the gate needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedJob {
+    /// Job name.
+    pub name: String,
+    /// Final metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Where the model is.
+    pub model_data_url: String,
+    /// Billable training time, or end − start.
+    pub training_seconds: Option<f64>,
+}
+
+/// SageMaker reads: training jobs and the model registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    jobs: Client,
+    packages: Client,
+}
+
+impl Registry {
+    /// Reads both through `sagemaker`.
+    pub fn new(sagemaker: Client) -> Self {
+        Registry {
+            jobs: sagemaker.clone(),
+            packages: sagemaker,
+        }
+    }
+
+    /// Reads jobs and packages through different clients: tests take the registry from the emulator and job
+    /// states it cannot produce (InProgress, Failed, custom metrics) from a mock.
+    pub fn with_clients(jobs: Client, packages: Client) -> Self {
+        Registry { jobs, packages }
+    }
+
+    /// The job, if it completed.
+    ///
+    /// # Errors
+    /// [`JobError`]: retryable while it runs, not when it failed or is unknown.
+    pub async fn finished_job(&self, name: &str) -> Result<FinishedJob, JobError> {
+        let job = self
+            .jobs
+            .describe_training_job()
+            .training_job_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTrainingJob", name, e))?;
+        let status = job.training_job_status();
+        match status {
+            Some(TrainingJobStatus::Completed) => {}
+            Some(TrainingJobStatus::Failed | TrainingJobStatus::Stopped) => {
+                return Err(JobError::Unsuccessful {
+                    name: name.to_owned(),
+                    status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: job.failure_reason().unwrap_or("no reason given").to_owned(),
+                });
+            }
+            other => {
+                return Err(JobError::NotFinished {
+                    name: name.to_owned(),
+                    status: other.map_or("unknown", |s| s.as_str()).to_owned(),
+                });
+            }
+        }
+        let metrics = job
+            .final_metric_data_list()
+            .iter()
+            .filter_map(|m| Some((m.metric_name()?.to_owned(), f64::from(m.value()?))))
+            .collect();
+        let training_seconds = job.training_time_in_seconds().map(f64::from).or_else(|| {
+            let (start, end) = (job.training_start_time()?, job.training_end_time()?);
+            Some((end.as_secs_f64() - start.as_secs_f64()).max(0.0))
+        });
+        let model_data_url = job
+            .model_artifacts()
+            .and_then(|a| a.s3_model_artifacts())
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| JobError::NoArtifacts {
+                name: name.to_owned(),
+            })?;
+        Ok(FinishedJob {
+            name: name.to_owned(),
+            metrics,
+            model_data_url,
+            training_seconds,
+        })
+    }
+
+    /// The newest Approved package of `group` with the F1 recorded at its registration under `f1_metric`
+    /// (the gate records it in the package's customer metadata).
+    ///
+    /// # Errors
+    /// The classified SageMaker error.
+    pub async fn champion(
+        &self,
+        group: &str,
+        f1_metric: &str,
+    ) -> Result<Option<Champion>, AwsError> {
+        let listed = self
+            .packages
+            .list_model_packages()
+            .model_package_group_name(group)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .sort_by(ModelPackageSortBy::CreationTime)
+            .sort_order(SortOrder::Descending)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListModelPackages", group, e))?;
+        let Some(arn) = listed
+            .model_package_summary_list()
+            .first()
+            .and_then(|p| p.model_package_arn())
+            .map(str::to_owned)
+        else {
+            return Ok(None);
+        };
+        let package = self
+            .packages
+            .describe_model_package()
+            .model_package_name(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeModelPackage", &arn, e))?;
+        let f1 = package
+            .customer_metadata_properties()
+            .and_then(|m| m.get(f1_metric))
+            .and_then(|v| v.parse::<f64>().ok());
+        Ok(Some(Champion {
+            package_arn: arn,
+            f1,
+        }))
+    }
+}

@@ -1,0 +1,225 @@
+//! model-gate with the model registry on the emulator and the training job from `aws-smithy-mocks` (the emulator
+//! completes every job at once, with a fixed metric, and never reports InProgress or Failed).
+
+#![allow(clippy::unwrap_used)]
+
+use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
+use aws_sdk_sagemaker::primitives::DateTime;
+use aws_sdk_sagemaker::types::{
+    InferenceSpecification, MetricData, ModelApprovalStatus, ModelArtifacts,
+    ModelPackageContainerDefinition, TrainingJobStatus,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use guardrails_core::{Classify, Env, ErrorClass, telemetry};
+use model_gate::registry::Registry;
+use model_gate::verdict::Decision;
+use model_gate::{Config, GateError, GateRequest, ModelGate, STAGE};
+use serde_json::json;
+use testkit::{emf_documents, emulator, unique_name};
+
+const JOB: &str = "tickets-classifier-20261121021410-ab12cd";
+
+fn job(status: TrainingJobStatus, metrics: &[(&str, f32)]) -> DescribeTrainingJobOutput {
+    let mut out = DescribeTrainingJobOutput::builder()
+        .training_job_name(JOB)
+        .training_job_status(status)
+        .training_start_time(DateTime::from_secs(1_795_000_000))
+        .training_end_time(DateTime::from_secs(1_795_002_400))
+        .model_artifacts(
+            ModelArtifacts::builder()
+                .s3_model_artifacts(format!("s3://artifacts/models/{JOB}/output/model.tar.gz"))
+                .build(),
+        );
+    for (name, value) in metrics {
+        out = out.final_metric_data_list(
+            MetricData::builder()
+                .metric_name(*name)
+                .value(*value)
+                .timestamp(DateTime::from_secs(1_795_002_400))
+                .build(),
+        );
+    }
+    out.build()
+}
+
+const GOOD: [(&str, f32); 4] = [
+    ("validation:weighted_f1", 0.87),
+    ("validation:accuracy", 0.88),
+    ("train:weighted_f1", 0.90),
+    ("epoch", 3.0),
+];
+
+/// A gate whose jobs come from `described` and whose registry is the emulator's.
+async fn gate(described: DescribeTrainingJobOutput, auto_approve: &str) -> ModelGate {
+    let sdk = emulator().sdk_config().await;
+    let rule = mock!(aws_sdk_sagemaker::Client::describe_training_job)
+        .then_output(move || described.clone());
+    let jobs = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&rule]);
+    let config = Config::from_env(&Env::from_pairs([
+        ("EVENT_BUS_NAME", "unused"),
+        ("AUTO_APPROVE", auto_approve),
+    ]))
+    .unwrap();
+    ModelGate::new(
+        Registry::with_clients(jobs, aws_sdk_sagemaker::Client::new(&sdk)),
+        config,
+    )
+}
+
+/// A group on the emulator with packages of (approval status, recorded F1), oldest first.
+async fn group(packages: &[(ModelApprovalStatus, &str)]) -> (String, Vec<String>) {
+    let sm = aws_sdk_sagemaker::Client::new(&emulator().sdk_config().await);
+    let name = unique_name("tickets");
+    sm.create_model_package_group()
+        .model_package_group_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let mut arns = Vec::new();
+    for (status, f1) in packages {
+        let created = sm
+            .create_model_package()
+            .model_package_group_name(&name)
+            .model_approval_status(status.clone())
+            .inference_specification(
+                InferenceSpecification::builder()
+                    .containers(
+                        ModelPackageContainerDefinition::builder()
+                            .image("nlp:1")
+                            .model_data_url("s3://artifacts/m.tar.gz")
+                            .build(),
+                    )
+                    .supported_content_types("application/jsonlines")
+                    .supported_response_mime_types("application/jsonlines")
+                    .build(),
+            )
+            .customer_metadata_properties("validation:weighted_f1", *f1)
+            .send()
+            .await
+            .unwrap();
+        arns.push(created.model_package_arn().unwrap().to_owned());
+    }
+    (name, arns)
+}
+
+fn request(group: &str) -> GateRequest {
+    serde_json::from_value(json!({
+        "training_job_arn": format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}"),
+        "model_package_group": group,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn approves_against_the_newest_approved_champion_and_emits_metrics() {
+    let collector = telemetry::init_metrics("MlopsGuardrails", STAGE).unwrap();
+    // The newest package is only pending: the champion is the approved one before it.
+    let (group, arns) = group(&[
+        (ModelApprovalStatus::Approved, "0.80"),
+        (ModelApprovalStatus::Approved, "0.86"),
+        (ModelApprovalStatus::PendingManualApproval, "0.99"),
+    ])
+    .await;
+    let gate = gate(job(TrainingJobStatus::Completed, &GOOD), "true").await;
+    let verdict = gate.handle(request(&group)).await.unwrap();
+
+    assert_eq!(verdict.decision, Decision::Approved, "{verdict:?}");
+    assert!(verdict.reasons.is_empty());
+    assert_eq!(verdict.champion_arn.as_deref(), Some(arns[1].as_str()));
+    assert!(
+        verdict.summary.contains("vs champion 0.8600"),
+        "{}",
+        verdict.summary
+    );
+    assert_eq!(verdict.training_job_name, JOB);
+    assert!(verdict.model_data_url.ends_with("/output/model.tar.gz"));
+    assert_eq!(
+        verdict.metadata["validation:weighted_f1"]
+            .parse::<f64>()
+            .unwrap() as f32,
+        0.87
+    );
+    assert_eq!(verdict.metadata["gate_decision"], "Approved");
+
+    let documents = emf_documents(collector);
+    let ours: Vec<_> = documents
+        .iter()
+        .filter(|d| d["ModelPackageGroup"] == json!(group))
+        .collect();
+    let value = |name: &str| {
+        ours.iter()
+            .find_map(|d| d.get(name).and_then(|v| v.as_f64()))
+            .unwrap_or_else(|| panic!("no {name} in {ours:?}"))
+    };
+    assert!((value("F1") - 0.87).abs() < 1e-6);
+    assert!((value("Accuracy") - 0.88).abs() < 1e-6);
+    assert!((value("OverfitGap") - 0.03).abs() < 1e-6);
+    assert_eq!(value("TrainingSeconds"), 2400.0);
+    assert_eq!(value("Epochs"), 3.0);
+}
+
+#[tokio::test]
+async fn worse_than_the_champion_is_rejected_and_no_champion_waits_for_a_person() {
+    let (strong, arns) = group(&[(ModelApprovalStatus::Approved, "0.93")]).await;
+    let gate = gate(job(TrainingJobStatus::Completed, &GOOD), "false").await;
+    let rejected = gate.handle(request(&strong)).await.unwrap();
+    assert_eq!(rejected.decision, Decision::Rejected);
+    assert!(
+        rejected.reasons[0].starts_with(&format!("worse than the champion {}", arns[0])),
+        "{:?}",
+        rejected.reasons
+    );
+    assert!(
+        rejected
+            .summary
+            .starts_with("Rejected: worse than the champion")
+    );
+
+    let (empty, _) = group(&[]).await;
+    let pending = gate.handle(request(&empty)).await.unwrap();
+    assert_eq!(pending.decision, Decision::PendingManualApproval);
+    assert_eq!(pending.champion_arn, None);
+    assert!(
+        pending.summary.contains("a person approves"),
+        "{}",
+        pending.summary
+    );
+}
+
+#[tokio::test]
+async fn unfinished_failed_and_silent_jobs() {
+    let (group, _) = group(&[]).await;
+
+    let running = gate(job(TrainingJobStatus::InProgress, &[]), "true").await;
+    let error = running.handle(request(&group)).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Retryable, "{error}");
+    assert!(error.to_string().contains("InProgress"), "{error}");
+
+    let failed = DescribeTrainingJobOutput::builder()
+        .training_job_name(JOB)
+        .training_job_status(TrainingJobStatus::Failed)
+        .failure_reason("CapacityError: Unable to provision requested ML compute capacity")
+        .build();
+    let error = gate(failed, "true")
+        .await
+        .handle(request(&group))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable);
+    assert!(matches!(error, GateError::Job(_)));
+    assert!(error.to_string().contains("CapacityError"), "{error}");
+
+    let silent = gate(
+        job(TrainingJobStatus::Completed, &[("train:progress", 100.0)]),
+        "true",
+    )
+    .await;
+    let verdict = silent.handle(request(&group)).await.unwrap();
+    assert_eq!(verdict.decision, Decision::Rejected);
+    assert!(
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r == "the job did not report validation:weighted_f1")
+    );
+}
