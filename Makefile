@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup test lint fmt-check clippy unit demo bench coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy asl unit demo bench coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,13 +30,16 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: setup fmt-check clippy unit ## everything CI runs: format, lints, unit and emulator tests
+test: setup fmt-check clippy asl unit ## everything CI runs: format, lints, state machine lint, unit and emulator tests
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+asl: setup ## lint the state machine definitions (Amazon States Language) with @wmfs/statelint
+	statelint infra/statemachine/*.asl.json
 
 unit: setup
 	$(CARGO) test --workspace --locked
@@ -55,7 +58,7 @@ coldstart: setup ## cold start + one invocation of the release validate-ingest b
 	tools/coldstart.sh target/release/validate-ingest
 
 package: setup ## build the Lambda zips (release profile) into target/lambda/
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin cost-guard
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin cost-guard
 	@ls -l target/lambda/*/bootstrap.zip
 
 lock-python: ## re-resolve tools/requirements.txt from tools/requirements.in

@@ -162,6 +162,34 @@ fn training_job_failure_parses() {
 }
 
 #[test]
+fn manual_training_request_is_a_manual_trigger() {
+    let event: serde_json::Value =
+        serde_json::from_str(&fixture("manual-training-request.json")).unwrap();
+    let trigger =
+        trigger_training::handler::parse_trigger(&event, "lambda-request", chrono::Utc::now())
+            .unwrap();
+    assert_eq!(trigger.kind, trigger_training::policy::TriggerKind::Manual);
+    assert_eq!(trigger.id, "ticket-4821");
+    assert!(trigger.reason.starts_with("relabelled"));
+}
+
+#[test]
+fn model_gate_request_names_the_job_by_arn() {
+    let request: model_gate::GateRequest =
+        serde_json::from_str(&fixture("model-gate-request.json")).unwrap();
+    assert!(
+        request
+            .training_job_arn
+            .unwrap()
+            .contains(":training-job/tickets-classifier-")
+    );
+    assert_eq!(
+        request.model_package_group.as_deref(),
+        Some("tickets-classifier")
+    );
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -174,6 +202,8 @@ fn every_fixture_is_covered_by_a_test() {
         "alarm-model-quality-ok.json",
         "scheduled-event.json",
         "sagemaker-training-job-failed.json",
+        "manual-training-request.json",
+        "model-gate-request.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -6,9 +6,11 @@
 
 #![allow(clippy::unwrap_used)] // a test kit reports setup failures by panicking, with context
 
+mod asl;
 mod probes;
 mod server;
 
+pub use asl::{emulator_definition, fail_training_state};
 pub use probes::{BusProbe, KmsBucket, TopicProbe, drain_queue, s3_client};
 pub use server::{Emulator, emulator};
 

@@ -1,0 +1,95 @@
+//! State machine definitions from `infra/statemachine/` made runnable on the emulator.
+
+use serde_json::{Value, json};
+
+/// The definition as the emulator can run it: `${Name}` placeholders replaced as the template's
+/// `DefinitionSubstitutions` would, and `.sync` stripped from every Resource (the emulator cannot wait for a
+/// job; without `.sync` it creates the job, which completes at once). Panics if a placeholder is left.
+pub fn emulator_definition(asl: &str, substitutions: &[(&str, &str)]) -> Value {
+    let mut text = asl.to_owned();
+    for (name, value) in substitutions {
+        text = text.replace(&format!("${{{name}}}"), value);
+    }
+    assert!(
+        !text.contains("${"),
+        "a placeholder is not substituted: {}",
+        text.split("${")
+            .nth(1)
+            .and_then(|s| s.split('}').next())
+            .unwrap_or("?")
+    );
+    let mut definition: Value = serde_json::from_str(&text).expect("the definition is JSON");
+    strip_sync(&mut definition);
+    definition
+}
+
+fn strip_sync(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(s) if key == "Resource" => {
+                        if let Some(base) = s.strip_suffix(".sync") {
+                            *s = base.to_owned();
+                        }
+                    }
+                    other => strip_sync(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_sync),
+        _ => {}
+    }
+}
+
+/// Makes the training task `state` fail on the emulator the way a failed job fails its `.sync` task: it
+/// describes its own job before creating it, which SageMaker answers with a not-found error. The state's
+/// Retry, Catch and transitions are the definition's own.
+pub fn fail_training_state(definition: &mut Value, state: &str) {
+    let task = definition["States"]
+        .get_mut(state)
+        .unwrap_or_else(|| panic!("no state {state}"));
+    let job_name = task["Parameters"]["TrainingJobName.$"].clone();
+    assert!(job_name.is_string(), "{state} is not a training task");
+    task["Resource"] = json!("arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob");
+    task["Parameters"] = json!({ "TrainingJobName.$": job_name });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ASL: &str = r#"{"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+              "Parameters": {"TrainingJobName.$": "$.job", "RoleArn": "${Role}"}, "Next": "N"},
+        "N": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+              "Parameters": {"TopicArn": "${Topic}", "Message": "m"}, "End": true}}}"#;
+
+    #[test]
+    fn substitutes_and_strips_sync() {
+        let d = emulator_definition(ASL, &[("Role", "arn:role"), ("Topic", "arn:topic")]);
+        assert_eq!(
+            d["States"]["T"]["Resource"],
+            "arn:aws:states:::sagemaker:createTrainingJob"
+        );
+        assert_eq!(d["States"]["T"]["Parameters"]["RoleArn"], "arn:role");
+        assert_eq!(d["States"]["N"]["Parameters"]["TopicArn"], "arn:topic");
+    }
+
+    #[test]
+    #[should_panic(expected = "a placeholder is not substituted: Topic")]
+    fn a_missing_substitution_is_an_error() {
+        emulator_definition(ASL, &[("Role", "arn:role")]);
+    }
+
+    #[test]
+    fn failing_a_training_state_keeps_its_job_name() {
+        let mut d = emulator_definition(ASL, &[("Role", "r"), ("Topic", "t")]);
+        fail_training_state(&mut d, "T");
+        assert_eq!(
+            d["States"]["T"]["Parameters"],
+            json!({"TrainingJobName.$": "$.job"})
+        );
+        assert_eq!(d["States"]["T"]["Next"], "N");
+    }
+}

@@ -1,0 +1,467 @@
+//! The training workflow (`infra/statemachine/training.asl.json`) executed by the emulator's Step Functions
+//! interpreter, started by trigger-training with its real execution input, with model-gate's real verdicts:
+//! the success, rejection, fallback and failure branches, asserted on the registry, the jobs the emulator's
+//! SageMaker received, and the notices on the topic's queue.
+//!
+//! What the emulator cannot do is stood in for, nothing else: `.sync` is stripped (jobs complete at once); a
+//! failed job is a training task pointed at a call that fails ([`fail_training_state`]); the gate's Lambda
+//! answer is model-gate's verdict computed beforehand (the emulator's Lambda returns queued answers), with the
+//! job's metrics from `aws-smithy-mocks` and the champion from the emulator's registry.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
+use aws_sdk_sagemaker::primitives::DateTime;
+use aws_sdk_sagemaker::types::{MetricData, ModelArtifacts, TrainingJobStatus};
+use aws_sdk_sfn::types::ExecutionStatus;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use chrono::Utc;
+use guardrails_core::Env;
+use model_gate::ModelGate;
+use model_gate::registry::Registry;
+use serde_json::{Value, json};
+use testkit::{TopicProbe, emulator, emulator_definition, fail_training_state, unique_name};
+use trigger_training::input::Trigger;
+use trigger_training::ledger::Ledger;
+use trigger_training::policy::TriggerKind;
+use trigger_training::workflow::Workflow;
+use trigger_training::{Outcome, TriggerTraining};
+
+const DEFINITION: &str = include_str!("../infra/statemachine/training.asl.json");
+
+/// The emulator's canned Lambda answers are one queue per process: executions that reach the gate take turns.
+static GATE_ANSWERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct World {
+    sfn: aws_sdk_sfn::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
+    notices: TopicProbe,
+    group: String,
+    trigger: TriggerTraining,
+}
+
+/// A state machine from the definition (with `failing` training states), a topic, a model package group, and
+/// trigger-training configured for them (plus `extra` settings).
+async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> World {
+    let sdk = emulator().sdk_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let notices = TopicProbe::create(&sdk).await;
+    let group = unique_name("tickets");
+    sagemaker
+        .create_model_package_group()
+        .model_package_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let mut definition = emulator_definition(
+        DEFINITION,
+        &[
+            (
+                "SageMakerRoleArn",
+                "arn:aws:iam::123456789012:role/sagemaker-training",
+            ),
+            ("NoticeTopicArn", &notices.topic_arn),
+            (
+                "ModelGateFunctionArn",
+                "arn:aws:lambda:us-east-1:123456789012:function:model-gate",
+            ),
+        ],
+    );
+    for state in failing {
+        fail_training_state(&mut definition, state);
+    }
+    let machine = sfn
+        .create_state_machine()
+        .name(unique_name("training"))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/training-workflow")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let mut pairs = vec![
+        ("EVENT_BUS_NAME", "unused"),
+        ("STATE_MACHINE_ARN", machine.as_str()),
+        ("TRAINING_DATASET", "tickets"),
+        ("LEDGER_BUCKET", "unused-by-manual-triggers"),
+        (
+            "TRAINING_IMAGE",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:1",
+        ),
+        (
+            "INFERENCE_IMAGE",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve:1",
+        ),
+        ("MODEL_PACKAGE_GROUP", group.as_str()),
+        ("TRAINING_DATA_URI", "s3://ingested/tickets/"),
+        ("OUTPUT_URI", "s3://artifacts/models/"),
+        (
+            "HYPERPARAMETERS",
+            r#"{"epochs": 3, "model": "xlm-roberta-base"}"#,
+        ),
+    ];
+    pairs.extend_from_slice(extra);
+    let config = trigger_training::Config::from_env(&Env::from_pairs(pairs)).unwrap();
+    let trigger = TriggerTraining::new(
+        Workflow::new(sfn.clone(), &machine),
+        Ledger::new(testkit::s3_client(&sdk), "unused", "unused/"),
+        config,
+    );
+    World {
+        sfn,
+        sagemaker,
+        notices,
+        group,
+        trigger,
+    }
+}
+
+fn manual(reason: &str) -> Trigger {
+    Trigger {
+        kind: TriggerKind::Manual,
+        id: unique_name("request"),
+        time: Utc::now(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// How the finished execution ended: status, output (or error and cause).
+#[derive(Debug)]
+struct Ended {
+    status: ExecutionStatus,
+    output: Value,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+impl World {
+    /// model-gate's answer for `job` with these final metrics, against this world's registry.
+    async fn verdict(&self, job: &str, metrics: &[(&str, f32)], auto_approve: &str) -> Value {
+        let mut described = DescribeTrainingJobOutput::builder()
+            .training_job_name(job)
+            .training_job_status(TrainingJobStatus::Completed)
+            .training_time_in_seconds(2400)
+            .model_artifacts(
+                ModelArtifacts::builder()
+                    .s3_model_artifacts(format!("s3://artifacts/models/{job}/output/model.tar.gz"))
+                    .build(),
+            );
+        for (name, value) in metrics {
+            described = described.final_metric_data_list(
+                MetricData::builder()
+                    .metric_name(*name)
+                    .value(*value)
+                    .timestamp(DateTime::from_secs(1_795_000_000))
+                    .build(),
+            );
+        }
+        let described = described.build();
+        let rule = mock!(aws_sdk_sagemaker::Client::describe_training_job)
+            .then_output(move || described.clone());
+        let gate = ModelGate::new(
+            Registry::with_clients(
+                mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&rule]),
+                self.sagemaker.clone(),
+            ),
+            model_gate::Config::from_env(&Env::from_pairs([
+                ("EVENT_BUS_NAME", "unused"),
+                ("AUTO_APPROVE", auto_approve),
+            ]))
+            .unwrap(),
+        );
+        let request = serde_json::from_value(json!({
+            "training_job_name": job, "model_package_group": self.group,
+        }))
+        .unwrap();
+        serde_json::to_value(gate.handle(request).await.unwrap()).unwrap()
+    }
+
+    /// Starts the workflow through trigger-training, the gate answering `gate_answer` if it is reached, and
+    /// waits for the end.
+    async fn run(&self, trigger: &Trigger, gate_answer: Option<Value>) -> Ended {
+        let _turn = GATE_ANSWERS.lock().await;
+        if let Some(answer) = gate_answer {
+            emulator()
+                .post_json(
+                    "/moto-api/static/lambda-simple/response",
+                    &json!({"account_id": "123456789012", "region": "us-east-1", "results": [answer.to_string()]}),
+                )
+                .unwrap();
+        }
+        let outcome = self.trigger.run(trigger, Utc::now()).await.unwrap();
+        let Outcome::Started { execution_arn, .. } = outcome else {
+            panic!("expected a start, got {outcome:?}");
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let d = self
+                .sfn
+                .describe_execution()
+                .execution_arn(&execution_arn)
+                .send()
+                .await
+                .unwrap();
+            if *d.status() != ExecutionStatus::Running {
+                return Ended {
+                    status: d.status().clone(),
+                    output: d
+                        .output()
+                        .map_or(Value::Null, |o| serde_json::from_str(o).unwrap()),
+                    error: d.error().map(str::to_owned),
+                    cause: d.cause().map(str::to_owned),
+                };
+            }
+            assert!(Instant::now() < deadline, "execution still running");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// (approval status, description, F1 recorded in the metadata) of each package, oldest first.
+    async fn packages(&self) -> Vec<(String, String, Option<String>)> {
+        let listed = self
+            .sagemaker
+            .list_model_packages()
+            .model_package_group_name(&self.group)
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for summary in listed.model_package_summary_list() {
+            let p = self
+                .sagemaker
+                .describe_model_package()
+                .model_package_name(summary.model_package_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            out.push((
+                p.model_approval_status().unwrap().as_str().to_owned(),
+                p.model_package_description().unwrap_or_default().to_owned(),
+                p.customer_metadata_properties()
+                    .and_then(|m| m.get("validation:weighted_f1").cloned()),
+            ));
+        }
+        out
+    }
+
+    /// The one notice the run sent: (subject, message, severity, kind).
+    async fn notice(&self) -> (String, String, String, String) {
+        let notices = self.notices.notices(1, Duration::from_secs(10)).await;
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let n = &notices[0];
+        let attribute = |name: &str| {
+            n["MessageAttributes"][name]["Value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        (
+            n["Subject"].as_str().unwrap().to_owned(),
+            n["Message"].as_str().unwrap().to_owned(),
+            attribute("severity"),
+            attribute("kind"),
+        )
+    }
+
+    async fn job(
+        &self,
+        name: &str,
+    ) -> Option<aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput>
+    {
+        self.sagemaker
+            .describe_training_job()
+            .training_job_name(name)
+            .send()
+            .await
+            .ok()
+    }
+}
+
+const GOOD: [(&str, f32); 4] = [
+    ("validation:weighted_f1", 0.87),
+    ("validation:accuracy", 0.88),
+    ("train:weighted_f1", 0.90),
+    ("epoch", 3.0),
+];
+
+#[tokio::test]
+async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
+    let world = world(
+        &[],
+        &[
+            ("SUBNETS", "subnet-a,subnet-b"),
+            ("SECURITY_GROUPS", "sg-1"),
+        ],
+    )
+    .await;
+
+    let first = manual("first model");
+    let job = first.job_name(&world.group);
+    let ended = world
+        .run(&first, Some(world.verdict(&job, &GOOD, "true").await))
+        .await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+
+    // The job the emulator's SageMaker received: spot first, in the configured subnets, with the trigger's tags.
+    let trained = world
+        .job(&job)
+        .await
+        .expect("the first attempt's job exists");
+    assert_eq!(trained.enable_managed_spot_training(), Some(true));
+    assert_eq!(
+        trained
+            .resource_config()
+            .unwrap()
+            .instance_type()
+            .unwrap()
+            .as_str(),
+        "ml.g5.xlarge"
+    );
+    assert_eq!(
+        trained.vpc_config().unwrap().subnets(),
+        ["subnet-a", "subnet-b"]
+    );
+    assert_eq!(trained.hyper_parameters().unwrap()["epochs"], "3");
+    assert!(
+        world.job(&format!("{job}-od")).await.is_none(),
+        "no fallback ran"
+    );
+
+    let packages = world.packages().await;
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    assert_eq!(packages[0].0, "Approved");
+    assert!(
+        packages[0]
+            .1
+            .starts_with("Approved: validation:weighted_f1 0.8700"),
+        "{}",
+        packages[0].1
+    );
+    let recorded: f64 = packages[0].2.as_deref().unwrap().parse().unwrap();
+    assert!((recorded - 0.87).abs() < 1e-6);
+    let (subject, message, severity, kind) = world.notice().await;
+    assert_eq!(subject, "Model registered: Approved");
+    assert_eq!(
+        (severity.as_str(), kind.as_str()),
+        ("info", "model-registered")
+    );
+    assert!(
+        message.contains(&job) && message.contains("model-package/"),
+        "{message}"
+    );
+
+    // The next model is judged against that one, read back from the registry the workflow wrote.
+    let second = manual("second model");
+    let job2 = second.job_name(&world.group);
+    let worse = [
+        ("validation:weighted_f1", 0.84),
+        ("validation:accuracy", 0.86),
+        ("train:weighted_f1", 0.86),
+    ];
+    let verdict = world.verdict(&job2, &worse, "true").await;
+    assert_eq!(verdict["decision"], "Rejected", "{verdict}");
+    let ended = world.run(&second, Some(verdict)).await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "a rejected model is a working workflow"
+    );
+    assert_eq!(world.packages().await.len(), 1, "nothing registered");
+    let (subject, message, severity, kind) = world.notice().await;
+    assert_eq!(subject, format!("Model rejected by the gate: {job2}"));
+    assert_eq!(
+        (severity.as_str(), kind.as_str()),
+        ("warning", "model-rejected")
+    );
+    assert!(message.contains("worse than the champion"), "{message}");
+}
+
+#[tokio::test]
+async fn a_failed_first_attempt_falls_back_to_on_demand() {
+    let world = world(&["Train"], &[]).await;
+    let trigger = manual("fallback");
+    let job = trigger.job_name(&world.group);
+    let fallback = format!("{job}-od");
+    let verdict = world.verdict(&fallback, &GOOD, "false").await;
+    let ended = world.run(&trigger, Some(verdict)).await;
+
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    assert!(
+        ended.output["errors"]["primary"]["Error"].is_string(),
+        "{}",
+        ended.output
+    );
+    assert!(
+        world.job(&job).await.is_none(),
+        "the first attempt created nothing"
+    );
+    let on_demand = world.job(&fallback).await.expect("the fallback job exists");
+    assert_eq!(on_demand.enable_managed_spot_training(), Some(false));
+    assert_eq!(
+        on_demand
+            .resource_config()
+            .unwrap()
+            .instance_type()
+            .unwrap()
+            .as_str(),
+        "ml.g4dn.xlarge"
+    );
+    assert!(on_demand.vpc_config().is_none(), "no subnets configured");
+
+    let packages = world.packages().await;
+    assert_eq!(packages.len(), 1);
+    assert_eq!(
+        packages[0].0, "PendingManualApproval",
+        "auto-approval off: a person decides"
+    );
+    let (subject, ..) = world.notice().await;
+    assert_eq!(subject, "Model registered: PendingManualApproval");
+}
+
+#[tokio::test]
+async fn both_attempts_failing_notifies_and_fails() {
+    let world = world(&["Train", "TrainOnDemand"], &[]).await;
+    let trigger = manual("doomed");
+    let job = trigger.job_name(&world.group);
+    let ended = world.run(&trigger, None).await;
+
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("TrainingFailed"));
+    assert!(
+        ended
+            .cause
+            .as_deref()
+            .unwrap_or_default()
+            .contains("fallback"),
+        "{ended:?}"
+    );
+    assert!(world.packages().await.is_empty());
+    let (subject, message, severity, kind) = world.notice().await;
+    assert_eq!(subject, format!("Training failed: {job}"));
+    assert_eq!(
+        (severity.as_str(), kind.as_str()),
+        ("critical", "training-failed")
+    );
+    assert!(message.contains(&format!("{job}-od")), "{message}");
+}
+
+#[tokio::test]
+async fn an_unknown_verdict_fails_the_workflow_with_a_notice() {
+    let world = world(&[], &[]).await;
+    let ended = world
+        .run(&manual("odd gate"), Some(json!({"decision": "Maybe"})))
+        .await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("GateFailed"), "{ended:?}");
+    assert!(world.packages().await.is_empty());
+    let (_, message, severity, kind) = world.notice().await;
+    assert_eq!(
+        (severity.as_str(), kind.as_str()),
+        ("critical", "gate-failed")
+    );
+    assert!(message.contains("Maybe"), "{message}");
+}
