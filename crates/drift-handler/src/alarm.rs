@@ -1,0 +1,139 @@
+//! Reads the facts the handler needs from an EventBridge "CloudWatch Alarm State Change".
+
+use aws_lambda_events::cloudwatch_alarms::{
+    CloudWatchAlarmData, CloudWatchAlarmState, CloudWatchAlarmStateReasonData,
+    CloudWatchAlarmStateValue, CloudWatchMetricAlarmConfiguration,
+};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+
+use crate::classify::{AlarmFacts, AlarmState};
+
+/// The EventBridge `detail-type` of alarm state changes.
+pub const DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
+
+/// An event that is not an alarm state change.
+#[derive(Debug, thiserror::Error)]
+#[error("not a CloudWatch Alarm State Change: {0}")]
+pub struct NotAnAlarm(pub String);
+
+/// Reads an alarm state change. The configuration is read as a single-metric alarm when it is one; a metric
+/// math or composite alarm still gives its name, states and reason (its kind is then decided by the rules).
+///
+/// # Errors
+/// [`NotAnAlarm`] when the event is another detail type or lacks the alarm's name or state.
+pub fn read(event: &Value) -> Result<AlarmFacts, NotAnAlarm> {
+    let detail_type = event.get("detail-type").and_then(Value::as_str);
+    if detail_type != Some(DETAIL_TYPE) {
+        return Err(NotAnAlarm(format!("detail-type {detail_type:?}")));
+    }
+    let envelope: EventBridgeEvent<CloudWatchAlarmData<Value>> =
+        serde_json::from_value(event.clone()).map_err(|e| NotAnAlarm(e.to_string()))?;
+    let alarm = envelope.detail;
+    let state = alarm
+        .state
+        .ok_or_else(|| NotAnAlarm(format!("alarm {} has no state", alarm.alarm_name)))?;
+    let description = alarm
+        .configuration
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let metric = serde_json::from_value::<CloudWatchMetricAlarmConfiguration>(alarm.configuration)
+        .ok()
+        .and_then(|c| {
+            c.metrics
+                .into_iter()
+                .find(|m| m.return_data)
+                .map(|m| m.metric_stat)
+        });
+    let (threshold, value) = match &state.reason_data {
+        Some(CloudWatchAlarmStateReasonData::Metric(data)) => {
+            (Some(data.threshold), data.recent_datapoints.last().copied())
+        }
+        _ => (None, None),
+    };
+    Ok(AlarmFacts {
+        name: alarm.alarm_name,
+        state: state_of(&state),
+        previous: alarm.previous_state.as_ref().map(state_of),
+        since: state.timestamp,
+        reason: state.reason,
+        description,
+        namespace: metric.as_ref().and_then(|m| m.metric.namespace.clone()),
+        metric: metric.as_ref().map(|m| m.metric.name.clone()),
+        dimensions: metric
+            .map(|m| m.metric.dimensions.into_iter().collect())
+            .unwrap_or_default(),
+        threshold,
+        value,
+    })
+}
+
+fn state_of(state: &CloudWatchAlarmState<CloudWatchAlarmStateReasonData>) -> AlarmState {
+    match state.value {
+        CloudWatchAlarmStateValue::Alarm => AlarmState::Alarm,
+        CloudWatchAlarmStateValue::InsufficientData => AlarmState::InsufficientData,
+        _ => AlarmState::Ok,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reads_metric_threshold_value_and_transition() {
+        let facts = read(&fixture("alarm-model-quality.json")).unwrap();
+        assert_eq!(facts.name, "mlops-guardrails-drift-model-quality-tickets");
+        assert_eq!(
+            (facts.state, facts.previous),
+            (AlarmState::Alarm, Some(AlarmState::Ok))
+        );
+        assert_eq!(
+            facts.namespace.as_deref(),
+            Some("aws/sagemaker/Endpoints/model-metrics")
+        );
+        assert_eq!(facts.metric.as_deref(), Some("weighted_f1"));
+        assert_eq!(facts.dimensions["Endpoint"], "tickets-classifier");
+        assert_eq!((facts.threshold, facts.value), (Some(0.8), Some(0.74)));
+        assert!(
+            facts
+                .description
+                .as_deref()
+                .unwrap()
+                .starts_with("Model quality on endpoint")
+        );
+        assert_eq!(
+            facts.transition_key(),
+            "mlops-guardrails-drift-model-quality-tickets@2026-11-21T03:10:45.341Z"
+        );
+        let ok = read(&fixture("alarm-model-quality-ok.json")).unwrap();
+        assert_eq!(
+            (ok.state, ok.previous),
+            (AlarmState::Ok, Some(AlarmState::Alarm))
+        );
+    }
+
+    #[test]
+    fn metric_math_alarms_still_give_name_and_state() {
+        let mut event = fixture("alarm-data-drift.json");
+        event["detail"]["configuration"]["metrics"] =
+            serde_json::json!([{"id": "e1", "expression": "MAX(METRICS())", "returnData": true}]);
+        let facts = read(&event).unwrap();
+        assert_eq!(facts.state, AlarmState::Alarm);
+        assert_eq!((facts.namespace, facts.metric), (None, None));
+        assert_eq!(facts.threshold, Some(0.2));
+    }
+
+    #[test]
+    fn other_events_are_refused() {
+        let error = read(&fixture("scheduled-event.json")).unwrap_err();
+        assert!(error.to_string().contains("Scheduled Event"), "{error}");
+        assert!(read(&serde_json::json!({"reason": "x"})).is_err());
+    }
+}

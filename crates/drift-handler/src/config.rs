@@ -1,0 +1,200 @@
+//! drift-handler settings, read once at cold start.
+
+use std::collections::BTreeMap;
+
+use guardrails_core::{CommonConfig, ConfigError, Env};
+
+use crate::classify::{ActionPolicy, Actions, DriftKind, Rule};
+
+/// The metric `Stage` dimension and log name of this function.
+pub const STAGE: &str = "drift-handler";
+
+/// Where the model serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serving {
+    /// Batch transform jobs use the newest Approved package: rolling back rejects it.
+    Batch,
+    /// A real-time endpoint: rolling back also points it at the target.
+    Realtime {
+        /// The endpoint (`ENDPOINT_NAME`); when unset, the alarm's `Endpoint` dimension.
+        endpoint: Option<String>,
+        /// Execution role of the rollback model (`SAGEMAKER_ROLE_ARN`).
+        role_arn: String,
+    },
+}
+
+/// drift-handler configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Shared settings (the notice topic is required).
+    pub common: CommonConfig,
+    /// The model package group rolled back (`MODEL_PACKAGE_GROUP`).
+    pub model_package_group: String,
+    /// `SERVING`: `batch` (default) or `realtime`.
+    pub serving: Serving,
+    /// Extra classification rules (`DRIFT_RULES`, a JSON list of `{"namespace", "metricPrefix", "kind"}`),
+    /// checked before the built-in ones.
+    pub rules: Vec<Rule>,
+    /// Actions per kind (`DRIFT_ACTIONS`, a JSON object of kind to `{"rollback": bool, "retrain": bool}`
+    /// overriding the defaults).
+    pub actions: ActionPolicy,
+    /// Bucket of the once-per-transition markers (`MARKER_BUCKET`).
+    pub marker_bucket: String,
+    /// Their prefix (`MARKER_PREFIX`, default `_guardrails/drift-handler/`).
+    pub marker_prefix: String,
+    /// Linked from every notice (`RUNBOOK_URL`, default the README's runbook).
+    pub runbook_url: String,
+    /// The CloudWatch dashboard (`DASHBOARD_URL`), linked when set.
+    pub dashboard_url: Option<String>,
+}
+
+/// The README's runbook section.
+pub const DEFAULT_RUNBOOK: &str =
+    "https://github.com/mlops-guardrails/mlops-guardrails#runbook-drift-alarms";
+
+impl Config {
+    /// Reads the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        common.require_notice_topic()?;
+        let invalid = |name: &'static str, value: String, reason: String| ConfigError::Invalid {
+            name,
+            value,
+            reason,
+        };
+        let serving = match env.optional("SERVING").as_deref() {
+            None | Some("batch") => Serving::Batch,
+            Some("realtime") => Serving::Realtime {
+                endpoint: env.optional("ENDPOINT_NAME"),
+                role_arn: env.required("SAGEMAKER_ROLE_ARN")?,
+            },
+            Some(other) => {
+                return Err(invalid(
+                    "SERVING",
+                    other.to_owned(),
+                    "expected batch or realtime".into(),
+                ));
+            }
+        };
+        let rules: Vec<Rule> = match env.optional("DRIFT_RULES") {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                invalid(
+                    "DRIFT_RULES",
+                    json.clone(),
+                    format!(
+                        "expected a JSON list of {{\"namespace\", \"metricPrefix\", \"kind\"}}: {e}"
+                    ),
+                )
+            })?,
+        };
+        if let Some(rule) = rules
+            .iter()
+            .find(|r| r.namespace.is_none() && r.metric_prefix.is_none())
+        {
+            return Err(invalid(
+                "DRIFT_RULES",
+                format!("{rule:?}"),
+                "a rule needs a namespace, a metricPrefix or both".into(),
+            ));
+        }
+        let mut actions = ActionPolicy::default();
+        if let Some(json) = env.optional("DRIFT_ACTIONS") {
+            let overrides: BTreeMap<DriftKind, Actions> = serde_json::from_str(&json).map_err(|e| {
+                invalid(
+                    "DRIFT_ACTIONS",
+                    json.clone(),
+                    format!("expected a JSON object of kind to {{\"rollback\": bool, \"retrain\": bool}}: {e}"),
+                )
+            })?;
+            actions.0.extend(overrides);
+        }
+        Ok(Config {
+            common,
+            model_package_group: env.required("MODEL_PACKAGE_GROUP")?,
+            serving,
+            rules,
+            actions,
+            marker_bucket: env.required("MARKER_BUCKET")?,
+            marker_prefix: env
+                .optional("MARKER_PREFIX")
+                .unwrap_or_else(|| "_guardrails/drift-handler/".to_owned()),
+            runbook_url: env
+                .optional("RUNBOOK_URL")
+                .unwrap_or_else(|| DEFAULT_RUNBOOK.to_owned()),
+            dashboard_url: env.optional("DASHBOARD_URL"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: [(&str, &str); 4] = [
+        ("EVENT_BUS_NAME", "bus"),
+        (
+            "NOTICE_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:notices",
+        ),
+        ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
+        ("MARKER_BUCKET", "markers"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = BASE.to_vec();
+        pairs.extend_from_slice(extra);
+        Config::from_env(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.serving, Serving::Batch);
+        assert_eq!(config.actions, ActionPolicy::default());
+        let config = with(&[
+            ("SERVING", "realtime"),
+            ("SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/sm"),
+            ("DRIFT_ACTIONS", r#"{"data-drift": {"retrain": false}}"#),
+            (
+                "DRIFT_RULES",
+                r#"[{"namespace": "Team/Drift", "kind": "data-drift"}]"#,
+            ),
+        ])
+        .unwrap();
+        assert!(matches!(
+            config.serving,
+            Serving::Realtime { endpoint: None, .. }
+        ));
+        assert!(!config.actions.for_kind(DriftKind::DataDrift).retrain);
+        assert!(
+            config.actions.for_kind(DriftKind::ModelQuality).rollback,
+            "others keep defaults"
+        );
+        assert_eq!(config.rules.len(), 1);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[("SERVING", "stream")], "SERVING"),
+            (&[("SERVING", "realtime")], "SAGEMAKER_ROLE_ARN"),
+            (&[("DRIFT_RULES", r#"[{"kind": "bias"}]"#)], "DRIFT_RULES"),
+            (
+                &[("DRIFT_RULES", r#"[{"namespace": "x", "kind": "weird"}]"#)],
+                "DRIFT_RULES",
+            ),
+            (
+                &[("DRIFT_ACTIONS", r#"{"model-quality": {"rollbak": true}}"#)],
+                "DRIFT_ACTIONS",
+            ),
+        ];
+        for (extra, name) in cases {
+            let error = with(extra).unwrap_err().to_string();
+            assert!(error.contains(name), "{extra:?}: {error}");
+        }
+    }
+}

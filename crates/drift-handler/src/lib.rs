@@ -1,0 +1,17 @@
+//! drift-handler: any drift alarm's state change (Model Monitor's namespaces, the project's inference-monitor,
+//! or a team's own detector) → a notice with what drifted and what was done; model-quality drift rolls back to
+//! the previous approved model (registry, and the endpoint for real-time serving); drift asks for retraining.
+//! Each transition is acted on once.
+//!
+//! `main.rs` wires configuration and clients; [`handler`] runs one transition; [`alarm`] reads the event;
+//! [`classify`] and [`rollback`] decide, free of AWS types; [`registry`] makes the SageMaker calls.
+
+pub mod alarm;
+pub mod classify;
+pub mod config;
+pub mod handler;
+pub mod registry;
+pub mod rollback;
+
+pub use config::{Config, STAGE, Serving};
+pub use handler::{DriftError, DriftHandler, Outcome, Rollback};

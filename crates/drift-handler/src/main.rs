@@ -1,0 +1,38 @@
+//! Lambda entry point: configuration, clients, runtime.
+
+use std::sync::Arc;
+
+use drift_handler::registry::Registry;
+use drift_handler::{Config, DriftHandler, STAGE};
+use guardrails_core::{Env, EventPublisher, HandlerError, Notifier, aws, telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+use metrics_cloudwatch_embedded::lambda::service::run;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_tracing();
+    let config = Config::from_env(&Env::process())?;
+    let metrics = telemetry::init_metrics(&config.common.metrics_namespace, STAGE)?;
+    let sdk = aws::load_sdk_config().await;
+    let handler = Arc::new(DriftHandler::new(
+        Registry::new(aws_sdk_sagemaker::Client::new(&sdk)),
+        aws::s3_client(&sdk),
+        Notifier::from_sdk(&sdk, config.common.require_notice_topic()?),
+        EventPublisher::from_sdk(&sdk, &config.common.event_bus_name),
+        config,
+    ));
+    run(
+        metrics,
+        service_fn(move |event: LambdaEvent<Value>| {
+            let handler = Arc::clone(&handler);
+            async move {
+                handler
+                    .handle(event.payload)
+                    .await
+                    .map_err(HandlerError::from)
+            }
+        }),
+    )
+    .await
+}

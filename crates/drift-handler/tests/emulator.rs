@@ -1,0 +1,371 @@
+//! drift-handler in batch mode against the emulator's model registry, bus, topic and S3: what the registry holds
+//! afterwards, what reached the bus rule's queue and the topic's queue, delivery after delivery.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::{
+    InferenceSpecification, ModelApprovalStatus, ModelPackageContainerDefinition,
+};
+use drift_handler::classify::DriftKind;
+use drift_handler::registry::Registry;
+use drift_handler::{Config, DriftHandler, Outcome, Rollback};
+use guardrails_core::{Env, EventPublisher, Notifier, aws};
+use serde_json::{Value, json};
+use testkit::{BusProbe, KmsBucket, TopicProbe, emulator, unique_name};
+
+struct World {
+    sagemaker: aws_sdk_sagemaker::Client,
+    group: String,
+    versions: Vec<String>,
+    bus: BusProbe,
+    notices: TopicProbe,
+    handler: DriftHandler,
+}
+
+/// A group with `approved` Approved versions (v1 oldest), a bus rule on the project's events, a topic and a
+/// marker bucket.
+async fn world(approved: usize) -> World {
+    let sdk = emulator().sdk_config().await;
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let group = unique_name("tickets");
+    sagemaker
+        .create_model_package_group()
+        .model_package_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let mut versions = Vec::new();
+    for n in 1..=approved {
+        let created = sagemaker
+            .create_model_package()
+            .model_package_group_name(&group)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .inference_specification(
+                InferenceSpecification::builder()
+                    .containers(
+                        ModelPackageContainerDefinition::builder()
+                            .image("nlp-serve:1")
+                            .model_data_url(format!("s3://artifacts/v{n}/model.tar.gz"))
+                            .build(),
+                    )
+                    .supported_content_types("application/jsonlines")
+                    .supported_response_mime_types("application/jsonlines")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        versions.push(created.model_package_arn().unwrap().to_owned());
+        // Creation times order the versions: keep them apart.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bus = BusProbe::create(&sdk, &json!({"source": ["mlops.guardrails"]})).await;
+    let notices = TopicProbe::create(&sdk).await;
+    let markers = KmsBucket::create(&sdk, "markers").await;
+    let config = Config::from_env(&Env::from_pairs([
+        ("EVENT_BUS_NAME", bus.bus_name.as_str()),
+        ("NOTICE_TOPIC_ARN", notices.topic_arn.as_str()),
+        ("MODEL_PACKAGE_GROUP", group.as_str()),
+        ("MARKER_BUCKET", markers.name.as_str()),
+        (
+            "DASHBOARD_URL",
+            "https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/mlops-guardrails",
+        ),
+    ]))
+    .unwrap();
+    let handler = DriftHandler::new(
+        Registry::new(sagemaker.clone()),
+        aws::s3_client(&sdk),
+        Notifier::from_sdk(&sdk, &notices.topic_arn),
+        EventPublisher::from_sdk(&sdk, &bus.bus_name),
+        config,
+    );
+    World {
+        sagemaker,
+        group,
+        versions,
+        bus,
+        notices,
+        handler,
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+impl World {
+    /// Approval status and description of each version, v1 first.
+    async fn registry(&self) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        for arn in &self.versions {
+            let p = self
+                .sagemaker
+                .describe_model_package()
+                .model_package_name(arn)
+                .send()
+                .await
+                .unwrap();
+            out.push((
+                p.model_approval_status().unwrap().as_str().to_owned(),
+                p.approval_description().map(str::to_owned),
+            ));
+        }
+        out
+    }
+
+    fn statuses(registry: &[(String, Option<String>)]) -> Vec<&str> {
+        registry.iter().map(|(s, _)| s.as_str()).collect()
+    }
+}
+
+const QUIET: Duration = Duration::from_millis(1500);
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn model_quality_alarm_rolls_back_once_requests_retraining_and_notifies() {
+    let world = world(3).await;
+    let alarm = fixture("alarm-model-quality.json");
+
+    let outcome = world.handler.handle(alarm.clone()).await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Drifted {
+            alarm: "mlops-guardrails-drift-model-quality-tickets".into(),
+            kind: DriftKind::ModelQuality,
+            rollback: Some(Rollback::RolledBack {
+                from: world.versions[2].clone(),
+                to: world.versions[1].clone(),
+                endpoint: None,
+            }),
+            retraining_requested: true,
+        }
+    );
+    let registry = world.registry().await;
+    assert_eq!(
+        World::statuses(&registry),
+        ["Approved", "Approved", "Rejected"]
+    );
+    let description = registry[2].1.as_deref().unwrap();
+    assert!(
+        description.contains("mlops-guardrails-drift-model-quality-tickets")
+            && description.contains(&world.versions[1]),
+        "{description}"
+    );
+
+    let events = world.bus.events(2, WAIT).await;
+    let by_type = |t: &str| {
+        events
+            .iter()
+            .find(|e| e["detail-type"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {events:?}"))
+    };
+    let rolled_back = &by_type("Model Rolled Back")["detail"];
+    assert_eq!(rolled_back["fromModelPackageArn"], json!(world.versions[2]));
+    assert_eq!(rolled_back["toModelPackageArn"], json!(world.versions[1]));
+    assert_eq!(rolled_back["modelPackageGroup"], json!(world.group));
+    let retraining = &by_type("Retraining Requested")["detail"];
+    assert_eq!(retraining["cause"], "model-quality");
+    assert_eq!(
+        retraining["alarmName"],
+        "mlops-guardrails-drift-model-quality-tickets"
+    );
+    assert!(
+        retraining["reason"]
+            .as_str()
+            .unwrap()
+            .contains("weighted_f1 0.74 (threshold 0.8)")
+    );
+
+    let notices = world.notices.notices(1, WAIT).await;
+    assert_eq!(notices.len(), 1);
+    let notice = &notices[0];
+    assert_eq!(notice["MessageAttributes"]["severity"]["Value"], "critical");
+    assert_eq!(
+        notice["MessageAttributes"]["kind"]["Value"],
+        "drift-model-quality"
+    );
+    let subject = notice["Subject"].as_str().unwrap();
+    assert_eq!(
+        subject,
+        "[CRITICAL] Rolled back: model quality drift, weighted_f1 0.74 vs 0.8 on tickets-classifier"
+    );
+    let message = notice["Message"].as_str().unwrap();
+    for expected in [
+        "endpoint tickets-classifier, schedule tickets-model-quality",
+        &format!("{} is now Rejected", world.versions[2]),
+        "Retraining requested",
+        "#runbook-drift-alarms",
+        "Dashboard: https://console.aws.amazon.com/cloudwatch",
+    ] {
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+
+    // The same transition again: nothing more.
+    let again = world.handler.handle(alarm).await.unwrap();
+    assert!(matches!(again, Outcome::Duplicate { .. }), "{again:?}");
+    assert_eq!(
+        World::statuses(&world.registry().await),
+        ["Approved", "Approved", "Rejected"]
+    );
+    assert!(world.bus.events(1, QUIET).await.is_empty());
+    assert!(world.notices.notices(1, QUIET).await.is_empty());
+
+    // ALARM → OK: a recovery notice, the registry as it was.
+    let recovered = world
+        .handler
+        .handle(fixture("alarm-model-quality-ok.json"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            recovered,
+            Outcome::Recovered {
+                kind: DriftKind::ModelQuality,
+                ..
+            }
+        ),
+        "{recovered:?}"
+    );
+    let notices = world.notices.notices(1, WAIT).await;
+    assert_eq!(notices[0]["MessageAttributes"]["severity"]["Value"], "info");
+    assert_eq!(
+        notices[0]["MessageAttributes"]["kind"]["Value"],
+        "drift-recovered"
+    );
+    assert_eq!(
+        World::statuses(&world.registry().await),
+        ["Approved", "Approved", "Rejected"]
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_a_partial_rollback_resumes_instead_of_going_one_version_further() {
+    let world = world(3).await;
+    let alarm = fixture("alarm-model-quality.json");
+    // An earlier delivery rejected v3 and failed before the rest.
+    world
+        .sagemaker
+        .update_model_package()
+        .model_package_arn(&world.versions[2])
+        .model_approval_status(ModelApprovalStatus::Rejected)
+        .approval_description(
+            "Rejected by drift-handler: … Transition mlops-guardrails-drift-model-quality-tickets@2026-11-21T03:10:45.341Z.",
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let outcome = world.handler.handle(alarm).await.unwrap();
+    let Outcome::Drifted {
+        rollback: Some(Rollback::RolledBack { from, to, .. }),
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(
+        (from, to),
+        (world.versions[2].clone(), world.versions[1].clone())
+    );
+    assert_eq!(
+        World::statuses(&world.registry().await),
+        ["Approved", "Approved", "Rejected"]
+    );
+}
+
+#[tokio::test]
+async fn no_earlier_version_is_a_critical_notice_and_changes_nothing() {
+    let world = world(1).await;
+    let outcome = world
+        .handler
+        .handle(fixture("alarm-model-quality.json"))
+        .await
+        .unwrap();
+    let Outcome::Drifted {
+        rollback: Some(Rollback::Refused { reason }),
+        retraining_requested,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        reason.contains("no approved version older than"),
+        "{reason}"
+    );
+    assert!(retraining_requested);
+    assert_eq!(World::statuses(&world.registry().await), ["Approved"]);
+
+    let notices = world.notices.notices(1, WAIT).await;
+    assert_eq!(
+        notices[0]["MessageAttributes"]["severity"]["Value"],
+        "critical"
+    );
+    assert!(
+        notices[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] Rollback impossible: model quality drift")
+    );
+    assert!(
+        notices[0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("NOT rolled back")
+    );
+    let events = world.bus.events(1, WAIT).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["detail-type"], "Retraining Requested");
+    assert!(
+        world.bus.events(1, QUIET).await.is_empty(),
+        "no Model Rolled Back"
+    );
+}
+
+#[tokio::test]
+async fn data_drift_asks_for_retraining_only_and_insufficient_data_is_only_logged() {
+    let world = world(2).await;
+    let outcome = world
+        .handler
+        .handle(fixture("alarm-data-drift.json"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Drifted {
+                kind: DriftKind::DataDrift,
+                rollback: None,
+                retraining_requested: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        World::statuses(&world.registry().await),
+        ["Approved", "Approved"]
+    );
+    let events = world.bus.events(1, WAIT).await;
+    assert_eq!(events[0]["detail"]["cause"], "data-drift");
+    let notices = world.notices.notices(1, WAIT).await;
+    assert_eq!(
+        notices[0]["MessageAttributes"]["severity"]["Value"],
+        "warning"
+    );
+    assert_eq!(
+        notices[0]["MessageAttributes"]["kind"]["Value"],
+        "drift-data-drift"
+    );
+
+    let mut insufficient = fixture("alarm-model-quality.json");
+    insufficient["detail"]["state"]["value"] = json!("INSUFFICIENT_DATA");
+    let outcome = world.handler.handle(insufficient).await.unwrap();
+    assert!(matches!(outcome, Outcome::LogOnly { .. }), "{outcome:?}");
+    assert!(world.notices.notices(1, QUIET).await.is_empty());
+    assert!(world.bus.events(1, QUIET).await.is_empty());
+}
