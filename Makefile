@@ -58,7 +58,7 @@ coldstart: setup ## cold start + one invocation of the release validate-ingest b
 	tools/coldstart.sh target/release/validate-ingest
 
 package: setup ## build the Lambda zips (release profile) into target/lambda/
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin cost-guard
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin drift-handler --bin cost-guard
 	@ls -l target/lambda/*/bootstrap.zip
 
 lock-python: ## re-resolve tools/requirements.txt from tools/requirements.in

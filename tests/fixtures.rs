@@ -115,6 +115,20 @@ fn alarm_state_changes_parse_with_metric_namespace_and_states() {
             CloudWatchAlarmStateValue::Ok,
             CloudWatchAlarmStateValue::Alarm,
         ),
+        (
+            "alarm-insufficient-data.json",
+            "aws/sagemaker/Endpoints/model-metrics",
+            "weighted_f1",
+            CloudWatchAlarmStateValue::InsufficientData,
+            CloudWatchAlarmStateValue::Alarm,
+        ),
+        (
+            "alarm-bias.json",
+            "aws/sagemaker/Endpoints/bias-metrics",
+            "DPPL",
+            CloudWatchAlarmStateValue::Alarm,
+            CloudWatchAlarmStateValue::Ok,
+        ),
     ];
     for (file, namespace, metric, state, previous) in table {
         let event: AlarmStateChange =
@@ -134,6 +148,36 @@ fn alarm_state_changes_parse_with_metric_namespace_and_states() {
         assert_eq!(
             stat.metric.dimensions.get("Endpoint").map(String::as_str),
             Some("tickets-classifier"),
+            "{file}"
+        );
+    }
+}
+
+/// Alarms without an endpoint: batch monitoring, the project's inference-monitor, a team's own detector.
+#[test]
+fn alarms_from_other_namespaces_parse() {
+    let table = [
+        (
+            "alarm-feature-attribution.json",
+            "aws/sagemaker/ModelMonitoring/explainability-metrics",
+            "MonitoringSchedule",
+        ),
+        (
+            "alarm-prediction-confidence.json",
+            "MlopsGuardrails",
+            "Model",
+        ),
+        ("alarm-custom-detector.json", "Team/TextDrift", "Model"),
+    ];
+    for (file, namespace, dimension) in table {
+        let event: AlarmStateChange =
+            serde_json::from_str(&fixture(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let stat = &event.detail.configuration.metrics[0].metric_stat;
+        assert_eq!(stat.metric.namespace.as_deref(), Some(namespace), "{file}");
+        assert!(stat.metric.dimensions.contains_key(dimension), "{file}");
+        assert_eq!(
+            event.detail.state.as_ref().unwrap().value,
+            CloudWatchAlarmStateValue::Alarm,
             "{file}"
         );
     }
@@ -204,6 +248,11 @@ fn every_fixture_is_covered_by_a_test() {
         "sagemaker-training-job-failed.json",
         "manual-training-request.json",
         "model-gate-request.json",
+        "alarm-insufficient-data.json",
+        "alarm-bias.json",
+        "alarm-feature-attribution.json",
+        "alarm-prediction-confidence.json",
+        "alarm-custom-detector.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

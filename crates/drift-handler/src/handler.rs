@@ -229,7 +229,13 @@ impl DriftHandler {
                                 .into(),
                     });
                 };
-                let serving = self.registry.serving(&endpoint).await?;
+                let Some(serving) = self.registry.serving(&endpoint).await? else {
+                    return Ok(Rollback::Refused {
+                        reason: format!(
+                            "endpoint {endpoint} serves a model that was not created from a model package: nothing to roll back in the registry"
+                        ),
+                    });
+                };
                 let degraded = earlier.clone().unwrap_or_else(|| serving.package.clone());
                 (Some(degraded), Some(serving), Some(endpoint))
             }

@@ -125,11 +125,12 @@ impl Registry {
         Ok(())
     }
 
-    /// The endpoint's current configuration and the model package its first variant serves.
+    /// The endpoint's current configuration and the model package its first variant serves; `None` when that
+    /// model was not created from a model package (nothing in the registry to roll back).
     ///
     /// # Errors
-    /// The classified SageMaker error; a `NonRetryable` one when the endpoint serves no model package.
-    pub async fn serving(&self, endpoint: &str) -> Result<Serving, AwsError> {
+    /// The classified SageMaker error.
+    pub async fn serving(&self, endpoint: &str) -> Result<Option<Serving>, AwsError> {
         let described = self
             .sagemaker
             .describe_endpoint()
@@ -161,26 +162,26 @@ impl Registry {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeModel", &model_name, e))?;
-        let package_arn = model
+        let Some(package_arn) = model
             .primary_container()
             .and_then(|c| c.model_package_name())
-            .or_else(|| model.containers().first().and_then(|c| c.model_package_name()))
+            .or_else(|| {
+                model
+                    .containers()
+                    .first()
+                    .and_then(|c| c.model_package_name())
+            })
             .map(str::to_owned)
-            .ok_or_else(|| {
-                AwsError::from_code(
-                    "DescribeModel",
-                    &model_name,
-                    None,
-                    format!("endpoint {endpoint} serves model {model_name}, which is not from a model package: nothing to roll back in the registry"),
-                )
-            })?;
+        else {
+            return Ok(None);
+        };
         let (package, _) = self.describe(&package_arn).await?;
-        Ok(Serving {
+        Ok(Some(Serving {
             package,
             variants,
             kms_key_id: config.kms_key_id().map(str::to_owned),
             data_capture: config.data_capture_config().cloned(),
-        })
+        }))
     }
 
     /// Points `endpoint` at `target`: a new model from the package and a copy of the current endpoint
