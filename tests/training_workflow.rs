@@ -4,7 +4,7 @@
 //! SageMaker received, and the notices on the topic's queue.
 //!
 //! What the emulator cannot do is stood in for, nothing else: `.sync` is stripped (jobs complete at once); a
-//! failed job is a training task pointed at a call that fails ([`fail_training_state`]); the gate's Lambda
+//! failed job (or gate) is a task pointed at a call that fails ([`fail_state`]); the gate's Lambda
 //! answer is model-gate's verdict computed beforehand (the emulator's Lambda returns queued answers), with the
 //! job's metrics from `aws-smithy-mocks` and the champion from the emulator's registry.
 
@@ -22,7 +22,7 @@ use guardrails_core::Env;
 use model_gate::ModelGate;
 use model_gate::registry::Registry;
 use serde_json::{Value, json};
-use testkit::{TopicProbe, emulator, emulator_definition, fail_training_state, unique_name};
+use testkit::{TopicProbe, emulator, emulator_definition, fail_state, unique_name};
 use trigger_training::input::Trigger;
 use trigger_training::ledger::Ledger;
 use trigger_training::policy::TriggerKind;
@@ -71,7 +71,7 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         ],
     );
     for state in failing {
-        fail_training_state(&mut definition, state);
+        fail_state(&mut definition, state);
     }
     let machine = sfn
         .create_state_machine()
@@ -136,6 +136,8 @@ struct Ended {
     output: Value,
     error: Option<String>,
     cause: Option<String>,
+    /// What the Gate task sent model-gate, from the execution history, if it was reached.
+    gate_payload: Option<Value>,
 }
 
 impl World {
@@ -206,7 +208,23 @@ impl World {
                 .await
                 .unwrap();
             if *d.status() != ExecutionStatus::Running {
+                let history = self
+                    .sfn
+                    .get_execution_history()
+                    .execution_arn(&execution_arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let gate_payload = history.events().iter().find_map(|e| {
+                    let scheduled = e.task_scheduled_event_details()?;
+                    (scheduled.resource() == "invoke").then(|| {
+                        let parameters: Value =
+                            serde_json::from_str(scheduled.parameters()).unwrap();
+                        parameters["Payload"].clone()
+                    })
+                });
                 return Ended {
+                    gate_payload,
                     status: d.status().clone(),
                     output: d
                         .output()
@@ -238,6 +256,15 @@ impl World {
                 .send()
                 .await
                 .unwrap();
+            // SageMaker refuses customer metadata outside this character set (the emulator does not check).
+            for (key, value) in p.customer_metadata_properties().into_iter().flatten() {
+                assert!(
+                    format!("{key}{value}")
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)),
+                    "metadata {key:?} = {value:?}"
+                );
+            }
             out.push((
                 p.model_approval_status().unwrap().as_str().to_owned(),
                 p.model_package_description().unwrap_or_default().to_owned(),
@@ -305,6 +332,11 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         .run(&first, Some(world.verdict(&job, &GOOD, "true").await))
         .await;
     assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    assert_eq!(
+        ended.gate_payload,
+        Some(json!({"training_job_name": job, "model_package_group": world.group})),
+        "the gate is asked about the job that ran, by name"
+    );
 
     // The job the emulator's SageMaker received: spot first, in the configured subnets, with the trigger's tags.
     let trained = world
@@ -395,6 +427,11 @@ async fn a_failed_first_attempt_falls_back_to_on_demand() {
         "{}",
         ended.output
     );
+    assert_eq!(
+        ended.gate_payload.unwrap()["training_job_name"],
+        json!(fallback),
+        "the gate judges the fallback's job"
+    );
     assert!(
         world.job(&job).await.is_none(),
         "the first attempt created nothing"
@@ -464,4 +501,22 @@ async fn an_unknown_verdict_fails_the_workflow_with_a_notice() {
         ("critical", "gate-failed")
     );
     assert!(message.contains("Maybe"), "{message}");
+}
+
+#[tokio::test]
+async fn a_failing_gate_fails_the_workflow_with_a_notice() {
+    let world = world(&["Gate"], &[]).await;
+    let trigger = manual("gate down");
+    let job = trigger.job_name(&world.group);
+    let ended = world.run(&trigger, None).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("GateFailed"), "{ended:?}");
+    assert!(world.packages().await.is_empty());
+    let (subject, message, severity, kind) = world.notice().await;
+    assert_eq!(subject, format!("Model gate failed: {job}"));
+    assert_eq!(
+        (severity.as_str(), kind.as_str()),
+        ("critical", "gate-failed")
+    );
+    assert!(message.contains("nothing was registered"), "{message}");
 }

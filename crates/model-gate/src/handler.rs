@@ -18,6 +18,7 @@ pub const GROUP_DIMENSION: &str = "ModelPackageGroup";
 
 /// SageMaker's limits on what the workflow registers.
 const MAX_DESCRIPTION: usize = 1024;
+const MAX_METADATA_KEY: usize = 128;
 const MAX_METADATA_VALUE: usize = 256;
 
 /// The task's input: the training job (name or ARN — the workflow passes the ARN) and the group.
@@ -160,14 +161,22 @@ impl ModelGate {
             .metrics
             .iter()
             .filter(|(_, v)| v.is_finite())
-            .map(|(k, v)| (k.clone(), format!("{v}")))
+            .map(|(k, v)| {
+                (
+                    metadata_text(k, MAX_METADATA_KEY),
+                    metadata_text(&format!("{v}"), MAX_METADATA_VALUE),
+                )
+            })
             .collect();
-        metadata.insert("training_job".into(), job.name.clone());
+        metadata.insert(
+            "training_job".into(),
+            metadata_text(&job.name, MAX_METADATA_VALUE),
+        );
         metadata.insert("gate_decision".into(), decision_name.into());
         if !verdict.reasons.is_empty() {
             metadata.insert(
                 "gate_reasons".into(),
-                cut(&verdict.reasons.join("; "), MAX_METADATA_VALUE),
+                metadata_text(&verdict.reasons.join(" / "), MAX_METADATA_VALUE),
             );
         }
         tracing::info!(
@@ -213,6 +222,21 @@ fn job_name(request: &GateRequest) -> Result<String, GateError> {
         })
 }
 
+/// Customer metadata as SageMaker accepts it: letters, spaces, digits and `_.:/=+-@` only (anything else
+/// becomes a space), at most `max` characters. CreateModelPackage refuses the whole package otherwise.
+fn metadata_text(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(max)
+        .collect()
+}
+
 /// At most `max` characters, cut on a character boundary with an ellipsis.
 fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -251,6 +275,22 @@ mod tests {
         assert!(
             request(serde_json::json!({"job": "x"})).is_err(),
             "unknown fields are refused"
+        );
+    }
+
+    #[test]
+    fn metadata_is_what_sagemaker_accepts() {
+        let reasons = "overfitting not checked; champion arn:aws:sagemaker:…/3 (F1 0.86) → \"x\"";
+        let text = metadata_text(reasons, 40);
+        assert_eq!(text.chars().count(), 40);
+        assert!(
+            text.chars()
+                .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)),
+            "{text}"
+        );
+        assert_eq!(
+            metadata_text("validation:weighted_f1", 128),
+            "validation:weighted_f1"
         );
     }
 

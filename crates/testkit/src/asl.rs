@@ -42,17 +42,20 @@ fn strip_sync(value: &mut Value) {
     }
 }
 
-/// Makes the training task `state` fail on the emulator the way a failed job fails its `.sync` task: it
-/// describes its own job before creating it, which SageMaker answers with a not-found error. The state's
-/// Retry, Catch and transitions are the definition's own.
-pub fn fail_training_state(definition: &mut Value, state: &str) {
+/// Makes the task `state` fail on the emulator the way a failed job or a failed Lambda fails its task: it calls
+/// DescribeTrainingJob for a job that does not exist, which SageMaker answers with an error. The state's Retry,
+/// Catch and transitions stay the definition's own.
+pub fn fail_state(definition: &mut Value, state: &str) {
     let task = definition["States"]
         .get_mut(state)
         .unwrap_or_else(|| panic!("no state {state}"));
-    let job_name = task["Parameters"]["TrainingJobName.$"].clone();
-    assert!(job_name.is_string(), "{state} is not a training task");
+    assert_eq!(task["Type"], "Task", "{state} is not a Task");
     task["Resource"] = json!("arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob");
-    task["Parameters"] = json!({ "TrainingJobName.$": job_name });
+    task["Parameters"] = json!({ "TrainingJobName": "emulator-injected-failure" });
+    if let Some(map) = task.as_object_mut() {
+        // Selectors of the real result would not apply to the error.
+        map.remove("ResultSelector");
+    }
 }
 
 #[cfg(test)]
@@ -83,12 +86,12 @@ mod tests {
     }
 
     #[test]
-    fn failing_a_training_state_keeps_its_job_name() {
+    fn a_failing_state_keeps_its_transitions() {
         let mut d = emulator_definition(ASL, &[("Role", "r"), ("Topic", "t")]);
-        fail_training_state(&mut d, "T");
+        fail_state(&mut d, "T");
         assert_eq!(
-            d["States"]["T"]["Parameters"],
-            json!({"TrainingJobName.$": "$.job"})
+            d["States"]["T"]["Resource"],
+            "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob"
         );
         assert_eq!(d["States"]["T"]["Next"], "N");
     }

@@ -10,7 +10,7 @@ mod asl;
 mod probes;
 mod server;
 
-pub use asl::{emulator_definition, fail_training_state};
+pub use asl::{emulator_definition, fail_state};
 pub use probes::{BusProbe, KmsBucket, TopicProbe, drain_queue, s3_client};
 pub use server::{Emulator, emulator};
 

@@ -48,14 +48,19 @@ impl Trigger {
             .collect()
     }
 
-    /// The training job name: `<group>-<yyyymmddHHMMSS>-<hash of the trigger id>`, at most 60 characters of
-    /// `[a-zA-Z0-9-]` so that the fallback's `-od` still fits SageMaker's 63.
+    /// The training job name: `<group>-<yyyymmddHHMMSS>-<hash of the trigger id>`, lower case (SageMaker ARNs
+    /// lower-case names, so the name and its ARN agree), at most 60 characters of `[a-z0-9-]` so that the
+    /// fallback's `-od` still fits SageMaker's 63.
     pub fn job_name(&self, model_package_group: &str) -> String {
         let hash = xxhash_rust::xxh3::xxh3_64(self.id.as_bytes()) & 0xff_ffff;
         let suffix = format!("-{}-{hash:06x}", self.time.format("%Y%m%d%H%M%S"));
         let mut group = String::new();
         for c in model_package_group.chars() {
-            let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+            let c = if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            };
             if !(c == '-' && (group.is_empty() || group.ends_with('-'))) {
                 group.push(c);
             }
@@ -147,6 +152,9 @@ pub fn execution_input(
     settings: &TrainingSettings,
 ) -> ExecutionInput {
     let job_name = trigger.job_name(&settings.model_package_group);
+    // One folder per training: SageMaker resumes from what it finds there, so a new training must not find the
+    // last one's checkpoints. The fallback shares it and resumes the first attempt's work.
+    let checkpoint = format!("{}{job_name}/", settings.checkpoint_uri);
     let attempt = |instance_type: &str, use_spot: bool| {
         let mut resource = json!({
             "InstanceType": instance_type,
@@ -193,7 +201,7 @@ pub fn execution_input(
                 }},
             }]),
             output_data_config: output,
-            checkpoint_config: json!({ "S3Uri": settings.checkpoint_uri }),
+            checkpoint_config: json!({ "S3Uri": checkpoint }),
             primary: attempt(&settings.instance_type, settings.use_spot),
             fallback: attempt(&settings.fallback_instance_type, false),
             vpc_config: (!settings.subnets.is_empty()).then(|| {
@@ -281,7 +289,7 @@ mod tests {
         }
         assert!(
             odd.job_name("Tickets Classifier (ES)")
-                .starts_with("Tickets-Classifier-ES-2026")
+                .starts_with("tickets-classifier-es-2026")
         );
     }
 
@@ -330,6 +338,13 @@ mod tests {
         );
         assert!(t.get("vpc_config").is_none(), "no VPC unless configured");
         assert!(t["output_data_config"].get("KmsKeyId").is_none());
+        assert_eq!(
+            t["checkpoint_config"]["S3Uri"],
+            format!(
+                "s3://artifacts/models/checkpoints/{}/",
+                input.training.job_name
+            )
+        );
         assert_eq!(
             t["tags"],
             json!([

@@ -39,6 +39,8 @@ pub struct History {
     pub running: Option<String>,
     /// When the newest execution started, whatever its outcome.
     pub last_start: Option<DateTime<Utc>>,
+    /// The newest execution failed, timed out or was aborted.
+    pub last_failed: bool,
 }
 
 /// The thresholds of the decision.
@@ -130,7 +132,8 @@ pub enum Decision {
 /// started (this dataset's rows included); it only matters for [`TriggerKind::NewData`].
 ///
 /// Order matters: a redelivered trigger is a duplicate even while its own execution runs; nothing starts while
-/// another runs; a person's request skips the row minimum and the cooldown, which guard against automation.
+/// another runs; a person's request skips the row minimum and the cooldown, which guard against automation. The
+/// cooldown holds retraining requests after any start, and new data after a failed run.
 pub fn decide(
     kind: &TriggerKind,
     history: &History,
@@ -161,7 +164,16 @@ pub fn decide(
                 min_new_rows: policy.min_new_rows,
             })
         }
-        TriggerKind::NewData { .. } => Decision::Start,
+        // After a failed run, new data waits for the cooldown too: a persistent failure must not burn a GPU
+        // job for every upload.
+        TriggerKind::NewData { .. } => match history.last_start {
+            Some(last) if history.last_failed && now < last + policy.cooldown => {
+                Decision::Skip(SkipReason::Cooldown {
+                    until: last + policy.cooldown,
+                })
+            }
+            _ => Decision::Start,
+        },
         TriggerKind::Retraining => match history.last_start {
             Some(last) if now < last + policy.cooldown => Decision::Skip(SkipReason::Cooldown {
                 until: last + policy.cooldown,
@@ -207,6 +219,12 @@ mod tests {
             already_started: true,
             running: Some("data-abc".to_owned()),
             last_start: Some(at(8)),
+            last_failed: false,
+        };
+        let failed_at_8 = History {
+            last_start: Some(at(8)),
+            last_failed: true,
+            ..History::default()
         };
         let skip = Decision::Skip;
         let rows = |new_rows| {
@@ -230,6 +248,8 @@ mod tests {
             ("one row short",                    data("tickets"),         &idle,         999,  9,  rows(999)),
             ("nothing new",                      data("tickets"),         &idle,         0,    9,  rows(0)),
             ("no cooldown for new data",         data("tickets"),         &started_at_8, 1000, 9,  Decision::Start),
+            ("new data after a failed run",      data("tickets"),         &failed_at_8,  5000, 9,  cooldown.clone()),
+            ("new data once that cooldown ends", data("tickets"),         &failed_at_8,  5000, 14, Decision::Start),
             ("another dataset",                  data("emails"),          &idle,         5000, 9,  other.clone()),
             ("another dataset, even if running", data("emails"),          &running,      5000, 9,  other),
             ("data while running",               data("tickets"),         &running,      5000, 9,  busy.clone()),

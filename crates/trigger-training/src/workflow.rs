@@ -79,19 +79,27 @@ impl Workflow {
         Ok(Snapshot {
             history: History {
                 already_started,
-                running: running.map(|(name, _)| name),
-                last_start: last.map(|(_, start)| start),
+                running: running.map(|(name, _, _)| name),
+                last_start: last.as_ref().map(|(_, start, _)| *start),
+                last_failed: last.is_some_and(|(_, _, status)| {
+                    matches!(
+                        status,
+                        ExecutionStatus::Failed
+                            | ExecutionStatus::TimedOut
+                            | ExecutionStatus::Aborted
+                    )
+                }),
             },
-            last_success_start: succeeded.map(|(_, start)| start),
+            last_success_start: succeeded.map(|(_, start, _)| start),
         })
     }
 
-    /// Name and start of the newest execution with `status` (any status when `None`). Step Functions lists
-    /// newest first.
+    /// Name, start and status of the newest execution with `status` (any status when `None`). Step Functions
+    /// lists newest first.
     async fn newest(
         &self,
         status: Option<ExecutionStatus>,
-    ) -> Result<Option<(String, DateTime<Utc>)>, AwsError> {
+    ) -> Result<Option<(String, DateTime<Utc>, ExecutionStatus)>, AwsError> {
         let page = self
             .sfn
             .list_executions()
@@ -105,7 +113,7 @@ impl Workflow {
             let start = e.start_date();
             let start =
                 DateTime::from_timestamp(start.secs(), start.subsec_nanos()).unwrap_or_default();
-            (e.name().to_owned(), start)
+            (e.name().to_owned(), start, e.status().clone())
         }))
     }
 

@@ -296,3 +296,43 @@ async fn retraining_respects_the_cooldown_and_a_person_does_not_have_to() {
     assert!(matches!(twice, Outcome::Duplicate { .. }), "{twice:?}");
     assert_eq!(world.executions().await.len(), 2);
 }
+
+#[tokio::test]
+async fn after_a_failed_run_new_data_waits_for_the_cooldown() {
+    let world = world(
+        r#"{"StartAt": "Train", "States": {"Train": {"Type": "Fail", "Error": "TrainingFailed"}}}"#,
+        "1000",
+    )
+    .await;
+    let now = Utc::now();
+    let first = world
+        .function
+        .handle(
+            dataset_validated(&unique_name("a"), 5000, now - Duration::minutes(5)),
+            "r1",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(first, Outcome::Started { .. }), "{first:?}");
+    world.settle().await;
+    assert_eq!(world.executions().await[0].1, ExecutionStatus::Failed);
+
+    let next = world
+        .function
+        .handle(
+            dataset_validated(&unique_name("b"), 5000, now + Duration::minutes(1)),
+            "r2",
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            next,
+            Outcome::Skipped {
+                reason: SkipReason::Cooldown { .. },
+                ..
+            }
+        ),
+        "{next:?}"
+    );
+}
