@@ -9,15 +9,20 @@ PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CFN_GUARD_VERSION := 3.2.1
+CFN_GUARD := .tools/bin/cfn-guard
 CARGO ?= cargo
-export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+TEMPLATE ?= infra/template.yaml
+STACK ?= mlops-guardrails
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy asl unit demo bench coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy asl guard-tests posture posture-weakened unit deploy destroy demo bench coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(VENV_STAMP) $(NODE_STAMP) ## install the pinned tools (idempotent): Python venv, npm tools
+setup: $(VENV_STAMP) $(NODE_STAMP) $(CFN_GUARD) ## install the pinned tools (idempotent): Python venv, npm tools, cfn-guard
 
 # The venv is rebuilt only when the pins change. Constraints pin every transitive package.
 $(VENV_STAMP): tools/requirements.in tools/requirements.txt
@@ -30,7 +35,11 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: setup fmt-check clippy asl unit ## everything CI runs: format, lints, state machine lint, unit and emulator tests
+# cfn-guard from crates.io, built once into .tools (about 2 minutes on 2 cores).
+$(CFN_GUARD):
+	$(CARGO) install cfn-guard --version $(CFN_GUARD_VERSION) --locked --root .tools --quiet
+
+test: setup fmt-check clippy asl guard-tests posture posture-weakened unit ## everything CI runs: format, lints, posture checks, unit and emulator tests
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -40,6 +49,20 @@ clippy:
 
 asl: setup ## lint the state machine definitions (Amazon States Language) with @wmfs/statelint
 	statelint infra/statemachine/*.asl.json
+
+guard-tests: setup ## the cfn-guard rules against their own pass and fail cases (infra/guard/tests)
+	@for rules in infra/guard/*.guard; do \
+		name=$$(basename $$rules .guard); \
+		cfn-guard test --rules-file $$rules --test-data infra/guard/tests/$${name}_tests.yaml > /tmp/guard-test-$$name.log \
+			|| { cat /tmp/guard-test-$$name.log; echo "guard tests failed: $$rules"; exit 1; }; \
+		echo "guard tests passed: $$rules"; \
+	done
+
+posture: setup ## security posture on TEMPLATE (default infra/template.yaml): cfn-guard, cfn-lint, sam validate, statelint
+	tools/posture.sh $(TEMPLATE)
+
+posture-weakened: setup ## the posture check fails on each deliberately weakened copy of the template
+	$(VENV)/bin/python tools/posture_weakened.py
 
 unit: setup
 	$(CARGO) test --workspace --locked
@@ -57,9 +80,20 @@ coldstart: setup ## cold start + one invocation of the release validate-ingest b
 	$(CARGO) build --release --locked -p validate-ingest --bin validate-ingest
 	tools/coldstart.sh target/release/validate-ingest
 
-package: setup ## build the Lambda zips (release profile) into target/lambda/
+package: setup ## build the Lambda zips (release profile) into target/lambda/, where the template's CodeUri points
 	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin drift-handler --bin cost-guard
 	@ls -l target/lambda/*/bootstrap.zip
+
+deploy: package posture ## deploy the stack with SAM (guided the first time, then from samconfig.toml)
+	@if [ -f samconfig.toml ]; then \
+		sam deploy --template-file $(TEMPLATE) --config-file samconfig.toml; \
+	else \
+		sam deploy --guided --template-file $(TEMPLATE) --stack-name $(STACK) --capabilities CAPABILITY_NAMED_IAM \
+			--config-file samconfig.toml; \
+	fi
+
+destroy: ## delete the stack (buckets holding objects are kept: empty them first, see the README)
+	sam delete --stack-name $(STACK)
 
 lock-python: ## re-resolve tools/requirements.txt from tools/requirements.in
 	rm -rf /tmp/guardrails-lock-venv && $(PYTHON) -m venv /tmp/guardrails-lock-venv

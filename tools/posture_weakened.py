@@ -1,0 +1,234 @@
+"""The posture check must be able to fail: weaken infra/template.yaml one way at a time, write each copy to a
+folder of its own, and require tools/posture.sh to fail on it, naming the check that caught it. A JSON copy of the
+unweakened template, in another folder, must pass.
+
+Each weakening replaces one exact piece of the template (the first occurrence, when it repeats), so a template
+change that removes the piece fails here loudly instead of silently testing nothing.
+"""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "template.yaml"
+POSTURE = ROOT / "tools" / "posture.sh"
+
+# name, text to find, its replacement, what must appear in the failing output
+WEAKENINGS = [
+    (
+        "bucket-sse-s3",
+        'SSEAlgorithm: "aws:kms", KMSMasterKeyID: !GetAtt DataKey.Arn }',
+        "SSEAlgorithm: AES256 }",
+        "s3.guard/s3_sse_kms",
+    ),
+    (
+        "bucket-unversioned",
+        "VersioningConfiguration: { Status: Enabled }",
+        "VersioningConfiguration: { Status: Suspended }",
+        "s3.guard/s3_versioned",
+    ),
+    (
+        "bucket-public-policy-allowed",
+        "BlockPublicPolicy: true",
+        "BlockPublicPolicy: false",
+        "s3.guard/s3_public_access_blocked",
+    ),
+    (
+        "bucket-plain-http",
+        """          - Sid: DenyInsecureTransport
+            Effect: Deny
+            Principal: "*"
+            Action: "s3:*"
+            Resource: [!GetAtt RawBucket.Arn, !Sub "${RawBucket.Arn}/*"]
+            Condition: { Bool: { aws:SecureTransport: "false" } }
+""",
+        "",
+        "s3.guard/s3_tls_only",
+    ),
+    (
+        "role-whole-service",
+        "Action: [ssm:GetParameter]",
+        'Action: ["ssm:*"]',
+        "iam.guard/iam_no_wildcard_actions",
+    ),
+    (
+        "role-any-training-job-anywhere",
+        """                Action: [sagemaker:DescribeTrainingJob]
+                Resource: !Sub "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/*\"""",
+        """                Action: [sagemaker:DescribeTrainingJob]
+                Resource: "*\"""",
+        "iam.guard/iam_wildcard_resources_only_where_unscopable",
+    ),
+    (
+        "passrole-to-any-service",
+        """                Resource: !GetAtt SageMakerExecutionRole.Arn
+                Condition:
+                  StringEquals:
+                    iam:PassedToService: sagemaker.amazonaws.com
+""",
+        """                Resource: !GetAtt SageMakerExecutionRole.Arn
+""",
+        "iam.guard/iam_passrole_scoped",
+    ),
+    (
+        "topic-unencrypted",
+        """      TopicName: !Sub "${ProjectName}-notices"
+      KmsMasterKeyId: !Ref DataKey
+""",
+        """      TopicName: !Sub "${ProjectName}-notices"
+""",
+        "encryption.guard/sns_encrypted",
+    ),
+    (
+        "queue-unencrypted",
+        """      QueueName: !Sub "${ProjectName}-ingest"
+      KmsMasterKeyId: !Ref DataKey
+""",
+        """      QueueName: !Sub "${ProjectName}-ingest"
+""",
+        "encryption.guard/sqs_encrypted",
+    ),
+    (
+        "log-group-unencrypted",
+        """      LogGroupName: !Sub "/aws/lambda/${ProjectName}-validate-ingest"
+      RetentionInDays: !Ref LogRetentionDays
+      KmsKeyId: !GetAtt DataKey.Arn
+""",
+        """      LogGroupName: !Sub "/aws/lambda/${ProjectName}-validate-ingest"
+      RetentionInDays: !Ref LogRetentionDays
+""",
+        "encryption.guard/log_groups_encrypted_with_retention",
+    ),
+    (
+        "secret-default-key",
+        """      KmsKeyId: !Ref DataKey
+      GenerateSecretString:""",
+        """      GenerateSecretString:""",
+        "encryption.guard/secrets_encrypted",
+    ),
+    (
+        "key-never-rotates",
+        "EnableKeyRotation: true",
+        "EnableKeyRotation: false",
+        "encryption.guard/kms_rotation",
+    ),
+    (
+        "workflow-untraced",
+        "Tracing: { Enabled: true }",
+        "Tracing: { Enabled: false }",
+        "operations.guard/state_machines_log_and_trace",
+    ),
+    (
+        "rule-target-without-dlq",
+        """        - Id: ingest-queue
+          Arn: !GetAtt IngestQueue.Arn
+          DeadLetterConfig: { Arn: !GetAtt EventsDeadLetterQueue.Arn }
+""",
+        """        - Id: ingest-queue
+          Arn: !GetAtt IngestQueue.Arn
+""",
+        "operations.guard/rule_targets_have_dlq",
+    ),
+    (
+        "async-failures-dropped",
+        """      FunctionName: !Ref DriftHandlerFunction
+      Qualifier: $LATEST
+      MaximumRetryAttempts: 2
+      DestinationConfig:
+        OnFailure: { Destination: !GetAtt EventsDeadLetterQueue.Arn }
+""",
+        """      FunctionName: !Ref DriftHandlerFunction
+      Qualifier: $LATEST
+      MaximumRetryAttempts: 2
+""",
+        "operations.guard/async_invocations_keep_failures",
+    ),
+    (
+        "ingest-queue-without-redrive",
+        """      VisibilityTimeout: 1800
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt IngestDeadLetterQueue.Arn
+        maxReceiveCount: 5
+""",
+        """      VisibilityTimeout: 1800
+""",
+        "operations.guard/queues_redrive_to_dead_letters",
+    ),
+    (
+        "alarm-with-an-invalid-operator",
+        "ComparisonOperator: GreaterThanThreshold",
+        "ComparisonOperator: GreaterThan",
+        "E3030",  # cfn-lint: not one of the allowed values
+    ),
+]
+
+
+def run_posture(path: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [str(POSTURE), str(path)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def main() -> int:
+    original = TEMPLATE.read_text()
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="posture-") as tmp:
+        tmp = Path(tmp)
+
+        # The template as JSON, in another folder: the same verdict.
+        as_json = tmp / "json" / "template.json"
+        as_json.parent.mkdir()
+        template, matches = decode(str(TEMPLATE))
+        if matches:
+            problems.append(f"{TEMPLATE} does not decode: {matches}")
+        else:
+            as_json.write_text(json.dumps(template, indent=1))
+            code, output = run_posture(as_json)
+            print(f"{'ok ' if code == 0 else 'BAD'} json copy passes (exit {code})")
+            if code != 0:
+                problems.append(f"the JSON copy of the template fails the posture:\n{output}")
+
+        copies = {}
+        for name, find, replace, _ in WEAKENINGS:
+            if find not in original:
+                problems.append(f"{name}: the text to weaken is gone from the template: {find!r}")
+                continue
+            copy = tmp / name / "template.yaml"
+            copy.parent.mkdir()
+            copy.write_text(original.replace(find, replace, 1))
+            copies[name] = copy
+        # Two at a time: each run is CPU-bound Python and the machine has two cores.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = dict(zip(copies, pool.map(run_posture, copies.values())))
+        for name, _, _, expected in WEAKENINGS:
+            if name not in results:
+                continue
+            code, output = results[name]
+            failing = [
+                line
+                for line in output.splitlines()
+                if line.endswith((" FAIL", " SKIP")) or line.startswith(("E", "W"))
+            ]
+            caught = code != 0 and any(expected in line for line in failing)
+            print(f"{'ok ' if caught else 'BAD'} {name}: exit {code}, expected {expected}")
+            if not caught:
+                problems.append(f"{name}: posture did not fail on {expected}:\n{output}")
+
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print("posture-weakened: FAILED")
+    else:
+        print(f"posture-weakened: all {len(WEAKENINGS)} weakened copies caught, the JSON copy passes")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
