@@ -147,14 +147,22 @@ pub fn classify(facts: &AlarmFacts, rules: &[Rule], own_namespace: &str) -> Drif
             return rule.kind;
         }
     }
-    let model_monitor = namespace
-        .strip_prefix("aws/sagemaker/Endpoints/")
-        .or_else(|| namespace.strip_prefix("aws/sagemaker/ModelMonitoring/"));
+    // AWS pages spell Model Monitor's namespaces several ways (a leading slash, Endpoint or Endpoints, -metric
+    // or -metrics): accept them all.
+    let trimmed = namespace.trim_start_matches('/');
+    let model_monitor = [
+        "aws/sagemaker/Endpoints/",
+        "aws/sagemaker/Endpoint/",
+        "aws/sagemaker/ModelMonitoring/",
+    ]
+    .iter()
+    .find_map(|prefix| trimmed.strip_prefix(prefix))
+    .map(|rest| rest.trim_end_matches('s'));
     match model_monitor {
-        Some("data-metrics") => return DriftKind::DataDrift,
-        Some("model-metrics") => return DriftKind::ModelQuality,
-        Some("bias-metrics") => return DriftKind::Bias,
-        Some("explainability-metrics") => return DriftKind::FeatureAttribution,
+        Some("data-metric") => return DriftKind::DataDrift,
+        Some("model-metric") => return DriftKind::ModelQuality,
+        Some("bias-metric") => return DriftKind::Bias,
+        Some("explainability-metric") => return DriftKind::FeatureAttribution,
         _ => {}
     }
     if metric.starts_with("feature_baseline_drift_") {
@@ -289,6 +297,8 @@ mod tests {
         let table = [
             ("aws/sagemaker/Endpoints/data-metrics",               "feature_baseline_drift_text_length", DataDrift),
             ("aws/sagemaker/ModelMonitoring/data-metrics",         "feature_baseline_drift_text_length", DataDrift),
+            ("/aws/sagemaker/Endpoints/data-metric",               "missing_column_check",               DataDrift),
+            ("/aws/sagemaker/Endpoint/model-metrics",              "f1",                                 ModelQuality),
             ("aws/sagemaker/Endpoints/data-metrics",               "missing_column_check",               DataDrift),
             ("Custom/Whatever",                                    "feature_baseline_drift_label",       DataDrift),
             ("aws/sagemaker/Endpoints/model-metrics",              "weighted_f1",                        ModelQuality),

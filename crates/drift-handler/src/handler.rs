@@ -39,6 +39,11 @@ pub enum Rollback {
         /// Why.
         reason: String,
     },
+    /// A call failed part-way; a retryable failure is retried by EventBridge and the rollback resumes.
+    Failed {
+        /// The error.
+        error: String,
+    },
 }
 
 /// What the function did; also its response.
@@ -125,7 +130,8 @@ impl DriftHandler {
     }
 
     /// Handles one alarm state change. Every delivery of the same transition after the first that completed
-    /// is a [`Outcome::Duplicate`]; a delivery after a partial failure resumes (see [`Registry::rejected_for`]).
+    /// is a [`Outcome::Duplicate`]; a delivery after a partial failure resumes the same rollback (see
+    /// [`Registry::recent_rejections`]) and may repeat its notice and events.
     ///
     /// # Errors
     /// [`DriftError`], classified; EventBridge retries a Lambda target's failed invocations.
@@ -147,6 +153,7 @@ impl DriftHandler {
             return Ok(Outcome::Duplicate { alarm: facts.name });
         }
 
+        let mut failure: Option<DriftError> = None;
         let outcome = match response {
             Response::Recovered => {
                 self.notifier
@@ -160,10 +167,21 @@ impl DriftHandler {
             Response::Drifted { severity, actions } => {
                 metrics::counter!(DRIFT_ALARMS, "Kind" => kind.as_str()).increment(1);
                 let rollback = if actions.rollback {
-                    let rollback = self.roll_back(&facts).await?;
+                    // A failed rollback still notifies and asks for retraining before it is retried.
+                    let rollback = match self.roll_back(&facts).await {
+                        Ok(rollback) => rollback,
+                        Err(error) => {
+                            let rollback = Rollback::Failed {
+                                error: error.to_string(),
+                            };
+                            failure = Some(error);
+                            rollback
+                        }
+                    };
                     let result = match &rollback {
                         Rollback::RolledBack { .. } => "rolled-back",
                         Rollback::Refused { .. } => "refused",
+                        Rollback::Failed { .. } => "failed",
                     };
                     metrics::counter!(ROLLBACKS, "Result" => result).increment(1);
                     Some(rollback)
@@ -199,6 +217,12 @@ impl DriftHandler {
                 alarm: facts.name.clone(),
             },
         };
+        if let Some(error) = failure
+            && error.class() == ErrorClass::Retryable
+        {
+            // No marker: the retry resumes the rollback.
+            return Err(error);
+        }
         let record =
             serde_json::to_vec(&json!({"transition": facts.transition_key(), "outcome": &outcome}))
                 .unwrap_or_default();
@@ -212,7 +236,11 @@ impl DriftHandler {
         let key = facts.transition_key();
         let approved = self.registry.approved(group).await?;
         // An earlier delivery of this transition may have rejected the degraded version already.
-        let earlier = self.registry.rejected_for(group, &key).await?;
+        let rejections = self.registry.recent_rejections(group).await?;
+        let earlier = rejections
+            .iter()
+            .find(|(_, d)| d.as_deref().is_some_and(|d| d.contains(&key)))
+            .map(|(p, _)| p.clone());
         let (degraded, serving, endpoint) = match &self.config.serving {
             Serving::Batch => {
                 let degraded = earlier.clone().or_else(|| newest(&approved).cloned());
@@ -247,6 +275,21 @@ impl DriftHandler {
                 ),
             });
         };
+        // One automatic step back per incident: the version an earlier rollback restored is not rolled back
+        // further (an ALARM after INSUFFICIENT_DATA or a flapping alarm would otherwise walk down the registry).
+        if earlier.is_none()
+            && let Some((rejected, _)) = rejections.iter().find(|(_, d)| {
+                d.as_deref()
+                    .is_some_and(|d| d.contains(&format!("rolled back to {}.", degraded.arn)))
+            })
+        {
+            return Ok(Rollback::Refused {
+                reason: format!(
+                    "{} is the version an earlier rollback (from {}) restored: not rolling back further automatically",
+                    degraded.arn, rejected.arn
+                ),
+            });
+        }
         let Some(to) = target(&approved, &degraded).cloned() else {
             return Ok(Rollback::Refused {
                 reason: format!(
@@ -362,6 +405,12 @@ impl DriftHandler {
                     "NOT rolled back: {reason}. Act by hand (see the runbook)."
                 ));
             }
+            Some(Rollback::Failed { error }) => {
+                severity = Severity::Critical;
+                done.push(format!(
+                    "Rollback FAILED part-way: {error}. It is retried when the error is transient; otherwise act by hand (see the runbook)."
+                ));
+            }
             None => {}
         }
         if retrain && kind.cause().is_some() {
@@ -381,6 +430,9 @@ impl DriftHandler {
             Some(Rollback::RolledBack { .. }) => format!("Rolled back: {}", headline(facts, kind)),
             Some(Rollback::Refused { .. }) => {
                 format!("Rollback impossible: {}", headline(facts, kind))
+            }
+            Some(Rollback::Failed { .. }) => {
+                format!("Rollback failed: {}", headline(facts, kind))
             }
             None => {
                 let h = headline(facts, kind);

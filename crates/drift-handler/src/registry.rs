@@ -62,12 +62,15 @@ impl Registry {
         }
     }
 
-    /// The version an earlier delivery of this transition already rejected, found by `key` in its approval
-    /// description: the rollback then resumes instead of rolling back one version further.
+    /// The newest rejected versions with their approval descriptions: drift-handler's own rejections name the
+    /// alarm transition and the version they restored.
     ///
     /// # Errors
     /// The classified SageMaker error.
-    pub async fn rejected_for(&self, group: &str, key: &str) -> Result<Option<Package>, AwsError> {
+    pub async fn recent_rejections(
+        &self,
+        group: &str,
+    ) -> Result<Vec<(Package, Option<String>)>, AwsError> {
         let recent = self
             .sagemaker
             .list_model_packages()
@@ -79,16 +82,13 @@ impl Registry {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ListModelPackages", group, e))?;
+        let mut out = Vec::new();
         for summary in recent.model_package_summary_list() {
-            let Some(arn) = summary.model_package_arn() else {
-                continue;
-            };
-            let package = self.describe(arn).await?;
-            if package.1.as_deref().is_some_and(|d| d.contains(key)) {
-                return Ok(Some(package.0));
+            if let Some(arn) = summary.model_package_arn() {
+                out.push(self.describe(arn).await?);
             }
         }
-        Ok(None)
+        Ok(out)
     }
 
     /// A version and its approval description.
@@ -181,12 +181,18 @@ impl Registry {
             variants,
             kms_key_id: config.kms_key_id().map(str::to_owned),
             data_capture: config.data_capture_config().cloned(),
+            async_inference: config.async_inference_config().cloned(),
+            config_role_arn: config.execution_role_arn().map(str::to_owned),
+            config_vpc: config.vpc_config().cloned(),
+            model_vpc: model.vpc_config().cloned(),
+            network_isolation: model.enable_network_isolation(),
         }))
     }
 
-    /// Points `endpoint` at `target`: a new model from the package and a copy of the current endpoint
-    /// configuration (variants, KMS key, data capture) using it, then UpdateEndpoint. `suffix` makes the new
-    /// names unique per transition, so a retried rollback reuses them.
+    /// Points `endpoint` at `target`: a new model from the package (with the current model's VPC and network
+    /// isolation) and a copy of the current endpoint configuration using it (variants with their volume and
+    /// timeouts, KMS key, data capture, async inference, role, VPC; not shadow variants), then UpdateEndpoint.
+    /// `suffix` makes the new names unique per transition, so a retried rollback reuses them.
     ///
     /// # Errors
     /// The classified SageMaker error.
@@ -209,6 +215,8 @@ impl Registry {
                     .model_package_name(&target.arn)
                     .build(),
             )
+            .set_vpc_config(current.model_vpc.clone())
+            .set_enable_network_isolation(current.network_isolation)
             .send()
             .await;
         if let Err(e) = created {
@@ -229,6 +237,13 @@ impl Registry {
                     .set_initial_instance_count(v.initial_instance_count())
                     .set_initial_variant_weight(v.initial_variant_weight())
                     .set_serverless_config(v.serverless_config().cloned())
+                    .set_volume_size_in_gb(v.volume_size_in_gb())
+                    .set_model_data_download_timeout_in_seconds(
+                        v.model_data_download_timeout_in_seconds(),
+                    )
+                    .set_container_startup_health_check_timeout_in_seconds(
+                        v.container_startup_health_check_timeout_in_seconds(),
+                    )
                     .build()
             })
             .collect();
@@ -239,6 +254,9 @@ impl Registry {
             .set_production_variants(Some(variants))
             .set_kms_key_id(current.kms_key_id.clone())
             .set_data_capture_config(current.data_capture.clone())
+            .set_async_inference_config(current.async_inference.clone())
+            .set_execution_role_arn(current.config_role_arn.clone())
+            .set_vpc_config(current.config_vpc.clone())
             .send()
             .await;
         if let Err(e) = configured {
@@ -269,6 +287,16 @@ pub struct Serving {
     pub kms_key_id: Option<String>,
     /// Its data capture (Model Monitor reads it: a rollback must keep it).
     pub data_capture: Option<aws_sdk_sagemaker::types::DataCaptureConfig>,
+    /// Its asynchronous inference settings.
+    pub async_inference: Option<aws_sdk_sagemaker::types::AsyncInferenceConfig>,
+    /// Its configuration's execution role.
+    pub config_role_arn: Option<String>,
+    /// Its configuration's VPC.
+    pub config_vpc: Option<aws_sdk_sagemaker::types::VpcConfig>,
+    /// The current model's VPC, kept by the rollback model.
+    pub model_vpc: Option<aws_sdk_sagemaker::types::VpcConfig>,
+    /// The current model's network isolation, kept by the rollback model.
+    pub network_isolation: Option<bool>,
 }
 
 /// `<endpoint>-rb-<suffix>`, within SageMaker's 63 characters.

@@ -369,3 +369,39 @@ async fn data_drift_asks_for_retraining_only_and_insufficient_data_is_only_logge
     assert!(world.notices.notices(1, QUIET).await.is_empty());
     assert!(world.bus.events(1, QUIET).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_new_alarm_does_not_roll_back_past_the_version_a_rollback_restored() {
+    let world = world(3).await;
+    let first = world
+        .handler
+        .handle(fixture("alarm-model-quality.json"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        first,
+        Outcome::Drifted {
+            rollback: Some(Rollback::RolledBack { .. }),
+            ..
+        }
+    ));
+    world.notices.notices(1, WAIT).await;
+
+    // The alarm went INSUFFICIENT_DATA overnight and is back in ALARM: a new transition.
+    let mut again = fixture("alarm-model-quality.json");
+    again["detail"]["previousState"]["value"] = json!("INSUFFICIENT_DATA");
+    again["detail"]["state"]["timestamp"] = json!("2026-11-22T03:10:45.341+0000");
+    let outcome = world.handler.handle(again).await.unwrap();
+    let Outcome::Drifted {
+        rollback: Some(Rollback::Refused { reason }),
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("an earlier rollback"), "{reason}");
+    assert_eq!(
+        World::statuses(&world.registry().await),
+        ["Approved", "Approved", "Rejected"]
+    );
+}

@@ -277,3 +277,54 @@ async fn a_model_not_from_the_registry_is_not_touched() {
     let notice = &notices.notices(1, Duration::from_secs(10)).await[0];
     assert_eq!(notice["MessageAttributes"]["severity"]["Value"], "critical");
 }
+
+#[tokio::test]
+async fn a_rollback_that_fails_part_way_still_notifies() {
+    let create_model = mock!(aws_sdk_sagemaker::Client::create_model)
+        .then_output(|| CreateModelOutput::builder().model_arn("arn:model").build());
+    let create_config =
+        mock!(aws_sdk_sagemaker::Client::create_endpoint_config).then_output(|| {
+            CreateEndpointConfigOutput::builder()
+                .endpoint_config_arn("arn:config")
+                .build()
+        });
+    let update_endpoint = mock!(aws_sdk_sagemaker::Client::update_endpoint).then_error(|| {
+        aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointError::ResourceLimitExceeded(
+            aws_sdk_sagemaker::types::error::ResourceLimitExceeded::builder()
+                .message("too many endpoint updates")
+                .build(),
+        )
+    });
+    let reject = mock!(aws_sdk_sagemaker::Client::update_model_package).then_output(|| {
+        UpdateModelPackageOutput::builder()
+            .model_package_arn(version(3))
+            .build()
+    });
+    let mut all = rules(Some(3));
+    all.extend([create_model, create_config, update_endpoint, reject]);
+    let refs: Vec<&Rule> = all.iter().collect();
+    let sagemaker = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, refs.as_slice());
+    let (handler, bus, notices) = handler(sagemaker).await;
+
+    let outcome = handler.handle(alarm()).await.unwrap();
+    let Outcome::Drifted {
+        rollback: Some(Rollback::Failed { error }),
+        retraining_requested: true,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(error.contains("UpdateEndpoint"), "{error}");
+    let notice = &notices.notices(1, Duration::from_secs(10)).await[0];
+    assert_eq!(notice["MessageAttributes"]["severity"]["Value"], "critical");
+    assert!(
+        notice["Message"]
+            .as_str()
+            .unwrap()
+            .contains("Rollback FAILED part-way"),
+        "{notice}"
+    );
+    let events = bus.events(1, Duration::from_secs(10)).await;
+    assert_eq!(events[0]["detail-type"], "Retraining Requested");
+}
