@@ -234,6 +234,25 @@ fn model_gate_request_names_the_job_by_arn() {
 }
 
 #[test]
+fn transform_job_completion_carries_output_path_and_times() {
+    let event: EventBridgeEvent =
+        serde_json::from_str(&fixture("sagemaker-transform-job-completed.json")).unwrap();
+    assert_eq!(event.detail_type, "SageMaker Transform Job State Change");
+    let detail = &event.detail;
+    assert_eq!(detail["TransformJobStatus"], "Completed");
+    assert!(
+        detail["TransformOutput"]["S3OutputPath"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://")
+    );
+    let seconds = (detail["TransformEndTime"].as_f64().unwrap()
+        - detail["TransformStartTime"].as_f64().unwrap())
+        / 1000.0;
+    assert_eq!(seconds, 663.0);
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -253,6 +272,7 @@ fn every_fixture_is_covered_by_a_test() {
         "alarm-feature-attribution.json",
         "alarm-prediction-confidence.json",
         "alarm-custom-detector.json",
+        "sagemaker-transform-job-completed.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

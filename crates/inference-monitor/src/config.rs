@@ -1,0 +1,104 @@
+//! inference-monitor settings, read once at cold start.
+
+use guardrails_core::{CommonConfig, ConfigError, Env};
+
+use crate::parse::Fields;
+
+/// The metric `Stage` dimension and log name of this function.
+pub const STAGE: &str = "inference-monitor";
+
+/// inference-monitor configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Shared settings.
+    pub common: CommonConfig,
+    /// The `Model` metric dimension (`MODEL_NAME`, default `model`): one value per deployment, so bounded.
+    pub model: String,
+    /// The dataset whose Dataset Validated events build the baseline (`TRAINING_DATASET`).
+    pub dataset: String,
+    /// Where the baseline label histogram lives (`BASELINE_BUCKET`, `BASELINE_KEY` default
+    /// `_guardrails/inference-monitor/baseline.json`).
+    pub baseline_bucket: String,
+    /// Its key.
+    pub baseline_key: String,
+    /// Output files are the keys ending with this (`OUTPUT_SUFFIX`, default `.out`, SageMaker's).
+    pub output_suffix: String,
+    /// The catch-all label (`OTHER_LABEL`, default `Otros`).
+    pub other_label: String,
+    /// Below this confidence a prediction is "low confidence" (`LOW_CONFIDENCE`, default 0.5).
+    pub low_confidence: f64,
+    /// Field names (`LABEL_FIELD`, `CONFIDENCE_FIELD`, `PROBABILITIES_FIELD`, `PROBABILITY_TOLERANCE`).
+    pub fields: Fields,
+}
+
+impl Config {
+    /// Reads the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let fraction = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+            let value: f64 = env.parse_or(name, default)?;
+            if (0.0..=1.0).contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    value: value.to_string(),
+                    reason: "must be between 0 and 1".into(),
+                })
+            }
+        };
+        let or =
+            |name: &str, default: &str| env.optional(name).unwrap_or_else(|| default.to_owned());
+        Ok(Config {
+            common: CommonConfig::from_env(env)?,
+            model: or("MODEL_NAME", "model"),
+            dataset: env.required("TRAINING_DATASET")?,
+            baseline_bucket: env.required("BASELINE_BUCKET")?,
+            baseline_key: or(
+                "BASELINE_KEY",
+                "_guardrails/inference-monitor/baseline.json",
+            ),
+            output_suffix: or("OUTPUT_SUFFIX", ".out"),
+            other_label: or("OTHER_LABEL", "Otros"),
+            low_confidence: fraction("LOW_CONFIDENCE", 0.5)?,
+            fields: Fields {
+                label: or("LABEL_FIELD", "label"),
+                confidence: or("CONFIDENCE_FIELD", "confidence"),
+                probabilities: or("PROBABILITIES_FIELD", "probabilities"),
+                tolerance: fraction("PROBABILITY_TOLERANCE", 0.01)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_named_errors() {
+        let base = [
+            ("EVENT_BUS_NAME", "bus"),
+            ("TRAINING_DATASET", "tickets"),
+            ("BASELINE_BUCKET", "b"),
+        ];
+        let config = Config::from_env(&Env::from_pairs(base)).unwrap();
+        assert_eq!(
+            (config.other_label.as_str(), config.low_confidence),
+            ("Otros", 0.5)
+        );
+        assert_eq!(config.fields, Fields::default());
+        let mut bad = base.to_vec();
+        bad.push(("LOW_CONFIDENCE", "50"));
+        let error = Config::from_env(&Env::from_pairs(bad))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("LOW_CONFIDENCE"), "{error}");
+        let error = Config::from_env(&Env::from_pairs(base[..2].to_vec()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("BASELINE_BUCKET"), "{error}");
+    }
+}

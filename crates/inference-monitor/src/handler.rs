@@ -1,0 +1,378 @@
+//! One event: a batch's output files → their statistics as EMF metrics; or new training data → the baseline.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::Client as S3;
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::Utc;
+use guardrails_core::aws_events::ObjectCreatedDetail;
+use guardrails_core::domain::{DatasetValidated, DomainEvent, parse_envelope};
+use guardrails_core::s3::decode_notification_key;
+use guardrails_core::{AwsError, Classify, ErrorClass, ObjectRef};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::config::Config;
+use crate::parse::parse_line;
+use crate::stats::{Batch, Summary, psi};
+
+/// The EMF gauges, each with the [`MODEL_DIMENSION`].
+pub const GAUGES: [&str; 6] = [
+    "AvgConfidence",
+    "P10Confidence",
+    "LowConfidencePct",
+    "OtherPct",
+    "LabelPSI",
+    "BatchSeconds",
+];
+/// The bounded dimension: the deployment's model name.
+pub const MODEL_DIMENSION: &str = "Model";
+
+/// What the function did; also its response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A batch was measured.
+    Monitored {
+        /// The output files read.
+        files: Vec<String>,
+        /// The figures.
+        summary: Summary,
+        /// PSI of the label mix against the training baseline, when there is one.
+        label_psi: Option<f64>,
+        /// The transform job's duration, when the trigger was its completion.
+        batch_seconds: Option<f64>,
+    },
+    /// The training label histogram grew by a validated dataset.
+    BaselineUpdated {
+        /// Rows per label now.
+        label_counts: BTreeMap<String, u64>,
+    },
+    /// Nothing to do, and why.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why an event could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// Not an event this function takes.
+    #[error("unrecognised event: {0}")]
+    Unrecognised(String),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// Reading an output file failed part-way.
+    #[error("reading {uri} failed: {source}")]
+    Read {
+        /// The file.
+        uri: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for MonitorError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            MonitorError::Unrecognised(_) => ErrorClass::NonRetryable,
+            MonitorError::Aws(e) => e.class(),
+            MonitorError::Read { .. } => ErrorClass::Retryable,
+        }
+    }
+}
+
+/// The stored baseline: the training data's rows per label, and the events that built it (so a redelivered
+/// Dataset Validated is not counted twice).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Baseline {
+    /// Rows per label.
+    pub label_counts: BTreeMap<String, u64>,
+    /// The newest event ids added (at most 1,000).
+    #[serde(default)]
+    pub event_ids: Vec<String>,
+}
+
+const KEPT_EVENT_IDS: usize = 1000;
+
+/// The function: configuration and client, built once per container.
+#[derive(Debug)]
+pub struct InferenceMonitor {
+    s3: S3,
+    config: Config,
+}
+
+impl InferenceMonitor {
+    /// The function over its client.
+    pub fn new(s3: S3, config: Config) -> Self {
+        InferenceMonitor { s3, config }
+    }
+
+    /// Handles one EventBridge event: S3 "Object Created" of an output file, "SageMaker Transform Job State
+    /// Change" (Completed: every output file of the job, with its duration), or "Dataset Validated" (baseline).
+    ///
+    /// # Errors
+    /// [`MonitorError`], classified.
+    pub async fn handle(&self, event: Value) -> Result<Outcome, MonitorError> {
+        let detail_type = event
+            .get("detail-type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match detail_type {
+            "Object Created" => {
+                let e: aws_lambda_events::eventbridge::EventBridgeEvent<ObjectCreatedDetail> =
+                    serde_json::from_value(event)
+                        .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
+                let key = decode_notification_key(&e.detail.object.key)
+                    .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
+                if !key.ends_with(&self.config.output_suffix) {
+                    return Ok(Outcome::Ignored {
+                        reason: format!(
+                            "{key} is not an output file (*{})",
+                            self.config.output_suffix
+                        ),
+                    });
+                }
+                self.monitor(vec![ObjectRef::new(e.detail.bucket.name, key)], None)
+                    .await
+            }
+            "SageMaker Transform Job State Change" => {
+                let detail = &event["detail"];
+                let status = detail["TransformJobStatus"].as_str().unwrap_or_default();
+                if status != "Completed" {
+                    return Ok(Outcome::Ignored {
+                        reason: format!("transform job status {status}"),
+                    });
+                }
+                let output = detail["TransformOutput"]["S3OutputPath"]
+                    .as_str()
+                    .ok_or_else(|| {
+                        MonitorError::Unrecognised(
+                            "transform job event without TransformOutput.S3OutputPath".into(),
+                        )
+                    })?;
+                let seconds = match (
+                    millis(&detail["TransformStartTime"]),
+                    millis(&detail["TransformEndTime"]),
+                ) {
+                    (Some(start), Some(end)) if end >= start => Some((end - start) / 1000.0),
+                    _ => None,
+                };
+                let files = self.output_files(output).await?;
+                if files.is_empty() {
+                    return Ok(Outcome::Ignored {
+                        reason: format!("no *{} file under {output}", self.config.output_suffix),
+                    });
+                }
+                self.monitor(files, seconds).await
+            }
+            DatasetValidated::DETAIL_TYPE => {
+                let e = parse_envelope::<DatasetValidated>(&event.to_string())
+                    .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
+                if e.detail.dataset != self.config.dataset || e.detail.label_counts.is_empty() {
+                    return Ok(Outcome::Ignored {
+                        reason: format!(
+                            "dataset {} is not the baseline's, or has no labels",
+                            e.detail.dataset
+                        ),
+                    });
+                }
+                self.add_to_baseline(e.id.unwrap_or_default(), &e.detail.label_counts)
+                    .await
+            }
+            other => Err(MonitorError::Unrecognised(format!(
+                "detail-type {other:?}; expected Object Created, SageMaker Transform Job State Change or Dataset Validated"
+            ))),
+        }
+    }
+
+    /// Reads every file into one batch, then emits its metrics.
+    async fn monitor(
+        &self,
+        files: Vec<ObjectRef>,
+        batch_seconds: Option<f64>,
+    ) -> Result<Outcome, MonitorError> {
+        let mut batch = Batch::new(self.config.low_confidence, &self.config.other_label);
+        for file in &files {
+            self.read_into(file, &mut batch).await?;
+        }
+        let summary = batch.summary();
+        let baseline = self.baseline().await?;
+        let label_psi = baseline.and_then(|b| psi(&b.label_counts, &summary.label_counts));
+        if label_psi.is_none() {
+            tracing::warn!("no training baseline yet: LabelPSI not computed");
+        }
+
+        let model = self.config.model.clone();
+        for (name, value) in GAUGES.iter().zip([
+            summary.avg_confidence,
+            summary.p10_confidence,
+            summary.low_confidence_pct,
+            summary.other_pct,
+            label_psi,
+            batch_seconds,
+        ]) {
+            if let Some(v) = value {
+                metrics::gauge!(*name, MODEL_DIMENSION => model.clone()).set(v);
+            }
+        }
+        metrics::counter!("Predictions", MODEL_DIMENSION => model.clone())
+            .increment(summary.predictions);
+        let bad: u64 = summary.defects.values().sum();
+        metrics::counter!("BadPredictions", MODEL_DIMENSION => model).increment(bad);
+        tracing::info!(files = files.len(), summary = %json!(summary), label_psi, batch_seconds, "batch monitored");
+        Ok(Outcome::Monitored {
+            files: files.iter().map(ObjectRef::uri).collect(),
+            summary,
+            label_psi,
+            batch_seconds,
+        })
+    }
+
+    /// Streams one JSON Lines file, line by line.
+    async fn read_into(&self, file: &ObjectRef, batch: &mut Batch) -> Result<(), MonitorError> {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&file.bucket)
+            .key(&file.key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetObject", file.uri(), e))?;
+        let mut reader = BufReader::new(object.body.into_async_read());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|source| MonitorError::Read {
+                    uri: file.uri(),
+                    source,
+                })?;
+            if read == 0 {
+                return Ok(());
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match parse_line(&line, &self.config.fields) {
+                Ok(prediction) => batch.add(prediction),
+                Err(defect) => batch.defect(defect),
+            }
+        }
+    }
+
+    /// The output files under an `s3://bucket/prefix`.
+    async fn output_files(&self, uri: &str) -> Result<Vec<ObjectRef>, MonitorError> {
+        let (bucket, prefix) = uri
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/').or(Some((rest, ""))))
+            .ok_or_else(|| {
+                MonitorError::Unrecognised(format!("output path {uri:?} is not s3://bucket/prefix"))
+            })?;
+        let mut files = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListObjectsV2", uri, e))?;
+            files.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| k.ends_with(&self.config.output_suffix))
+                    .map(|k| ObjectRef::new(bucket, k)),
+            );
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(files);
+            }
+        }
+    }
+
+    async fn baseline(&self) -> Result<Option<Baseline>, MonitorError> {
+        let at = ObjectRef::new(&self.config.baseline_bucket, &self.config.baseline_key);
+        match self
+            .s3
+            .get_object()
+            .bucket(&at.bucket)
+            .key(&at.key)
+            .send()
+            .await
+        {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| MonitorError::Read {
+                        uri: at.uri(),
+                        source: std::io::Error::other(e),
+                    })?
+                    .into_bytes();
+                Ok(serde_json::from_slice(&bytes).ok())
+            }
+            Err(e) => {
+                let error = AwsError::from_sdk("GetObject", at.uri(), e);
+                if error.code.as_deref() == Some("NoSuchKey") {
+                    Ok(None)
+                } else {
+                    Err(error.into())
+                }
+            }
+        }
+    }
+
+    /// Adds a validated dataset's label counts to the baseline, once per event.
+    async fn add_to_baseline(
+        &self,
+        event_id: String,
+        counts: &BTreeMap<String, u64>,
+    ) -> Result<Outcome, MonitorError> {
+        let mut baseline = self.baseline().await?.unwrap_or_default();
+        if !event_id.is_empty() && baseline.event_ids.contains(&event_id) {
+            return Ok(Outcome::Ignored {
+                reason: format!("event {event_id} is already in the baseline"),
+            });
+        }
+        for (label, n) in counts {
+            *baseline.label_counts.entry(label.clone()).or_default() += n;
+        }
+        baseline.event_ids.push(event_id);
+        let excess = baseline.event_ids.len().saturating_sub(KEPT_EVENT_IDS);
+        baseline.event_ids.drain(..excess);
+        let mut body = serde_json::to_value(&baseline).unwrap_or_default();
+        body["updatedAt"] = json!(Utc::now());
+        self.s3
+            .put_object()
+            .bucket(&self.config.baseline_bucket)
+            .key(&self.config.baseline_key)
+            .content_type("application/json")
+            .body(ByteStream::from(body.to_string().into_bytes()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", &self.config.baseline_key, e))?;
+        Ok(Outcome::BaselineUpdated {
+            label_counts: baseline.label_counts,
+        })
+    }
+}
+
+/// SageMaker events give times as epoch milliseconds, as numbers or strings.
+fn millis(value: &Value) -> Option<f64> {
+    value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+}
