@@ -2,6 +2,7 @@
 
 use aws_sdk_s3::Client as S3;
 use guardrails_core::domain::{ModelRolledBack, RetrainingRequested};
+use guardrails_core::notice::cut;
 use guardrails_core::s3::put_if_absent;
 use guardrails_core::{
     AwsError, Classify, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef, Severity,
@@ -553,13 +554,4 @@ fn where_(facts: &AlarmFacts) -> String {
             .map(|(k, v)| format!("{k} {v}"))
             .unwrap_or_else(|| format!("alarm {}", facts.name)),
     }
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }

@@ -64,6 +64,11 @@ impl Env {
             .map(str::to_owned)
     }
 
+    /// The variable's value, or `default` when unset or blank.
+    pub fn optional_or(&self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_owned())
+    }
+
     /// The variable's value.
     ///
     /// # Errors
@@ -88,6 +93,23 @@ impl Env {
                 reason: e.to_string(),
                 value,
             }),
+        }
+    }
+
+    /// The variable as a number between 0 and 1 (a threshold, a share), or `default` when unset.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when it does not parse or lies outside 0..=1.
+    pub fn fraction_or(&self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
+        let value: f64 = self.parse_or(name, default)?;
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                value: value.to_string(),
+                reason: "must be between 0 and 1".to_owned(),
+            })
         }
     }
 

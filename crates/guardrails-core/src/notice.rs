@@ -59,13 +59,7 @@ impl Notice {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect::<String>();
         let words: Vec<&str> = one_line.split_whitespace().collect();
-        let clean = words.join(" ");
-        if clean.chars().count() <= MAX_SUBJECT_CHARS {
-            return clean;
-        }
-        let mut cut: String = clean.chars().take(MAX_SUBJECT_CHARS - 1).collect();
-        cut.push('…');
-        cut
+        cut(&words.join(" "), MAX_SUBJECT_CHARS)
     }
 
     /// The SNS message: the body, then the details as pretty JSON, within the SNS size limit.
@@ -83,6 +77,17 @@ impl Notice {
         }
         message
     }
+}
+
+/// At most `max` characters of `text`, cut on a character boundary with an ellipsis: for subjects, registry
+/// descriptions and other fields with a length limit.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 /// Publishes notices to the project's SNS topic.
@@ -138,6 +143,12 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_keeps_short_text_and_cuts_on_characters() {
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("ááááá", 3), "áá…");
+    }
 
     fn notice(title: &str) -> Notice {
         Notice {

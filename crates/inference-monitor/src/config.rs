@@ -37,37 +37,23 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let fraction = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
-            let value: f64 = env.parse_or(name, default)?;
-            if (0.0..=1.0).contains(&value) {
-                Ok(value)
-            } else {
-                Err(ConfigError::Invalid {
-                    name,
-                    value: value.to_string(),
-                    reason: "must be between 0 and 1".into(),
-                })
-            }
-        };
-        let or =
-            |name: &str, default: &str| env.optional(name).unwrap_or_else(|| default.to_owned());
         Ok(Config {
             common: CommonConfig::from_env(env)?,
-            model: or("MODEL_NAME", "model"),
+            model: env.optional_or("MODEL_NAME", "model"),
             dataset: env.required("TRAINING_DATASET")?,
             baseline_bucket: env.required("BASELINE_BUCKET")?,
-            baseline_key: or(
+            baseline_key: env.optional_or(
                 "BASELINE_KEY",
                 "_guardrails/inference-monitor/baseline.json",
             ),
-            output_suffix: or("OUTPUT_SUFFIX", ".out"),
-            other_label: or("OTHER_LABEL", "Otros"),
-            low_confidence: fraction("LOW_CONFIDENCE", 0.5)?,
+            output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
+            other_label: env.optional_or("OTHER_LABEL", "Otros"),
+            low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
             fields: Fields {
-                label: or("LABEL_FIELD", "label"),
-                confidence: or("CONFIDENCE_FIELD", "confidence"),
-                probabilities: or("PROBABILITIES_FIELD", "probabilities"),
-                tolerance: fraction("PROBABILITY_TOLERANCE", 0.01)?,
+                label: env.optional_or("LABEL_FIELD", "label"),
+                confidence: env.optional_or("CONFIDENCE_FIELD", "confidence"),
+                probabilities: env.optional_or("PROBABILITIES_FIELD", "probabilities"),
+                tolerance: env.fraction_or("PROBABILITY_TOLERANCE", 0.01)?,
             },
         })
     }

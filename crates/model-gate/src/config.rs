@@ -41,33 +41,19 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let fraction = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
-            let value: f64 = env.parse_or(name, default)?;
-            if (0.0..=1.0).contains(&value) {
-                Ok(value)
-            } else {
-                Err(ConfigError::Invalid {
-                    name,
-                    value: value.to_string(),
-                    reason: "must be between 0 and 1".to_owned(),
-                })
-            }
-        };
-        let name =
-            |var: &str, default: &str| env.optional(var).unwrap_or_else(|| default.to_owned());
         Ok(Config {
             common: CommonConfig::from_env(env)?,
             metrics: MetricNames {
-                f1: name("F1_METRIC", "validation:weighted_f1"),
-                accuracy: name("ACCURACY_METRIC", "validation:accuracy"),
-                train_f1: name("TRAIN_F1_METRIC", "train:weighted_f1"),
-                epochs: name("EPOCH_METRIC", "epoch"),
+                f1: env.optional_or("F1_METRIC", "validation:weighted_f1"),
+                accuracy: env.optional_or("ACCURACY_METRIC", "validation:accuracy"),
+                train_f1: env.optional_or("TRAIN_F1_METRIC", "train:weighted_f1"),
+                epochs: env.optional_or("EPOCH_METRIC", "epoch"),
             },
             thresholds: Thresholds {
-                min_f1: fraction("MIN_F1", 0.80)?,
-                min_accuracy: fraction("MIN_ACCURACY", 0.80)?,
-                max_overfit_gap: fraction("MAX_OVERFIT_GAP", 0.05)?,
-                champion_tolerance: fraction("CHAMPION_TOLERANCE", 0.01)?,
+                min_f1: env.fraction_or("MIN_F1", 0.80)?,
+                min_accuracy: env.fraction_or("MIN_ACCURACY", 0.80)?,
+                max_overfit_gap: env.fraction_or("MAX_OVERFIT_GAP", 0.05)?,
+                champion_tolerance: env.fraction_or("CHAMPION_TOLERANCE", 0.01)?,
                 auto_approve: env.parse_or("AUTO_APPROVE", false)?,
             },
             model_package_group: env.optional("MODEL_PACKAGE_GROUP"),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use guardrails_core::notice::cut;
 use guardrails_core::{AwsError, Classify, ErrorClass};
 use serde::{Deserialize, Serialize};
 
@@ -237,16 +238,6 @@ fn metadata_text(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// At most `max` characters, cut on a character boundary with an ellipsis.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,11 +283,5 @@ mod tests {
             metadata_text("validation:weighted_f1", 128),
             "validation:weighted_f1"
         );
-    }
-
-    #[test]
-    fn cuts_on_characters() {
-        assert_eq!(cut("abc", 3), "abc");
-        assert_eq!(cut("ááááá", 3), "áá…");
     }
 }
