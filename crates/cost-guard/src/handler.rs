@@ -3,10 +3,12 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{Days, NaiveDate, Utc};
+use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::BudgetExceeded;
 use guardrails_core::s3::put_if_absent;
 use guardrails_core::{
-    AwsError, Classify, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef, Severity,
+    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef,
+    Severity,
 };
 use serde::Serialize;
 
@@ -78,6 +80,36 @@ impl CostGuard {
             enforcer,
             config,
         }
+    }
+
+    /// The function as Lambda runs it: clients from `sdk`; SageMaker for enforcement only when it is on (or a
+    /// dry run) and a cost tag says which jobs are the project's.
+    ///
+    /// # Errors
+    /// No notice topic configured.
+    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let explorer = CostExplorer::new(
+            aws_sdk_costexplorer::Client::new(sdk),
+            config.metric.clone(),
+            config.cost_tag.clone(),
+            config.job_tag_key.clone(),
+        );
+        let enforcer = match (&config.enforce, &config.cost_tag) {
+            (Enforce::Off, _) | (_, None) => None,
+            (_, Some((key, value))) => Some(Enforcer::new(
+                aws_sdk_sagemaker::Client::new(sdk),
+                key.clone(),
+                value.clone(),
+            )),
+        };
+        Ok(CostGuard::new(
+            explorer,
+            guardrails_core::aws::s3_client(sdk),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
+            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            enforcer,
+            config,
+        ))
     }
 
     /// Handles the schedule's event: the run's date is the event's `time` (UTC), so a replayed event evaluates

@@ -3,10 +3,8 @@
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use cost_guard::enforce::Enforcer;
-use cost_guard::explorer::CostExplorer;
-use cost_guard::{Config, CostGuard, Enforce, STAGE};
-use guardrails_core::{Env, EventPublisher, HandlerError, Notifier, aws, telemetry};
+use cost_guard::{Config, CostGuard, STAGE};
+use guardrails_core::{Env, HandlerError, aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use metrics_cloudwatch_embedded::lambda::service::run;
 
@@ -21,28 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "USD per day"
     );
     let sdk = aws::load_sdk_config().await;
-    let explorer = CostExplorer::new(
-        aws_sdk_costexplorer::Client::new(&sdk),
-        config.metric.clone(),
-        config.cost_tag.clone(),
-        config.job_tag_key.clone(),
-    );
-    let enforcer = match (&config.enforce, &config.cost_tag) {
-        (Enforce::Off, _) | (_, None) => None,
-        (_, Some((key, value))) => Some(Enforcer::new(
-            aws_sdk_sagemaker::Client::new(&sdk),
-            key.clone(),
-            value.clone(),
-        )),
-    };
-    let guard = Arc::new(CostGuard::new(
-        explorer,
-        aws::s3_client(&sdk),
-        Notifier::from_sdk(&sdk, config.common.require_notice_topic()?),
-        EventPublisher::from_sdk(&sdk, &config.common.event_bus_name),
-        enforcer,
-        config,
-    ));
+    let guard = Arc::new(CostGuard::from_sdk(&sdk, config)?);
 
     run(
         metrics,

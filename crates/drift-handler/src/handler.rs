@@ -1,11 +1,13 @@
 //! One alarm transition: classify, act once (rollback, retraining request), notify.
 
 use aws_sdk_s3::Client as S3;
+use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{ModelRolledBack, RetrainingRequested};
 use guardrails_core::notice::cut;
 use guardrails_core::s3::put_if_absent;
 use guardrails_core::{
-    AwsError, Classify, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef, Severity,
+    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef,
+    Severity,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -128,6 +130,20 @@ impl DriftHandler {
             events,
             config,
         }
+    }
+
+    /// The function as Lambda runs it: clients from `sdk`.
+    ///
+    /// # Errors
+    /// No notice topic configured.
+    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(DriftHandler::new(
+            Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
+            guardrails_core::aws::s3_client(sdk),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
+            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            config,
+        ))
     }
 
     /// Handles one alarm state change. Every delivery of the same transition after the first that completed

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use drift_handler::registry::Registry;
 use drift_handler::{Config, DriftHandler, STAGE};
-use guardrails_core::{Env, EventPublisher, HandlerError, Notifier, aws, telemetry};
+use guardrails_core::{Env, HandlerError, aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use metrics_cloudwatch_embedded::lambda::service::run;
 use serde_json::Value;
@@ -15,13 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env(&Env::process())?;
     let metrics = telemetry::init_metrics(&config.common.metrics_namespace, STAGE)?;
     let sdk = aws::load_sdk_config().await;
-    let handler = Arc::new(DriftHandler::new(
-        Registry::new(aws_sdk_sagemaker::Client::new(&sdk)),
-        aws::s3_client(&sdk),
-        Notifier::from_sdk(&sdk, config.common.require_notice_topic()?),
-        EventPublisher::from_sdk(&sdk, &config.common.event_bus_name),
-        config,
-    ));
+    let handler = Arc::new(DriftHandler::from_sdk(&sdk, config)?);
     run(
         metrics,
         service_fn(move |event: LambdaEvent<Value>| {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::Client as S3;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::Utc;
+use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{DatasetValidated, DomainEvent, parse_envelope};
 use guardrails_core::s3::decode_notification_key;
@@ -111,6 +112,11 @@ impl InferenceMonitor {
     /// The function over its client.
     pub fn new(s3: S3, config: Config) -> Self {
         InferenceMonitor { s3, config }
+    }
+
+    /// The function as Lambda runs it: S3 through a client from `sdk`.
+    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
+        InferenceMonitor::new(guardrails_core::aws::s3_client(sdk), config)
     }
 
     /// Handles one EventBridge event: S3 "Object Created" of an output file, "SageMaker Transform Job State

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env(&Env::process())?;
     let metrics = telemetry::init_metrics(&config.common.metrics_namespace, STAGE)?;
     let sdk = aws::load_sdk_config().await;
-    let monitor = Arc::new(InferenceMonitor::new(aws::s3_client(&sdk), config));
+    let monitor = Arc::new(InferenceMonitor::from_sdk(&sdk, config));
     run(
         metrics,
         service_fn(move |event: LambdaEvent<Value>| {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use guardrails_core::aws::SdkConfig;
 use guardrails_core::notice::cut;
 use guardrails_core::{AwsError, Classify, ErrorClass};
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,11 @@ impl ModelGate {
     /// The gate over its SageMaker reads.
     pub fn new(registry: Registry, config: Config) -> Self {
         ModelGate { registry, config }
+    }
+
+    /// The function as Lambda runs it: SageMaker reads through a client from `sdk`.
+    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
+        ModelGate::new(Registry::new(aws_sdk_sagemaker::Client::new(sdk)), config)
     }
 
     /// Judges the job the request names.

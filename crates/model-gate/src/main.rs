@@ -5,7 +5,6 @@ use std::sync::Arc;
 use guardrails_core::{Env, HandlerError, aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use metrics_cloudwatch_embedded::lambda::service::run;
-use model_gate::registry::Registry;
 use model_gate::{Config, GateRequest, ModelGate, STAGE};
 
 #[tokio::main]
@@ -14,10 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env(&Env::process())?;
     let metrics = telemetry::init_metrics(&config.common.metrics_namespace, STAGE)?;
     let sdk = aws::load_sdk_config().await;
-    let gate = Arc::new(ModelGate::new(
-        Registry::new(aws_sdk_sagemaker::Client::new(&sdk)),
-        config,
-    ));
+    let gate = Arc::new(ModelGate::from_sdk(&sdk, config));
     run(
         metrics,
         service_fn(move |event: LambdaEvent<GateRequest>| {

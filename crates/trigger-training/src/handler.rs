@@ -1,6 +1,7 @@
 //! One trigger → one decision: record new data, read the state machine's history, decide, start.
 
 use chrono::{DateTime, Utc};
+use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{DatasetValidated, DomainEvent, RetrainingRequested, parse_envelope};
 use guardrails_core::{AwsError, Classify, ErrorClass};
 use serde::{Deserialize, Serialize};
@@ -165,6 +166,19 @@ impl TriggerTraining {
             ledger,
             config,
         }
+    }
+
+    /// The function as Lambda runs it: clients from `sdk`, the state machine and ledger it is configured with.
+    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
+        TriggerTraining::new(
+            Workflow::new(aws_sdk_sfn::Client::new(sdk), &config.state_machine_arn),
+            Ledger::new(
+                guardrails_core::aws::s3_client(sdk),
+                &config.ledger_bucket,
+                &config.ledger_prefix,
+            ),
+            config,
+        )
     }
 
     /// Handles one invocation.

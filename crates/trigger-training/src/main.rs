@@ -6,8 +6,6 @@ use guardrails_core::{Env, HandlerError, aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use metrics_cloudwatch_embedded::lambda::service::run;
 use serde_json::Value;
-use trigger_training::ledger::Ledger;
-use trigger_training::workflow::Workflow;
 use trigger_training::{Config, STAGE, TriggerTraining};
 
 #[tokio::main]
@@ -16,15 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env(&Env::process())?;
     let metrics = telemetry::init_metrics(&config.common.metrics_namespace, STAGE)?;
     let sdk = aws::load_sdk_config().await;
-    let function = Arc::new(TriggerTraining::new(
-        Workflow::new(aws_sdk_sfn::Client::new(&sdk), &config.state_machine_arn),
-        Ledger::new(
-            aws::s3_client(&sdk),
-            &config.ledger_bucket,
-            &config.ledger_prefix,
-        ),
-        config,
-    ));
+    let function = Arc::new(TriggerTraining::from_sdk(&sdk, config));
     run(
         metrics,
         service_fn(move |event: LambdaEvent<Value>| {

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::{
-    AwsError, Classify, ErrorClass, EventPublisher, HandlerError, Notice, Notifier, ObjectRef,
-    Severity,
+    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, HandlerError, Notice, Notifier,
+    ObjectRef, Severity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -213,6 +214,24 @@ impl Ingest {
             contracts,
             config,
         }
+    }
+
+    /// The function as Lambda runs it: clients from `sdk`, the contract from the configured SSM parameter.
+    ///
+    /// # Errors
+    /// No notice topic configured.
+    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(Ingest::new(
+            Store::new(guardrails_core::aws::s3_client(sdk)),
+            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
+            ContractSource::new(
+                aws_sdk_ssm::Client::new(sdk),
+                &config.contract_parameter,
+                config.contract_cache,
+            ),
+            config,
+        ))
     }
 
     /// Handles any payload the function is wired to: an SQS batch (the production path), a direct S3

@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use guardrails_core::{Env, EventPublisher, HandlerError, Notifier, aws, telemetry};
+use guardrails_core::{Env, HandlerError, aws, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 use metrics_cloudwatch_embedded::lambda::service::run;
-use validate_ingest::handler::{ContractSource, describe_metrics};
-use validate_ingest::store::Store;
+use validate_ingest::handler::describe_metrics;
 use validate_ingest::{Config, Ingest, STAGE};
 
 #[tokio::main]
@@ -16,17 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = telemetry::init_metrics(&config.common.metrics_namespace, STAGE)?;
     describe_metrics();
     let sdk = aws::load_sdk_config().await;
-    let ingest = Arc::new(Ingest::new(
-        Store::new(aws::s3_client(&sdk)),
-        EventPublisher::from_sdk(&sdk, &config.common.event_bus_name),
-        Notifier::from_sdk(&sdk, config.common.require_notice_topic()?),
-        ContractSource::new(
-            aws_sdk_ssm::Client::new(&sdk),
-            &config.contract_parameter,
-            config.contract_cache,
-        ),
-        config,
-    ));
+    let ingest = Arc::new(Ingest::from_sdk(&sdk, config)?);
 
     run(
         metrics,
