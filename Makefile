@@ -17,7 +17,7 @@ STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy asl guard-tests posture posture-weakened unit deploy destroy demo bench coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy asl guard-tests posture posture-weakened unit deploy destroy demo up local-loop bench coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,8 +69,17 @@ unit: setup
 
 lint: fmt-check clippy ## format check and clippy only
 
-demo: setup ## run the ingest stage on the local emulator (no AWS account) and tell what happened
-	$(CARGO) run --quiet --locked -p validate-ingest --example demo
+# Parameters for the local loop, e.g. make up ARGS="--param AutoApprove=true".
+ARGS ?=
+
+local-loop: setup
+	$(CARGO) build --quiet --locked -p local-loop --bin guardrails-local
+
+demo: local-loop ## the whole pipeline on the local emulator, wired from the template (no AWS account): a scripted story
+	target/debug/guardrails-local demo $(ARGS)
+
+up: local-loop ## the same loop left running: upload with any S3 client, type commands; Ctrl-C stops it
+	target/debug/guardrails-local up $(ARGS)
 
 bench: setup ## dataset-check throughput, memory and bare-parse overhead on 10 MB to 2 GB synthetic files
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench

@@ -2,18 +2,63 @@
 
 The parent keeps our stdin open; when it exits (normally, by panic or by signal) the pipe closes, stdin reaches
 EOF and we stop, so no emulator outlives the tests that started it.
+
+One addition to moto: its training jobs complete at once and report only `train:progress`, so nothing could
+judge them. `POST /guardrails/training-metrics {"name": value, ...}` sets the final metrics every training job
+created afterwards reports as well, as a training container's metric definitions would.
 """
+import json
 import os
 import sys
+import threading
 
-from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-host, port = server.get_host_and_port()
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.sagemaker import models as sagemaker_models
+
+TRAINING_METRICS = {}
+_moto_training_job_init = sagemaker_models.FakeTrainingJob.__init__
+
+
+def _training_job_init(self, *args, **kwargs):
+    _moto_training_job_init(self, *args, **kwargs)
+    self.final_metric_data_list = self.final_metric_data_list + [
+        {"MetricName": name, "Value": float(value), "Timestamp": self.creation_time}
+        for name, value in TRAINING_METRICS.items()
+    ]
+
+
+sagemaker_models.FakeTrainingJob.__init__ = _training_job_init
+moto_app = DomainDispatcherApplication(create_backend_app)
+
+
+def app(environ, start_response):
+    if environ.get("PATH_INFO") == "/guardrails/training-metrics" and environ.get("REQUEST_METHOD") == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            metrics = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            assert isinstance(metrics, dict) and all(isinstance(v, (int, float)) for v in metrics.values())
+        except (ValueError, AssertionError):
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"expected a JSON object of metric name to number"]
+        TRAINING_METRICS.clear()
+        TRAINING_METRICS.update(metrics)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(TRAINING_METRICS).encode()]
+    return moto_app(environ, start_response)
+
+
+server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
+port = server.server_address[1]
 # The Step Functions interpreter calls services (SageMaker, SNS …) through boto3 at localhost:$MOTO_PORT:
 # point it at this server, not the default 5000.
 os.environ["MOTO_PORT"] = str(port)
+threading.Thread(target=server.serve_forever, daemon=True).start()
 print(f"READY {port}", flush=True)
 sys.stdin.read()
-server.stop()
+server.shutdown()

@@ -128,6 +128,24 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// Sets the final metrics every training job created from now on reports (besides moto's own
+    /// `train:progress`), as a training container's metric definitions would; moto's jobs report nothing else.
+    ///
+    /// # Errors
+    /// When the emulator refuses them.
+    pub fn set_training_metrics(&self, metrics: &[(&str, f64)]) -> Result<(), String> {
+        let metrics: serde_json::Map<String, serde_json::Value> = metrics
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), serde_json::json!(value)))
+            .collect();
+        self.post_json(
+            "/guardrails/training-metrics",
+            &serde_json::Value::Object(metrics),
+        )
+    }
+}
+
 /// `$GUARDRAILS_VENV/bin/python`, defaulting to the repository's `.venv`.
 fn python_path() -> PathBuf {
     let venv = std::env::var_os("GUARDRAILS_VENV")

@@ -1,0 +1,178 @@
+//! The whole pipeline on the local emulator, wired from `infra/template.yaml`.
+//!
+//! [`Local::start`] reads the template, starts the emulator (moto), creates the template's buckets, keys,
+//! queues, topic, buses, parameter, state machine and every EventBridge rule with its resolved pattern, and runs
+//! each function's handler in this process on what the rules deliver. The template is the single source of truth:
+//! a changed pattern, name or environment variable changes the local loop with it. [`story::tell`] is
+//! `make demo`; the `guardrails-local` binary is `make demo` and `make up`.
+
+pub mod asl;
+pub mod describe;
+pub mod functions;
+pub mod runtime;
+pub mod stack;
+pub mod story;
+pub mod template;
+pub mod timeline;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use tokio::task::JoinHandle;
+
+use crate::runtime::Runtime;
+use crate::template::Template;
+use crate::timeline::{Fact, Timeline};
+
+/// Parameters the local loop sets unless told otherwise: the template requires a training image, and the
+/// sample datasets are small.
+pub const LOCAL_DEFAULTS: [(&str, &str); 2] = [
+    (
+        "TrainingImage",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:local",
+    ),
+    ("MinNewRows", "10"),
+];
+
+/// The template shipped with the project.
+pub fn default_template() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+    std::fs::canonicalize(&path).unwrap_or(path)
+}
+
+/// Anything that stops the loop from starting, with the resource or variable named.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The template could not be read.
+    #[error(transparent)]
+    Template(#[from] template::TemplateError),
+    /// A resource could not be created.
+    #[error(transparent)]
+    Provision(#[from] stack::ProvisionError),
+    /// A function's handler could not be built.
+    #[error(transparent)]
+    Function(#[from] functions::BuildError),
+}
+
+/// A running local loop. Dropping it stops the polling; the emulator stops with the process.
+pub struct Local {
+    /// The emulator.
+    pub emulator: &'static testkit::Emulator,
+    /// SDK configuration pointing at the emulator.
+    pub sdk: SdkConfig,
+    /// The template as resolved.
+    pub template: Template,
+    /// Resources, functions and the timeline.
+    pub runtime: Arc<Runtime>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Local {
+    /// Starts the emulator (or reuses this process's), provisions `template` with `parameters` (on top of
+    /// [`LOCAL_DEFAULTS`]) and starts delivering. With `echo`, each fact is printed as it happens.
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub async fn start(
+        template: &Path,
+        parameters: &[(String, String)],
+        echo: bool,
+    ) -> Result<Self, StartError> {
+        let mut overrides: Vec<(String, String)> = LOCAL_DEFAULTS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        overrides.extend_from_slice(parameters);
+        let template = Template::load(template, &overrides)?;
+        let timeline = Arc::new(Timeline::new(echo));
+        let emulator = testkit::emulator();
+        let sdk = emulator.sdk_config().await;
+        timeline.record(
+            "emulator",
+            format!("moto server at {}", emulator.endpoint()),
+            Fact::Acted,
+        );
+        let stack = stack::provision(&template, &sdk).await?;
+        timeline.record("template", provisioned(&template, &stack), Fact::Acted);
+        let runtime = Arc::new(Runtime::new(stack, &sdk, timeline)?);
+        let tasks = runtime.start();
+        Ok(Local {
+            emulator,
+            sdk,
+            template,
+            runtime,
+            tasks,
+        })
+    }
+
+    /// A template parameter's value (empty when it has none).
+    pub fn parameter(&self, name: &str) -> String {
+        self.template.parameter(name).unwrap_or_default()
+    }
+
+    /// Creates the model package group the template names (`ModelPackageGroupName`), which the README's Deploy
+    /// section asks a user to create before deploying; an existing group is kept.
+    ///
+    /// # Errors
+    /// When the emulator refuses it for another reason.
+    pub async fn create_registry(&self) -> Result<String, String> {
+        let group = self.parameter("ModelPackageGroupName");
+        let created = aws_sdk_sagemaker::Client::new(&self.sdk)
+            .create_model_package_group()
+            .model_package_group_name(&group)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(group),
+            Err(e) => {
+                let text = aws_sdk_sagemaker::error::DisplayErrorContext(e).to_string();
+                if text.contains("already exists") {
+                    Ok(group)
+                } else {
+                    Err(format!(
+                        "cannot create the model package group {group}: {text}"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The logical id of the function whose binary is `binary` (the binary itself when none is).
+    pub fn function_id(&self, binary: &str) -> String {
+        self.runtime
+            .stack
+            .functions
+            .values()
+            .find(|f| f.binary == binary)
+            .map_or_else(|| binary.to_owned(), |f| f.logical_id.clone())
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// One line: what the template became on the emulator.
+fn provisioned(template: &Template, stack: &stack::Stack) -> String {
+    let not_emulated: usize = stack.not_emulated.values().sum();
+    format!(
+        "{} provisioned: {} buckets, {} queues, {} topic(s), {} bus(es), {} parameter(s), {} state machine(s), \
+         {} rules ({} scheduled), {} functions in-process; {not_emulated} resources not emulated (alarms, \
+         dashboard, trail, policies…)",
+        template.path().display(),
+        stack.buckets.len(),
+        stack.queues.len(),
+        stack.topics.len(),
+        stack.buses.len(),
+        stack.parameters.len(),
+        stack.state_machines.len(),
+        stack.rules.len(),
+        stack.schedules.len(),
+        stack.functions.len(),
+    )
+}

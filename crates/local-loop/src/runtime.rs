@@ -1,0 +1,654 @@
+//! The running loop: every polled queue delivered to where the template wires it, the state machines'
+//! executions watched, and the events the emulator never emits sent on command.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use crate::asl::DIRECT;
+use crate::describe::{describe_published, describe_result};
+use crate::functions::{BuildError, Function};
+use crate::stack::{Route, Stack};
+use crate::template::{ACCOUNT_ID, REGION};
+use crate::timeline::{Fact, Timeline};
+
+/// Attempts of an asynchronous invocation before the event is given up (Lambda: one try and two retries).
+const ASYNC_ATTEMPTS: u32 = 3;
+/// How often executions are listed.
+const EXECUTION_POLL: Duration = Duration::from_millis(250);
+
+/// The template's resources on the emulator, its functions in this process, and the facts they produce.
+pub struct Runtime {
+    /// What was provisioned.
+    pub stack: Stack,
+    /// The story so far.
+    pub timeline: Arc<Timeline>,
+    functions: BTreeMap<String, Function>,
+    sqs: aws_sdk_sqs::Client,
+    sfn: aws_sdk_sfn::Client,
+    sns: aws_sdk_sns::Client,
+    events: aws_sdk_eventbridge::Client,
+}
+
+impl Runtime {
+    /// Builds every function of `stack` over clients from `sdk`.
+    ///
+    /// # Errors
+    /// A function the template does not configure (the error names it and the variable).
+    pub fn new(stack: Stack, sdk: &SdkConfig, timeline: Arc<Timeline>) -> Result<Self, BuildError> {
+        let mut functions = BTreeMap::new();
+        for (id, spec) in &stack.functions {
+            functions.insert(id.clone(), Function::build(spec, sdk)?);
+        }
+        Ok(Runtime {
+            stack,
+            timeline,
+            functions,
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+        })
+    }
+
+    /// Starts polling every queue and watching every state machine; the tasks run until aborted.
+    pub fn start(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for (index, _) in self.stack.polled.iter().enumerate() {
+            let runtime = Arc::clone(self);
+            tasks.push(tokio::spawn(async move { runtime.poll(index).await }));
+        }
+        for machine in self.stack.state_machines.values() {
+            let runtime = Arc::clone(self);
+            let machine = machine.clone();
+            tasks.push(tokio::spawn(async move { runtime.watch(&machine).await }));
+        }
+        tasks
+    }
+
+    /// The deployed name of a function (its logical id when unknown), for the timeline.
+    fn actor(&self, function: &str) -> String {
+        self.stack
+            .functions
+            .get(function)
+            .map_or_else(|| function.to_owned(), |f| f.binary.clone())
+    }
+
+    async fn poll(&self, index: usize) {
+        let polled = &self.stack.polled[index];
+        let mut troubled = false;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&polled.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await;
+            let messages = match received {
+                Ok(out) => out.messages.unwrap_or_default(),
+                Err(e) => {
+                    if !troubled {
+                        self.timeline.record(
+                            "runner",
+                            format!(
+                                "cannot read {}: {}",
+                                polled.queue_url,
+                                aws_sdk_sqs::error::DisplayErrorContext(e)
+                            ),
+                            Fact::Trouble,
+                        );
+                        troubled = true;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            troubled = false;
+            if messages.is_empty() {
+                continue;
+            }
+            let done = match &polled.route {
+                Route::RuleToFunction { rule, function } => {
+                    self.to_function(rule, function, &messages).await
+                }
+                Route::QueueToFunction {
+                    queue,
+                    rules,
+                    function,
+                } => {
+                    self.batch_to_function(queue, rules, function, &messages)
+                        .await
+                }
+                Route::RuleToTopic { rule, topic_arn } => {
+                    self.to_topic(rule, topic_arn, &messages).await
+                }
+                Route::Task { function } => self.task(function, &messages).await,
+                Route::ObjectCreated { bucket } => self.object_created(bucket, &messages).await,
+                Route::Notices { .. } => self.notices(&messages),
+                Route::BusEvents { .. } => self.bus_events(&messages),
+            };
+            for message in done {
+                if let Some(handle) = message.receipt_handle() {
+                    let _ = self
+                        .sqs
+                        .delete_message()
+                        .queue_url(&polled.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// EventBridge invoking a function target: one event per asynchronous invocation, retried on failure.
+    async fn to_function<'m>(
+        &self,
+        rule: &str,
+        function: &str,
+        messages: &'m [Message],
+    ) -> Vec<&'m Message> {
+        let mut done = Vec::new();
+        for message in messages {
+            let event: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            let detail_type = event["detail-type"].as_str().unwrap_or("?").to_owned();
+            self.timeline.record(
+                rule,
+                format!("matched {detail_type} → {}", self.actor(function)),
+                Fact::Delivered {
+                    rule: rule.to_owned(),
+                    detail_type,
+                },
+            );
+            let attempt = receive_count(message);
+            let failed = !self.invoke(function, event).await;
+            if !failed || attempt >= ASYNC_ATTEMPTS {
+                if failed {
+                    self.timeline.record(
+                        &self.actor(function),
+                        format!(
+                            "gave up after {attempt} attempts (in AWS: the on-failure destination)"
+                        ),
+                        Fact::Trouble,
+                    );
+                }
+                done.push(message);
+            }
+        }
+        done
+    }
+
+    /// Lambda's SQS event source: a batch; the messages not reported failed are deleted.
+    async fn batch_to_function<'m>(
+        &self,
+        queue: &str,
+        rules: &[String],
+        function: &str,
+        messages: &'m [Message],
+    ) -> Vec<&'m Message> {
+        let source_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}");
+        let mut records = Vec::new();
+        for message in messages {
+            let body = message.body().unwrap_or_default();
+            let detail_type = serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|v| v["detail-type"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "a message".into());
+            let rule = rules.join(", ");
+            self.timeline.record(
+                &rule,
+                format!("matched {detail_type} → {queue} → {}", self.actor(function)),
+                Fact::Delivered {
+                    rule: rule.clone(),
+                    detail_type,
+                },
+            );
+            let attributes: BTreeMap<String, String> = message
+                .attributes()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect();
+            records.push(json!({
+                "messageId": message.message_id(),
+                "receiptHandle": message.receipt_handle(),
+                "body": body,
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": message.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": source_arn,
+                "awsRegion": REGION,
+            }));
+        }
+        let outcome = self.invoke_for(function, json!({"Records": records})).await;
+        let failed: Vec<String> = match &outcome {
+            Ok(response) => response["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                .collect(),
+            Err(_) => return Vec::new(),
+        };
+        messages
+            .iter()
+            .filter(|m| !failed.iter().any(|id| Some(id.as_str()) == m.message_id()))
+            .collect()
+    }
+
+    /// A rule with a topic target: the event, transformed by the target's input transformer, published.
+    async fn to_topic<'m>(
+        &self,
+        rule: &str,
+        topic_arn: &str,
+        messages: &'m [Message],
+    ) -> Vec<&'m Message> {
+        for message in messages {
+            let body = message.body().unwrap_or_default();
+            // An input template of a quoted string arrives as a JSON string.
+            let text = serde_json::from_str::<String>(body).unwrap_or_else(|_| body.to_owned());
+            self.timeline.record(
+                rule,
+                format!("matched → topic: {}", crate::describe::cut(&text, 100)),
+                Fact::Delivered {
+                    rule: rule.to_owned(),
+                    detail_type: String::new(),
+                },
+            );
+            if let Err(e) = self
+                .sns
+                .publish()
+                .topic_arn(topic_arn)
+                .message(text)
+                .send()
+                .await
+            {
+                self.timeline.record(
+                    "runner",
+                    format!(
+                        "publishing for {rule} failed: {}",
+                        aws_sdk_sns::error::DisplayErrorContext(e)
+                    ),
+                    Fact::Trouble,
+                );
+            }
+        }
+        messages.iter().collect()
+    }
+
+    /// A state machine's Lambda task: the handler's answer (or error) sent back with the task token.
+    async fn task<'m>(&self, function: &str, messages: &'m [Message]) -> Vec<&'m Message> {
+        for message in messages {
+            let body: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            let token = body["TaskToken"].as_str().unwrap_or_default().to_owned();
+            let answer = match self.invoke_for(function, body["Payload"].clone()).await {
+                Ok(result) => {
+                    // lambda:invoke wraps the function's response; a task on the function's ARN gets it bare.
+                    let output = if body["Integration"] == DIRECT {
+                        result
+                    } else {
+                        json!({"Payload": result, "StatusCode": 200, "ExecutedVersion": "$LATEST"})
+                    };
+                    self.sfn
+                        .send_task_success()
+                        .task_token(&token)
+                        .output(output.to_string())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
+                }
+                Err(error) => {
+                    let cause = json!({"errorType": error.class.error_type(), "errorMessage": error.message});
+                    self.sfn
+                        .send_task_failure()
+                        .task_token(&token)
+                        .error(error.class.error_type())
+                        .cause(cause.to_string())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
+                }
+            };
+            if let Err(e) = answer {
+                self.timeline.record(
+                    "runner",
+                    format!("answering the execution failed: {e}"),
+                    Fact::Trouble,
+                );
+            }
+        }
+        messages.iter().collect()
+    }
+
+    /// S3's notification of a new object, sent on the default bus as S3 sends it to EventBridge.
+    async fn object_created<'m>(&self, bucket: &str, messages: &'m [Message]) -> Vec<&'m Message> {
+        for message in messages {
+            let body: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            for record in body["Records"].as_array().into_iter().flatten() {
+                if !record["eventName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("ObjectCreated:")
+                {
+                    continue;
+                }
+                let name = record["s3"]["bucket"]["name"].as_str().unwrap_or(bucket);
+                let object = &record["s3"]["object"];
+                let mut detail = json!({
+                    "version": "0",
+                    "bucket": {"name": name},
+                    "object": {
+                        "key": object["key"],
+                        "size": object["size"],
+                        "etag": object["eTag"].as_str().unwrap_or_default().trim_matches('"'),
+                        "sequencer": object["sequencer"],
+                    },
+                    "request-id": record["responseElements"]["x-amz-request-id"],
+                    "requester": ACCOUNT_ID,
+                    "source-ip-address": "127.0.0.1",
+                    "reason": "PutObject",
+                });
+                if let Some(version) = object["versionId"]
+                    .as_str()
+                    .filter(|v| !v.is_empty() && *v != "null")
+                {
+                    detail["object"]["version-id"] = json!(version);
+                }
+                let raw_key = object["key"].as_str().unwrap_or_default();
+                let key = guardrails_core::s3::decode_notification_key(raw_key)
+                    .unwrap_or_else(|_| raw_key.to_owned());
+                let time = record["eventTime"].as_str().map(str::to_owned);
+                self.send(
+                    "s3",
+                    &format!(
+                        "Object Created for s3://{name}/{key} ({} bytes), to the default bus",
+                        object["size"]
+                    ),
+                    "aws.s3",
+                    "Object Created",
+                    detail,
+                    &[format!("arn:aws:s3:::{name}")],
+                    time,
+                )
+                .await;
+            }
+        }
+        messages.iter().collect()
+    }
+
+    fn notices<'m>(&self, messages: &'m [Message]) -> Vec<&'m Message> {
+        for message in messages {
+            let body: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            let attribute = |name: &str| {
+                body["MessageAttributes"][name]["Value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let subject = body["Subject"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    crate::describe::cut(body["Message"].as_str().unwrap_or_default(), 100)
+                });
+            let (severity, kind) = (attribute("severity"), attribute("kind"));
+            let tags = if severity.is_empty() {
+                String::new()
+            } else {
+                format!(" ({severity}, {kind})")
+            };
+            self.timeline.record(
+                "sns",
+                format!("notice {subject:?}{tags}"),
+                Fact::Notice {
+                    subject,
+                    severity,
+                    kind,
+                },
+            );
+        }
+        messages.iter().collect()
+    }
+
+    fn bus_events<'m>(&self, messages: &'m [Message]) -> Vec<&'m Message> {
+        for message in messages {
+            let event: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            let detail_type = event["detail-type"].as_str().unwrap_or("?").to_owned();
+            self.timeline.record(
+                "bus",
+                describe_published(&detail_type, &event["detail"]),
+                Fact::Published {
+                    detail_type,
+                    detail: event["detail"].clone(),
+                },
+            );
+        }
+        messages.iter().collect()
+    }
+
+    /// Invokes a function and records the result; whether it succeeded.
+    async fn invoke(&self, function: &str, payload: Value) -> bool {
+        self.invoke_for(function, payload).await.is_ok()
+    }
+
+    async fn invoke_for(
+        &self,
+        function: &str,
+        payload: Value,
+    ) -> Result<Value, guardrails_core::HandlerError> {
+        let Some(handler) = self.functions.get(function) else {
+            return Err(guardrails_core::HandlerError {
+                class: guardrails_core::ErrorClass::NonRetryable,
+                message: format!("no function {function}"),
+            });
+        };
+        let request_id = testkit::unique_name("local");
+        let result = handler.invoke(payload, &request_id).await;
+        let binary = self.actor(function);
+        self.timeline.record(
+            &binary,
+            describe_result(&binary, &result),
+            Fact::Invoked {
+                function: function.to_owned(),
+                result: result.clone().map_err(|e| e.to_string()),
+            },
+        );
+        result
+    }
+
+    /// Watches a state machine's executions and records each change of status.
+    async fn watch(&self, machine: &str) {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            tokio::time::sleep(EXECUTION_POLL).await;
+            let Ok(listed) = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(machine)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let mut executions = listed.executions().to_vec();
+            executions.reverse(); // oldest first
+            for execution in executions {
+                let status = execution.status().as_str().to_owned();
+                let name = execution.name().to_owned();
+                if seen.get(&name) == Some(&status) {
+                    continue;
+                }
+                seen.insert(name.clone(), status.clone());
+                let mut text = format!("execution {name} {status}");
+                if status == "FAILED"
+                    && let Ok(d) = self
+                        .sfn
+                        .describe_execution()
+                        .execution_arn(execution.execution_arn())
+                        .send()
+                        .await
+                {
+                    text.push_str(&format!(
+                        ": {} {}",
+                        d.error().unwrap_or_default(),
+                        d.cause().unwrap_or_default()
+                    ));
+                }
+                self.timeline
+                    .record("step functions", text, Fact::Execution { name, status });
+            }
+        }
+    }
+
+    /// Puts an event on the default bus as an AWS service would (the emulator lets any source through), and
+    /// records it; false (with the reason recorded) when the bus refuses it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send(
+        &self,
+        actor: &str,
+        what: &str,
+        source: &str,
+        detail_type: &str,
+        detail: Value,
+        resources: &[String],
+        time: Option<String>,
+    ) -> bool {
+        let time = time
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        let entry = PutEventsRequestEntry::builder()
+            .source(source)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .set_resources(Some(resources.to_vec()))
+            .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+                time.timestamp(),
+            ))
+            .build();
+        // Recorded before it is sent: the rule's delivery may be recorded before PutEvents returns.
+        self.timeline.record(
+            actor,
+            what,
+            Fact::Sent {
+                detail_type: detail_type.to_owned(),
+            },
+        );
+        match self.events.put_events().entries(entry).send().await {
+            Ok(out) if out.failed_entry_count() == 0 => true,
+            Ok(out) => {
+                self.timeline.record(
+                    "runner",
+                    format!("the bus refused {detail_type}: {:?}", out.entries()),
+                    Fact::Trouble,
+                );
+                false
+            }
+            Err(e) => {
+                self.timeline.record(
+                    "runner",
+                    format!(
+                        "sending {detail_type} failed: {}",
+                        aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                    ),
+                    Fact::Trouble,
+                );
+                false
+            }
+        }
+    }
+
+    /// Fires a scheduled rule now: its "Scheduled Event" goes where the rule's target is.
+    ///
+    /// # Errors
+    /// An unknown rule, or a queue that refuses the message.
+    pub async fn fire_schedule(&self, rule: &str) -> Result<(), String> {
+        let schedule = self
+            .stack
+            .schedules
+            .iter()
+            .find(|s| s.rule == rule || s.name == rule)
+            .ok_or_else(|| format!("no scheduled rule {rule}"))?;
+        let event = json!({
+            "version": "0",
+            "id": testkit::unique_name("schedule"),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            "region": REGION,
+            "resources": [schedule.arn],
+            "detail": {},
+        });
+        self.timeline.record(
+            "schedule",
+            format!("{} ({}) fired now", schedule.rule, schedule.expression),
+            Fact::Sent {
+                detail_type: "Scheduled Event".into(),
+            },
+        );
+        self.sqs
+            .send_message()
+            .queue_url(&schedule.queue_url)
+            .message_body(event.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+    }
+
+    /// Sends a CloudWatch alarm state change for `alarm` (OK → ALARM unless `recovered`), shaped like the sample
+    /// under `events/`, as CloudWatch sends it to the default bus.
+    pub async fn alarm(&self, alarm: &str, recovered: bool) -> bool {
+        let sample: Value =
+            serde_json::from_str(include_str!("../../../events/alarm-model-quality.json"))
+                .unwrap_or(Value::Null);
+        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut detail = sample["detail"].clone();
+        detail["alarmName"] = json!(alarm);
+        detail["state"]["timestamp"] = json!(now);
+        detail["previousState"]["timestamp"] = json!(now);
+        if recovered {
+            let previous = detail["state"].clone();
+            detail["state"] = detail["previousState"].clone();
+            detail["previousState"] = previous;
+        }
+        let state = detail["state"]["value"].as_str().unwrap_or("?").to_owned();
+        let arn = format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarm}");
+        self.send(
+            "cloudwatch",
+            &format!("alarm {alarm} → {state}: CloudWatch Alarm State Change on the default bus"),
+            "aws.cloudwatch",
+            "CloudWatch Alarm State Change",
+            detail,
+            &[arn],
+            Some(now),
+        )
+        .await
+    }
+}
+
+fn receive_count(message: &Message) -> u32 {
+    message
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}

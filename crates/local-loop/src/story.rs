@@ -1,0 +1,473 @@
+//! `make demo`: a scripted story through the whole loop. Each step waits for a fact the loop really produced
+//! (a rule's delivery, a handler's answer, an event on the bus, a notice, an execution's status, the registry's
+//! state); the story fails, naming the step, when one does not come in time.
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use chrono::{Days, Utc};
+use serde_json::{Value, json};
+
+use crate::Local;
+use crate::describe::version;
+use crate::timeline::Fact;
+
+const GOOD: &str = include_str!("../data/tickets-good.csv");
+const BAD: &str = include_str!("../data/tickets-bad.csv");
+/// What the training jobs on the emulator report (a training container's metric definitions would).
+pub const TRAINING_METRICS: [(&str, f64); 4] = [
+    ("validation:weighted_f1", 0.91),
+    ("validation:accuracy", 0.93),
+    ("train:weighted_f1", 0.93),
+    ("epoch", 3.0),
+];
+/// The F1 recorded for the model serving before the story starts.
+const CHAMPION_F1: &str = "0.88";
+/// Yesterday's spend the emulator's Cost Explorer answers with, by service.
+const SPEND: [(&str, f64); 2] = [
+    ("Amazon SageMaker", 180.0),
+    ("Amazon Simple Storage Service", 4.2),
+];
+
+/// The step that did not happen.
+#[derive(Debug, thiserror::Error)]
+#[error("step failed: {step}")]
+pub struct StoryFailure {
+    /// What was expected, in words.
+    pub step: String,
+}
+
+/// What the story showed, for the closing line.
+#[derive(Debug, Default)]
+pub struct Told {
+    /// The gate's verdict on the model trained from the good dataset.
+    pub verdict: String,
+    /// The version rolled back from and to.
+    pub rolled_back: (String, String),
+    /// The quarantine reasons.
+    pub reasons: Vec<String>,
+    /// The budgets breached.
+    pub breaches: usize,
+}
+
+struct Story<'a> {
+    local: &'a Local,
+    timeout: Duration,
+    mark: usize,
+}
+
+impl Story<'_> {
+    fn chapter(&mut self, title: &str) {
+        self.local
+            .runtime
+            .timeline
+            .record("story", title, Fact::Story);
+        self.mark = self.local.runtime.timeline.len();
+    }
+
+    fn say(&self, actor: &str, text: impl Into<String>) {
+        self.local.runtime.timeline.record(actor, text, Fact::Acted);
+    }
+
+    /// Waits for a fact of this chapter that `select` picks.
+    async fn expect<T>(
+        &self,
+        step: &str,
+        select: impl FnMut(&Fact) -> Option<T>,
+    ) -> Result<T, StoryFailure> {
+        self.local
+            .runtime
+            .timeline
+            .wait_for(self.mark, self.timeout, select)
+            .await
+            .ok_or_else(|| StoryFailure {
+                step: format!("{step} (nothing within {} s)", self.timeout.as_secs()),
+            })
+    }
+
+    async fn delivered(&self, rule: &str, detail_type: &str) -> Result<(), StoryFailure> {
+        self.expect(
+            &format!("rule {rule} delivers {detail_type}"),
+            |f| match f {
+                Fact::Delivered {
+                    rule: r,
+                    detail_type: d,
+                } if r.contains(rule) && d == detail_type => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn published(&self, detail_type: &str) -> Result<Value, StoryFailure> {
+        self.expect(&format!("{detail_type} on the project bus"), |f| match f {
+            Fact::Published {
+                detail_type: d,
+                detail,
+            } if d == detail_type => Some(detail.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn answered(
+        &self,
+        function: &str,
+        step: &str,
+        mut accept: impl FnMut(&Value) -> bool,
+    ) -> Result<Value, StoryFailure> {
+        let id = self.local.function_id(function);
+        self.expect(step, |f| match f {
+            Fact::Invoked {
+                function: f,
+                result: Ok(v),
+            } if *f == id && accept(v) => Some(v.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn notice(&self, kind_prefix: &str) -> Result<String, StoryFailure> {
+        self.expect(
+            &format!("a {kind_prefix}… notice on the topic"),
+            |f| match f {
+                Fact::Notice { kind, subject, .. } if kind.starts_with(kind_prefix) => {
+                    Some(subject.clone())
+                }
+                _ => None,
+            },
+        )
+        .await
+    }
+}
+
+/// Tells the story on a started loop, each step waiting at most `timeout`.
+///
+/// # Errors
+/// The first step that did not happen.
+pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure> {
+    let mut story = Story {
+        local,
+        timeout,
+        mark: 0,
+    };
+    let mut told = Told::default();
+    let failed = |step: &str| StoryFailure {
+        step: step.to_owned(),
+    };
+    let group = local.parameter("ModelPackageGroupName");
+    let raw = local
+        .runtime
+        .stack
+        .bucket("Raw")
+        .ok_or_else(|| failed("the template has a raw bucket"))?
+        .to_owned();
+    let sagemaker = aws_sdk_sagemaker::Client::new(&local.sdk);
+    let s3 = guardrails_core::aws::s3_client(&local.sdk);
+
+    story.chapter(
+        "0. The registry, as the Deploy section asks, with the model serving before today",
+    );
+    local.create_registry().await.map_err(|e| failed(&e))?;
+    sagemaker
+        .create_model_package()
+        .model_package_group_name(&group)
+        .model_approval_status(ModelApprovalStatus::Approved)
+        .model_package_description("The model serving before today.")
+        .customer_metadata_properties("validation:weighted_f1", CHAMPION_F1)
+        .send()
+        .await
+        .map_err(|e| failed(&format!("register version 1: {e}")))?;
+    story.say(
+        "sagemaker",
+        format!("model package group {group}: version 1 Approved (F1 {CHAMPION_F1})"),
+    );
+    local
+        .emulator
+        .set_training_metrics(&TRAINING_METRICS)
+        .map_err(|e| failed(&e))?;
+    story.say(
+        "sagemaker",
+        format!(
+            "training jobs on the emulator complete at once, reporting {}",
+            TRAINING_METRICS
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    );
+
+    story.chapter("1. A good dataset: validated, trained, judged by the gate, registered");
+    let key = "tickets/tickets 2026-11.csv";
+    upload(&s3, &raw, key, GOOD).await.map_err(|e| failed(&e))?;
+    story.say(
+        "you",
+        format!("uploaded s3://{raw}/{key} ({} bytes)", GOOD.len()),
+    );
+    story
+        .delivered("RawObjectCreatedRule", "Object Created")
+        .await?;
+    story.published("Dataset Validated").await?;
+    story
+        .delivered("TrainingTriggersRule", "Dataset Validated")
+        .await?;
+    let started = story
+        .answered(
+            "trigger-training",
+            "trigger-training starts the training workflow",
+            |v| v["outcome"] == "started",
+        )
+        .await?;
+    let execution = started["execution_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let verdict = story
+        .answered("model-gate", "model-gate judges the trained model", |v| {
+            v["decision"].is_string()
+        })
+        .await?;
+    told.verdict = verdict["decision"].as_str().unwrap_or_default().to_owned();
+    story
+        .expect(&format!("execution {execution} succeeds"), |f| match f {
+            Fact::Execution { name, status } if *name == execution && status == "SUCCEEDED" => {
+                Some(())
+            }
+            Fact::Execution { name, status } if *name == execution && status != "RUNNING" => None,
+            _ => None,
+        })
+        .await?;
+    story.notice("model-registered").await?;
+    story
+        .answered(
+            "inference-monitor",
+            "inference-monitor adds the dataset's labels to its baseline",
+            |v| v["outcome"] == "baseline-updated",
+        )
+        .await?;
+    let registered = packages(&sagemaker, &group).await.map_err(|e| failed(&e))?;
+    let Some((v2, status)) = registered
+        .iter()
+        .find(|(arn, _)| version(&json!(arn)).ends_with("/2"))
+    else {
+        return Err(failed(
+            "the workflow registers version 2 in the model registry",
+        ));
+    };
+    if *status != told.verdict {
+        return Err(failed(&format!(
+            "version 2 is registered {} (the gate said {status})",
+            told.verdict
+        )));
+    }
+    story.say(
+        "sagemaker",
+        format!("registry: {} is {status}", version(&json!(v2))),
+    );
+    if told.verdict == "PendingManualApproval" {
+        sagemaker
+            .update_model_package()
+            .model_package_arn(v2)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .approval_description("Reviewed: approved (local loop).")
+            .send()
+            .await
+            .map_err(|e| failed(&format!("approve version 2: {e}")))?;
+        story.say(
+            "reviewer",
+            format!(
+                "approved {} (the gate holds every model for a person unless AutoApprove=true)",
+                version(&json!(v2))
+            ),
+        );
+    }
+
+    story.chapter("2. A bad dataset: quarantined with its reasons and a notice");
+    let key = "tickets/lote manual 2026-11.csv";
+    upload(&s3, &raw, key, BAD).await.map_err(|e| failed(&e))?;
+    story.say(
+        "you",
+        format!("uploaded s3://{raw}/{key} ({} bytes)", BAD.len()),
+    );
+    story
+        .delivered("RawObjectCreatedRule", "Object Created")
+        .await?;
+    let quarantined = story.published("Dataset Quarantined").await?;
+    told.reasons = quarantined["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    for reason in told.reasons.iter().take(4) {
+        story.say("", format!("  reason: {reason}"));
+    }
+    if told.reasons.is_empty() {
+        return Err(failed("the quarantine names its reasons"));
+    }
+    story.notice("dataset-quarantined").await?;
+
+    story.chapter("3. A model-quality drift alarm: rollback to the previous approved version, retraining asked");
+    let alarm = format!(
+        "{}model-quality-{group}",
+        local.parameter("DriftAlarmPrefix")
+    );
+    if !local.runtime.alarm(&alarm, false).await {
+        return Err(failed("the default bus takes the alarm state change"));
+    }
+    story
+        .delivered("DriftAlarmsRule", "CloudWatch Alarm State Change")
+        .await?;
+    let drifted = story
+        .answered("drift-handler", "drift-handler rolls back", |v| {
+            v["rollback"]["result"] == "rolled-back"
+        })
+        .await?;
+    told.rolled_back = (
+        version(&drifted["rollback"]["from"]),
+        version(&drifted["rollback"]["to"]),
+    );
+    story.published("Model Rolled Back").await?;
+    story.published("Retraining Requested").await?;
+    story.notice("drift-").await?;
+    story
+        .delivered("TrainingTriggersRule", "Retraining Requested")
+        .await?;
+    story
+        .answered(
+            "trigger-training",
+            "trigger-training decides on the retraining request",
+            |v| v["outcome"] == "skipped" || v["outcome"] == "started",
+        )
+        .await?;
+    let after = packages(&sagemaker, &group).await.map_err(|e| failed(&e))?;
+    let statuses: Vec<String> = after
+        .iter()
+        .map(|(arn, s)| format!("{} {s}", version(&json!(arn))))
+        .collect();
+    if !statuses.iter().any(|s| s.ends_with("/2 Rejected")) {
+        return Err(failed(&format!(
+            "version 2 is Rejected after the rollback (registry: {})",
+            statuses.join(", ")
+        )));
+    }
+    story.say("sagemaker", format!("registry: {}", statuses.join(", ")));
+
+    story.chapter("4. The daily cost run, with yesterday over budget");
+    inject_costs(local, &SPEND).map_err(|e| failed(&e))?;
+    story.say(
+        "cost explorer",
+        format!(
+            "yesterday on the emulator: {} (daily budget USD {})",
+            SPEND
+                .iter()
+                .map(|(s, usd)| format!("{s} USD {usd:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            local.parameter("DailyBudgetUsd")
+        ),
+    );
+    let schedule = local
+        .runtime
+        .stack
+        .schedules
+        .first()
+        .map(|s| s.rule.clone())
+        .ok_or_else(|| failed("the template has a scheduled rule"))?;
+    local
+        .runtime
+        .fire_schedule(&schedule)
+        .await
+        .map_err(|e| failed(&e))?;
+    let report = story
+        .answered("cost-guard", "cost-guard finds a budget breached", |v| {
+            v["breaches"].as_array().is_some_and(|b| !b.is_empty())
+        })
+        .await?;
+    told.breaches = report["breaches"].as_array().map_or(0, Vec::len);
+    story.notice("budget-").await?;
+    story.published("Budget Exceeded").await?;
+    Ok(told)
+}
+
+async fn upload(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: &'static str,
+) -> Result<(), String> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from_static(body.as_bytes()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "upload s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })
+}
+
+/// (ARN, approval status) of every version in the group, oldest first.
+async fn packages(
+    sagemaker: &aws_sdk_sagemaker::Client,
+    group: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let listed = sagemaker
+        .list_model_packages()
+        .model_package_group_name(group)
+        .send()
+        .await
+        .map_err(|e| format!("list the model packages: {e}"))?;
+    let mut out: Vec<(String, String)> = listed
+        .model_package_summary_list()
+        .iter()
+        .map(|p| {
+            (
+                p.model_package_arn().unwrap_or_default().to_owned(),
+                p.model_approval_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    out.sort_by_key(|(arn, _)| {
+        arn.rsplit('/')
+            .next()
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or_default()
+    });
+    Ok(out)
+}
+
+/// Queues the Cost Explorer answers of one cost-guard run: yesterday's `spend` by service (the month so far),
+/// then yesterday by the job tag.
+///
+/// # Errors
+/// When the emulator refuses them.
+pub fn inject_costs(local: &Local, spend: &[(&str, f64)]) -> Result<(), String> {
+    let yesterday = Utc::now()
+        .date_naive()
+        .checked_sub_days(Days::new(1))
+        .ok_or("no yesterday")?;
+    let day = yesterday.format("%Y-%m-%d").to_string();
+    let next = Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let groups: Vec<Value> = spend
+        .iter()
+        .map(|(service, usd)| json!({"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": usd.to_string(), "Unit": "USD"}}}))
+        .collect();
+    let by_service = json!({"ResultsByTime": [{"TimePeriod": {"Start": day, "End": next}, "Total": {},
+        "Groups": groups, "Estimated": true}], "DimensionValueAttributes": []});
+    let by_job = json!({"ResultsByTime": [{"TimePeriod": {"Start": day, "End": next}, "Total": {},
+        "Groups": [{"Keys": ["trigger$new-data"], "Metrics": {"UnblendedCost": {"Amount": spend.first().map_or(0.0, |s| s.1).to_string(), "Unit": "USD"}}}],
+        "Estimated": true}], "DimensionValueAttributes": []});
+    local.emulator.post_json(
+        "/moto-api/static/ce/cost-and-usage-results",
+        &json!({"results": [by_service, by_job]}),
+    )
+}

@@ -1,0 +1,672 @@
+//! The SAM template as data: parameters (defaults and overrides), conditions, resources, and the intrinsic
+//! functions their properties use (`Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::Join`, `Fn::If`, `Fn::Select`,
+//! `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`), in short form (YAML tags) and long form alike.
+//!
+//! Resolution turns a property into JSON with every reference replaced by what [`Names`] says the resource is
+//! called on the emulator, so rule patterns, environment variables and definition substitutions are the
+//! template's own, whatever they are changed to.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json};
+use serde_yaml::Value as Yaml;
+
+/// The region every resource of the local loop lives in.
+pub const REGION: &str = "us-east-1";
+/// The account the emulator answers as.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// A template that cannot be read or resolved; the message names the resource, parameter or function.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TemplateError {
+    /// The file could not be read or is not YAML.
+    #[error("cannot read the template {path}: {reason}")]
+    Read {
+        /// Where it was looked for.
+        path: String,
+        /// The I/O or YAML error.
+        reason: String,
+    },
+    /// A parameter without a default was not given a value.
+    #[error("parameter {0} has no default: give it a value (e.g. {0}=...)")]
+    MissingParameter(String),
+    /// An override names a parameter the template does not declare.
+    #[error("the template has no parameter {0}")]
+    UnknownParameter(String),
+    /// A `Ref` or `${}` to something neither a parameter nor a resource the local loop knows.
+    #[error("cannot resolve {0}: not a parameter, a pseudo parameter or a provisioned resource")]
+    Unresolved(String),
+    /// A condition name that is not declared.
+    #[error("unknown condition {0}")]
+    UnknownCondition(String),
+    /// An intrinsic function used in a shape the resolver does not read.
+    #[error("cannot evaluate {function}: {reason}")]
+    Unsupported {
+        /// The function, e.g. `Fn::Sub`.
+        function: String,
+        /// What was wrong with its arguments.
+        reason: String,
+    },
+}
+
+/// What resources are called on the emulator: their `Ref` value and their attributes (`Arn`, `QueueName`…).
+pub trait Names {
+    /// The value of `Ref` to a resource, if it is known.
+    fn reference(&self, logical_id: &str) -> Option<Json>;
+    /// The value of `Fn::GetAtt` of a resource, if it is known.
+    fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Json>;
+}
+
+/// One resource of the template.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Its logical id.
+    pub logical_id: String,
+    /// Its CloudFormation type, e.g. `AWS::Events::Rule`.
+    pub kind: String,
+    /// Its properties, unresolved.
+    pub properties: Yaml,
+    /// Its `Condition`, if any.
+    pub condition: Option<String>,
+}
+
+/// A loaded template with its parameter values decided.
+#[derive(Debug, Clone)]
+pub struct Template {
+    path: PathBuf,
+    root: Yaml,
+    parameters: BTreeMap<String, Json>,
+    overridden: Vec<(String, String)>,
+}
+
+impl Template {
+    /// Reads the template at `path`; `overrides` set parameters as `sam deploy --parameter-overrides` would.
+    ///
+    /// # Errors
+    /// An unreadable file, an unknown parameter in `overrides`, or a parameter left without a value.
+    pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text, path, overrides)
+    }
+
+    /// As [`Template::load`], from text; `path` is where `DefinitionUri`s are relative to.
+    ///
+    /// # Errors
+    /// See [`Template::load`].
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        overrides: &[(String, String)],
+    ) -> Result<Self, TemplateError> {
+        let root: Yaml = serde_yaml::from_str(text).map_err(|e| TemplateError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let declared = root["Parameters"].as_mapping().cloned().unwrap_or_default();
+        for (name, _) in overrides {
+            if !declared.contains_key(name.as_str()) {
+                return Err(TemplateError::UnknownParameter(name.clone()));
+            }
+        }
+        let mut parameters = BTreeMap::new();
+        for (name, declaration) in &declared {
+            let Some(name) = name.as_str() else { continue };
+            let given = overrides
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone());
+            let text = match (given, &declaration["Default"]) {
+                (Some(value), _) => value,
+                (None, Yaml::Null) => return Err(TemplateError::MissingParameter(name.to_owned())),
+                (None, default) => scalar_text(default),
+            };
+            let kind = declaration["Type"].as_str().unwrap_or("String");
+            let value = if kind == "CommaDelimitedList" || kind.starts_with("List<") {
+                Json::Array(
+                    text.split(',')
+                        .map(|s| Json::String(s.trim().into()))
+                        .collect(),
+                )
+            } else {
+                Json::String(text)
+            };
+            parameters.insert(name.to_owned(), value);
+        }
+        Ok(Template {
+            path: path.to_owned(),
+            root,
+            parameters,
+            overridden: overrides.to_vec(),
+        })
+    }
+
+    /// Where the template was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder relative paths in the template (`DefinitionUri`, `CodeUri`) start from.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// A parameter's value as text (lists joined with commas).
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.parameters.get(name).map(|v| match v {
+            Json::Array(items) => items
+                .iter()
+                .filter_map(Json::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// The parameters set by the caller rather than by their defaults.
+    pub fn overrides(&self) -> &[(String, String)] {
+        &self.overridden
+    }
+
+    /// Every resource, in template order, whose `Condition` holds.
+    ///
+    /// # Errors
+    /// A condition that cannot be evaluated.
+    pub fn resources(&self) -> Result<Vec<Resource>, TemplateError> {
+        let mut out = Vec::new();
+        for (id, resource) in self.root["Resources"].as_mapping().into_iter().flatten() {
+            let Some(id) = id.as_str() else { continue };
+            let condition = resource["Condition"].as_str().map(str::to_owned);
+            if let Some(name) = &condition
+                && !self.condition(name)?
+            {
+                continue;
+            }
+            out.push(Resource {
+                logical_id: id.to_owned(),
+                kind: resource["Type"].as_str().unwrap_or_default().to_owned(),
+                properties: resource["Properties"].clone(),
+                condition,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `Globals.Function` section (environment shared by every function).
+    pub fn function_globals(&self) -> &Yaml {
+        &self.root["Globals"]["Function"]
+    }
+
+    /// Evaluates a declared condition.
+    ///
+    /// # Errors
+    /// An undeclared condition or an expression the resolver cannot evaluate.
+    pub fn condition(&self, name: &str) -> Result<bool, TemplateError> {
+        let expression = self.root["Conditions"]
+            .get(name)
+            .ok_or_else(|| TemplateError::UnknownCondition(name.to_owned()))?;
+        let value = self.resolve(expression, &NoResources)?;
+        value.as_bool().ok_or_else(|| TemplateError::Unsupported {
+            function: format!("condition {name}"),
+            reason: format!("evaluates to {value}, not a boolean"),
+        })
+    }
+
+    /// Resolves `value` into JSON. `AWS::NoValue` removes the key or item that holds it; at the top it gives
+    /// `Null`.
+    ///
+    /// # Errors
+    /// A reference [`Names`] does not know, or an intrinsic function in a shape not supported.
+    pub fn resolve(&self, value: &Yaml, names: &dyn Names) -> Result<Json, TemplateError> {
+        Ok(self.eval(value, names)?.unwrap_or(Json::Null))
+    }
+
+    /// `None` stands for `AWS::NoValue`.
+    fn eval(&self, value: &Yaml, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        match value {
+            Yaml::Null => Ok(Some(Json::Null)),
+            Yaml::Bool(b) => Ok(Some(Json::Bool(*b))),
+            Yaml::Number(n) => Ok(Some(
+                serde_json::to_value(n).unwrap_or_else(|_| Json::String(n.to_string())),
+            )),
+            Yaml::String(s) => Ok(Some(Json::String(s.clone()))),
+            Yaml::Sequence(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    if let Some(v) = self.eval(item, names)? {
+                        out.push(v);
+                    }
+                }
+                Ok(Some(Json::Array(out)))
+            }
+            Yaml::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                let name = tag.trim_start_matches('!');
+                let function = if name == "Ref" || name == "Condition" {
+                    name.to_owned()
+                } else {
+                    format!("Fn::{name}")
+                };
+                self.function(&function, &tagged.value, names)
+            }
+            Yaml::Mapping(map) => {
+                if map.len() == 1
+                    && let Some((Yaml::String(key), argument)) = map.iter().next()
+                    && (key == "Ref" || key == "Condition" || key.starts_with("Fn::"))
+                {
+                    return self.function(key, argument, names);
+                }
+                let mut out = Map::new();
+                for (key, v) in map {
+                    let key = match key {
+                        Yaml::String(s) => s.clone(),
+                        other => scalar_text(other),
+                    };
+                    if let Some(v) = self.eval(v, names)? {
+                        out.insert(key, v);
+                    }
+                }
+                Ok(Some(Json::Object(out)))
+            }
+        }
+    }
+
+    fn function(
+        &self,
+        function: &str,
+        argument: &Yaml,
+        names: &dyn Names,
+    ) -> Result<Option<Json>, TemplateError> {
+        let unsupported = |reason: &str| TemplateError::Unsupported {
+            function: function.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match function {
+            "Ref" => {
+                let name = self.eval_text(argument, names, function)?;
+                self.reference(&name, names)
+            }
+            "Condition" => {
+                let name = self.eval_text(argument, names, function)?;
+                Ok(Some(Json::Bool(self.condition(&name)?)))
+            }
+            "Fn::GetAtt" => {
+                let (id, attribute) = match argument {
+                    Yaml::String(s) => s
+                        .split_once('.')
+                        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                        .ok_or_else(|| unsupported("expected Resource.Attribute"))?,
+                    Yaml::Sequence(items) if items.len() == 2 => (
+                        self.eval_text(&items[0], names, function)?,
+                        self.eval_text(&items[1], names, function)?,
+                    ),
+                    _ => return Err(unsupported("expected Resource.Attribute")),
+                };
+                names
+                    .attribute(&id, &attribute)
+                    .map(Some)
+                    .ok_or_else(|| TemplateError::Unresolved(format!("{id}.{attribute}")))
+            }
+            "Fn::Sub" => {
+                let (text, variables) = match argument {
+                    Yaml::Sequence(items) if items.len() == 2 => {
+                        let mut variables = BTreeMap::new();
+                        for (k, v) in items[1].as_mapping().into_iter().flatten() {
+                            let value = self.eval(v, names)?.unwrap_or(Json::Null);
+                            variables.insert(scalar_text(k), text_of(&value));
+                        }
+                        (self.eval_text(&items[0], names, function)?, variables)
+                    }
+                    other => (self.eval_text(other, names, function)?, BTreeMap::new()),
+                };
+                self.substitute(&text, &variables, names)
+                    .map(|s| Some(Json::String(s)))
+            }
+            "Fn::Join" => {
+                let items = argument
+                    .as_sequence()
+                    .filter(|items| items.len() == 2)
+                    .ok_or_else(|| unsupported("expected [delimiter, list]"))?;
+                let delimiter = self.eval_text(&items[0], names, function)?;
+                let list = self.eval(&items[1], names)?.unwrap_or(Json::Null);
+                let list = list
+                    .as_array()
+                    .ok_or_else(|| unsupported("the second argument is not a list"))?;
+                Ok(Some(Json::String(
+                    list.iter()
+                        .map(text_of)
+                        .collect::<Vec<_>>()
+                        .join(&delimiter),
+                )))
+            }
+            "Fn::Select" => {
+                let items = argument
+                    .as_sequence()
+                    .filter(|items| items.len() == 2)
+                    .ok_or_else(|| unsupported("expected [index, list]"))?;
+                let index: usize = self
+                    .eval_text(&items[0], names, function)?
+                    .parse()
+                    .map_err(|_| unsupported("the index is not a number"))?;
+                let list = self.eval(&items[1], names)?.unwrap_or(Json::Null);
+                list.get(index)
+                    .cloned()
+                    .map(Some)
+                    .ok_or_else(|| unsupported("index out of range"))
+            }
+            "Fn::If" => {
+                let items = argument
+                    .as_sequence()
+                    .filter(|items| items.len() == 3)
+                    .ok_or_else(|| unsupported("expected [condition, then, else]"))?;
+                let condition = self.eval_text(&items[0], names, function)?;
+                let branch = if self.condition(&condition)? {
+                    &items[1]
+                } else {
+                    &items[2]
+                };
+                self.eval(branch, names)
+            }
+            "Fn::Equals" => {
+                let items = argument
+                    .as_sequence()
+                    .filter(|items| items.len() == 2)
+                    .ok_or_else(|| unsupported("expected two values"))?;
+                let a = self.eval(&items[0], names)?.unwrap_or(Json::Null);
+                let b = self.eval(&items[1], names)?.unwrap_or(Json::Null);
+                Ok(Some(Json::Bool(text_of(&a) == text_of(&b))))
+            }
+            "Fn::Not" | "Fn::And" | "Fn::Or" => {
+                let items = argument
+                    .as_sequence()
+                    .ok_or_else(|| unsupported("expected a list of conditions"))?;
+                let mut values = Vec::new();
+                for item in items {
+                    let value = self.eval(item, names)?.unwrap_or(Json::Null);
+                    values.push(
+                        value
+                            .as_bool()
+                            .ok_or_else(|| unsupported("an argument is not a boolean"))?,
+                    );
+                }
+                Ok(Some(Json::Bool(match function {
+                    "Fn::Not" => !values.first().copied().unwrap_or(false),
+                    "Fn::And" => values.iter().all(|v| *v),
+                    _ => values.iter().any(|v| *v),
+                })))
+            }
+            other => Err(TemplateError::Unsupported {
+                function: other.to_owned(),
+                reason: "not evaluated by the local loop".into(),
+            }),
+        }
+    }
+
+    fn eval_text(
+        &self,
+        value: &Yaml,
+        names: &dyn Names,
+        function: &str,
+    ) -> Result<String, TemplateError> {
+        match self.eval(value, names)? {
+            Some(Json::String(s)) => Ok(s),
+            Some(Json::Number(n)) => Ok(n.to_string()),
+            other => Err(TemplateError::Unsupported {
+                function: function.to_owned(),
+                reason: format!("expected text, got {other:?}"),
+            }),
+        }
+    }
+
+    fn reference(&self, name: &str, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        let pseudo = match name {
+            "AWS::NoValue" => return Ok(None),
+            "AWS::Region" => Some(REGION),
+            "AWS::AccountId" => Some(ACCOUNT_ID),
+            "AWS::Partition" => Some("aws"),
+            "AWS::URLSuffix" => Some("amazonaws.com"),
+            "AWS::StackName" => Some("mlops-guardrails-local"),
+            _ => None,
+        };
+        if let Some(value) = pseudo {
+            return Ok(Some(Json::String(value.to_owned())));
+        }
+        if let Some(value) = self.parameters.get(name) {
+            return Ok(Some(value.clone()));
+        }
+        names
+            .reference(name)
+            .map(Some)
+            .ok_or_else(|| TemplateError::Unresolved(name.to_owned()))
+    }
+
+    fn substitute(
+        &self,
+        text: &str,
+        variables: &BTreeMap<String, String>,
+        names: &dyn Names,
+    ) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or_else(|| TemplateError::Unsupported {
+                function: "Fn::Sub".into(),
+                reason: format!("unclosed ${{ in {text:?}"),
+            })?;
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(value) = variables.get(name) {
+                out.push_str(value);
+            } else if let Some((id, attribute)) = name.split_once('.')
+                && !name.starts_with("AWS::")
+            {
+                let value = names
+                    .attribute(id, attribute)
+                    .ok_or_else(|| TemplateError::Unresolved(name.to_owned()))?;
+                out.push_str(&text_of(&value));
+            } else {
+                let value = self.reference(name, names)?.unwrap_or(Json::Null);
+                out.push_str(&text_of(&value));
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// Resolution with no resource known: conditions only use parameters.
+struct NoResources;
+
+impl Names for NoResources {
+    fn reference(&self, _: &str) -> Option<Json> {
+        None
+    }
+    fn attribute(&self, _: &str, _: &str) -> Option<Json> {
+        None
+    }
+}
+
+/// A resolved value as text: strings as they are, lists joined with commas, other values as JSON.
+pub fn text_of(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join(","),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn scalar_text(value: &Yaml) -> String {
+    match value {
+        Yaml::String(s) => s.clone(),
+        Yaml::Number(n) => n.to_string(),
+        Yaml::Bool(b) => b.to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TEMPLATE: &str = r#"
+Parameters:
+  ProjectName: { Type: String, Default: demo }
+  Image: { Type: String }
+  Subnets: { Type: CommaDelimitedList, Default: "" }
+  Limit: { Type: Number, Default: 1000 }
+Conditions:
+  InVpc: !Not [!Equals [!Join ["", !Ref Subnets], ""]]
+  Named: !Equals [!Ref ProjectName, demo]
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub "${ProjectName}-raw-${AWS::AccountId}"
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern:
+        detail:
+          bucket: { name: [!Ref Bucket] }
+          alarmName: [{ prefix: !Sub "${ProjectName}-drift-" }]
+      Targets:
+        - { Id: q, Arn: !GetAtt Queue.Arn }
+        - { Id: l, Arn: { "Fn::GetAtt": [Queue, Arn] } }
+  Vpc:
+    Type: AWS::EC2::VPC
+    Condition: InVpc
+Outputs: {}
+"#;
+
+    struct Known;
+    impl Names for Known {
+        fn reference(&self, id: &str) -> Option<Json> {
+            (id == "Bucket").then(|| json!("demo-raw-123456789012"))
+        }
+        fn attribute(&self, id: &str, attribute: &str) -> Option<Json> {
+            (id == "Queue" && attribute == "Arn")
+                .then(|| json!("arn:aws:sqs:us-east-1:123456789012:q"))
+        }
+    }
+
+    fn template(overrides: &[(&str, &str)]) -> Result<Template, TemplateError> {
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Template::parse(TEMPLATE, Path::new("infra/template.yaml"), &overrides)
+    }
+
+    #[test]
+    fn parameters_take_defaults_and_overrides() {
+        assert_eq!(
+            template(&[]).unwrap_err(),
+            TemplateError::MissingParameter("Image".into())
+        );
+        assert_eq!(
+            template(&[("Image", "i"), ("Nope", "x")]).unwrap_err(),
+            TemplateError::UnknownParameter("Nope".into())
+        );
+        let t = template(&[("Image", "img:1"), ("ProjectName", "p")]).unwrap();
+        assert_eq!(t.parameter("Image").as_deref(), Some("img:1"));
+        assert_eq!(t.parameter("ProjectName").as_deref(), Some("p"));
+        assert_eq!(t.parameter("Limit").as_deref(), Some("1000"));
+        assert!(!t.condition("Named").unwrap());
+    }
+
+    #[test]
+    fn conditions_decide_which_resources_exist() {
+        let t = template(&[("Image", "i")]).unwrap();
+        let ids = |t: &Template| -> Vec<String> {
+            t.resources()
+                .unwrap()
+                .into_iter()
+                .map(|r| r.logical_id)
+                .collect()
+        };
+        assert_eq!(ids(&t), ["Bucket", "Rule"]);
+        let t = template(&[("Image", "i"), ("Subnets", "subnet-1,subnet-2")]).unwrap();
+        assert_eq!(ids(&t), ["Bucket", "Rule", "Vpc"]);
+        assert!(t.condition("InVpc").unwrap());
+        assert_eq!(
+            t.condition("Missing").unwrap_err(),
+            TemplateError::UnknownCondition("Missing".into())
+        );
+    }
+
+    #[test]
+    fn short_and_long_forms_resolve_against_names() {
+        let t = template(&[("Image", "i")]).unwrap();
+        let resources = t.resources().unwrap();
+        let bucket = t.resolve(&resources[0].properties, &Known).unwrap();
+        assert_eq!(bucket, json!({"BucketName": "demo-raw-123456789012"}));
+        let rule = t.resolve(&resources[1].properties, &Known).unwrap();
+        assert_eq!(
+            rule,
+            json!({
+                "EventPattern": {"detail": {
+                    "bucket": {"name": ["demo-raw-123456789012"]},
+                    "alarmName": [{"prefix": "demo-drift-"}]
+                }},
+                "Targets": [
+                    {"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"},
+                    {"Id": "l", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn an_unknown_reference_is_named() {
+        let t = template(&[("Image", "i")]).unwrap();
+        let value: Yaml = serde_yaml::from_str("!GetAtt Missing.Arn").unwrap();
+        assert_eq!(
+            t.resolve(&value, &Known).unwrap_err(),
+            TemplateError::Unresolved("Missing.Arn".into())
+        );
+        let value: Yaml = serde_yaml::from_str("!Sub '${Missing}-x'").unwrap();
+        assert_eq!(
+            t.resolve(&value, &Known).unwrap_err(),
+            TemplateError::Unresolved("Missing".into())
+        );
+    }
+
+    #[test]
+    fn sub_if_select_and_no_value() {
+        let t = template(&[("Image", "i"), ("Subnets", "a,b")]).unwrap();
+        let value: Yaml = serde_yaml::from_str(
+            r#"
+            literal: !Sub "${!Name} ${Image}"
+            mapped: !Sub ["${X}/${ProjectName}", { X: !Select [1, !Ref Subnets] }]
+            chosen: !If [InVpc, !Ref Subnets, !Ref AWS::NoValue]
+            dropped: !If [Named, !Ref AWS::NoValue, kept]
+            list: [a, !Ref AWS::NoValue, b]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            t.resolve(&value, &Known).unwrap(),
+            json!({
+                "literal": "${Name} i",
+                "mapped": "b/demo",
+                "chosen": ["a", "b"],
+                "list": ["a", "b"]
+            })
+        );
+    }
+}
