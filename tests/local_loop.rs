@@ -1,0 +1,168 @@
+//! The whole loop end to end: `make demo`'s story on the emulator, wired by `infra/template.yaml` itself, and the
+//! same story failing when a rule's pattern in a copy of the template is broken.
+//!
+//! Each test provisions its own project (unique ProjectName, model package group and drift alarm prefix), so the
+//! tests share this process's emulator without seeing each other's events.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use local_loop::story::{self, StoryFailure};
+use local_loop::timeline::{Fact, format_entry};
+use local_loop::{Local, default_template};
+use testkit::unique_name;
+
+/// Parameters that keep this test's resources apart from the others'.
+fn own_project(prefix: &str) -> Vec<(String, String)> {
+    let project = unique_name(prefix);
+    vec![
+        ("ProjectName".into(), project.clone()),
+        ("ModelPackageGroupName".into(), format!("{project}-model")),
+        ("DriftAlarmPrefix".into(), format!("{project}-drift-")),
+    ]
+}
+
+fn timeline(local: &Local) -> String {
+    local
+        .runtime
+        .timeline
+        .entries()
+        .iter()
+        .map(format_entry)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A copy of the template with `from` replaced by `to` (which must occur), next to its state machine folder.
+fn broken_template(from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(default_template()).unwrap();
+    assert!(
+        text.contains(from),
+        "the template no longer has {from:?}: update this test"
+    );
+    let dir = std::env::temp_dir().join(unique_name("broken-template"));
+    std::fs::create_dir_all(dir.join("statemachine")).unwrap();
+    let original = default_template();
+    let statemachines = original.parent().unwrap().join("statemachine");
+    for entry in std::fs::read_dir(statemachines).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.join("statemachine").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path
+}
+
+async fn tell(
+    template: &Path,
+    project: &str,
+    timeout: Duration,
+) -> (Local, Result<story::Told, StoryFailure>) {
+    let local = Local::start(template, &own_project(project), false)
+        .await
+        .unwrap();
+    let told = story::tell(&local, timeout).await;
+    (local, told)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_happens_through_the_template_wiring() {
+    let (local, told) = tell(&default_template(), "story", Duration::from_secs(30)).await;
+    let told = told.unwrap_or_else(|failure| panic!("{failure}\n{}", timeline(&local)));
+    let group = local.parameter("ModelPackageGroupName");
+
+    // The gate judged the metrics the training job reported; auto-approval is off in the template.
+    assert_eq!(told.verdict, "PendingManualApproval");
+    assert_eq!(
+        told.rolled_back,
+        (format!("{group}/2"), format!("{group}/1"))
+    );
+    assert!(
+        told.reasons
+            .iter()
+            .any(|r| r.contains("the contract requires at least 10")),
+        "{:?}",
+        told.reasons
+    );
+    assert_eq!(told.breaches, 1);
+
+    let entries = local.runtime.timeline.entries();
+    let delivered: BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| match &e.fact {
+            Fact::Delivered { rule, .. } => Some(rule.as_str()),
+            _ => None,
+        })
+        .collect();
+    for rule in [
+        "RawObjectCreatedRule",
+        "TrainingTriggersRule",
+        "InferenceBaselineRule",
+        "DriftAlarmsRule",
+        "CostGuardSchedule",
+    ] {
+        assert!(
+            delivered.contains(rule),
+            "{rule} delivered nothing\n{}",
+            timeline(&local)
+        );
+    }
+    // No handler failed and the runner itself had no trouble.
+    for entry in &entries {
+        let failed = matches!(
+            &entry.fact,
+            Fact::Invoked { result: Err(_), .. } | Fact::Trouble
+        );
+        assert!(!failed, "{}\n{}", format_entry(entry), timeline(&local));
+    }
+    // The retraining request met the cooldown since the run the good dataset started.
+    assert!(
+        entries
+            .iter()
+            .any(|e| matches!(&e.fact, Fact::Invoked { result: Ok(v), .. }
+            if v["outcome"] == "skipped" && v["reason"] == "cooldown")),
+        "{}",
+        timeline(&local)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_pattern_that_no_longer_matches_stops_the_story() {
+    let template = broken_template(
+        "detail-type: [Object Created]",
+        "detail-type: [Object Uploaded]",
+    );
+    let (local, told) = tell(&template, "broken-upload", Duration::from_secs(5)).await;
+    let failure = told.expect_err("the story passed with a broken upload rule");
+    assert!(
+        failure
+            .step
+            .contains("RawObjectCreatedRule delivers Object Created"),
+        "{failure}\n{}",
+        timeline(&local)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
+    let template = broken_template(
+        "alarmName: [{ prefix: !Ref DriftAlarmPrefix }]",
+        "alarmName: [{ prefix: !Sub \"${DriftAlarmPrefix}other-\" }]",
+    );
+    let (local, told) = tell(&template, "broken-drift", Duration::from_secs(5)).await;
+    let failure = told.expect_err("the story passed with a broken drift rule");
+    assert!(
+        failure
+            .step
+            .contains("DriftAlarmsRule delivers CloudWatch Alarm State Change"),
+        "{failure}\n{}",
+        timeline(&local)
+    );
+}
