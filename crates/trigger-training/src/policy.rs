@@ -108,7 +108,11 @@ impl std::fmt::Display for SkipReason {
                 "{new_rows} new rows since the last successful training, {min_new_rows} needed"
             ),
             SkipReason::Cooldown { until } => {
-                write!(f, "retraining cooldown runs until {}", until.to_rfc3339())
+                write!(
+                    f,
+                    "retraining cooldown runs until {}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
             }
             SkipReason::OtherDataset { dataset } => {
                 write!(f, "dataset {dataset:?} is not the one this pipeline trains")
