@@ -166,3 +166,47 @@ async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
         timeline(&local)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
+    // No model package group: the workflow started by the drift alarm's retraining request cannot register.
+    let local = Local::start(&default_template(), &own_project("failure"), false)
+        .await
+        .unwrap();
+    local
+        .emulator
+        .set_training_metrics(&story::TRAINING_METRICS)
+        .unwrap();
+    let alarm = format!(
+        "{}model-quality-{}",
+        local.parameter("DriftAlarmPrefix"),
+        local.parameter("ModelPackageGroupName")
+    );
+    assert!(local.runtime.alarm(&alarm, false).await);
+    let timeline = &local.runtime.timeline;
+    let failed = timeline
+        .wait_for(0, Duration::from_secs(30), |f| match f {
+            Fact::Execution { name, status } if status == "FAILED" => Some(name.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap_or_else(|| panic!("no execution failed\n{}", self::timeline(&local)));
+    // The template's rule turns Step Functions' status change into a one-line critical notice.
+    let notice = timeline
+        .wait_for(0, Duration::from_secs(10), |f| match f {
+            Fact::Notice { subject, .. } if subject.contains(&failed) => Some(subject.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap_or_else(|| panic!("no notice of {failed}\n{}", self::timeline(&local)));
+    assert!(
+        notice.starts_with("[critical] Training workflow execution")
+            && notice.contains("ended FAILED"),
+        "{notice}"
+    );
+    let delivered =
+        local.runtime.timeline.entries().iter().any(
+            |e| matches!(&e.fact, Fact::Delivered { rule, .. } if rule == "WorkflowFailedRule"),
+        );
+    assert!(delivered, "{}", self::timeline(&local));
+}

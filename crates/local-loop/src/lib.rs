@@ -94,7 +94,7 @@ impl Local {
             Fact::Acted,
         );
         let stack = stack::provision(&template, &sdk).await?;
-        timeline.record("template", provisioned(&template, &stack), Fact::Acted);
+        timeline.record("template", provisioned(&stack), Fact::Acted);
         let runtime = Arc::new(Runtime::new(stack, &sdk, timeline)?);
         let tasks = runtime.start();
         Ok(Local {
@@ -158,13 +158,12 @@ impl Drop for Local {
 }
 
 /// One line: what the template became on the emulator.
-fn provisioned(template: &Template, stack: &stack::Stack) -> String {
+fn provisioned(stack: &stack::Stack) -> String {
     let not_emulated: usize = stack.not_emulated.values().sum();
     format!(
-        "{} provisioned: {} buckets, {} queues, {} topic(s), {} bus(es), {} parameter(s), {} state machine(s), \
+        "provisioned {} buckets, {} queues, {} topic(s), {} bus(es), {} parameter(s), {} state machine(s), \
          {} rules ({} scheduled), {} functions in-process; {not_emulated} resources not emulated (alarms, \
          dashboard, trail, policies…)",
-        template.path().display(),
         stack.buckets.len(),
         stack.queues.len(),
         stack.topics.len(),

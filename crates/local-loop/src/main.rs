@@ -68,9 +68,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Shown as the user would type it: relative to where they are.
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|dir| args.template.strip_prefix(dir).ok().map(PathBuf::from))
+        .unwrap_or_else(|| args.template.clone());
     println!(
         "mlops-guardrails local loop: {} on the emulator, the real handlers in this process (no AWS account)\n",
-        args.template.display()
+        shown.display()
     );
     let local = match Local::start(&args.template, &args.parameters, true).await {
         Ok(local) => local,

@@ -19,6 +19,20 @@ use crate::stack::{Route, Stack};
 use crate::template::{ACCOUNT_ID, REGION};
 use crate::timeline::{Fact, Timeline};
 
+/// An event as an AWS service puts it on the default bus.
+pub struct ServiceEvent {
+    /// `aws.s3`, `aws.cloudwatch`…
+    pub source: &'static str,
+    /// The detail-type.
+    pub detail_type: String,
+    /// The detail.
+    pub detail: Value,
+    /// The resources it concerns.
+    pub resources: Vec<String>,
+    /// When it happened (now when unknown).
+    pub time: Option<chrono::DateTime<Utc>>,
+}
+
 /// Attempts of an asynchronous invocation before the event is given up (Lambda: one try and two retries).
 const ASYNC_ATTEMPTS: u32 = 3;
 /// How often executions are listed.
@@ -373,20 +387,22 @@ impl Runtime {
                 let raw_key = object["key"].as_str().unwrap_or_default();
                 let key = guardrails_core::s3::decode_notification_key(raw_key)
                     .unwrap_or_else(|_| raw_key.to_owned());
-                let time = record["eventTime"].as_str().map(str::to_owned);
-                self.send(
-                    "s3",
-                    &format!(
-                        "Object Created for s3://{name}/{key} ({} bytes), to the default bus",
-                        object["size"]
-                    ),
-                    "aws.s3",
-                    "Object Created",
+                let time = record["eventTime"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                let what = format!(
+                    "Object Created for s3://{name}/{key} ({} bytes), to the default bus",
+                    object["size"]
+                );
+                let event = ServiceEvent {
+                    source: "aws.s3",
+                    detail_type: "Object Created".into(),
                     detail,
-                    &[format!("arn:aws:s3:::{name}")],
+                    resources: vec![format!("arn:aws:s3:::{name}")],
                     time,
-                )
-                .await;
+                };
+                self.send("s3", &what, event).await;
             }
         }
         messages.iter().collect()
@@ -402,12 +418,12 @@ impl Runtime {
                     .unwrap_or_default()
                     .to_owned()
             };
+            // A notice without a subject (a rule's transformed event) is known by its message.
             let subject = body["Subject"]
                 .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| {
-                    crate::describe::cut(body["Message"].as_str().unwrap_or_default(), 100)
-                });
+                .or_else(|| body["Message"].as_str())
+                .unwrap_or_default()
+                .to_owned();
             let (severity, kind) = (attribute("severity"), attribute("kind"));
             let tags = if severity.is_empty() {
                 String::new()
@@ -416,7 +432,7 @@ impl Runtime {
             };
             self.timeline.record(
                 "sns",
-                format!("notice {subject:?}{tags}"),
+                format!("notice {:?}{tags}", crate::describe::cut(&subject, 120)),
                 Fact::Notice {
                     subject,
                     severity,
@@ -497,20 +513,47 @@ impl Runtime {
                     continue;
                 }
                 seen.insert(name.clone(), status.clone());
+                let described = self
+                    .sfn
+                    .describe_execution()
+                    .execution_arn(execution.execution_arn())
+                    .send()
+                    .await
+                    .ok();
                 let mut text = format!("execution {name} {status}");
-                if status == "FAILED"
-                    && let Ok(d) = self
-                        .sfn
-                        .describe_execution()
-                        .execution_arn(execution.execution_arn())
-                        .send()
-                        .await
-                {
+                if let Some(d) = described.as_ref().filter(|_| status == "FAILED") {
                     text.push_str(&format!(
                         ": {} {}",
                         d.error().unwrap_or_default(),
                         d.cause().unwrap_or_default()
                     ));
+                }
+                // Step Functions announces every status change on the default bus; the emulator does not.
+                let millis = |t: Option<&aws_sdk_sfn::primitives::DateTime>| {
+                    t.and_then(|t| t.to_millis().ok())
+                        .map_or(Value::Null, |m| json!(m))
+                };
+                let detail = json!({
+                    "executionArn": execution.execution_arn(),
+                    "stateMachineArn": machine,
+                    "name": name,
+                    "status": status,
+                    "startDate": millis(Some(execution.start_date())),
+                    "stopDate": millis(execution.stop_date()),
+                    "input": described.as_ref().and_then(|d| d.input()),
+                    "output": described.as_ref().and_then(|d| d.output()),
+                    "error": described.as_ref().and_then(|d| d.error()),
+                    "cause": described.as_ref().and_then(|d| d.cause()),
+                });
+                let event = ServiceEvent {
+                    source: "aws.states",
+                    detail_type: "Step Functions Execution Status Change".into(),
+                    detail,
+                    resources: vec![execution.execution_arn().to_owned()],
+                    time: None,
+                };
+                if let Err(e) = self.put(event).await {
+                    self.timeline.record("runner", e, Fact::Trouble);
                 }
                 self.timeline
                     .record("step functions", text, Fact::Execution { name, status });
@@ -518,60 +561,45 @@ impl Runtime {
         }
     }
 
-    /// Puts an event on the default bus as an AWS service would (the emulator lets any source through), and
-    /// records it; false (with the reason recorded) when the bus refuses it.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn send(
-        &self,
-        actor: &str,
-        what: &str,
-        source: &str,
-        detail_type: &str,
-        detail: Value,
-        resources: &[String],
-        time: Option<String>,
-    ) -> bool {
-        let time = time
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-            .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+    /// Puts `event` on the default bus as its AWS service would (the emulator lets any source through) and
+    /// records it as `what`; false (with the reason recorded) when the bus refuses it.
+    pub async fn send(&self, actor: &str, what: &str, event: ServiceEvent) -> bool {
+        let detail_type = event.detail_type.clone();
+        // Recorded before it is sent: the rule's delivery may be recorded before PutEvents returns.
+        self.timeline
+            .record(actor, what, Fact::Sent { detail_type });
+        match self.put(event).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.timeline.record("runner", e, Fact::Trouble);
+                false
+            }
+        }
+    }
+
+    async fn put(&self, event: ServiceEvent) -> Result<(), String> {
+        let time = event.time.unwrap_or_else(Utc::now);
         let entry = PutEventsRequestEntry::builder()
-            .source(source)
-            .detail_type(detail_type)
-            .detail(detail.to_string())
-            .set_resources(Some(resources.to_vec()))
+            .source(event.source)
+            .detail_type(&event.detail_type)
+            .detail(event.detail.to_string())
+            .set_resources(Some(event.resources))
             .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
                 time.timestamp(),
             ))
             .build();
-        // Recorded before it is sent: the rule's delivery may be recorded before PutEvents returns.
-        self.timeline.record(
-            actor,
-            what,
-            Fact::Sent {
-                detail_type: detail_type.to_owned(),
-            },
-        );
         match self.events.put_events().entries(entry).send().await {
-            Ok(out) if out.failed_entry_count() == 0 => true,
-            Ok(out) => {
-                self.timeline.record(
-                    "runner",
-                    format!("the bus refused {detail_type}: {:?}", out.entries()),
-                    Fact::Trouble,
-                );
-                false
-            }
-            Err(e) => {
-                self.timeline.record(
-                    "runner",
-                    format!(
-                        "sending {detail_type} failed: {}",
-                        aws_sdk_eventbridge::error::DisplayErrorContext(e)
-                    ),
-                    Fact::Trouble,
-                );
-                false
-            }
+            Ok(out) if out.failed_entry_count() == 0 => Ok(()),
+            Ok(out) => Err(format!(
+                "the bus refused {}: {:?}",
+                event.detail_type,
+                out.entries()
+            )),
+            Err(e) => Err(format!(
+                "sending {} failed: {}",
+                event.detail_type,
+                aws_sdk_eventbridge::error::DisplayErrorContext(e)
+            )),
         }
     }
 
@@ -620,11 +648,13 @@ impl Runtime {
         let sample: Value =
             serde_json::from_str(include_str!("../../../events/alarm-model-quality.json"))
                 .unwrap_or(Value::Null);
-        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let now = Utc::now();
+        // CloudWatch's own timestamp format, as in the sample.
+        let timestamp = now.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
         let mut detail = sample["detail"].clone();
         detail["alarmName"] = json!(alarm);
-        detail["state"]["timestamp"] = json!(now);
-        detail["previousState"]["timestamp"] = json!(now);
+        detail["state"]["timestamp"] = json!(timestamp);
+        detail["previousState"]["timestamp"] = json!(timestamp);
         if recovered {
             let previous = detail["state"].clone();
             detail["state"] = detail["previousState"].clone();
@@ -632,16 +662,16 @@ impl Runtime {
         }
         let state = detail["state"]["value"].as_str().unwrap_or("?").to_owned();
         let arn = format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarm}");
-        self.send(
-            "cloudwatch",
-            &format!("alarm {alarm} → {state}: CloudWatch Alarm State Change on the default bus"),
-            "aws.cloudwatch",
-            "CloudWatch Alarm State Change",
+        let what =
+            format!("alarm {alarm} → {state}: CloudWatch Alarm State Change to the default bus");
+        let event = ServiceEvent {
+            source: "aws.cloudwatch",
+            detail_type: "CloudWatch Alarm State Change".into(),
             detail,
-            &[arn],
-            Some(now),
-        )
-        .await
+            resources: vec![arn],
+            time: Some(now),
+        };
+        self.send("cloudwatch", &what, event).await
     }
 }
 

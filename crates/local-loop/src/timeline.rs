@@ -41,7 +41,7 @@ pub enum Fact {
     },
     /// A notice went out on a topic.
     Notice {
-        /// Its subject.
+        /// Its subject (its message when it has none).
         subject: String,
         /// Its `severity` attribute.
         severity: String,
