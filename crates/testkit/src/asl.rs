@@ -6,21 +6,26 @@ use serde_json::{Value, json};
 /// `DefinitionSubstitutions` would, and `.sync` stripped from every Resource (the emulator cannot wait for a
 /// job; without `.sync` it creates the job, which completes at once). Panics if a placeholder is left.
 pub fn emulator_definition(asl: &str, substitutions: &[(&str, &str)]) -> Value {
+    try_emulator_definition(asl, substitutions).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// As [`emulator_definition`], for a program that reports the failure itself.
+///
+/// # Errors
+/// A placeholder left without a substitution, or a definition that is not JSON.
+pub fn try_emulator_definition(asl: &str, substitutions: &[(&str, &str)]) -> Result<Value, String> {
     let mut text = asl.to_owned();
     for (name, value) in substitutions {
         text = text.replace(&format!("${{{name}}}"), value);
     }
-    assert!(
-        !text.contains("${"),
-        "a placeholder is not substituted: {}",
-        text.split("${")
-            .nth(1)
-            .and_then(|s| s.split('}').next())
-            .unwrap_or("?")
-    );
-    let mut definition: Value = serde_json::from_str(&text).expect("the definition is JSON");
+    if let Some(rest) = text.split("${").nth(1) {
+        let name = rest.split('}').next().unwrap_or("?");
+        return Err(format!("a placeholder is not substituted: {name}"));
+    }
+    let mut definition: Value =
+        serde_json::from_str(&text).map_err(|e| format!("the definition is not JSON: {e}"))?;
     strip_sync(&mut definition);
-    definition
+    Ok(definition)
 }
 
 fn strip_sync(value: &mut Value) {

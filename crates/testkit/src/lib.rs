@@ -10,9 +10,9 @@ mod asl;
 mod probes;
 mod server;
 
-pub use asl::{emulator_definition, fail_state};
-pub use probes::{BusProbe, KmsBucket, TopicProbe, drain_queue, s3_client};
-pub use server::{Emulator, emulator};
+pub use asl::{emulator_definition, fail_state, try_emulator_definition};
+pub use probes::{BusProbe, KmsBucket, TopicProbe, drain_queue, queue_with_arn, s3_client};
+pub use server::{Emulator, emulator, try_emulator};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

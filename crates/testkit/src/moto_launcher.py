@@ -21,6 +21,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.sagemaker import models as sagemaker_models
 
+# Replaced whole, never mutated: a job created on another server thread reads one complete setting.
 TRAINING_METRICS = {}
 _moto_training_job_init = sagemaker_models.FakeTrainingJob.__init__
 
@@ -28,9 +29,25 @@ _moto_training_job_init = sagemaker_models.FakeTrainingJob.__init__
 def _training_job_init(self, *args, **kwargs):
     _moto_training_job_init(self, *args, **kwargs)
     self.final_metric_data_list = self.final_metric_data_list + [
-        {"MetricName": name, "Value": float(value), "Timestamp": self.creation_time}
+        {"MetricName": name, "Value": value, "Timestamp": self.creation_time}
         for name, value in TRAINING_METRICS.items()
     ]
+
+
+def _parse_metrics(body):
+    """{name: number}, or None when the body is anything else."""
+    try:
+        metrics = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(metrics, dict):
+        return None
+    numbers = {}
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        numbers[name] = float(value)
+    return numbers
 
 
 sagemaker_models.FakeTrainingJob.__init__ = _training_job_init
@@ -38,18 +55,19 @@ moto_app = DomainDispatcherApplication(create_backend_app)
 
 
 def app(environ, start_response):
+    global TRAINING_METRICS
     if environ.get("PATH_INFO") == "/guardrails/training-metrics" and environ.get("REQUEST_METHOD") == "POST":
-        length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
-            metrics = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            assert isinstance(metrics, dict) and all(isinstance(v, (int, float)) for v in metrics.values())
-        except (ValueError, AssertionError):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        metrics = _parse_metrics(environ["wsgi.input"].read(length))
+        if metrics is None:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [b"expected a JSON object of metric name to number"]
-        TRAINING_METRICS.clear()
-        TRAINING_METRICS.update(metrics)
+        TRAINING_METRICS = metrics
         start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(TRAINING_METRICS).encode()]
+        return [json.dumps(metrics).encode()]
     return moto_app(environ, start_response)
 
 

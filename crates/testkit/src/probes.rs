@@ -234,14 +234,31 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 }
 
 async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(unique_name(prefix))
-        .send()
+    queue_with_arn(sqs, &unique_name(prefix), None)
         .await
         .expect("create queue")
+}
+
+/// Creates (or finds) the queue `name`, with `visibility_seconds` when given, and returns its URL and ARN.
+///
+/// # Errors
+/// The SDK error, with its context.
+pub async fn queue_with_arn(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_seconds: Option<u64>,
+) -> Result<(String, String), String> {
+    let context = |e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string();
+    let mut create = sqs.create_queue().queue_name(name);
+    if let Some(seconds) = visibility_seconds {
+        create = create.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());
+    }
+    let url = create
+        .send()
+        .await
+        .map_err(context)?
         .queue_url()
-        .expect("queue URL")
+        .ok_or_else(|| format!("no URL for queue {name}"))?
         .to_owned();
     let arn = sqs
         .get_queue_attributes()
@@ -249,10 +266,10 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, Strin
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .expect("get queue attributes")
+        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .expect("queue ARN")
+        .ok_or_else(|| format!("no ARN for queue {name}"))?
         .to_owned();
-    (url, arn)
+    Ok((url, arn))
 }

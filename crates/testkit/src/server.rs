@@ -27,8 +27,19 @@ pub struct Emulator {
 /// # Panics
 /// When the emulator cannot start, with a message naming the cause and the fix (`make setup`).
 pub fn emulator() -> &'static Emulator {
-    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-    EMULATOR.get_or_init(|| Emulator::start().unwrap_or_else(|why| panic!("{why}")))
+    try_emulator().unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// As [`emulator`], for a program that reports the failure itself (the local loop).
+///
+/// # Errors
+/// Why the emulator could not start, naming the fix (`make setup`); the same error on every later call.
+pub fn try_emulator() -> Result<&'static Emulator, String> {
+    static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
+    EMULATOR
+        .get_or_init(Emulator::start)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 impl Emulator {
