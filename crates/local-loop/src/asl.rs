@@ -61,7 +61,7 @@ pub fn lambda_tasks_to_callbacks(
 
 /// Calls `f` on every state, including those inside Parallel branches and Map iterators.
 fn visit_states(definition: &mut Value, f: &mut dyn FnMut(&mut Value)) {
-    let Some(states) = definition["States"].as_object_mut() else {
+    let Some(states) = definition.get_mut("States").and_then(Value::as_object_mut) else {
         return;
     };
     for state in states.values_mut() {

@@ -1,12 +1,8 @@
 //! Handler responses and project events in words, one timeline line each.
 
 use guardrails_core::HandlerError;
+use guardrails_core::notice::cut;
 use serde_json::Value;
-
-/// `text` cut to `max` characters, with an ellipsis when cut.
-pub fn cut(text: &str, max: usize) -> String {
-    guardrails_core::notice::cut(text, max)
-}
 
 /// What a function's response says, in one line.
 pub fn describe_result(binary: &str, result: &Result<Value, HandlerError>) -> String {

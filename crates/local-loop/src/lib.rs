@@ -53,6 +53,9 @@ pub enum StartError {
     /// A function's handler could not be built.
     #[error(transparent)]
     Function(#[from] functions::BuildError),
+    /// The emulator did not start (the message says how to fix it).
+    #[error("{0}")]
+    Emulator(String),
 }
 
 /// A running local loop. Dropping it stops the polling; the emulator stops with the process.
@@ -86,7 +89,7 @@ impl Local {
         overrides.extend_from_slice(parameters);
         let template = Template::load(template, &overrides)?;
         let timeline = Arc::new(Timeline::new(echo));
-        let emulator = testkit::emulator();
+        let emulator = testkit::try_emulator().map_err(StartError::Emulator)?;
         let sdk = emulator.sdk_config().await;
         timeline.record(
             "emulator",
@@ -136,6 +139,31 @@ impl Local {
                 }
             }
         }
+    }
+
+    /// The name of a model-quality drift alarm the template's drift rule takes: `DriftAlarmPrefix`, then
+    /// `model-quality-` and the model package group.
+    pub fn drift_alarm_name(&self) -> String {
+        format!(
+            "{}model-quality-{}",
+            self.parameter("DriftAlarmPrefix"),
+            self.parameter("ModelPackageGroupName")
+        )
+    }
+
+    /// Where a dataset file named `file` is uploaded: under the `DatasetName` prefix of the upload bucket.
+    pub fn upload_key(&self, file: &str) -> String {
+        format!("{}/{file}", self.parameter("DatasetName"))
+    }
+
+    /// The scheduled rule (logical id) whose target is cost-guard.
+    pub fn cost_schedule(&self) -> Option<String> {
+        let function = self.function_id("cost-guard");
+        self.runtime
+            .stack
+            .schedules_of(&function)
+            .first()
+            .map(|s| s.rule.clone())
     }
 
     /// The logical id of the function whose binary is `binary` (the binary itself when none is).

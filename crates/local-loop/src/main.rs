@@ -11,7 +11,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use local_loop::story::{self, TRAINING_METRICS};
 use local_loop::{Local, default_template};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const USAGE: &str =
     "usage: guardrails-local demo|up [--template PATH] [--param Name=Value]... [--timeout SECONDS]";
@@ -116,7 +115,12 @@ async fn demo(local: &Local, timeout: Duration) -> ExitCode {
 }
 
 async fn up(local: &Local) -> ExitCode {
-    let raw = local.runtime.stack.bucket("Raw").unwrap_or("?").to_owned();
+    let raw = local
+        .runtime
+        .stack
+        .upload_bucket()
+        .unwrap_or("?")
+        .to_owned();
     let endpoint = local.emulator.endpoint();
     if let Err(e) = local.create_registry().await {
         eprintln!("{e}");
@@ -128,13 +132,13 @@ async fn up(local: &Local) -> ExitCode {
     }
     println!(
         "\nThe loop is up. Endpoint {endpoint} (region us-east-1, any credentials).\n\
-         Buckets: {}\n\
-         Model package group {} (empty); training jobs report {}.\n\
-         Upload a dataset with the AWS CLI (any S3 client works the same way):\n\
+         Buckets: {buckets}\n\
+         Model package group {group} (empty); training jobs report {metrics}.\n\
+         Upload a dataset with the AWS CLI (boto3 and the other SDKs read the same variables):\n\
          \n  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1\n\
-         \x20 aws s3 cp crates/local-loop/data/tickets-good.csv \"s3://{raw}/tickets/my-upload.csv\"\n\
-         \nor type a command here:\n{}\nCtrl-C stops everything.\n",
-        local
+         \x20 aws s3 cp crates/local-loop/data/tickets-good.csv \"s3://{raw}/{key}\"\n\
+         \nor type a command here:\n{HELP}\nCtrl-C stops everything.\n",
+        buckets = local
             .runtime
             .stack
             .buckets
@@ -142,30 +146,39 @@ async fn up(local: &Local) -> ExitCode {
             .cloned()
             .collect::<Vec<_>>()
             .join(", "),
-        local.parameter("ModelPackageGroupName"),
-        TRAINING_METRICS
+        group = local.parameter("ModelPackageGroupName"),
+        metrics = TRAINING_METRICS
             .iter()
             .map(|(n, v)| format!("{n}={v}"))
             .collect::<Vec<_>>()
             .join(" "),
-        HELP
+        key = local.upload_key("my-upload.csv"),
     );
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    // Lines are read on a thread of their own: a blocking read of tokio's stdin would keep the runtime (and so
+    // the process and its emulator) alive after Ctrl-C.
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let mut stdin_open = true;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            line = lines.next_line(), if stdin_open => match line {
-                Ok(Some(line)) => {
-                    if line.trim() == "quit" {
-                        break;
-                    }
+            _ = &mut interrupted => break,
+            line = lines.recv(), if stdin_open => match line {
+                Some(line) if line.trim() == "quit" => break,
+                Some(line) => {
                     if let Err(e) = command(local, line.trim()).await {
                         println!("  {e}");
                     }
                 }
-                // No terminal (e.g. run in the background): only Ctrl-C / SIGINT stops it.
-                _ => stdin_open = false,
+                // Stdin closed (e.g. run in the background): only Ctrl-C / SIGINT stops it.
+                None => stdin_open = false,
             },
         }
     }
@@ -181,13 +194,6 @@ const HELP: &str = "  upload FILE [KEY]   put FILE into the raw bucket (KEY defa
 
 async fn command(local: &Local, line: &str) -> Result<(), String> {
     let mut words = line.split_whitespace();
-    let alarm = || {
-        format!(
-            "{}model-quality-{}",
-            local.parameter("DriftAlarmPrefix"),
-            local.parameter("ModelPackageGroupName")
-        )
-    };
     match words.next() {
         None => Ok(()),
         Some("help") => {
@@ -203,8 +209,12 @@ async fn command(local: &Local, line: &str) -> Result<(), String> {
                 .unwrap_or("upload");
             let key = words
                 .next()
-                .map_or_else(|| format!("tickets/{name}"), str::to_owned);
-            let raw = local.runtime.stack.bucket("Raw").ok_or("no raw bucket")?;
+                .map_or_else(|| local.upload_key(name), str::to_owned);
+            let raw = local
+                .runtime
+                .stack
+                .upload_bucket()
+                .ok_or("the template has no bucket that sends its events to EventBridge")?;
             guardrails_core::aws::s3_client(&local.sdk)
                 .put_object()
                 .bucket(raw)
@@ -222,11 +232,11 @@ async fn command(local: &Local, line: &str) -> Result<(), String> {
             Ok(())
         }
         Some("alarm") => {
-            local.runtime.alarm(&alarm(), false).await;
+            local.runtime.alarm(&local.drift_alarm_name(), false).await;
             Ok(())
         }
         Some("recover") => {
-            local.runtime.alarm(&alarm(), true).await;
+            local.runtime.alarm(&local.drift_alarm_name(), true).await;
             Ok(())
         }
         Some("approve") => approve(local).await,
@@ -237,12 +247,9 @@ async fn command(local: &Local, line: &str) -> Result<(), String> {
                 .ok_or("cost USD")?;
             story::inject_costs(local, &[("Amazon SageMaker", usd)])?;
             let schedule = local
-                .runtime
-                .stack
-                .schedules
-                .first()
-                .ok_or("no scheduled rule")?;
-            local.runtime.fire_schedule(&schedule.rule.clone()).await
+                .cost_schedule()
+                .ok_or("the template schedules no cost-guard run")?;
+            local.runtime.fire_schedule(&schedule).await
         }
         Some(other) => Err(format!("unknown command {other:?}; type help")),
     }

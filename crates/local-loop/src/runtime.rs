@@ -16,8 +16,10 @@ use crate::asl::DIRECT;
 use crate::describe::{describe_published, describe_result};
 use crate::functions::{BuildError, Function};
 use crate::stack::{Route, Stack};
-use crate::template::{ACCOUNT_ID, REGION};
+use crate::template::{ACCOUNT_ID, Names, REGION, text_of};
 use crate::timeline::{Fact, Timeline};
+use guardrails_core::aws_events::{BucketDetail, ObjectCreatedDetail, ObjectDetail};
+use guardrails_core::notice::cut;
 
 /// An event as an AWS service puts it on the default bus.
 pub struct ServiceEvent {
@@ -33,7 +35,8 @@ pub struct ServiceEvent {
     pub time: Option<chrono::DateTime<Utc>>,
 }
 
-/// Attempts of an asynchronous invocation before the event is given up (Lambda: one try and two retries).
+/// Attempts at what the runner itself delivers (a publish, an answer to an execution, an S3 notification)
+/// before it gives the message up.
 const ASYNC_ATTEMPTS: u32 = 3;
 /// How often executions are listed.
 const EXECUTION_POLL: Duration = Duration::from_millis(250);
@@ -131,6 +134,7 @@ impl Runtime {
             if messages.is_empty() {
                 continue;
             }
+            // What a route hands back is done with; the rest becomes visible again and is retried.
             let done = match &polled.route {
                 Route::RuleToFunction { rule, function } => {
                     self.to_function(rule, function, &messages).await
@@ -165,13 +169,33 @@ impl Runtime {
         }
     }
 
-    /// EventBridge invoking a function target: one event per asynchronous invocation, retried on failure.
+    /// Whether a message that failed this time is given up rather than retried, recording why.
+    fn give_up(&self, actor: &str, message: &Message, attempts: u32, what: &str) -> bool {
+        let attempt = receive_count(message);
+        if attempt < attempts {
+            return false;
+        }
+        self.timeline.record(
+            actor,
+            format!("{what}: gave up after {attempt} attempts"),
+            Fact::Trouble,
+        );
+        true
+    }
+
+    /// EventBridge invoking a function target: one asynchronous invocation per event, retried as the
+    /// function's `EventInvokeConfig` says, then sent to its on-failure destination.
     async fn to_function<'m>(
         &self,
         rule: &str,
         function: &str,
         messages: &'m [Message],
     ) -> Vec<&'m Message> {
+        let retries = self
+            .stack
+            .functions
+            .get(function)
+            .map_or(0, |f| f.max_retry_attempts);
         let mut done = Vec::new();
         for message in messages {
             let event: Value =
@@ -185,25 +209,70 @@ impl Runtime {
                     detail_type,
                 },
             );
-            let attempt = receive_count(message);
-            let failed = !self.invoke(function, event).await;
-            if !failed || attempt >= ASYNC_ATTEMPTS {
-                if failed {
-                    self.timeline.record(
-                        &self.actor(function),
-                        format!(
-                            "gave up after {attempt} attempts (in AWS: the on-failure destination)"
-                        ),
-                        Fact::Trouble,
-                    );
+            // One request id for every attempt of an invocation, as Lambda keeps it across retries.
+            let request_id = message.message_id().unwrap_or("local").to_owned();
+            match self.invoke(function, event.clone(), &request_id).await {
+                Ok(_) => done.push(message),
+                Err(error) => {
+                    if self.give_up(&self.actor(function), message, retries + 1, "invocation") {
+                        self.on_failure(function, &event, &error, receive_count(message))
+                            .await;
+                        done.push(message);
+                    }
                 }
-                done.push(message);
             }
         }
         done
     }
 
-    /// Lambda's SQS event source: a batch; the messages not reported failed are deleted.
+    /// Sends a given-up asynchronous invocation to the function's on-failure destination, shaped as Lambda's
+    /// destination record.
+    async fn on_failure(
+        &self,
+        function: &str,
+        event: &Value,
+        error: &guardrails_core::HandlerError,
+        attempts: u32,
+    ) {
+        let Some(spec) = self.stack.functions.get(function) else {
+            return;
+        };
+        let Some(queue_url) = &spec.on_failure else {
+            return;
+        };
+        let record = json!({
+            "version": "1.0",
+            "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            "requestContext": {
+                "requestId": testkit::unique_name("request"),
+                "functionArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}:$LATEST", spec.name),
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": error.class.error_type(), "errorMessage": error.message},
+        });
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(record.to_string())
+            .send()
+            .await;
+        let text = match sent {
+            Ok(_) => format!("the failed event went to its on-failure destination {queue_url}"),
+            Err(e) => format!(
+                "the on-failure destination refused the event: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            ),
+        };
+        self.timeline
+            .record(&self.actor(function), text, Fact::Trouble);
+    }
+
+    /// Lambda's SQS event source: a batch; the messages not reported failed are deleted, and a response naming
+    /// a message not in the batch fails the whole batch.
     async fn batch_to_function<'m>(
         &self,
         queue: &str,
@@ -211,7 +280,12 @@ impl Runtime {
         function: &str,
         messages: &'m [Message],
     ) -> Vec<&'m Message> {
-        let source_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}");
+        let source_arn = self
+            .stack
+            .attribute(queue, "Arn")
+            .map(|arn| text_of(&arn))
+            .unwrap_or_default();
+        let rule = rules.join(", ");
         let mut records = Vec::new();
         for message in messages {
             let body = message.body().unwrap_or_default();
@@ -219,7 +293,6 @@ impl Runtime {
                 .ok()
                 .and_then(|v| v["detail-type"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "a message".into());
-            let rule = rules.join(", ");
             self.timeline.record(
                 &rule,
                 format!("matched {detail_type} → {queue} → {}", self.actor(function)),
@@ -246,16 +319,32 @@ impl Runtime {
                 "awsRegion": REGION,
             }));
         }
-        let outcome = self.invoke_for(function, json!({"Records": records})).await;
-        let failed: Vec<String> = match &outcome {
-            Ok(response) => response["batchItemFailures"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                .collect(),
-            Err(_) => return Vec::new(),
+        let request_id = testkit::unique_name("batch");
+        let Ok(response) = self
+            .invoke(function, json!({ "Records": records }), &request_id)
+            .await
+        else {
+            return Vec::new();
         };
+        let mut failed = Vec::new();
+        for failure in response["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let id = failure["itemIdentifier"].as_str().unwrap_or_default();
+            if !messages.iter().any(|m| m.message_id() == Some(id)) {
+                self.timeline.record(
+                    &self.actor(function),
+                    format!(
+                        "reported a failure of {id:?}, not in the batch: the whole batch is retried"
+                    ),
+                    Fact::Trouble,
+                );
+                return Vec::new();
+            }
+            failed.push(id.to_owned());
+        }
         messages
             .iter()
             .filter(|m| !failed.iter().any(|id| Some(id.as_str()) == m.message_id()))
@@ -269,19 +358,20 @@ impl Runtime {
         topic_arn: &str,
         messages: &'m [Message],
     ) -> Vec<&'m Message> {
+        let mut done = Vec::new();
         for message in messages {
             let body = message.body().unwrap_or_default();
             // An input template of a quoted string arrives as a JSON string.
             let text = serde_json::from_str::<String>(body).unwrap_or_else(|_| body.to_owned());
             self.timeline.record(
                 rule,
-                format!("matched → topic: {}", crate::describe::cut(&text, 100)),
+                format!("matched → topic: {}", cut(&text, 100)),
                 Fact::Delivered {
                     rule: rule.to_owned(),
                     detail_type: String::new(),
                 },
             );
-            if let Err(e) = self
+            match self
                 .sns
                 .publish()
                 .topic_arn(topic_arn)
@@ -289,26 +379,33 @@ impl Runtime {
                 .send()
                 .await
             {
-                self.timeline.record(
-                    "runner",
-                    format!(
-                        "publishing for {rule} failed: {}",
+                Ok(_) => done.push(message),
+                Err(e) => {
+                    let what = format!(
+                        "publishing for {rule} failed ({})",
                         aws_sdk_sns::error::DisplayErrorContext(e)
-                    ),
-                    Fact::Trouble,
-                );
+                    );
+                    if self.give_up("runner", message, ASYNC_ATTEMPTS, &what) {
+                        done.push(message);
+                    }
+                }
             }
         }
-        messages.iter().collect()
+        done
     }
 
     /// A state machine's Lambda task: the handler's answer (or error) sent back with the task token.
     async fn task<'m>(&self, function: &str, messages: &'m [Message]) -> Vec<&'m Message> {
+        let mut done = Vec::new();
         for message in messages {
             let body: Value =
                 serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
             let token = body["TaskToken"].as_str().unwrap_or_default().to_owned();
-            let answer = match self.invoke_for(function, body["Payload"].clone()).await {
+            let request_id = message.message_id().unwrap_or("local").to_owned();
+            let answer = match self
+                .invoke(function, body["Payload"].clone(), &request_id)
+                .await
+            {
                 Ok(result) => {
                     // lambda:invoke wraps the function's response; a task on the function's ARN gets it bare.
                     let output = if body["Integration"] == DIRECT {
@@ -338,22 +435,26 @@ impl Runtime {
                         .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
                 }
             };
-            if let Err(e) = answer {
-                self.timeline.record(
-                    "runner",
-                    format!("answering the execution failed: {e}"),
-                    Fact::Trouble,
-                );
+            match answer {
+                Ok(()) => done.push(message),
+                Err(e) => {
+                    let what = format!("answering the execution failed ({e})");
+                    if self.give_up("runner", message, ASYNC_ATTEMPTS, &what) {
+                        done.push(message);
+                    }
+                }
             }
         }
-        messages.iter().collect()
+        done
     }
 
     /// S3's notification of a new object, sent on the default bus as S3 sends it to EventBridge.
     async fn object_created<'m>(&self, bucket: &str, messages: &'m [Message]) -> Vec<&'m Message> {
+        let mut done = Vec::new();
         for message in messages {
             let body: Value =
                 serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            let mut sent = true;
             for record in body["Records"].as_array().into_iter().flatten() {
                 if !record["eventName"]
                     .as_str()
@@ -364,27 +465,30 @@ impl Runtime {
                 }
                 let name = record["s3"]["bucket"]["name"].as_str().unwrap_or(bucket);
                 let object = &record["s3"]["object"];
-                let mut detail = json!({
-                    "version": "0",
-                    "bucket": {"name": name},
-                    "object": {
-                        "key": object["key"],
-                        "size": object["size"],
-                        "etag": object["eTag"].as_str().unwrap_or_default().trim_matches('"'),
-                        "sequencer": object["sequencer"],
-                    },
-                    "request-id": record["responseElements"]["x-amz-request-id"],
-                    "requester": ACCOUNT_ID,
-                    "source-ip-address": "127.0.0.1",
-                    "reason": "PutObject",
-                });
-                if let Some(version) = object["versionId"]
-                    .as_str()
-                    .filter(|v| !v.is_empty() && *v != "null")
-                {
-                    detail["object"]["version-id"] = json!(version);
-                }
                 let raw_key = object["key"].as_str().unwrap_or_default();
+                let detail = ObjectCreatedDetail {
+                    version: Some("0".into()),
+                    bucket: BucketDetail { name: name.into() },
+                    object: ObjectDetail {
+                        key: raw_key.into(),
+                        size: object["size"].as_u64(),
+                        etag: object["eTag"]
+                            .as_str()
+                            .map(|e| e.trim_matches('"').to_owned()),
+                        version_id: object["versionId"]
+                            .as_str()
+                            .filter(|v| !v.is_empty() && *v != "null")
+                            .map(str::to_owned),
+                        sequencer: object["sequencer"].as_str().map(str::to_owned),
+                    },
+                    request_id: record["responseElements"]["x-amz-request-id"]
+                        .as_str()
+                        .map(str::to_owned),
+                    requester: Some(ACCOUNT_ID.into()),
+                    reason: Some("PutObject".into()),
+                };
+                let mut detail = serde_json::to_value(detail).unwrap_or(Value::Null);
+                detail["source-ip-address"] = json!("127.0.0.1");
                 let key = guardrails_core::s3::decode_notification_key(raw_key)
                     .unwrap_or_else(|_| raw_key.to_owned());
                 let time = record["eventTime"]
@@ -402,10 +506,13 @@ impl Runtime {
                     resources: vec![format!("arn:aws:s3:::{name}")],
                     time,
                 };
-                self.send("s3", &what, event).await;
+                sent &= self.send("s3", &what, event).await;
+            }
+            if sent || self.give_up("runner", message, ASYNC_ATTEMPTS, "an S3 notification") {
+                done.push(message);
             }
         }
-        messages.iter().collect()
+        done
     }
 
     fn notices<'m>(&self, messages: &'m [Message]) -> Vec<&'m Message> {
@@ -432,7 +539,7 @@ impl Runtime {
             };
             self.timeline.record(
                 "sns",
-                format!("notice {:?}{tags}", crate::describe::cut(&subject, 120)),
+                format!("notice {:?}{tags}", cut(&subject, 120)),
                 Fact::Notice {
                     subject,
                     severity,
@@ -460,15 +567,12 @@ impl Runtime {
         messages.iter().collect()
     }
 
-    /// Invokes a function and records the result; whether it succeeded.
-    async fn invoke(&self, function: &str, payload: Value) -> bool {
-        self.invoke_for(function, payload).await.is_ok()
-    }
-
-    async fn invoke_for(
+    /// Invokes a function's handler and records its answer.
+    async fn invoke(
         &self,
         function: &str,
         payload: Value,
+        request_id: &str,
     ) -> Result<Value, guardrails_core::HandlerError> {
         let Some(handler) = self.functions.get(function) else {
             return Err(guardrails_core::HandlerError {
@@ -476,8 +580,7 @@ impl Runtime {
                 message: format!("no function {function}"),
             });
         };
-        let request_id = testkit::unique_name("local");
-        let result = handler.invoke(payload, &request_id).await;
+        let result = handler.invoke(payload, request_id).await;
         let binary = self.actor(function);
         self.timeline.record(
             &binary,
@@ -512,7 +615,6 @@ impl Runtime {
                 if seen.get(&name) == Some(&status) {
                     continue;
                 }
-                seen.insert(name.clone(), status.clone());
                 let described = self
                     .sfn
                     .describe_execution()
@@ -553,8 +655,11 @@ impl Runtime {
                     time: None,
                 };
                 if let Err(e) = self.put(event).await {
+                    // Not marked seen: the next listing tries again.
                     self.timeline.record("runner", e, Fact::Trouble);
+                    continue;
                 }
+                seen.insert(name.clone(), status.clone());
                 self.timeline
                     .record("step functions", text, Fact::Execution { name, status });
             }
@@ -603,17 +708,20 @@ impl Runtime {
         }
     }
 
-    /// Fires a scheduled rule now: its "Scheduled Event" goes where the rule's target is.
+    /// Fires a scheduled rule now (by logical id or name): its "Scheduled Event" goes to every target.
     ///
     /// # Errors
     /// An unknown rule, or a queue that refuses the message.
     pub async fn fire_schedule(&self, rule: &str) -> Result<(), String> {
-        let schedule = self
+        let targets: Vec<_> = self
             .stack
             .schedules
             .iter()
-            .find(|s| s.rule == rule || s.name == rule)
-            .ok_or_else(|| format!("no scheduled rule {rule}"))?;
+            .filter(|s| s.rule == rule || s.name == rule)
+            .collect();
+        let Some(schedule) = targets.first() else {
+            return Err(format!("no scheduled rule {rule}"));
+        };
         let event = json!({
             "version": "0",
             "id": testkit::unique_name("schedule"),
@@ -632,14 +740,16 @@ impl Runtime {
                 detail_type: "Scheduled Event".into(),
             },
         );
-        self.sqs
-            .send_message()
-            .queue_url(&schedule.queue_url)
-            .message_body(event.to_string())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+        for target in targets {
+            self.sqs
+                .send_message()
+                .queue_url(&target.queue_url)
+                .message_body(event.to_string())
+                .send()
+                .await
+                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        }
+        Ok(())
     }
 
     /// Sends a CloudWatch alarm state change for `alarm` (OK → ALARM unless `recovered`), shaped like the sample

@@ -1,5 +1,10 @@
 //! Provisioning: the template's resources created on the emulator, and the wiring the dispatcher follows.
 //!
+//! Resources are created in this order, each resolved against those before it: KMS keys, buckets, queues,
+//! topics, buses, SSM parameters, state machines, then the functions' environments and the rules (roles,
+//! functions and log groups are named first, never created). A property referring to a resource created later
+//! fails with an error naming it.
+//!
 //! Created for real: the KMS keys, buckets (encryption, versioning), queues (with their redrive policies), topics,
 //! buses, SSM parameters, state machines and every EventBridge rule with its resolved pattern. Functions are not
 //! deployed: their handlers run in this process, configured from their resolved environment. Each rule target
@@ -18,6 +23,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value as Json, json};
 
 use crate::template::{ACCOUNT_ID, Names, REGION, Template, TemplateError, text_of};
+
+/// Lambda's retries of a failed asynchronous invocation when the template does not say.
+const DEFAULT_ASYNC_RETRIES: u32 = 2;
 
 /// Longest time a message stays invisible after a failed delivery here: the template's timeouts are sized for
 /// Lambda; locally a retry should show within the session.
@@ -86,6 +94,10 @@ pub struct FunctionSpec {
     pub name: String,
     /// Its environment: the globals, then its own variables, resolved.
     pub environment: Vec<(String, String)>,
+    /// Retries of a failed asynchronous invocation (its `EventInvokeConfig`, else Lambda's 2).
+    pub max_retry_attempts: u32,
+    /// The queue a given-up asynchronous invocation goes to (its on-failure destination), if one.
+    pub on_failure: Option<String>,
 }
 
 /// Where a polled queue's messages go.
@@ -145,18 +157,21 @@ pub struct Polled {
     pub route: Route,
 }
 
-/// A scheduled rule: the emulator never fires schedules, so the runner delivers its event on command.
+/// One target of a scheduled rule: the emulator never fires schedules, so the runner delivers the event on
+/// command.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     /// The rule's logical id.
     pub rule: String,
-    /// The rule's name and ARN.
+    /// The rule's name.
     pub name: String,
     /// Its ARN (the scheduled event's `resources`).
     pub arn: String,
     /// Its expression, e.g. `cron(0 6 * * ? *)`.
     pub expression: String,
-    /// The stand-in queue the event goes to (polled like any rule target).
+    /// The target's logical id (a function, a topic or a queue).
+    pub target: String,
+    /// The queue the event goes to: the target's stand-in, or the target itself when it is a queue.
     pub queue_url: String,
 }
 
@@ -174,6 +189,8 @@ pub struct Stack {
     pub rules: BTreeMap<String, (String, String)>,
     /// Bucket logical id → name.
     pub buckets: BTreeMap<String, String>,
+    /// Buckets that send their events to EventBridge (where datasets are uploaded), in template order.
+    pub upload_buckets: Vec<String>,
     /// State machine logical id → ARN.
     pub state_machines: BTreeMap<String, String>,
     /// Topic logical id → ARN.
@@ -209,12 +226,17 @@ impl Stack {
         })
     }
 
-    /// The first bucket whose logical id contains `word` (e.g. "Raw"), if any.
-    pub fn bucket(&self, word: &str) -> Option<&str> {
-        self.buckets
+    /// The bucket datasets are uploaded to: the first that sends its events to EventBridge.
+    pub fn upload_bucket(&self) -> Option<&str> {
+        self.upload_buckets.first().map(String::as_str)
+    }
+
+    /// The schedules whose target is `function` (a logical id).
+    pub fn schedules_of(&self, function: &str) -> Vec<&Schedule> {
+        self.schedules
             .iter()
-            .find(|(id, _)| id.contains(word))
-            .map(|(_, name)| name.as_str())
+            .filter(|s| s.target == function)
+            .collect()
     }
 
     fn set(&mut self, id: &str, reference: impl Into<Json>, attributes: &[(&str, Json)]) {
@@ -322,17 +344,13 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
                 .on(&r.logical_id)?;
         }
         let bucket_arn = format!("arn:aws:s3:::{name}");
-        stack.set(
-            &r.logical_id,
-            name.clone(),
-            &[("Arn", bucket_arn.into()), ("DomainName", Json::Null)],
-        );
+        stack.set(&r.logical_id, name.clone(), &[("Arn", bucket_arn.into())]);
         if p["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] == true
         {
             // The emulator's own S3 → EventBridge events differ from AWS's (eTag, a numeric time), so the
             // bucket notifies a queue of the runner, which sends the AWS-shaped event.
-            let queue_url = runner_queue(&sqs, &format!("{name}-object-created")).await?;
-            let queue_arn = queue_arn(&sqs, &queue_url).await?;
+            let (queue_url, queue_arn) =
+                runner_queue(&sqs, &format!("{name}-object-created")).await?;
             s3.put_bucket_notification_configuration()
                 .bucket(&name)
                 .notification_configuration(
@@ -355,6 +373,7 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
                     bucket: r.logical_id.clone(),
                 },
             });
+            stack.upload_buckets.push(name.clone());
         }
         stack.buckets.insert(r.logical_id.clone(), name);
     }
@@ -368,20 +387,9 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             .as_u64()
             .unwrap_or(30)
             .min(MAX_LOCAL_VISIBILITY_SECONDS);
-        let url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .attributes(
-                QueueAttributeName::VisibilityTimeout,
-                visibility.to_string(),
-            )
-            .send()
+        let (url, queue) = testkit::queue_with_arn(&sqs, &name, Some(visibility))
             .await
-            .on(&r.logical_id)?
-            .queue_url()
-            .unwrap_or_default()
-            .to_owned();
-        let queue = queue_arn(&sqs, &url).await?;
+            .map_err(emulator_error(&r.logical_id))?;
         stack.set(
             &r.logical_id,
             url.clone(),
@@ -430,8 +438,7 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             ],
         );
         // The runner reads every notice to tell the story.
-        let queue_url = runner_queue(&sqs, &format!("{name}-read-by-runner")).await?;
-        let endpoint = queue_arn(&sqs, &queue_url).await?;
+        let (queue_url, endpoint) = runner_queue(&sqs, &format!("{name}-read-by-runner")).await?;
         sns.subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
@@ -466,8 +473,7 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             &[("Arn", bus_arn.into()), ("Name", name.clone().into())],
         );
         // The runner's own rule (not the template's): every project event on the bus, to tell the story.
-        let queue_url = runner_queue(&sqs, &format!("{name}-read-by-runner")).await?;
-        let target = queue_arn(&sqs, &queue_url).await?;
+        let (queue_url, target) = runner_queue(&sqs, &format!("{name}-read-by-runner")).await?;
         let observer = format!("{name}-read-by-runner");
         events
             .put_rule()
@@ -542,7 +548,8 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let mut definition = testkit::emulator_definition(&asl, &pairs);
+        let mut definition =
+            testkit::try_emulator_definition(&asl, &pairs).map_err(|e| shape(r, &e))?;
         let name = p["Name"]
             .as_str()
             .map_or_else(|| r.logical_id.clone(), str::to_owned);
@@ -555,7 +562,7 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             if !mentions(&definition, &function_arn) && !mentions(&definition, &function_name) {
                 continue;
             }
-            let queue_url = runner_queue(&sqs, &format!("{function_name}-tasks")).await?;
+            let (queue_url, _) = runner_queue(&sqs, &format!("{function_name}-tasks")).await?;
             crate::asl::lambda_tasks_to_callbacks(
                 &mut definition,
                 &[&function_arn, &function_name],
@@ -569,14 +576,15 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             });
         }
         stack.polled.extend(tasks);
-        let role = p["Role"]
-            .as_str()
-            .unwrap_or("arn:aws:iam::123456789012:role/local");
+        let role = p["Role"].as_str().map_or_else(
+            || format!("arn:aws:iam::{ACCOUNT_ID}:role/local"),
+            str::to_owned,
+        );
         let machine = sfn
             .create_state_machine()
             .name(&name)
             .definition(definition.to_string())
-            .role_arn(role)
+            .role_arn(&role)
             .send()
             .await
             .on(&r.logical_id)?
@@ -612,21 +620,27 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             }
         }
         for (_, event) in p["Events"].as_object().into_iter().flatten() {
-            if event["Type"] == "SQS" {
-                let queue = event["Properties"]["Queue"].as_str().unwrap_or_default();
-                let queue = stack
-                    .logical_id_of(queue)
-                    .ok_or_else(|| shape(r, "its SQS event source is not a queue of the template"))?
-                    .to_owned();
-                stack.polled.push(Polled {
-                    queue_url: stack.queues[&queue].clone(),
-                    route: Route::QueueToFunction {
-                        queue,
-                        rules: Vec::new(),
-                        function: r.logical_id.clone(),
-                    },
-                });
+            let kind = event["Type"].as_str().unwrap_or_default();
+            if kind != "SQS" {
+                *stack
+                    .not_emulated
+                    .entry(format!("{kind} event of a function"))
+                    .or_default() += 1;
+                continue;
             }
+            let queue = event["Properties"]["Queue"].as_str().unwrap_or_default();
+            let (queue, queue_url) = stack
+                .logical_id_of(queue)
+                .and_then(|id| stack.queues.get(id).map(|url| (id.to_owned(), url.clone())))
+                .ok_or_else(|| shape(r, "its SQS event source is not a queue of the template"))?;
+            stack.polled.push(Polled {
+                queue_url,
+                route: Route::QueueToFunction {
+                    queue,
+                    rules: Vec::new(),
+                    function: r.logical_id.clone(),
+                },
+            });
         }
         let name = text_of(&stack.reference(&r.logical_id).unwrap_or_default());
         stack.functions.insert(
@@ -636,12 +650,36 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
                 binary,
                 name,
                 environment,
+                max_retry_attempts: DEFAULT_ASYNC_RETRIES,
+                on_failure: None,
             },
         );
     }
+    // Asynchronous invocations: retries and the on-failure destination, when it is a queue of the template.
+    for r in of_kind("AWS::Lambda::EventInvokeConfig") {
+        let p = template.resolve(&r.properties, &stack)?;
+        let function = text_of(&p["FunctionName"]);
+        let Some(id) = stack.logical_id_of(&function).map(str::to_owned) else {
+            continue;
+        };
+        let destination = text_of(&p["DestinationConfig"]["OnFailure"]["Destination"]);
+        let on_failure = stack
+            .logical_id_of(&destination)
+            .and_then(|queue| stack.queues.get(queue).cloned());
+        if let Some(spec) = stack.functions.get_mut(&id) {
+            if let Some(retries) = p["MaximumRetryAttempts"].as_u64() {
+                spec.max_retry_attempts = u32::try_from(retries).unwrap_or(DEFAULT_ASYNC_RETRIES);
+            }
+            spec.on_failure = on_failure;
+        }
+    }
 
+    let kinds: BTreeMap<String, String> = resources
+        .iter()
+        .map(|r| (r.logical_id.clone(), r.kind.clone()))
+        .collect();
     for r in of_kind("AWS::Events::Rule") {
-        provision_rule(template, &mut stack, r, &events, &sqs).await?;
+        provision_rule(template, &mut stack, r, &kinds, &events, &sqs).await?;
     }
 
     let emulated = [
@@ -656,6 +694,7 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
         "AWS::SSM::Parameter",
         "AWS::Serverless::StateMachine",
         "AWS::Events::Rule",
+        "AWS::Lambda::EventInvokeConfig",
     ];
     for r in &resources {
         if !emulated.contains(&r.kind.as_str()) {
@@ -669,6 +708,7 @@ async fn provision_rule(
     template: &Template,
     stack: &mut Stack,
     r: &crate::template::Resource,
+    kinds: &BTreeMap<String, String>,
     events: &aws_sdk_eventbridge::Client,
     sqs: &aws_sdk_sqs::Client,
 ) -> Result<(), ProvisionError> {
@@ -677,15 +717,19 @@ async fn provision_rule(
         .as_str()
         .map_or_else(|| r.logical_id.clone(), str::to_owned);
     let bus = p["EventBusName"].as_str().unwrap_or("default").to_owned();
+    let schedule = p["ScheduleExpression"].as_str().map(str::to_owned);
     let mut rule = events
         .put_rule()
         .name(&name)
         .event_bus_name(&bus)
         .set_description(p["Description"].as_str().map(str::to_owned));
+    if let Some(state) = p["State"].as_str() {
+        rule = rule.state(state.into());
+    }
     if p["EventPattern"].is_object() {
         rule = rule.event_pattern(p["EventPattern"].to_string());
     }
-    if let Some(expression) = p["ScheduleExpression"].as_str() {
+    if let Some(expression) = &schedule {
         rule = rule.schedule_expression(expression);
     }
     let rule_arn = rule
@@ -713,15 +757,9 @@ async fn provision_rule(
                 &format!("target {id} ({arn}) is not a resource of the template"),
             ));
         };
-        let kind = template
-            .resources()?
-            .into_iter()
-            .find(|res| res.logical_id == logical)
-            .map(|res| res.kind)
-            .unwrap_or_default();
-        let route = match kind.as_str() {
-            "AWS::SQS::Queue" => {
-                // Delivered to the template's own queue; its consumer is already polled.
+        let (queue_url, queue_arn, route) = match kinds.get(&logical).map(String::as_str) {
+            Some("AWS::SQS::Queue") => {
+                // Delivered to the template's own queue, whose consumer is already polled.
                 for polled in &mut stack.polled {
                     if let Route::QueueToFunction { queue, rules, .. } = &mut polled.route
                         && *queue == logical
@@ -729,46 +767,54 @@ async fn provision_rule(
                         rules.push(r.logical_id.clone());
                     }
                 }
-                if p["ScheduleExpression"].is_null() {
-                    put_target(events, &name, &bus, id, arn, target)
-                        .await
-                        .on(&r.logical_id)?;
-                }
-                continue;
+                let url = stack.queues.get(&logical).cloned().unwrap_or_default();
+                (url, arn.to_owned(), None)
             }
-            "AWS::Serverless::Function" => Route::RuleToFunction {
-                rule: r.logical_id.clone(),
-                function: logical,
-            },
-            "AWS::SNS::Topic" => Route::RuleToTopic {
-                rule: r.logical_id.clone(),
-                topic_arn: arn.to_owned(),
-            },
+            Some("AWS::Serverless::Function") => {
+                let (url, queue_arn) = runner_queue(sqs, &format!("{name}-{id}")).await?;
+                let route = Route::RuleToFunction {
+                    rule: r.logical_id.clone(),
+                    function: logical.clone(),
+                };
+                (url, queue_arn, Some(route))
+            }
+            Some("AWS::SNS::Topic") => {
+                let (url, queue_arn) = runner_queue(sqs, &format!("{name}-{id}")).await?;
+                let route = Route::RuleToTopic {
+                    rule: r.logical_id.clone(),
+                    topic_arn: arn.to_owned(),
+                };
+                (url, queue_arn, Some(route))
+            }
             other => {
                 return Err(shape(
                     r,
-                    &format!("target {id} is a {other}, which the local loop does not deliver to"),
+                    &format!(
+                        "target {id} is a {}, which the local loop does not deliver to",
+                        other.unwrap_or("resource it does not know")
+                    ),
                 ));
             }
         };
-        let queue_url = runner_queue(sqs, &format!("{name}-{id}")).await?;
-        if let Some(expression) = p["ScheduleExpression"].as_str() {
-            // A target on a rule without a pattern would receive every event the emulator routes: the runner
-            // delivers the schedule's event itself.
+        if let Some(expression) = &schedule {
+            // The emulator never fires a schedule, and a target on a rule without a pattern would receive every
+            // event it routes: the runner delivers the schedule's event to the target itself.
             stack.schedules.push(Schedule {
                 rule: r.logical_id.clone(),
                 name: name.clone(),
                 arn: rule_arn.clone(),
-                expression: expression.to_owned(),
+                expression: expression.clone(),
+                target: logical.clone(),
                 queue_url: queue_url.clone(),
             });
         } else {
-            let stand_in = queue_arn(sqs, &queue_url).await?;
-            put_target(events, &name, &bus, id, &stand_in, target)
+            put_target(events, &name, &bus, id, &queue_arn, target)
                 .await
                 .on(&r.logical_id)?;
         }
-        stack.polled.push(Polled { queue_url, route });
+        if let Some(route) = route {
+            stack.polled.push(Polled { queue_url, route });
+        }
     }
     Ok(())
 }
@@ -817,7 +863,7 @@ async fn put_target(
         .map(|_| ())
 }
 
-/// The resource's name property, or `<stack>-<logical id>` in lower case when it has none.
+/// The resource's name property, or `<ProjectName>-<logical id>` in lower case when it has none.
 fn name_property(
     template: &Template,
     stack: &Stack,
@@ -848,7 +894,10 @@ fn mentions(definition: &Json, text: &str) -> bool {
 }
 
 /// A queue of the runner's own (a rule target's stand-in, a notice reader…).
-async fn runner_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, ProvisionError> {
+async fn runner_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<(String, String), ProvisionError> {
     // Queue names: 80 characters of letters, digits, '-' and '_'.
     let name: String = name
         .chars()
@@ -861,31 +910,7 @@ async fn runner_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, P
         })
         .take(80)
         .collect();
-    Ok(sqs
-        .create_queue()
-        .queue_name(&name)
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            MAX_LOCAL_VISIBILITY_SECONDS.to_string(),
-        )
-        .send()
+    testkit::queue_with_arn(sqs, &name, Some(MAX_LOCAL_VISIBILITY_SECONDS))
         .await
-        .on(&name)?
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned())
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, ProvisionError> {
-    Ok(sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .on(url)?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default())
+        .map_err(emulator_error(&name))
 }

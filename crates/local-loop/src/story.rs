@@ -160,8 +160,8 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     let raw = local
         .runtime
         .stack
-        .bucket("Raw")
-        .ok_or_else(|| failed("the template has a raw bucket"))?
+        .upload_bucket()
+        .ok_or_else(|| failed("the template has a bucket that sends its events to EventBridge"))?
         .to_owned();
     let sagemaker = aws_sdk_sagemaker::Client::new(&local.sdk);
     let s3 = guardrails_core::aws::s3_client(&local.sdk);
@@ -200,7 +200,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     );
 
     story.chapter("1. A good dataset: validated, trained, judged by the gate, registered");
-    let key = "tickets/tickets 2026-11.csv";
+    let key = &local.upload_key("tickets 2026-11.csv");
     upload(&s3, &raw, key, GOOD).await.map_err(|e| failed(&e))?;
     story.say(
         "you",
@@ -230,15 +230,19 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
         })
         .await?;
     told.verdict = verdict["decision"].as_str().unwrap_or_default().to_owned();
-    story
-        .expect(&format!("execution {execution} succeeds"), |f| match f {
-            Fact::Execution { name, status } if *name == execution && status == "SUCCEEDED" => {
-                Some(())
+    let ended = story
+        .expect(&format!("execution {execution} ends"), |f| match f {
+            Fact::Execution { name, status } if *name == execution && status != "RUNNING" => {
+                Some(status.clone())
             }
-            Fact::Execution { name, status } if *name == execution && status != "RUNNING" => None,
             _ => None,
         })
         .await?;
+    if ended != "SUCCEEDED" {
+        return Err(failed(&format!(
+            "execution {execution} succeeds (it ended {ended})"
+        )));
+    }
     story.notice("model-registered").await?;
     story
         .answered(
@@ -258,7 +262,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     };
     if *status != told.verdict {
         return Err(failed(&format!(
-            "version 2 is registered {} (the gate said {status})",
+            "version 2 is registered {status} (the gate said {})",
             told.verdict
         )));
     }
@@ -285,7 +289,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     }
 
     story.chapter("2. A bad dataset: quarantined with its reasons and a notice");
-    let key = "tickets/lote manual 2026-11.csv";
+    let key = &local.upload_key("lote manual 2026-11.csv");
     upload(&s3, &raw, key, BAD).await.map_err(|e| failed(&e))?;
     story.say(
         "you",
@@ -310,10 +314,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     story.notice("dataset-quarantined").await?;
 
     story.chapter("3. A model-quality drift alarm: rollback to the previous approved version, retraining asked");
-    let alarm = format!(
-        "{}model-quality-{group}",
-        local.parameter("DriftAlarmPrefix")
-    );
+    let alarm = local.drift_alarm_name();
     if !local.runtime.alarm(&alarm, false).await {
         return Err(failed("the default bus takes the alarm state change"));
     }
@@ -370,12 +371,8 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
         ),
     );
     let schedule = local
-        .runtime
-        .stack
-        .schedules
-        .first()
-        .map(|s| s.rule.clone())
-        .ok_or_else(|| failed("the template has a scheduled rule"))?;
+        .cost_schedule()
+        .ok_or_else(|| failed("the template schedules a cost-guard run"))?;
     local
         .runtime
         .fire_schedule(&schedule)

@@ -4,18 +4,17 @@
 //!
 //! Resolution turns a property into JSON with every reference replaced by what [`Names`] says the resource is
 //! called on the emulator, so rule patterns, environment variables and definition substitutions are the
-//! template's own, whatever they are changed to.
+//! template's own.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 use serde_yaml::Value as Yaml;
 
-/// The region every resource of the local loop lives in.
-pub const REGION: &str = "us-east-1";
-/// The account the emulator answers as.
-pub const ACCOUNT_ID: &str = "123456789012";
+/// The region and account the emulator answers as (pseudo parameters `AWS::Region`, `AWS::AccountId`).
+pub use testkit::{ACCOUNT_ID, REGION};
 
 /// A template that cannot be read or resolved; the message names the resource, parameter or function.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,6 +33,16 @@ pub enum TemplateError {
     /// An override names a parameter the template does not declare.
     #[error("the template has no parameter {0}")]
     UnknownParameter(String),
+    /// A value the parameter's declaration refuses.
+    #[error("parameter {name} cannot be {value:?}: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        name: String,
+        /// The value given.
+        value: String,
+        /// Which constraint it breaks.
+        reason: String,
+    },
     /// A `Ref` or `${}` to something neither a parameter nor a resource the local loop knows.
     #[error("cannot resolve {0}: not a parameter, a pseudo parameter or a provisioned resource")]
     Unresolved(String),
@@ -71,6 +80,9 @@ pub struct Resource {
     pub condition: Option<String>,
 }
 
+/// How deep conditions may refer to conditions: deeper is a cycle.
+const MAX_CONDITION_DEPTH: u32 = 32;
+
 /// A loaded template with its parameter values decided.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -78,6 +90,8 @@ pub struct Template {
     root: Yaml,
     parameters: BTreeMap<String, Json>,
     overridden: Vec<(String, String)>,
+    /// Conditions being evaluated, so `A: !Condition B, B: !Condition A` is an error, not a stack overflow.
+    condition_depth: Cell<u32>,
 }
 
 impl Template {
@@ -126,6 +140,7 @@ impl Template {
                 (None, default) => scalar_text(default),
             };
             let kind = declaration["Type"].as_str().unwrap_or("String");
+            check_parameter(name, &text, declaration)?;
             let value = if kind == "CommaDelimitedList" || kind.starts_with("List<") {
                 Json::Array(
                     text.split(',')
@@ -142,6 +157,7 @@ impl Template {
             root,
             parameters,
             overridden: overrides.to_vec(),
+            condition_depth: Cell::new(0),
         })
     }
 
@@ -209,7 +225,17 @@ impl Template {
         let expression = self.root["Conditions"]
             .get(name)
             .ok_or_else(|| TemplateError::UnknownCondition(name.to_owned()))?;
-        let value = self.resolve(expression, &NoResources)?;
+        let depth = self.condition_depth.get();
+        if depth >= MAX_CONDITION_DEPTH {
+            return Err(TemplateError::Unsupported {
+                function: format!("condition {name}"),
+                reason: "conditions refer to each other in a cycle".into(),
+            });
+        }
+        self.condition_depth.set(depth + 1);
+        let value = self.resolve(expression, &NoResources);
+        self.condition_depth.set(depth);
+        let value = value?;
         value.as_bool().ok_or_else(|| TemplateError::Unsupported {
             function: format!("condition {name}"),
             reason: format!("evaluates to {value}, not a boolean"),
@@ -254,9 +280,13 @@ impl Template {
                 self.function(&function, &tagged.value, names)
             }
             Yaml::Mapping(map) => {
+                // `{Condition: Name}` is the condition function only with a name; a `Condition` map (an IAM
+                // statement's) is data.
                 if map.len() == 1
                     && let Some((Yaml::String(key), argument)) = map.iter().next()
-                    && (key == "Ref" || key == "Condition" || key.starts_with("Fn::"))
+                    && (key == "Ref"
+                        || key.starts_with("Fn::")
+                        || (key == "Condition" && argument.is_string()))
                 {
                     return self.function(key, argument, names);
                 }
@@ -384,6 +414,15 @@ impl Template {
                 let items = argument
                     .as_sequence()
                     .ok_or_else(|| unsupported("expected a list of conditions"))?;
+                let expected = if function == "Fn::Not" { 1..=1 } else { 2..=10 };
+                if !expected.contains(&items.len()) {
+                    return Err(unsupported(&format!(
+                        "takes {} to {} conditions, got {}",
+                        expected.start(),
+                        expected.end(),
+                        items.len()
+                    )));
+                }
                 let mut values = Vec::new();
                 for item in items {
                     let value = self.eval(item, names)?.unwrap_or(Json::Null);
@@ -394,7 +433,7 @@ impl Template {
                     );
                 }
                 Ok(Some(Json::Bool(match function {
-                    "Fn::Not" => !values.first().copied().unwrap_or(false),
+                    "Fn::Not" => !values[0],
                     "Fn::And" => values.iter().all(|v| *v),
                     _ => values.iter().any(|v| *v),
                 })))
@@ -484,6 +523,39 @@ impl Template {
     }
 }
 
+/// The declaration's `AllowedValues`, `Number` type and length limits (`AllowedPattern` is not checked: a
+/// name it would refuse fails when the emulator creates the resource).
+fn check_parameter(name: &str, value: &str, declaration: &Yaml) -> Result<(), TemplateError> {
+    let invalid = |reason: String| TemplateError::InvalidParameter {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    if let Some(allowed) = declaration["AllowedValues"].as_sequence() {
+        let allowed: Vec<String> = allowed.iter().map(scalar_text).collect();
+        if !allowed.iter().any(|a| a == value) {
+            return Err(invalid(format!("allowed: {}", allowed.join(", "))));
+        }
+    }
+    if declaration["Type"].as_str() == Some("Number") && value.trim().parse::<f64>().is_err() {
+        return Err(invalid("not a number".into()));
+    }
+    let length = value.chars().count();
+    if let Some(max) = declaration["MaxLength"]
+        .as_u64()
+        .filter(|max| length as u64 > *max)
+    {
+        return Err(invalid(format!("longer than {max} characters")));
+    }
+    if let Some(min) = declaration["MinLength"]
+        .as_u64()
+        .filter(|min| (length as u64) < *min)
+    {
+        return Err(invalid(format!("shorter than {min} characters")));
+    }
+    Ok(())
+}
+
 /// Resolution with no resource known: conditions only use parameters.
 struct NoResources;
 
@@ -529,9 +601,13 @@ Parameters:
   Image: { Type: String }
   Subnets: { Type: CommaDelimitedList, Default: "" }
   Limit: { Type: Number, Default: 1000 }
+  Mode: { Type: String, Default: "off", AllowedValues: ["off", "on"] }
 Conditions:
   InVpc: !Not [!Equals [!Join ["", !Ref Subnets], ""]]
   Named: !Equals [!Ref ProjectName, demo]
+  Loop: !Not [!Condition Pool]
+  Pool: !And [!Condition Loop, !Condition Named]
+  TooMany: !Not [!Condition Named, !Condition InVpc]
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
@@ -582,6 +658,14 @@ Outputs: {}
             template(&[("Image", "i"), ("Nope", "x")]).unwrap_err(),
             TemplateError::UnknownParameter("Nope".into())
         );
+        assert!(matches!(
+            template(&[("Image", "i"), ("Mode", "maybe")]).unwrap_err(),
+            TemplateError::InvalidParameter { name, .. } if name == "Mode"
+        ));
+        assert!(matches!(
+            template(&[("Image", "i"), ("Limit", "many")]).unwrap_err(),
+            TemplateError::InvalidParameter { name, .. } if name == "Limit"
+        ));
         let t = template(&[("Image", "img:1"), ("ProjectName", "p")]).unwrap();
         assert_eq!(t.parameter("Image").as_deref(), Some("img:1"));
         assert_eq!(t.parameter("ProjectName").as_deref(), Some("p"));
@@ -606,6 +690,15 @@ Outputs: {}
         assert_eq!(
             t.condition("Missing").unwrap_err(),
             TemplateError::UnknownCondition("Missing".into())
+        );
+        // A cycle and a wrong argument count are errors, not a stack overflow or a guess.
+        assert!(
+            matches!(t.condition("Loop").unwrap_err(), TemplateError::Unsupported { reason, .. }
+            if reason.contains("cycle"))
+        );
+        assert!(
+            matches!(t.condition("TooMany").unwrap_err(), TemplateError::Unsupported { reason, .. }
+            if reason.contains("got 2"))
         );
     }
 
