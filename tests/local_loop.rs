@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +22,26 @@ fn own_project(prefix: &str) -> Vec<(String, String)> {
         ("ModelPackageGroupName".into(), format!("{project}-model")),
         ("DriftAlarmPrefix".into(), format!("{project}-drift-")),
     ]
+}
+
+/// Whether `rule` delivered anything.
+fn delivered_by(local: &Local, rule: &str) -> bool {
+    local
+        .runtime
+        .timeline
+        .entries()
+        .iter()
+        .any(|e| matches!(&e.fact, Fact::Delivered { rule: r, .. } if r == rule))
+}
+
+/// Whether the runner sent an event of `detail_type`.
+fn sent(local: &Local, detail_type: &str) -> bool {
+    local
+        .runtime
+        .timeline
+        .entries()
+        .iter()
+        .any(|e| matches!(&e.fact, Fact::Sent { detail_type: d } if d == detail_type))
 }
 
 fn timeline(local: &Local) -> String {
@@ -74,7 +93,7 @@ async fn tell(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_story_happens_through_the_template_wiring() {
-    let (local, told) = tell(&default_template(), "story", Duration::from_secs(30)).await;
+    let (local, told) = tell(&default_template(), "e2e-story", Duration::from_secs(30)).await;
     let told = told.unwrap_or_else(|failure| panic!("{failure}\n{}", timeline(&local)));
     let group = local.parameter("ModelPackageGroupName");
 
@@ -93,14 +112,6 @@ async fn the_story_happens_through_the_template_wiring() {
     );
     assert_eq!(told.breaches, 1);
 
-    let entries = local.runtime.timeline.entries();
-    let delivered: BTreeSet<&str> = entries
-        .iter()
-        .filter_map(|e| match &e.fact {
-            Fact::Delivered { rule, .. } => Some(rule.as_str()),
-            _ => None,
-        })
-        .collect();
     for rule in [
         "RawObjectCreatedRule",
         "TrainingTriggersRule",
@@ -109,11 +120,12 @@ async fn the_story_happens_through_the_template_wiring() {
         "CostGuardSchedule",
     ] {
         assert!(
-            delivered.contains(rule),
+            delivered_by(&local, rule),
             "{rule} delivered nothing\n{}",
             timeline(&local)
         );
     }
+    let entries = local.runtime.timeline.entries();
     // No handler failed and the runner itself had no trouble.
     for entry in &entries {
         let failed = matches!(
@@ -139,13 +151,20 @@ async fn an_upload_pattern_that_no_longer_matches_stops_the_story() {
         "detail-type: [Object Created]",
         "detail-type: [Object Uploaded]",
     );
-    let (local, told) = tell(&template, "broken-upload", Duration::from_secs(5)).await;
+    let (local, told) = tell(&template, "e2e-upload", Duration::from_secs(5)).await;
     let failure = told.expect_err("the story passed with a broken upload rule");
     assert!(
         failure
             .step
             .contains("RawObjectCreatedRule delivers Object Created"),
         "{failure}\n{}",
+        timeline(&local)
+    );
+    // It stopped at the rule: the event was sent, the rule delivered nothing.
+    assert!(sent(&local, "Object Created"), "{}", timeline(&local));
+    assert!(
+        !delivered_by(&local, "RawObjectCreatedRule"),
+        "{}",
         timeline(&local)
     );
 }
@@ -156,7 +175,7 @@ async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
         "alarmName: [{ prefix: !Ref DriftAlarmPrefix }]",
         "alarmName: [{ prefix: !Sub \"${DriftAlarmPrefix}other-\" }]",
     );
-    let (local, told) = tell(&template, "broken-drift", Duration::from_secs(5)).await;
+    let (local, told) = tell(&template, "e2e-drift", Duration::from_secs(5)).await;
     let failure = told.expect_err("the story passed with a broken drift rule");
     assert!(
         failure
@@ -165,24 +184,35 @@ async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
         "{failure}\n{}",
         timeline(&local)
     );
+    // The chapters before it passed; the alarm was sent and the rule delivered nothing.
+    assert!(
+        delivered_by(&local, "TrainingTriggersRule"),
+        "{}",
+        timeline(&local)
+    );
+    assert!(
+        sent(&local, "CloudWatch Alarm State Change"),
+        "{}",
+        timeline(&local)
+    );
+    assert!(
+        !delivered_by(&local, "DriftAlarmsRule"),
+        "{}",
+        timeline(&local)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
     // No model package group: the workflow started by the drift alarm's retraining request cannot register.
-    let local = Local::start(&default_template(), &own_project("failure"), false)
+    let local = Local::start(&default_template(), &own_project("e2e-fail"), false)
         .await
         .unwrap();
     local
         .emulator
         .set_training_metrics(&story::TRAINING_METRICS)
         .unwrap();
-    let alarm = format!(
-        "{}model-quality-{}",
-        local.parameter("DriftAlarmPrefix"),
-        local.parameter("ModelPackageGroupName")
-    );
-    assert!(local.runtime.alarm(&alarm, false).await);
+    assert!(local.runtime.alarm(&local.drift_alarm_name(), false).await);
     let timeline = &local.runtime.timeline;
     let failed = timeline
         .wait_for(0, Duration::from_secs(30), |f| match f {
@@ -204,9 +234,9 @@ async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
             && notice.contains("ended FAILED"),
         "{notice}"
     );
-    let delivered =
-        local.runtime.timeline.entries().iter().any(
-            |e| matches!(&e.fact, Fact::Delivered { rule, .. } if rule == "WorkflowFailedRule"),
-        );
-    assert!(delivered, "{}", self::timeline(&local));
+    assert!(
+        delivered_by(&local, "WorkflowFailedRule"),
+        "{}",
+        self::timeline(&local)
+    );
 }
