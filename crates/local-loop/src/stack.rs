@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, Event as S3Event, NotificationConfiguration, QueueConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, VersioningConfiguration,
+    VersioningConfiguration,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value as Json, json};
@@ -309,27 +308,10 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
             .on(&r.logical_id)?;
         let default = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
         if let Some(key) = default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"].as_str() {
-            let rule = ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .kms_master_key_id(key)
-                        .build()
-                        .on(&r.logical_id)?,
-                )
-                .bucket_key_enabled(default["BucketKeyEnabled"].as_bool().unwrap_or(false))
-                .build();
-            s3.put_bucket_encryption()
-                .bucket(&name)
-                .server_side_encryption_configuration(
-                    ServerSideEncryptionConfiguration::builder()
-                        .rules(rule)
-                        .build()
-                        .on(&r.logical_id)?,
-                )
-                .send()
+            let bucket_key = default["BucketKeyEnabled"].as_bool().unwrap_or(false);
+            testkit::encrypt_with_kms(&s3, &name, key, bucket_key)
                 .await
-                .on(&r.logical_id)?;
+                .map_err(emulator_error(&r.logical_id))?;
         }
         if p["VersioningConfiguration"]["Status"] == "Enabled" {
             s3.put_bucket_versioning()

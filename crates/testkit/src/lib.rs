@@ -11,7 +11,9 @@ mod probes;
 mod server;
 
 pub use asl::{emulator_definition, fail_state, try_emulator_definition};
-pub use probes::{BusProbe, KmsBucket, TopicProbe, drain_queue, queue_with_arn, s3_client};
+pub use probes::{
+    BusProbe, KmsBucket, TopicProbe, drain_queue, encrypt_with_kms, queue_with_arn, s3_client,
+};
 pub use server::{Emulator, emulator, try_emulator};
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -42,29 +42,43 @@ impl KmsBucket {
             .send()
             .await
             .expect("create bucket");
-        let rule = ServerSideEncryptionRule::builder()
-            .apply_server_side_encryption_by_default(
-                ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::AwsKms)
-                    .kms_master_key_id(&key_arn)
-                    .build()
-                    .expect("encryption default"),
-            )
-            .bucket_key_enabled(true)
-            .build();
-        s3.put_bucket_encryption()
-            .bucket(&name)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(rule)
-                    .build()
-                    .expect("encryption configuration"),
-            )
-            .send()
+        encrypt_with_kms(&s3, &name, &key_arn, true)
             .await
             .expect("put bucket encryption");
         KmsBucket { name, key_arn }
     }
+}
+
+/// Sets a bucket's default encryption to SSE-KMS with `key_arn` (and S3 bucket keys when `bucket_key`).
+///
+/// # Errors
+/// The SDK error, with its context.
+pub async fn encrypt_with_kms(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key_arn: &str,
+    bucket_key: bool,
+) -> Result<(), String> {
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(key_arn)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .bucket_key_enabled(bucket_key)
+        .build();
+    let configuration = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| e.to_string())?;
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(configuration)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
 
 /// An SNS topic subscribed by an SQS queue: what the code publishes to the topic can be read from the queue.
