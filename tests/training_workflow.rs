@@ -87,7 +87,7 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         ("EVENT_BUS_NAME", "unused"),
         ("STATE_MACHINE_ARN", machine.as_str()),
         ("TRAINING_DATASET", "tickets"),
-        ("LEDGER_BUCKET", "unused-by-manual-triggers"),
+        ("STATE_BUCKET", "unused-by-manual-triggers"),
         (
             "TRAINING_IMAGE",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:1",

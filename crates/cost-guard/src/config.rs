@@ -44,9 +44,9 @@ pub struct Config {
     pub cost_tag: Option<(String, String)>,
     /// The tag that names a job (`JOB_TAG_KEY`), for the per-job breakdown.
     pub job_tag_key: Option<String>,
-    /// Bucket of the alert de-duplication markers (`MARKER_BUCKET`).
-    pub marker_bucket: String,
-    /// Key prefix of those markers (`MARKER_PREFIX`, default `_guardrails/cost-guard/`).
+    /// The state bucket (`STATE_BUCKET`), where each alert's job document lives.
+    pub state_bucket: String,
+    /// Key prefix of those documents (`MARKER_PREFIX`, default `cost-guard/`).
     pub marker_prefix: String,
     /// `ENFORCE`: `off` (default), `dry-run` or `on`.
     pub enforce: Enforce,
@@ -62,6 +62,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         common.require_notice_topic()?;
+        let state_bucket = common.require_state_bucket()?.to_owned();
         let invalid = |name: &'static str, value: String, reason: &str| ConfigError::Invalid {
             name,
             value,
@@ -145,10 +146,10 @@ impl Config {
             metric,
             cost_tag,
             job_tag_key: env.optional("JOB_TAG_KEY"),
-            marker_bucket: env.required("MARKER_BUCKET")?,
+            state_bucket,
             marker_prefix: env
                 .optional("MARKER_PREFIX")
-                .unwrap_or_else(|| "_guardrails/cost-guard/".to_owned()),
+                .unwrap_or_else(|| "cost-guard/".to_owned()),
             enforce,
             hard_limit_usd,
         })
@@ -183,7 +184,7 @@ mod tests {
             "NOTICE_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:notices",
         ),
-        ("MARKER_BUCKET", "markers"),
+        ("STATE_BUCKET", "state"),
         ("DAILY_BUDGET_USD", "100"),
     ];
 

@@ -5,12 +5,11 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{Days, NaiveDate, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::BudgetExceeded;
-use guardrails_core::s3::put_if_absent;
+use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
-    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef,
-    Severity,
+    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, Severity,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::budget::{Breach, DayCosts, Level, evaluate, over_hard_limit};
 use crate::config::{Config, Enforce};
@@ -28,14 +27,38 @@ pub enum CostGuardError {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// An alert's job document could not be claimed or updated.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 impl Classify for CostGuardError {
     fn class(&self) -> ErrorClass {
         match self {
             CostGuardError::Aws(e) => e.class(),
+            CostGuardError::State(e) => e.class(),
         }
     }
+}
+
+/// The effects of one alert, recorded in its job document as each completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertStep {
+    /// The notice went out.
+    Notified,
+    /// Budget Exceeded is on the bus (breaches over a budget only).
+    Announced,
+}
+
+/// An alert's job data: the notice, as first composed, so a resumed alert says the same thing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertJob {
+    /// The notice to send.
+    pub notice: Notice,
+    /// The event to announce, for breaches over a budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceeded: Option<BudgetExceeded>,
 }
 
 /// What a run found and did (the Lambda response).
@@ -55,7 +78,7 @@ pub struct RunReport {
 /// The cost-guard handler.
 pub struct CostGuard {
     explorer: CostExplorer,
-    s3: aws_sdk_s3::Client,
+    state: StateStore,
     notifier: Notifier,
     events: EventPublisher,
     enforcer: Option<Enforcer>,
@@ -66,7 +89,7 @@ impl CostGuard {
     /// A handler over these clients and settings; `enforcer` is needed only when enforcement is on or dry-run.
     pub fn new(
         explorer: CostExplorer,
-        s3: aws_sdk_s3::Client,
+        state: StateStore,
         notifier: Notifier,
         events: EventPublisher,
         enforcer: Option<Enforcer>,
@@ -74,7 +97,7 @@ impl CostGuard {
     ) -> Self {
         CostGuard {
             explorer,
-            s3,
+            state,
             notifier,
             events,
             enforcer,
@@ -104,7 +127,7 @@ impl CostGuard {
         };
         Ok(CostGuard::new(
             explorer,
-            guardrails_core::aws::s3_client(sdk),
+            StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
             Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
             enforcer,
@@ -135,33 +158,28 @@ impl CostGuard {
 
         let mut notified = Vec::new();
         for breach in &breaches {
-            let marker = self.marker(&format!(
+            let key = format!(
                 "{}/{}-{}.json",
                 breach.period,
                 slug(&breach.scope),
                 breach.level.as_str()
-            ));
-            let body = serde_json::to_vec(breach).unwrap_or_default();
-            if !put_if_absent(&self.s3, &marker, body).await? {
+            );
+            let exceeded = (breach.level == Level::Over).then(|| BudgetExceeded {
+                scope: breach.scope.clone(),
+                period: breach.period.clone(),
+                budget_usd: breach.budget_usd,
+                actual_usd: breach.actual_usd,
+                estimated: breach.estimated,
+            });
+            let job = AlertJob {
+                notice: breach_notice(breach, &costs),
+                exceeded,
+            };
+            if self.alert(&key, job).await? {
+                notified.push(breach.scope.clone());
+            } else {
                 tracing::info!(scope = %breach.scope, level = breach.level.as_str(), "already notified today");
-                continue;
             }
-            self.notifier.send(&breach_notice(breach, &costs)).await?;
-            if breach.level == Level::Over {
-                self.events
-                    .publish(
-                        &BudgetExceeded {
-                            scope: breach.scope.clone(),
-                            period: breach.period.clone(),
-                            budget_usd: breach.budget_usd,
-                            actual_usd: breach.actual_usd,
-                            estimated: breach.estimated,
-                        },
-                        &[],
-                    )
-                    .await?;
-            }
-            notified.push(breach.scope.clone());
         }
 
         let enforcement = self.enforce(&costs).await?;
@@ -173,6 +191,44 @@ impl CostGuard {
         })
     }
 
+    /// Sends an alert once per job document: `false` when an earlier run finished it. A run interrupted after
+    /// some of its effects is resumed by the next delivery, which does only the missing ones.
+    async fn alert(&self, key: &str, job: AlertJob) -> Result<bool, CostGuardError> {
+        let key = format!("{}{key}", self.config.marker_prefix);
+        let lease = self.config.common.claim_lease;
+        let mut claim = match self.state.begin(&key, job, Utc::now(), lease).await? {
+            Begin::Finished(_) => return Ok(false),
+            Begin::Claimed(claim) => claim,
+        };
+        let result = self.alert_effects(&mut claim).await;
+        claim.conclude(result).await.map(|()| true)
+    }
+
+    async fn alert_effects(
+        &self,
+        claim: &mut Claim<'_, AlertStep, AlertJob>,
+    ) -> Result<(), CostGuardError> {
+        let job = claim.data().clone();
+        claim
+            .step(AlertStep::Notified, async || {
+                self.notifier.send(&job.notice).await?;
+                Ok::<(), CostGuardError>(())
+            })
+            .await?;
+        if let Some(exceeded) = &job.exceeded {
+            claim
+                .step(AlertStep::Announced, async || {
+                    self.events.publish(exceeded, &[]).await?;
+                    Ok::<(), CostGuardError>(())
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stops (or lists, in a dry run) the project's jobs when the day is over the hard limit. Every run acts
+    /// (stopping is idempotent, and a job started after an earlier run is caught); each distinct set of
+    /// outcomes is notified once.
     async fn enforce(&self, costs: &DayCosts) -> Result<Vec<JobAction>, CostGuardError> {
         let (Some(enforcer), Some(limit)) = (&self.enforcer, self.config.hard_limit_usd) else {
             return Ok(Vec::new());
@@ -182,17 +238,25 @@ impl CostGuard {
         }
         let dry_run = self.config.enforce == Enforce::DryRun;
         let actions = enforcer.stop_project_jobs(dry_run).await;
-        let marker = self.marker(&format!(
-            "{}/enforcement{}.json",
-            costs.day.format("%Y-%m-%d"),
-            if dry_run { "-dry-run" } else { "" }
-        ));
-        let body = serde_json::to_vec(&actions).unwrap_or_default();
-        if !actions.is_empty() && put_if_absent(&self.s3, &marker, body).await? {
-            self.notifier
-                .send(&enforcement_notice(&actions, costs, limit, dry_run))
-                .await?;
+        if actions.is_empty() {
+            return Ok(actions);
         }
+        let mut identity: Vec<String> = actions
+            .iter()
+            .map(|a| format!("{}\0{}\0{}", a.kind, a.name, a.outcome))
+            .collect();
+        identity.sort();
+        let key = format!(
+            "{}/enforcement{}-{:016x}.json",
+            costs.day.format("%Y-%m-%d"),
+            if dry_run { "-dry-run" } else { "" },
+            xxhash_rust::xxh3::xxh3_64(identity.join("\n").as_bytes())
+        );
+        let job = AlertJob {
+            notice: enforcement_notice(&actions, costs, limit, dry_run),
+            exceeded: None,
+        };
+        self.alert(&key, job).await?;
         Ok(actions)
     }
 
@@ -208,13 +272,6 @@ impl CostGuard {
         }
         metrics::gauge!(COST_USD, SERVICE_DIMENSION => "Other").set(other);
         metrics::gauge!(COST_USD, SERVICE_DIMENSION => "Total").set(costs.day_total().usd);
-    }
-
-    fn marker(&self, name: &str) -> ObjectRef {
-        ObjectRef::new(
-            self.config.marker_bucket.clone(),
-            format!("{}{name}", self.config.marker_prefix),
-        )
     }
 }
 
@@ -284,7 +341,9 @@ fn breach_notice(breach: &Breach, costs: &DayCosts) -> Notice {
             breach.period
         ),
         body,
-        details: serde_json::json!({"breach": breach, "topJobs": costs.top_jobs}),
+        details: guardrails_core::notice::details(
+            &serde_json::json!({"breach": breach, "topJobs": costs.top_jobs}),
+        ),
     }
 }
 

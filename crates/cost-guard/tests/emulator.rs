@@ -18,6 +18,7 @@ use cost_guard::budget::Budgets;
 use cost_guard::enforce::Enforcer;
 use cost_guard::explorer::CostExplorer;
 use cost_guard::{Config, CostGuard, Enforce};
+use guardrails_core::state::StateStore;
 use guardrails_core::{CommonConfig, EventPublisher, Notifier, aws, telemetry};
 use serde_json::{Value, json};
 use testkit::{BusProbe, KmsBucket, TopicProbe, emf_documents, emulator};
@@ -95,6 +96,8 @@ impl World {
                 metrics_namespace: "GuardrailsTest".into(),
                 event_bus_name: self.bus.bus_name.clone(),
                 notice_topic_arn: Some(self.topic.topic_arn.clone()),
+                state_bucket: Some(self.markers.name.clone()),
+                claim_lease: Duration::from_secs(90),
             },
             budgets: Budgets {
                 daily_total: Some(100.0),
@@ -105,8 +108,8 @@ impl World {
             metric: "UnblendedCost".into(),
             cost_tag: Some(("project".into(), "mlops-guardrails".into())),
             job_tag_key: Some("job".into()),
-            marker_bucket: self.markers.name.clone(),
-            marker_prefix: "_guardrails/cost-guard/".into(),
+            state_bucket: self.markers.name.clone(),
+            marker_prefix: "cost-guard/".into(),
             enforce,
             hard_limit_usd: Some(110.0),
         };
@@ -117,7 +120,7 @@ impl World {
                 config.cost_tag.clone(),
                 config.job_tag_key.clone(),
             ),
-            aws::s3_client(&self.sdk),
+            StateStore::new(aws::s3_client(&self.sdk), &self.markers.name),
             Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
             EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
             enforcer,

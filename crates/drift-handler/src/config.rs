@@ -38,9 +38,9 @@ pub struct Config {
     /// Actions per kind (`DRIFT_ACTIONS`, a JSON object of kind to `{"rollback": bool, "retrain": bool}`
     /// overriding the defaults).
     pub actions: ActionPolicy,
-    /// Bucket of the once-per-transition markers (`MARKER_BUCKET`).
-    pub marker_bucket: String,
-    /// Their prefix (`MARKER_PREFIX`, default `_guardrails/drift-handler/`).
+    /// The state bucket (`STATE_BUCKET`), where each alarm transition's job document lives.
+    pub state_bucket: String,
+    /// Their prefix (`MARKER_PREFIX`, default `drift-handler/`).
     pub marker_prefix: String,
     /// Linked from every notice (`RUNBOOK_URL`, default the README's runbook).
     pub runbook_url: String,
@@ -112,16 +112,17 @@ impl Config {
             })?;
             actions.0.extend(overrides);
         }
+        let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
             common,
             model_package_group: env.required("MODEL_PACKAGE_GROUP")?,
             serving,
             rules,
             actions,
-            marker_bucket: env.required("MARKER_BUCKET")?,
+            state_bucket,
             marker_prefix: env
                 .optional("MARKER_PREFIX")
-                .unwrap_or_else(|| "_guardrails/drift-handler/".to_owned()),
+                .unwrap_or_else(|| "drift-handler/".to_owned()),
             runbook_url: env
                 .optional("RUNBOOK_URL")
                 .unwrap_or_else(|| DEFAULT_RUNBOOK.to_owned()),
@@ -141,7 +142,7 @@ mod tests {
             "arn:aws:sns:us-east-1:123456789012:notices",
         ),
         ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
-        ("MARKER_BUCKET", "markers"),
+        ("STATE_BUCKET", "state"),
     ];
 
     fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {

@@ -1,19 +1,18 @@
 //! One alarm transition: classify, act once (rollback, retraining request), notify.
 
-use aws_sdk_s3::Client as S3;
+use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{ModelRolledBack, RetrainingRequested};
 use guardrails_core::notice::cut;
-use guardrails_core::s3::put_if_absent;
+use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
-    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, ObjectRef,
-    Severity,
+    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, Severity,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::alarm::{self, NotAnAlarm};
-use crate::classify::{AlarmFacts, DriftKind, Response, classify, respond};
+use crate::classify::{Actions, AlarmFacts, DriftKind, Response, classify, respond};
 use crate::config::{Config, Serving};
 use crate::registry::Registry;
 use crate::rollback::{newest, target};
@@ -24,7 +23,7 @@ pub const DRIFT_ALARMS: &str = "DriftAlarms";
 pub const ROLLBACKS: &str = "Rollbacks";
 
 /// What became of a rollback.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Rollback {
     /// The degraded version is Rejected and the target serves.
@@ -93,6 +92,9 @@ pub enum DriftError {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The transition's job document could not be claimed or updated.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 impl Classify for DriftError {
@@ -100,15 +102,38 @@ impl Classify for DriftError {
         match self {
             DriftError::NotAnAlarm(_) => ErrorClass::NonRetryable,
             DriftError::Aws(e) => e.class(),
+            DriftError::State(e) => e.class(),
         }
     }
+}
+
+/// The effects of one alarm transition, recorded in its job document as each completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftStep {
+    /// The rollback reached its result (rolled back, refused, or failed for good), kept in the job.
+    RolledBack,
+    /// Retraining Requested is on the bus.
+    RetrainingRequested,
+    /// The notice that the rollback failed and is being retried went out.
+    NotifiedFailure,
+    /// The transition's notice went out.
+    Notified,
+}
+
+/// A transition's job data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftJob {
+    /// The rollback's result, once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
 }
 
 /// The function: configuration and clients, built once per container.
 #[derive(Debug)]
 pub struct DriftHandler {
     registry: Registry,
-    s3: S3,
+    state: StateStore,
     notifier: Notifier,
     events: EventPublisher,
     config: Config,
@@ -118,14 +143,14 @@ impl DriftHandler {
     /// The function over its clients.
     pub fn new(
         registry: Registry,
-        s3: S3,
+        state: StateStore,
         notifier: Notifier,
         events: EventPublisher,
         config: Config,
     ) -> Self {
         DriftHandler {
             registry,
-            s3,
+            state,
             notifier,
             events,
             config,
@@ -139,16 +164,17 @@ impl DriftHandler {
     pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
         Ok(DriftHandler::new(
             Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
-            guardrails_core::aws::s3_client(sdk),
+            StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
             Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
             config,
         ))
     }
 
-    /// Handles one alarm state change. Every delivery of the same transition after the first that completed
-    /// is a [`Outcome::Duplicate`]; a delivery after a partial failure resumes the same rollback (see
-    /// [`Registry::recent_rejections`]) and may repeat its notice and events.
+    /// Handles one alarm state change, once per transition: its job document in the state bucket records each
+    /// effect (rollback, retraining request, notice) as it completes. A delivery after a partial failure resumes
+    /// with what is missing (the rollback itself resumes through [`Registry::recent_rejections`]); a concurrent
+    /// delivery fails as retryable and later finds the transition handled ([`Outcome::Duplicate`]).
     ///
     /// # Errors
     /// [`DriftError`], classified; EventBridge retries a Lambda target's failed invocations.
@@ -164,87 +190,140 @@ impl DriftHandler {
         if response == Response::LogOnly {
             return Ok(Outcome::LogOnly { alarm: facts.name });
         }
-        let marker = self.marker(&facts);
-        if self.exists(&marker).await? {
-            tracing::info!(alarm = %facts.name, "transition handled before");
-            return Ok(Outcome::Duplicate { alarm: facts.name });
-        }
+        let key = self.job_key(&facts);
+        let lease = self.config.common.claim_lease;
+        let mut claim = match self
+            .state
+            .begin(&key, DriftJob::default(), Utc::now(), lease)
+            .await?
+        {
+            Begin::Finished(_) => {
+                tracing::info!(alarm = %facts.name, "transition handled before");
+                return Ok(Outcome::Duplicate { alarm: facts.name });
+            }
+            Begin::Claimed(claim) => claim,
+        };
+        // Boxed: the nested async steps otherwise make a future too deep for the compiler's layout query.
+        let result = Box::pin(self.act(&facts, kind, response, &mut claim)).await;
+        claim.conclude(result).await
+    }
 
-        let mut failure: Option<DriftError> = None;
-        let outcome = match response {
+    async fn act(
+        &self,
+        facts: &AlarmFacts,
+        kind: DriftKind,
+        response: Response,
+        claim: &mut Claim<'_, DriftStep, DriftJob>,
+    ) -> Result<Outcome, DriftError> {
+        match response {
             Response::Recovered => {
-                self.notifier
-                    .send(&self.recovery_notice(&facts, kind))
+                let notice = self.recovery_notice(facts, kind);
+                claim
+                    .step(DriftStep::Notified, async || {
+                        self.notifier.send(&notice).await?;
+                        Ok::<(), DriftError>(())
+                    })
                     .await?;
-                Outcome::Recovered {
+                Ok(Outcome::Recovered {
                     alarm: facts.name.clone(),
                     kind,
-                }
+                })
             }
             Response::Drifted { severity, actions } => {
-                metrics::counter!(DRIFT_ALARMS, "Kind" => kind.as_str()).increment(1);
-                let rollback = if actions.rollback {
-                    // A failed rollback still notifies and asks for retraining before it is retried.
-                    let rollback = match self.roll_back(&facts).await {
-                        Ok(rollback) => rollback,
-                        Err(error) => {
-                            let rollback = Rollback::Failed {
-                                error: error.to_string(),
-                            };
-                            failure = Some(error);
-                            rollback
-                        }
-                    };
-                    let result = match &rollback {
-                        Rollback::RolledBack { .. } => "rolled-back",
-                        Rollback::Refused { .. } => "refused",
-                        Rollback::Failed { .. } => "failed",
-                    };
-                    metrics::counter!(ROLLBACKS, "Result" => result).increment(1);
-                    Some(rollback)
-                } else {
-                    None
-                };
-                if actions.retrain
-                    && let Some(cause) = kind.cause()
-                {
-                    self.events
-                        .publish(
-                            &RetrainingRequested {
-                                cause,
-                                reason: describe(&facts, kind),
-                                alarm_name: Some(facts.name.clone()),
-                                model_package_group: Some(self.config.model_package_group.clone()),
-                            },
-                            &[],
-                        )
-                        .await?;
-                }
-                let notice =
-                    self.drift_notice(&facts, kind, severity, rollback.as_ref(), actions.retrain);
-                self.notifier.send(&notice).await?;
-                Outcome::Drifted {
-                    alarm: facts.name.clone(),
-                    kind,
-                    rollback,
-                    retraining_requested: actions.retrain && kind.cause().is_some(),
-                }
+                self.drifted(facts, kind, severity, actions, claim).await
             }
-            Response::LogOnly => Outcome::LogOnly {
+            Response::LogOnly => Ok(Outcome::LogOnly {
                 alarm: facts.name.clone(),
-            },
+            }),
+        }
+    }
+
+    /// Entered ALARM: roll back when the kind calls for it, ask for retraining, notify. A rollback that failed
+    /// transiently is notified and returned as the error, so the retry tries it again and then notifies its end.
+    async fn drifted(
+        &self,
+        facts: &AlarmFacts,
+        kind: DriftKind,
+        severity: Severity,
+        actions: Actions,
+        claim: &mut Claim<'_, DriftStep, DriftJob>,
+    ) -> Result<Outcome, DriftError> {
+        metrics::counter!(DRIFT_ALARMS, "Kind" => kind.as_str()).increment(1);
+        let (rollback, failure) = if actions.rollback {
+            let (rollback, failure) = self.rollback_step(facts, claim).await?;
+            (Some(rollback), failure)
+        } else {
+            (None, None)
         };
-        if let Some(error) = failure
-            && error.class() == ErrorClass::Retryable
-        {
-            // No marker: the retry resumes the rollback.
+        let retrain = actions.retrain && kind.cause().is_some();
+        if let (true, Some(cause)) = (actions.retrain, kind.cause()) {
+            let request = RetrainingRequested {
+                cause,
+                reason: describe(facts, kind),
+                alarm_name: Some(facts.name.clone()),
+                model_package_group: Some(self.config.model_package_group.clone()),
+            };
+            claim
+                .step(DriftStep::RetrainingRequested, async || {
+                    self.events.publish(&request, &[]).await?;
+                    Ok::<(), DriftError>(())
+                })
+                .await?;
+        }
+        let notice = self.drift_notice(facts, kind, severity, rollback.as_ref(), actions.retrain);
+        let step = match failure {
+            Some(_) => DriftStep::NotifiedFailure,
+            None => DriftStep::Notified,
+        };
+        claim
+            .step(step, async || {
+                self.notifier.send(&notice).await?;
+                Ok::<(), DriftError>(())
+            })
+            .await?;
+        if let Some(error) = failure {
             return Err(error);
         }
-        let record =
-            serde_json::to_vec(&json!({"transition": facts.transition_key(), "outcome": &outcome}))
-                .unwrap_or_default();
-        put_if_absent(&self.s3, &marker, record).await?;
-        Ok(outcome)
+        Ok(Outcome::Drifted {
+            alarm: facts.name.clone(),
+            kind,
+            rollback,
+            retraining_requested: retrain,
+        })
+    }
+
+    /// The rollback's result: the one recorded by an earlier delivery, or a new attempt's. A transient failure
+    /// comes back as [`Rollback::Failed`] beside its error and is not recorded, so the retry attempts it again; a
+    /// permanent one is recorded like any other result.
+    async fn rollback_step(
+        &self,
+        facts: &AlarmFacts,
+        claim: &mut Claim<'_, DriftStep, DriftJob>,
+    ) -> Result<(Rollback, Option<DriftError>), DriftError> {
+        if let Some(done) = &claim.data().rollback {
+            return Ok((done.clone(), None));
+        }
+        let (rollback, failure) = match self.roll_back(facts).await {
+            Ok(rollback) => (rollback, None),
+            Err(error) => {
+                let failed = Rollback::Failed {
+                    error: error.to_string(),
+                };
+                let retry = (error.class() == ErrorClass::Retryable).then_some(error);
+                (failed, retry)
+            }
+        };
+        let result = match &rollback {
+            Rollback::RolledBack { .. } => "rolled-back",
+            Rollback::Refused { .. } => "refused",
+            Rollback::Failed { .. } => "failed",
+        };
+        metrics::counter!(ROLLBACKS, "Result" => result).increment(1);
+        if failure.is_none() {
+            claim.data_mut().rollback = Some(rollback.clone());
+            claim.record(DriftStep::RolledBack).await?;
+        }
+        Ok((rollback, failure))
     }
 
     /// Rolls back the serving version of the group to the newest approved one before it.
@@ -357,37 +436,13 @@ impl DriftHandler {
         })
     }
 
-    fn marker(&self, facts: &AlarmFacts) -> ObjectRef {
-        ObjectRef::new(
-            &self.config.marker_bucket,
-            format!(
-                "{}{}/{}.json",
-                self.config.marker_prefix,
-                facts.name,
-                facts.since.format("%Y-%m-%dT%H-%M-%S%.3fZ")
-            ),
+    fn job_key(&self, facts: &AlarmFacts) -> String {
+        format!(
+            "{}{}/{}.json",
+            self.config.marker_prefix,
+            facts.name,
+            facts.since.format("%Y-%m-%dT%H-%M-%S%.3fZ")
         )
-    }
-
-    async fn exists(&self, at: &ObjectRef) -> Result<bool, AwsError> {
-        match self
-            .s3
-            .head_object()
-            .bucket(&at.bucket)
-            .key(&at.key)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let error = AwsError::from_sdk("HeadObject", at.uri(), e);
-                if matches!(error.code.as_deref(), Some("NotFound" | "NoSuchKey")) {
-                    Ok(false)
-                } else {
-                    Err(error)
-                }
-            }
-        }
     }
 
     fn links(&self) -> String {

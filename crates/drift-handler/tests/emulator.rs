@@ -11,6 +11,7 @@ use aws_sdk_sagemaker::types::{
 use drift_handler::classify::DriftKind;
 use drift_handler::registry::Registry;
 use drift_handler::{Config, DriftHandler, Outcome, Rollback};
+use guardrails_core::state::StateStore;
 use guardrails_core::{Env, EventPublisher, Notifier, aws};
 use serde_json::{Value, json};
 use testkit::{BusProbe, KmsBucket, TopicProbe, emulator, unique_name};
@@ -68,7 +69,7 @@ async fn world(approved: usize) -> World {
         ("EVENT_BUS_NAME", bus.bus_name.as_str()),
         ("NOTICE_TOPIC_ARN", notices.topic_arn.as_str()),
         ("MODEL_PACKAGE_GROUP", group.as_str()),
-        ("MARKER_BUCKET", markers.name.as_str()),
+        ("STATE_BUCKET", markers.name.as_str()),
         (
             "DASHBOARD_URL",
             "https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/mlops-guardrails",
@@ -77,7 +78,7 @@ async fn world(approved: usize) -> World {
     .unwrap();
     let handler = DriftHandler::new(
         Registry::new(sagemaker.clone()),
-        aws::s3_client(&sdk),
+        StateStore::new(aws::s3_client(&sdk), &markers.name),
         Notifier::from_sdk(&sdk, &notices.topic_arn),
         EventPublisher::from_sdk(&sdk, &bus.bus_name),
         config,

@@ -23,6 +23,7 @@ use aws_sdk_sagemaker::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use drift_handler::registry::Registry;
 use drift_handler::{Config, DriftHandler, Outcome, Rollback};
+use guardrails_core::state::StateStore;
 use guardrails_core::{Env, EventPublisher, Notifier, aws};
 use serde_json::{Value, json};
 use testkit::{BusProbe, KmsBucket, TopicProbe, emulator};
@@ -125,7 +126,7 @@ async fn handler(sagemaker: aws_sdk_sagemaker::Client) -> (DriftHandler, BusProb
         ("EVENT_BUS_NAME", bus.bus_name.as_str()),
         ("NOTICE_TOPIC_ARN", notices.topic_arn.as_str()),
         ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
-        ("MARKER_BUCKET", markers.name.as_str()),
+        ("STATE_BUCKET", markers.name.as_str()),
         ("SERVING", "realtime"),
         (
             "SAGEMAKER_ROLE_ARN",
@@ -135,7 +136,7 @@ async fn handler(sagemaker: aws_sdk_sagemaker::Client) -> (DriftHandler, BusProb
     .unwrap();
     let handler = DriftHandler::new(
         Registry::new(sagemaker),
-        aws::s3_client(&sdk),
+        StateStore::new(aws::s3_client(&sdk), &markers.name),
         Notifier::from_sdk(&sdk, &notices.topic_arn),
         EventPublisher::from_sdk(&sdk, &bus.bus_name),
         config,

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Default CloudWatch namespace for every metric the project emits.
 pub const DEFAULT_METRICS_NAMESPACE: &str = "MlopsGuardrails";
@@ -140,7 +141,17 @@ pub struct CommonConfig {
     pub event_bus_name: String,
     /// The SNS topic that carries every notice (`NOTICE_TOPIC_ARN`), when the function sends notices.
     pub notice_topic_arn: Option<String>,
+    /// The bucket of the guardrails' own state (`STATE_BUCKET`), which only the functions' roles can write,
+    /// when the function keeps state.
+    pub state_bucket: Option<String>,
+    /// How long a claim on a unit of work holds if its delivery dies without letting go
+    /// (`CLAIM_LEASE_SECONDS`, default [`DEFAULT_CLAIM_LEASE_SECONDS`]); set it a little above the function's
+    /// timeout, so a retry after a crash waits no longer than needed.
+    pub claim_lease: Duration,
 }
+
+/// Default of `CLAIM_LEASE_SECONDS`: Lambda's longest timeout.
+pub const DEFAULT_CLAIM_LEASE_SECONDS: u64 = 900;
 
 impl CommonConfig {
     /// Reads the shared settings.
@@ -154,6 +165,20 @@ impl CommonConfig {
                 .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned()),
             event_bus_name: env.required("EVENT_BUS_NAME")?,
             notice_topic_arn: env.optional("NOTICE_TOPIC_ARN"),
+            state_bucket: env.optional("STATE_BUCKET"),
+            claim_lease: Duration::from_secs(
+                env.parse_or("CLAIM_LEASE_SECONDS", DEFAULT_CLAIM_LEASE_SECONDS)?,
+            ),
+        })
+    }
+
+    /// The state bucket, for functions that keep state.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming `STATE_BUCKET`.
+    pub fn require_state_bucket(&self) -> Result<&str, ConfigError> {
+        self.state_bucket.as_deref().ok_or(ConfigError::Missing {
+            name: "STATE_BUCKET",
         })
     }
 

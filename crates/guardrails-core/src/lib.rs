@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod notice;
 pub mod s3;
+pub mod state;
 pub mod telemetry;
 
 pub use config::{CommonConfig, ConfigError, Env};

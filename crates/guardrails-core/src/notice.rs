@@ -36,7 +36,7 @@ impl Severity {
 }
 
 /// One notice: a one-line title, a human-readable body, and the machine-readable facts behind it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     /// How urgent.
     pub severity: Severity,
@@ -88,6 +88,16 @@ pub fn cut(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// A notice's machine-readable details from any serializable value. A value that cannot be serialized (a map
+/// with non-string keys, a failing `Serialize`) must not cost the notice itself: the details then say why they
+/// are missing, and the failure is logged, instead of an empty object that looks like "nothing to say".
+pub fn details(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|error| {
+        tracing::warn!(%error, "notice details could not be serialized");
+        serde_json::json!({ "detailsError": error.to_string() })
+    })
 }
 
 /// Publishes notices to the project's SNS topic.
@@ -148,6 +158,20 @@ mod tests {
     fn cut_keeps_short_text_and_cuts_on_characters() {
         assert_eq!(cut("abc", 3), "abc");
         assert_eq!(cut("ááááá", 3), "áá…");
+    }
+
+    #[test]
+    fn unserializable_details_say_so_instead_of_vanishing() {
+        let mut by_pair = std::collections::HashMap::new();
+        by_pair.insert((1, 2), "a map with non-string keys");
+        let got = details(&by_pair);
+        assert!(
+            got["detailsError"]
+                .as_str()
+                .is_some_and(|e| e.contains("key must be a string")),
+            "{got}"
+        );
+        assert_eq!(details(&serde_json::json!({"rows": 3}))["rows"], 3);
     }
 
     fn notice(title: &str) -> Notice {

@@ -16,10 +16,9 @@ pub struct Config {
     pub model: String,
     /// The dataset whose Dataset Validated events build the baseline (`TRAINING_DATASET`).
     pub dataset: String,
-    /// Where the baseline label histogram lives (`BASELINE_BUCKET`, `BASELINE_KEY` default
-    /// `_guardrails/inference-monitor/baseline.json`).
-    pub baseline_bucket: String,
-    /// Its key.
+    /// The state bucket, where the baseline label histogram lives (`STATE_BUCKET`).
+    pub state_bucket: String,
+    /// The baseline's key there (`BASELINE_KEY`, default `inference-monitor/baseline.json`).
     pub baseline_key: String,
     /// Output files are the keys ending with this (`OUTPUT_SUFFIX`, default `.out`, SageMaker's).
     pub output_suffix: String,
@@ -37,15 +36,14 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
             model: env.optional_or("MODEL_NAME", "model"),
             dataset: env.required("TRAINING_DATASET")?,
-            baseline_bucket: env.required("BASELINE_BUCKET")?,
-            baseline_key: env.optional_or(
-                "BASELINE_KEY",
-                "_guardrails/inference-monitor/baseline.json",
-            ),
+            state_bucket,
+            baseline_key: env.optional_or("BASELINE_KEY", "inference-monitor/baseline.json"),
             output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
             other_label: env.optional_or("OTHER_LABEL", "Otros"),
             low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
@@ -68,7 +66,7 @@ mod tests {
         let base = [
             ("EVENT_BUS_NAME", "bus"),
             ("TRAINING_DATASET", "tickets"),
-            ("BASELINE_BUCKET", "b"),
+            ("STATE_BUCKET", "b"),
         ];
         let config = Config::from_env(&Env::from_pairs(base)).unwrap();
         assert_eq!(
@@ -85,6 +83,6 @@ mod tests {
         let error = Config::from_env(&Env::from_pairs(base[..2].to_vec()))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("BASELINE_BUCKET"), "{error}");
+        assert!(error.contains("STATE_BUCKET"), "{error}");
     }
 }

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::Client as S3;
-use aws_sdk_s3::primitives::ByteStream;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{DatasetValidated, DomainEvent, parse_envelope};
 use guardrails_core::s3::decode_notification_key;
+use guardrails_core::state::{Change, StateError, StateStore};
 use guardrails_core::{AwsError, Classify, ErrorClass, ObjectRef};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -66,6 +66,9 @@ pub enum MonitorError {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The baseline could not be read or updated (an unreadable one is never replaced silently).
+    #[error(transparent)]
+    State(#[from] StateError),
     /// Reading an output file failed part-way.
     #[error("reading {uri} failed: {source}")]
     Read {
@@ -82,6 +85,7 @@ impl Classify for MonitorError {
         match self {
             MonitorError::Unrecognised(_) => ErrorClass::NonRetryable,
             MonitorError::Aws(e) => e.class(),
+            MonitorError::State(e) => e.class(),
             MonitorError::Read { .. } => ErrorClass::Retryable,
         }
     }
@@ -97,6 +101,9 @@ pub struct Baseline {
     /// The newest event ids added (at most 1,000).
     #[serde(default)]
     pub event_ids: Vec<String>,
+    /// When it last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 const KEPT_EVENT_IDS: usize = 1000;
@@ -105,13 +112,15 @@ const KEPT_EVENT_IDS: usize = 1000;
 #[derive(Debug)]
 pub struct InferenceMonitor {
     s3: S3,
+    state: StateStore,
     config: Config,
 }
 
 impl InferenceMonitor {
-    /// The function over its client.
+    /// The function over its client (output files and the state bucket alike).
     pub fn new(s3: S3, config: Config) -> Self {
-        InferenceMonitor { s3, config }
+        let state = StateStore::new(s3.clone(), &config.state_bucket);
+        InferenceMonitor { s3, state, config }
     }
 
     /// The function as Lambda runs it: S3 through a client from `sdk`.
@@ -308,72 +317,68 @@ impl InferenceMonitor {
         }
     }
 
+    /// The baseline, `None` before the first validated dataset. An unreadable one is an error.
     async fn baseline(&self) -> Result<Option<Baseline>, MonitorError> {
-        let at = ObjectRef::new(&self.config.baseline_bucket, &self.config.baseline_key);
-        match self
-            .s3
-            .get_object()
-            .bucket(&at.bucket)
-            .key(&at.key)
-            .send()
-            .await
-        {
-            Ok(object) => {
-                let bytes = object
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| MonitorError::Read {
-                        uri: at.uri(),
-                        source: std::io::Error::other(e),
-                    })?
-                    .into_bytes();
-                Ok(serde_json::from_slice(&bytes).ok())
-            }
-            Err(e) => {
-                let error = AwsError::from_sdk("GetObject", at.uri(), e);
-                if error.code.as_deref() == Some("NoSuchKey") {
-                    Ok(None)
-                } else {
-                    Err(error.into())
-                }
-            }
-        }
+        let stored = self
+            .state
+            .read::<Baseline>(&self.config.baseline_key)
+            .await?;
+        Ok(stored.map(|s| s.value))
     }
 
-    /// Adds a validated dataset's label counts to the baseline, once per event.
+    /// Adds a validated dataset's label counts to the baseline, once per event. A conditional write: two
+    /// concurrent updates are both counted, one after the other.
     async fn add_to_baseline(
         &self,
         event_id: String,
         counts: &BTreeMap<String, u64>,
     ) -> Result<Outcome, MonitorError> {
-        let mut baseline = self.baseline().await?.unwrap_or_default();
-        if !event_id.is_empty() && baseline.event_ids.contains(&event_id) {
+        let mut counted_before = false;
+        let now = Utc::now();
+        let baseline = self
+            .state
+            .update::<Baseline, _>(&self.config.baseline_key, |current| {
+                match add_counts(current, &event_id, counts, now) {
+                    Some(next) => Change::Write(next),
+                    None => {
+                        counted_before = true;
+                        Change::Keep
+                    }
+                }
+            })
+            .await?
+            .unwrap_or_default();
+        if counted_before {
             return Ok(Outcome::Ignored {
                 reason: format!("event {event_id} is already in the baseline"),
             });
         }
-        for (label, n) in counts {
-            *baseline.label_counts.entry(label.clone()).or_default() += n;
-        }
-        baseline.event_ids.push(event_id);
-        let excess = baseline.event_ids.len().saturating_sub(KEPT_EVENT_IDS);
-        baseline.event_ids.drain(..excess);
-        let mut body = serde_json::to_value(&baseline).unwrap_or_default();
-        body["updatedAt"] = json!(Utc::now());
-        self.s3
-            .put_object()
-            .bucket(&self.config.baseline_bucket)
-            .key(&self.config.baseline_key)
-            .content_type("application/json")
-            .body(ByteStream::from(body.to_string().into_bytes()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutObject", &self.config.baseline_key, e))?;
         Ok(Outcome::BaselineUpdated {
             label_counts: baseline.label_counts,
         })
     }
+}
+
+/// The baseline with `counts` added for `event_id`, or `None` when that event was added before.
+fn add_counts(
+    current: Option<&Baseline>,
+    event_id: &str,
+    counts: &BTreeMap<String, u64>,
+    now: DateTime<Utc>,
+) -> Option<Baseline> {
+    let mut baseline = current.cloned().unwrap_or_default();
+    if !event_id.is_empty() && baseline.event_ids.iter().any(|id| id == event_id) {
+        return None;
+    }
+    for (label, n) in counts {
+        let count = baseline.label_counts.entry(label.clone()).or_default();
+        *count = count.saturating_add(*n);
+    }
+    baseline.event_ids.push(event_id.to_owned());
+    let excess = baseline.event_ids.len().saturating_sub(KEPT_EVENT_IDS);
+    baseline.event_ids.drain(..excess);
+    baseline.updated_at = Some(now);
+    Some(baseline)
 }
 
 /// SageMaker events give times as epoch milliseconds, as numbers or strings.

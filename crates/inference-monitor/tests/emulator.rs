@@ -48,7 +48,7 @@ async fn a_shifted_label_mix_is_measured_against_the_training_baseline() {
         Config::from_env(&Env::from_pairs([
             ("EVENT_BUS_NAME", "unused"),
             ("TRAINING_DATASET", "tickets"),
-            ("BASELINE_BUCKET", bucket.name.as_str()),
+            ("STATE_BUCKET", bucket.name.as_str()),
             ("MODEL_NAME", model.as_str()),
         ]))
         .unwrap(),
@@ -149,7 +149,7 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
         Config::from_env(&Env::from_pairs([
             ("EVENT_BUS_NAME", "unused"),
             ("TRAINING_DATASET", "tickets"),
-            ("BASELINE_BUCKET", bucket.name.as_str()),
+            ("STATE_BUCKET", bucket.name.as_str()),
         ]))
         .unwrap(),
     );

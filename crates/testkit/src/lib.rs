@@ -7,10 +7,12 @@
 #![allow(clippy::unwrap_used)] // a test kit reports setup failures by panicking, with context
 
 mod asl;
+mod faults;
 mod probes;
 mod server;
 
 pub use asl::{emulator_definition, fail_state, try_emulator_definition};
+pub use faults::{Faults, When};
 pub use probes::{
     BusProbe, KmsBucket, TopicProbe, drain_queue, encrypt_with_kms, queue_with_arn, s3_client,
 };

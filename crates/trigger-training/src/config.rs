@@ -63,9 +63,9 @@ pub struct Config {
     pub state_machine_arn: String,
     /// When to start (`TRAINING_DATASET`, `MIN_NEW_ROWS` default 1000, `RETRAIN_COOLDOWN_HOURS` default 24).
     pub policy: Policy,
-    /// Bucket of the new-data ledger (`LEDGER_BUCKET`).
-    pub ledger_bucket: String,
-    /// Its key prefix (`LEDGER_PREFIX`, default `_guardrails/trigger-training/new-data/`).
+    /// The state bucket, where the new-data ledger lives (`STATE_BUCKET`).
+    pub state_bucket: String,
+    /// The ledger's key prefix there (`LEDGER_PREFIX`, default `trigger-training/new-data/`).
     pub ledger_prefix: String,
     /// The training job settings.
     pub training: TrainingSettings,
@@ -126,19 +126,21 @@ impl Config {
         }
         let image = env.required("TRAINING_IMAGE")?;
         let cooldown_hours: u32 = env.parse_or("RETRAIN_COOLDOWN_HOURS", 24)?;
+        let common = CommonConfig::from_env(env)?;
+        let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
             state_machine_arn: env.required("STATE_MACHINE_ARN")?,
             policy: Policy {
                 dataset: env.required("TRAINING_DATASET")?,
                 min_new_rows: env.parse_or("MIN_NEW_ROWS", 1000)?,
                 cooldown: Duration::hours(i64::from(cooldown_hours)),
             },
-            ledger_bucket: env.required("LEDGER_BUCKET")?,
+            state_bucket,
             ledger_prefix: env
                 .optional("LEDGER_PREFIX")
                 .map(|p| if p.ends_with('/') { p } else { format!("{p}/") })
-                .unwrap_or_else(|| "_guardrails/trigger-training/new-data/".to_owned()),
+                .unwrap_or_else(|| "trigger-training/new-data/".to_owned()),
             training: TrainingSettings {
                 inference_image: env
                     .optional("INFERENCE_IMAGE")
@@ -215,7 +217,7 @@ mod tests {
             "arn:aws:states:us-east-1:123456789012:stateMachine:training",
         ),
         ("TRAINING_DATASET", "tickets"),
-        ("LEDGER_BUCKET", "ingested"),
+        ("STATE_BUCKET", "state"),
         (
             "TRAINING_IMAGE",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp:1",
@@ -236,10 +238,7 @@ mod tests {
         let config = with(&[]).unwrap();
         assert_eq!(config.policy.min_new_rows, 1000);
         assert_eq!(config.policy.cooldown, Duration::hours(24));
-        assert_eq!(
-            config.ledger_prefix,
-            "_guardrails/trigger-training/new-data/"
-        );
+        assert_eq!(config.ledger_prefix, "trigger-training/new-data/");
         let t = &config.training;
         assert_eq!(t.data_uri, "s3://ingested/tickets/");
         assert_eq!(t.checkpoint_uri, "s3://artifacts/models/checkpoints/");

@@ -78,12 +78,15 @@ pub enum TriggerError {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The execution input could not be serialized (never started with an empty input).
+    #[error("cannot serialize the execution input: {0}")]
+    Input(#[source] serde_json::Error),
 }
 
 impl Classify for TriggerError {
     fn class(&self) -> ErrorClass {
         match self {
-            TriggerError::Unrecognised(_) => ErrorClass::NonRetryable,
+            TriggerError::Unrecognised(_) | TriggerError::Input(_) => ErrorClass::NonRetryable,
             TriggerError::Aws(e) => e.class(),
         }
     }
@@ -174,7 +177,7 @@ impl TriggerTraining {
             Workflow::new(aws_sdk_sfn::Client::new(sdk), &config.state_machine_arn),
             Ledger::new(
                 guardrails_core::aws::s3_client(sdk),
-                &config.ledger_bucket,
+                &config.state_bucket,
                 &config.ledger_prefix,
             ),
             config,
@@ -232,7 +235,7 @@ impl TriggerTraining {
             Decision::Start => {
                 let input =
                     execution_input(trigger, &self.config.policy.dataset, &self.config.training);
-                let input_json = serde_json::to_string(&input).unwrap_or_default();
+                let input_json = serde_json::to_string(&input).map_err(TriggerError::Input)?;
                 match self.workflow.start(&name, input_json).await? {
                     Started::New(execution_arn) => Outcome::Started {
                         execution_name: name,

@@ -234,7 +234,7 @@ mod tests {
                 "arn:aws:states:us-east-1:1:stateMachine:t",
             ),
             ("TRAINING_DATASET", "tickets"),
-            ("LEDGER_BUCKET", "ingested"),
+            ("STATE_BUCKET", "state"),
             ("TRAINING_IMAGE", "img:1"),
             ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
             ("TRAINING_DATA_URI", "s3://ingested/tickets/"),

@@ -43,7 +43,7 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         ("EVENT_BUS_NAME", "unused"),
         ("STATE_MACHINE_ARN", machine.as_str()),
         ("TRAINING_DATASET", "tickets"),
-        ("LEDGER_BUCKET", ledger.name.as_str()),
+        ("STATE_BUCKET", ledger.name.as_str()),
         (
             "TRAINING_IMAGE",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp:1",
@@ -58,7 +58,7 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         Workflow::new(sfn.clone(), &machine),
         Ledger::new(
             aws::s3_client(&sdk),
-            &config.ledger_bucket,
+            &config.state_bucket,
             &config.ledger_prefix,
         ),
         config,

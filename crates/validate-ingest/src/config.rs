@@ -12,15 +12,16 @@ pub const STAGE: &str = "validate-ingest";
 pub struct Config {
     /// Shared settings (bus, metrics namespace, notice topic).
     pub common: CommonConfig,
-    /// Where valid datasets are copied, with their report beside them (`INGESTED_BUCKET`). Idempotency markers
-    /// live there too, under [`Config::marker_prefix`].
+    /// Where valid datasets are copied, with their report beside them (`INGESTED_BUCKET`).
     pub ingested_bucket: String,
+    /// The guardrails' state bucket (`STATE_BUCKET`), where each upload's job document lives.
+    pub state_bucket: String,
     /// Where invalid datasets go (`QUARANTINE_BUCKET`); unset: the bucket they were uploaded to.
     pub quarantine_bucket: Option<String>,
     /// Key prefix of quarantined copies (`QUARANTINE_PREFIX`, default `quarantine/`). Uploads under it are
     /// skipped, so quarantining into the raw bucket never loops.
     pub quarantine_prefix: String,
-    /// Key prefix of the idempotency markers in the ingested bucket (`MARKER_PREFIX`, default `_guardrails/markers/`).
+    /// Key prefix of the job documents in the state bucket (`MARKER_PREFIX`, default `validate-ingest/`).
     pub marker_prefix: String,
     /// The SSM parameter holding the dataset contract (`CONTRACT_PARAMETER`).
     pub contract_parameter: String,
@@ -38,12 +39,14 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         common.require_notice_topic()?;
+        let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
             common,
             ingested_bucket: env.required("INGESTED_BUCKET")?,
+            state_bucket,
             quarantine_bucket: env.optional("QUARANTINE_BUCKET"),
             quarantine_prefix: prefix(env.optional("QUARANTINE_PREFIX"), "quarantine/"),
-            marker_prefix: prefix(env.optional("MARKER_PREFIX"), "_guardrails/markers/"),
+            marker_prefix: prefix(env.optional("MARKER_PREFIX"), "validate-ingest/"),
             contract_parameter: env.required("CONTRACT_PARAMETER")?,
             contract_cache: Duration::from_secs(env.parse_or("CONTRACT_CACHE_SECONDS", 300)?),
             delete_raw: env.parse_or("DELETE_RAW", true)?,
@@ -65,13 +68,14 @@ fn prefix(value: Option<String>, default: &str) -> String {
 mod tests {
     use super::*;
 
-    const REQUIRED: [(&str, &str); 4] = [
+    const REQUIRED: [(&str, &str); 5] = [
         ("EVENT_BUS_NAME", "bus"),
         (
             "NOTICE_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:notices",
         ),
         ("INGESTED_BUCKET", "ingested"),
+        ("STATE_BUCKET", "state"),
         ("CONTRACT_PARAMETER", "/mlops-guardrails/contract"),
     ];
 
@@ -80,7 +84,7 @@ mod tests {
         let config = Config::from_env(&Env::from_pairs(REQUIRED)).unwrap();
         assert_eq!(config.quarantine_bucket, None);
         assert_eq!(config.quarantine_prefix, "quarantine/");
-        assert_eq!(config.marker_prefix, "_guardrails/markers/");
+        assert_eq!(config.marker_prefix, "validate-ingest/");
         assert_eq!(config.contract_cache, Duration::from_secs(300));
         assert!(config.delete_raw);
     }

@@ -7,19 +7,22 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
+use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, ConfigError, ErrorClass, EventPublisher, HandlerError, Notice, Notifier,
     ObjectRef, Severity,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Config;
+use crate::job::{IngestJob, IngestStep, Verdict};
 use crate::routing::{Decision, Layout, Plan, Upload, decide};
-use crate::store::{Fetched, Marker, Store, StoreError};
+use crate::store::{Fetched, Store, StoreError};
 use dataset_check::Contract;
 use dataset_check::Report;
 use dataset_check::contract::ContractError;
@@ -80,6 +83,9 @@ pub enum IngestError {
     /// S3 or the object stream failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The upload's job document could not be claimed or updated.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// Another AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -91,6 +97,7 @@ impl Classify for IngestError {
             IngestError::Aws(e) | IngestError::Store(StoreError::Aws(e)) => e.class(),
             // A stream cut mid-way or a dying task: try again.
             IngestError::Store(StoreError::Read(_) | StoreError::Task(_)) => ErrorClass::Retryable,
+            IngestError::State(e) => e.class(),
             IngestError::Store(StoreError::Serialize { .. })
             | IngestError::UnknownEvent(_)
             | IngestError::MissingField(_)
@@ -100,14 +107,18 @@ impl Classify for IngestError {
     }
 }
 
-/// The outcome stored in the marker and announced on the bus.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Outcome {
-    /// Valid: copied to the ingested bucket.
-    Validated(DatasetValidated),
-    /// Invalid: copied to quarantine.
-    Quarantined(DatasetQuarantined),
+/// What became of one upload in one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Disposition {
+    /// Valid: ingested and announced.
+    Validated,
+    /// Invalid or refused: quarantined and announced.
+    Quarantined,
+    /// An earlier delivery finished it.
+    Duplicate,
+    /// Not a dataset upload, or no longer there.
+    Skipped,
 }
 
 /// What happened to one upload.
@@ -116,14 +127,14 @@ pub enum Outcome {
 pub struct Handled {
     /// `s3://bucket/key` of the upload.
     pub object: String,
-    /// `validated`, `quarantined`, `duplicate` or `skipped`.
-    pub result: &'static str,
+    /// What became of it.
+    pub result: Disposition,
     /// Why, for skips and duplicates; the first reasons for quarantines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// The outcome, when the upload was checked by this delivery.
+    /// The verdict, when this delivery placed or announced it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<Verdict>,
 }
 
 /// The Lambda response: partial batch failures for SQS, a summary otherwise.
@@ -192,6 +203,7 @@ impl ContractSource {
 /// The validate-ingest handler: clients built once per cold start, reused by every invocation.
 pub struct Ingest {
     store: Store,
+    state: StateStore,
     events: EventPublisher,
     notifier: Notifier,
     contracts: ContractSource,
@@ -202,6 +214,7 @@ impl Ingest {
     /// A handler over these clients and settings.
     pub fn new(
         store: Store,
+        state: StateStore,
         events: EventPublisher,
         notifier: Notifier,
         contracts: ContractSource,
@@ -209,6 +222,7 @@ impl Ingest {
     ) -> Self {
         Ingest {
             store,
+            state,
             events,
             notifier,
             contracts,
@@ -221,8 +235,10 @@ impl Ingest {
     /// # Errors
     /// No notice topic configured.
     pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let s3 = guardrails_core::aws::s3_client(sdk);
         Ok(Ingest::new(
-            Store::new(guardrails_core::aws::s3_client(sdk)),
+            Store::new(s3.clone()),
+            StateStore::new(s3, &config.state_bucket),
             EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
             Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             ContractSource::new(
@@ -248,7 +264,7 @@ impl Ingest {
         }
         let mut handled = Vec::new();
         for upload in uploads_from_body(payload)? {
-            handled.push(self.process(upload).await?);
+            handled.push(Box::pin(self.process(upload)).await?);
         }
         Ok(Response::Summary(handled))
     }
@@ -262,7 +278,7 @@ impl Ingest {
                 let payload: serde_json::Value = serde_json::from_str(body)
                     .map_err(|e| IngestError::UnknownEvent(format!("SQS body is not JSON: {e}")))?;
                 for upload in uploads_from_body(payload)? {
-                    self.process(upload).await?;
+                    Box::pin(self.process(upload)).await?;
                 }
                 Ok::<(), IngestError>(())
             }
@@ -276,48 +292,107 @@ impl Ingest {
         response
     }
 
-    /// Handles one upload end to end.
+    /// Handles one upload end to end: claims its job in the state bucket, checks it and places the copy and
+    /// report, announces the verdict, deletes the raw version, recording each effect; a redelivery after a
+    /// failure resumes with the effects still missing, one that finds the job finished does nothing.
     ///
     /// # Errors
     /// The classified failure; nothing is deleted unless its copy was made.
     pub async fn process(&self, upload: Upload) -> Result<Handled, IngestError> {
-        let started = Instant::now();
         let uri = upload.object.uri();
         let plan = match decide(&upload, self.layout()) {
             Decision::Skip { reason } => {
                 tracing::info!(object = %uri, %reason, "skipped");
-                return Ok(handled(&uri, "skipped", Some(reason), None));
+                return Ok(handled(&uri, Disposition::Skipped, Some(reason), None));
             }
             Decision::Process(plan) => plan,
         };
-
-        match self.store.read_marker(&plan.marker).await? {
-            Some(marker) if marker.published => {
+        let begun = self
+            .state
+            .begin(
+                &plan.marker,
+                IngestJob::default(),
+                Utc::now(),
+                self.config.common.claim_lease,
+            )
+            .await?;
+        let mut claim = match begun {
+            Begin::Finished(_) => {
                 tracing::info!(object = %uri, "duplicate delivery: already handled");
-                return Ok(handled(
-                    &uri,
-                    "duplicate",
-                    Some("already handled".into()),
-                    None,
-                ));
+                let detail = Some("already handled".to_owned());
+                return Ok(handled(&uri, Disposition::Duplicate, detail, None));
             }
-            Some(marker) => {
-                // A delivery stored the outcome but stopped before announcing it: announce, then finish.
-                tracing::info!(object = %uri, "resuming an unannounced outcome");
-                self.announce(&plan, marker.outcome.clone()).await?;
-                self.finish_raw(&upload).await?;
-                return Ok(handled(
-                    &uri,
-                    "duplicate",
-                    Some("announced a stored outcome".into()),
-                    None,
-                ));
-            }
-            None => {}
+            Begin::Claimed(claim) => claim,
+        };
+        if claim.resumed() {
+            tracing::info!(object = %uri, "resuming an upload an earlier delivery left unfinished");
         }
+        // Boxed: the nested async steps otherwise make a future too deep for the compiler's layout query.
+        let result = Box::pin(self.complete(&upload, &plan, &mut claim)).await;
+        claim.conclude(result).await
+    }
 
+    /// The effects not recorded yet in the claim, each recorded as it completes.
+    async fn complete(
+        &self,
+        upload: &Upload,
+        plan: &Plan,
+        claim: &mut Claim<'_, IngestStep, IngestJob>,
+    ) -> Result<Handled, IngestError> {
+        let uri = upload.object.uri();
+        let verdict = match claim.data().verdict.clone() {
+            Some(verdict) => verdict,
+            None => match self.check_and_place(upload, plan).await? {
+                Fetched::Gone(reason) => {
+                    tracing::info!(object = %uri, %reason, "skipped");
+                    claim.data_mut().skipped = Some(reason.clone());
+                    return Ok(handled(&uri, Disposition::Skipped, Some(reason), None));
+                }
+                Fetched::Checked(verdict) => {
+                    claim.data_mut().verdict = Some((*verdict).clone());
+                    claim.record(IngestStep::Placed).await?;
+                    *verdict
+                }
+            },
+        };
+        claim
+            .step(IngestStep::Published, async || self.publish(&verdict).await)
+            .await?;
+        if let Verdict::Quarantined(detail) = &verdict {
+            claim
+                .step(IngestStep::Notified, async || {
+                    self.notifier.send(&quarantine_notice(detail)).await?;
+                    Ok::<(), IngestError>(())
+                })
+                .await?;
+        }
+        if self.config.delete_raw {
+            claim
+                .step(IngestStep::RawRemoved, async || {
+                    Ok::<(), IngestError>(self.store.delete(&upload.object).await?)
+                })
+                .await?;
+        }
+        let (result, detail) = match &verdict {
+            Verdict::Validated(_) => (Disposition::Validated, None),
+            Verdict::Quarantined(q) => (Disposition::Quarantined, Some(q.reasons.join("; "))),
+        };
+        tracing::info!(object = %uri, ?result, "handled");
+        Ok(handled(&uri, result, detail, Some(verdict)))
+    }
+
+    /// Checks the upload (unless its key is refused) and places its copy and report; counts it.
+    async fn check_and_place(
+        &self,
+        upload: &Upload,
+        plan: &Plan,
+    ) -> Result<Fetched<Verdict>, IngestError> {
+        let started = Instant::now();
+        let uri = upload.object.uri();
         let contract = self.contracts.get().await?;
-        let report = if upload.size > contract.max_bytes {
+        let report = if let Some(reason) = &plan.refusal {
+            dataset_check::check::refused(&uri, &contract, upload.size, reason)
+        } else if upload.size > contract.max_bytes {
             dataset_check::check::oversized(&uri, &contract, upload.size)
         } else {
             match self
@@ -330,37 +405,12 @@ impl Ingest {
                 .await?
             {
                 Fetched::Checked(report) => *report,
-                Fetched::Gone(reason) => {
-                    tracing::info!(object = %uri, %reason, "skipped");
-                    return Ok(handled(&uri, "skipped", Some(reason), None));
-                }
+                Fetched::Gone(reason) => return Ok(Fetched::Gone(reason)),
             }
         };
-
-        let outcome = self.place(&upload, &plan, &report).await?;
-        let marker = Marker {
-            published: false,
-            outcome: outcome.clone(),
-        };
-        if !self.store.create_marker(&plan.marker, &marker).await? {
-            tracing::info!(object = %uri, "a concurrent delivery handled it first");
-            return Ok(handled(
-                &uri,
-                "duplicate",
-                Some("handled concurrently".into()),
-                None,
-            ));
-        }
-        self.announce(&plan, outcome.clone()).await?;
-        self.finish_raw(&upload).await?;
+        let verdict = self.place(upload, plan, &report).await?;
         record_metrics(&plan.dataset, &report, upload.size, started.elapsed());
-
-        let (result, detail) = match &outcome {
-            Outcome::Validated(_) => ("validated", None),
-            Outcome::Quarantined(q) => ("quarantined", Some(q.reasons.join("; "))),
-        };
-        tracing::info!(object = %uri, result, rows = report.rows, "handled");
-        Ok(handled(&uri, result, detail, Some(outcome)))
+        Ok(Fetched::Checked(Box::new(verdict)))
     }
 
     /// Copies the upload and its report where the verdict says. Idempotent: a retry overwrites the same keys.
@@ -369,7 +419,7 @@ impl Ingest {
         upload: &Upload,
         plan: &Plan,
         report: &Report,
-    ) -> Result<Outcome, IngestError> {
+    ) -> Result<Verdict, IngestError> {
         let valid = report.is_valid();
         let mut copy = if valid {
             plan.ingested.clone()
@@ -380,7 +430,7 @@ impl Ingest {
         copy.version_id = self.store.copy(&upload.object, upload.size, &copy).await?;
         self.store.put_report(&report_at, report).await?;
         Ok(if valid {
-            Outcome::Validated(DatasetValidated {
+            Verdict::Validated(DatasetValidated {
                 dataset: plan.dataset.clone(),
                 source: upload.object.clone(),
                 ingested: copy,
@@ -394,7 +444,7 @@ impl Ingest {
                 }),
             })
         } else {
-            Outcome::Quarantined(DatasetQuarantined {
+            Verdict::Quarantined(DatasetQuarantined {
                 dataset: plan.dataset.clone(),
                 source: upload.object.clone(),
                 quarantined: copy,
@@ -407,37 +457,19 @@ impl Ingest {
         })
     }
 
-    /// Publishes the outcome (and the quarantine notice), then marks it announced.
-    async fn announce(&self, plan: &Plan, outcome: Outcome) -> Result<(), IngestError> {
-        match &outcome {
-            Outcome::Validated(detail) => {
+    /// Publishes the verdict on the bus.
+    async fn publish(&self, verdict: &Verdict) -> Result<(), IngestError> {
+        match verdict {
+            Verdict::Validated(detail) => {
                 self.events
                     .publish(detail, &[s3_arn(&detail.ingested)])
                     .await?;
             }
-            Outcome::Quarantined(detail) => {
+            Verdict::Quarantined(detail) => {
                 self.events
                     .publish(detail, &[s3_arn(&detail.quarantined)])
                     .await?;
-                self.notifier.send(&quarantine_notice(detail)).await?;
             }
-        }
-        self.store
-            .update_marker(
-                &plan.marker,
-                &Marker {
-                    published: true,
-                    outcome,
-                },
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes the raw object when configured; called only after its copy exists.
-    async fn finish_raw(&self, upload: &Upload) -> Result<(), IngestError> {
-        if self.config.delete_raw {
-            self.store.delete(&upload.object).await?;
         }
         Ok(())
     }
@@ -454,9 +486,9 @@ impl Ingest {
 
 fn handled(
     object: &str,
-    result: &'static str,
+    result: Disposition,
     detail: Option<String>,
-    outcome: Option<Outcome>,
+    outcome: Option<Verdict>,
 ) -> Handled {
     Handled {
         object: object.to_owned(),
@@ -504,7 +536,7 @@ fn quarantine_notice(detail: &DatasetQuarantined) -> Notice {
             detail.report.uri(),
             detail.quarantined.uri()
         ),
-        details: serde_json::to_value(detail).unwrap_or_default(),
+        details: guardrails_core::notice::details(detail),
     }
 }
 

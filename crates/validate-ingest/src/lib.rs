@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod handler;
+pub mod job;
 pub mod routing;
 pub mod store;
 

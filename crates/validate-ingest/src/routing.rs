@@ -8,6 +8,10 @@ pub const DEFAULT_DATASET: &str = "default";
 /// Suffix of the report written beside each copy.
 pub const REPORT_SUFFIX: &str = ".report.json";
 
+/// Keys under this prefix are reserved for the guardrails: an upload there is quarantined unread, so no data
+/// path can land where guardrail state once lived (or where a reader might look for it).
+pub const RESERVED_PREFIX: &str = "_guardrails/";
+
 /// An object announced by an S3 notification or event, its key already decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
@@ -26,13 +30,13 @@ pub struct Upload {
 /// Where things go: the buckets and prefixes from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout<'a> {
-    /// Valid copies, their reports and the markers.
+    /// Valid copies and their reports.
     pub ingested_bucket: &'a str,
     /// Quarantined copies; `None`: the upload's own bucket.
     pub quarantine_bucket: Option<&'a str>,
     /// Prefix of quarantined copies.
     pub quarantine_prefix: &'a str,
-    /// Prefix of idempotency markers.
+    /// Prefix of the job documents in the state bucket.
     pub marker_prefix: &'a str,
 }
 
@@ -41,12 +45,14 @@ pub struct Layout<'a> {
 pub struct Plan {
     /// The dataset (the key's first path segment), the metric dimension.
     pub dataset: String,
-    /// The idempotency marker of this object version.
-    pub marker: ObjectRef,
+    /// The key of this object version's job document in the state bucket.
+    pub marker: String,
     /// The copy when valid.
     pub ingested: ObjectRef,
     /// The copy when invalid.
     pub quarantined: ObjectRef,
+    /// Why the upload is quarantined without being read (a reserved key), if it is.
+    pub refusal: Option<String>,
 }
 
 impl Plan {
@@ -93,24 +99,24 @@ pub fn decide(upload: &Upload, layout: Layout<'_>) -> Decision {
     if key.ends_with(REPORT_SUFFIX) {
         return skip("a validation report");
     }
-    if key.starts_with(layout.marker_prefix) {
-        return skip("an idempotency marker");
-    }
     let quarantine_bucket = layout.quarantine_bucket.unwrap_or(&upload.object.bucket);
     if upload.object.bucket == quarantine_bucket && key.starts_with(layout.quarantine_prefix) {
         return skip("already quarantined");
     }
+    let refusal = key.starts_with(RESERVED_PREFIX).then(|| {
+        format!(
+            "the key is under {RESERVED_PREFIX}, which is reserved for the guardrails: upload datasets as <dataset>/<file>"
+        )
+    });
     Decision::Process(Box::new(Plan {
         dataset: dataset_name(key).to_owned(),
-        marker: ObjectRef::new(
-            layout.ingested_bucket,
-            format!("{}{}.json", layout.marker_prefix, version_identity(upload)),
-        ),
+        marker: format!("{}{}.json", layout.marker_prefix, version_identity(upload)),
         ingested: ObjectRef::new(layout.ingested_bucket, key),
         quarantined: ObjectRef::new(
             quarantine_bucket,
             format!("{}{key}", layout.quarantine_prefix),
         ),
+        refusal,
     }))
 }
 
@@ -139,7 +145,7 @@ mod tests {
         ingested_bucket: "ingested",
         quarantine_bucket: None,
         quarantine_prefix: "quarantine/",
-        marker_prefix: "_guardrails/markers/",
+        marker_prefix: "validate-ingest/",
     };
 
     fn upload(event_name: &str, key: &str) -> Upload {
@@ -174,11 +180,6 @@ mod tests {
                 "ObjectCreated:Put",
                 "tickets/a.csv.report.json",
                 "a validation report",
-            ),
-            (
-                "ObjectCreated:Put",
-                "_guardrails/markers/x.json",
-                "an idempotency marker",
             ),
             (
                 "ObjectCreated:Copy",
@@ -223,8 +224,34 @@ mod tests {
             Plan::report_for(&plan.ingested).key,
             "tickets/a b.csv.report.json"
         );
-        assert_eq!(plan.marker.bucket, "ingested");
-        assert!(plan.marker.key.starts_with("_guardrails/markers/"));
+        assert!(plan.marker.starts_with("validate-ingest/"));
+        assert_eq!(plan.refusal, None);
+    }
+
+    #[test]
+    fn uploads_under_the_reserved_prefix_are_refused_not_skipped() {
+        for key in [
+            "_guardrails/cost-guard/2026-12-01/total-over.json",
+            "_guardrails/trigger-training/new-data/2026-12-01T00:00:00Z_1000000000_x.json",
+            "_guardrails/inference-monitor/baseline.json",
+            "_guardrails/markers/x.json",
+        ] {
+            let Decision::Process(plan) = decide(&upload("ObjectCreated:Put", key), LAYOUT) else {
+                panic!("{key}: a reserved key must be quarantined, not skipped");
+            };
+            let reason = plan.refusal.unwrap_or_default();
+            assert!(
+                reason.contains("reserved for the guardrails"),
+                "{key}: {reason}"
+            );
+        }
+        let Decision::Process(plan) = decide(
+            &upload("ObjectCreated:Put", "tickets/_guardrails/a.csv"),
+            LAYOUT,
+        ) else {
+            panic!("a plan");
+        };
+        assert_eq!(plan.refusal, None, "only the top-level prefix is reserved");
     }
 
     #[test]

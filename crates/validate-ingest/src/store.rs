@@ -1,12 +1,11 @@
 //! The S3 side of ingest: streaming the object into the check, copying (multipart above the single-copy
-//! limit), reports, idempotency markers, and deleting the raw object once its copy is safe.
+//! limit), reports, and deleting the raw object once its copy is safe.
 
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use guardrails_core::{AwsError, ObjectRef};
-use serde::{Deserialize, Serialize};
 use tokio_util::io::SyncIoBridge;
 
 use dataset_check::Contract;
@@ -43,9 +42,9 @@ pub enum StoreError {
 }
 
 /// Whether the object is still the one the notification announced.
-pub enum Fetched {
-    /// It is, and this is its check report.
-    Checked(Box<Report>),
+pub enum Fetched<T = Report> {
+    /// It is, and this is its check report (or what was made of it).
+    Checked(Box<T>),
     /// It was replaced (ETag differs) or deleted since: its own notification covers the new one.
     Gone(String),
 }
@@ -250,94 +249,35 @@ impl Store {
         Ok(())
     }
 
-    /// The marker for an object version, if one was written.
-    ///
-    /// # Errors
-    /// The classified S3 error (a missing marker is `Ok(None)`).
-    pub async fn read_marker(&self, at: &ObjectRef) -> Result<Option<Marker>, StoreError> {
-        let output = match self
-            .s3
-            .get_object()
-            .bucket(&at.bucket)
-            .key(&at.key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(e) => {
-                let error = AwsError::from_sdk("GetObject", at.uri(), e);
-                return match error.code.as_deref() {
-                    Some("NoSuchKey") => Ok(None),
-                    _ => Err(error.into()),
-                };
-            }
-        };
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::from_code("GetObject", at.uri(), None, e.to_string()))?
-            .into_bytes();
-        // An unreadable marker is treated as absent: the work is redone, which is safe.
-        Ok(serde_json::from_slice(&bytes).ok())
-    }
-
-    /// Writes the marker only if none exists (`If-None-Match: *`). `false` when another delivery wrote it first.
-    ///
-    /// # Errors
-    /// The classified S3 error.
-    pub async fn create_marker(&self, at: &ObjectRef, marker: &Marker) -> Result<bool, StoreError> {
-        Ok(guardrails_core::s3::put_if_absent(&self.s3, at, marker_json(marker)?).await?)
-    }
-
-    /// Overwrites the marker (by the delivery that created it).
-    ///
-    /// # Errors
-    /// The classified S3 error.
-    pub async fn update_marker(&self, at: &ObjectRef, marker: &Marker) -> Result<(), StoreError> {
-        self.s3
-            .put_object()
-            .bucket(&at.bucket)
-            .key(&at.key)
-            .content_type("application/json")
-            .body(ByteStream::from(marker_json(marker)?))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutObject", at.uri(), e))?;
-        Ok(())
-    }
-
-    /// Deletes the raw object (the announced version on versioned buckets). Call only once its copy exists.
+    /// Deletes the raw object once its copy exists. On a versioned bucket that is the announced version, for
+    /// good (`s3:DeleteObjectVersion`): a delete marker would hide a newer upload of the same key and keep the
+    /// data anyway. A version or key already gone counts as deleted, so a retry finishes an interrupted delete.
     ///
     /// # Errors
     /// The classified S3 error.
     pub async fn delete(&self, object: &ObjectRef) -> Result<(), StoreError> {
-        self.s3
+        let result = self
+            .s3
             .delete_object()
             .bucket(&object.bucket)
             .key(&object.key)
             .set_version_id(object.version_id.clone())
             .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DeleteObject", object.uri(), e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let operation = if object.version_id.is_some() {
+                    "DeleteObjectVersion"
+                } else {
+                    "DeleteObject"
+                };
+                let error = AwsError::from_sdk(operation, object.uri(), e);
+                match error.code.as_deref() {
+                    Some("NoSuchKey" | "NoSuchVersion") => Ok(()),
+                    _ => Err(error.into()),
+                }
+            }
+        }
     }
-}
-
-fn marker_json(marker: &Marker) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(marker).map_err(|source| StoreError::Serialize {
-        what: "the marker",
-        source,
-    })
-}
-
-/// The idempotency marker of one object version: written once (conditionally) when its outcome is stored, then
-/// updated once the outcome was announced. A redelivery that finds it does nothing, or only the announcing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Marker {
-    /// Whether the domain event (and notice) went out.
-    pub published: bool,
-    /// The outcome, as the event detail to publish.
-    pub outcome: crate::handler::Outcome,
 }

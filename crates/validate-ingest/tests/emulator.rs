@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use guardrails_core::state::StateStore;
 use guardrails_core::{
     CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
 };
@@ -42,6 +43,7 @@ struct World {
     s3: aws_sdk_s3::Client,
     raw: KmsBucket,
     ingested: KmsBucket,
+    state: KmsBucket,
     bus: BusProbe,
     topic: TopicProbe,
     parameter: String,
@@ -52,6 +54,7 @@ impl World {
         let sdk = emulator().sdk_config().await;
         let raw = KmsBucket::create(&sdk, "raw").await;
         let ingested = KmsBucket::create(&sdk, "ingested").await;
+        let state = KmsBucket::create(&sdk, "state").await;
         let s3 = aws::s3_client(&sdk);
         // Versioned, so a second copy would show as a second version.
         s3.put_bucket_versioning()
@@ -80,6 +83,7 @@ impl World {
             s3,
             raw,
             ingested,
+            state,
             bus,
             topic,
             parameter,
@@ -92,17 +96,21 @@ impl World {
                 metrics_namespace: "GuardrailsTest".into(),
                 event_bus_name: self.bus.bus_name.clone(),
                 notice_topic_arn: Some(self.topic.topic_arn.clone()),
+                state_bucket: Some(self.state.name.clone()),
+                claim_lease: Duration::from_secs(330),
             },
             ingested_bucket: self.ingested.name.clone(),
+            state_bucket: self.state.name.clone(),
             quarantine_bucket: None,
             quarantine_prefix: "quarantine/".into(),
-            marker_prefix: "_guardrails/markers/".into(),
+            marker_prefix: "validate-ingest/".into(),
             contract_parameter: self.parameter.clone(),
             contract_cache: Duration::from_secs(300),
             delete_raw,
         };
         Ingest::new(
             store,
+            StateStore::new(self.s3.clone(), &self.state.name),
             EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
             Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
             ContractSource::new(

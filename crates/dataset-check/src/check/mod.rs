@@ -213,11 +213,17 @@ fn run(
 
 /// The report for a file announced as larger than the contract allows: quarantined without reading a byte.
 pub fn oversized(name: &str, contract: &Contract, size: u64) -> Report {
-    let mut tally = Tally::new(contract);
-    tally.fatal(format!(
+    let reason = format!(
         "the file is {size} bytes, larger than the contract's max_bytes ({} bytes); it was not read",
         contract.max_bytes
-    ));
+    );
+    refused(name, contract, size, &reason)
+}
+
+/// The report for a file refused before reading a byte (too large, a reserved key …), for `reason`.
+pub fn refused(name: &str, contract: &Contract, size: u64, reason: &str) -> Report {
+    let mut tally = Tally::new(contract);
+    tally.fatal(reason.to_owned());
     let format = resolve_format(name, contract.format, None).map(Format::as_str);
     tally.finish(name, format, "unknown", size, size)
 }

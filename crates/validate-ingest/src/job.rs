@@ -1,0 +1,41 @@
+//! What the state bucket keeps about one upload: its job document (see `guardrails_core::state`), below both
+//! the handler and the store so the stored format lives in one place.
+
+use guardrails_core::domain::{DatasetQuarantined, DatasetValidated};
+use serde::{Deserialize, Serialize};
+
+/// The verdict placed and announced for an upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Verdict {
+    /// Valid: copied to the ingested bucket.
+    Validated(DatasetValidated),
+    /// Invalid (or refused): copied to quarantine.
+    Quarantined(DatasetQuarantined),
+}
+
+/// The job document's data: the verdict once the copy and report are placed; a note when nothing was to do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestJob {
+    /// Set once the copy and its report exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Why the upload needed nothing (replaced or deleted before it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// The effects of handling an upload, recorded in its job as each completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngestStep {
+    /// The copy and its report exist (the verdict is in the job).
+    Placed,
+    /// Dataset Validated or Dataset Quarantined is on the bus.
+    Published,
+    /// The quarantine notice went out.
+    Notified,
+    /// The raw object version is deleted (when `DELETE_RAW` is on).
+    RawRemoved,
+}
