@@ -21,7 +21,7 @@ use cost_guard::{Config, CostGuard, Enforce};
 use guardrails_core::state::StateStore;
 use guardrails_core::{CommonConfig, EventPublisher, Notifier, aws, telemetry};
 use serde_json::{Value, json};
-use testkit::{BusProbe, KmsBucket, TopicProbe, emf_documents, emulator};
+use testkit::{BusProbe, Faults, KmsBucket, TopicProbe, When, emf_documents, emulator};
 
 /// Cost Explorer results are one queue per emulator: tests that inject them take turns.
 static COST_EXPLORER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -91,6 +91,16 @@ impl World {
     }
 
     fn guard(&self, enforce: Enforce, enforcer: Option<Enforcer>) -> CostGuard {
+        self.guard_with(enforce, enforcer, &Faults::new())
+    }
+
+    /// The guard with clients that fail as `faults` says (S3, SNS and EventBridge).
+    fn guard_with(
+        &self,
+        enforce: Enforce,
+        enforcer: Option<Enforcer>,
+        faults: &Faults,
+    ) -> CostGuard {
         let config = Config {
             common: CommonConfig {
                 metrics_namespace: "GuardrailsTest".into(),
@@ -120,9 +130,9 @@ impl World {
                 config.cost_tag.clone(),
                 config.job_tag_key.clone(),
             ),
-            StateStore::new(aws::s3_client(&self.sdk), &self.markers.name),
-            Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
-            EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
+            StateStore::new(faults.s3(&self.sdk), &self.markers.name),
+            Notifier::new(faults.sns(&self.sdk), &self.topic.topic_arn),
+            EventPublisher::new(faults.events(&self.sdk), &self.bus.bus_name),
             enforcer,
             config,
         )
@@ -193,6 +203,61 @@ async fn over_budget_alerts_once_per_day_with_numbers_and_top_jobs() {
     assert!(again.notified.is_empty());
     assert!(w.topic.notices(1, Duration::from_secs(2)).await.is_empty());
     assert!(w.bus.events(1, Duration::from_secs(1)).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_alert_interrupted_by_a_failure_is_completed_by_the_retry_exactly_once() {
+    let _turn = COST_EXPLORER.lock().await;
+    let w = World::new().await;
+    let faults = Faults::new();
+    let guard = w.guard_with(Enforce::Off, None, &faults);
+    // A day of its own: the emulator answers the same query with the same injected result.
+    inject(&[
+        by_service("2026-10", &[(3, &[(SAGEMAKER, 120.0), (S3, 5.0)])]),
+        by_job(
+            "2026-10-03",
+            "2026-10-04",
+            &[("tickets-classifier-1003", 110.0)],
+        ),
+    ]);
+
+    // The first notice fails: the run fails (the schedule's retry comes), nothing is marked done.
+    faults.fail("Publish", When::BeforeSend, 1);
+    guard.run(date("2026-10-04")).await.unwrap_err();
+    // Then Budget Exceeded fails after its notice went out.
+    faults.fail("PutEvents", When::BeforeSend, 1);
+    guard.run(date("2026-10-04")).await.unwrap_err();
+    // Then recording the second breach's claim fails before anything of it happened.
+    faults.fail_nth("PutObject", "sagemaker", 1, When::BeforeSend);
+    guard.run(date("2026-10-04")).await.unwrap_err();
+    let last = guard.run(date("2026-10-04")).await.unwrap();
+    assert_eq!(last.breaches.len(), 2);
+
+    let notices = w.topic.notices(3, Duration::from_secs(5)).await;
+    let subjects: Vec<&str> = notices
+        .iter()
+        .filter_map(|n| n["Subject"].as_str())
+        .collect();
+    assert_eq!(subjects.len(), 2, "one notice per breach: {subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.contains("Total spend")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains(SAGEMAKER)),
+        "{subjects:?}"
+    );
+    let events = w.bus.events(3, Duration::from_secs(5)).await;
+    let scopes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["detail"]["scope"].as_str())
+        .collect();
+    assert_eq!(
+        scopes.len(),
+        2,
+        "one Budget Exceeded per breach: {scopes:?}"
+    );
+    assert!(faults.calls("Publish") >= 3, "the failures really happened");
 }
 
 #[tokio::test]

@@ -12,9 +12,9 @@ use drift_handler::classify::DriftKind;
 use drift_handler::registry::Registry;
 use drift_handler::{Config, DriftHandler, Outcome, Rollback};
 use guardrails_core::state::StateStore;
-use guardrails_core::{Env, EventPublisher, Notifier, aws};
+use guardrails_core::{Env, ErrorClass, EventPublisher, HandlerError, Notifier};
 use serde_json::{Value, json};
-use testkit::{BusProbe, KmsBucket, TopicProbe, emulator, unique_name};
+use testkit::{BusProbe, Faults, KmsBucket, TopicProbe, When, emulator, unique_name};
 
 struct World {
     sagemaker: aws_sdk_sagemaker::Client,
@@ -23,6 +23,7 @@ struct World {
     bus: BusProbe,
     notices: TopicProbe,
     handler: DriftHandler,
+    faults: Faults,
 }
 
 /// A group with `approved` Approved versions (v1 oldest), a bus rule on the project's events, a topic and a
@@ -76,11 +77,13 @@ async fn world(approved: usize) -> World {
         ),
     ]))
     .unwrap();
+    // Clients that fail only when a test scripts it.
+    let faults = Faults::new();
     let handler = DriftHandler::new(
         Registry::new(sagemaker.clone()),
-        StateStore::new(aws::s3_client(&sdk), &markers.name),
-        Notifier::from_sdk(&sdk, &notices.topic_arn),
-        EventPublisher::from_sdk(&sdk, &bus.bus_name),
+        StateStore::new(faults.s3(&sdk), &markers.name),
+        Notifier::new(faults.sns(&sdk), &notices.topic_arn),
+        EventPublisher::new(faults.events(&sdk), &bus.bus_name),
         config,
     );
     World {
@@ -90,6 +93,7 @@ async fn world(approved: usize) -> World {
         bus,
         notices,
         handler,
+        faults,
     }
 }
 
@@ -405,4 +409,78 @@ async fn a_new_alarm_does_not_roll_back_past_the_version_a_rollback_restored() {
         World::statuses(&world.registry().await),
         ["Approved", "Approved", "Rejected"]
     );
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_transition_roll_back_and_notify_once() {
+    let world = world(3).await;
+    let alarm = fixture("alarm-model-quality.json");
+
+    let (a, b) = tokio::join!(
+        world.handler.handle(alarm.clone()),
+        world.handler.handle(alarm.clone())
+    );
+    let (done, other) = match (a, b) {
+        (Ok(outcome), other) | (other, Ok(outcome)) => (outcome, other),
+        (a, b) => panic!("neither delivery handled it: {a:?} {b:?}"),
+    };
+    assert!(matches!(done, Outcome::Drifted { .. }), "{done:?}");
+    // The other one is retried by Lambda and then finds the transition handled.
+    let error = HandlerError::from(other.unwrap_err());
+    assert_eq!(error.class, ErrorClass::Retryable, "{error}");
+    let retried = world.handler.handle(alarm).await.unwrap();
+    assert!(matches!(retried, Outcome::Duplicate { .. }), "{retried:?}");
+
+    let registry = world.registry().await;
+    assert_eq!(
+        World::statuses(&registry),
+        ["Approved", "Approved", "Rejected"],
+        "one step back"
+    );
+    assert_eq!(world.notices.notices(2, QUIET).await.len(), 1, "one notice");
+    assert_eq!(
+        world.bus.events(3, QUIET).await.len(),
+        2,
+        "rolled back + retraining, once each"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_interrupted_after_the_rollback_is_finished_by_the_retry_without_a_second_rollback()
+ {
+    let world = world(3).await;
+    let alarm = fixture("alarm-model-quality.json");
+
+    world.faults.fail("Publish", When::BeforeSend, 1);
+    let error = HandlerError::from(world.handler.handle(alarm.clone()).await.unwrap_err());
+    assert_eq!(error.class, ErrorClass::Retryable, "{error}");
+    let outcome = world.handler.handle(alarm.clone()).await.unwrap();
+    let Outcome::Drifted { rollback, .. } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(
+        rollback,
+        Some(Rollback::RolledBack {
+            from: world.versions[2].clone(),
+            to: world.versions[1].clone(),
+            endpoint: None,
+        }),
+        "the recorded rollback is reported, not redone"
+    );
+
+    let registry = world.registry().await;
+    assert_eq!(
+        World::statuses(&registry),
+        ["Approved", "Approved", "Rejected"]
+    );
+    let notices = world.notices.notices(2, QUIET).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .contains("Rolled back")
+    );
+    let events = world.bus.events(3, QUIET).await;
+    assert_eq!(events.len(), 2, "{events:?}");
 }

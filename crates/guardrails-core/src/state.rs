@@ -314,6 +314,7 @@ impl StateStore {
                 store: self,
                 key: key.to_owned(),
                 etag,
+                holder: held.holder.clone(),
                 job,
             }));
         }
@@ -341,11 +342,18 @@ pub struct Lease {
 impl Lease {
     fn new(now: DateTime<Utc>, lease: Duration) -> Self {
         static CLAIMS: AtomicU64 = AtomicU64::new(0);
+        // Random per process (std seeds each RandomState randomly): Lambda containers can share a pid.
+        static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let process = *PROCESS.get_or_init(|| {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        });
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         Lease {
             holder: format!(
-                "{}-{}-{}",
-                std::process::id(),
+                "{process:016x}-{}-{}",
                 now.timestamp_millis(),
                 CLAIMS.fetch_add(1, Ordering::Relaxed)
             ),
@@ -422,6 +430,7 @@ pub struct Claim<'a, S, D> {
     store: &'a StateStore,
     key: String,
     etag: String,
+    holder: String,
     job: Job<S, D>,
 }
 
@@ -511,7 +520,29 @@ where
     /// fails too, the claim lapses at the end of its lease.
     pub async fn release(mut self) {
         self.job.lease = None;
-        if let Err(error) = self.save().await {
+        let Err(error) = self.save().await else {
+            return;
+        };
+        // The failure may have been a write that took effect with its answer lost, leaving our ETag stale: the
+        // stored job is then still ours (same holder), and is released as it stands.
+        let released = match self.store.read::<Job<S, D>>(&self.key).await {
+            Ok(Some(Stored { mut value, etag }))
+                if value
+                    .lease
+                    .as_ref()
+                    .is_some_and(|l| l.holder == self.holder) =>
+            {
+                value.lease = None;
+                self.store
+                    .replace(&self.key, &value, &etag)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some()
+            }
+            _ => false,
+        };
+        if !released {
             tracing::warn!(key = %self.key, error = %error, "could not release the claim; it lapses with its lease");
         }
     }

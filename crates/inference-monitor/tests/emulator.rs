@@ -189,3 +189,91 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
     let ignored = monitor.handle(created).await.unwrap();
     assert!(matches!(ignored, Outcome::Ignored { .. }), "{ignored:?}");
 }
+
+fn monitor_on(sdk: &aws::SdkConfig, bucket: &str) -> InferenceMonitor {
+    InferenceMonitor::new(
+        aws::s3_client(sdk),
+        Config::from_env(&Env::from_pairs([
+            ("EVENT_BUS_NAME", "unused"),
+            ("TRAINING_DATASET", "tickets"),
+            ("STATE_BUCKET", bucket),
+        ]))
+        .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_validated_datasets_are_all_counted_in_the_baseline() {
+    let sdk = emulator().sdk_config().await;
+    let bucket = KmsBucket::create(&sdk, "state").await;
+    let monitor = std::sync::Arc::new(monitor_on(&sdk, &bucket.name));
+    let mut deliveries = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let monitor = std::sync::Arc::clone(&monitor);
+        let mut validated = fixture("dataset-validated.json");
+        validated["id"] = json!(format!("dataset-{n}"));
+        validated["detail"]["labelCounts"] = json!({"soporte": 10, "ventas": 1});
+        deliveries.spawn(async move { monitor.handle(validated).await });
+    }
+    for outcome in deliveries.join_all().await {
+        assert!(
+            matches!(outcome, Ok(Outcome::BaselineUpdated { .. })),
+            "{outcome:?}"
+        );
+    }
+    let stored = aws::s3_client(&sdk)
+        .get_object()
+        .bucket(&bucket.name)
+        .key("inference-monitor/baseline.json")
+        .send()
+        .await
+        .unwrap();
+    let baseline: Value =
+        serde_json::from_slice(&stored.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(
+        baseline["labelCounts"],
+        json!({"soporte": 80, "ventas": 8}),
+        "none lost"
+    );
+    assert_eq!(baseline["eventIds"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn an_unreadable_baseline_is_an_error_and_is_not_replaced() {
+    let sdk = emulator().sdk_config().await;
+    let bucket = KmsBucket::create(&sdk, "state").await;
+    let s3 = aws::s3_client(&sdk);
+    s3.put_object()
+        .bucket(&bucket.name)
+        .key("inference-monitor/baseline.json")
+        .body(ByteStream::from_static(b"{\"labelCounts\": {\"soporte\": "))
+        .send()
+        .await
+        .unwrap();
+    let monitor = monitor_on(&sdk, &bucket.name);
+
+    let error = monitor
+        .handle(fixture("dataset-validated.json"))
+        .await
+        .unwrap_err();
+    let error = guardrails_core::HandlerError::from(error);
+    assert_eq!(error.class, guardrails_core::ErrorClass::NonRetryable);
+    assert!(error.message.contains("unreadable"), "{}", error.message);
+    let body = s3
+        .get_object()
+        .bucket(&bucket.name)
+        .key("inference-monitor/baseline.json")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(
+        body.as_ref(),
+        b"{\"labelCounts\": {\"soporte\": ",
+        "left for a person"
+    );
+}

@@ -33,6 +33,8 @@ struct Fault {
     operation: String,
     uri_contains: Option<String>,
     when: When,
+    /// Matching calls let through before the failures start.
+    skip: usize,
     remaining: usize,
 }
 
@@ -51,12 +53,23 @@ impl Faults {
 
     /// The next `times` calls of `operation` (e.g. `Publish`, `PutEvents`, `PutObject`) fail.
     pub fn fail(&self, operation: &str, when: When, times: usize) {
-        self.push(operation, None, when, times);
+        self.push(operation, None, when, 0, times);
     }
 
     /// As [`Faults::fail`], only for calls whose request URI contains `needle` (a bucket name, a key).
     pub fn fail_matching(&self, operation: &str, needle: &str, when: When, times: usize) {
-        self.push(operation, Some(needle.to_owned()), when, times);
+        self.push(operation, Some(needle.to_owned()), when, 0, times);
+    }
+
+    /// Only the `nth` (from 1) call of `operation` from now whose request URI contains `needle` fails.
+    pub fn fail_nth(&self, operation: &str, needle: &str, nth: usize, when: When) {
+        self.push(
+            operation,
+            Some(needle.to_owned()),
+            when,
+            nth.saturating_sub(1),
+            1,
+        );
     }
 
     /// Drops every failure still scripted.
@@ -111,7 +124,14 @@ impl Faults {
         }
     }
 
-    fn push(&self, operation: &str, uri_contains: Option<String>, when: When, times: usize) {
+    fn push(
+        &self,
+        operation: &str,
+        uri_contains: Option<String>,
+        when: When,
+        skip: usize,
+        times: usize,
+    ) {
         self.plan
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -119,6 +139,7 @@ impl Faults {
                 operation: operation.to_owned(),
                 uri_contains,
                 when,
+                skip,
                 remaining: times,
             });
     }
@@ -135,6 +156,10 @@ impl Faults {
                 && f.operation == operation
                 && f.uri_contains.as_deref().is_none_or(|n| uri.contains(n))
         })?;
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return None;
+        }
         fault.remaining -= 1;
         Some(fault.when)
     }

@@ -13,7 +13,9 @@ use guardrails_core::{
     CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
 };
 use serde_json::{Value, json};
-use testkit::{BusProbe, KmsBucket, TopicProbe, emf_documents, emulator, unique_name};
+use testkit::{
+    BusProbe, Faults, KmsBucket, TopicProbe, When, emf_documents, emulator, unique_name,
+};
 use validate_ingest::handler::{
     BYTES_INGESTED, ContractSource, FILES_PROCESSED, ROWS_INGESTED, Response, VALIDATION_ERRORS,
     describe_metrics,
@@ -91,7 +93,26 @@ impl World {
     }
 
     fn ingest_with(&self, store: Store, delete_raw: bool) -> Ingest {
-        let config = Config {
+        Ingest::new(
+            store,
+            StateStore::new(self.s3.clone(), &self.state.name),
+            EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
+            Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
+            self.contracts(),
+            self.config(delete_raw),
+        )
+    }
+
+    fn contracts(&self) -> ContractSource {
+        ContractSource::new(
+            aws_sdk_ssm::Client::new(&self.sdk),
+            &self.parameter,
+            Duration::from_secs(300),
+        )
+    }
+
+    fn config(&self, delete_raw: bool) -> Config {
+        Config {
             common: CommonConfig {
                 metrics_namespace: "GuardrailsTest".into(),
                 event_bus_name: self.bus.bus_name.clone(),
@@ -107,19 +128,7 @@ impl World {
             contract_parameter: self.parameter.clone(),
             contract_cache: Duration::from_secs(300),
             delete_raw,
-        };
-        Ingest::new(
-            store,
-            StateStore::new(self.s3.clone(), &self.state.name),
-            EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
-            Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
-            ContractSource::new(
-                aws_sdk_ssm::Client::new(&self.sdk),
-                &self.parameter,
-                Duration::from_secs(300),
-            ),
-            config,
-        )
+        }
     }
 
     fn ingest(&self, delete_raw: bool) -> Ingest {
@@ -528,4 +537,204 @@ async fn an_unusable_contract_is_a_non_retryable_error_naming_the_parameter() {
     assert!(error.message.contains(&w.parameter), "{error}");
     assert!(error.message.contains("at least one label"), "{error}");
     assert!(w.exists(&w.raw.name, KEY).await, "nothing lost");
+}
+
+impl World {
+    /// The raw bucket versioned, as the template makes it.
+    async fn version_raw(&self) {
+        self.s3
+            .put_bucket_versioning()
+            .bucket(&self.raw.name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Uploads `body`; its version id.
+    async fn upload_version(&self, key: &str, body: Vec<u8>) -> String {
+        let put = self
+            .s3
+            .put_object()
+            .bucket(&self.raw.name)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        put.version_id().unwrap().to_owned()
+    }
+
+    /// The handler with S3, SNS and EventBridge clients that fail as `faults` says.
+    fn ingest_faulty(&self, faults: &Faults) -> Ingest {
+        Ingest::new(
+            Store::new(faults.s3(&self.sdk)),
+            StateStore::new(faults.s3(&self.sdk), &self.state.name),
+            EventPublisher::new(faults.events(&self.sdk), &self.bus.bus_name),
+            Notifier::new(faults.sns(&self.sdk), &self.topic.topic_arn),
+            self.contracts(),
+            self.config(true),
+        )
+    }
+
+    /// (versions, delete markers) of `key` in `bucket`.
+    async fn versions(&self, bucket: &str, key: &str) -> (usize, usize) {
+        let listed = self
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .send()
+            .await
+            .unwrap();
+        let exact = |k: Option<&str>| k == Some(key);
+        (
+            listed.versions().iter().filter(|v| exact(v.key())).count(),
+            listed
+                .delete_markers()
+                .iter()
+                .filter(|m| exact(m.key()))
+                .count(),
+        )
+    }
+}
+
+/// An S3 notification of a version of `key` in a versioned bucket.
+fn versioned_notification(bucket: &str, key: &str, size: usize, version: &str) -> Value {
+    let mut event = s3_notification(bucket, key, size, "");
+    event["Records"][0]["s3"]["object"]["versionId"] = version.into();
+    event["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("eTag");
+    event
+}
+
+#[tokio::test]
+async fn after_a_failure_at_each_step_every_effect_happens_once_and_the_raw_version_is_deleted() {
+    let w = World::new().await;
+    w.version_raw().await;
+    let mut data = valid_csv(10);
+    data.push_str("\"Una etiqueta inventada\",spam\n");
+    let version = w.upload_version(KEY, data.clone().into_bytes()).await;
+    let event = versioned_notification(&w.raw.name, KEY, data.len(), &version);
+    let faults = Faults::new();
+    let ingest = w.ingest_faulty(&faults);
+
+    // Each delivery fails at a later step; the next one resumes there.
+    for (operation, step) in [
+        ("PutEvents", "the announcement"),
+        ("Publish", "the quarantine notice"),
+        ("DeleteObject", "deleting the raw version"),
+    ] {
+        faults.fail(operation, When::BeforeSend, 1);
+        let error = ingest.handle(event.clone()).await.unwrap_err();
+        assert_eq!(
+            HandlerError::from(error).class,
+            ErrorClass::Retryable,
+            "a failure of {step} is retried"
+        );
+    }
+    let handled = summary(ingest.handle(event.clone()).await.unwrap());
+    assert_eq!(handled[0]["result"], "quarantined", "{handled:?}");
+    let again = summary(ingest.handle(event).await.unwrap());
+    assert_eq!(again[0]["result"], "duplicate", "{again:?}");
+
+    let quarantined = format!("quarantine/{KEY}");
+    assert_eq!(
+        w.versions(&w.raw.name, &quarantined).await,
+        (1, 0),
+        "copied once"
+    );
+    assert_eq!(
+        w.versions(&w.raw.name, KEY).await,
+        (0, 0),
+        "the checked version is deleted for good, no delete marker left"
+    );
+    let events = w.bus.events(2, Duration::from_secs(5)).await;
+    assert_eq!(events.len(), 1, "announced once: {events:?}");
+    let notices = w.topic.notices(2, Duration::from_secs(5)).await;
+    assert_eq!(notices.len(), 1, "notified once: {notices:?}");
+}
+
+#[tokio::test]
+async fn a_failure_between_the_copy_and_its_record_redoes_the_copy_and_announces_once() {
+    let w = World::new().await;
+    let data = valid_csv(8);
+    let etag = w.upload(KEY, data.clone().into_bytes()).await;
+    let event = s3_notification(&w.raw.name, KEY, data.len(), &etag);
+    let faults = Faults::new();
+    let ingest = w.ingest_faulty(&faults);
+
+    // The 1st write to the state bucket claims the upload, the 2nd records the placed copy: it is lost.
+    faults.fail_nth("PutObject", &w.state.name, 2, When::AfterEffect);
+    ingest.handle(event.clone()).await.unwrap_err();
+    let handled = summary(ingest.handle(event).await.unwrap());
+    assert_eq!(handled[0]["result"], "validated", "{handled:?}");
+
+    // The copy is idempotent (same key, same bytes) and made at least once; the announcement once.
+    let (copies, _) = w.versions(&w.ingested.name, KEY).await;
+    assert!((1..=2).contains(&copies), "{copies} copies");
+    assert_eq!(w.bus.events(2, Duration::from_secs(5)).await.len(), 1);
+    assert!(!w.exists(&w.raw.name, KEY).await, "raw deleted");
+}
+
+#[tokio::test]
+async fn uploads_under_the_reserved_prefix_are_quarantined_unread_and_change_no_state() {
+    let w = World::new().await;
+    let ingest = w.ingest(true);
+    let forged = |n: u64| {
+        let mut lines = String::new();
+        for i in 0..12 {
+            lines.push_str(
+                &json!({"text": format!("forged state {i}"), "label": "soporte", "rows": n})
+                    .to_string(),
+            );
+            lines.push('\n');
+        }
+        lines
+    };
+    for key in [
+        "_guardrails/cost-guard/2026-11-30/total-over.json",
+        "_guardrails/trigger-training/new-data/2026-12-01T00:00:00Z_1000000000_x.json",
+        "_guardrails/inference-monitor/baseline.json",
+        "_guardrails/drift-handler/alarm/2026-12-01T00-00-00.000Z.json",
+        "_guardrails/markers/0123.json",
+    ] {
+        let body = forged(1_000_000_000);
+        let etag = w.upload(key, body.clone().into_bytes()).await;
+        let handled = summary(
+            ingest
+                .handle(s3_notification(&w.raw.name, key, body.len(), &etag))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(handled[0]["result"], "quarantined", "{key}: {handled:?}");
+        let detail = handled[0]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("reserved for the guardrails"),
+            "{key}: {detail}"
+        );
+        assert!(
+            !w.exists(&w.ingested.name, key).await,
+            "{key} never reaches the ingested bucket"
+        );
+    }
+    // The state bucket holds only validate-ingest's own job documents.
+    let listed =
+        w.s3.list_objects_v2()
+            .bucket(&w.state.name)
+            .send()
+            .await
+            .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.starts_with("validate-ingest/")),
+        "{keys:?}"
+    );
 }
