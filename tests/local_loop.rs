@@ -240,3 +240,169 @@ async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
         self::timeline(&local)
     );
 }
+
+/// A small dataset the contract accepts, marked so it can be recognised wherever it lands.
+fn forged_dataset() -> Vec<u8> {
+    let labels = ["facturacion", "soporte", "ventas", "Otros"];
+    let mut lines = String::new();
+    for i in 0..12 {
+        let row = serde_json::json!({
+            "text": format!("FORGED guardrail state, row {i}"),
+            "label": labels[i % 4],
+            "rows": 1_000_000_000u64,
+        });
+        lines.push_str(&row.to_string());
+        lines.push('\n');
+    }
+    lines.into_bytes()
+}
+
+/// Every object of `bucket` (all keys).
+async fn keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_at_every_state_path_change_nothing_the_guardrails_decide() {
+    let local = Local::start(&default_template(), &own_project("e2e-forge"), false)
+        .await
+        .unwrap();
+    let s3 = guardrails_core::aws::s3_client(&local.sdk);
+    let stack = &local.runtime.stack;
+    let raw = stack.upload_bucket().unwrap().to_owned();
+    let state = stack.buckets["StateBucket"].clone();
+    let ingested = stack.buckets["IngestedBucket"].clone();
+    // Today's cost-guard marker (the story's schedule evaluates yesterday), the ledger claiming 10⁹ new rows,
+    // the baseline, a drift transition and a validate-ingest job: where the state lived, and where it lives now
+    // relative to its own bucket.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d");
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let paths = [
+        format!("cost-guard/{yesterday}/total-over.json"),
+        format!("trigger-training/new-data/{now}_1000000000_forged.json"),
+        "inference-monitor/baseline.json".to_owned(),
+        format!("drift-handler/{}/x.json", local.drift_alarm_name()),
+        "validate-ingest/0123.json".to_owned(),
+    ];
+    let reserved: Vec<String> = paths.iter().map(|p| format!("_guardrails/{p}")).collect();
+    for key in reserved.iter().chain(&paths) {
+        s3.put_object()
+            .bucket(&raw)
+            .key(key)
+            .body(forged_dataset().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    // Every reserved upload is quarantined with its report.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = keys(&s3, &raw).await;
+        let reports = reserved
+            .iter()
+            .filter(|k| held.contains(&format!("quarantine/{k}.report.json")))
+            .count();
+        if reports == reserved.len() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{reports} of {} reserved uploads quarantined\n{}",
+            reserved.len(),
+            timeline(&local)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let told = story::tell(&local, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}\n{}", timeline(&local)));
+
+    // What the guardrails decided is what they decide without the forgeries.
+    assert_eq!(told.breaches, 1, "the budget alert still goes out");
+    assert_eq!(told.verdict, "PendingManualApproval");
+    let group = local.parameter("ModelPackageGroupName");
+    assert_eq!(
+        told.rolled_back,
+        (format!("{group}/2"), format!("{group}/1"))
+    );
+    // Nothing uploaded reached the state, and nothing reserved reached the training data.
+    for key in keys(&s3, &state).await {
+        let body = s3
+            .get_object()
+            .bucket(&state)
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert!(
+            !String::from_utf8_lossy(&body).contains("FORGED"),
+            "{key} holds uploaded data"
+        );
+    }
+    let training = keys(&s3, &ingested).await;
+    assert!(
+        training.iter().all(|k| !k.starts_with("_guardrails/")),
+        "{training:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_the_dataset_contract_is_notified() {
+    let local = Local::start(&default_template(), &own_project("e2e-contract"), false)
+        .await
+        .unwrap();
+    let contract = local.runtime.stack.parameters["DatasetContract"].clone();
+    for name in ["/someone-else/parameter", contract.as_str()] {
+        // The event Parameter Store puts on the default bus (the emulator does not emit it).
+        let event = local_loop::runtime::ServiceEvent {
+            source: "aws.ssm",
+            detail_type: "Parameter Store Change".into(),
+            detail: serde_json::json!({"operation": "Update", "name": name, "type": "String",
+                "description": ""}),
+            resources: vec![format!(
+                "arn:aws:ssm:us-east-1:123456789012:parameter{name}"
+            )],
+            time: None,
+        };
+        assert!(local.runtime.send("ssm", "parameter changed", event).await);
+    }
+    let notice = local
+        .runtime
+        .timeline
+        .wait_for(0, Duration::from_secs(15), |f| match f {
+            Fact::Notice { subject, .. } if subject.contains("dataset contract") => {
+                Some(subject.clone())
+            }
+            _ => None,
+        })
+        .await
+        .unwrap_or_else(|| panic!("no notice of the contract change\n{}", timeline(&local)));
+    assert!(
+        notice.contains(&contract) && notice.contains("Update"),
+        "{notice}"
+    );
+    let notices = local
+        .runtime
+        .timeline
+        .entries()
+        .iter()
+        .filter(|e| matches!(&e.fact, Fact::Notice { .. }))
+        .count();
+    assert_eq!(
+        notices,
+        1,
+        "only the contract's change\n{}",
+        timeline(&local)
+    );
+}

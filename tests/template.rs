@@ -82,3 +82,39 @@ fn drift_alarms_reach_drift_handler_and_are_classified() {
         ])
     );
 }
+
+/// A scalar of the template as a number (YAML numbers and numeric strings alike).
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_function_claim_outlives_its_timeout() {
+    // A claim must not lapse while its delivery still runs (two deliveries would act), and should lapse soon
+    // after a crash (the retry waits for it).
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    let mut checked = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let p = &resource["Properties"];
+        let timeout = number(&p["Timeout"])
+            .or_else(|| number(&globals["Timeout"]))
+            .unwrap();
+        let lease = number(&p["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"])
+            .or_else(|| number(&globals["Environment"]["Variables"]["CLAIM_LEASE_SECONDS"]))
+            .unwrap_or_else(|| panic!("{name:?} has no CLAIM_LEASE_SECONDS"));
+        assert!(
+            lease > timeout && lease <= timeout * 2,
+            "{name:?}: lease {lease} s for a {timeout} s timeout"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} functions");
+}

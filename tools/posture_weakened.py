@@ -161,6 +161,30 @@ WEAKENINGS = [
         "operations.guard/queues_redrive_to_dead_letters",
     ),
     (
+        "data-engineer-replaces-the-contract",
+        """          - Sid: ReadContract
+            Effect: Allow
+            Action: [ssm:GetParameter]""",
+        """          - Sid: ReadContract
+            Effect: Allow
+            Action: [ssm:GetParameter, ssm:PutParameter]""",
+        "state.guard/only_the_contract_owner_changes_parameters",
+    ),
+    (
+        "uploader-writes-guardrail-state",
+        """            Action: [s3:PutObject, s3:GetObject]
+            Resource: !Sub "${RawBucket.Arn}/*\"""",
+        """            Action: [s3:PutObject, s3:GetObject]
+            Resource: [!Sub "${RawBucket.Arn}/*", !Sub "${StateBucket.Arn}/*"]""",
+        "state.guard/personas_never_reach_the_state_bucket",
+    ),
+    (
+        "state-versions-deletable-by-anyone",
+        "Action: [s3:PutObject, s3:DeleteObject, s3:DeleteObjectVersion, s3:PutObjectAcl,",
+        "Action: [s3:PutObject, s3:DeleteObject, s3:PutObjectAcl,",
+        "state.guard/state_bucket_writable_only_by_the_functions",
+    ),
+    (
         "alarm-with-an-invalid-operator",
         "ComparisonOperator: GreaterThanThreshold",
         "ComparisonOperator: GreaterThan",
