@@ -406,3 +406,193 @@ async fn a_change_of_the_dataset_contract_is_notified() {
         timeline(&local)
     );
 }
+
+/// Whether the S3 error is a refusal by IAM (not any other failure).
+fn denied<E: std::fmt::Debug>(result: &Result<E, String>) -> bool {
+    matches!(result, Err(e) if e.contains("AccessDenied") || e.contains("403"))
+}
+
+async fn put(sdk: &aws_config::SdkConfig, bucket: &str, key: &str) -> Result<(), String> {
+    guardrails_core::aws::s3_client(sdk)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_happens_with_every_function_held_to_its_own_role() {
+    let local = Local::start_enforcing_iam(&default_template(), &own_project("e2e-iam"), false)
+        .await
+        .unwrap();
+    assert!(local.emulator.enforces_iam());
+    let told = story::tell(&local, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}\n{}", timeline(&local)));
+    assert_eq!(told.breaches, 1);
+    for entry in &local.runtime.timeline.entries() {
+        let failed = matches!(
+            &entry.fact,
+            Fact::Invoked { result: Err(_), .. } | Fact::Trouble
+        );
+        assert!(!failed, "{}\n{}", format_entry(entry), timeline(&local));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_writes_only_its_own_state_and_no_persona_writes_any() {
+    let local = Local::start_enforcing_iam(&default_template(), &own_project("e2e-roles"), false)
+        .await
+        .unwrap();
+    let stack = &local.runtime.stack;
+    let state = stack.buckets["StateBucket"].clone();
+    let prefixes = [
+        ("validate-ingest", "validate-ingest/"),
+        ("trigger-training", "trigger-training/new-data/"),
+        ("drift-handler", "drift-handler/"),
+        ("inference-monitor", "inference-monitor/"),
+        ("cost-guard", "cost-guard/"),
+    ];
+    for (binary, own) in prefixes {
+        let spec = &stack.functions[&local.function_id(binary)];
+        let role = spec.role_arn.as_deref().unwrap();
+        let acting = local_loop::iam::acting_as(&local.sdk, role, "probe")
+            .await
+            .unwrap();
+        assert!(
+            put(&acting, &state, &format!("{own}probe.json"))
+                .await
+                .is_ok(),
+            "{binary} writes its own state"
+        );
+        for (other, prefix) in prefixes.iter().filter(|(b, _)| *b != binary) {
+            let result = put(&acting, &state, &format!("{prefix}forged.json")).await;
+            assert!(
+                denied(&result),
+                "{binary} must not write {other}'s state: {result:?}"
+            );
+        }
+    }
+
+    // The data engineer, held to the template's persona policy: uploads, nothing else.
+    let resources = local.template.resources().unwrap();
+    let persona = resources
+        .iter()
+        .find(|r| r.logical_id == "DataEngineerPolicy")
+        .unwrap();
+    let document = local
+        .template
+        .resolve(&persona.properties["PolicyDocument"], stack)
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&local.sdk);
+    let user = unique_name("data-engineer");
+    iam.create_user().user_name(&user).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(&user)
+        .policy_name("data-engineer")
+        .policy_document(local_loop::iam::judged_policy(&document).to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let engineer = local
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new(
+                key.access_key_id(),
+                key.secret_access_key(),
+                None,
+                None,
+                "persona",
+            ),
+        ))
+        .build();
+    let raw = stack.upload_bucket().unwrap();
+    assert!(
+        put(&engineer, raw, "tickets/upload.csv").await.is_ok(),
+        "uploads"
+    );
+    for (bucket, key) in [
+        (&state, "cost-guard/2026-12-01/total-over.json"),
+        (&stack.buckets["IngestedBucket"], "tickets/forged.csv"),
+    ] {
+        let result = put(&engineer, bucket, key).await;
+        assert!(
+            denied(&result),
+            "the data engineer must not write {bucket}/{key}: {result:?}"
+        );
+    }
+    let contract = &stack.parameters["DatasetContract"];
+    let ssm = aws_sdk_ssm::Client::new(&engineer);
+    assert!(
+        ssm.get_parameter().name(contract).send().await.is_ok(),
+        "reads the contract"
+    );
+    let replaced = ssm
+        .put_parameter()
+        .name(contract)
+        .value("{}")
+        .overwrite(true)
+        .send()
+        .await;
+    assert!(
+        replaced.is_err(),
+        "the data engineer must not replace the contract"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_missing_a_permission_fails_its_function() {
+    // Without s3:DeleteObjectVersion the raw version cannot be deleted: validate-ingest fails (and is retried)
+    // instead of claiming the upload done.
+    let template = broken_template(
+        "Action: [s3:GetObject, s3:GetObjectVersion, s3:DeleteObject, s3:DeleteObjectVersion]",
+        "Action: [s3:GetObject, s3:GetObjectVersion, s3:DeleteObject]",
+    );
+    let local = Local::start_enforcing_iam(&template, &own_project("e2e-perm"), false)
+        .await
+        .unwrap();
+    let raw = local.runtime.stack.upload_bucket().unwrap().to_owned();
+    let s3 = guardrails_core::aws::s3_client(&local.sdk);
+    s3.put_object()
+        .bucket(&raw)
+        .key(local.upload_key("lote.jsonl"))
+        .body(forged_dataset().into())
+        .send()
+        .await
+        .unwrap();
+    let function = local.function_id("validate-ingest");
+    let error = local
+        .runtime
+        .timeline
+        .wait_for(0, Duration::from_secs(20), |f| match f {
+            Fact::Invoked {
+                function: f,
+                result: Ok(response),
+            } if *f == function && !response["batchItemFailures"].as_array()?.is_empty() => {
+                Some(response.clone())
+            }
+            Fact::Invoked {
+                function: f,
+                result: Err(e),
+            } if *f == function => Some(serde_json::json!(e)),
+            _ => None,
+        })
+        .await;
+    assert!(
+        error.is_some(),
+        "validate-ingest did not fail without s3:DeleteObjectVersion\n{}",
+        timeline(&local)
+    );
+}

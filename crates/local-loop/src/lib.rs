@@ -9,12 +9,14 @@
 pub mod asl;
 pub mod describe;
 pub mod functions;
+pub mod iam;
 pub mod runtime;
 pub mod stack;
 pub mod story;
 pub mod template;
 pub mod timeline;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,6 +84,28 @@ impl Local {
         parameters: &[(String, String)],
         echo: bool,
     ) -> Result<Self, StartError> {
+        Self::start_on(template, parameters, echo, false).await
+    }
+
+    /// As [`Local::start`], on an emulator that enforces IAM: each function runs with the credentials of its
+    /// own role, created from the template's policies (see [`iam`] for what the emulator judges).
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub async fn start_enforcing_iam(
+        template: &Path,
+        parameters: &[(String, String)],
+        echo: bool,
+    ) -> Result<Self, StartError> {
+        Self::start_on(template, parameters, echo, true).await
+    }
+
+    async fn start_on(
+        template: &Path,
+        parameters: &[(String, String)],
+        echo: bool,
+        enforce_iam: bool,
+    ) -> Result<Self, StartError> {
         let mut overrides: Vec<(String, String)> = LOCAL_DEFAULTS
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -89,16 +113,30 @@ impl Local {
         overrides.extend_from_slice(parameters);
         let template = Template::load(template, &overrides)?;
         let timeline = Arc::new(Timeline::new(echo));
-        let emulator = testkit::try_emulator().map_err(StartError::Emulator)?;
+        let emulator = if enforce_iam {
+            testkit::try_iam_emulator()
+        } else {
+            testkit::try_emulator()
+        }
+        .map_err(StartError::Emulator)?;
         let sdk = emulator.sdk_config().await;
         timeline.record(
             "emulator",
             format!("moto server at {}", emulator.endpoint()),
             Fact::Acted,
         );
-        let stack = stack::provision(&template, &sdk).await?;
+        let stack = stack::provision(&template, &sdk, enforce_iam).await?;
         timeline.record("template", provisioned(&stack), Fact::Acted);
-        let runtime = Arc::new(Runtime::new(stack, &sdk, timeline)?);
+        let mut acting_as = BTreeMap::new();
+        for (id, spec) in &stack.functions {
+            if let Some(role) = &spec.role_arn {
+                let sdk = iam::acting_as(&sdk, role, &spec.name)
+                    .await
+                    .map_err(StartError::Emulator)?;
+                acting_as.insert(id.clone(), sdk);
+            }
+        }
+        let runtime = Arc::new(Runtime::new(stack, &sdk, &acting_as, timeline)?);
         let tasks = runtime.start();
         Ok(Local {
             emulator,

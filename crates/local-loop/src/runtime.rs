@@ -55,14 +55,21 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds every function of `stack` over clients from `sdk`.
+    /// Builds every function of `stack` over clients from `sdk`, or from its own entry in `acting_as` (its
+    /// role's credentials) when it has one.
     ///
     /// # Errors
     /// A function the template does not configure (the error names it and the variable).
-    pub fn new(stack: Stack, sdk: &SdkConfig, timeline: Arc<Timeline>) -> Result<Self, BuildError> {
+    pub fn new(
+        stack: Stack,
+        sdk: &SdkConfig,
+        acting_as: &BTreeMap<String, SdkConfig>,
+        timeline: Arc<Timeline>,
+    ) -> Result<Self, BuildError> {
         let mut functions = BTreeMap::new();
         for (id, spec) in &stack.functions {
-            functions.insert(id.clone(), Function::build(spec, sdk)?);
+            let own = acting_as.get(id).unwrap_or(sdk);
+            functions.insert(id.clone(), Function::build(spec, own)?);
         }
         Ok(Runtime {
             stack,

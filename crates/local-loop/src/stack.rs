@@ -97,6 +97,8 @@ pub struct FunctionSpec {
     pub max_retry_attempts: u32,
     /// The queue a given-up asynchronous invocation goes to (its on-failure destination), if one.
     pub on_failure: Option<String>,
+    /// Its role on the emulator, created from the template's policies, when the emulator enforces IAM.
+    pub role_arn: Option<String>,
 }
 
 /// Where a polled queue's messages go.
@@ -256,7 +258,11 @@ impl Stack {
 ///
 /// # Errors
 /// A resource the template does not let us resolve, or an emulator call that fails.
-pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, ProvisionError> {
+pub async fn provision(
+    template: &Template,
+    sdk: &SdkConfig,
+    enforce_iam: bool,
+) -> Result<Stack, ProvisionError> {
     let mut stack = Stack::default();
     let resources = template.resources()?;
     let of_kind = |kind: &'static str| resources.iter().filter(move |r| r.kind == kind);
@@ -634,8 +640,12 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
                 environment,
                 max_retry_attempts: DEFAULT_ASYNC_RETRIES,
                 on_failure: None,
+                role_arn: None,
             },
         );
+    }
+    if enforce_iam {
+        provision_roles(template, &mut stack, &resources, sdk).await?;
     }
     // Asynchronous invocations: retries and the on-failure destination, when it is a queue of the template.
     for r in of_kind("AWS::Lambda::EventInvokeConfig") {
@@ -684,6 +694,50 @@ pub async fn provision(template: &Template, sdk: &SdkConfig) -> Result<Stack, Pr
         }
     }
     Ok(stack)
+}
+
+/// Each function's role, from the template's inline policies, on an emulator that enforces IAM (see
+/// [`crate::iam`]). The managed policies a role attaches (the VPC access policy) are not emulated.
+async fn provision_roles(
+    template: &Template,
+    stack: &mut Stack,
+    resources: &[crate::template::Resource],
+    sdk: &SdkConfig,
+) -> Result<(), ProvisionError> {
+    let functions: Vec<(String, String)> = resources
+        .iter()
+        .filter(|r| r.kind == "AWS::Serverless::Function")
+        .map(|r| {
+            let p = template.resolve(&r.properties["Role"], stack)?;
+            Ok((r.logical_id.clone(), text_of(&p)))
+        })
+        .collect::<Result<_, TemplateError>>()?;
+    for (function, role_arn) in functions {
+        let Some(role) = stack.logical_id_of(&role_arn).map(str::to_owned) else {
+            continue;
+        };
+        let Some(r) = resources.iter().find(|r| r.logical_id == role) else {
+            continue;
+        };
+        let p = template.resolve(&r.properties, stack)?;
+        let policies: Vec<(String, Json)> = p["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|policy| {
+                (
+                    text_of(&policy["PolicyName"]),
+                    policy["PolicyDocument"].clone(),
+                )
+            })
+            .collect();
+        let name = text_of(&stack.reference(&role).unwrap_or_default());
+        let arn = crate::iam::create_role(sdk, &name, &policies).await?;
+        if let Some(spec) = stack.functions.get_mut(&function) {
+            spec.role_arn = Some(arn);
+        }
+    }
+    Ok(())
 }
 
 async fn provision_rule(

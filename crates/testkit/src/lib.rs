@@ -16,7 +16,9 @@ pub use faults::{Faults, When};
 pub use probes::{
     BusProbe, KmsBucket, TopicProbe, drain_queue, encrypt_with_kms, queue_with_arn, s3_client,
 };
-pub use server::{Emulator, emulator, try_emulator};
+pub use server::{
+    Emulator, RUNNER_ACCESS_KEY, RUNNER_ARN, emulator, try_emulator, try_iam_emulator,
+};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -3,6 +3,11 @@
 The parent keeps our stdin open; when it exits (normally, by panic or by signal) the pipe closes, stdin reaches
 EOF and we stop, so no emulator outlives the tests that started it.
 
+With GUARDRAILS_ENFORCE_IAM=1, every AWS request is authenticated and authorized with IAM from the start. The
+runner is an all-powerful user whose access key is "ak"/"sk": the keys moto's Step Functions interpreter signs its
+own service calls with, so the workflow's tasks keep working. Code under test assumes roles and is held to their
+policies.
+
 One addition to moto: its training jobs complete at once and report only `train:progress`, so nothing could
 judge them. `POST /guardrails/training-metrics {"name": value, ...}` sets the final metrics every training job
 created afterwards reports as well, as a training container's metric definitions would.
@@ -51,6 +56,24 @@ def _parse_metrics(body):
 
 
 sagemaker_models.FakeTrainingJob.__init__ = _training_job_init
+
+# AWS's notifications name the object version on versioned buckets (`s3.object.versionId`), and consumers act on
+# that version (validate-ingest deletes exactly it); moto's leave it out.
+from moto.s3 import notifications as s3_notifications
+
+_moto_s3_event = s3_notifications._get_s3_event
+
+
+def _s3_event(event_name, bucket, key, notification_id):
+    event = _moto_s3_event(event_name, bucket, key, notification_id)
+    version = getattr(key, "version_id", None)
+    if getattr(bucket, "is_versioned", False) and version and version != "null":
+        for record in event["Records"]:
+            record["s3"]["object"]["versionId"] = version
+    return event
+
+
+s3_notifications._get_s3_event = _s3_event
 moto_app = DomainDispatcherApplication(create_backend_app)
 
 
@@ -70,6 +93,33 @@ def app(environ, start_response):
         return [json.dumps(metrics).encode()]
     return moto_app(environ, start_response)
 
+
+def enforce_iam():
+    """The runner's user with every permission and the interpreter's keys, then IAM checks on every request."""
+    from moto import settings
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    iam.create_user("us-east-1", "guardrails-runner")
+    iam.put_user_policy(
+        "guardrails-runner",
+        "everything",
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    )
+    key = iam.create_access_key("guardrails-runner")
+    key.access_key_id, key.secret_access_key = "ak", "sk"
+    # Authentication by access key only: moto recomputes SigV4 over its own re-encoding of form bodies and
+    # disagrees with the AWS SDK for Rust on non-ASCII text (measured: SNS Publish of a Spanish notice fails
+    # with SignatureDoesNotMatch). Authorization, which these tests exercise, is unchanged.
+    from moto.iam.access_control import IAMRequestBase
+
+    IAMRequestBase.check_signature = lambda self: None
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+
+if os.environ.get("GUARDRAILS_ENFORCE_IAM") == "1":
+    enforce_iam()
 
 server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
 port = server.server_address[1]

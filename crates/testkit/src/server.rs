@@ -13,10 +13,19 @@ use aws_sdk_s3::config::Credentials;
 /// How long the emulator may take to start before the test fails (it is ready in about a second).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The access key the emulator's clients sign with. In an emulator that enforces IAM it belongs to the runner, an
+/// all-powerful user: moto's Step Functions interpreter signs its own service calls with exactly these keys, so
+/// the runner's user is given them.
+pub const RUNNER_ACCESS_KEY: (&str, &str) = ("ak", "sk");
+
+/// The runner's user, in an emulator that enforces IAM (roles trust it, so it can assume them).
+pub const RUNNER_ARN: &str = "arn:aws:iam::123456789012:user/guardrails-runner";
+
 /// A running moto server. It stops when the test process exits: it watches the stdin pipe we hold.
 pub struct Emulator {
     endpoint: String,
     log: PathBuf,
+    enforces_iam: bool,
     // Held, never written: the pipe closing at process exit is the emulator's signal to stop.
     _stdin: Mutex<ChildStdin>,
     _child: Mutex<Child>,
@@ -37,13 +46,27 @@ pub fn emulator() -> &'static Emulator {
 pub fn try_emulator() -> Result<&'static Emulator, String> {
     static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
     EMULATOR
-        .get_or_init(Emulator::start)
+        .get_or_init(|| Emulator::start(false))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// A second emulator of this test process that authenticates and authorizes every request with IAM: clients
+/// of [`Emulator::sdk_config`] act as the runner, an all-powerful user ([`RUNNER_ARN`]); code under test acts
+/// with the credentials of a role it assumed. Started on first use.
+///
+/// # Errors
+/// As [`try_emulator`].
+pub fn try_iam_emulator() -> Result<&'static Emulator, String> {
+    static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
+    EMULATOR
+        .get_or_init(|| Emulator::start(true))
         .as_ref()
         .map_err(Clone::clone)
 }
 
 impl Emulator {
-    fn start() -> Result<Self, String> {
+    fn start(enforce_iam: bool) -> Result<Self, String> {
         let python = python_path();
         if !python.exists() {
             return Err(format!(
@@ -58,6 +81,10 @@ impl Emulator {
         let mut child = Command::new(&python)
             .arg("-c")
             .arg(include_str!("moto_launcher.py"))
+            .env(
+                "GUARDRAILS_ENFORCE_IAM",
+                if enforce_iam { "1" } else { "0" },
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -88,6 +115,7 @@ impl Emulator {
         let emulator = Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
             log,
+            enforces_iam: enforce_iam,
             _stdin: Mutex::new(stdin),
             _child: Mutex::new(child),
         };
@@ -107,6 +135,11 @@ impl Emulator {
         &self.endpoint
     }
 
+    /// Whether every request is checked against the caller's IAM policies.
+    pub fn enforces_iam(&self) -> bool {
+        self.enforces_iam
+    }
+
     /// Where the emulator's request log goes (useful when a test fails).
     pub fn log_path(&self) -> &std::path::Path {
         &self.log
@@ -119,7 +152,11 @@ impl Emulator {
             .region(Region::new(crate::REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(Credentials::new(
-                "testing", "testing", None, None, "testkit",
+                RUNNER_ACCESS_KEY.0,
+                RUNNER_ACCESS_KEY.1,
+                None,
+                None,
+                "testkit",
             ))
             .load()
             .await
