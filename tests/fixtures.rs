@@ -253,6 +253,16 @@ fn transform_job_completion_carries_output_path_and_times() {
 }
 
 #[test]
+fn parameter_store_change_names_the_parameter_and_operation() {
+    let event: EventBridgeEvent =
+        serde_json::from_str(&fixture("parameter-store-change.json")).unwrap();
+    assert_eq!(event.source, "aws.ssm");
+    assert_eq!(event.detail_type, "Parameter Store Change");
+    assert_eq!(event.detail["name"], "/mlops-guardrails/dataset-contract");
+    assert_eq!(event.detail["operation"], "Update");
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -273,6 +283,7 @@ fn every_fixture_is_covered_by_a_test() {
         "alarm-prediction-confidence.json",
         "alarm-custom-detector.json",
         "sagemaker-transform-job-completed.json",
+        "parameter-store-change.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -363,13 +363,22 @@ async fn a_change_of_the_dataset_contract_is_notified() {
         .await
         .unwrap();
     let contract = local.runtime.stack.parameters["DatasetContract"].clone();
+    let sample: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../events/parameter-store-change.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     for name in ["/someone-else/parameter", contract.as_str()] {
         // The event Parameter Store puts on the default bus (the emulator does not emit it).
+        let mut detail = sample["detail"].clone();
+        detail["name"] = name.into();
         let event = local_loop::runtime::ServiceEvent {
             source: "aws.ssm",
-            detail_type: "Parameter Store Change".into(),
-            detail: serde_json::json!({"operation": "Update", "name": name, "type": "String",
-                "description": ""}),
+            detail_type: sample["detail-type"].as_str().unwrap().to_owned(),
+            detail,
             resources: vec![format!(
                 "arn:aws:ssm:us-east-1:123456789012:parameter{name}"
             )],
@@ -557,7 +566,7 @@ async fn a_role_missing_a_permission_fails_its_function() {
     // Without s3:DeleteObjectVersion the raw version cannot be deleted: validate-ingest fails (and is retried)
     // instead of claiming the upload done.
     let template = broken_template(
-        "Action: [s3:GetObject, s3:GetObjectVersion, s3:DeleteObject, s3:DeleteObjectVersion]",
+        "Action: [s3:GetObject, s3:GetObjectVersion, s3:DeleteObjectVersion]",
         "Action: [s3:GetObject, s3:GetObjectVersion, s3:DeleteObject]",
     );
     let local = Local::start_enforcing_iam(&template, &own_project("e2e-perm"), false)
