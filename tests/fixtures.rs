@@ -36,6 +36,11 @@ fn s3_notification_carries_a_url_encoded_key() {
     assert!(raw.contains('+') && raw.contains("%C3%B3"), "{raw}");
     assert_eq!(decode_notification_key(raw).unwrap(), DECODED_KEY);
     assert_eq!(object.size, Some(1024));
+    // The raw bucket is versioned: the notification names the version validate-ingest checks and deletes.
+    assert_eq!(
+        object.version_id.as_deref(),
+        Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    );
 }
 
 #[test]
@@ -49,6 +54,10 @@ fn eventbridge_object_created_detail_parses() {
         DECODED_KEY
     );
     assert_eq!(event.detail.object.size, Some(1024));
+    assert_eq!(
+        event.detail.object.version_id.as_deref(),
+        Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    );
 }
 
 #[test]

@@ -157,38 +157,55 @@ impl CostGuard {
         let breaches = evaluate(&costs, &self.config.budgets);
 
         let mut notified = Vec::new();
+        let mut failure = None;
         for breach in &breaches {
-            let key = format!(
-                "{}/{}-{}.json",
-                breach.period,
-                slug(&breach.scope),
-                breach.level.as_str()
-            );
-            let exceeded = (breach.level == Level::Over).then(|| BudgetExceeded {
-                scope: breach.scope.clone(),
-                period: breach.period.clone(),
-                budget_usd: breach.budget_usd,
-                actual_usd: breach.actual_usd,
-                estimated: breach.estimated,
-            });
-            let job = AlertJob {
-                notice: breach_notice(breach, &costs),
-                exceeded,
-            };
-            if self.alert(&key, job).await? {
-                notified.push(breach.scope.clone());
-            } else {
-                tracing::info!(scope = %breach.scope, level = breach.level.as_str(), "already notified today");
+            match self.alert_breach(breach, &costs).await {
+                Ok(true) => notified.push(breach.scope.clone()),
+                Ok(false) => {
+                    tracing::info!(scope = %breach.scope, level = breach.level.as_str(), "already notified today");
+                }
+                Err(error) => {
+                    tracing::error!(scope = %breach.scope, %error, "alert failed; the retry completes it");
+                    failure.get_or_insert(error);
+                }
             }
         }
-
-        let enforcement = self.enforce(&costs).await?;
+        // Enforcement never waits on the alerts' bookkeeping: it acts even when an alert failed.
+        let enforcement = self.enforce(&costs).await;
+        if let Some(error) = failure {
+            return Err(error);
+        }
         Ok(RunReport {
             costs,
             breaches,
             notified,
-            enforcement,
+            enforcement: enforcement?,
         })
+    }
+
+    async fn alert_breach(
+        &self,
+        breach: &Breach,
+        costs: &DayCosts,
+    ) -> Result<bool, CostGuardError> {
+        let key = format!(
+            "{}/{}-{}.json",
+            breach.period,
+            slug(&breach.scope),
+            breach.level.as_str()
+        );
+        let exceeded = (breach.level == Level::Over).then(|| BudgetExceeded {
+            scope: breach.scope.clone(),
+            period: breach.period.clone(),
+            budget_usd: breach.budget_usd,
+            actual_usd: breach.actual_usd,
+            estimated: breach.estimated,
+        });
+        let job = AlertJob {
+            notice: breach_notice(breach, costs),
+            exceeded,
+        };
+        self.alert(&key, job).await
     }
 
     /// Sends an alert once per job document: `false` when an earlier run finished it. A run interrupted after

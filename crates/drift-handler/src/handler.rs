@@ -15,7 +15,7 @@ use crate::alarm::{self, NotAnAlarm};
 use crate::classify::{Actions, AlarmFacts, DriftKind, Response, classify, respond};
 use crate::config::{Config, Serving};
 use crate::registry::Registry;
-use crate::rollback::{newest, target};
+use crate::rollback::{Package, newest, target};
 
 /// EMF counter of drift alarms entering ALARM, by `Kind`.
 pub const DRIFT_ALARMS: &str = "DriftAlarms";
@@ -111,6 +111,8 @@ impl Classify for DriftError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftStep {
+    /// The degraded version is Rejected in the registry (the pair is kept in the job).
+    Rejected,
     /// The rollback reached its result (rolled back, refused, or failed for good), kept in the job.
     RolledBack,
     /// Retraining Requested is on the bus.
@@ -124,6 +126,9 @@ pub enum DriftStep {
 /// A transition's job data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriftJob {
+    /// The version rejected and the one restored, once the reject is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<(Package, Package)>,
     /// The rollback's result, once it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Rollback>,
@@ -303,7 +308,7 @@ impl DriftHandler {
         if let Some(done) = &claim.data().rollback {
             return Ok((done.clone(), None));
         }
-        let (rollback, failure) = match self.roll_back(facts).await {
+        let (rollback, failure) = match self.roll_back(facts, claim).await {
             Ok(rollback) => (rollback, None),
             Err(error) => {
                 let failed = Rollback::Failed {
@@ -327,7 +332,23 @@ impl DriftHandler {
     }
 
     /// Rolls back the serving version of the group to the newest approved one before it.
-    async fn roll_back(&self, facts: &AlarmFacts) -> Result<Rollback, DriftError> {
+    async fn roll_back(
+        &self,
+        facts: &AlarmFacts,
+        claim: &mut Claim<'_, DriftStep, DriftJob>,
+    ) -> Result<Rollback, DriftError> {
+        // A delivery that already rejected the degraded version recorded the pair: resume from it, not from the
+        // registry's listing, which may lag and name the next version down.
+        if let Some((from, to)) = claim.data().rejected.clone() {
+            let endpoint = self.rollback_endpoint(facts);
+            let serving = match &endpoint {
+                Some(endpoint) => self.registry.serving(endpoint).await?,
+                None => None,
+            };
+            return self
+                .repoint_and_announce(facts, from, to, serving, endpoint)
+                .await;
+        }
         let group = &self.config.model_package_group;
         let key = facts.transition_key();
         let approved = self.registry.approved(group).await?;
@@ -406,6 +427,34 @@ impl DriftHandler {
                 .reject(&degraded.arn, &cut(&description, 1024))
                 .await?;
         }
+        claim.data_mut().rejected = Some((degraded.clone(), to.clone()));
+        claim.record(DriftStep::Rejected).await?;
+        self.repoint_and_announce(facts, degraded, to.clone(), serving, endpoint)
+            .await
+    }
+
+    /// The endpoint a real-time rollback acts on (configured, else the alarm's `Endpoint` dimension).
+    fn rollback_endpoint(&self, facts: &AlarmFacts) -> Option<String> {
+        match &self.config.serving {
+            Serving::Batch => None,
+            Serving::Realtime { endpoint, .. } => endpoint
+                .clone()
+                .or_else(|| facts.dimensions.get("Endpoint").cloned()),
+        }
+    }
+
+    /// After the reject: points the endpoint at `to` (real-time, unless it already serves it) and announces
+    /// Model Rolled Back.
+    async fn repoint_and_announce(
+        &self,
+        facts: &AlarmFacts,
+        degraded: Package,
+        to: Package,
+        serving: Option<crate::registry::Serving>,
+        endpoint: Option<String>,
+    ) -> Result<Rollback, DriftError> {
+        let group = &self.config.model_package_group;
+        let key = facts.transition_key();
         if let (Some(serving), Some(endpoint), Serving::Realtime { role_arn, .. }) =
             (&serving, &endpoint, &self.config.serving)
             && serving.package.arn != to.arn

@@ -1,9 +1,10 @@
 //! Which approved model to roll back to: plain Rust, no AWS types.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A model package version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     /// Its ARN.
     pub arn: String,

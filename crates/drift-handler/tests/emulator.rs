@@ -484,3 +484,53 @@ async fn a_delivery_interrupted_after_the_rollback_is_finished_by_the_retry_with
     let events = world.bus.events(3, QUIET).await;
     assert_eq!(events.len(), 2, "{events:?}");
 }
+
+#[tokio::test]
+async fn a_rollback_failing_after_the_reject_is_notified_then_resumed_from_the_recorded_pair() {
+    let world = world(3).await;
+    let alarm = fixture("alarm-model-quality.json");
+
+    // The reject succeeds, then announcing Model Rolled Back fails: the rollback is retryable.
+    world.faults.fail("PutEvents", When::BeforeSend, 1);
+    let error = HandlerError::from(world.handler.handle(alarm.clone()).await.unwrap_err());
+    assert_eq!(error.class, ErrorClass::Retryable, "{error}");
+    let outcome = world.handler.handle(alarm.clone()).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Drifted { rollback: Some(Rollback::RolledBack { from, to, .. }), .. }
+            if *from == world.versions[2] && *to == world.versions[1]),
+        "{outcome:?}"
+    );
+    let again = world.handler.handle(alarm).await.unwrap();
+    assert!(matches!(again, Outcome::Duplicate { .. }), "{again:?}");
+
+    let registry = world.registry().await;
+    assert_eq!(
+        World::statuses(&registry),
+        ["Approved", "Approved", "Rejected"],
+        "one step back, not two"
+    );
+    let notices = world.notices.notices(3, QUIET).await;
+    let subjects: Vec<&str> = notices
+        .iter()
+        .filter_map(|n| n["Subject"].as_str())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.contains("Rollback failed")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("Rolled back")),
+        "{subjects:?}"
+    );
+    let events = world.bus.events(3, QUIET).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["detail-type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        2,
+        "rolled back and retraining, once each: {kinds:?}"
+    );
+}

@@ -150,6 +150,19 @@ pub struct CommonConfig {
     pub claim_lease: Duration,
 }
 
+/// `CLAIM_LEASE_SECONDS`: at least a second (a zero lease would let a second delivery act beside the first).
+fn claim_lease(env: &Env) -> Result<Duration, ConfigError> {
+    let seconds: u64 = env.parse_or("CLAIM_LEASE_SECONDS", DEFAULT_CLAIM_LEASE_SECONDS)?;
+    if seconds == 0 {
+        return Err(ConfigError::Invalid {
+            name: "CLAIM_LEASE_SECONDS",
+            value: "0".to_owned(),
+            reason: "must be at least 1 (a little above the function's timeout)".to_owned(),
+        });
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
 /// Default of `CLAIM_LEASE_SECONDS`: Lambda's longest timeout.
 pub const DEFAULT_CLAIM_LEASE_SECONDS: u64 = 900;
 
@@ -166,9 +179,7 @@ impl CommonConfig {
             event_bus_name: env.required("EVENT_BUS_NAME")?,
             notice_topic_arn: env.optional("NOTICE_TOPIC_ARN"),
             state_bucket: env.optional("STATE_BUCKET"),
-            claim_lease: Duration::from_secs(
-                env.parse_or("CLAIM_LEASE_SECONDS", DEFAULT_CLAIM_LEASE_SECONDS)?,
-            ),
+            claim_lease: claim_lease(env)?,
         })
     }
 
@@ -230,6 +241,18 @@ mod tests {
         assert_eq!(
             env.parse_required::<u64>("UNSET"),
             Err(ConfigError::Missing { name: "UNSET" })
+        );
+    }
+
+    #[test]
+    fn a_zero_claim_lease_is_refused() {
+        let env = Env::from_pairs([("EVENT_BUS_NAME", "b"), ("CLAIM_LEASE_SECONDS", "0")]);
+        let error = CommonConfig::from_env(&env).unwrap_err();
+        assert!(error.to_string().contains("CLAIM_LEASE_SECONDS"), "{error}");
+        let env = Env::from_pairs([("EVENT_BUS_NAME", "b"), ("CLAIM_LEASE_SECONDS", "330")]);
+        assert_eq!(
+            CommonConfig::from_env(&env).unwrap().claim_lease,
+            Duration::from_secs(330)
         );
     }
 

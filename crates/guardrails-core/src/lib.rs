@@ -7,6 +7,7 @@ pub mod aws_events;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod ledger;
 pub mod notice;
 pub mod s3;
 pub mod state;

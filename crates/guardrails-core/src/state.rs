@@ -34,7 +34,7 @@ pub enum StateError {
     Aws(#[from] AwsError),
     /// The document exists but does not parse: it is left alone for a person to look at.
     #[error(
-        "state document {uri} is unreadable ({source}); the guardrails do not overwrite it: inspect it and delete it by hand"
+        "state document {uri} is unreadable ({source}); the guardrails do not overwrite it: repair or delete it as the README runbook says (StateBreakGlassRoleArn)"
     )]
     Corrupt {
         /// Where.
@@ -51,6 +51,20 @@ pub enum StateError {
         /// Why.
         #[source]
         source: serde_json::Error,
+    },
+    /// The document's body could not be read to the end (a broken stream).
+    #[error("reading state document {uri} failed: {reason}")]
+    Read {
+        /// Where.
+        uri: String,
+        /// What broke.
+        reason: String,
+    },
+    /// S3 answered without an ETag, so no conditional write could follow.
+    #[error("S3 answered for {uri} without an ETag")]
+    NoEtag {
+        /// Where.
+        uri: String,
     },
     /// Another writer kept changing the document, or took the claim over.
     #[error("state document {uri} was changed by another delivery; this one stops and is retried")]
@@ -73,7 +87,10 @@ impl Classify for StateError {
         match self {
             StateError::Aws(e) => e.class(),
             StateError::Corrupt { .. } | StateError::Serialize { .. } => ErrorClass::NonRetryable,
-            StateError::Conflict { .. } | StateError::Busy { .. } => ErrorClass::Retryable,
+            StateError::Conflict { .. } | StateError::Busy { .. } | StateError::Read { .. } => {
+                ErrorClass::Retryable
+            }
+            StateError::NoEtag { .. } => ErrorClass::NonRetryable,
         }
     }
 }
@@ -153,12 +170,18 @@ impl StateStore {
                 };
             }
         };
-        let etag = output.e_tag().unwrap_or_default().to_owned();
+        let etag = output
+            .e_tag()
+            .ok_or_else(|| StateError::NoEtag { uri: at.uri() })?
+            .to_owned();
         let bytes = output
             .body
             .collect()
             .await
-            .map_err(|e| AwsError::from_code("GetObject", at.uri(), None, e.to_string()))?
+            .map_err(|e| StateError::Read {
+                uri: at.uri(),
+                reason: e.to_string(),
+            })?
             .into_bytes();
         let value = serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
             uri: at.uri(),
@@ -204,7 +227,7 @@ impl StateStore {
         T: Serialize + DeserializeOwned,
         F: FnMut(Option<&T>) -> Change<T>,
     {
-        for _ in 0..MAX_CONFLICT_RETRIES {
+        for attempt in 0..MAX_CONFLICT_RETRIES {
             let current = self.read::<T>(key).await?;
             let next = match change(current.as_ref().map(|s| &s.value)) {
                 Change::Keep => return Ok(current.map(|s| s.value)),
@@ -218,6 +241,7 @@ impl StateStore {
                 return Ok(Some(next));
             }
             tracing::info!(key, "state changed concurrently: reading it again");
+            back_off(attempt).await;
         }
         Err(StateError::Conflict {
             uri: self.at(key).uri(),
@@ -247,7 +271,10 @@ impl StateStore {
             Condition::Matches(etag) => put.if_match(etag),
         };
         match put.send().await {
-            Ok(output) => Ok(Some(output.e_tag().unwrap_or_default().to_owned())),
+            Ok(output) => match output.e_tag() {
+                Some(etag) => Ok(Some(etag.to_owned())),
+                None => Err(StateError::NoEtag { uri: at.uri() }),
+            },
             Err(e) => {
                 let error = AwsError::from_sdk("PutObject", at.uri(), e);
                 // 412: the condition failed. 409 ConditionalRequestConflict: a concurrent conditional write.
@@ -279,7 +306,7 @@ impl StateStore {
     {
         let mut initial = Some(initial);
         let held = Lease::new(now, lease);
-        for _ in 0..MAX_CONFLICT_RETRIES {
+        for attempt in 0..MAX_CONFLICT_RETRIES {
             let (job, etag) = match self.read::<Job<S, D>>(key).await? {
                 None => {
                     let Some(data) = initial.take() else { break };
@@ -288,6 +315,7 @@ impl StateStore {
                         Some(etag) => (job, etag),
                         None => {
                             initial = Some(job.data);
+                            back_off(attempt).await;
                             continue;
                         }
                     }
@@ -305,7 +333,10 @@ impl StateStore {
                         value.attempts += 1;
                         match self.replace(key, &value, &etag).await? {
                             Some(etag) => (value, etag),
-                            None => continue,
+                            None => {
+                                back_off(attempt).await;
+                                continue;
+                            }
                         }
                     }
                 },
@@ -322,6 +353,18 @@ impl StateStore {
             uri: self.at(key).uri(),
         })
     }
+}
+
+/// Waits a little before the next attempt after losing a race: 10 ms doubled per attempt (capped at 640 ms),
+/// plus jitter, so writers that collided do not collide again in step.
+async fn back_off(attempt: usize) {
+    use std::hash::{BuildHasher, Hasher};
+    let base = 10u64 << attempt.min(6);
+    let jitter = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % base;
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
 }
 
 enum Condition<'a> {
@@ -523,23 +566,21 @@ where
         let Err(error) = self.save().await else {
             return;
         };
-        // The failure may have been a write that took effect with its answer lost, leaving our ETag stale: the
-        // stored job is then still ours (same holder), and is released as it stands.
+        // The failure may have been a write that took effect with its answer lost, leaving our ETag stale. If the
+        // stored job is still ours (same holder), ours is written over it (it records everything the stored one
+        // does); if that lost write was this very release, it is already released.
         let released = match self.store.read::<Job<S, D>>(&self.key).await {
-            Ok(Some(Stored { mut value, etag }))
-                if value
-                    .lease
-                    .as_ref()
-                    .is_some_and(|l| l.holder == self.holder) =>
-            {
-                value.lease = None;
-                self.store
-                    .replace(&self.key, &value, &etag)
+            Ok(Some(stored)) => match &stored.value.lease {
+                Some(lease) if lease.holder == self.holder => self
+                    .store
+                    .replace(&self.key, &self.job, &stored.etag)
                     .await
                     .ok()
                     .flatten()
-                    .is_some()
-            }
+                    .is_some(),
+                None => !stored.value.finished,
+                Some(_) => false,
+            },
             _ => false,
         };
         if !released {
@@ -614,7 +655,7 @@ mod tests {
         };
         assert_eq!(corrupt.class(), ErrorClass::NonRetryable);
         assert!(
-            corrupt.to_string().contains("delete it by hand"),
+            corrupt.to_string().contains("StateBreakGlassRoleArn"),
             "{corrupt}"
         );
     }

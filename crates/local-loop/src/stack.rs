@@ -713,12 +713,15 @@ async fn provision_roles(
         })
         .collect::<Result<_, TemplateError>>()?;
     for (function, role_arn) in functions {
-        let Some(role) = stack.logical_id_of(&role_arn).map(str::to_owned) else {
-            continue;
-        };
-        let Some(r) = resources.iter().find(|r| r.logical_id == role) else {
-            continue;
-        };
+        // A function whose role is not one of the template's would run with the runner's powers: refuse.
+        let r = stack
+            .logical_id_of(&role_arn)
+            .and_then(|role| resources.iter().find(|r| r.logical_id == role))
+            .ok_or_else(|| ProvisionError::Shape {
+                resource: function.clone(),
+                reason: format!("its Role {role_arn:?} is not a role of the template"),
+            })?;
+        let role = r.logical_id.clone();
         let p = template.resolve(&r.properties, stack)?;
         let policies: Vec<(String, Json)> = p["Policies"]
             .as_array()

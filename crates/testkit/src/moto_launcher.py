@@ -74,6 +74,21 @@ def _s3_event(event_name, bucket, key, notification_id):
 
 
 s3_notifications._get_s3_event = _s3_event
+
+# S3 checks If-Match / If-None-Match and writes atomically; moto checks, then writes, on a threaded server. Writes
+# are serialized here so conditional writes race as they would on S3 (one wins, the other gets 412).
+from moto.s3.responses import S3Response
+
+_PUT_LOCK = threading.Lock()
+_moto_put_object = S3Response.put_object
+
+
+def _put_object(self):
+    with _PUT_LOCK:
+        return _moto_put_object(self)
+
+
+S3Response.put_object = _put_object
 moto_app = DomainDispatcherApplication(create_backend_app)
 
 

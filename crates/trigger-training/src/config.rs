@@ -65,7 +65,7 @@ pub struct Config {
     pub policy: Policy,
     /// The state bucket, where the new-data ledger lives (`STATE_BUCKET`).
     pub state_bucket: String,
-    /// The ledger's key prefix there (`LEDGER_PREFIX`, default `trigger-training/new-data/`).
+    /// The ledger's key prefix there (`LEDGER_PREFIX`, default `ledger/`), as validate-ingest writes it.
     pub ledger_prefix: String,
     /// The training job settings.
     pub training: TrainingSettings,
@@ -140,7 +140,7 @@ impl Config {
             ledger_prefix: env
                 .optional("LEDGER_PREFIX")
                 .map(|p| if p.ends_with('/') { p } else { format!("{p}/") })
-                .unwrap_or_else(|| "trigger-training/new-data/".to_owned()),
+                .unwrap_or_else(|| guardrails_core::ledger::DEFAULT_PREFIX.to_owned()),
             training: TrainingSettings {
                 inference_image: env
                     .optional("INFERENCE_IMAGE")
@@ -238,7 +238,7 @@ mod tests {
         let config = with(&[]).unwrap();
         assert_eq!(config.policy.min_new_rows, 1000);
         assert_eq!(config.policy.cooldown, Duration::hours(24));
-        assert_eq!(config.ledger_prefix, "trigger-training/new-data/");
+        assert_eq!(config.ledger_prefix, "ledger/");
         let t = &config.training;
         assert_eq!(t.data_uri, "s3://ingested/tickets/");
         assert_eq!(t.checkpoint_uri, "s3://artifacts/models/checkpoints/");

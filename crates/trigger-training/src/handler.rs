@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{DatasetValidated, DomainEvent, RetrainingRequested, parse_envelope};
+use guardrails_core::ledger::Ledger;
 use guardrails_core::{AwsError, Classify, ErrorClass};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::Config;
 use crate::input::{Trigger, execution_input};
-use crate::ledger::Ledger;
 use crate::policy::{Decision, SkipReason, TriggerKind, decide};
 use crate::workflow::{Started, Workflow};
 
@@ -193,7 +193,9 @@ impl TriggerTraining {
         self.run(&trigger, Utc::now()).await
     }
 
-    /// Records new data, decides and, if so, starts the execution named after the trigger.
+    /// Decides and, if so, starts the execution named after the trigger. New data is counted from the ledger,
+    /// never from the event: the rows an event claims are not trusted (anyone allowed to invoke this function
+    /// could claim any number).
     ///
     /// # Errors
     /// A classified S3 or Step Functions error (retrying is safe: every step is idempotent).
@@ -202,18 +204,13 @@ impl TriggerTraining {
         trigger: &Trigger,
         now: DateTime<Utc>,
     ) -> Result<Outcome, TriggerError> {
-        if let TriggerKind::NewData { dataset, rows } = &trigger.kind
-            && dataset == &self.config.policy.dataset
-        {
-            self.ledger
-                .record(&trigger.id, trigger.time, dataset, *rows)
-                .await?;
-        }
         let name = trigger.execution_name();
         let snapshot = self.workflow.snapshot(&name).await?;
         let new_rows = match trigger.kind {
             TriggerKind::NewData { .. } => {
-                self.ledger.rows_since(snapshot.last_success_start).await?
+                self.ledger
+                    .rows_since(&self.config.policy.dataset, snapshot.last_success_start)
+                    .await?
             }
             _ => 0,
         };

@@ -2,13 +2,13 @@
 //! request (`Retraining Requested`) or a person asks — one execution at a time, never twice for one event.
 //!
 //! `main.rs` wires configuration and clients; [`handler`] turns an event into a decision and a start;
-//! [`policy`] decides, free of AWS types; [`input`] builds the execution input; [`ledger`] counts new rows;
-//! [`workflow`] reads and starts executions.
+//! [`policy`] decides, free of AWS types; [`input`] builds the execution input;
+//! [`workflow`] reads and starts executions. New rows are counted from the ledger validate-ingest keeps
+//! (`guardrails_core::ledger`); this function only reads it.
 
 pub mod config;
 pub mod handler;
 pub mod input;
-pub mod ledger;
 pub mod policy;
 pub mod workflow;
 

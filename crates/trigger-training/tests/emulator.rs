@@ -5,10 +5,10 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Duration, Utc};
+use guardrails_core::ledger::Ledger;
 use guardrails_core::{Env, aws};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, emulator, unique_name};
-use trigger_training::ledger::Ledger;
 use trigger_training::policy::SkipReason;
 use trigger_training::workflow::Workflow;
 use trigger_training::{Config, Outcome, TriggerTraining};
@@ -23,6 +23,7 @@ struct World {
     sfn: aws_sdk_sfn::Client,
     machine: String,
     function: TriggerTraining,
+    ledger: Ledger,
 }
 
 async fn world(definition: &str, min_new_rows: &str) -> World {
@@ -54,19 +55,28 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         ("MIN_NEW_ROWS", min_new_rows),
     ]))
     .unwrap();
-    let function = TriggerTraining::new(
-        Workflow::new(sfn.clone(), &machine),
-        Ledger::new(
-            aws::s3_client(&sdk),
-            &config.state_bucket,
-            &config.ledger_prefix,
-        ),
-        config,
+    let ledger = Ledger::new(
+        aws::s3_client(&sdk),
+        &config.state_bucket,
+        &config.ledger_prefix,
     );
+    let function =
+        TriggerTraining::new(Workflow::new(sfn.clone(), &machine), ledger.clone(), config);
     World {
         sfn,
         machine,
         function,
+        ledger,
+    }
+}
+
+impl World {
+    /// A validated dataset as validate-ingest leaves it: its rows in the ledger, then its event on the bus.
+    async fn dataset_validated(&self, id: &str, rows: u64, time: DateTime<Utc>) -> Value {
+        let event = dataset_validated(id, rows, time);
+        let dataset = event["detail"]["dataset"].as_str().unwrap();
+        self.ledger.record(id, time, dataset, rows).await.unwrap();
+        event
     }
 }
 
@@ -136,7 +146,9 @@ impl World {
 #[tokio::test]
 async fn starts_once_per_event_and_one_at_a_time() {
     let world = world(WAITING, "1000").await;
-    let event = dataset_validated(&unique_name("evt"), 5000, Utc::now());
+    let event = world
+        .dataset_validated(&unique_name("evt"), 5000, Utc::now())
+        .await;
 
     let first = world.function.handle(event.clone(), "req-1").await.unwrap();
     let Outcome::Started {
@@ -192,7 +204,9 @@ async fn new_rows_accumulate_until_the_minimum_and_reset_after_success() {
     let small = world
         .function
         .handle(
-            dataset_validated(&unique_name("a"), 600, now - Duration::minutes(10)),
+            world
+                .dataset_validated(&unique_name("a"), 600, now - Duration::minutes(10))
+                .await,
             "r1",
         )
         .await
@@ -212,7 +226,9 @@ async fn new_rows_accumulate_until_the_minimum_and_reset_after_success() {
     );
 
     let second_id = unique_name("b");
-    let second = dataset_validated(&second_id, 600, now - Duration::minutes(5));
+    let second = world
+        .dataset_validated(&second_id, 600, now - Duration::minutes(5))
+        .await;
     let started = world.function.handle(second.clone(), "r2").await.unwrap();
     assert!(matches!(started, Outcome::Started { .. }), "{started:?}");
     // The execution succeeds at once; the same event again is still one execution.
@@ -228,7 +244,9 @@ async fn new_rows_accumulate_until_the_minimum_and_reset_after_success() {
     let later = world
         .function
         .handle(
-            dataset_validated(&unique_name("c"), 600, now + Duration::minutes(1)),
+            world
+                .dataset_validated(&unique_name("c"), 600, now + Duration::minutes(1))
+                .await,
             "r4",
         )
         .await
@@ -308,7 +326,9 @@ async fn after_a_failed_run_new_data_waits_for_the_cooldown() {
     let first = world
         .function
         .handle(
-            dataset_validated(&unique_name("a"), 5000, now - Duration::minutes(5)),
+            world
+                .dataset_validated(&unique_name("a"), 5000, now - Duration::minutes(5))
+                .await,
             "r1",
         )
         .await
@@ -320,7 +340,9 @@ async fn after_a_failed_run_new_data_waits_for_the_cooldown() {
     let next = world
         .function
         .handle(
-            dataset_validated(&unique_name("b"), 5000, now + Duration::minutes(1)),
+            world
+                .dataset_validated(&unique_name("b"), 5000, now + Duration::minutes(1))
+                .await,
             "r2",
         )
         .await
@@ -335,4 +357,23 @@ async fn after_a_failed_run_new_data_waits_for_the_cooldown() {
         ),
         "{next:?}"
     );
+}
+
+#[tokio::test]
+async fn rows_an_event_claims_are_not_counted_only_the_ledger_is() {
+    // A person allowed to invoke the function could send any "Dataset Validated": it counts nothing by itself.
+    let world = world(WAITING, "1000").await;
+    let forged = dataset_validated(&unique_name("forged"), 1_000_000_000, Utc::now());
+    let outcome = world.function.handle(forged, "r1").await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Skipped {
+                reason: SkipReason::NotEnoughRows { new_rows: 0, .. },
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(world.executions().await.is_empty());
 }

@@ -23,6 +23,8 @@ pub struct Config {
     pub quarantine_prefix: String,
     /// Key prefix of the job documents in the state bucket (`MARKER_PREFIX`, default `validate-ingest/`).
     pub marker_prefix: String,
+    /// Key prefix of the new-data ledger in the state bucket (`LEDGER_PREFIX`, default `ledger/`).
+    pub ledger_prefix: String,
     /// The SSM parameter holding the dataset contract (`CONTRACT_PARAMETER`).
     pub contract_parameter: String,
     /// How long a container reuses the contract before reading it again (`CONTRACT_CACHE_SECONDS`, default 300).
@@ -47,6 +49,10 @@ impl Config {
             quarantine_bucket: env.optional("QUARANTINE_BUCKET"),
             quarantine_prefix: prefix(env.optional("QUARANTINE_PREFIX"), "quarantine/"),
             marker_prefix: prefix(env.optional("MARKER_PREFIX"), "validate-ingest/"),
+            ledger_prefix: prefix(
+                env.optional("LEDGER_PREFIX"),
+                guardrails_core::ledger::DEFAULT_PREFIX,
+            ),
             contract_parameter: env.required("CONTRACT_PARAMETER")?,
             contract_cache: Duration::from_secs(env.parse_or("CONTRACT_CACHE_SECONDS", 300)?),
             delete_raw: env.parse_or("DELETE_RAW", true)?,

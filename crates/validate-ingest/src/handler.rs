@@ -11,6 +11,7 @@ use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
+use guardrails_core::ledger::Ledger;
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
@@ -204,6 +205,7 @@ impl ContractSource {
 pub struct Ingest {
     store: Store,
     state: StateStore,
+    ledger: Ledger,
     events: EventPublisher,
     notifier: Notifier,
     contracts: ContractSource,
@@ -220,9 +222,15 @@ impl Ingest {
         contracts: ContractSource,
         config: Config,
     ) -> Self {
+        let ledger = Ledger::new(
+            state.client().clone(),
+            state.bucket(),
+            &config.ledger_prefix,
+        );
         Ingest {
             store,
             state,
+            ledger,
             events,
             notifier,
             contracts,
@@ -350,11 +358,25 @@ impl Ingest {
                 }
                 Fetched::Checked(verdict) => {
                     claim.data_mut().verdict = Some((*verdict).clone());
+                    claim.data_mut().placed_at = Some(Utc::now());
                     claim.record(IngestStep::Placed).await?;
                     *verdict
                 }
             },
         };
+        if let Verdict::Validated(detail) = &verdict {
+            // Before the announcement: trigger-training counts the ledger when Dataset Validated arrives.
+            let placed_at = claim.data().placed_at.unwrap_or_else(Utc::now);
+            claim
+                .step(IngestStep::Ledgered, async || {
+                    let rows = detail.rows.unwrap_or(0);
+                    self.ledger
+                        .record(&plan.identity, placed_at, &detail.dataset, rows)
+                        .await?;
+                    Ok::<(), IngestError>(())
+                })
+                .await?;
+        }
         claim
             .step(IngestStep::Published, async || self.publish(&verdict).await)
             .await?;

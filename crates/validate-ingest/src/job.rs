@@ -1,6 +1,7 @@
 //! What the state bucket keeps about one upload: its job document (see `guardrails_core::state`), below both
 //! the handler and the store so the stored format lives in one place.
 
+use chrono::{DateTime, Utc};
 use guardrails_core::domain::{DatasetQuarantined, DatasetValidated};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,9 @@ pub struct IngestJob {
     /// Set once the copy and its report exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// When the verdict was placed: the time its rows enter the new-data ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<DateTime<Utc>>,
     /// Why the upload needed nothing (replaced or deleted before it was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
@@ -32,6 +36,8 @@ pub struct IngestJob {
 pub enum IngestStep {
     /// The copy and its report exist (the verdict is in the job).
     Placed,
+    /// A valid file's rows are in the new-data ledger.
+    Ledgered,
     /// Dataset Validated or Dataset Quarantined is on the bus.
     Published,
     /// The quarantine notice went out.

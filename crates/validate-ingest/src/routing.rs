@@ -45,6 +45,8 @@ pub struct Layout<'a> {
 pub struct Plan {
     /// The dataset (the key's first path segment), the metric dimension.
     pub dataset: String,
+    /// A fixed-length name for this object version (see `version_identity`).
+    pub identity: String,
     /// The key of this object version's job document in the state bucket.
     pub marker: String,
     /// The copy when valid.
@@ -108,9 +110,11 @@ pub fn decide(upload: &Upload, layout: Layout<'_>) -> Decision {
             "the key is under {RESERVED_PREFIX}, which is reserved for the guardrails: upload datasets as <dataset>/<file>"
         )
     });
+    let identity = version_identity(upload);
     Decision::Process(Box::new(Plan {
         dataset: dataset_name(key).to_owned(),
-        marker: format!("{}{}.json", layout.marker_prefix, version_identity(upload)),
+        marker: format!("{}{identity}.json", layout.marker_prefix),
+        identity,
         ingested: ObjectRef::new(layout.ingested_bucket, key),
         quarantined: ObjectRef::new(
             quarantine_bucket,
