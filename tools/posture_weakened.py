@@ -185,6 +185,88 @@ WEAKENINGS = [
         "state.guard/state_bucket_writable_only_by_the_functions",
     ),
     (
+        "trust-anyone",
+        """            Principal: { Service: lambda.amazonaws.com }
+            Action: sts:AssumeRole""",
+        """            Principal: { AWS: "*" }
+            Action: sts:AssumeRole""",
+        "grants.guard/iam_trust_names_its_principals",
+    ),
+    (
+        "role-with-administrator-access",
+        """        - !If [InVpc, !Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole", !Ref AWS::NoValue]
+""",
+        """        - !If [InVpc, !Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole", !Ref AWS::NoValue]
+        - !Sub "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"
+""",
+        "grants.guard/iam_no_broad_managed_policies",
+    ),
+    (
+        "topic-open-to-anyone",
+        """            Principal:
+              Service: [events.amazonaws.com, cloudwatch.amazonaws.com]
+            Action: sns:Publish""",
+        """            Principal:
+              AWS: "*"
+            Action: sns:Publish""",
+        "grants.guard/resource_policies_let_no_one_else_in",
+    ),
+    (
+        "key-shared-with-another-account",
+        'Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" }',
+        'Principal: { AWS: "arn:aws:iam::210987654321:root" }',
+        "grants.guard/resource_policies_let_no_one_else_in",
+    ),
+    (
+        "queue-open-to-anyone",
+        """          - Sid: RawUploadsRuleSends
+            Effect: Allow
+            Principal: { Service: events.amazonaws.com }""",
+        """          - Sid: RawUploadsRuleSends
+            Effect: Allow
+            Principal: "*\"""",
+        "grants.guard/resource_policies_let_no_one_else_in",
+    ),
+    (
+        "bucket-readable-by-anyone",
+        """      Bucket: !Ref RawBucket
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+""",
+        """      Bucket: !Ref RawBucket
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - { Effect: Allow, Principal: "*", Action: s3:GetObject, Resource: !Sub "${RawBucket.Arn}/*" }
+""",
+        "grants.guard/resource_policies_let_no_one_else_in",
+    ),
+    (
+        "role-any-bucket",
+        """                Resource: !Sub "${RawBucket.Arn}/*\"""",
+        """                Resource: "arn:aws:s3:::*\"""",
+        "grants.guard/iam_no_service_wide_resources",
+    ),
+    (
+        "passrole-glob",
+        "Action: [iam:PassRole]",
+        'Action: ["iam:Pass*"]',
+        "grants.guard/iam_no_action_globs",
+    ),
+    (
+        "persona-object-glob",
+        "Action: [s3:PutObject, s3:GetObject]",
+        'Action: ["s3:*Object*"]',
+        "grants.guard/iam_no_action_globs",
+    ),
+    (
+        "persona-assume-glob",
+        """            Action: [lambda:InvokeFunction]""",
+        """            Action: [lambda:InvokeFunction, "sts:Assume*"]""",
+        "grants.guard/iam_no_action_globs",
+    ),
+    (
         "alarm-with-an-invalid-operator",
         "ComparisonOperator: GreaterThanThreshold",
         "ComparisonOperator: GreaterThan",
