@@ -141,6 +141,28 @@ impl Contract {
         if self.text_field == self.label_field {
             return invalid("text_field and label_field must differ".to_owned());
         }
+        for (name, value) in [
+            ("text_field", &self.text_field),
+            ("label_field", &self.label_field),
+        ] {
+            if value.trim() != value {
+                return invalid(format!(
+                    "{name} {value:?} has white space around it: a header or key never matches it exactly"
+                ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for label in &self.labels {
+            if label.trim().is_empty() {
+                return invalid("labels must not be blank".to_owned());
+            }
+            if label.trim() != label {
+                return invalid(format!("the label {label:?} has white space around it"));
+            }
+            if !seen.insert(label.as_str()) {
+                return invalid(format!("the label {label:?} is listed twice"));
+            }
+        }
         if self.max_text_chars > MAX_TEXT_CHARS_LIMIT {
             return invalid(format!(
                 "max_text_chars ({}) is above {MAX_TEXT_CHARS_LIMIT}: that is a document, not a text to classify",
@@ -219,6 +241,21 @@ mod tests {
             (
                 r#"{"labels": ["a"], "format": "parquet"}"#,
                 "unknown variant `parquet`",
+            ),
+            (
+                r#"{"labels": ["a", "b", "a"]}"#,
+                "the label \"a\" is listed twice",
+            ),
+            (r#"{"labels": ["a", "  "]}"#, "labels must not be blank"),
+            (r#"{"labels": ["a", ""]}"#, "labels must not be blank"),
+            (r#"{"labels": ["a", " b"]}"#, "white space around it"),
+            (
+                r#"{"labels": ["a"], "text_field": "text "}"#,
+                "text_field \"text \" has white space around it",
+            ),
+            (
+                r#"{"labels": ["a"], "label_field": " label"}"#,
+                "label_field \" label\" has white space around it",
             ),
         ];
         for (json, expected) in table {

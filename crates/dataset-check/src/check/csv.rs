@@ -22,10 +22,13 @@ struct Columns {
 }
 
 pub(super) fn parse(
-    mut input: impl Read,
+    input: impl Read,
     contract: &Contract,
     tally: &mut impl Sink,
 ) -> Result<(), Stop> {
+    // csv-core skips a leading BOM itself, but a first read that is the BOM alone leaves it an empty input,
+    // which it takes for the end of the file: the BOM is removed before csv-core sees a byte.
+    let mut input = WithoutBom::new(input);
     let mut reader = Reader::new();
     let mut chunk = vec![0u8; CHUNK];
     let mut out = vec![0u8; contract.max_record_bytes()];
@@ -38,6 +41,8 @@ pub(super) fn parse(
     let mut stage = Stage::Reading;
     // The probe newline landed inside a field: a quoted field was still open at the end of the file.
     let mut unterminated = false;
+    // csv-core accepts text after a closing quote (`"a"b`) silently; this watches the same bytes for it.
+    let mut quotes = QuoteWatch::default();
 
     loop {
         let mut data: &[u8] = match stage {
@@ -65,6 +70,7 @@ pub(super) fn parse(
             }
             let (result, nin, nout, nend) =
                 reader.read_record(data, &mut out[outlen..], &mut ends[endlen..]);
+            quotes.scan(&data[..nin]);
             data = &data[nin..];
             outlen += nout;
             endlen += nend;
@@ -84,6 +90,11 @@ pub(super) fn parse(
                     endlen = 0;
                 }
                 ReadRecordResult::Record => {
+                    let quoting = match (unterminated && last, quotes.take()) {
+                        (true, _) => Quoting::Unterminated,
+                        (false, true) => Quoting::TextAfterClosingQuote,
+                        (false, false) => Quoting::Clean,
+                    };
                     let unterminated = unterminated && last;
                     let record = Record {
                         bytes: &out[..outlen],
@@ -97,7 +108,7 @@ pub(super) fn parse(
                         }
                         (None, None) => columns = Some(header(&record, contract)?),
                         (Some(columns), overflow) => {
-                            row(&record, columns, overflow, unterminated, contract, tally)
+                            row(&record, columns, overflow, quoting, contract, tally)
                         }
                     }
                     if unterminated {
@@ -113,6 +124,129 @@ pub(super) fn parse(
                 ReadRecordResult::End => return Ok(()),
             }
         }
+    }
+}
+
+/// How a record's quotes were.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// Well formed.
+    Clean,
+    /// A quoted field still open at the end of the file.
+    Unterminated,
+    /// Text followed a closing quote before the delimiter or the end of the row.
+    TextAfterClosingQuote,
+}
+
+/// Watches the bytes csv-core consumes for text after a closing quote, which csv-core appends to the field
+/// without a word. Hand-written because csv-core, the parser the project streams through, has no strict mode.
+#[derive(Default)]
+struct QuoteWatch {
+    state: QuoteState,
+    /// Text followed a closing quote in the record being read.
+    damaged: bool,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    #[default]
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: an escaped quote (`""`) or the closing one.
+    QuoteInQuoted,
+}
+
+impl QuoteWatch {
+    /// Follows `bytes`, jumping with memchr through the inside of fields (where only a quote, or the end of
+    /// the field, changes anything), so the watch costs little beside the parse.
+    fn scan(&mut self, mut bytes: &[u8]) {
+        while let Some((&b, rest)) = bytes.split_first() {
+            bytes = match self.state {
+                QuoteState::Quoted => match memchr::memchr(b'"', bytes) {
+                    Some(i) => {
+                        self.state = QuoteState::QuoteInQuoted;
+                        &bytes[i + 1..]
+                    }
+                    None => return,
+                },
+                QuoteState::Unquoted => match memchr::memchr3(b',', b'\n', b'\r', bytes) {
+                    Some(i) => {
+                        self.state = QuoteState::FieldStart;
+                        &bytes[i + 1..]
+                    }
+                    None => return,
+                },
+                QuoteState::FieldStart | QuoteState::QuoteInQuoted => {
+                    self.step(b);
+                    rest
+                }
+            };
+        }
+    }
+
+    fn step(&mut self, b: u8) {
+        self.state = match (self.state, b) {
+            (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuoted,
+            (QuoteState::Quoted, _) => QuoteState::Quoted,
+            (QuoteState::QuoteInQuoted, b'"') => QuoteState::Quoted,
+            (_, b',' | b'\n' | b'\r') => QuoteState::FieldStart,
+            (QuoteState::FieldStart, b'"') => QuoteState::Quoted,
+            (QuoteState::QuoteInQuoted, _) => {
+                self.damaged = true;
+                QuoteState::Unquoted
+            }
+            (QuoteState::FieldStart | QuoteState::Unquoted, _) => QuoteState::Unquoted,
+        };
+    }
+
+    /// Whether the record just read was damaged; starts the next one clean.
+    fn take(&mut self) -> bool {
+        std::mem::take(&mut self.damaged)
+    }
+}
+
+/// A reader that drops a UTF-8 byte-order mark at the start of its input, however the bytes arrive.
+struct WithoutBom<R> {
+    inner: R,
+    /// The first bytes, read ahead to look for the mark, not handed out yet.
+    head: Vec<u8>,
+    started: bool,
+}
+
+impl<R: Read> WithoutBom<R> {
+    fn new(inner: R) -> Self {
+        WithoutBom {
+            inner,
+            head: Vec::new(),
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for WithoutBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.started {
+            let mut first = [0u8; 3];
+            let mut got = 0;
+            while got < first.len() {
+                match self.inner.read(&mut first[got..])? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            self.started = true;
+            if first[..got] != *BOM {
+                self.head.extend_from_slice(&first[..got]);
+            }
+        }
+        if !self.head.is_empty() {
+            let n = self.head.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            return Ok(n);
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -155,6 +289,13 @@ fn header(record: &Record<'_>, contract: &Contract) -> Result<Columns, Stop> {
                 .map_err(|_| Stop::Data("the CSV header row is not UTF-8 text".to_owned()))
         })
         .collect::<Result<_, _>>()?;
+    for wanted in [&contract.text_field, &contract.label_field] {
+        if names.iter().filter(|n| **n == wanted.as_str()).count() > 1 {
+            return Err(Stop::Data(format!(
+                "the CSV header names the column {wanted:?} more than once: which one holds the data is ambiguous"
+            )));
+        }
+    }
     let find = |wanted: &str| names.iter().position(|n| *n == wanted);
     match (find(&contract.text_field), find(&contract.label_field)) {
         (Some(text), Some(label)) => Ok(Columns {
@@ -192,17 +333,29 @@ fn row(
     record: &Record<'_>,
     columns: &Columns,
     overflow: Option<Rule>,
-    unterminated: bool,
+    quoting: Quoting,
     contract: &Contract,
     tally: &mut impl Sink,
 ) {
-    if unterminated {
-        tally.broken_row(
-            Rule::Unparsable,
-            "unterminated quoted field".to_owned(),
-            None,
-        );
-        return;
+    match quoting {
+        Quoting::Clean => {}
+        Quoting::Unterminated => {
+            return tally.broken_row(
+                Rule::Unparsable,
+                "unterminated quoted field".to_owned(),
+                None,
+            );
+        }
+        Quoting::TextAfterClosingQuote => {
+            // Most often a quote left open in an earlier row: the rows in between were read as one field.
+            let shown = String::from_utf8_lossy(record.bytes);
+            return tally.broken_row(
+                Rule::Unparsable,
+                "text after a closing quote (a quote left open merges the rows that follow into one field)"
+                    .to_owned(),
+                Some(&shown),
+            );
+        }
     }
     match overflow {
         Some(Rule::RecordTooLong) => {
@@ -241,6 +394,13 @@ fn row(
             ),
             None,
         );
+    }
+    // UTF-8 is required of the whole file: every field, not only the two the contract reads.
+    if let Some(i) =
+        (0..record.ends.len()).find(|&i| simdutf8::basic::from_utf8(record.field(i)).is_err())
+    {
+        let field = format!("column {}", i + 1);
+        return not_utf8(tally, &field, record.field(i));
     }
     let (text, label) = (record.field(columns.text), record.field(columns.label));
     match (

@@ -41,11 +41,12 @@ pub(super) fn parse(
             if discarding {
                 discarding = false;
                 lines.too_long(tally);
-            } else if partial.is_empty() {
-                lines.line(head, tally)?;
             } else if partial.len() + head.len() > max {
+                // The same limit whether the line crossed a read or not: a verdict must not depend on chunking.
                 partial.clear();
                 lines.too_long(tally);
+            } else if partial.is_empty() {
+                lines.line(head, tally)?;
             } else {
                 partial.extend_from_slice(head);
                 lines.line(&partial, tally)?;

@@ -23,6 +23,16 @@ pub enum Field<'a> {
     NotString(&'static str),
 }
 
+impl<'a> Field<'a> {
+    /// The same field with its string (if it is one) passed through `f`.
+    pub fn map_str(self, f: impl FnOnce(&'a str) -> &'a str) -> Self {
+        match self {
+            Field::Str(s) => Field::Str(f(s)),
+            other => other,
+        }
+    }
+}
+
 /// Row-level rules; their names are the report's failure keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rule {
@@ -187,11 +197,12 @@ impl Sink for Tally<'_> {
         };
         valid &= label_slot.is_some();
 
-        match text {
-            Field::Str(t) if t.trim().is_empty() => {
+        match text.map_str(trimmed) {
+            Field::Str("") => {
                 // A null text is its own file-level check (max_null_fraction), not a row violation.
                 self.null_texts += 1;
             }
+            // Length, emptiness and duplicates are all judged on the same trimmed text.
             Field::Str(t) => {
                 let chars = char_count(t);
                 if chars < contract.min_text_chars {
@@ -216,7 +227,7 @@ impl Sink for Tally<'_> {
                     self.text_chars_min = self.text_chars_min.min(chars);
                     self.text_chars_max = self.text_chars_max.max(chars);
                     self.distinct
-                        .insert(xxhash_rust::xxh3::xxh3_64(t.trim().as_bytes()));
+                        .insert(xxhash_rust::xxh3::xxh3_64(t.as_bytes()));
                 }
             }
             Field::Null => self.null_texts += 1,
@@ -433,6 +444,12 @@ fn outcome(check: &str, observed: f64, limit: f64, passed: bool) -> CheckOutcome
         observed,
         limit,
     }
+}
+
+/// A text without the white space and control characters around it: what length, emptiness and duplicates are
+/// judged on (a text of only control characters is empty).
+fn trimmed(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || c.is_control())
 }
 
 /// Characters (Unicode scalar values) in a UTF-8 string: every byte that does not continue a sequence. Counting
