@@ -17,7 +17,7 @@ STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy asl guard-tests posture posture-weakened unit deploy destroy demo up local-loop bench coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy asl guard-tests posture posture-weakened unit deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,14 @@ up: local-loop ## the same loop left running: upload with any S3 client, type co
 bench: setup ## dataset-check throughput, memory and bare-parse overhead on 10 MB to 2 GB synthetic files
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
 	$(VENV)/bin/python tools/bench.py
+
+# How many mutants `make fuzz` checks, and from which seed (the suite runs a few hundred on every `make test`).
+FUZZ_ITERATIONS ?= 200000
+FUZZ_SEED ?= 6586798
+
+fuzz: ## dataset-check on many mutated CSV/JSONL/gzip files (release): no panic, one report however the bytes arrive
+	GUARDRAILS_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) GUARDRAILS_FUZZ_SEED=$(FUZZ_SEED) \
+		$(CARGO) test --release --locked -p dataset-check --test fuzz -- --nocapture
 
 coldstart: setup ## cold start + one invocation of the release validate-ingest binary via a local Runtime API
 	$(CARGO) build --release --locked -p validate-ingest --bin validate-ingest

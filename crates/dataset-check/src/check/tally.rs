@@ -470,6 +470,11 @@ fn char_count(text: &str) -> u64 {
 /// zero — a uniform sample of the distinct texts, each with all its occurrences — raising the level (and
 /// dropping the rest) each time the table fills again. The duplicate share of the sampled texts' occurrences
 /// then estimates the file's.
+///
+/// A sample misses duplicates concentrated on a few texts (one boilerplate line pasted 30,000 times is in the
+/// sample or not, all or nothing), so a heavy-hitter sketch runs beside it over every row: the texts seen more
+/// than n/(k+1) times (k = [`HEAVY_HITTERS`]) are counted by it, each within n/(k+1) rows of its true count
+/// (Misra–Gries), and left out of the sample's estimate, which then covers only the other texts.
 struct DistinctSampler {
     /// Hashes; 0 marks an empty slot (a hash of 0 is stored as 1).
     slots: Vec<u64>,
@@ -481,6 +486,7 @@ struct DistinctSampler {
     capacity: usize,
     level: u32,
     rows: u64,
+    heavy: HeavyHitters,
 }
 
 impl DistinctSampler {
@@ -494,11 +500,13 @@ impl DistinctSampler {
             capacity,
             level: 0,
             rows: 0,
+            heavy: HeavyHitters::default(),
         }
     }
 
     fn insert(&mut self, hash: u64) {
         self.rows += 1;
+        self.heavy.insert(hash.max(1));
         if hash.trailing_zeros() < self.level {
             return;
         }
@@ -543,13 +551,83 @@ impl DistinctSampler {
 
     /// Duplicate rows and whether the count is exact.
     fn duplicates(&self) -> (u64, bool) {
-        let occurrences: u64 = self.counts.iter().map(|c| u64::from(*c)).sum();
-        let duplicates = occurrences - self.len as u64;
         if self.level == 0 {
-            return (duplicates, true);
+            let occurrences: u64 = self.counts.iter().map(|c| u64::from(*c)).sum();
+            return (occurrences - self.len as u64, true);
         }
-        let share = duplicates as f64 / occurrences.max(1) as f64;
-        ((share * self.rows as f64).round() as u64, false)
+        // Heavy texts by their sketch counts; the others by the sample's duplicate share.
+        let heavy = self.heavy.heavy(self.rows);
+        let heavy_rows: u64 = heavy.iter().map(|(_, c)| *c).sum();
+        let heavy_duplicates: u64 = heavy.iter().map(|(_, c)| c.saturating_sub(1)).sum();
+        let heavy_texts: std::collections::HashSet<u64> = heavy.iter().map(|(h, _)| *h).collect();
+        let (mut occurrences, mut distinct) = (0u64, 0u64);
+        for (hash, count) in self.slots.iter().zip(&self.counts) {
+            if *hash != 0 && !heavy_texts.contains(hash) {
+                occurrences += u64::from(*count);
+                distinct += 1;
+            }
+        }
+        let share = (occurrences - distinct) as f64 / occurrences.max(1) as f64;
+        let others = self.rows.saturating_sub(heavy_rows) as f64;
+        (heavy_duplicates + (share * others).round() as u64, false)
+    }
+}
+
+/// Counters of the heavy-hitter sketch: at most this many texts are tracked at once.
+const HEAVY_HITTERS: usize = 1024;
+
+/// The Misra–Gries frequent-items sketch over text hashes: with k counters, every text seen more than n/(k+1)
+/// times in n rows is among them, and each counter undercounts its text by at most n/(k+1). Written here because
+/// it is a dozen lines over the hashes the sampler already has.
+#[derive(Default)]
+struct HeavyHitters {
+    counts: std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<PassThrough>>,
+}
+
+impl HeavyHitters {
+    fn insert(&mut self, hash: u64) {
+        if let Some(count) = self.counts.get_mut(&hash) {
+            *count += 1;
+        } else if self.counts.len() < HEAVY_HITTERS {
+            self.counts.insert(hash, 1);
+        } else {
+            // Decrement every counter (the new text's one occurrence cancels with one of each): amortized O(1),
+            // since each round removes k+1 occurrences and there are only n.
+            self.counts.retain(|_, count| {
+                *count -= 1;
+                *count > 0
+            });
+        }
+    }
+
+    /// The texts certainly heavy in `rows` rows (counted more than rows/(k+1) times), with their counts.
+    fn heavy(&self, rows: u64) -> Vec<(u64, u64)> {
+        let bound = rows / (HEAVY_HITTERS as u64 + 1);
+        self.counts
+            .iter()
+            .filter(|(_, count)| **count > bound)
+            .map(|(hash, count)| (*hash, *count))
+            .collect()
+    }
+}
+
+/// A hasher for keys that are already uniform 64-bit hashes: uses them as they are.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -573,6 +651,58 @@ mod tests {
             s.insert(xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()));
         }
         assert_eq!(s.duplicates(), (50, true));
+    }
+
+    #[test]
+    fn duplicates_concentrated_on_one_text_are_caught_beyond_capacity() {
+        // 300,000 distinct texts plus 30,000 copies of one boilerplate line: 30,000 duplicates (9.09 %), far
+        // beyond the exact table. The sample alone holds the boilerplate or not, all or nothing.
+        let mut s = DistinctSampler::new(EXACT_DISTINCT_TEXTS);
+        let boilerplate = xxhash_rust::xxh3::xxh3_64(b"Gracias por contactarnos");
+        for i in 0..330_000u64 {
+            if i % 11 == 0 {
+                s.insert(boilerplate);
+            } else {
+                s.insert(xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()));
+            }
+        }
+        let (duplicates, exact) = s.duplicates();
+        assert!(!exact);
+        // Within the documented bound: n/(k+1) rows for the heavy text, plus the sample's error on the rest.
+        let bound = 330_000 / (HEAVY_HITTERS as u64 + 1) + 330;
+        assert!(
+            duplicates.abs_diff(29_999) <= bound,
+            "estimated {duplicates} duplicates, expected 29,999 ± {bound}"
+        );
+    }
+
+    #[test]
+    fn the_heavy_hitter_sketch_keeps_every_frequent_text() {
+        let mut sketch = HeavyHitters::default();
+        let rows = 100_000u64;
+        for i in 0..rows {
+            // Text 7 is 5 % of the rows, text 8 is 1 %, the rest appear once.
+            let hash = if i % 20 == 0 {
+                7
+            } else if i % 100 == 1 {
+                8
+            } else {
+                1_000 + i
+            };
+            sketch.insert(hash);
+        }
+        let heavy = sketch.heavy(rows);
+        let bound = rows / (HEAVY_HITTERS as u64 + 1);
+        for (text, truth) in [(7u64, 5_000u64), (8, 1_000)] {
+            let (_, count) = heavy
+                .iter()
+                .find(|(h, _)| *h == text)
+                .unwrap_or_else(|| panic!("text {text} missed: {heavy:?}"));
+            assert!(
+                *count <= truth && truth - count <= bound,
+                "{text}: {count} of {truth}"
+            );
+        }
     }
 
     #[test]
