@@ -658,7 +658,12 @@ mod tests {
         // 300,000 distinct texts plus 30,000 copies of one boilerplate line: 30,000 duplicates (9.09 %), far
         // beyond the exact table. The sample alone holds the boilerplate or not, all or nothing.
         let mut s = DistinctSampler::new(EXACT_DISTINCT_TEXTS);
-        let boilerplate = xxhash_rust::xxh3::xxh3_64(b"Gracias por contactarnos");
+        // A boilerplate whose hash is odd: distinct sampling drops it at every level above 0, so without the
+        // sketch the estimate would see none of its copies.
+        let boilerplate = (0u32..)
+            .map(|i| xxhash_rust::xxh3::xxh3_64(format!("Gracias por contactarnos {i}").as_bytes()))
+            .find(|h| h & 1 == 1)
+            .unwrap_or(1);
         for i in 0..330_000u64 {
             if i % 11 == 0 {
                 s.insert(boilerplate);
