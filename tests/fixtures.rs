@@ -17,10 +17,7 @@ use guardrails_core::s3::decode_notification_key;
 
 const DECODED_KEY: &str = "tickets/datos de facturación 2026-11.csv";
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use testkit::fixture_text as fixture;
 
 type AlarmStateChange = EventBridgeEvent<CloudWatchAlarmData<CloudWatchMetricAlarmConfiguration>>;
 

@@ -405,14 +405,7 @@ async fn a_change_of_the_dataset_contract_is_notified() {
         .await
         .unwrap();
     let contract = local.runtime.stack.parameters["DatasetContract"].clone();
-    let sample: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(format!(
-            "{}/../events/parameter-store-change.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let sample = testkit::fixture("parameter-store-change.json");
     for name in ["/someone-else/parameter", contract.as_str()] {
         // The event Parameter Store puts on the default bus (the emulator does not emit it).
         let mut detail = sample["detail"].clone();

@@ -2,14 +2,48 @@
 //! handled on its own: a failed stop is reported and the rest go on.
 
 use aws_sdk_sagemaker::types::{ProcessingJobStatus, TrainingJobStatus, TransformJobStatus};
+use std::fmt;
+
 use guardrails_core::AwsError;
 use serde::Serialize;
+
+/// The kinds of SageMaker job enforcement stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Training jobs.
+    Training,
+    /// Processing jobs.
+    Processing,
+    /// Batch transform jobs.
+    Transform,
+}
+
+impl JobKind {
+    /// Every kind, in the order they are stopped.
+    pub const ALL: [JobKind; 3] = [JobKind::Training, JobKind::Processing, JobKind::Transform];
+
+    /// `training`, `processing` or `transform`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Training => "training",
+            JobKind::Processing => "processing",
+            JobKind::Transform => "transform",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What happened to one job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobAction {
-    /// `training`, `processing` or `transform`.
-    pub kind: &'static str,
+    /// The kind of job.
+    pub kind: JobKind,
     /// The job name.
     pub name: String,
     /// `stopped`, `would stop` (dry run) or `failed: …`.
@@ -38,7 +72,7 @@ impl Enforcer {
     /// failures are reported as actions; they never end the run.
     pub async fn stop_project_jobs(&self, dry_run: bool) -> Vec<JobAction> {
         let mut actions = Vec::new();
-        for kind in ["training", "processing", "transform"] {
+        for kind in JobKind::ALL {
             match self.in_progress(kind).await {
                 Ok(jobs) => {
                     for (name, arn) in jobs {
@@ -63,82 +97,54 @@ impl Enforcer {
         actions
     }
 
-    /// (name, ARN) of the in-progress jobs of one kind, all pages.
-    async fn in_progress(&self, kind: &'static str) -> Result<Vec<(String, String)>, AwsError> {
+    /// (name, ARN) of the in-progress jobs of one kind, every page (the SDK's paginators).
+    async fn in_progress(&self, kind: JobKind) -> Result<Vec<(String, String)>, AwsError> {
         let mut jobs = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (page, next) = match kind {
-                "training" => {
-                    let out = self
-                        .sagemaker
-                        .list_training_jobs()
-                        .status_equals(TrainingJobStatus::InProgress)
-                        .set_next_token(token.take())
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("ListTrainingJobs", "SageMaker", e))?;
-                    let page: Vec<(String, String)> = out
-                        .training_job_summaries()
-                        .iter()
-                        .map(|j| {
-                            (
-                                j.training_job_name().unwrap_or_default().to_owned(),
-                                j.training_job_arn().unwrap_or_default().to_owned(),
-                            )
-                        })
-                        .collect();
-                    (page, out.next_token().map(str::to_owned))
+        match kind {
+            JobKind::Training => {
+                let mut items = self
+                    .sagemaker
+                    .list_training_jobs()
+                    .status_equals(TrainingJobStatus::InProgress)
+                    .into_paginator()
+                    .items()
+                    .send();
+                while let Some(job) = items.next().await {
+                    let job =
+                        job.map_err(|e| AwsError::from_sdk("ListTrainingJobs", "SageMaker", e))?;
+                    jobs.push(named(job.training_job_name(), job.training_job_arn()));
                 }
-                "processing" => {
-                    let out = self
-                        .sagemaker
-                        .list_processing_jobs()
-                        .status_equals(ProcessingJobStatus::InProgress)
-                        .set_next_token(token.take())
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("ListProcessingJobs", "SageMaker", e))?;
-                    let page = out
-                        .processing_job_summaries()
-                        .iter()
-                        .map(|j| {
-                            (
-                                j.processing_job_name().unwrap_or_default().to_owned(),
-                                j.processing_job_arn().unwrap_or_default().to_owned(),
-                            )
-                        })
-                        .collect();
-                    (page, out.next_token().map(str::to_owned))
+            }
+            JobKind::Processing => {
+                let mut items = self
+                    .sagemaker
+                    .list_processing_jobs()
+                    .status_equals(ProcessingJobStatus::InProgress)
+                    .into_paginator()
+                    .items()
+                    .send();
+                while let Some(job) = items.next().await {
+                    let job =
+                        job.map_err(|e| AwsError::from_sdk("ListProcessingJobs", "SageMaker", e))?;
+                    jobs.push(named(job.processing_job_name(), job.processing_job_arn()));
                 }
-                _ => {
-                    let out = self
-                        .sagemaker
-                        .list_transform_jobs()
-                        .status_equals(TransformJobStatus::InProgress)
-                        .set_next_token(token.take())
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("ListTransformJobs", "SageMaker", e))?;
-                    let page = out
-                        .transform_job_summaries()
-                        .iter()
-                        .map(|j| {
-                            (
-                                j.transform_job_name().unwrap_or_default().to_owned(),
-                                j.transform_job_arn().unwrap_or_default().to_owned(),
-                            )
-                        })
-                        .collect();
-                    (page, out.next_token().map(str::to_owned))
+            }
+            JobKind::Transform => {
+                let mut items = self
+                    .sagemaker
+                    .list_transform_jobs()
+                    .status_equals(TransformJobStatus::InProgress)
+                    .into_paginator()
+                    .items()
+                    .send();
+                while let Some(job) = items.next().await {
+                    let job =
+                        job.map_err(|e| AwsError::from_sdk("ListTransformJobs", "SageMaker", e))?;
+                    jobs.push(named(job.transform_job_name(), job.transform_job_arn()));
                 }
-            };
-            jobs.extend(page);
-            match next {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(jobs),
             }
         }
+        Ok(jobs)
     }
 
     async fn is_project_job(&self, arn: &str) -> Result<bool, AwsError> {
@@ -154,7 +160,7 @@ impl Enforcer {
         }))
     }
 
-    async fn stop(&self, kind: &'static str, name: String, dry_run: bool) -> JobAction {
+    async fn stop(&self, kind: JobKind, name: String, dry_run: bool) -> JobAction {
         if dry_run {
             return JobAction {
                 kind,
@@ -163,7 +169,7 @@ impl Enforcer {
             };
         }
         let result = match kind {
-            "training" => self
+            JobKind::Training => self
                 .sagemaker
                 .stop_training_job()
                 .training_job_name(&name)
@@ -171,7 +177,7 @@ impl Enforcer {
                 .await
                 .map(|_| ())
                 .map_err(|e| AwsError::from_sdk("StopTrainingJob", &name, e)),
-            "processing" => self
+            JobKind::Processing => self
                 .sagemaker
                 .stop_processing_job()
                 .processing_job_name(&name)
@@ -179,7 +185,7 @@ impl Enforcer {
                 .await
                 .map(|_| ())
                 .map_err(|e| AwsError::from_sdk("StopProcessingJob", &name, e)),
-            _ => self
+            JobKind::Transform => self
                 .sagemaker
                 .stop_transform_job()
                 .transform_job_name(&name)
@@ -192,11 +198,19 @@ impl Enforcer {
             Ok(()) => "stopped".to_owned(),
             Err(e) => format!("failed: {e}"),
         };
-        tracing::warn!(kind, job = %name, %outcome, "enforcement");
+        tracing::warn!(kind = kind.as_str(), job = %name, %outcome, "enforcement");
         JobAction {
             kind,
             name,
             outcome,
         }
     }
+}
+
+/// A job's (name, ARN) from a summary's optional fields.
+fn named(name: Option<&str>, arn: Option<&str>) -> (String, String) {
+    (
+        name.unwrap_or_default().to_owned(),
+        arn.unwrap_or_default().to_owned(),
+    )
 }

@@ -80,11 +80,7 @@ fn state_of(state: &CloudWatchAlarmState<CloudWatchAlarmStateReasonData>) -> Ala
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use testkit::fixture;
 
     #[test]
     fn reads_metric_threshold_value_and_transition() {

@@ -35,31 +35,27 @@ impl Registry {
     /// # Errors
     /// The classified SageMaker error.
     pub async fn approved(&self, group: &str) -> Result<Vec<Package>, AwsError> {
+        let mut items = self
+            .sagemaker
+            .list_model_packages()
+            .model_package_group_name(group)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .sort_by(ModelPackageSortBy::CreationTime)
+            .sort_order(SortOrder::Descending)
+            .into_paginator()
+            .items()
+            .send();
         let mut packages = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .sagemaker
-                .list_model_packages()
-                .model_package_group_name(group)
-                .model_approval_status(ModelApprovalStatus::Approved)
-                .sort_by(ModelPackageSortBy::CreationTime)
-                .sort_order(SortOrder::Descending)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListModelPackages", group, e))?;
-            packages.extend(page.model_package_summary_list().iter().filter_map(|p| {
-                Some(Package {
-                    arn: p.model_package_arn()?.to_owned(),
-                    created: time(p.creation_time()),
-                })
-            }));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(packages);
+        while let Some(summary) = items.next().await {
+            let summary = summary.map_err(|e| AwsError::from_sdk("ListModelPackages", group, e))?;
+            if let Some(arn) = summary.model_package_arn() {
+                packages.push(Package {
+                    arn: arn.to_owned(),
+                    created: time(summary.creation_time()),
+                });
             }
         }
+        Ok(packages)
     }
 
     /// The newest rejected versions with their approval descriptions: drift-handler's own rejections name the

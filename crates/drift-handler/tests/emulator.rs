@@ -13,7 +13,8 @@ use drift_handler::registry::Registry;
 use drift_handler::{Config, DriftHandler, Outcome, Rollback};
 use guardrails_core::state::StateStore;
 use guardrails_core::{Env, ErrorClass, EventPublisher, HandlerError, Notifier};
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::fixture;
 use testkit::{BusProbe, Faults, KmsBucket, TopicProbe, When, emulator, unique_name};
 
 struct World {
@@ -95,11 +96,6 @@ async fn world(approved: usize) -> World {
         handler,
         faults,
     }
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 impl World {

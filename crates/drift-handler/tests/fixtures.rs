@@ -6,10 +6,7 @@ use drift_handler::alarm;
 use drift_handler::classify::{ActionPolicy, DriftKind, Response, Rule, classify, respond};
 use guardrails_core::Severity;
 
-fn fixture(name: &str) -> serde_json::Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use testkit::fixture;
 
 #[test]
 fn every_alarm_sample_is_classified_and_answered() {

@@ -291,18 +291,16 @@ impl InferenceMonitor {
             .ok_or_else(|| {
                 MonitorError::Unrecognised(format!("output path {uri:?} is not s3://bucket/prefix"))
             })?;
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
         let mut files = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListObjectsV2", uri, e))?;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", uri, e))?;
             files.extend(
                 page.contents()
                     .iter()
@@ -310,11 +308,8 @@ impl InferenceMonitor {
                     .filter(|k| k.ends_with(&self.config.output_suffix))
                     .map(|k| ObjectRef::new(bucket, k)),
             );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(files);
-            }
         }
+        Ok(files)
     }
 
     /// The baseline, `None` before the first validated dataset. An unreadable one is an error.

@@ -12,10 +12,7 @@ use inference_monitor::{Config, InferenceMonitor, Outcome, STAGE};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, emf_documents, emulator, unique_name};
 
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use testkit::fixture;
 
 /// 1,000 predictions: half "Otros" (confidence 0.40), then facturacion 300 (0.90), soporte 150 (0.80), ventas 50
 /// (0.95); and 3 bad lines.

@@ -35,6 +35,25 @@ pub fn emf_documents(collector: &metrics_cloudwatch_embedded::Collector) -> Vec<
         .collect()
 }
 
+/// The text of a sample event under the repository's `events/` folder.
+///
+/// # Panics
+/// When the file is missing, naming it.
+pub fn fixture_text(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A sample event under `events/`, parsed.
+///
+/// # Panics
+/// When the file is missing or not JSON, naming it.
+pub fn fixture(name: &str) -> serde_json::Value {
+    serde_json::from_str(&fixture_text(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
 /// The region every emulator resource lives in.
 pub const REGION: &str = "us-east-1";
 

@@ -269,11 +269,7 @@ impl TriggerTraining {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use testkit::fixture;
 
     fn now() -> DateTime<Utc> {
         "2026-11-22T08:00:00Z".parse().unwrap()

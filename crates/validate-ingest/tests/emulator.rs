@@ -13,6 +13,7 @@ use guardrails_core::{
     CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
 };
 use serde_json::{Value, json};
+use testkit::fixture;
 use testkit::{
     BusProbe, Faults, KmsBucket, TopicProbe, When, emf_documents, emulator, unique_name,
 };
@@ -178,11 +179,6 @@ impl World {
         let object = self.get(bucket, key).await;
         serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
     }
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// URL-encodes a key the way S3 notifications do (`+` for spaces).
