@@ -375,18 +375,7 @@ async fn uploads_at_every_state_path_change_nothing_the_guardrails_decide() {
     );
     // Nothing uploaded reached the state, and nothing reserved reached the training data.
     for key in keys(&s3, &state).await {
-        let body = s3
-            .get_object()
-            .bucket(&state)
-            .key(&key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
+        let body = testkit::object_bytes(&s3, &state, &key).await;
         assert!(
             !String::from_utf8_lossy(&body).contains("FORGED"),
             "{key} holds uploaded data"

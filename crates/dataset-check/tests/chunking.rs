@@ -4,46 +4,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::path::PathBuf;
 
 use dataset_check::check::check;
 use dataset_check::contract::Contract;
 use dataset_check::report::Report;
 
-/// A source that hands out at most `max` bytes per read.
-struct Trickle<'a> {
-    data: &'a [u8],
-    max: usize,
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.data.len().min(self.max).min(buf.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
+use common::{Trickle, essence};
 
 const SLICES: [usize; 9] = [1, 2, 3, 5, 7, 64, 4096, 65_537, usize::MAX];
-
-/// Everything the report says about the data. How many bytes were read may differ when the check stops early (a
-/// size limit trips after a chunk-dependent amount of input), so those counts are left out; whether the limit
-/// passed is kept.
-fn essence(report: &Report) -> serde_json::Value {
-    let mut value = serde_json::to_value(report).unwrap();
-    let fields = value.as_object_mut().unwrap();
-    for volatile in ["object", "bytes_read", "bytes_decoded"] {
-        fields.remove(volatile);
-    }
-    for check in fields["checks"].as_array_mut().unwrap() {
-        if check["check"] == "max_bytes" {
-            check.as_object_mut().unwrap().remove("observed");
-        }
-    }
-    value
-}
 
 fn assert_same_everywhere(name: &str, data: &[u8], contract: &Contract) -> Report {
     let whole = check(data, name, contract, None).unwrap();

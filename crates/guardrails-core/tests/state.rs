@@ -195,18 +195,6 @@ async fn an_unreadable_document_is_an_error_and_is_not_overwritten() {
         matches!(update, Err(StateError::Corrupt { .. })),
         "{update:?}"
     );
-    let body = store
-        .client()
-        .get_object()
-        .bucket(store.bucket())
-        .key("baseline.json")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    assert_eq!(body.as_ref(), b"{\"labelCounts\": ", "left as it was");
+    let body = testkit::object_bytes(store.client(), store.bucket(), "baseline.json").await;
+    assert_eq!(body, b"{\"labelCounts\": ", "left as it was");
 }

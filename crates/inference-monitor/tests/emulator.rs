@@ -218,15 +218,13 @@ async fn concurrent_validated_datasets_are_all_counted_in_the_baseline() {
             "{outcome:?}"
         );
     }
-    let stored = aws::s3_client(&sdk)
-        .get_object()
-        .bucket(&bucket.name)
-        .key("inference-monitor/baseline.json")
-        .send()
-        .await
-        .unwrap();
-    let baseline: Value =
-        serde_json::from_slice(&stored.body.collect().await.unwrap().into_bytes()).unwrap();
+    let stored = testkit::object_bytes(
+        &aws::s3_client(&sdk),
+        &bucket.name,
+        "inference-monitor/baseline.json",
+    )
+    .await;
+    let baseline: Value = serde_json::from_slice(&stored).unwrap();
     assert_eq!(
         baseline["labelCounts"],
         json!({"soporte": 80, "ventas": 8}),
@@ -256,21 +254,9 @@ async fn an_unreadable_baseline_is_an_error_and_is_not_replaced() {
     let error = guardrails_core::HandlerError::from(error);
     assert_eq!(error.class, guardrails_core::ErrorClass::NonRetryable);
     assert!(error.message.contains("unreadable"), "{}", error.message);
-    let body = s3
-        .get_object()
-        .bucket(&bucket.name)
-        .key("inference-monitor/baseline.json")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    let body = testkit::object_bytes(&s3, &bucket.name, "inference-monitor/baseline.json").await;
     assert_eq!(
-        body.as_ref(),
-        b"{\"labelCounts\": {\"soporte\": ",
+        body, b"{\"labelCounts\": {\"soporte\": ",
         "left for a person"
     );
 }

@@ -239,6 +239,27 @@ pub async fn drain_queue(
     bodies
 }
 
+/// The bytes of `s3://bucket/key`, for asserting on what an object holds.
+///
+/// # Panics
+/// When the object cannot be read, naming it.
+pub async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"));
+    object
+        .body
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e}"))
+        .into_bytes()
+        .to_vec()
+}
+
 /// A path-style S3 client for the emulator (virtual-host addressing would need DNS for every bucket).
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(sdk)

@@ -60,16 +60,7 @@ impl World {
         let state = KmsBucket::create(&sdk, "state").await;
         let s3 = aws::s3_client(&sdk);
         // Versioned, so a second copy would show as a second version.
-        s3.put_bucket_versioning()
-            .bucket(&ingested.name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        enable_versioning(&s3, &ingested.name).await;
         let bus = BusProbe::create(&sdk, &json!({"source": ["mlops.guardrails"]})).await;
         let topic = TopicProbe::create(&sdk).await;
         let parameter = format!("/{}/contract", unique_name("guardrails"));
@@ -546,17 +537,7 @@ async fn an_unusable_contract_is_a_non_retryable_error_naming_the_parameter() {
 impl World {
     /// The raw bucket versioned, as the template makes it.
     async fn version_raw(&self) {
-        self.s3
-            .put_bucket_versioning()
-            .bucket(&self.raw.name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        enable_versioning(&self.s3, &self.raw.name).await;
     }
 
     /// Uploads `body`; its version id.
@@ -605,6 +586,19 @@ impl World {
                 .count(),
         )
     }
+}
+
+async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 /// An S3 notification of a version of `key` in a versioned bucket.
