@@ -7,12 +7,13 @@ use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::BudgetExceeded;
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
-    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, Severity,
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Function,
+    Invocation, Notice, Notifier, Severity,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{Breach, DayCosts, Level, evaluate, over_hard_limit};
-use crate::config::{Config, Enforce};
+use crate::config::{Config, Enforce, STAGE};
 use crate::enforce::{Enforcer, JobAction};
 use crate::explorer::CostExplorer;
 
@@ -85,32 +86,24 @@ pub struct CostGuard {
     config: Config,
 }
 
-impl CostGuard {
-    /// A handler over these clients and settings; `enforcer` is needed only when enforcement is on or dry-run.
-    pub fn new(
-        explorer: CostExplorer,
-        state: StateStore,
-        notifier: Notifier,
-        events: EventPublisher,
-        enforcer: Option<Enforcer>,
-        config: Config,
-    ) -> Self {
-        CostGuard {
-            explorer,
-            state,
-            notifier,
-            events,
-            enforcer,
-            config,
-        }
+impl Function for CostGuard {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = EventBridgeEvent;
+    type Response = RunReport;
+    type Error = CostGuardError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
     }
 
-    /// The function as Lambda runs it: clients from `sdk`; SageMaker for enforcement only when it is on (or a
-    /// dry run) and a cost tag says which jobs are the project's.
-    ///
-    /// # Errors
-    /// No notice topic configured.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    /// Clients from `sdk`; SageMaker for enforcement only when it is on (or a dry run) and a cost tag says which
+    /// jobs are the project's.
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
         let explorer = CostExplorer::new(
             aws_sdk_costexplorer::Client::new(sdk),
             config.metric.clone(),
@@ -133,6 +126,59 @@ impl CostGuard {
             enforcer,
             config,
         ))
+    }
+
+    fn describe_metrics() {
+        metrics::describe_gauge!(COST_USD, metrics::Unit::Count, "USD per day");
+    }
+
+    async fn invoke(
+        &self,
+        event: EventBridgeEvent,
+        _: Invocation<'_>,
+    ) -> Result<RunReport, CostGuardError> {
+        self.handle(event).await
+    }
+
+    fn describe(report: &RunReport) -> String {
+        if report.breaches.is_empty() {
+            return "within every budget".into();
+        }
+        let breaches: Vec<String> = report
+            .breaches
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {} USD {:.2} of {:.2}",
+                    b.scope,
+                    b.level.as_str(),
+                    b.actual_usd,
+                    b.budget_usd
+                )
+            })
+            .collect();
+        format!("over budget: {}", breaches.join("; "))
+    }
+}
+
+impl CostGuard {
+    /// A handler over these clients and settings; `enforcer` is needed only when enforcement is on or dry-run.
+    pub fn new(
+        explorer: CostExplorer,
+        state: StateStore,
+        notifier: Notifier,
+        events: EventPublisher,
+        enforcer: Option<Enforcer>,
+        config: Config,
+    ) -> Self {
+        CostGuard {
+            explorer,
+            state,
+            notifier,
+            events,
+            enforcer,
+            config,
+        }
     }
 
     /// Handles the schedule's event: the run's date is the event's `time` (UTC), so a replayed event evaluates

@@ -2,18 +2,19 @@
 
 use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
-use guardrails_core::domain::{ModelRolledBack, RetrainingRequested};
+use guardrails_core::domain::{ModelRolledBack, RetrainingRequested, package_version};
 use guardrails_core::notice::cut;
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
-    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, Notice, Notifier, Severity,
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Function,
+    Invocation, Notice, Notifier, Severity,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::alarm::{self, NotAnAlarm};
 use crate::classify::{Actions, AlarmFacts, DriftKind, Response, classify, respond};
-use crate::config::{Config, Serving};
+use crate::config::{Config, STAGE, Serving};
 use crate::registry::Registry;
 use crate::rollback::{Package, newest, target};
 
@@ -144,6 +145,57 @@ pub struct DriftHandler {
     config: Config,
 }
 
+impl Function for DriftHandler {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = Value;
+    type Response = Outcome;
+    type Error = DriftError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(DriftHandler::new(
+            Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
+            StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
+            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            config,
+        ))
+    }
+
+    async fn invoke(&self, event: Value, _: Invocation<'_>) -> Result<Outcome, DriftError> {
+        self.handle(event).await
+    }
+
+    fn describe(outcome: &Outcome) -> String {
+        let words = |kind: &DriftKind| kind.as_str().replace('-', " ");
+        let (kind, rollback) = match outcome {
+            Outcome::LogOnly { alarm } => return format!("logged only ({alarm})"),
+            Outcome::Duplicate { alarm } => return format!("duplicate ({alarm})"),
+            Outcome::Recovered { kind, .. } => return format!("recovered ({})", words(kind)),
+            Outcome::Drifted { kind, rollback, .. } => (kind, rollback),
+        };
+        let line = format!("drifted ({})", words(kind));
+        match rollback {
+            Some(Rollback::RolledBack { from, to, .. }) => format!(
+                "{line}: rolled back {} → {}",
+                package_version(from),
+                package_version(to)
+            ),
+            Some(Rollback::Refused { reason }) => format!("{line}: rollback refused, {reason}"),
+            Some(Rollback::Failed { error }) => format!("{line}: rollback failed, {error}"),
+            None => line,
+        }
+    }
+}
+
 impl DriftHandler {
     /// The function over its clients.
     pub fn new(
@@ -160,20 +212,6 @@ impl DriftHandler {
             events,
             config,
         }
-    }
-
-    /// The function as Lambda runs it: clients from `sdk`.
-    ///
-    /// # Errors
-    /// No notice topic configured.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
-        Ok(DriftHandler::new(
-            Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
-            StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
-            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
-            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
-            config,
-        ))
     }
 
     /// Handles one alarm state change, once per transition: its job document in the state bucket records each
@@ -673,5 +711,50 @@ fn where_(facts: &AlarmFacts) -> String {
             .next()
             .map(|(k, v)| format!("{k} {v}"))
             .unwrap_or_else(|| format!("alarm {}", facts.name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_reads_as_what_happened() {
+        let from = "arn:aws:sagemaker:us-east-1:1:model-package/tickets/2";
+        let to = "arn:aws:sagemaker:us-east-1:1:model-package/tickets/1";
+        let drifted = |rollback| Outcome::Drifted {
+            alarm: "a".into(),
+            kind: DriftKind::ModelQuality,
+            rollback,
+            retraining_requested: false,
+        };
+        let table = [
+            (
+                drifted(Some(Rollback::RolledBack {
+                    from: from.into(),
+                    to: to.into(),
+                    endpoint: None,
+                })),
+                "drifted (model quality): rolled back tickets/2 → tickets/1",
+            ),
+            (
+                drifted(Some(Rollback::Refused {
+                    reason: "no earlier Approved version".into(),
+                })),
+                "drifted (model quality): rollback refused, no earlier Approved version",
+            ),
+            (drifted(None), "drifted (model quality)"),
+            (
+                Outcome::Recovered {
+                    alarm: "a".into(),
+                    kind: DriftKind::DataDrift,
+                },
+                "recovered (data drift)",
+            ),
+            (Outcome::Duplicate { alarm: "a".into() }, "duplicate (a)"),
+        ];
+        for (outcome, line) in table {
+            assert_eq!(DriftHandler::describe(&outcome), line);
+        }
     }
 }

@@ -14,6 +14,12 @@ use crate::s3::ObjectRef;
 /// The `source` of every event the project publishes.
 pub const SOURCE: &str = "mlops.guardrails";
 
+/// The part of a model package ARN people read: `group/version` (the whole text when it is not such an ARN).
+pub fn package_version(arn: &str) -> &str {
+    arn.rsplit_once(":model-package/")
+        .map_or(arn, |(_, version)| version)
+}
+
 /// A typed event detail with its `detail-type`.
 pub trait DomainEvent: Serialize + DeserializeOwned {
     /// The EventBridge `detail-type`, e.g. `Dataset Validated`.

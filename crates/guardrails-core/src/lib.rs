@@ -1,12 +1,13 @@
 //! Shared library of the mlops-guardrails Lambda functions: configuration from the environment, the AWS SDK
 //! configuration, JSON logs and EMF metrics, SNS notices, typed domain events on the project's bus, and error
-//! classification. No handler logic lives here.
+//! classification, and the one shape every function has ([`Function`]). No handler logic lives here.
 
 pub mod aws;
 pub mod aws_events;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod function;
 pub mod ledger;
 pub mod notice;
 pub mod s3;
@@ -16,5 +17,6 @@ pub mod telemetry;
 pub use config::{CommonConfig, ConfigError, Env};
 pub use domain::{DomainEvent, EventPublisher};
 pub use error::{AwsError, Classify, ErrorClass, HandlerError};
+pub use function::{Function, Invocation};
 pub use notice::{Notice, Notifier, Severity};
 pub use s3::ObjectRef;

@@ -9,12 +9,14 @@ use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{DatasetValidated, DomainEvent, parse_envelope};
 use guardrails_core::s3::decode_notification_key;
 use guardrails_core::state::{Change, StateError, StateStore};
-use guardrails_core::{AwsError, Classify, ErrorClass, ObjectRef};
+use guardrails_core::{
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, ObjectRef,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::config::Config;
+use crate::config::{Config, STAGE};
 use crate::parse::parse_line;
 use crate::stats::{Batch, Summary, psi};
 
@@ -116,16 +118,62 @@ pub struct InferenceMonitor {
     config: Config,
 }
 
+impl Function for InferenceMonitor {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = Value;
+    type Response = Outcome;
+    type Error = MonitorError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    /// S3 through a client from `sdk`.
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(InferenceMonitor::new(
+            guardrails_core::aws::s3_client(sdk),
+            config,
+        ))
+    }
+
+    async fn invoke(&self, event: Value, _: Invocation<'_>) -> Result<Outcome, MonitorError> {
+        self.handle(event).await
+    }
+
+    fn describe(outcome: &Outcome) -> String {
+        match outcome {
+            Outcome::BaselineUpdated { label_counts } => {
+                format!("label baseline now {}", json!(label_counts))
+            }
+            Outcome::Ignored { reason } => format!("ignored: {reason}"),
+            Outcome::Monitored {
+                files,
+                summary,
+                label_psi,
+                ..
+            } => format!(
+                "{} prediction(s) in {} file(s), label PSI {}",
+                summary.predictions,
+                files.len(),
+                label_psi.map_or_else(
+                    || "not computed (no baseline)".to_owned(),
+                    |psi| format!("{psi:.3}")
+                )
+            ),
+        }
+    }
+}
+
 impl InferenceMonitor {
     /// The function over its client (output files and the state bucket alike).
     pub fn new(s3: S3, config: Config) -> Self {
         let state = StateStore::new(s3.clone(), &config.state_bucket);
         InferenceMonitor { s3, state, config }
-    }
-
-    /// The function as Lambda runs it: S3 through a client from `sdk`.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
-        InferenceMonitor::new(guardrails_core::aws::s3_client(sdk), config)
     }
 
     /// Handles one EventBridge event: S3 "Object Created" of an output file, "SageMaker Transform Job State

@@ -1,28 +1,80 @@
-//! The template's functions, run in this process: each is the same handler its Lambda binary runs, built the
-//! same way (`from_sdk`), configured from the environment the template gives it.
+//! The template's functions, run in this process: each is the same [`Function`] its Lambda binary runs, built
+//! the same way (`config` then `from_sdk`), configured from the environment the template gives it. A new
+//! function is one line of [`REGISTRY`].
+
+use std::future::Future;
+use std::pin::Pin;
 
 use aws_config::SdkConfig;
-use aws_lambda_events::eventbridge::EventBridgeEvent;
+use guardrails_core::function::{self, Function};
 use guardrails_core::{ConfigError, Env, HandlerError};
 use serde_json::Value;
 
 use crate::stack::FunctionSpec;
 
-/// One function's handler.
-pub enum Function {
-    /// validate-ingest.
-    ValidateIngest(validate_ingest::Ingest),
-    /// trigger-training.
-    TriggerTraining(trigger_training::TriggerTraining),
-    /// model-gate.
-    ModelGate(model_gate::ModelGate),
-    /// drift-handler.
-    DriftHandler(drift_handler::DriftHandler),
-    /// inference-monitor.
-    InferenceMonitor(inference_monitor::InferenceMonitor),
-    /// cost-guard.
-    CostGuard(cost_guard::CostGuard),
+/// A handler's answer: its JSON response and the response in one line.
+pub type Answer = Result<(Value, String), HandlerError>;
+
+/// A function built for this process, its types erased so that one map holds them all.
+trait Runnable: Send + Sync {
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        request_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
 }
+
+impl<F: Function> Runnable for F {
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        request_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
+        Box::pin(function::invoke_json(self, payload, request_id))
+    }
+}
+
+type Build = fn(&Env, &SdkConfig) -> Result<Box<dyn Runnable>, ConfigError>;
+
+fn build<F: Function>(env: &Env, sdk: &SdkConfig) -> Result<Box<dyn Runnable>, ConfigError> {
+    Ok(Box::new(function::build::<F>(env, sdk)?))
+}
+
+/// Each function of the project: its binary (also its stage) and how to build it.
+const REGISTRY: &[(&str, Build)] = &[
+    (
+        <validate_ingest::Ingest as Function>::STAGE,
+        build::<validate_ingest::Ingest>,
+    ),
+    (
+        <trigger_training::TriggerTraining as Function>::STAGE,
+        build::<trigger_training::TriggerTraining>,
+    ),
+    (
+        <model_gate::ModelGate as Function>::STAGE,
+        build::<model_gate::ModelGate>,
+    ),
+    (
+        <drift_handler::DriftHandler as Function>::STAGE,
+        build::<drift_handler::DriftHandler>,
+    ),
+    (
+        <inference_monitor::InferenceMonitor as Function>::STAGE,
+        build::<inference_monitor::InferenceMonitor>,
+    ),
+    (
+        <cost_guard::CostGuard as Function>::STAGE,
+        build::<cost_guard::CostGuard>,
+    ),
+];
+
+/// The binaries the local loop can run.
+pub fn binaries() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|(binary, _)| *binary)
+}
+
+/// One function's handler, built.
+pub struct Handler(Box<dyn Runnable>);
 
 /// A function that cannot be built from the template.
 #[derive(Debug, thiserror::Error)]
@@ -47,118 +99,59 @@ pub enum BuildError {
     },
 }
 
-impl Function {
+impl Handler {
     /// Builds the handler of `spec` over clients from `sdk`.
     ///
     /// # Errors
     /// An unknown binary, or an environment its configuration refuses (the error names the variable).
     pub fn build(spec: &FunctionSpec, sdk: &SdkConfig) -> Result<Self, BuildError> {
+        let (_, build) = REGISTRY
+            .iter()
+            .find(|(binary, _)| *binary == spec.binary)
+            .ok_or_else(|| BuildError::UnknownBinary {
+                function: spec.logical_id.clone(),
+                binary: spec.binary.clone(),
+            })?;
         let env = Env::from_pairs(
             spec.environment
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        let config_error = |source| BuildError::Config {
-            function: spec.logical_id.clone(),
-            source,
-        };
-        Ok(match spec.binary.as_str() {
-            "validate-ingest" => Function::ValidateIngest(
-                validate_ingest::Ingest::from_sdk(
-                    sdk,
-                    validate_ingest::Config::from_env(&env).map_err(config_error)?,
-                )
-                .map_err(config_error)?,
-            ),
-            "trigger-training" => {
-                Function::TriggerTraining(trigger_training::TriggerTraining::from_sdk(
-                    sdk,
-                    trigger_training::Config::from_env(&env).map_err(config_error)?,
-                ))
-            }
-            "model-gate" => Function::ModelGate(model_gate::ModelGate::from_sdk(
-                sdk,
-                model_gate::Config::from_env(&env).map_err(config_error)?,
-            )),
-            "drift-handler" => Function::DriftHandler(
-                drift_handler::DriftHandler::from_sdk(
-                    sdk,
-                    drift_handler::Config::from_env(&env).map_err(config_error)?,
-                )
-                .map_err(config_error)?,
-            ),
-            "inference-monitor" => {
-                Function::InferenceMonitor(inference_monitor::InferenceMonitor::from_sdk(
-                    sdk,
-                    inference_monitor::Config::from_env(&env).map_err(config_error)?,
-                ))
-            }
-            "cost-guard" => Function::CostGuard(
-                cost_guard::CostGuard::from_sdk(
-                    sdk,
-                    cost_guard::Config::from_env(&env).map_err(config_error)?,
-                )
-                .map_err(config_error)?,
-            ),
-            other => {
-                return Err(BuildError::UnknownBinary {
-                    function: spec.logical_id.clone(),
-                    binary: other.to_owned(),
-                });
-            }
-        })
+        build(&env, sdk)
+            .map(Handler)
+            .map_err(|source| BuildError::Config {
+                function: spec.logical_id.clone(),
+                source,
+            })
     }
 
-    /// Invokes the handler with `payload`, as the Lambda runtime would; the answer is its JSON response, the
-    /// error what Lambda reports (`errorType` `Retryable`/`NonRetryable` and the message).
-    pub async fn invoke(&self, payload: Value, request_id: &str) -> Result<Value, HandlerError> {
-        fn respond<T: serde::Serialize>(value: T) -> Value {
-            serde_json::to_value(value).unwrap_or(Value::Null)
-        }
-        match self {
-            Function::ValidateIngest(f) => f
-                .handle(payload)
-                .await
-                .map(respond)
-                .map_err(HandlerError::from),
-            Function::TriggerTraining(f) => f
-                .handle(payload, request_id)
-                .await
-                .map(respond)
-                .map_err(HandlerError::from),
-            Function::ModelGate(f) => {
-                let request = serde_json::from_value(payload).map_err(bad_payload)?;
-                f.handle(request)
-                    .await
-                    .map(respond)
-                    .map_err(HandlerError::from)
-            }
-            Function::DriftHandler(f) => f
-                .handle(payload)
-                .await
-                .map(respond)
-                .map_err(HandlerError::from),
-            Function::InferenceMonitor(f) => f
-                .handle(payload)
-                .await
-                .map(respond)
-                .map_err(HandlerError::from),
-            Function::CostGuard(f) => {
-                let event: EventBridgeEvent =
-                    serde_json::from_value(payload).map_err(bad_payload)?;
-                f.handle(event)
-                    .await
-                    .map(respond)
-                    .map_err(HandlerError::from)
-            }
-        }
+    /// Invokes the handler with `payload`, as the Lambda runtime would: the answer is its JSON response and
+    /// that response in one line, the error what Lambda reports (`errorType` `Retryable`/`NonRetryable`).
+    pub async fn invoke(&self, payload: Value, request_id: &str) -> Answer {
+        self.0.invoke(payload, request_id).await
     }
 }
 
-/// The runtime's answer to a payload that does not deserialize into the handler's input type.
-fn bad_payload(error: serde_json::Error) -> HandlerError {
-    HandlerError {
-        class: guardrails_core::ErrorClass::NonRetryable,
-        message: format!("the payload does not deserialize: {error}"),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_crate_of_the_workspace_is_registered_once() {
+        let crates = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|dir| dir.join("src/main.rs").is_file())
+            .filter(|dir| {
+                std::fs::read_to_string(dir.join("src/main.rs"))
+                    .unwrap()
+                    .contains("function::run::<")
+            })
+            .map(|dir| dir.file_name().unwrap().to_string_lossy().into_owned());
+        let mut crates: Vec<String> = crates.collect();
+        crates.sort();
+        let mut registered: Vec<&str> = binaries().collect();
+        registered.sort();
+        assert_eq!(crates, registered);
     }
 }

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::asl::DIRECT;
-use crate::describe::{describe_published, describe_result};
-use crate::functions::{BuildError, Function};
+use crate::describe::describe_published;
+use crate::functions::{BuildError, Handler};
 use crate::stack::{Route, Stack};
 use crate::template::{ACCOUNT_ID, Names, REGION, text_of};
 use crate::timeline::{Fact, Timeline};
@@ -47,7 +47,7 @@ pub struct Runtime {
     pub stack: Stack,
     /// The story so far.
     pub timeline: Arc<Timeline>,
-    functions: BTreeMap<String, Function>,
+    functions: BTreeMap<String, Handler>,
     sqs: aws_sdk_sqs::Client,
     sfn: aws_sdk_sfn::Client,
     sns: aws_sdk_sns::Client,
@@ -69,7 +69,7 @@ impl Runtime {
         let mut functions = BTreeMap::new();
         for (id, spec) in &stack.functions {
             let own = acting_as.get(id).unwrap_or(sdk);
-            functions.insert(id.clone(), Function::build(spec, own)?);
+            functions.insert(id.clone(), Handler::build(spec, own)?);
         }
         Ok(Runtime {
             stack,
@@ -587,11 +587,16 @@ impl Runtime {
                 message: format!("no function {function}"),
             });
         };
-        let result = handler.invoke(payload, request_id).await;
+        let answer = handler.invoke(payload, request_id).await;
+        let line = match &answer {
+            Ok((_, line)) => cut(line, 200),
+            Err(error) => format!("failed: {}", cut(&error.to_string(), 160)),
+        };
+        let result = answer.map(|(response, _)| response);
         let binary = self.actor(function);
         self.timeline.record(
             &binary,
-            describe_result(&binary, &result),
+            line,
             Fact::Invoked {
                 function: function.to_owned(),
                 result: result.clone().map_err(|e| e.to_string()),

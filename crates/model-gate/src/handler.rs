@@ -4,17 +4,36 @@ use std::collections::BTreeMap;
 
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::notice::cut;
-use guardrails_core::{AwsError, Classify, ErrorClass};
+use guardrails_core::{
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, STAGE};
 use crate::registry::{JobError, Registry};
 use crate::verdict::{Candidate, Decision, Score, judge};
 
-/// EMF gauges, each with the [`GROUP_DIMENSION`].
-pub const GAUGES: [&str; 5] = ["F1", "Accuracy", "OverfitGap", "TrainingSeconds", "Epochs"];
+/// EMF gauge: the candidate's validation F1, with the [`GROUP_DIMENSION`] (as are the other gauges).
+pub const F1: &str = "F1";
+/// EMF gauge: the candidate's validation accuracy.
+pub const ACCURACY: &str = "Accuracy";
+/// EMF gauge: training F1 minus validation F1.
+pub const OVERFIT_GAP: &str = "OverfitGap";
+/// EMF gauge: the training job's billable seconds.
+pub const TRAINING_SECONDS: &str = "TrainingSeconds";
+/// EMF gauge: the epochs the job reported.
+pub const EPOCHS: &str = "Epochs";
 /// EMF counter of verdicts, by `Decision`.
 pub const VERDICTS: &str = "GateVerdicts";
+/// Every metric the function emits, by name: the template's alarms and dashboard may name only these.
+pub const METRICS: &[&str] = &[
+    F1,
+    ACCURACY,
+    OVERFIT_GAP,
+    TRAINING_SECONDS,
+    EPOCHS,
+    VERDICTS,
+];
 /// The bounded dimension: the model package group.
 pub const GROUP_DIMENSION: &str = "ModelPackageGroup";
 
@@ -92,15 +111,51 @@ pub struct ModelGate {
     config: Config,
 }
 
+impl Function for ModelGate {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = GateRequest;
+    type Response = GateResponse;
+    type Error = GateError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    /// SageMaker reads through a client from `sdk`.
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(ModelGate::new(
+            Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
+            config,
+        ))
+    }
+
+    async fn invoke(
+        &self,
+        request: GateRequest,
+        _: Invocation<'_>,
+    ) -> Result<GateResponse, GateError> {
+        self.handle(request).await
+    }
+
+    fn describe(response: &GateResponse) -> String {
+        format!(
+            "verdict {} for {}: {}",
+            response.decision.as_str(),
+            response.training_job_name,
+            cut(&response.summary, 120)
+        )
+    }
+}
+
 impl ModelGate {
     /// The gate over its SageMaker reads.
     pub fn new(registry: Registry, config: Config) -> Self {
         ModelGate { registry, config }
-    }
-
-    /// The function as Lambda runs it: SageMaker reads through a client from `sdk`.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
-        ModelGate::new(Registry::new(aws_sdk_sagemaker::Client::new(sdk)), config)
     }
 
     /// Judges the job the request names.
@@ -139,16 +194,12 @@ impl ModelGate {
                 metrics::gauge!(metric, GROUP_DIMENSION => group_label.clone()).set(v);
             }
         };
-        gauge(GAUGES[0], candidate.f1.value);
-        gauge(GAUGES[1], candidate.accuracy.value);
-        gauge(GAUGES[2], verdict.overfit_gap);
-        gauge(GAUGES[3], job.training_seconds);
-        gauge(GAUGES[4], job.metrics.get(&names.epochs).copied());
-        let decision_name = match verdict.decision {
-            Decision::Approved => "Approved",
-            Decision::PendingManualApproval => "PendingManualApproval",
-            Decision::Rejected => "Rejected",
-        };
+        gauge(F1, candidate.f1.value);
+        gauge(ACCURACY, candidate.accuracy.value);
+        gauge(OVERFIT_GAP, verdict.overfit_gap);
+        gauge(TRAINING_SECONDS, job.training_seconds);
+        gauge(EPOCHS, job.metrics.get(&names.epochs).copied());
+        let decision_name = verdict.decision.as_str();
         metrics::counter!(VERDICTS, GROUP_DIMENSION => group.clone(), "Decision" => decision_name)
             .increment(1);
 

@@ -13,6 +13,17 @@ pub enum Decision {
     Rejected,
 }
 
+impl Decision {
+    /// The registry's name for it (also the `Decision` metric dimension and the serialized form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approved => "Approved",
+            Decision::PendingManualApproval => "PendingManualApproval",
+            Decision::Rejected => "Rejected",
+        }
+    }
+}
+
 /// One reported metric, by the name the training job reports it under.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
@@ -179,6 +190,23 @@ pub fn judge(candidate: &Candidate, champion: Option<&Champion>, t: &Thresholds)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decision_is_named_as_the_registry_and_serde_name_it() {
+        for decision in [
+            Decision::Approved,
+            Decision::PendingManualApproval,
+            Decision::Rejected,
+        ] {
+            let serialized = serde_json::to_value(decision).unwrap();
+            assert_eq!(serialized, decision.as_str());
+            assert!(
+                aws_sdk_sagemaker::types::ModelApprovalStatus::values()
+                    .contains(&decision.as_str()),
+                "{decision:?}"
+            );
+        }
+    }
 
     fn candidate(f1: Option<f64>, accuracy: Option<f64>, train_f1: Option<f64>) -> Candidate {
         Candidate {

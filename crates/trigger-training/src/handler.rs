@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{DatasetValidated, DomainEvent, RetrainingRequested, parse_envelope};
 use guardrails_core::ledger::Ledger;
-use guardrails_core::{AwsError, Classify, ErrorClass};
+use guardrails_core::{
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{Config, STAGE};
 use crate::input::{Trigger, execution_input};
 use crate::policy::{Decision, SkipReason, TriggerKind, decide};
 use crate::workflow::{Started, Workflow};
@@ -161,6 +163,57 @@ pub struct TriggerTraining {
     config: Config,
 }
 
+impl Function for TriggerTraining {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = Value;
+    type Response = Outcome;
+    type Error = TriggerError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    /// Clients from `sdk`, the state machine and ledger it is configured with.
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(TriggerTraining::new(
+            Workflow::new(aws_sdk_sfn::Client::new(sdk), &config.state_machine_arn),
+            Ledger::new(
+                guardrails_core::aws::s3_client(sdk),
+                &config.state_bucket,
+                &config.ledger_prefix,
+            ),
+            config,
+        ))
+    }
+
+    async fn invoke(
+        &self,
+        event: Value,
+        invocation: Invocation<'_>,
+    ) -> Result<Outcome, TriggerError> {
+        self.handle(event, invocation.request_id).await
+    }
+
+    fn describe(outcome: &Outcome) -> String {
+        match outcome {
+            Outcome::Started {
+                execution_name,
+                training_job_name,
+                ..
+            } => format!("started execution {execution_name} (training job {training_job_name})"),
+            Outcome::Skipped { message, .. } => format!("skipped: {message}"),
+            Outcome::Duplicate { execution_name } => {
+                format!("duplicate of execution {execution_name}")
+            }
+        }
+    }
+}
+
 impl TriggerTraining {
     /// The function over its clients.
     pub fn new(workflow: Workflow, ledger: Ledger, config: Config) -> Self {
@@ -169,19 +222,6 @@ impl TriggerTraining {
             ledger,
             config,
         }
-    }
-
-    /// The function as Lambda runs it: clients from `sdk`, the state machine and ledger it is configured with.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
-        TriggerTraining::new(
-            Workflow::new(aws_sdk_sfn::Client::new(sdk), &config.state_machine_arn),
-            Ledger::new(
-                guardrails_core::aws::s3_client(sdk),
-                &config.state_bucket,
-                &config.ledger_prefix,
-            ),
-            config,
-        )
     }
 
     /// Handles one invocation.
@@ -273,6 +313,26 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2026-11-22T08:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn an_outcome_reads_as_what_happened() {
+        let started = Outcome::Started {
+            execution_name: "new-data-1".into(),
+            execution_arn: "arn".into(),
+            training_job_name: "tickets-1".into(),
+        };
+        assert_eq!(
+            TriggerTraining::describe(&started),
+            "started execution new-data-1 (training job tickets-1)"
+        );
+        let duplicate = Outcome::Duplicate {
+            execution_name: "new-data-1".into(),
+        };
+        assert_eq!(
+            TriggerTraining::describe(&duplicate),
+            "duplicate of execution new-data-1"
+        );
     }
 
     #[test]

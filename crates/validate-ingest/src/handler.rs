@@ -11,16 +11,17 @@ use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
+use guardrails_core::function::{self, Function, Invocation};
 use guardrails_core::ledger::Ledger;
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
-    AwsError, Classify, ConfigError, ErrorClass, EventPublisher, HandlerError, Notice, Notifier,
-    ObjectRef, Severity,
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Notice,
+    Notifier, ObjectRef, Severity,
 };
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, STAGE};
 use crate::job::{IngestJob, IngestStep, Verdict};
 use crate::routing::{Decision, Layout, Plan, Upload, decide};
 use crate::store::{Fetched, Store, StoreError};
@@ -212,6 +213,64 @@ pub struct Ingest {
     config: Config,
 }
 
+impl Function for Ingest {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = serde_json::Value;
+    type Response = Response;
+    type Error = IngestError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    /// Clients from `sdk`, the contract from the configured SSM parameter.
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let s3 = guardrails_core::aws::s3_client(sdk);
+        Ok(Ingest::new(
+            Store::new(s3.clone()),
+            StateStore::new(s3, &config.state_bucket),
+            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
+            ContractSource::new(
+                aws_sdk_ssm::Client::new(sdk),
+                &config.contract_parameter,
+                config.contract_cache,
+            ),
+            config,
+        ))
+    }
+
+    fn describe_metrics() {
+        describe_metrics();
+    }
+
+    async fn invoke(
+        &self,
+        payload: serde_json::Value,
+        _: Invocation<'_>,
+    ) -> Result<Response, IngestError> {
+        self.handle(payload).await
+    }
+
+    fn describe(response: &Response) -> String {
+        match response {
+            Response::Batch(batch) if batch.batch_item_failures.is_empty() => {
+                "handled the batch, no message failed".into()
+            }
+            Response::Batch(batch) => format!(
+                "{} message(s) failed and stay on the queue",
+                batch.batch_item_failures.len()
+            ),
+            Response::Summary(handled) => format!("handled {} upload(s)", handled.len()),
+        }
+    }
+}
+
 impl Ingest {
     /// A handler over these clients and settings.
     pub fn new(
@@ -238,26 +297,6 @@ impl Ingest {
         }
     }
 
-    /// The function as Lambda runs it: clients from `sdk`, the contract from the configured SSM parameter.
-    ///
-    /// # Errors
-    /// No notice topic configured.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
-        let s3 = guardrails_core::aws::s3_client(sdk);
-        Ok(Ingest::new(
-            Store::new(s3.clone()),
-            StateStore::new(s3, &config.state_bucket),
-            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
-            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
-            ContractSource::new(
-                aws_sdk_ssm::Client::new(sdk),
-                &config.contract_parameter,
-                config.contract_cache,
-            ),
-            config,
-        ))
-    }
-
     /// Handles any payload the function is wired to: an SQS batch (the production path), a direct S3
     /// notification or a direct EventBridge "Object Created" event.
     ///
@@ -278,26 +317,16 @@ impl Ingest {
     }
 
     async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for record in batch.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            let result = async {
-                let body = record.body.as_deref().unwrap_or_default();
-                let payload: serde_json::Value = serde_json::from_str(body)
-                    .map_err(|e| IngestError::UnknownEvent(format!("SQS body is not JSON: {e}")))?;
-                for upload in uploads_from_body(payload)? {
-                    Box::pin(self.process(upload)).await?;
-                }
-                Ok::<(), IngestError>(())
+        function::partial_batch(batch.records, |record| async move {
+            let body = record.body.as_deref().unwrap_or_default();
+            let payload: serde_json::Value = serde_json::from_str(body)
+                .map_err(|e| IngestError::UnknownEvent(format!("SQS body is not JSON: {e}")))?;
+            for upload in uploads_from_body(payload)? {
+                Box::pin(self.process(upload)).await?;
             }
-            .await;
-            if let Err(error) = result {
-                let error = HandlerError::from(error);
-                tracing::error!(message_id = %id, class = error.class.error_type(), error = %error.message, "message failed");
-                response.add_failure(id);
-            }
-        }
-        response
+            Ok::<(), IngestError>(())
+        })
+        .await
     }
 
     /// Handles one upload end to end: claims its job in the state bucket, checks it and places the copy and

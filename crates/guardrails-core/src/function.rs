@@ -1,0 +1,195 @@
+//! One shape for every function: a [`Function`] is a stage name, a configuration read from the environment,
+//! clients built once from the SDK configuration, and a handler from a typed event to a typed response. [`run`]
+//! is the whole Lambda entry point (logs, metrics, clients, runtime), [`invoke_json`] what a local runner calls
+//! with a raw payload, and [`partial_batch`] the SQS partial-batch answer for functions fed by a queue.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::{CommonConfig, ConfigError, Env};
+use crate::error::{Classify, ErrorClass, HandlerError};
+use crate::{aws, telemetry};
+
+/// What a handler knows about the invocation beyond its event.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The Lambda request id (the local loop makes its own): names side effects that must be idempotent.
+    pub request_id: &'a str,
+}
+
+/// A pipeline stage's Lambda function.
+pub trait Function: Sized + Send + Sync + 'static {
+    /// The stage: the `Stage` dimension of every metric the function emits.
+    const STAGE: &'static str;
+    /// Its configuration, parsed once per cold start.
+    type Config: Send;
+    /// The event Lambda delivers.
+    type Event: DeserializeOwned + Send + 'static;
+    /// The answer Lambda returns (for Step Functions, the task's output).
+    type Response: Serialize + Send + 'static;
+    /// A failure that says whether it is worth retrying.
+    type Error: Classify + Send + 'static;
+
+    /// Reads the configuration from `env`.
+    ///
+    /// # Errors
+    /// A missing or malformed variable, named.
+    fn config(env: &Env) -> Result<Self::Config, ConfigError>;
+
+    /// The settings every function shares (the metrics namespace among them).
+    fn common(config: &Self::Config) -> &CommonConfig;
+
+    /// Builds the clients from `sdk`.
+    ///
+    /// # Errors
+    /// A setting the clients need is missing (e.g. a notice topic).
+    fn from_sdk(sdk: &SdkConfig, config: Self::Config) -> Result<Self, ConfigError>;
+
+    /// Registers the units and descriptions of the function's metrics (once, after the recorder is installed).
+    fn describe_metrics() {}
+
+    /// Handles one event: what the runtime calls (each function's own `handle` does the work).
+    fn invoke(
+        &self,
+        event: Self::Event,
+        invocation: Invocation<'_>,
+    ) -> impl Future<Output = Result<Self::Response, Self::Error>> + Send;
+
+    /// The response in one line, for people watching the function run (the local loop's timeline).
+    fn describe(response: &Self::Response) -> String {
+        serde_json::to_string(response).unwrap_or_default()
+    }
+}
+
+/// The Lambda entry point of `F`: JSON logs, the EMF recorder, the configuration, the clients, then the runtime
+/// until it stops. A configuration error fails the cold start with a message that names the variable.
+///
+/// # Errors
+/// A configuration or metrics-recorder error at start, or the runtime's own failure.
+pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
+    telemetry::init_tracing();
+    let config = F::config(&Env::process())?;
+    let metrics = telemetry::init_metrics(&F::common(&config).metrics_namespace, F::STAGE)?;
+    F::describe_metrics();
+    let sdk = aws::load_sdk_config().await;
+    let function = Arc::new(F::from_sdk(&sdk, config)?);
+    metrics_cloudwatch_embedded::lambda::service::run(
+        metrics,
+        service_fn(move |event: LambdaEvent<F::Event>| {
+            let function = Arc::clone(&function);
+            async move {
+                let invocation = Invocation {
+                    request_id: &event.context.request_id,
+                };
+                // Boxed: a handler's future is deep, and the runtime's service nests it further.
+                Box::pin(function.invoke(event.payload, invocation))
+                    .await
+                    .map_err(HandlerError::from)
+            }
+        }),
+    )
+    .await
+}
+
+/// Builds `F` from an environment, as a cold start would.
+///
+/// # Errors
+/// What [`Function::config`] or [`Function::from_sdk`] refuses.
+pub fn build<F: Function>(env: &Env, sdk: &SdkConfig) -> Result<F, ConfigError> {
+    F::from_sdk(sdk, F::config(env)?)
+}
+
+/// Invokes `function` with a raw JSON payload, as the Lambda runtime would: a payload that does not deserialize
+/// into `F::Event` is a non-retryable error, the answer is the response as JSON and its one-line description.
+///
+/// # Errors
+/// The handler's classified error.
+pub async fn invoke_json<F: Function>(
+    function: &F,
+    payload: Value,
+    request_id: &str,
+) -> Result<(Value, String), HandlerError> {
+    let event: F::Event = serde_json::from_value(payload).map_err(|e| HandlerError {
+        class: ErrorClass::NonRetryable,
+        message: format!("the payload does not deserialize: {e}"),
+    })?;
+    let response = function
+        .invoke(event, Invocation { request_id })
+        .await
+        .map_err(HandlerError::from)?;
+    let line = F::describe(&response);
+    let json = serde_json::to_value(&response).map_err(|e| HandlerError {
+        class: ErrorClass::NonRetryable,
+        message: format!("the response does not serialize: {e}"),
+    })?;
+    Ok((json, line))
+}
+
+/// Handles an SQS batch message by message (`ReportBatchItemFailures`): a message whose handling fails is
+/// logged with its class and listed in the answer, so only it is redelivered; the others are done.
+pub async fn partial_batch<E, Fut>(
+    records: Vec<SqsMessage>,
+    mut each: impl FnMut(SqsMessage) -> Fut,
+) -> SqsBatchResponse
+where
+    E: Classify,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in records {
+        let id = record.message_id.clone().unwrap_or_default();
+        if let Err(error) = each(record).await {
+            let error = HandlerError::from(error);
+            tracing::error!(message_id = %id, class = error.class.error_type(), error = %error.message, "message failed");
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("message {0} failed")]
+    struct Failed(u32);
+
+    impl Classify for Failed {
+        fn class(&self) -> ErrorClass {
+            ErrorClass::Retryable
+        }
+    }
+
+    fn message(id: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.to_owned());
+        message.body = Some(id.to_owned());
+        message
+    }
+
+    #[tokio::test]
+    async fn only_the_failed_messages_are_listed_and_every_message_is_tried() {
+        let mut seen = Vec::new();
+        let response = partial_batch(vec![message("a"), message("b"), message("c")], |record| {
+            let body = record.body.unwrap_or_default();
+            seen.push(body.clone());
+            async move { if body == "b" { Err(Failed(2)) } else { Ok(()) } }
+        })
+        .await;
+        assert_eq!(seen, ["a", "b", "c"]);
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["b"]);
+    }
+}
