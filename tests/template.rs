@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use drift_handler::classify::{AlarmFacts, AlarmState, DriftKind, classify};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 fn template() -> Value {
     let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// The text of a `!Sub` (or a plain string).
@@ -117,4 +117,199 @@ fn every_function_claim_outlives_its_timeout() {
         checked += 1;
     }
     assert!(checked >= 6, "{checked} functions");
+}
+
+/// A metric in the project's namespace that the template names: where, the stage it filters on (when it does),
+/// the metric name, and the dimensions besides `Stage` it expects.
+#[derive(Debug)]
+struct Named {
+    place: String,
+    stage: Option<String>,
+    name: String,
+    dimensions: Vec<String>,
+}
+
+/// Every metric of `namespace` named by an alarm (`MetricName` or `Metrics[].MetricStat`) or by a dashboard
+/// (`SEARCH('{namespace,dims…} …')` expressions and `[namespace, name, dim, value…]` rows).
+fn named_metrics(template: &Value, namespace: &str) -> Vec<Named> {
+    let mut named = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        let id = id.as_str().unwrap();
+        let p = &resource["Properties"];
+        match resource["Type"].as_str().unwrap_or_default() {
+            "AWS::CloudWatch::Alarm" => {
+                let stats = p["Metrics"].as_sequence().into_iter().flatten();
+                let metrics = std::iter::once(p).chain(stats.map(|m| &m["MetricStat"]["Metric"]));
+                for metric in metrics.filter(|m| m["Namespace"].as_str() == Some(namespace)) {
+                    named.push(alarm_metric(id, metric));
+                }
+            }
+            "AWS::CloudWatch::Dashboard" => {
+                let body: serde_json::Value =
+                    serde_json::from_str(&text(&p["DashboardBody"])).unwrap();
+                dashboard_metrics(id, &body, namespace, &mut named);
+            }
+            _ => {}
+        }
+    }
+    named
+}
+
+fn alarm_metric(id: &str, metric: &Value) -> Named {
+    let mut stage = None;
+    let mut dimensions = Vec::new();
+    for dimension in metric["Dimensions"].as_sequence().into_iter().flatten() {
+        let name = text(&dimension["Name"]);
+        if name == guardrails_core::telemetry::STAGE_DIMENSION {
+            stage = Some(text(&dimension["Value"]));
+        } else {
+            dimensions.push(name);
+        }
+    }
+    Named {
+        place: id.to_owned(),
+        stage,
+        name: text(&metric["MetricName"]),
+        dimensions,
+    }
+}
+
+fn dashboard_metrics(id: &str, node: &serde_json::Value, namespace: &str, named: &mut Vec<Named>) {
+    match node {
+        serde_json::Value::Array(row)
+            if row.first().and_then(|v| v.as_str()) == Some(namespace) =>
+        {
+            let parts: Vec<String> = row
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            let pairs: Vec<&[String]> = parts[2..].chunks(2).collect();
+            let stage = pairs.iter().find(|p| p[0] == "Stage").map(|p| p[1].clone());
+            named.push(Named {
+                place: format!("{id} row"),
+                stage,
+                name: parts[1].clone(),
+                dimensions: pairs
+                    .iter()
+                    .filter(|p| p[0] != "Stage")
+                    .map(|p| p[0].clone())
+                    .collect(),
+            });
+        }
+        serde_json::Value::String(expression) if expression.starts_with("SEARCH(") => {
+            named.extend(search_metrics(id, expression, namespace));
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .for_each(|v| dashboard_metrics(id, v, namespace, named)),
+        serde_json::Value::Object(fields) => {
+            fields
+                .values()
+                .for_each(|v| dashboard_metrics(id, v, namespace, named));
+        }
+        _ => {}
+    }
+}
+
+/// `SEARCH('{Namespace,Dim1,Stage} Stage="s" (MetricName="A" OR MetricName="B")', …)`.
+fn search_metrics(id: &str, expression: &str, namespace: &str) -> Vec<Named> {
+    let schema = expression
+        .split_once('{')
+        .unwrap()
+        .1
+        .split_once('}')
+        .unwrap()
+        .0;
+    let mut keys = schema.split(',').map(str::trim);
+    if keys.next() != Some(namespace) {
+        return Vec::new();
+    }
+    let dimensions: Vec<String> = keys.filter(|k| *k != "Stage").map(str::to_owned).collect();
+    let quoted = |key: &str| -> Vec<String> {
+        expression
+            .split(&format!("{key}=\""))
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_owned())
+            .collect()
+    };
+    let stage = quoted("Stage").into_iter().next();
+    quoted("MetricName")
+        .into_iter()
+        .map(|name| Named {
+            place: format!("{id} SEARCH"),
+            stage: stage.clone(),
+            name,
+            dimensions: dimensions.clone(),
+        })
+        .collect()
+}
+
+/// What the template names that the code does not emit under that name, stage and dimensions.
+fn not_emitted(named: &[Named]) -> Vec<String> {
+    use guardrails_core::metric::CATALOG;
+    let mut wrong = Vec::new();
+    for n in named {
+        let candidates: Vec<_> = CATALOG
+            .iter()
+            .filter(|m| m.name == n.name && n.stage.as_deref().is_none_or(|s| s == m.stage))
+            .collect();
+        let mut expected = n.dimensions.clone();
+        expected.sort();
+        let fits = candidates.iter().any(|m| {
+            let mut emitted: Vec<String> = m.dimensions.iter().map(|d| (*d).to_owned()).collect();
+            emitted.sort();
+            emitted == expected
+        });
+        if !fits {
+            wrong.push(format!(
+                "{}: {} (stage {:?}, dimensions {:?}) is not emitted so (emitted: {:?})",
+                n.place, n.name, n.stage, n.dimensions, candidates
+            ));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn alarms_and_dashboard_name_only_metrics_the_code_emits() {
+    let template = template();
+    let namespace =
+        text(&template["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"]);
+    let named = named_metrics(&template, &namespace);
+    let alarms = named
+        .iter()
+        .filter(|n| !n.place.starts_with("Dashboard"))
+        .count();
+    assert!(
+        alarms >= 6 && named.len() - alarms >= 10,
+        "too few found: {named:#?}"
+    );
+    assert_eq!(not_emitted(&named), Vec::<String>::new());
+
+    // The check sees a renamed metric and a renamed dimension, in an alarm and in the dashboard.
+    let source = std::fs::read_to_string(format!(
+        "{}/../infra/template.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for (from, to) in [
+        ("MetricName: AvgConfidence", "MetricName: AverageConfidence"),
+        (
+            "{ Name: Service, Value: Total }",
+            "{ Name: Services, Value: Total }",
+        ),
+        (
+            "MetricName=\\\"LatencyMs\\\"",
+            "MetricName=\\\"LatencyMillis\\\"",
+        ),
+        (
+            "{MlopsGuardrails,Kind,Stage}",
+            "{MlopsGuardrails,DriftKind,Stage}",
+        ),
+    ] {
+        assert!(source.contains(from), "{from}");
+        let broken: Value = yaml_serde::from_str(&source.replacen(from, to, 1)).unwrap();
+        let wrong = not_emitted(&named_metrics(&broken, &namespace));
+        assert_eq!(wrong.len(), 1, "{to}: {wrong:?}");
+    }
 }

@@ -7,7 +7,7 @@ use guardrails_core::{CommonConfig, ConfigError, Env};
 use crate::budget::Budgets;
 
 /// The metric `Stage` dimension and log name of this function.
-pub const STAGE: &str = "cost-guard";
+pub const STAGE: &str = guardrails_core::metric::stage::COST_GUARD;
 
 /// Cost Explorer metrics a budget can be held against.
 const METRICS: [&str; 5] = [

@@ -16,11 +16,7 @@ use crate::budget::{Breach, DayCosts, Level, evaluate, over_hard_limit};
 use crate::config::{Config, Enforce, STAGE};
 use crate::enforce::{Enforcer, JobAction};
 use crate::explorer::CostExplorer;
-
-/// Metric: a day's cost in USD, by service (budgeted services by name, the rest as `Other`) and `Total`.
-pub const COST_USD: &str = "CostUsd";
-/// The label of [`COST_USD`].
-pub const SERVICE_DIMENSION: &str = "Service";
+use guardrails_core::metric::{COST_USD, dimension};
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +125,7 @@ impl Function for CostGuard {
     }
 
     fn describe_metrics() {
-        metrics::describe_gauge!(COST_USD, metrics::Unit::Count, "USD per day");
+        metrics::describe_gauge!(COST_USD.name, metrics::Unit::Count, "USD per day");
     }
 
     async fn invoke(
@@ -327,14 +323,14 @@ impl CostGuard {
         let mut other = 0.0;
         for (service, amount) in &costs.by_service {
             if self.config.budgets.per_service.contains_key(service) {
-                let labels = [(SERVICE_DIMENSION, service.clone())];
-                metrics::gauge!(COST_USD, &labels).set(amount.usd);
+                let labels = [(dimension::SERVICE, service.clone())];
+                metrics::gauge!(COST_USD.name, &labels).set(amount.usd);
             } else {
                 other += amount.usd;
             }
         }
-        metrics::gauge!(COST_USD, SERVICE_DIMENSION => "Other").set(other);
-        metrics::gauge!(COST_USD, SERVICE_DIMENSION => "Total").set(costs.day_total().usd);
+        metrics::gauge!(COST_USD.name, dimension::SERVICE => "Other").set(other);
+        metrics::gauge!(COST_USD.name, dimension::SERVICE => "Total").set(costs.day_total().usd);
     }
 }
 

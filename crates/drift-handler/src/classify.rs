@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use guardrails_core::Severity;
 use guardrails_core::domain::RetrainingCause;
+use guardrails_core::metric::PREDICTION_QUALITY;
 use serde::{Deserialize, Serialize};
 
 /// The alarm's state.
@@ -119,15 +120,6 @@ pub struct Rule {
     pub kind: DriftKind,
 }
 
-/// The metrics inference-monitor emits in the project's namespace.
-pub const PREDICTION_METRICS: [&str; 5] = [
-    "AvgConfidence",
-    "LowConfidencePct",
-    "OtherPct",
-    "LabelPSI",
-    "P10Confidence",
-];
-
 /// Classifies an alarm: configured rules first (in order), then Model Monitor's namespaces
 /// (`aws/sagemaker/{Endpoints,ModelMonitoring}/{data,model,bias,explainability}-metrics`), Model Monitor's
 /// `feature_baseline_drift_*` metrics in any namespace, and inference-monitor's metrics in `own_namespace`.
@@ -168,7 +160,7 @@ pub fn classify(facts: &AlarmFacts, rules: &[Rule], own_namespace: &str) -> Drif
     if metric.starts_with("feature_baseline_drift_") {
         return DriftKind::DataDrift;
     }
-    if namespace == own_namespace && PREDICTION_METRICS.contains(&metric) {
+    if namespace == own_namespace && PREDICTION_QUALITY.iter().any(|m| m.name == metric) {
         return DriftKind::PredictionQuality;
     }
     DriftKind::Unknown

@@ -7,7 +7,7 @@ use guardrails_core::{CommonConfig, ConfigError, Env};
 use crate::classify::{ActionPolicy, Actions, DriftKind, Rule};
 
 /// The metric `Stage` dimension and log name of this function.
-pub const STAGE: &str = "drift-handler";
+pub const STAGE: &str = guardrails_core::metric::stage::DRIFT_HANDLER;
 
 /// Where the model serves.
 #[derive(Debug, Clone, PartialEq, Eq)]

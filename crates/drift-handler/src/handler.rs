@@ -17,11 +17,7 @@ use crate::classify::{Actions, AlarmFacts, DriftKind, Response, classify, respon
 use crate::config::{Config, STAGE, Serving};
 use crate::registry::Registry;
 use crate::rollback::{Package, newest, target};
-
-/// EMF counter of drift alarms entering ALARM, by `Kind`.
-pub const DRIFT_ALARMS: &str = "DriftAlarms";
-/// EMF counter of rollbacks, by `Result` (`rolled-back`, `refused`).
-pub const ROLLBACKS: &str = "Rollbacks";
+use guardrails_core::metric::{DRIFT_ALARMS, ROLLBACKS, dimension};
 
 /// What became of a rollback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,7 +287,7 @@ impl DriftHandler {
         actions: Actions,
         claim: &mut Claim<'_, DriftStep, DriftJob>,
     ) -> Result<Outcome, DriftError> {
-        metrics::counter!(DRIFT_ALARMS, "Kind" => kind.as_str()).increment(1);
+        metrics::counter!(DRIFT_ALARMS.name, dimension::KIND => kind.as_str()).increment(1);
         let (rollback, failure) = if actions.rollback {
             let (rollback, failure) = self.rollback_step(facts, claim).await?;
             (Some(rollback), failure)
@@ -361,7 +357,7 @@ impl DriftHandler {
             Rollback::Refused { .. } => "refused",
             Rollback::Failed { .. } => "failed",
         };
-        metrics::counter!(ROLLBACKS, "Result" => result).increment(1);
+        metrics::counter!(ROLLBACKS.name, dimension::RESULT => result).increment(1);
         if failure.is_none() {
             claim.data_mut().rollback = Some(rollback.clone());
             claim.record(DriftStep::RolledBack).await?;

@@ -82,14 +82,17 @@ pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
     let function = Arc::new(F::from_sdk(&sdk, config)?);
     metrics_cloudwatch_embedded::lambda::service::run(
         metrics,
-        service_fn(move |event: LambdaEvent<F::Event>| {
+        // The payload arrives as JSON and is decoded here, not by the runtime, so that an event of the wrong
+        // shape fails as `NonRetryable` like every other failure (the runtime would give it its own type).
+        service_fn(move |event: LambdaEvent<Value>| {
             let function = Arc::clone(&function);
             async move {
                 let invocation = Invocation {
                     request_id: &event.context.request_id,
                 };
+                let payload = decode::<F>(event.payload)?;
                 // Boxed: a handler's future is deep, and the runtime's service nests it further.
-                Box::pin(function.invoke(event.payload, invocation))
+                Box::pin(function.invoke(payload, invocation))
                     .await
                     .map_err(HandlerError::from)
             }
@@ -116,10 +119,7 @@ pub async fn invoke_json<F: Function>(
     payload: Value,
     request_id: &str,
 ) -> Result<(Value, String), HandlerError> {
-    let event: F::Event = serde_json::from_value(payload).map_err(|e| HandlerError {
-        class: ErrorClass::NonRetryable,
-        message: format!("the payload does not deserialize: {e}"),
-    })?;
+    let event = decode::<F>(payload)?;
     let response = function
         .invoke(event, Invocation { request_id })
         .await
@@ -130,6 +130,14 @@ pub async fn invoke_json<F: Function>(
         message: format!("the response does not serialize: {e}"),
     })?;
     Ok((json, line))
+}
+
+/// The event in `payload`; one of the wrong shape is a non-retryable error (the same payload fails again).
+fn decode<F: Function>(payload: Value) -> Result<F::Event, HandlerError> {
+    serde_json::from_value(payload).map_err(|e| HandlerError {
+        class: ErrorClass::NonRetryable,
+        message: format!("the payload is not a {} event: {e}", F::STAGE),
+    })
 }
 
 /// Handles an SQS batch message by message (`ReportBatchItemFailures`): a message whose handling fails is
@@ -166,6 +174,61 @@ mod tests {
         fn class(&self) -> ErrorClass {
             ErrorClass::Retryable
         }
+    }
+
+    /// A function that doubles a number and fails, retryably, on zero.
+    struct Double;
+
+    impl Function for Double {
+        const STAGE: &'static str = "double";
+        type Config = ();
+        type Event = u32;
+        type Response = u64;
+        type Error = Failed;
+
+        fn config(_: &Env) -> Result<(), ConfigError> {
+            Ok(())
+        }
+
+        fn common(_: &()) -> &CommonConfig {
+            unreachable!("not run on Lambda")
+        }
+
+        fn from_sdk(_: &SdkConfig, _: ()) -> Result<Self, ConfigError> {
+            Ok(Double)
+        }
+
+        async fn invoke(&self, event: u32, _: Invocation<'_>) -> Result<u64, Failed> {
+            match event {
+                0 => Err(Failed(0)),
+                n => Ok(u64::from(n) * 2),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_raw_payload_is_decoded_handled_and_described_or_refused_with_a_class() {
+        let (response, line) = invoke_json(&Double, serde_json::json!(21), "r1")
+            .await
+            .unwrap();
+        assert_eq!((response, line.as_str()), (serde_json::json!(42), "42"));
+
+        let wrong = invoke_json(&Double, serde_json::json!({"n": 1}), "r2")
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.class, ErrorClass::NonRetryable);
+        assert!(
+            wrong
+                .message
+                .starts_with("the payload is not a double event"),
+            "{}",
+            wrong.message
+        );
+
+        let failed = invoke_json(&Double, serde_json::json!(0), "r3")
+            .await
+            .unwrap_err();
+        assert_eq!(failed.class, ErrorClass::Retryable);
     }
 
     fn message(id: &str) -> SqsMessage {

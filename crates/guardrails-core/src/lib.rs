@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod function;
 pub mod ledger;
+pub mod metric;
 pub mod notice;
 pub mod s3;
 pub mod state;

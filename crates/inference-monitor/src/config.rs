@@ -5,7 +5,7 @@ use guardrails_core::{CommonConfig, ConfigError, Env};
 use crate::parse::Fields;
 
 /// The metric `Stage` dimension and log name of this function.
-pub const STAGE: &str = "inference-monitor";
+pub const STAGE: &str = guardrails_core::metric::stage::INFERENCE_MONITOR;
 
 /// inference-monitor configuration.
 #[derive(Debug, Clone, PartialEq)]

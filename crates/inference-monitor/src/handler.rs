@@ -19,18 +19,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::config::{Config, STAGE};
 use crate::parse::parse_line;
 use crate::stats::{Batch, Summary, psi};
-
-/// The EMF gauges, each with the [`MODEL_DIMENSION`].
-pub const GAUGES: [&str; 6] = [
-    "AvgConfidence",
-    "P10Confidence",
-    "LowConfidencePct",
-    "OtherPct",
-    "LabelPSI",
-    "BatchSeconds",
-];
-/// The bounded dimension: the deployment's model name.
-pub const MODEL_DIMENSION: &str = "Model";
+use guardrails_core::metric::{
+    AVG_CONFIDENCE, BAD_PREDICTIONS, BATCH_SECONDS, LABEL_PSI, LOW_CONFIDENCE_PCT, OTHER_PCT,
+    P10_CONFIDENCE, PREDICTIONS, dimension,
+};
 
 /// What the function did; also its response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -272,7 +264,16 @@ impl InferenceMonitor {
         }
 
         let model = self.config.model.clone();
-        for (name, value) in GAUGES.iter().zip([
+        for (metric, value) in [
+            AVG_CONFIDENCE,
+            P10_CONFIDENCE,
+            LOW_CONFIDENCE_PCT,
+            OTHER_PCT,
+            LABEL_PSI,
+            BATCH_SECONDS,
+        ]
+        .into_iter()
+        .zip([
             summary.avg_confidence,
             summary.p10_confidence,
             summary.low_confidence_pct,
@@ -281,13 +282,13 @@ impl InferenceMonitor {
             batch_seconds,
         ]) {
             if let Some(v) = value {
-                metrics::gauge!(*name, MODEL_DIMENSION => model.clone()).set(v);
+                metrics::gauge!(metric.name, dimension::MODEL => model.clone()).set(v);
             }
         }
-        metrics::counter!("Predictions", MODEL_DIMENSION => model.clone())
+        metrics::counter!(PREDICTIONS.name, dimension::MODEL => model.clone())
             .increment(summary.predictions);
         let bad: u64 = summary.defects.values().sum();
-        metrics::counter!("BadPredictions", MODEL_DIMENSION => model).increment(bad);
+        metrics::counter!(BAD_PREDICTIONS.name, dimension::MODEL => model).increment(bad);
         tracing::info!(files = files.len(), summary = %json!(summary), label_psi, batch_seconds, "batch monitored");
         Ok(Outcome::Monitored {
             files: files.iter().map(ObjectRef::uri).collect(),

@@ -910,7 +910,7 @@ fn name_property(
     property: &str,
 ) -> Result<String, ProvisionError> {
     match &r.properties[property] {
-        serde_yaml::Value::Null => Ok(format!(
+        yaml_serde::Value::Null => Ok(format!(
             "{}-{}",
             template
                 .parameter("ProjectName")

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
-use serde_yaml::Value as Yaml;
+use yaml_serde::Value as Yaml;
 
 /// The region and account the emulator answers as (pseudo parameters `AWS::Region`, `AWS::AccountId`).
 pub use testkit::{ACCOUNT_ID, REGION};
@@ -116,7 +116,7 @@ impl Template {
         path: &Path,
         overrides: &[(String, String)],
     ) -> Result<Self, TemplateError> {
-        let root: Yaml = serde_yaml::from_str(text).map_err(|e| TemplateError::Read {
+        let root: Yaml = yaml_serde::from_str(text).map_err(|e| TemplateError::Read {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
@@ -583,7 +583,7 @@ fn scalar_text(value: &Yaml) -> String {
         Yaml::String(s) => s.clone(),
         Yaml::Number(n) => n.to_string(),
         Yaml::Bool(b) => b.to_string(),
-        other => serde_yaml::to_string(other)
+        other => yaml_serde::to_string(other)
             .unwrap_or_default()
             .trim()
             .to_owned(),
@@ -727,12 +727,12 @@ Outputs: {}
     #[test]
     fn an_unknown_reference_is_named() {
         let t = template(&[("Image", "i")]).unwrap();
-        let value: Yaml = serde_yaml::from_str("!GetAtt Missing.Arn").unwrap();
+        let value: Yaml = yaml_serde::from_str("!GetAtt Missing.Arn").unwrap();
         assert_eq!(
             t.resolve(&value, &Known).unwrap_err(),
             TemplateError::Unresolved("Missing.Arn".into())
         );
-        let value: Yaml = serde_yaml::from_str("!Sub '${Missing}-x'").unwrap();
+        let value: Yaml = yaml_serde::from_str("!Sub '${Missing}-x'").unwrap();
         assert_eq!(
             t.resolve(&value, &Known).unwrap_err(),
             TemplateError::Unresolved("Missing".into())
@@ -742,7 +742,7 @@ Outputs: {}
     #[test]
     fn sub_if_select_and_no_value() {
         let t = template(&[("Image", "i"), ("Subnets", "a,b")]).unwrap();
-        let value: Yaml = serde_yaml::from_str(
+        let value: Yaml = yaml_serde::from_str(
             r#"
             literal: !Sub "${!Name} ${Image}"
             mapped: !Sub ["${X}/${ProjectName}", { X: !Select [1, !Ref Subnets] }]

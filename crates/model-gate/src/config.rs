@@ -5,7 +5,7 @@ use guardrails_core::{CommonConfig, ConfigError, Env};
 use crate::verdict::Thresholds;
 
 /// The metric `Stage` dimension and log name of this function.
-pub const STAGE: &str = "model-gate";
+pub const STAGE: &str = guardrails_core::metric::stage::MODEL_GATE;
 
 /// The names the training job reports its final metrics under.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,30 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, STAGE};
 use crate::registry::{JobError, Registry};
 use crate::verdict::{Candidate, Decision, Score, judge};
-
-/// EMF gauge: the candidate's validation F1, with the [`GROUP_DIMENSION`] (as are the other gauges).
-pub const F1: &str = "F1";
-/// EMF gauge: the candidate's validation accuracy.
-pub const ACCURACY: &str = "Accuracy";
-/// EMF gauge: training F1 minus validation F1.
-pub const OVERFIT_GAP: &str = "OverfitGap";
-/// EMF gauge: the training job's billable seconds.
-pub const TRAINING_SECONDS: &str = "TrainingSeconds";
-/// EMF gauge: the epochs the job reported.
-pub const EPOCHS: &str = "Epochs";
-/// EMF counter of verdicts, by `Decision`.
-pub const VERDICTS: &str = "GateVerdicts";
-/// Every metric the function emits, by name: the template's alarms and dashboard may name only these.
-pub const METRICS: &[&str] = &[
-    F1,
-    ACCURACY,
-    OVERFIT_GAP,
-    TRAINING_SECONDS,
-    EPOCHS,
-    VERDICTS,
-];
-/// The bounded dimension: the model package group.
-pub const GROUP_DIMENSION: &str = "ModelPackageGroup";
+use guardrails_core::metric::{
+    ACCURACY, EPOCHS, F1, GATE_VERDICTS, Metric, OVERFIT_GAP, TRAINING_SECONDS, dimension,
+};
 
 /// SageMaker's limits on what the workflow registers.
 const MAX_DESCRIPTION: usize = 1024;
@@ -189,9 +168,10 @@ impl ModelGate {
         let verdict = judge(&candidate, champion.as_ref(), &self.config.thresholds);
 
         let group_label = group.clone();
-        let gauge = |metric: &'static str, value: Option<f64>| {
+        let gauge = |metric: Metric, value: Option<f64>| {
             if let Some(v) = value.filter(|v| v.is_finite()) {
-                metrics::gauge!(metric, GROUP_DIMENSION => group_label.clone()).set(v);
+                metrics::gauge!(metric.name, dimension::MODEL_PACKAGE_GROUP => group_label.clone())
+                    .set(v);
             }
         };
         gauge(F1, candidate.f1.value);
@@ -200,7 +180,7 @@ impl ModelGate {
         gauge(TRAINING_SECONDS, job.training_seconds);
         gauge(EPOCHS, job.metrics.get(&names.epochs).copied());
         let decision_name = verdict.decision.as_str();
-        metrics::counter!(VERDICTS, GROUP_DIMENSION => group.clone(), "Decision" => decision_name)
+        metrics::counter!(GATE_VERDICTS.name, dimension::MODEL_PACKAGE_GROUP => group.clone(), dimension::DECISION => decision_name)
             .increment(1);
 
         let summary = cut(

@@ -8,7 +8,7 @@ use guardrails_core::{CommonConfig, ConfigError, Env};
 use crate::policy::Policy;
 
 /// The metric `Stage` dimension and log name of this function.
-pub const STAGE: &str = "trigger-training";
+pub const STAGE: &str = guardrails_core::metric::stage::TRIGGER_TRAINING;
 
 /// What every training job gets, whatever triggered it.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,11 +14,7 @@ use crate::config::{Config, STAGE};
 use crate::input::{Trigger, execution_input};
 use crate::policy::{Decision, SkipReason, TriggerKind, decide};
 use crate::workflow::{Started, Workflow};
-
-/// EMF counter of triggers, by outcome (`Outcome`: started, duplicate, or the skip reason).
-pub const TRAINING_TRIGGERS: &str = "TrainingTriggers";
-/// The dimension of [`TRAINING_TRIGGERS`].
-pub const OUTCOME_DIMENSION: &str = "Outcome";
+use guardrails_core::metric::{TRAINING_TRIGGERS, dimension};
 
 /// A manual invocation: `{"reason": "…", "requestId": "…"}`. The request id names the execution, so invoking
 /// twice with the same id starts one; without it, the Lambda request id is used.
@@ -285,7 +281,8 @@ impl TriggerTraining {
                 }
             }
         };
-        metrics::counter!(TRAINING_TRIGGERS, OUTCOME_DIMENSION => outcome.as_str()).increment(1);
+        metrics::counter!(TRAINING_TRIGGERS.name, dimension::OUTCOME => outcome.as_str())
+            .increment(1);
         match &outcome {
             Outcome::Skipped { message, .. } => tracing::info!(
                 trigger = trigger.kind.as_str(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use guardrails_core::{CommonConfig, ConfigError, Env};
 
 /// The metric `Stage` dimension and log name of this function.
-pub const STAGE: &str = "validate-ingest";
+pub const STAGE: &str = guardrails_core::metric::stage::VALIDATE_INGEST;
 
 /// validate-ingest configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

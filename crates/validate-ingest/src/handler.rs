@@ -13,6 +13,10 @@ use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
 use guardrails_core::function::{self, Function, Invocation};
 use guardrails_core::ledger::Ledger;
+use guardrails_core::metric::{
+    BYTES_INGESTED, DUPLICATE_PCT, FILES_PROCESSED, FILES_QUARANTINED, LATENCY_MS, NULL_PCT,
+    ROWS_INGESTED, VALIDATION_ERRORS, dimension,
+};
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
@@ -29,36 +33,21 @@ use dataset_check::Contract;
 use dataset_check::Report;
 use dataset_check::contract::ContractError;
 
-/// Metric: files checked, by dataset.
-pub const FILES_PROCESSED: &str = "FilesProcessed";
-/// Metric: files quarantined.
-pub const FILES_QUARANTINED: &str = "FilesQuarantined";
-/// Metric: rows that broke a row-level rule.
-pub const VALIDATION_ERRORS: &str = "ValidationErrors";
-/// Metric: rows of valid files.
-pub const ROWS_INGESTED: &str = "RowsIngested";
-/// Metric: bytes of valid files.
-pub const BYTES_INGESTED: &str = "BytesIngested";
-/// Metric: time to check and place one file.
-pub const LATENCY_MS: &str = "LatencyMs";
-/// Metric: share of null texts in a file, in percent.
-pub const NULL_PCT: &str = "NullPct";
-/// Metric: share of duplicate rows in a file, in percent.
-pub const DUPLICATE_PCT: &str = "DuplicatePct";
-/// The one label (EMF dimension) ingest metrics carry besides `Stage`.
-pub const DATASET_DIMENSION: &str = "Dataset";
-
 /// Registers units for the EMF output; call once at cold start.
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_histogram};
-    describe_counter!(FILES_PROCESSED, Unit::Count, "files checked");
-    describe_counter!(FILES_QUARANTINED, Unit::Count, "files quarantined");
-    describe_counter!(VALIDATION_ERRORS, Unit::Count, "rows breaking a rule");
-    describe_counter!(ROWS_INGESTED, Unit::Count, "rows ingested");
-    describe_counter!(BYTES_INGESTED, Unit::Bytes, "bytes ingested");
-    describe_histogram!(LATENCY_MS, Unit::Milliseconds, "check and placement time");
-    describe_histogram!(NULL_PCT, Unit::Percent, "null texts");
-    describe_histogram!(DUPLICATE_PCT, Unit::Percent, "duplicate rows");
+    describe_counter!(FILES_PROCESSED.name, Unit::Count, "files checked");
+    describe_counter!(FILES_QUARANTINED.name, Unit::Count, "files quarantined");
+    describe_counter!(VALIDATION_ERRORS.name, Unit::Count, "rows breaking a rule");
+    describe_counter!(ROWS_INGESTED.name, Unit::Count, "rows ingested");
+    describe_counter!(BYTES_INGESTED.name, Unit::Bytes, "bytes ingested");
+    describe_histogram!(
+        LATENCY_MS.name,
+        Unit::Milliseconds,
+        "check and placement time"
+    );
+    describe_histogram!(NULL_PCT.name, Unit::Percent, "null texts");
+    describe_histogram!(DUPLICATE_PCT.name, Unit::Percent, "duplicate rows");
 }
 
 /// Why an upload could not be handled.
@@ -550,17 +539,17 @@ fn handled(
 }
 
 fn record_metrics(dataset: &str, report: &Report, size: u64, elapsed: Duration) {
-    let labels = [(DATASET_DIMENSION, dataset.to_owned())];
-    metrics::counter!(FILES_PROCESSED, &labels).increment(1);
-    metrics::counter!(VALIDATION_ERRORS, &labels).increment(report.invalid_rows);
-    metrics::histogram!(LATENCY_MS, &labels).record(elapsed.as_secs_f64() * 1000.0);
-    metrics::histogram!(NULL_PCT, &labels).record(report.null_fraction * 100.0);
-    metrics::histogram!(DUPLICATE_PCT, &labels).record(report.duplicate_fraction * 100.0);
+    let labels = [(dimension::DATASET, dataset.to_owned())];
+    metrics::counter!(FILES_PROCESSED.name, &labels).increment(1);
+    metrics::counter!(VALIDATION_ERRORS.name, &labels).increment(report.invalid_rows);
+    metrics::histogram!(LATENCY_MS.name, &labels).record(elapsed.as_secs_f64() * 1000.0);
+    metrics::histogram!(NULL_PCT.name, &labels).record(report.null_fraction * 100.0);
+    metrics::histogram!(DUPLICATE_PCT.name, &labels).record(report.duplicate_fraction * 100.0);
     if report.is_valid() {
-        metrics::counter!(ROWS_INGESTED, &labels).increment(report.rows);
-        metrics::counter!(BYTES_INGESTED, &labels).increment(size);
+        metrics::counter!(ROWS_INGESTED.name, &labels).increment(report.rows);
+        metrics::counter!(BYTES_INGESTED.name, &labels).increment(size);
     } else {
-        metrics::counter!(FILES_QUARANTINED, &labels).increment(1);
+        metrics::counter!(FILES_QUARANTINED.name, &labels).increment(1);
     }
 }
 

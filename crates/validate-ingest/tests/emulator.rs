@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use guardrails_core::metric::{BYTES_INGESTED, FILES_PROCESSED, ROWS_INGESTED, VALIDATION_ERRORS};
 use guardrails_core::state::StateStore;
 use guardrails_core::{
     CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
@@ -17,10 +18,7 @@ use testkit::fixture;
 use testkit::{
     BusProbe, Faults, KmsBucket, TopicProbe, When, emf_documents, emulator, unique_name,
 };
-use validate_ingest::handler::{
-    BYTES_INGESTED, ContractSource, FILES_PROCESSED, ROWS_INGESTED, Response, VALIDATION_ERRORS,
-    describe_metrics,
-};
+use validate_ingest::handler::{ContractSource, Response, describe_metrics};
 use validate_ingest::store::Store;
 use validate_ingest::{Config, Ingest, STAGE};
 
@@ -275,13 +273,13 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
     let docs = emf_documents(metrics);
     let doc = docs
         .iter()
-        .find(|d| d["Dataset"] == "tickets" && d[ROWS_INGESTED] == 20)
+        .find(|d| d["Dataset"] == "tickets" && d[ROWS_INGESTED.name] == 20)
         .unwrap_or_else(|| panic!("no EMF document for the upload: {docs:?}"));
-    assert_eq!(doc[FILES_PROCESSED], 1);
-    assert_eq!(doc[BYTES_INGESTED], data.len());
+    assert_eq!(doc[FILES_PROCESSED.name], 1);
+    assert_eq!(doc[BYTES_INGESTED.name], data.len());
     // A zero counter is left out of the EMF document (alarms treat missing data as zero).
     assert_eq!(
-        doc.get(VALIDATION_ERRORS)
+        doc.get(VALIDATION_ERRORS.name)
             .and_then(Value::as_u64)
             .unwrap_or(0),
         0

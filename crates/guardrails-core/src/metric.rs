@@ -1,0 +1,190 @@
+//! Every metric the functions emit, in one list: the code emits each under the name given here, and the
+//! template's alarms and dashboard may name only what [`CATALOG`] lists (`tests/template.rs` checks it, so a
+//! renamed metric or dimension fails a test instead of silently blinding an alarm).
+//!
+//! Every metric also carries the `Stage` dimension ([`crate::telemetry::STAGE_DIMENSION`]).
+
+/// One metric: the stage that emits it, its name, and its dimensions besides `Stage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// The emitting function's stage.
+    pub stage: &'static str,
+    /// The metric name.
+    pub name: &'static str,
+    /// Its labels besides `Stage`, in the order the dashboard's SEARCH schemas name them.
+    pub dimensions: &'static [&'static str],
+}
+
+/// The stages: each function's `Stage` dimension, log name and binary name.
+pub mod stage {
+    /// validate-ingest (the ingest stage).
+    pub const VALIDATE_INGEST: &str = "validate-ingest";
+    /// trigger-training.
+    pub const TRIGGER_TRAINING: &str = "trigger-training";
+    /// model-gate (the training stage's verdict).
+    pub const MODEL_GATE: &str = "model-gate";
+    /// drift-handler.
+    pub const DRIFT_HANDLER: &str = "drift-handler";
+    /// inference-monitor (batch inference).
+    pub const INFERENCE_MONITOR: &str = "inference-monitor";
+    /// cost-guard.
+    pub const COST_GUARD: &str = "cost-guard";
+}
+
+/// The bounded labels metrics carry besides `Stage`.
+pub mod dimension {
+    /// The dataset a file belongs to.
+    pub const DATASET: &str = "Dataset";
+    /// The deployment's model name.
+    pub const MODEL: &str = "Model";
+    /// The model package group.
+    pub const MODEL_PACKAGE_GROUP: &str = "ModelPackageGroup";
+    /// A trigger's outcome.
+    pub const OUTCOME: &str = "Outcome";
+    /// A cost's service (`Total`, `Other`, or a budgeted service).
+    pub const SERVICE: &str = "Service";
+    /// A drift kind.
+    pub const KIND: &str = "Kind";
+    /// A rollback's result.
+    pub const RESULT: &str = "Result";
+    /// A gate decision.
+    pub const DECISION: &str = "Decision";
+}
+
+use dimension::*;
+use stage::*;
+
+const fn metric(
+    stage: &'static str,
+    name: &'static str,
+    dimensions: &'static [&'static str],
+) -> Metric {
+    Metric {
+        stage,
+        name,
+        dimensions,
+    }
+}
+
+/// Files checked (counter).
+pub const FILES_PROCESSED: Metric = metric(VALIDATE_INGEST, "FilesProcessed", &[DATASET]);
+/// Files quarantined (counter).
+pub const FILES_QUARANTINED: Metric = metric(VALIDATE_INGEST, "FilesQuarantined", &[DATASET]);
+/// Rows breaking a rule (counter).
+pub const VALIDATION_ERRORS: Metric = metric(VALIDATE_INGEST, "ValidationErrors", &[DATASET]);
+/// Rows of valid files (counter).
+pub const ROWS_INGESTED: Metric = metric(VALIDATE_INGEST, "RowsIngested", &[DATASET]);
+/// Bytes of valid files (counter).
+pub const BYTES_INGESTED: Metric = metric(VALIDATE_INGEST, "BytesIngested", &[DATASET]);
+/// Check and placement time, milliseconds (histogram).
+pub const LATENCY_MS: Metric = metric(VALIDATE_INGEST, "LatencyMs", &[DATASET]);
+/// Null texts, percent of rows (histogram).
+pub const NULL_PCT: Metric = metric(VALIDATE_INGEST, "NullPct", &[DATASET]);
+/// Duplicate rows, percent (histogram).
+pub const DUPLICATE_PCT: Metric = metric(VALIDATE_INGEST, "DuplicatePct", &[DATASET]);
+
+/// Triggers by outcome (counter).
+pub const TRAINING_TRIGGERS: Metric = metric(TRIGGER_TRAINING, "TrainingTriggers", &[OUTCOME]);
+
+/// The candidate's validation F1 (gauge).
+pub const F1: Metric = metric(MODEL_GATE, "F1", &[MODEL_PACKAGE_GROUP]);
+/// The candidate's validation accuracy (gauge).
+pub const ACCURACY: Metric = metric(MODEL_GATE, "Accuracy", &[MODEL_PACKAGE_GROUP]);
+/// Training F1 minus validation F1 (gauge).
+pub const OVERFIT_GAP: Metric = metric(MODEL_GATE, "OverfitGap", &[MODEL_PACKAGE_GROUP]);
+/// The training job's seconds (gauge).
+pub const TRAINING_SECONDS: Metric = metric(MODEL_GATE, "TrainingSeconds", &[MODEL_PACKAGE_GROUP]);
+/// The epochs the job reported (gauge).
+pub const EPOCHS: Metric = metric(MODEL_GATE, "Epochs", &[MODEL_PACKAGE_GROUP]);
+/// Verdicts by decision (counter).
+pub const GATE_VERDICTS: Metric =
+    metric(MODEL_GATE, "GateVerdicts", &[MODEL_PACKAGE_GROUP, DECISION]);
+
+/// Drift alarms entering ALARM, by kind (counter).
+pub const DRIFT_ALARMS: Metric = metric(DRIFT_HANDLER, "DriftAlarms", &[KIND]);
+/// Rollbacks by result (counter).
+pub const ROLLBACKS: Metric = metric(DRIFT_HANDLER, "Rollbacks", &[RESULT]);
+
+/// A batch's mean top-label confidence (gauge).
+pub const AVG_CONFIDENCE: Metric = metric(INFERENCE_MONITOR, "AvgConfidence", &[MODEL]);
+/// A batch's 10th-percentile confidence (gauge).
+pub const P10_CONFIDENCE: Metric = metric(INFERENCE_MONITOR, "P10Confidence", &[MODEL]);
+/// Predictions under the low-confidence threshold, percent (gauge).
+pub const LOW_CONFIDENCE_PCT: Metric = metric(INFERENCE_MONITOR, "LowConfidencePct", &[MODEL]);
+/// Predictions of the catch-all label, percent (gauge).
+pub const OTHER_PCT: Metric = metric(INFERENCE_MONITOR, "OtherPct", &[MODEL]);
+/// PSI of the batch's label mix against training (gauge).
+pub const LABEL_PSI: Metric = metric(INFERENCE_MONITOR, "LabelPSI", &[MODEL]);
+/// The transform job's duration, seconds (gauge).
+pub const BATCH_SECONDS: Metric = metric(INFERENCE_MONITOR, "BatchSeconds", &[MODEL]);
+/// Predictions read (counter).
+pub const PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "Predictions", &[MODEL]);
+/// Output lines that are not a usable prediction (counter).
+pub const BAD_PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "BadPredictions", &[MODEL]);
+
+/// A day's cost in USD by service (gauge).
+pub const COST_USD: Metric = metric(COST_GUARD, "CostUsd", &[SERVICE]);
+
+/// Every metric, each once.
+pub const CATALOG: &[Metric] = &[
+    FILES_PROCESSED,
+    FILES_QUARANTINED,
+    VALIDATION_ERRORS,
+    ROWS_INGESTED,
+    BYTES_INGESTED,
+    LATENCY_MS,
+    NULL_PCT,
+    DUPLICATE_PCT,
+    TRAINING_TRIGGERS,
+    F1,
+    ACCURACY,
+    OVERFIT_GAP,
+    TRAINING_SECONDS,
+    EPOCHS,
+    GATE_VERDICTS,
+    DRIFT_ALARMS,
+    ROLLBACKS,
+    AVG_CONFIDENCE,
+    P10_CONFIDENCE,
+    LOW_CONFIDENCE_PCT,
+    OTHER_PCT,
+    LABEL_PSI,
+    BATCH_SECONDS,
+    PREDICTIONS,
+    BAD_PREDICTIONS,
+    COST_USD,
+];
+
+/// The metrics whose alarms mean the predictions themselves degraded (drift-handler's prediction-quality kind).
+pub const PREDICTION_QUALITY: &[Metric] = &[
+    AVG_CONFIDENCE,
+    P10_CONFIDENCE,
+    LOW_CONFIDENCE_PCT,
+    OTHER_PCT,
+    LABEL_PSI,
+];
+
+/// The catalogued metric `stage` emits under `name`.
+pub fn find(stage: &str, name: &str) -> Option<&'static Metric> {
+    CATALOG.iter().find(|m| m.stage == stage && m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_metric_is_catalogued_once_per_stage() {
+        for (i, metric) in CATALOG.iter().enumerate() {
+            assert_eq!(
+                find(metric.stage, metric.name),
+                Some(&CATALOG[i]),
+                "{} of {} listed twice",
+                metric.name,
+                metric.stage
+            );
+            assert!(!metric.dimensions.is_empty() && metric.dimensions.len() <= 2);
+        }
+        assert!(PREDICTION_QUALITY.iter().all(|m| CATALOG.contains(m)));
+    }
+}
