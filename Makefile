@@ -11,18 +11,22 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := .tools/bin/cargo-deny
+CARGO_MACHETE_VERSION := 0.9.2
+CARGO_MACHETE := .tools/bin/cargo-machete
 CARGO ?= cargo
 TEMPLATE ?= infra/template.yaml
 STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy asl guard-tests posture posture-weakened unit deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened cargo-tests deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(VENV_STAMP) $(NODE_STAMP) $(CFN_GUARD) ## install the pinned tools (idempotent): Python venv, npm tools, cfn-guard
+setup: $(VENV_STAMP) $(NODE_STAMP) $(CFN_GUARD) $(CARGO_DENY) $(CARGO_MACHETE) ## install the pinned tools (idempotent): Python venv, npm tools, cfn-guard, cargo-deny, cargo-machete
 
 # The venv is rebuilt only when the pins change. Constraints pin every transitive package.
 $(VENV_STAMP): tools/requirements.in tools/requirements.txt
@@ -39,7 +43,14 @@ $(NODE_STAMP): package.json package-lock.json
 $(CFN_GUARD):
 	$(CARGO) install cfn-guard --version $(CFN_GUARD_VERSION) --locked --root .tools --quiet
 
-test: setup fmt-check clippy asl guard-tests posture posture-weakened unit ## everything CI runs: format, lints, posture checks, unit and emulator tests
+# cargo-deny and cargo-machete from crates.io, built once into .tools.
+$(CARGO_DENY):
+	$(CARGO) install cargo-deny --version $(CARGO_DENY_VERSION) --locked --root .tools --quiet
+
+$(CARGO_MACHETE):
+	$(CARGO) install cargo-machete --version $(CARGO_MACHETE_VERSION) --locked --root .tools --quiet
+
+test: setup fmt-check clippy deps asl guard-tests posture posture-weakened cargo-tests ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -64,8 +75,17 @@ posture: setup ## security posture on TEMPLATE (default infra/template.yaml): cf
 posture-weakened: setup ## the posture check fails on each deliberately weakened copy of the template
 	$(VENV)/bin/python tools/posture_weakened.py
 
-unit: setup
+cargo-tests: setup ## every Rust test: decision tables, emulator tests on moto, the local loop end to end
 	$(CARGO) test --workspace --locked
+
+# Licenses, banned and duplicate crates, sources (deny.toml): offline. Unused dependencies: cargo-machete.
+deps: setup ## dependency checks: licenses, bans and duplicates, sources (cargo-deny), unused dependencies (cargo-machete)
+	cargo-deny --locked --offline check licenses bans sources
+	cargo-machete
+
+# The RustSec database is fetched over git from GitHub, which the CI machine cannot reach: run where it can.
+advisories: setup ## known vulnerabilities in dependencies (cargo-deny advisories; needs network access to GitHub)
+	cargo-deny --locked check advisories
 
 lint: fmt-check clippy ## format check and clippy only
 
