@@ -108,7 +108,7 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
     let config = trigger_training::Config::from_env(&Env::from_pairs(pairs)).unwrap();
     let trigger = TriggerTraining::new(
         Workflow::new(sfn.clone(), &machine),
-        Ledger::new(testkit::s3_client(&sdk), "unused", "unused/"),
+        Ledger::new(guardrails_core::aws::s3_client(&sdk), "unused", "unused/"),
         config,
     );
     World {

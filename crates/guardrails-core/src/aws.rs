@@ -12,8 +12,10 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// An S3 client. With a custom endpoint (an emulator) it uses path-style addressing, since
 /// `bucket.127.0.0.1` does not resolve; against AWS it keeps virtual-hosted style.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(sdk.endpoint_url().is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_sdk_s3::Client::from_conf(s3_config(sdk).build())
+}
+
+/// The configuration [`s3_client`] builds on, for callers that add to it (the test kit's fault injection).
+pub fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some())
 }

@@ -1,72 +1,52 @@
-//! `guardrails-local demo | up [--template PATH] [--param Name=Value]... [--timeout SECONDS]`
-//!
-//! `demo` (`make demo`): the scripted story, exit 0 only if every step happened. `up` (`make up`): the same
-//! loop left running for exploration, with a few commands on stdin; Ctrl-C stops it.
+//! `guardrails-local`: `demo` (`make demo`) tells the scripted story and exits 0 only if every step happened;
+//! `up` (`make up`) leaves the same loop running for exploration, with a few commands on stdin; Ctrl-C stops it.
+//! `guardrails-local --help` lists the options.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use clap::{CommandFactory, Parser, Subcommand};
 use local_loop::story::{self, TRAINING_METRICS};
 use local_loop::{Local, default_template};
 
-const USAGE: &str =
-    "usage: guardrails-local demo|up [--template PATH] [--param Name=Value]... [--timeout SECONDS]";
-
+/// The whole pipeline on the local emulator, wired from the SAM template, with the real handlers in this
+/// process (no AWS account).
+#[derive(Parser)]
+#[command(name = "guardrails-local", version, about)]
 struct Args {
-    command: String,
+    #[command(subcommand)]
+    mode: Mode,
+    /// The SAM template to run.
+    #[arg(long, global = true, default_value_os_t = default_template())]
     template: PathBuf,
+    /// A template parameter, as Name=Value (repeatable).
+    #[arg(long = "param", global = true, value_name = "NAME=VALUE", value_parser = parameter)]
     parameters: Vec<(String, String)>,
-    timeout: Duration,
+    /// How long the demo waits for each step, in seconds.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let command = args.next().ok_or(USAGE)?;
-    if command != "demo" && command != "up" {
-        return Err(format!("unknown command {command:?}\n{USAGE}"));
-    }
-    let mut parsed = Args {
-        command,
-        template: default_template(),
-        parameters: Vec::new(),
-        timeout: Duration::from_secs(30),
-    };
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        match flag.as_str() {
-            "--template" => parsed.template = PathBuf::from(value),
-            "--param" => {
-                let (name, value) = value
-                    .split_once('=')
-                    .ok_or_else(|| format!("--param takes Name=Value, got {value:?}"))?;
-                parsed.parameters.push((name.to_owned(), value.to_owned()));
-            }
-            "--timeout" => {
-                let seconds: u64 = value
-                    .parse()
-                    .map_err(|_| format!("--timeout takes seconds, got {value:?}"))?;
-                parsed.timeout = Duration::from_secs(seconds);
-            }
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
-        }
-    }
-    Ok(parsed)
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The scripted story: exit 0 only if every step happened.
+    Demo,
+    /// The loop left running, with commands on stdin.
+    Up,
+}
+
+fn parameter(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected Name=Value, got {text:?}"))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     // Shown as the user would type it: relative to where they are.
     let shown = std::env::current_dir()
         .ok()
@@ -83,10 +63,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.command == "demo" {
-        demo(&local, args.timeout).await
-    } else {
-        up(&local).await
+    match args.mode {
+        Mode::Demo => demo(&local, Duration::from_secs(args.timeout)).await,
+        Mode::Up => up(&local).await,
     }
 }
 
@@ -137,7 +116,7 @@ async fn up(local: &Local) -> ExitCode {
          Upload a dataset with the AWS CLI (boto3 and the other SDKs read the same variables):\n\
          \n  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1\n\
          \x20 aws s3 cp crates/local-loop/data/tickets-good.csv \"s3://{raw}/{key}\"\n\
-         \nor type a command here:\n{HELP}\nCtrl-C stops everything.\n",
+         \nor type a command here (help lists them):\n{commands}\nCtrl-C stops everything.\n",
         buckets = local
             .runtime
             .stack
@@ -153,6 +132,7 @@ async fn up(local: &Local) -> ExitCode {
             .collect::<Vec<_>>()
             .join(" "),
         key = local.upload_key("my-upload.csv"),
+        commands = help(),
     );
     // Lines are read on a thread of their own: a blocking read of tokio's stdin would keep the runtime (and so
     // the process and its emulator) alive after Ctrl-C.
@@ -171,12 +151,11 @@ async fn up(local: &Local) -> ExitCode {
         tokio::select! {
             _ = &mut interrupted => break,
             line = lines.recv(), if stdin_open => match line {
-                Some(line) if line.trim() == "quit" => break,
-                Some(line) => {
-                    if let Err(e) = command(local, line.trim()).await {
-                        println!("  {e}");
-                    }
-                }
+                Some(line) => match command(local, &line).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => println!("  {}", e.trim_end()),
+                },
                 // Stdin closed (e.g. run in the background): only Ctrl-C / SIGINT stops it.
                 None => stdin_open = false,
             },
@@ -186,73 +165,106 @@ async fn up(local: &Local) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-const HELP: &str = "  upload FILE [KEY]   put FILE into the raw bucket (KEY defaults to tickets/<file name>)
-  alarm | recover     a model-quality drift alarm enters ALARM | goes back to OK
-  approve             approve the newest model version waiting for a person
-  cost USD            Cost Explorer answers USD of SageMaker for yesterday, then the daily schedule fires
-  help | quit";
+/// A command typed while the loop is up.
+#[derive(Parser)]
+#[command(
+    no_binary_name = true,
+    disable_help_flag = true,
+    help_template = "{subcommands}"
+)]
+struct Line {
+    #[command(subcommand)]
+    command: Command,
+}
 
-async fn command(local: &Local, line: &str) -> Result<(), String> {
-    let mut words = line.split_whitespace();
-    match words.next() {
-        None => Ok(()),
-        Some("help") => {
-            println!("{HELP}");
-            Ok(())
-        }
-        Some("upload") => {
-            let file = words.next().ok_or("upload FILE [KEY]")?;
-            let body = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-            let name = std::path::Path::new(file)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("upload");
-            let key = words
-                .next()
-                .map_or_else(|| local.upload_key(name), str::to_owned);
-            let raw = local
+#[derive(Subcommand)]
+enum Command {
+    /// Put FILE into the raw bucket (KEY defaults to tickets/<file name>).
+    Upload {
+        /// The dataset file.
+        file: PathBuf,
+        /// The object key.
+        key: Option<String>,
+    },
+    /// A model-quality drift alarm enters ALARM.
+    Alarm,
+    /// The drift alarm goes back to OK.
+    Recover,
+    /// Approve the newest model version waiting for a person.
+    Approve,
+    /// Cost Explorer answers USD of SageMaker for yesterday, then the daily schedule fires.
+    Cost {
+        /// Yesterday's SageMaker spend.
+        usd: f64,
+    },
+    /// Stop the loop.
+    Quit,
+}
+
+/// The commands, as `help` lists them.
+fn help() -> String {
+    Line::command().render_help().to_string()
+}
+
+/// Runs one typed line; `Ok(false)` asks to stop.
+async fn command(local: &Local, line: &str) -> Result<bool, String> {
+    let words = line.split_whitespace();
+    if words.clone().next().is_none() {
+        return Ok(true);
+    }
+    let line = Line::try_parse_from(words).map_err(|e| e.render().to_string())?;
+    match line.command {
+        Command::Upload { file, key } => upload(local, &file, key).await?,
+        Command::Alarm | Command::Recover => {
+            let recovered = matches!(line.command, Command::Recover);
+            if !local
                 .runtime
-                .stack
-                .upload_bucket()
-                .ok_or("the template has no bucket that sends its events to EventBridge")?;
-            guardrails_core::aws::s3_client(&local.sdk)
-                .put_object()
-                .bucket(raw)
-                .key(&key)
-                .body(ByteStream::from(body))
-                .send()
+                .alarm(&local.drift_alarm_name(), recovered)
                 .await
-                .map_err(|e| {
-                    format!(
-                        "upload failed: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    )
-                })?;
-            println!("  uploaded s3://{raw}/{key}");
-            Ok(())
+            {
+                return Err("the alarm event was not put on the bus (see the line above)".into());
+            }
         }
-        Some("alarm") => {
-            local.runtime.alarm(&local.drift_alarm_name(), false).await;
-            Ok(())
-        }
-        Some("recover") => {
-            local.runtime.alarm(&local.drift_alarm_name(), true).await;
-            Ok(())
-        }
-        Some("approve") => approve(local).await,
-        Some("cost") => {
-            let usd: f64 = words
-                .next()
-                .and_then(|w| w.parse().ok())
-                .ok_or("cost USD")?;
+        Command::Approve => approve(local).await?,
+        Command::Cost { usd } => {
             story::inject_costs(local, &[("Amazon SageMaker", usd)])?;
             let schedule = local
                 .cost_schedule()
                 .ok_or("the template schedules no cost-guard run")?;
-            local.runtime.fire_schedule(&schedule).await
+            local.runtime.fire_schedule(&schedule).await?;
         }
-        Some(other) => Err(format!("unknown command {other:?}; type help")),
+        Command::Quit => return Ok(false),
     }
+    Ok(true)
+}
+
+async fn upload(local: &Local, file: &Path, key: Option<String>) -> Result<(), String> {
+    let body = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("upload");
+    let key = key.unwrap_or_else(|| local.upload_key(name));
+    let raw = local
+        .runtime
+        .stack
+        .upload_bucket()
+        .ok_or("the template has no bucket that sends its events to EventBridge")?;
+    guardrails_core::aws::s3_client(&local.sdk)
+        .put_object()
+        .bucket(raw)
+        .key(&key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "upload failed: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
+    println!("  uploaded s3://{raw}/{key}");
+    Ok(())
 }
 
 async fn approve(local: &Local) -> Result<(), String> {
@@ -282,4 +294,32 @@ async fn approve(local: &Local) -> Result<(), String> {
         .map_err(|e| format!("cannot approve {arn}: {e}"))?;
     println!("  approved {arn}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Command, String> {
+        Line::try_parse_from(line.split_whitespace())
+            .map(|l| l.command)
+            .map_err(|e| e.render().to_string())
+    }
+
+    #[test]
+    fn typed_lines_become_commands_or_say_what_is_wrong() {
+        assert!(matches!(
+            parse("upload data/a.csv tickets/a.csv"),
+            Ok(Command::Upload { key: Some(k), .. }) if k == "tickets/a.csv"
+        ));
+        assert!(matches!(parse("cost 12.5"), Ok(Command::Cost { usd }) if usd == 12.5));
+        assert!(matches!(parse("quit"), Ok(Command::Quit)));
+        let wrong = parse("cost lots").err().unwrap();
+        assert!(wrong.contains("lots"), "{wrong}");
+        let unknown = parse("deploy").err().unwrap();
+        assert!(unknown.contains("deploy"), "{unknown}");
+        for listed in ["upload", "alarm", "recover", "approve", "cost", "quit"] {
+            assert!(help().contains(listed), "{listed} missing from {}", help());
+        }
+    }
 }

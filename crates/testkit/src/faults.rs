@@ -92,8 +92,7 @@ impl Faults {
 
     /// An S3 client on `sdk` (path-style, as for the emulator) with this script.
     pub fn s3(&self, sdk: &SdkConfig) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
+        let config = guardrails_core::aws::s3_config(sdk)
             .retry_config(RetryConfig::disabled())
             .interceptor(self.interceptor())
             .build();

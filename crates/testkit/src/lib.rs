@@ -15,7 +15,6 @@ pub use asl::{emulator_definition, fail_state, try_emulator_definition};
 pub use faults::{Faults, When};
 pub use probes::{
     BusProbe, KmsBucket, TopicProbe, drain_queue, encrypt_with_kms, object_bytes, queue_with_arn,
-    s3_client,
 };
 pub use server::{
     Emulator, RUNNER_ACCESS_KEY, RUNNER_ARN, emulator, try_emulator, try_iam_emulator,

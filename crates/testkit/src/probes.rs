@@ -36,7 +36,7 @@ impl KmsBucket {
             .expect("KMS key ARN")
             .to_owned();
         let name = unique_name(prefix);
-        let s3 = s3_client(sdk);
+        let s3 = guardrails_core::aws::s3_client(sdk);
         s3.create_bucket()
             .bucket(&name)
             .send()
@@ -258,14 +258,6 @@ pub async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> V
         .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e}"))
         .into_bytes()
         .to_vec()
-}
-
-/// A path-style S3 client for the emulator (virtual-host addressing would need DNS for every bucket).
-pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }
 
 async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
