@@ -9,7 +9,7 @@ use aws_lambda_events::cloudwatch_alarms::{
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::SqsEvent;
-use guardrails_core::aws_events::{ObjectCreatedDetail, TrainingJobStateChange};
+use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
 use guardrails_core::domain::{
     DatasetValidated, RetrainingCause, RetrainingRequested, parse_envelope,
 };
@@ -197,18 +197,30 @@ fn scheduled_event_parses() {
     assert!(event.time.is_some());
 }
 
+/// No function reads this event: a rule's input transformer turns it into a notice. What must hold is that every
+/// path the transformer reads is in the event SageMaker sends.
 #[test]
-fn training_job_failure_parses() {
-    let event: EventBridgeEvent<TrainingJobStateChange> =
+fn training_job_failure_carries_what_the_failure_notice_reads() {
+    let event: serde_json::Value =
         serde_json::from_str(&fixture("sagemaker-training-job-failed.json")).unwrap();
-    assert_eq!(event.source, "aws.sagemaker");
-    assert_eq!(event.detail_type, "SageMaker Training Job State Change");
-    assert_eq!(event.detail.training_job_status, "Failed");
-    assert_eq!(
-        event.detail.training_job_name,
-        "tickets-classifier-20261121-0300"
-    );
-    assert!(event.detail.failure_reason.is_some());
+    assert_eq!(event["detail"]["TrainingJobStatus"], "Failed");
+    let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let template: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let rule = &template["Resources"]["SageMakerJobFailedRule"]["Properties"];
+    let paths = rule["Targets"][0]["InputTransformer"]["InputPathsMap"]
+        .as_mapping()
+        .unwrap();
+    assert!(paths.len() >= 3);
+    for (name, path) in paths {
+        let path = path.as_str().unwrap();
+        let pointer = format!("/{}", path.trim_start_matches("$.").replace('.', "/"));
+        let value = event.pointer(&pointer);
+        assert!(
+            value.is_some_and(|v| !v.is_null()),
+            "{name:?}: {path} is not in the sample"
+        );
+    }
 }
 
 #[test]
@@ -241,21 +253,14 @@ fn model_gate_request_names_the_job_by_arn() {
 
 #[test]
 fn transform_job_completion_carries_output_path_and_times() {
-    let event: EventBridgeEvent =
+    let event: EventBridgeEvent<TransformJobStateChange> =
         serde_json::from_str(&fixture("sagemaker-transform-job-completed.json")).unwrap();
-    assert_eq!(event.detail_type, "SageMaker Transform Job State Change");
+    assert_eq!(event.detail_type, TransformJobStateChange::DETAIL_TYPE);
     let detail = &event.detail;
-    assert_eq!(detail["TransformJobStatus"], "Completed");
-    assert!(
-        detail["TransformOutput"]["S3OutputPath"]
-            .as_str()
-            .unwrap()
-            .starts_with("s3://")
-    );
-    let seconds = (detail["TransformEndTime"].as_f64().unwrap()
-        - detail["TransformStartTime"].as_f64().unwrap())
-        / 1000.0;
-    assert_eq!(seconds, 663.0);
+    assert_eq!(detail.transform_job_status, "Completed");
+    let output = detail.transform_output.as_ref().unwrap();
+    assert!(output.s3_output_path.starts_with("s3://"));
+    assert_eq!(detail.seconds(), Some(663.0));
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! binary a file or stdin, so data producers run exactly the Lambda's check in their own CI — and install it
 //! without the AWS SDK.
 
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod contract;
 pub mod report;

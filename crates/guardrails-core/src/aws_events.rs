@@ -55,25 +55,102 @@ pub struct ObjectDetail {
     pub sequencer: Option<String>,
 }
 
-/// `detail` of SageMaker's "SageMaker Training Job State Change" event (fields we use; the event carries the
-/// whole DescribeTrainingJob response).
+/// `detail` of SageMaker's "SageMaker Transform Job State Change" event (the fields the project reads; the
+/// event carries the whole DescribeTransformJob response).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransformJobStateChange {
+    /// Job name.
+    pub transform_job_name: String,
+    /// `InProgress`, `Completed`, `Failed`, `Stopping` or `Stopped`.
+    pub transform_job_status: String,
+    /// Where the output went.
+    #[serde(default)]
+    pub transform_output: Option<TransformOutput>,
+    /// Start, epoch milliseconds.
+    #[serde(default)]
+    pub transform_start_time: Option<EpochMillis>,
+    /// End, epoch milliseconds.
+    #[serde(default)]
+    pub transform_end_time: Option<EpochMillis>,
+}
+
+impl TransformJobStateChange {
+    /// The event's `detail-type`.
+    pub const DETAIL_TYPE: &'static str = "SageMaker Transform Job State Change";
+
+    /// How long the job ran, when both times are there and in order.
+    pub fn seconds(&self) -> Option<f64> {
+        let start = self.transform_start_time?.0;
+        let end = self.transform_end_time?.0;
+        (end >= start).then(|| (end - start) / 1000.0)
+    }
+}
+
+/// The output of a transform job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct TrainingJobStateChange {
-    /// Job name.
-    pub training_job_name: String,
-    /// Job ARN.
-    #[serde(default)]
-    pub training_job_arn: Option<String>,
-    /// InProgress, Completed, Failed, Stopping, Stopped.
-    pub training_job_status: String,
-    /// The finer-grained status, e.g. `MaxRuntimeExceeded`.
-    #[serde(default)]
-    pub secondary_status: Option<String>,
-    /// Why it failed.
-    #[serde(default)]
-    pub failure_reason: Option<String>,
-    /// Job tags (project, trigger, dataset) when SageMaker includes them.
-    #[serde(default)]
-    pub tags: std::collections::BTreeMap<String, String>,
+pub struct TransformOutput {
+    /// `s3://bucket/prefix/` of the output files.
+    #[serde(rename = "S3OutputPath")]
+    pub s3_output_path: String,
+}
+
+/// A time in epoch milliseconds, as SageMaker's events carry it: a number, or the same number as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EpochMillis(pub f64);
+
+impl<'de> Deserialize<'de> for EpochMillis {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(f64),
+            Text(String),
+        }
+        match Either::deserialize(deserializer)? {
+            Either::Number(n) => Ok(EpochMillis(n)),
+            Either::Text(t) => t
+                .trim()
+                .parse()
+                .map(EpochMillis)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transform_times_are_numbers_or_numeric_strings() {
+        let table = [
+            (
+                serde_json::json!({"TransformStartTime": 1000, "TransformEndTime": 4000}),
+                Some(3.0),
+            ),
+            (
+                serde_json::json!({"TransformStartTime": "1000", "TransformEndTime": "4500"}),
+                Some(3.5),
+            ),
+            (
+                serde_json::json!({"TransformStartTime": 4000, "TransformEndTime": 1000}),
+                None,
+            ),
+            (serde_json::json!({"TransformStartTime": 1000}), None),
+        ];
+        for (times, seconds) in table {
+            let mut detail =
+                serde_json::json!({"TransformJobName": "j", "TransformJobStatus": "Completed"});
+            detail
+                .as_object_mut()
+                .unwrap()
+                .extend(times.as_object().unwrap().clone());
+            let change: TransformJobStateChange = serde_json::from_value(detail).unwrap();
+            assert_eq!(change.seconds(), seconds, "{times}");
+        }
+        let bad = serde_json::json!({"TransformJobName": "j", "TransformJobStatus": "Completed", "TransformEndTime": "soon"});
+        assert!(serde_json::from_value::<TransformJobStateChange>(bad).is_err());
+    }
 }

@@ -2,6 +2,8 @@
 //! configuration, JSON logs and EMF metrics, SNS notices, typed domain events on the project's bus, and error
 //! classification, and the one shape every function has ([`Function`]). No handler logic lives here.
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod aws_events;
 pub mod config;

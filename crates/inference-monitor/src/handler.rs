@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_s3::Client as S3;
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
-use guardrails_core::aws_events::ObjectCreatedDetail;
-use guardrails_core::domain::{DatasetValidated, DomainEvent, parse_envelope};
+use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
+use guardrails_core::domain::{DatasetValidated, DomainEvent, SOURCE};
 use guardrails_core::s3::decode_notification_key;
 use guardrails_core::state::{Change, StateError, StateStore};
 use guardrails_core::{
@@ -23,6 +24,58 @@ use guardrails_core::metric::{
     AVG_CONFIDENCE, BAD_PREDICTIONS, BATCH_SECONDS, LABEL_PSI, LOW_CONFIDENCE_PCT, OTHER_PCT,
     P10_CONFIDENCE, PREDICTIONS, dimension,
 };
+
+/// The events the function is wired to, told apart by `detail-type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// S3 "Object Created" in the output bucket.
+    OutputFile(ObjectCreatedDetail),
+    /// "SageMaker Transform Job State Change".
+    TransformJob(TransformJobStateChange),
+    /// "Dataset Validated" from the project's bus.
+    DatasetValidated {
+        /// The event id: the baseline counts each event once.
+        id: Option<String>,
+        /// The dataset's figures.
+        detail: DatasetValidated,
+    },
+}
+
+impl Trigger {
+    /// The typed trigger in `event`.
+    ///
+    /// # Errors
+    /// [`MonitorError::Unrecognised`]: another `detail-type`, a project event from another source, or a detail
+    /// of the wrong shape.
+    pub fn from_event(event: EventBridgeEvent<Value>) -> Result<Self, MonitorError> {
+        let kind = event.detail_type;
+        let malformed = |e: serde_json::Error| MonitorError::Unrecognised(format!("{kind}: {e}"));
+        match kind.as_str() {
+            "Object Created" if event.source == "aws.s3" => serde_json::from_value(event.detail)
+                .map(Trigger::OutputFile)
+                .map_err(malformed),
+            TransformJobStateChange::DETAIL_TYPE if event.source == "aws.sagemaker" => {
+                serde_json::from_value(event.detail)
+                    .map(Trigger::TransformJob)
+                    .map_err(malformed)
+            }
+            DatasetValidated::DETAIL_TYPE if event.source == SOURCE => {
+                serde_json::from_value(event.detail)
+                    .map(|detail| Trigger::DatasetValidated {
+                        id: event.id,
+                        detail,
+                    })
+                    .map_err(malformed)
+            }
+            _ => Err(MonitorError::Unrecognised(format!(
+                "{kind:?} from {:?}; expected Object Created (aws.s3), {} (aws.sagemaker) or {} ({SOURCE})",
+                event.source,
+                TransformJobStateChange::DETAIL_TYPE,
+                DatasetValidated::DETAIL_TYPE
+            ))),
+        }
+    }
+}
 
 /// What the function did; also its response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -113,7 +166,7 @@ pub struct InferenceMonitor {
 impl Function for InferenceMonitor {
     const STAGE: &'static str = STAGE;
     type Config = Config;
-    type Event = Value;
+    type Event = EventBridgeEvent<Value>;
     type Response = Outcome;
     type Error = MonitorError;
 
@@ -133,7 +186,11 @@ impl Function for InferenceMonitor {
         ))
     }
 
-    async fn invoke(&self, event: Value, _: Invocation<'_>) -> Result<Outcome, MonitorError> {
+    async fn invoke(
+        &self,
+        event: EventBridgeEvent<Value>,
+        _: Invocation<'_>,
+    ) -> Result<Outcome, MonitorError> {
         self.handle(event).await
     }
 
@@ -173,77 +230,71 @@ impl InferenceMonitor {
     ///
     /// # Errors
     /// [`MonitorError`], classified.
-    pub async fn handle(&self, event: Value) -> Result<Outcome, MonitorError> {
-        let detail_type = event
-            .get("detail-type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        match detail_type {
-            "Object Created" => {
-                let e: aws_lambda_events::eventbridge::EventBridgeEvent<ObjectCreatedDetail> =
-                    serde_json::from_value(event)
-                        .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
-                let key = decode_notification_key(&e.detail.object.key)
-                    .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
-                if !key.ends_with(&self.config.output_suffix) {
-                    return Ok(Outcome::Ignored {
-                        reason: format!(
-                            "{key} is not an output file (*{})",
-                            self.config.output_suffix
-                        ),
-                    });
-                }
-                self.monitor(vec![ObjectRef::new(e.detail.bucket.name, key)], None)
-                    .await
+    pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Outcome, MonitorError> {
+        match Trigger::from_event(event)? {
+            Trigger::OutputFile(detail) => self.output_file(detail).await,
+            Trigger::TransformJob(detail) => self.transform_job(detail).await,
+            Trigger::DatasetValidated { id, detail } => {
+                self.dataset_validated(id.unwrap_or_default(), detail).await
             }
-            "SageMaker Transform Job State Change" => {
-                let detail = &event["detail"];
-                let status = detail["TransformJobStatus"].as_str().unwrap_or_default();
-                if status != "Completed" {
-                    return Ok(Outcome::Ignored {
-                        reason: format!("transform job status {status}"),
-                    });
-                }
-                let output = detail["TransformOutput"]["S3OutputPath"]
-                    .as_str()
-                    .ok_or_else(|| {
-                        MonitorError::Unrecognised(
-                            "transform job event without TransformOutput.S3OutputPath".into(),
-                        )
-                    })?;
-                let seconds = match (
-                    millis(&detail["TransformStartTime"]),
-                    millis(&detail["TransformEndTime"]),
-                ) {
-                    (Some(start), Some(end)) if end >= start => Some((end - start) / 1000.0),
-                    _ => None,
-                };
-                let files = self.output_files(output).await?;
-                if files.is_empty() {
-                    return Ok(Outcome::Ignored {
-                        reason: format!("no *{} file under {output}", self.config.output_suffix),
-                    });
-                }
-                self.monitor(files, seconds).await
-            }
-            DatasetValidated::DETAIL_TYPE => {
-                let e = parse_envelope::<DatasetValidated>(&event.to_string())
-                    .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
-                if e.detail.dataset != self.config.dataset || e.detail.label_counts.is_empty() {
-                    return Ok(Outcome::Ignored {
-                        reason: format!(
-                            "dataset {} is not the baseline's, or has no labels",
-                            e.detail.dataset
-                        ),
-                    });
-                }
-                self.add_to_baseline(e.id.unwrap_or_default(), &e.detail.label_counts)
-                    .await
-            }
-            other => Err(MonitorError::Unrecognised(format!(
-                "detail-type {other:?}; expected Object Created, SageMaker Transform Job State Change or Dataset Validated"
-            ))),
         }
+    }
+
+    /// One output file: measured alone, if it is an output file.
+    async fn output_file(&self, detail: ObjectCreatedDetail) -> Result<Outcome, MonitorError> {
+        let key = decode_notification_key(&detail.object.key)
+            .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
+        if !key.ends_with(&self.config.output_suffix) {
+            return Ok(Outcome::Ignored {
+                reason: format!(
+                    "{key} is not an output file (*{})",
+                    self.config.output_suffix
+                ),
+            });
+        }
+        self.monitor(vec![ObjectRef::new(detail.bucket.name, key)], None)
+            .await
+    }
+
+    /// A completed transform job: every output file under its output path, as one batch with its duration.
+    async fn transform_job(&self, job: TransformJobStateChange) -> Result<Outcome, MonitorError> {
+        if job.transform_job_status != "Completed" {
+            return Ok(Outcome::Ignored {
+                reason: format!("transform job status {}", job.transform_job_status),
+            });
+        }
+        let output = job.transform_output.as_ref().ok_or_else(|| {
+            MonitorError::Unrecognised(
+                "transform job event without TransformOutput.S3OutputPath".into(),
+            )
+        })?;
+        let files = self.output_files(&output.s3_output_path).await?;
+        if files.is_empty() {
+            return Ok(Outcome::Ignored {
+                reason: format!(
+                    "no *{} file under {}",
+                    self.config.output_suffix, output.s3_output_path
+                ),
+            });
+        }
+        self.monitor(files, job.seconds()).await
+    }
+
+    /// A validated dataset of the monitored training data: its labels join the baseline.
+    async fn dataset_validated(
+        &self,
+        id: String,
+        detail: DatasetValidated,
+    ) -> Result<Outcome, MonitorError> {
+        if detail.dataset != self.config.dataset || detail.label_counts.is_empty() {
+            return Ok(Outcome::Ignored {
+                reason: format!(
+                    "dataset {} is not the baseline's, or has no labels",
+                    detail.dataset
+                ),
+            });
+        }
+        self.add_to_baseline(id, &detail.label_counts).await
     }
 
     /// Reads every file into one batch, then emits its metrics.
@@ -425,9 +476,49 @@ fn add_counts(
     Some(baseline)
 }
 
-/// SageMaker events give times as epoch milliseconds, as numbers or strings.
-fn millis(value: &Value) -> Option<f64> {
-    value
-        .as_f64()
-        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testkit::fixture;
+
+    fn trigger(sample: &str, change: impl FnOnce(&mut Value)) -> Result<Trigger, MonitorError> {
+        let mut event = fixture(sample);
+        change(&mut event);
+        Trigger::from_event(serde_json::from_value(event).unwrap())
+    }
+
+    #[test]
+    fn each_wired_event_is_its_trigger_and_nothing_else_is() {
+        let same = |_: &mut Value| {};
+        assert!(matches!(
+            trigger("eventbridge-s3-object-created.json", same),
+            Ok(Trigger::OutputFile(_))
+        ));
+        assert!(matches!(
+            trigger("sagemaker-transform-job-completed.json", same),
+            Ok(Trigger::TransformJob(job)) if job.seconds() == Some(663.0)
+        ));
+        assert!(matches!(
+            trigger("dataset-validated.json", same),
+            Ok(Trigger::DatasetValidated { id: Some(_), .. })
+        ));
+        type Change = fn(&mut Value);
+        let refused: [(&str, Change); 3] = [
+            // A "Dataset Validated" from anyone but the guardrails counts nothing.
+            ("dataset-validated.json", |e| {
+                e["source"] = "someone.else".into()
+            }),
+            ("scheduled-event.json", |_| {}),
+            ("sagemaker-transform-job-completed.json", |e| {
+                e["detail"]["TransformJobStatus"] = 7.into()
+            }),
+        ];
+        for (sample, change) in refused {
+            let result = trigger(sample, change);
+            assert!(
+                matches!(result, Err(MonitorError::Unrecognised(_))),
+                "{sample}: {result:?}"
+            );
+        }
+    }
 }

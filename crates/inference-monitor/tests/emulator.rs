@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -55,10 +56,10 @@ async fn a_shifted_label_mix_is_measured_against_the_training_baseline() {
     let mut validated = fixture("dataset-validated.json");
     validated["detail"]["labelCounts"] =
         json!({"facturacion": 125, "soporte": 125, "ventas": 125, "Otros": 125});
-    monitor.handle(validated.clone()).await.unwrap();
+    monitor.handle(event(validated.clone())).await.unwrap();
     validated["id"] = json!("second-dataset");
-    let baseline = monitor.handle(validated.clone()).await.unwrap();
-    let again = monitor.handle(validated).await.unwrap();
+    let baseline = monitor.handle(event(validated.clone())).await.unwrap();
+    let again = monitor.handle(event(validated)).await.unwrap();
     let even: BTreeMap<String, u64> = ["Otros", "facturacion", "soporte", "ventas"]
         .into_iter()
         .map(|l| (l.to_owned(), 250))
@@ -86,7 +87,7 @@ async fn a_shifted_label_mix_is_measured_against_the_training_baseline() {
     let mut completed = fixture("sagemaker-transform-job-completed.json");
     completed["detail"]["TransformOutput"]["S3OutputPath"] =
         json!(format!("s3://{}/batch-output/2026-11-21/", bucket.name));
-    let outcome = monitor.handle(completed).await.unwrap();
+    let outcome = monitor.handle(event(completed)).await.unwrap();
     let Outcome::Monitored {
         files,
         summary,
@@ -164,7 +165,7 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
     let mut created = fixture("eventbridge-s3-object-created.json");
     created["detail"]["bucket"]["name"] = json!(bucket.name);
     created["detail"]["object"]["key"] = json!("batch-output/2026-11-22/lote+de+prueba.jsonl.out");
-    let outcome = monitor.handle(created.clone()).await.unwrap();
+    let outcome = monitor.handle(event(created.clone())).await.unwrap();
     let Outcome::Monitored {
         summary,
         label_psi,
@@ -183,7 +184,7 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
     );
 
     created["detail"]["object"]["key"] = json!("batch-input/2026-11-22/lote.jsonl");
-    let ignored = monitor.handle(created).await.unwrap();
+    let ignored = monitor.handle(event(created)).await.unwrap();
     assert!(matches!(ignored, Outcome::Ignored { .. }), "{ignored:?}");
 }
 
@@ -210,7 +211,7 @@ async fn concurrent_validated_datasets_are_all_counted_in_the_baseline() {
         let mut validated = fixture("dataset-validated.json");
         validated["id"] = json!(format!("dataset-{n}"));
         validated["detail"]["labelCounts"] = json!({"soporte": 10, "ventas": 1});
-        deliveries.spawn(async move { monitor.handle(validated).await });
+        deliveries.spawn(async move { monitor.handle(event(validated)).await });
     }
     for outcome in deliveries.join_all().await {
         assert!(
@@ -248,7 +249,7 @@ async fn an_unreadable_baseline_is_an_error_and_is_not_replaced() {
     let monitor = monitor_on(&sdk, &bucket.name);
 
     let error = monitor
-        .handle(fixture("dataset-validated.json"))
+        .handle(event(fixture("dataset-validated.json")))
         .await
         .unwrap_err();
     let error = guardrails_core::HandlerError::from(error);
@@ -259,4 +260,9 @@ async fn an_unreadable_baseline_is_an_error_and_is_not_replaced() {
         body, b"{\"labelCounts\": {\"soporte\": ",
         "left for a person"
     );
+}
+
+/// The EventBridge event in a sample, as Lambda hands it over.
+fn event(value: serde_json::Value) -> EventBridgeEvent<serde_json::Value> {
+    serde_json::from_value(value).unwrap()
 }
