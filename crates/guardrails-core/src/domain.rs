@@ -206,11 +206,31 @@ pub enum EnvelopeError {
 /// # Errors
 /// [`EnvelopeError`] when the JSON is not such an event.
 pub fn parse_envelope<E: DomainEvent>(json: &str) -> Result<Envelope<E>, EnvelopeError> {
-    let envelope: Envelope<E> =
+    checked(
         serde_json::from_str(json).map_err(|source| EnvelopeError::Malformed {
             expected: E::DETAIL_TYPE,
             source,
-        })?;
+        })?,
+    )
+}
+
+/// As [`parse_envelope`], from an event already read as JSON (a handler's payload).
+///
+/// # Errors
+/// [`EnvelopeError`] when the value is not such an event.
+pub fn envelope_from_value<E: DomainEvent>(
+    value: serde_json::Value,
+) -> Result<Envelope<E>, EnvelopeError> {
+    checked(
+        serde_json::from_value(value).map_err(|source| EnvelopeError::Malformed {
+            expected: E::DETAIL_TYPE,
+            source,
+        })?,
+    )
+}
+
+/// The envelope, if it comes from the guardrails and carries `E`.
+fn checked<E: DomainEvent>(envelope: Envelope<E>) -> Result<Envelope<E>, EnvelopeError> {
     if envelope.source != SOURCE || envelope.detail_type != E::DETAIL_TYPE {
         return Err(EnvelopeError::Unexpected {
             expected: E::DETAIL_TYPE,

@@ -64,7 +64,7 @@ async fn domain_event_reaches_a_rule_matching_source_and_detail_type() {
     let events = probe.events(1, Duration::from_secs(10)).await;
     assert_eq!(events.len(), 1, "{events:?}");
     let parsed =
-        guardrails_core::domain::parse_envelope::<RetrainingRequested>(&events[0].to_string())
+        guardrails_core::domain::envelope_from_value::<RetrainingRequested>(events[0].clone())
             .unwrap();
     assert_eq!(parsed.detail, detail);
 }

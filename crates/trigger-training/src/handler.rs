@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
-use guardrails_core::domain::{DatasetValidated, DomainEvent, RetrainingRequested, parse_envelope};
+use guardrails_core::domain::{
+    DatasetValidated, DomainEvent, RetrainingRequested, envelope_from_value,
+};
 use guardrails_core::ledger::Ledger;
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
@@ -103,7 +105,7 @@ pub fn parse_trigger(
     let unrecognised = |why: String| TriggerError::Unrecognised(why);
     match event.get("detail-type").and_then(Value::as_str) {
         Some(DatasetValidated::DETAIL_TYPE) => {
-            let e = parse_envelope::<DatasetValidated>(&event.to_string())
+            let e = envelope_from_value::<DatasetValidated>(event.clone())
                 .map_err(|e| unrecognised(e.to_string()))?;
             let rows = e.detail.rows.unwrap_or(0);
             Ok(Trigger {
@@ -119,7 +121,7 @@ pub fn parse_trigger(
             })
         }
         Some(RetrainingRequested::DETAIL_TYPE) => {
-            let e = parse_envelope::<RetrainingRequested>(&event.to_string())
+            let e = envelope_from_value::<RetrainingRequested>(event.clone())
                 .map_err(|e| unrecognised(e.to_string()))?;
             Ok(Trigger {
                 reason: e.detail.reason,
