@@ -228,8 +228,7 @@ fn provisioned(stack: &stack::Stack) -> String {
     let not_emulated: usize = stack.not_emulated.values().sum();
     format!(
         "provisioned {} buckets, {} queues, {} topic(s), {} bus(es), {} parameter(s), {} state machine(s), \
-         {} rules ({} scheduled), {} functions in-process; {not_emulated} resources not emulated (alarms, \
-         dashboard, trail, policies…)",
+         {} rules ({} scheduled), {} functions in-process; {not_emulated} resources not emulated ({})",
         stack.buckets.len(),
         stack.queues.len(),
         stack.topics.len(),
@@ -239,5 +238,6 @@ fn provisioned(stack: &stack::Stack) -> String {
         stack.rules.len(),
         stack.schedules.len(),
         stack.functions.len(),
+        stack.not_emulated_names().join(", "),
     )
 }

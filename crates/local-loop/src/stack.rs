@@ -1,17 +1,16 @@
 //! Provisioning: the template's resources created on the emulator, and the wiring the dispatcher follows.
 //!
-//! Resources are created in this order, each resolved against those before it: KMS keys, buckets, queues,
-//! topics, buses, SSM parameters, state machines, then the functions' environments and the rules (roles,
-//! functions and log groups are named first, never created). A property referring to a resource created later
-//! fails with an error naming it.
+//! One table, `RESOURCES`, says what becomes of each resource type: the step that creates it, the steps in the
+//! order they run, each resolving its properties against the resources created before it; or, for a type the
+//! local loop does not emulate, what the provisioning summary calls it. Roles, functions and log groups are only
+//! named, never created. A property referring to a resource created later fails with an error naming it.
 //!
-//! Created for real: the KMS keys, buckets (encryption, versioning), queues (with their redrive policies), topics,
-//! buses, SSM parameters, state machines and every EventBridge rule with its resolved pattern. Functions are not
-//! deployed: their handlers run in this process, configured from their resolved environment. Each rule target
-//! that is a function or a topic is stood in for by a queue of the runner, since the emulator delivers rule
-//! targets only to queues; a rule that targets a queue of the template delivers to it directly.
+//! Functions are not deployed: their handlers run in this process, configured from their resolved environment.
+//! Each rule target that is a function or a topic is stood in for by a queue of the runner, since the emulator
+//! delivers rule targets only to queues; a rule that targets a queue of the template delivers to it directly.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::types::{
@@ -21,7 +20,8 @@ use aws_sdk_s3::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value as Json, json};
 
-use crate::template::{ACCOUNT_ID, Names, REGION, Template, TemplateError, text_of};
+use crate::template::{ACCOUNT_ID, Names, REGION, Resource, Template, TemplateError, text_of};
+use Handling::{Emulated, NotEmulated};
 
 /// Lambda's retries of a failed asynchronous invocation when the template does not say.
 const DEFAULT_ASYNC_RETRIES: u32 = 2;
@@ -240,6 +240,30 @@ impl Stack {
             .collect()
     }
 
+    /// What was not emulated, in words: the names the table of resource types gives the types it leaves out, in
+    /// its order, then any other type (or event of a function) the template has.
+    pub fn not_emulated_names(&self) -> Vec<String> {
+        let named = RESOURCES
+            .iter()
+            .filter(|(kind, _)| self.not_emulated.contains_key(*kind))
+            .filter_map(|(_, handling)| match handling {
+                NotEmulated(name) => Some((*name).to_owned()),
+                Emulated(_) => None,
+            });
+        let others = self
+            .not_emulated
+            .keys()
+            .filter(|kind| not_emulated_name(kind).is_none())
+            .cloned();
+        let mut names: Vec<String> = Vec::new();
+        for name in named.chain(others) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     fn set(&mut self, id: &str, reference: impl Into<Json>, attributes: &[(&str, Json)]) {
         self.physical.insert(
             id.to_owned(),
@@ -254,6 +278,72 @@ impl Stack {
     }
 }
 
+/// How the local loop treats one CloudFormation resource type.
+enum Handling {
+    /// Created (or only named) on the emulator by this step.
+    Emulated(Step),
+    /// Not created; what the provisioning summary calls resources of this type.
+    NotEmulated(&'static str),
+}
+
+/// One provisioning step: every resource of one type, in template order.
+type Step = for<'s> fn(&'s mut Provisioning<'_>, &'s [&'s Resource]) -> StepRun<'s>;
+
+/// A running [`Step`].
+type StepRun<'s> = Pin<Box<dyn Future<Output = Result<(), ProvisionError>> + 's>>;
+
+/// The [`Step`] that is the [`Provisioning`] method of this name.
+macro_rules! step {
+    ($method:ident) => {
+        Emulated(|p, rs| Box::pin(p.$method(rs)))
+    };
+}
+
+/// Every resource type the local loop knows, its steps in the order they run: each step resolves its properties
+/// against what the steps before it created. Functions have two steps: named first, so anything may refer to
+/// them, then configured once what their environment refers to exists. A type not here is not emulated either.
+const RESOURCES: &[(&str, Handling)] = &[
+    ("AWS::IAM::Role", step!(name_roles)),
+    ("AWS::Logs::LogGroup", step!(name_log_groups)),
+    ("AWS::Serverless::Function", step!(name_functions)),
+    ("AWS::KMS::Key", step!(create_keys)),
+    ("AWS::S3::Bucket", step!(create_buckets)),
+    ("AWS::SQS::Queue", step!(create_queues)),
+    ("AWS::SNS::Topic", step!(create_topics)),
+    ("AWS::Events::EventBus", step!(create_buses)),
+    ("AWS::SSM::Parameter", step!(put_parameters)),
+    ("AWS::Serverless::StateMachine", step!(create_machines)),
+    ("AWS::Serverless::Function", step!(configure_functions)),
+    ("AWS::Lambda::EventInvokeConfig", step!(configure_async)),
+    ("AWS::Events::Rule", step!(create_rules)),
+    ("AWS::CloudWatch::Alarm", NotEmulated("alarms")),
+    ("AWS::CloudWatch::Dashboard", NotEmulated("dashboard")),
+    ("AWS::CloudTrail::Trail", NotEmulated("trail")),
+    ("AWS::IAM::ManagedPolicy", NotEmulated("policies")),
+    ("AWS::S3::BucketPolicy", NotEmulated("policies")),
+    ("AWS::SQS::QueuePolicy", NotEmulated("policies")),
+    ("AWS::SNS::TopicPolicy", NotEmulated("policies")),
+    ("AWS::Lambda::Permission", NotEmulated("invoke permissions")),
+    ("AWS::KMS::Alias", NotEmulated("key alias")),
+    ("AWS::SecretsManager::Secret", NotEmulated("secret")),
+    ("AWS::SNS::Subscription", NotEmulated("email subscription")),
+];
+
+/// Whether some step of [`RESOURCES`] creates or names resources of this type.
+fn is_emulated(kind: &str) -> bool {
+    RESOURCES
+        .iter()
+        .any(|(k, handling)| *k == kind && matches!(handling, Emulated(_)))
+}
+
+/// What [`RESOURCES`] calls a type it does not emulate, if it names it.
+fn not_emulated_name(kind: &str) -> Option<&'static str> {
+    RESOURCES.iter().find_map(|(k, handling)| match handling {
+        NotEmulated(name) if *k == kind => Some(*name),
+        _ => None,
+    })
+}
+
 /// Creates the template's resources on the emulator behind `sdk`, with the runner's queues.
 ///
 /// # Errors
@@ -263,218 +353,365 @@ pub async fn provision(
     sdk: &SdkConfig,
     enforce_iam: bool,
 ) -> Result<Stack, ProvisionError> {
-    let mut stack = Stack::default();
     let resources = template.resources()?;
-    let of_kind = |kind: &'static str| resources.iter().filter(move |r| r.kind == kind);
-    let s3 = guardrails_core::aws::s3_client(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let events = aws_sdk_eventbridge::Client::new(sdk);
-    let arn = |service: &str, resource: &str| {
+    let mut run = Provisioning::new(template, &resources, sdk, enforce_iam);
+    for (kind, handling) in RESOURCES {
+        if let Emulated(step) = handling {
+            let of_kind: Vec<&Resource> = resources.iter().filter(|r| r.kind == *kind).collect();
+            step(&mut run, &of_kind).await?;
+        }
+    }
+    for r in &resources {
+        if !is_emulated(&r.kind) {
+            *run.stack.not_emulated.entry(r.kind.clone()).or_default() += 1;
+        }
+    }
+    Ok(run.stack)
+}
+
+/// The stack being provisioned, with what its steps share: the template and the emulator's clients.
+struct Provisioning<'p> {
+    template: &'p Template,
+    resources: &'p [Resource],
+    sdk: &'p SdkConfig,
+    enforce_iam: bool,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    events: aws_sdk_eventbridge::Client,
+    stack: Stack,
+}
+
+/// A rule as put on the emulator: what its targets need.
+struct PutRule {
+    logical_id: String,
+    name: String,
+    bus: String,
+    arn: String,
+    schedule: Option<String>,
+}
+
+impl<'p> Provisioning<'p> {
+    /// A run on the emulator behind `sdk`, nothing created yet.
+    fn new(
+        template: &'p Template,
+        resources: &'p [Resource],
+        sdk: &'p SdkConfig,
+        enforce_iam: bool,
+    ) -> Self {
+        Provisioning {
+            template,
+            resources,
+            sdk,
+            enforce_iam,
+            s3: guardrails_core::aws::s3_client(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            stack: Stack::default(),
+        }
+    }
+
+    /// `r`'s properties resolved against what exists so far.
+    fn properties(&self, r: &Resource) -> Result<Json, ProvisionError> {
+        Ok(self.template.resolve(&r.properties, &self.stack)?)
+    }
+
+    /// The resource's name property, or `<ProjectName>-<logical id>` in lower case when it has none.
+    fn name(&self, r: &Resource, property: &str) -> Result<String, ProvisionError> {
+        match &r.properties[property] {
+            yaml_serde::Value::Null => Ok(format!(
+                "{}-{}",
+                self.template
+                    .parameter("ProjectName")
+                    .unwrap_or_else(|| "local".into()),
+                r.logical_id.to_ascii_lowercase()
+            )),
+            value => Ok(text_of(&self.template.resolve(value, &self.stack)?)),
+        }
+    }
+
+    /// An ARN of this region and account.
+    fn arn(service: &str, resource: &str) -> String {
         format!("arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}")
-    };
-
-    // Named only: roles, functions and log groups are referenced, never called.
-    for r in of_kind("AWS::IAM::Role") {
-        let name = name_property(template, &stack, r, "RoleName")?;
-        let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}");
-        stack.set(&r.logical_id, name, &[("Arn", role_arn.into())]);
-    }
-    for r in of_kind("AWS::Logs::LogGroup") {
-        let name = name_property(template, &stack, r, "LogGroupName")?;
-        let group_arn = arn("logs", &format!("log-group:{name}:*"));
-        stack.set(&r.logical_id, name, &[("Arn", group_arn.into())]);
-    }
-    for r in of_kind("AWS::Serverless::Function") {
-        let name = name_property(template, &stack, r, "FunctionName")?;
-        let function_arn = arn("lambda", &format!("function:{name}"));
-        stack.set(&r.logical_id, name, &[("Arn", function_arn.into())]);
     }
 
-    let kms = aws_sdk_kms::Client::new(sdk);
-    for r in of_kind("AWS::KMS::Key") {
-        let key = kms
-            .create_key()
-            .description(format!("{} (local loop)", r.logical_id))
-            .send()
-            .await
-            .on(&r.logical_id)?;
-        let meta = key.key_metadata();
-        let id = meta.map(|m| m.key_id().to_owned()).unwrap_or_default();
-        let key_arn = meta.and_then(|m| m.arn()).unwrap_or_default().to_owned();
-        stack.set(&r.logical_id, id, &[("Arn", key_arn.into())]);
+    /// The template's resource with this logical id.
+    fn resource(&self, logical_id: &str) -> Option<&'p Resource> {
+        self.resources.iter().find(|r| r.logical_id == logical_id)
     }
 
-    for r in of_kind("AWS::S3::Bucket") {
-        let name = name_property(template, &stack, r, "BucketName")?;
-        let p = template.resolve(&r.properties, &stack)?;
-        s3.create_bucket()
-            .bucket(&name)
-            .send()
-            .await
-            .on(&r.logical_id)?;
-        let default = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
-        if let Some(key) = default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"].as_str() {
-            let bucket_key = default["BucketKeyEnabled"].as_bool().unwrap_or(false);
-            testkit::encrypt_with_kms(&s3, &name, key, bucket_key)
-                .await
-                .map_err(emulator_error(&r.logical_id))?;
+    /// Roles are only named: referred to by ARN, created only on an emulator that enforces IAM.
+    async fn name_roles(&mut self, roles: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in roles {
+            let name = self.name(r, "RoleName")?;
+            let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}");
+            self.stack
+                .set(&r.logical_id, name, &[("Arn", role_arn.into())]);
         }
-        if p["VersioningConfiguration"]["Status"] == "Enabled" {
-            s3.put_bucket_versioning()
-                .bucket(&name)
-                .versioning_configuration(
-                    VersioningConfiguration::builder()
-                        .status(BucketVersioningStatus::Enabled)
-                        .build(),
-                )
+        Ok(())
+    }
+
+    /// Log groups are only named: the handlers log to the runner's output.
+    async fn name_log_groups(&mut self, groups: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in groups {
+            let name = self.name(r, "LogGroupName")?;
+            let group_arn = Self::arn("logs", &format!("log-group:{name}:*"));
+            self.stack
+                .set(&r.logical_id, name, &[("Arn", group_arn.into())]);
+        }
+        Ok(())
+    }
+
+    /// Functions are named before anything refers to them; they are never deployed.
+    async fn name_functions(&mut self, functions: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in functions {
+            let name = self.name(r, "FunctionName")?;
+            let function_arn = Self::arn("lambda", &format!("function:{name}"));
+            self.stack
+                .set(&r.logical_id, name, &[("Arn", function_arn.into())]);
+        }
+        Ok(())
+    }
+
+    /// KMS keys, created for real: the buckets encrypt with them.
+    async fn create_keys(&mut self, keys: &[&Resource]) -> Result<(), ProvisionError> {
+        let kms = aws_sdk_kms::Client::new(self.sdk);
+        for r in keys {
+            let key = kms
+                .create_key()
+                .description(format!("{} (local loop)", r.logical_id))
                 .send()
                 .await
                 .on(&r.logical_id)?;
+            let meta = key.key_metadata();
+            let id = meta.map(|m| m.key_id().to_owned()).unwrap_or_default();
+            let key_arn = meta.and_then(|m| m.arn()).unwrap_or_default().to_owned();
+            self.stack
+                .set(&r.logical_id, id, &[("Arn", key_arn.into())]);
         }
-        let bucket_arn = format!("arn:aws:s3:::{name}");
-        stack.set(&r.logical_id, name.clone(), &[("Arn", bucket_arn.into())]);
-        if p["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] == true
-        {
-            // The emulator's own S3 → EventBridge events differ from AWS's (eTag, a numeric time), so the
-            // bucket notifies a queue of the runner, which sends the AWS-shaped event.
-            let (queue_url, queue_arn) =
-                runner_queue(&sqs, &format!("{name}-object-created")).await?;
-            s3.put_bucket_notification_configuration()
+        Ok(())
+    }
+
+    /// Buckets with their encryption and versioning; those that send events to EventBridge notify the runner.
+    async fn create_buckets(&mut self, buckets: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in buckets {
+            let name = self.name(r, "BucketName")?;
+            let p = self.properties(r)?;
+            self.s3
+                .create_bucket()
                 .bucket(&name)
-                .notification_configuration(
-                    NotificationConfiguration::builder()
-                        .queue_configurations(
-                            QueueConfiguration::builder()
-                                .queue_arn(queue_arn)
-                                .events(S3Event::S3ObjectCreated)
-                                .build()
-                                .on(&r.logical_id)?,
-                        )
-                        .build(),
-                )
                 .send()
                 .await
                 .on(&r.logical_id)?;
-            stack.polled.push(Polled {
-                queue_url,
-                route: Route::ObjectCreated {
-                    bucket: r.logical_id.clone(),
-                },
-            });
-            stack.upload_buckets.push(name.clone());
+            let default = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+            if let Some(key) = default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"].as_str() {
+                let bucket_key = default["BucketKeyEnabled"].as_bool().unwrap_or(false);
+                testkit::encrypt_with_kms(&self.s3, &name, key, bucket_key)
+                    .await
+                    .map_err(emulator_error(&r.logical_id))?;
+            }
+            if p["VersioningConfiguration"]["Status"] == "Enabled" {
+                self.enable_versioning(r, &name).await?;
+            }
+            let bucket_arn = format!("arn:aws:s3:::{name}");
+            self.stack
+                .set(&r.logical_id, name.clone(), &[("Arn", bucket_arn.into())]);
+            if p["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"]
+                == true
+            {
+                self.notify_object_created(r, &name).await?;
+            }
+            self.stack.buckets.insert(r.logical_id.clone(), name);
         }
-        stack.buckets.insert(r.logical_id.clone(), name);
+        Ok(())
     }
 
-    // Queues: created first, redrive policies set once every queue exists.
-    let mut redrives = Vec::new();
-    for r in of_kind("AWS::SQS::Queue") {
-        let name = name_property(template, &stack, r, "QueueName")?;
-        let p = template.resolve(&r.properties, &stack)?;
-        let visibility = p["VisibilityTimeout"]
-            .as_u64()
-            .unwrap_or(30)
-            .min(MAX_LOCAL_VISIBILITY_SECONDS);
-        let (url, queue) = testkit::queue_with_arn(&sqs, &name, Some(visibility))
-            .await
-            .map_err(emulator_error(&r.logical_id))?;
-        stack.set(
-            &r.logical_id,
-            url.clone(),
-            &[
-                ("Arn", queue.into()),
-                ("QueueName", name.into()),
-                ("QueueUrl", url.clone().into()),
-            ],
-        );
-        if p["RedrivePolicy"].is_object() {
-            redrives.push((
-                url.clone(),
-                p["RedrivePolicy"].to_string(),
-                r.logical_id.clone(),
-            ));
-        }
-        stack.queues.insert(r.logical_id.clone(), url);
-    }
-    for (url, policy, id) in redrives {
-        sqs.set_queue_attributes()
-            .queue_url(url)
-            .attributes(QueueAttributeName::RedrivePolicy, policy)
-            .send()
-            .await
-            .on(&id)?;
-    }
-
-    let sns = aws_sdk_sns::Client::new(sdk);
-    for r in of_kind("AWS::SNS::Topic") {
-        let name = name_property(template, &stack, r, "TopicName")?;
-        let topic_arn = sns
-            .create_topic()
-            .name(&name)
-            .send()
-            .await
-            .on(&r.logical_id)?
-            .topic_arn()
-            .unwrap_or_default()
-            .to_owned();
-        stack.set(
-            &r.logical_id,
-            topic_arn.clone(),
-            &[
-                ("TopicName", name.clone().into()),
-                ("TopicArn", topic_arn.clone().into()),
-            ],
-        );
-        // The runner reads every notice to tell the story.
-        let (queue_url, endpoint) = runner_queue(&sqs, &format!("{name}-read-by-runner")).await?;
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(endpoint)
-            .attributes("RawMessageDelivery", "false")
+    /// Turns on versioning of bucket `r`, named `name`.
+    async fn enable_versioning(&self, r: &Resource, name: &str) -> Result<(), ProvisionError> {
+        self.s3
+            .put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
             .send()
             .await
             .on(&r.logical_id)?;
-        stack.polled.push(Polled {
+        Ok(())
+    }
+
+    /// The emulator's own S3 → EventBridge events differ from AWS's (eTag, a numeric time), so the bucket
+    /// notifies a queue of the runner, which sends the AWS-shaped event.
+    async fn notify_object_created(
+        &mut self,
+        r: &Resource,
+        name: &str,
+    ) -> Result<(), ProvisionError> {
+        let (queue_url, queue_arn) =
+            runner_queue(&self.sqs, &format!("{name}-object-created")).await?;
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(name)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(
+                        QueueConfiguration::builder()
+                            .queue_arn(queue_arn)
+                            .events(S3Event::S3ObjectCreated)
+                            .build()
+                            .on(&r.logical_id)?,
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .on(&r.logical_id)?;
+        self.stack.polled.push(Polled {
             queue_url,
-            route: Route::Notices {
-                topic: r.logical_id.clone(),
+            route: Route::ObjectCreated {
+                bucket: r.logical_id.clone(),
             },
         });
-        stack.topics.insert(r.logical_id.clone(), topic_arn);
+        self.stack.upload_buckets.push(name.to_owned());
+        Ok(())
     }
 
-    for r in of_kind("AWS::Events::EventBus") {
-        let name = name_property(template, &stack, r, "Name")?;
-        let bus_arn = events
-            .create_event_bus()
-            .name(&name)
-            .send()
-            .await
-            .on(&r.logical_id)?
-            .event_bus_arn()
-            .unwrap_or_default()
-            .to_owned();
-        stack.set(
-            &r.logical_id,
-            name.clone(),
-            &[("Arn", bus_arn.into()), ("Name", name.clone().into())],
-        );
-        // The runner's own rule (not the template's): every project event on the bus, to tell the story.
-        let (queue_url, target) = runner_queue(&sqs, &format!("{name}-read-by-runner")).await?;
+    /// Queues, created first; their redrive policies are set once every queue exists.
+    async fn create_queues(&mut self, queues: &[&Resource]) -> Result<(), ProvisionError> {
+        let mut redrives = Vec::new();
+        for r in queues {
+            let name = self.name(r, "QueueName")?;
+            let p = self.properties(r)?;
+            let visibility = p["VisibilityTimeout"]
+                .as_u64()
+                .unwrap_or(30)
+                .min(MAX_LOCAL_VISIBILITY_SECONDS);
+            let (url, queue) = testkit::queue_with_arn(&self.sqs, &name, Some(visibility))
+                .await
+                .map_err(emulator_error(&r.logical_id))?;
+            self.stack.set(
+                &r.logical_id,
+                url.clone(),
+                &[
+                    ("Arn", queue.into()),
+                    ("QueueName", name.into()),
+                    ("QueueUrl", url.clone().into()),
+                ],
+            );
+            if p["RedrivePolicy"].is_object() {
+                redrives.push((
+                    url.clone(),
+                    p["RedrivePolicy"].to_string(),
+                    r.logical_id.clone(),
+                ));
+            }
+            self.stack.queues.insert(r.logical_id.clone(), url);
+        }
+        for (url, policy, id) in redrives {
+            self.sqs
+                .set_queue_attributes()
+                .queue_url(url)
+                .attributes(QueueAttributeName::RedrivePolicy, policy)
+                .send()
+                .await
+                .on(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Topics, each subscribed by a queue of the runner, which reads every notice to tell the story.
+    async fn create_topics(&mut self, topics: &[&Resource]) -> Result<(), ProvisionError> {
+        let sns = aws_sdk_sns::Client::new(self.sdk);
+        for r in topics {
+            let name = self.name(r, "TopicName")?;
+            let topic_arn = sns
+                .create_topic()
+                .name(&name)
+                .send()
+                .await
+                .on(&r.logical_id)?
+                .topic_arn()
+                .unwrap_or_default()
+                .to_owned();
+            self.stack.set(
+                &r.logical_id,
+                topic_arn.clone(),
+                &[
+                    ("TopicName", name.clone().into()),
+                    ("TopicArn", topic_arn.clone().into()),
+                ],
+            );
+            let (queue_url, endpoint) =
+                runner_queue(&self.sqs, &format!("{name}-read-by-runner")).await?;
+            sns.subscribe()
+                .topic_arn(&topic_arn)
+                .protocol("sqs")
+                .endpoint(endpoint)
+                .attributes("RawMessageDelivery", "false")
+                .send()
+                .await
+                .on(&r.logical_id)?;
+            self.stack.polled.push(Polled {
+                queue_url,
+                route: Route::Notices {
+                    topic: r.logical_id.clone(),
+                },
+            });
+            self.stack.topics.insert(r.logical_id.clone(), topic_arn);
+        }
+        Ok(())
+    }
+
+    /// Event buses, each with the runner's own rule reading the project's events on it.
+    async fn create_buses(&mut self, buses: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in buses {
+            let name = self.name(r, "Name")?;
+            let bus_arn = self
+                .events
+                .create_event_bus()
+                .name(&name)
+                .send()
+                .await
+                .on(&r.logical_id)?
+                .event_bus_arn()
+                .unwrap_or_default()
+                .to_owned();
+            self.stack.set(
+                &r.logical_id,
+                name.clone(),
+                &[("Arn", bus_arn.into()), ("Name", name.clone().into())],
+            );
+            let queue_url = self.observe_bus(&name).await?;
+            self.stack.polled.push(Polled {
+                queue_url,
+                route: Route::BusEvents {
+                    bus: r.logical_id.clone(),
+                },
+            });
+            self.stack.buses.insert(r.logical_id.clone(), name);
+        }
+        Ok(())
+    }
+
+    /// The runner's own rule (not the template's) sending every project event on bus `name` to a queue of the
+    /// runner, to tell the story; the queue's URL.
+    async fn observe_bus(&self, name: &str) -> Result<String, ProvisionError> {
+        let (queue_url, target) =
+            runner_queue(&self.sqs, &format!("{name}-read-by-runner")).await?;
         let observer = format!("{name}-read-by-runner");
-        events
+        self.events
             .put_rule()
             .name(&observer)
-            .event_bus_name(&name)
+            .event_bus_name(name)
             .event_pattern(json!({"source": [guardrails_core::domain::SOURCE]}).to_string())
             .send()
             .await
             .on(&observer)?;
-        events
+        self.events
             .put_targets()
             .rule(&observer)
-            .event_bus_name(&name)
+            .event_bus_name(name)
             .targets(
                 aws_sdk_eventbridge::types::Target::builder()
                     .id("runner")
@@ -485,45 +722,78 @@ pub async fn provision(
             .send()
             .await
             .on(&observer)?;
-        stack.polled.push(Polled {
-            queue_url,
-            route: Route::BusEvents {
-                bus: r.logical_id.clone(),
-            },
-        });
-        stack.buses.insert(r.logical_id.clone(), name);
+        Ok(queue_url)
     }
 
-    let ssm = aws_sdk_ssm::Client::new(sdk);
-    for r in of_kind("AWS::SSM::Parameter") {
-        let p = template.resolve(&r.properties, &stack)?;
-        let name = p["Name"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| shape(r, "no Name"))?;
-        ssm.put_parameter()
-            .name(&name)
-            .value(text_of(&p["Value"]))
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .overwrite(true)
-            .send()
-            .await
-            .on(&r.logical_id)?;
-        stack.set(
-            &r.logical_id,
-            name.clone(),
-            &[("Value", p["Value"].clone())],
-        );
-        stack.parameters.insert(r.logical_id.clone(), name);
+    /// SSM parameters, put with their resolved values.
+    async fn put_parameters(&mut self, parameters: &[&Resource]) -> Result<(), ProvisionError> {
+        let ssm = aws_sdk_ssm::Client::new(self.sdk);
+        for r in parameters {
+            let p = self.properties(r)?;
+            let name = p["Name"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| shape(r, "no Name"))?;
+            ssm.put_parameter()
+                .name(&name)
+                .value(text_of(&p["Value"]))
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .on(&r.logical_id)?;
+            self.stack.set(
+                &r.logical_id,
+                name.clone(),
+                &[("Value", p["Value"].clone())],
+            );
+            self.stack.parameters.insert(r.logical_id.clone(), name);
+        }
+        Ok(())
     }
 
-    let sfn = aws_sdk_sfn::Client::new(sdk);
-    for r in of_kind("AWS::Serverless::StateMachine") {
-        let p = template.resolve(&r.properties, &stack)?;
+    /// State machines from their definition files, substituted, their Lambda tasks sent to the runner.
+    async fn create_machines(&mut self, machines: &[&Resource]) -> Result<(), ProvisionError> {
+        let sfn = aws_sdk_sfn::Client::new(self.sdk);
+        for r in machines {
+            let p = self.properties(r)?;
+            let mut definition = self.definition(r, &p)?;
+            let name = p["Name"]
+                .as_str()
+                .map_or_else(|| r.logical_id.clone(), str::to_owned);
+            self.tasks_to_runner(&mut definition).await?;
+            let role = p["Role"].as_str().map_or_else(
+                || format!("arn:aws:iam::{ACCOUNT_ID}:role/local"),
+                str::to_owned,
+            );
+            let machine = sfn
+                .create_state_machine()
+                .name(&name)
+                .definition(definition.to_string())
+                .role_arn(&role)
+                .send()
+                .await
+                .on(&r.logical_id)?
+                .state_machine_arn()
+                .to_owned();
+            self.stack.set(
+                &r.logical_id,
+                machine.clone(),
+                &[("Name", name.into()), ("Arn", machine.clone().into())],
+            );
+            self.stack
+                .state_machines
+                .insert(r.logical_id.clone(), machine);
+        }
+        Ok(())
+    }
+
+    /// State machine `r`'s definition (properties `p`): its file, with its substitutions, as the emulator runs it.
+    fn definition(&self, r: &Resource, p: &Json) -> Result<Json, ProvisionError> {
         let uri = p["DefinitionUri"]
             .as_str()
             .ok_or_else(|| shape(r, "no DefinitionUri"))?;
-        let path = template.dir().join(uri);
+        let path = self.template.dir().join(uri);
         let asl = std::fs::read_to_string(&path)
             .map_err(|e| shape(r, &format!("cannot read {}: {e}", path.display())))?;
         let substitutions: Vec<(String, String)> = p["DefinitionSubstitutions"]
@@ -536,23 +806,27 @@ pub async fn provision(
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let mut definition =
-            testkit::try_emulator_definition(&asl, &pairs).map_err(|e| shape(r, &e))?;
-        let name = p["Name"]
-            .as_str()
-            .map_or_else(|| r.logical_id.clone(), str::to_owned);
-        // Lambda tasks wait for the runner, which invokes the function's handler with the same payload.
+        testkit::try_emulator_definition(&asl, &pairs).map_err(|e| shape(r, &e))
+    }
+
+    /// Lambda tasks of `definition` wait for the runner, which invokes the function's handler with the same
+    /// payload: one queue of the runner per function the definition mentions.
+    async fn tasks_to_runner(&mut self, definition: &mut Json) -> Result<(), ProvisionError> {
+        let functions = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == "AWS::Serverless::Function");
         let mut tasks = Vec::new();
-        for function in of_kind("AWS::Serverless::Function") {
+        for function in functions {
             let id = &function.logical_id;
-            let function_arn = text_of(&stack.attribute(id, "Arn").unwrap_or_default());
-            let function_name = text_of(&stack.reference(id).unwrap_or_default());
-            if !mentions(&definition, &function_arn) && !mentions(&definition, &function_name) {
+            let function_arn = text_of(&self.stack.attribute(id, "Arn").unwrap_or_default());
+            let function_name = text_of(&self.stack.reference(id).unwrap_or_default());
+            if !mentions(definition, &function_arn) && !mentions(definition, &function_name) {
                 continue;
             }
-            let (queue_url, _) = runner_queue(&sqs, &format!("{function_name}-tasks")).await?;
+            let (queue_url, _) = runner_queue(&self.sqs, &format!("{function_name}-tasks")).await?;
             crate::asl::lambda_tasks_to_callbacks(
-                &mut definition,
+                definition,
                 &[&function_arn, &function_name],
                 &queue_url,
             );
@@ -563,65 +837,72 @@ pub async fn provision(
                 },
             });
         }
-        stack.polled.extend(tasks);
-        let role = p["Role"].as_str().map_or_else(
-            || format!("arn:aws:iam::{ACCOUNT_ID}:role/local"),
-            str::to_owned,
-        );
-        let machine = sfn
-            .create_state_machine()
-            .name(&name)
-            .definition(definition.to_string())
-            .role_arn(&role)
-            .send()
-            .await
-            .on(&r.logical_id)?
-            .state_machine_arn()
-            .to_owned();
-        stack.set(
-            &r.logical_id,
-            machine.clone(),
-            &[("Name", name.into()), ("Arn", machine.clone().into())],
-        );
-        stack.state_machines.insert(r.logical_id.clone(), machine);
+        self.stack.polled.extend(tasks);
+        Ok(())
     }
 
-    // Functions: their environment, and the queues their SQS event sources read.
-    let globals = template.resolve(
-        &template.function_globals()["Environment"]["Variables"],
-        &stack,
-    )?;
-    for r in of_kind("AWS::Serverless::Function") {
-        let p = template.resolve(&r.properties, &stack)?;
-        let code = p["CodeUri"].as_str().unwrap_or_default();
-        let binary = code
-            .trim_end_matches("/bootstrap.zip")
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let mut environment: Vec<(String, String)> = Vec::new();
-        for variables in [&globals, &p["Environment"]["Variables"]] {
-            for (k, v) in variables.as_object().into_iter().flatten() {
-                environment.retain(|(name, _)| name != k);
-                environment.push((k.clone(), text_of(v)));
+    /// Functions: their environment, and the queues their SQS event sources read; with IAM enforced, their roles.
+    async fn configure_functions(&mut self, functions: &[&Resource]) -> Result<(), ProvisionError> {
+        let globals = self.template.resolve(
+            &self.template.function_globals()["Environment"]["Variables"],
+            &self.stack,
+        )?;
+        for r in functions {
+            let p = self.properties(r)?;
+            let code = p["CodeUri"].as_str().unwrap_or_default();
+            let binary = code
+                .trim_end_matches("/bootstrap.zip")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let mut environment: Vec<(String, String)> = Vec::new();
+            for variables in [&globals, &p["Environment"]["Variables"]] {
+                for (k, v) in variables.as_object().into_iter().flatten() {
+                    environment.retain(|(name, _)| name != k);
+                    environment.push((k.clone(), text_of(v)));
+                }
             }
+            self.event_sources(r, &p)?;
+            let name = text_of(&self.stack.reference(&r.logical_id).unwrap_or_default());
+            self.stack.functions.insert(
+                r.logical_id.clone(),
+                FunctionSpec {
+                    logical_id: r.logical_id.clone(),
+                    binary,
+                    name,
+                    environment,
+                    max_retry_attempts: DEFAULT_ASYNC_RETRIES,
+                    on_failure: None,
+                    role_arn: None,
+                },
+            );
         }
+        if self.enforce_iam {
+            self.create_roles().await?;
+        }
+        Ok(())
+    }
+
+    /// Function `r`'s (properties `p`) SQS event sources, polled; its other events are counted as not emulated.
+    fn event_sources(&mut self, r: &Resource, p: &Json) -> Result<(), ProvisionError> {
         for (_, event) in p["Events"].as_object().into_iter().flatten() {
             let kind = event["Type"].as_str().unwrap_or_default();
             if kind != "SQS" {
-                *stack
+                *self
+                    .stack
                     .not_emulated
                     .entry(format!("{kind} event of a function"))
                     .or_default() += 1;
                 continue;
             }
             let queue = event["Properties"]["Queue"].as_str().unwrap_or_default();
+            let stack = &self.stack;
             let (queue, queue_url) = stack
                 .logical_id_of(queue)
                 .and_then(|id| stack.queues.get(id).map(|url| (id.to_owned(), url.clone())))
                 .ok_or_else(|| shape(r, "its SQS event source is not a queue of the template"))?;
-            stack.polled.push(Polled {
+            self.stack.polled.push(Polled {
                 queue_url,
                 route: Route::QueueToFunction {
                     queue,
@@ -630,201 +911,200 @@ pub async fn provision(
                 },
             });
         }
-        let name = text_of(&stack.reference(&r.logical_id).unwrap_or_default());
-        stack.functions.insert(
-            r.logical_id.clone(),
-            FunctionSpec {
-                logical_id: r.logical_id.clone(),
-                binary,
-                name,
-                environment,
-                max_retry_attempts: DEFAULT_ASYNC_RETRIES,
-                on_failure: None,
-                role_arn: None,
-            },
-        );
-    }
-    if enforce_iam {
-        provision_roles(template, &mut stack, &resources, sdk).await?;
-    }
-    // Asynchronous invocations: retries and the on-failure destination, when it is a queue of the template.
-    for r in of_kind("AWS::Lambda::EventInvokeConfig") {
-        let p = template.resolve(&r.properties, &stack)?;
-        let function = text_of(&p["FunctionName"]);
-        let Some(id) = stack.logical_id_of(&function).map(str::to_owned) else {
-            continue;
-        };
-        let destination = text_of(&p["DestinationConfig"]["OnFailure"]["Destination"]);
-        let on_failure = stack
-            .logical_id_of(&destination)
-            .and_then(|queue| stack.queues.get(queue).cloned());
-        if let Some(spec) = stack.functions.get_mut(&id) {
-            if let Some(retries) = p["MaximumRetryAttempts"].as_u64() {
-                spec.max_retry_attempts = u32::try_from(retries).unwrap_or(DEFAULT_ASYNC_RETRIES);
-            }
-            spec.on_failure = on_failure;
-        }
+        Ok(())
     }
 
-    let kinds: BTreeMap<String, String> = resources
-        .iter()
-        .map(|r| (r.logical_id.clone(), r.kind.clone()))
-        .collect();
-    for r in of_kind("AWS::Events::Rule") {
-        provision_rule(template, &mut stack, r, &kinds, &events, &sqs).await?;
-    }
-
-    let emulated = [
-        "AWS::IAM::Role",
-        "AWS::Logs::LogGroup",
-        "AWS::Serverless::Function",
-        "AWS::KMS::Key",
-        "AWS::S3::Bucket",
-        "AWS::SQS::Queue",
-        "AWS::SNS::Topic",
-        "AWS::Events::EventBus",
-        "AWS::SSM::Parameter",
-        "AWS::Serverless::StateMachine",
-        "AWS::Events::Rule",
-        "AWS::Lambda::EventInvokeConfig",
-    ];
-    for r in &resources {
-        if !emulated.contains(&r.kind.as_str()) {
-            *stack.not_emulated.entry(r.kind.clone()).or_default() += 1;
-        }
-    }
-    Ok(stack)
-}
-
-/// Each function's role, from the template's inline policies, on an emulator that enforces IAM (see
-/// [`crate::iam`]). The managed policies a role attaches (the VPC access policy) are not emulated.
-async fn provision_roles(
-    template: &Template,
-    stack: &mut Stack,
-    resources: &[crate::template::Resource],
-    sdk: &SdkConfig,
-) -> Result<(), ProvisionError> {
-    let functions: Vec<(String, String)> = resources
-        .iter()
-        .filter(|r| r.kind == "AWS::Serverless::Function")
-        .map(|r| {
-            let p = template.resolve(&r.properties["Role"], stack)?;
-            Ok((r.logical_id.clone(), text_of(&p)))
-        })
-        .collect::<Result<_, TemplateError>>()?;
-    for (function, role_arn) in functions {
-        // A function whose role is not one of the template's would run with the runner's powers: refuse.
-        let r = stack
-            .logical_id_of(&role_arn)
-            .and_then(|role| resources.iter().find(|r| r.logical_id == role))
-            .ok_or_else(|| ProvisionError::Shape {
-                resource: function.clone(),
-                reason: format!("its Role {role_arn:?} is not a role of the template"),
-            })?;
-        let role = r.logical_id.clone();
-        let p = template.resolve(&r.properties, stack)?;
-        let policies: Vec<(String, Json)> = p["Policies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|policy| {
-                (
-                    text_of(&policy["PolicyName"]),
-                    policy["PolicyDocument"].clone(),
-                )
+    /// Each function's role, from the template's inline policies, on an emulator that enforces IAM (see
+    /// [`crate::iam`]). The managed policies a role attaches (the VPC access policy) are not emulated.
+    async fn create_roles(&mut self) -> Result<(), ProvisionError> {
+        let functions: Vec<(String, String)> = self
+            .resources
+            .iter()
+            .filter(|r| r.kind == "AWS::Serverless::Function")
+            .map(|r| {
+                let p = self.template.resolve(&r.properties["Role"], &self.stack)?;
+                Ok((r.logical_id.clone(), text_of(&p)))
             })
-            .collect();
-        let name = text_of(&stack.reference(&role).unwrap_or_default());
-        let arn = crate::iam::create_role(sdk, &name, &policies).await?;
-        if let Some(spec) = stack.functions.get_mut(&function) {
-            spec.role_arn = Some(arn);
+            .collect::<Result<_, TemplateError>>()?;
+        for (function, role_arn) in functions {
+            // A function whose role is not one of the template's would run with the runner's powers: refuse.
+            let r = self
+                .stack
+                .logical_id_of(&role_arn)
+                .and_then(|role| self.resource(role))
+                .ok_or_else(|| ProvisionError::Shape {
+                    resource: function.clone(),
+                    reason: format!("its Role {role_arn:?} is not a role of the template"),
+                })?;
+            let p = self.properties(r)?;
+            let policies: Vec<(String, Json)> = p["Policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|policy| {
+                    (
+                        text_of(&policy["PolicyName"]),
+                        policy["PolicyDocument"].clone(),
+                    )
+                })
+                .collect();
+            let name = text_of(&self.stack.reference(&r.logical_id).unwrap_or_default());
+            let arn = crate::iam::create_role(self.sdk, &name, &policies).await?;
+            if let Some(spec) = self.stack.functions.get_mut(&function) {
+                spec.role_arn = Some(arn);
+            }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-async fn provision_rule(
-    template: &Template,
-    stack: &mut Stack,
-    r: &crate::template::Resource,
-    kinds: &BTreeMap<String, String>,
-    events: &aws_sdk_eventbridge::Client,
-    sqs: &aws_sdk_sqs::Client,
-) -> Result<(), ProvisionError> {
-    let p = template.resolve(&r.properties, stack)?;
-    let name = p["Name"]
-        .as_str()
-        .map_or_else(|| r.logical_id.clone(), str::to_owned);
-    let bus = p["EventBusName"].as_str().unwrap_or("default").to_owned();
-    let schedule = p["ScheduleExpression"].as_str().map(str::to_owned);
-    let mut rule = events
-        .put_rule()
-        .name(&name)
-        .event_bus_name(&bus)
-        .set_description(p["Description"].as_str().map(str::to_owned));
-    if let Some(state) = p["State"].as_str() {
-        rule = rule.state(state.into());
+    /// Asynchronous invocations: retries and the on-failure destination, when it is a queue of the template.
+    async fn configure_async(&mut self, configs: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in configs {
+            let p = self.properties(r)?;
+            let function = text_of(&p["FunctionName"]);
+            let Some(id) = self.stack.logical_id_of(&function).map(str::to_owned) else {
+                continue;
+            };
+            let destination = text_of(&p["DestinationConfig"]["OnFailure"]["Destination"]);
+            let on_failure = self
+                .stack
+                .logical_id_of(&destination)
+                .and_then(|queue| self.stack.queues.get(queue).cloned());
+            if let Some(spec) = self.stack.functions.get_mut(&id) {
+                if let Some(retries) = p["MaximumRetryAttempts"].as_u64() {
+                    spec.max_retry_attempts =
+                        u32::try_from(retries).unwrap_or(DEFAULT_ASYNC_RETRIES);
+                }
+                spec.on_failure = on_failure;
+            }
+        }
+        Ok(())
     }
-    if p["EventPattern"].is_object() {
-        rule = rule.event_pattern(p["EventPattern"].to_string());
-    }
-    if let Some(expression) = &schedule {
-        rule = rule.schedule_expression(expression);
-    }
-    let rule_arn = rule
-        .send()
-        .await
-        .on(&r.logical_id)?
-        .rule_arn()
-        .unwrap_or_default()
-        .to_owned();
-    stack.set(
-        &r.logical_id,
-        name.clone(),
-        &[("Arn", rule_arn.clone().into())],
-    );
-    stack
-        .rules
-        .insert(r.logical_id.clone(), (name.clone(), bus.clone()));
 
-    for target in p["Targets"].as_array().into_iter().flatten() {
+    /// EventBridge rules with their resolved patterns, and where each target's events go.
+    async fn create_rules(&mut self, rules: &[&Resource]) -> Result<(), ProvisionError> {
+        for r in rules {
+            let p = self.properties(r)?;
+            let rule = self.put_rule(r, &p).await?;
+            for target in p["Targets"].as_array().into_iter().flatten() {
+                self.rule_target(r, &rule, target).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts rule `r` (properties `p`) on the emulator, with its pattern or schedule.
+    async fn put_rule(&mut self, r: &Resource, p: &Json) -> Result<PutRule, ProvisionError> {
+        let name = p["Name"]
+            .as_str()
+            .map_or_else(|| r.logical_id.clone(), str::to_owned);
+        let bus = p["EventBusName"].as_str().unwrap_or("default").to_owned();
+        let schedule = p["ScheduleExpression"].as_str().map(str::to_owned);
+        let mut rule = self
+            .events
+            .put_rule()
+            .name(&name)
+            .event_bus_name(&bus)
+            .set_description(p["Description"].as_str().map(str::to_owned));
+        if let Some(state) = p["State"].as_str() {
+            rule = rule.state(state.into());
+        }
+        if p["EventPattern"].is_object() {
+            rule = rule.event_pattern(p["EventPattern"].to_string());
+        }
+        if let Some(expression) = &schedule {
+            rule = rule.schedule_expression(expression);
+        }
+        let arn = rule
+            .send()
+            .await
+            .on(&r.logical_id)?
+            .rule_arn()
+            .unwrap_or_default()
+            .to_owned();
+        self.stack
+            .set(&r.logical_id, name.clone(), &[("Arn", arn.clone().into())]);
+        self.stack
+            .rules
+            .insert(r.logical_id.clone(), (name.clone(), bus.clone()));
+        Ok(PutRule {
+            logical_id: r.logical_id.clone(),
+            name,
+            bus,
+            arn,
+            schedule,
+        })
+    }
+
+    /// One target of rule `r`: delivered through a queue, by the emulator or, for a schedule, by the runner.
+    async fn rule_target(
+        &mut self,
+        r: &Resource,
+        rule: &PutRule,
+        target: &Json,
+    ) -> Result<(), ProvisionError> {
         let arn = target["Arn"].as_str().unwrap_or_default();
         let id = target["Id"].as_str().unwrap_or("target");
-        let Some(logical) = stack.logical_id_of(arn).map(str::to_owned) else {
+        let Some(logical) = self.stack.logical_id_of(arn).map(str::to_owned) else {
             return Err(shape(
                 r,
                 &format!("target {id} ({arn}) is not a resource of the template"),
             ));
         };
-        let (queue_url, queue_arn, route) = match kinds.get(&logical).map(String::as_str) {
+        let (queue_url, queue_arn, route) = self.target_queue(r, rule, id, &logical, arn).await?;
+        if let Some(expression) = &rule.schedule {
+            // The emulator never fires a schedule, and a target on a rule without a pattern would receive every
+            // event it routes: the runner delivers the schedule's event to the target itself.
+            self.stack.schedules.push(Schedule {
+                rule: rule.logical_id.clone(),
+                name: rule.name.clone(),
+                arn: rule.arn.clone(),
+                expression: expression.clone(),
+                target: logical,
+                queue_url: queue_url.clone(),
+            });
+        } else {
+            put_target(&self.events, &rule.name, &rule.bus, id, &queue_arn, target)
+                .await
+                .on(&r.logical_id)?;
+        }
+        if let Some(route) = route {
+            self.stack.polled.push(Polled { queue_url, route });
+        }
+        Ok(())
+    }
+
+    /// The queue (URL, ARN) a target `logical` (ARN `arn`) of rule `r` is delivered through, and the route its
+    /// messages take when it is a stand-in of the runner's.
+    async fn target_queue(
+        &mut self,
+        r: &Resource,
+        rule: &PutRule,
+        id: &str,
+        logical: &str,
+        arn: &str,
+    ) -> Result<(String, String, Option<Route>), ProvisionError> {
+        let route = match self.resource(logical).map(|t| t.kind.as_str()) {
             Some("AWS::SQS::Queue") => {
                 // Delivered to the template's own queue, whose consumer is already polled.
-                for polled in &mut stack.polled {
+                for polled in &mut self.stack.polled {
                     if let Route::QueueToFunction { queue, rules, .. } = &mut polled.route
                         && *queue == logical
                     {
                         rules.push(r.logical_id.clone());
                     }
                 }
-                let url = stack.queues.get(&logical).cloned().unwrap_or_default();
-                (url, arn.to_owned(), None)
+                let url = self.stack.queues.get(logical).cloned().unwrap_or_default();
+                return Ok((url, arn.to_owned(), None));
             }
-            Some("AWS::Serverless::Function") => {
-                let (url, queue_arn) = runner_queue(sqs, &format!("{name}-{id}")).await?;
-                let route = Route::RuleToFunction {
-                    rule: r.logical_id.clone(),
-                    function: logical.clone(),
-                };
-                (url, queue_arn, Some(route))
-            }
-            Some("AWS::SNS::Topic") => {
-                let (url, queue_arn) = runner_queue(sqs, &format!("{name}-{id}")).await?;
-                let route = Route::RuleToTopic {
-                    rule: r.logical_id.clone(),
-                    topic_arn: arn.to_owned(),
-                };
-                (url, queue_arn, Some(route))
-            }
+            Some("AWS::Serverless::Function") => Route::RuleToFunction {
+                rule: r.logical_id.clone(),
+                function: logical.to_owned(),
+            },
+            Some("AWS::SNS::Topic") => Route::RuleToTopic {
+                rule: r.logical_id.clone(),
+                topic_arn: arn.to_owned(),
+            },
             other => {
                 return Err(shape(
                     r,
@@ -835,27 +1115,9 @@ async fn provision_rule(
                 ));
             }
         };
-        if let Some(expression) = &schedule {
-            // The emulator never fires a schedule, and a target on a rule without a pattern would receive every
-            // event it routes: the runner delivers the schedule's event to the target itself.
-            stack.schedules.push(Schedule {
-                rule: r.logical_id.clone(),
-                name: name.clone(),
-                arn: rule_arn.clone(),
-                expression: expression.clone(),
-                target: logical.clone(),
-                queue_url: queue_url.clone(),
-            });
-        } else {
-            put_target(events, &name, &bus, id, &queue_arn, target)
-                .await
-                .on(&r.logical_id)?;
-        }
-        if let Some(route) = route {
-            stack.polled.push(Polled { queue_url, route });
-        }
+        let (url, queue_arn) = runner_queue(&self.sqs, &format!("{}-{id}", rule.name)).await?;
+        Ok((url, queue_arn, Some(route)))
     }
-    Ok(())
 }
 
 async fn put_target(
@@ -902,26 +1164,7 @@ async fn put_target(
         .map(|_| ())
 }
 
-/// The resource's name property, or `<ProjectName>-<logical id>` in lower case when it has none.
-fn name_property(
-    template: &Template,
-    stack: &Stack,
-    r: &crate::template::Resource,
-    property: &str,
-) -> Result<String, ProvisionError> {
-    match &r.properties[property] {
-        yaml_serde::Value::Null => Ok(format!(
-            "{}-{}",
-            template
-                .parameter("ProjectName")
-                .unwrap_or_else(|| "local".into()),
-            r.logical_id.to_ascii_lowercase()
-        )),
-        value => Ok(text_of(&template.resolve(value, stack)?)),
-    }
-}
-
-fn shape(r: &crate::template::Resource, reason: &str) -> ProvisionError {
+fn shape(r: &Resource, reason: &str) -> ProvisionError {
     ProvisionError::Shape {
         resource: r.logical_id.clone(),
         reason: reason.to_owned(),

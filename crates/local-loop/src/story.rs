@@ -51,10 +51,18 @@ pub struct Told {
     pub breaches: usize,
 }
 
+/// The story being told: the loop, what it showed so far, and where the current chapter's facts start.
 struct Story<'a> {
     local: &'a Local,
     timeout: Duration,
     mark: usize,
+    told: Told,
+    /// The model package group the template names.
+    group: String,
+    /// The bucket datasets are uploaded to.
+    raw: String,
+    sagemaker: aws_sdk_sagemaker::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Story<'_> {
@@ -147,246 +155,310 @@ impl Story<'_> {
 /// # Errors
 /// The first step that did not happen.
 pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure> {
-    let mut story = Story {
-        local,
-        timeout,
-        mark: 0,
-    };
-    let mut told = Told::default();
-    let failed = |step: &str| StoryFailure {
+    let mut story = Story::new(local, timeout)?;
+    story.registry().await?;
+    story.good_dataset().await?;
+    story.bad_dataset().await?;
+    story.drift().await?;
+    story.cost_run().await?;
+    Ok(story.told)
+}
+
+/// The step named `step` did not happen.
+fn failed(step: &str) -> StoryFailure {
+    StoryFailure {
         step: step.to_owned(),
-    };
-    let group = local.parameter("ModelPackageGroupName");
-    let raw = local
-        .runtime
-        .stack
-        .upload_bucket()
-        .ok_or_else(|| failed("the template has a bucket that sends its events to EventBridge"))?
-        .to_owned();
-    let sagemaker = aws_sdk_sagemaker::Client::new(&local.sdk);
-    let s3 = guardrails_core::aws::s3_client(&local.sdk);
-
-    story.chapter(
-        "0. The registry, as the Deploy section asks, with the model serving before today",
-    );
-    local.create_registry().await.map_err(|e| failed(&e))?;
-    sagemaker
-        .create_model_package()
-        .model_package_group_name(&group)
-        .model_approval_status(ModelApprovalStatus::Approved)
-        .model_package_description("The model serving before today.")
-        .customer_metadata_properties("validation:weighted_f1", CHAMPION_F1)
-        .send()
-        .await
-        .map_err(|e| failed(&format!("register version 1: {e}")))?;
-    story.say(
-        "sagemaker",
-        format!("model package group {group}: version 1 Approved (F1 {CHAMPION_F1})"),
-    );
-    local
-        .emulator
-        .set_training_metrics(&TRAINING_METRICS)
-        .map_err(|e| failed(&e))?;
-    story.say(
-        "sagemaker",
-        format!(
-            "training jobs on the emulator complete at once, reporting {}",
-            TRAINING_METRICS
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-    );
-
-    story.chapter("1. A good dataset: validated, trained, judged by the gate, registered");
-    let key = &local.upload_key("tickets 2026-11.csv");
-    upload(&s3, &raw, key, GOOD).await.map_err(|e| failed(&e))?;
-    story.say(
-        "you",
-        format!("uploaded s3://{raw}/{key} ({} bytes)", GOOD.len()),
-    );
-    story
-        .delivered("RawObjectCreatedRule", "Object Created")
-        .await?;
-    story.published("Dataset Validated").await?;
-    story
-        .delivered("TrainingTriggersRule", "Dataset Validated")
-        .await?;
-    let started = story
-        .answered(
-            "trigger-training",
-            "trigger-training starts the training workflow",
-            |v| v["outcome"] == "started",
-        )
-        .await?;
-    let execution = started["execution_name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let verdict = story
-        .answered("model-gate", "model-gate judges the trained model", |v| {
-            v["decision"].is_string()
-        })
-        .await?;
-    told.verdict = verdict["decision"].as_str().unwrap_or_default().to_owned();
-    let ended = story
-        .expect(&format!("execution {execution} ends"), |f| match f {
-            Fact::Execution { name, status } if *name == execution && status != "RUNNING" => {
-                Some(status.clone())
-            }
-            _ => None,
-        })
-        .await?;
-    if ended != "SUCCEEDED" {
-        return Err(failed(&format!(
-            "execution {execution} succeeds (it ended {ended})"
-        )));
     }
-    story.notice("model-registered").await?;
-    story
-        .answered(
+}
+
+impl<'a> Story<'a> {
+    /// A story on `local`, before its first chapter; the template must have a bucket to upload datasets to.
+    fn new(local: &'a Local, timeout: Duration) -> Result<Self, StoryFailure> {
+        let group = local.parameter("ModelPackageGroupName");
+        let raw = local
+            .runtime
+            .stack
+            .upload_bucket()
+            .ok_or_else(|| {
+                failed("the template has a bucket that sends its events to EventBridge")
+            })?
+            .to_owned();
+        Ok(Story {
+            local,
+            timeout,
+            mark: 0,
+            told: Told::default(),
+            group,
+            raw,
+            sagemaker: aws_sdk_sagemaker::Client::new(&local.sdk),
+            s3: guardrails_core::aws::s3_client(&local.sdk),
+        })
+    }
+
+    /// Chapter 0: the registry with the model serving before today, and what training jobs will report.
+    async fn registry(&mut self) -> Result<(), StoryFailure> {
+        self.chapter(
+            "0. The registry, as the Deploy section asks, with the model serving before today",
+        );
+        let group = &self.group;
+        self.local.create_registry().await.map_err(|e| failed(&e))?;
+        self.sagemaker
+            .create_model_package()
+            .model_package_group_name(group)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .model_package_description("The model serving before today.")
+            .customer_metadata_properties("validation:weighted_f1", CHAMPION_F1)
+            .send()
+            .await
+            .map_err(|e| failed(&format!("register version 1: {e}")))?;
+        self.say(
+            "sagemaker",
+            format!("model package group {group}: version 1 Approved (F1 {CHAMPION_F1})"),
+        );
+        self.local
+            .emulator
+            .set_training_metrics(&TRAINING_METRICS)
+            .map_err(|e| failed(&e))?;
+        self.say(
+            "sagemaker",
+            format!(
+                "training jobs on the emulator complete at once, reporting {}",
+                TRAINING_METRICS
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
+        Ok(())
+    }
+
+    /// Chapter 1: a good dataset is validated, trained on, judged by the gate and registered.
+    async fn good_dataset(&mut self) -> Result<(), StoryFailure> {
+        self.chapter("1. A good dataset: validated, trained, judged by the gate, registered");
+        self.upload_dataset("tickets 2026-11.csv", GOOD).await?;
+        self.delivered("RawObjectCreatedRule", "Object Created")
+            .await?;
+        self.published("Dataset Validated").await?;
+        self.delivered("TrainingTriggersRule", "Dataset Validated")
+            .await?;
+        self.trained().await?;
+        self.notice("model-registered").await?;
+        self.answered(
             "inference-monitor",
             "inference-monitor adds the dataset's labels to its baseline",
             |v| v["outcome"] == "baseline-updated",
         )
         .await?;
-    let registered = packages(&sagemaker, &group).await.map_err(|e| failed(&e))?;
-    let Some((v2, status)) = registered
-        .iter()
-        .find(|(arn, _)| version(&json!(arn)).ends_with("/2"))
-    else {
-        return Err(failed(
-            "the workflow registers version 2 in the model registry",
-        ));
-    };
-    if *status != told.verdict {
-        return Err(failed(&format!(
-            "version 2 is registered {status} (the gate said {})",
-            told.verdict
-        )));
+        self.registered().await
     }
-    story.say(
-        "sagemaker",
-        format!("registry: {} is {status}", version(&json!(v2))),
-    );
-    if told.verdict == "PendingManualApproval" {
-        sagemaker
+
+    /// Uploads `body` as the dataset file `file`.
+    async fn upload_dataset(&self, file: &str, body: &'static str) -> Result<(), StoryFailure> {
+        let (raw, key) = (&self.raw, &self.local.upload_key(file));
+        upload(&self.s3, raw, key, body)
+            .await
+            .map_err(|e| failed(&e))?;
+        self.say(
+            "you",
+            format!("uploaded s3://{raw}/{key} ({} bytes)", body.len()),
+        );
+        Ok(())
+    }
+
+    /// The training workflow starts, the gate judges its model, and the execution succeeds.
+    async fn trained(&mut self) -> Result<(), StoryFailure> {
+        let started = self
+            .answered(
+                "trigger-training",
+                "trigger-training starts the training workflow",
+                |v| v["outcome"] == "started",
+            )
+            .await?;
+        let execution = started["execution_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let verdict = self
+            .answered("model-gate", "model-gate judges the trained model", |v| {
+                v["decision"].is_string()
+            })
+            .await?;
+        self.told.verdict = verdict["decision"].as_str().unwrap_or_default().to_owned();
+        let ended = self
+            .expect(&format!("execution {execution} ends"), |f| match f {
+                Fact::Execution { name, status } if *name == execution && status != "RUNNING" => {
+                    Some(status.clone())
+                }
+                _ => None,
+            })
+            .await?;
+        if ended != "SUCCEEDED" {
+            return Err(failed(&format!(
+                "execution {execution} succeeds (it ended {ended})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Version 2 is in the registry with the gate's verdict; a reviewer approves it if the gate held it.
+    async fn registered(&self) -> Result<(), StoryFailure> {
+        let verdict = &self.told.verdict;
+        let registered = packages(&self.sagemaker, &self.group)
+            .await
+            .map_err(|e| failed(&e))?;
+        let Some((v2, status)) = registered
+            .iter()
+            .find(|(arn, _)| version(&json!(arn)).ends_with("/2"))
+        else {
+            return Err(failed(
+                "the workflow registers version 2 in the model registry",
+            ));
+        };
+        if status != verdict {
+            return Err(failed(&format!(
+                "version 2 is registered {status} (the gate said {verdict})"
+            )));
+        }
+        self.say(
+            "sagemaker",
+            format!("registry: {} is {status}", version(&json!(v2))),
+        );
+        if verdict == "PendingManualApproval" {
+            self.approve(v2).await?;
+        }
+        Ok(())
+    }
+
+    /// A reviewer approves the model package `arn`, as a person would the gate's held model.
+    async fn approve(&self, arn: &str) -> Result<(), StoryFailure> {
+        self.sagemaker
             .update_model_package()
-            .model_package_arn(v2)
+            .model_package_arn(arn)
             .model_approval_status(ModelApprovalStatus::Approved)
             .approval_description("Reviewed: approved (local loop).")
             .send()
             .await
             .map_err(|e| failed(&format!("approve version 2: {e}")))?;
-        story.say(
+        self.say(
             "reviewer",
             format!(
                 "approved {} (the gate holds every model for a person unless AutoApprove=true)",
-                version(&json!(v2))
+                version(&json!(arn))
             ),
         );
+        Ok(())
     }
 
-    story.chapter("2. A bad dataset: quarantined with its reasons and a notice");
-    let key = &local.upload_key("lote manual 2026-11.csv");
-    upload(&s3, &raw, key, BAD).await.map_err(|e| failed(&e))?;
-    story.say(
-        "you",
-        format!("uploaded s3://{raw}/{key} ({} bytes)", BAD.len()),
-    );
-    story
-        .delivered("RawObjectCreatedRule", "Object Created")
-        .await?;
-    let quarantined = story.published("Dataset Quarantined").await?;
-    told.reasons = quarantined["reasons"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.as_str().map(str::to_owned))
-        .collect();
-    for reason in told.reasons.iter().take(4) {
-        story.say("", format!("  reason: {reason}"));
+    /// Chapter 2: a bad dataset is quarantined with its reasons and a notice.
+    async fn bad_dataset(&mut self) -> Result<(), StoryFailure> {
+        self.chapter("2. A bad dataset: quarantined with its reasons and a notice");
+        self.upload_dataset("lote manual 2026-11.csv", BAD).await?;
+        self.delivered("RawObjectCreatedRule", "Object Created")
+            .await?;
+        let quarantined = self.published("Dataset Quarantined").await?;
+        self.told.reasons = quarantined["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect();
+        for reason in self.told.reasons.iter().take(4) {
+            self.say("", format!("  reason: {reason}"));
+        }
+        if self.told.reasons.is_empty() {
+            return Err(failed("the quarantine names its reasons"));
+        }
+        self.notice("dataset-quarantined").await?;
+        Ok(())
     }
-    if told.reasons.is_empty() {
-        return Err(failed("the quarantine names its reasons"));
-    }
-    story.notice("dataset-quarantined").await?;
 
-    story.chapter("3. A model-quality drift alarm: rollback to the previous approved version, retraining asked");
-    let alarm = local.drift_alarm_name();
-    if !local.runtime.alarm(&alarm, false).await {
-        return Err(failed("the default bus takes the alarm state change"));
-    }
-    story
-        .delivered("DriftAlarmsRule", "CloudWatch Alarm State Change")
-        .await?;
-    let drifted = story
-        .answered("drift-handler", "drift-handler rolls back", |v| {
-            v["rollback"]["result"] == "rolled-back"
-        })
-        .await?;
-    told.rolled_back = (
-        version(&drifted["rollback"]["from"]),
-        version(&drifted["rollback"]["to"]),
-    );
-    story.published("Model Rolled Back").await?;
-    story.published("Retraining Requested").await?;
-    story.notice("drift-").await?;
-    story
-        .delivered("TrainingTriggersRule", "Retraining Requested")
-        .await?;
-    story
-        .answered(
+    /// Chapter 3: a drift alarm rolls the model back to the previous approved version and asks for retraining.
+    async fn drift(&mut self) -> Result<(), StoryFailure> {
+        self.chapter("3. A model-quality drift alarm: rollback to the previous approved version, retraining asked");
+        let alarm = self.local.drift_alarm_name();
+        if !self.local.runtime.alarm(&alarm, false).await {
+            return Err(failed("the default bus takes the alarm state change"));
+        }
+        self.delivered("DriftAlarmsRule", "CloudWatch Alarm State Change")
+            .await?;
+        let drifted = self
+            .answered("drift-handler", "drift-handler rolls back", |v| {
+                v["rollback"]["result"] == "rolled-back"
+            })
+            .await?;
+        self.told.rolled_back = (
+            version(&drifted["rollback"]["from"]),
+            version(&drifted["rollback"]["to"]),
+        );
+        self.published("Model Rolled Back").await?;
+        self.published("Retraining Requested").await?;
+        self.notice("drift-").await?;
+        self.delivered("TrainingTriggersRule", "Retraining Requested")
+            .await?;
+        self.answered(
             "trigger-training",
             "trigger-training decides on the retraining request",
             |v| v["outcome"] == "skipped" || v["outcome"] == "started",
         )
         .await?;
-    let after = packages(&sagemaker, &group).await.map_err(|e| failed(&e))?;
-    let statuses: Vec<String> = after
-        .iter()
-        .map(|(arn, s)| format!("{} {s}", version(&json!(arn))))
-        .collect();
-    if !statuses.iter().any(|s| s.ends_with("/2 Rejected")) {
-        return Err(failed(&format!(
-            "version 2 is Rejected after the rollback (registry: {})",
-            statuses.join(", ")
-        )));
+        self.rejected().await
     }
-    story.say("sagemaker", format!("registry: {}", statuses.join(", ")));
 
-    story.chapter("4. The daily cost run, with yesterday over budget");
-    inject_costs(local, &SPEND).map_err(|e| failed(&e))?;
-    story.say(
-        "cost explorer",
-        format!(
-            "yesterday on the emulator: {} (daily budget USD {})",
-            SPEND
-                .iter()
-                .map(|(s, usd)| format!("{s} USD {usd:.2}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            local.parameter("DailyBudgetUsd")
-        ),
-    );
-    let schedule = local
-        .cost_schedule()
-        .ok_or_else(|| failed("the template schedules a cost-guard run"))?;
-    local
-        .runtime
-        .fire_schedule(&schedule)
-        .await
-        .map_err(|e| failed(&e))?;
-    let report = story
-        .answered("cost-guard", "cost-guard finds a budget breached", |v| {
-            v["breaches"].as_array().is_some_and(|b| !b.is_empty())
-        })
-        .await?;
-    told.breaches = report["breaches"].as_array().map_or(0, Vec::len);
-    story.notice("budget-").await?;
-    story.published("Budget Exceeded").await?;
-    Ok(told)
+    /// After the rollback, version 2 is Rejected in the registry.
+    async fn rejected(&self) -> Result<(), StoryFailure> {
+        let after = packages(&self.sagemaker, &self.group)
+            .await
+            .map_err(|e| failed(&e))?;
+        let statuses: Vec<String> = after
+            .iter()
+            .map(|(arn, s)| format!("{} {s}", version(&json!(arn))))
+            .collect();
+        if !statuses.iter().any(|s| s.ends_with("/2 Rejected")) {
+            return Err(failed(&format!(
+                "version 2 is Rejected after the rollback (registry: {})",
+                statuses.join(", ")
+            )));
+        }
+        self.say("sagemaker", format!("registry: {}", statuses.join(", ")));
+        Ok(())
+    }
+
+    /// Chapter 4: the daily cost run finds yesterday over budget and alerts.
+    async fn cost_run(&mut self) -> Result<(), StoryFailure> {
+        let local = self.local;
+        self.chapter("4. The daily cost run, with yesterday over budget");
+        inject_costs(local, &SPEND).map_err(|e| failed(&e))?;
+        self.say(
+            "cost explorer",
+            format!(
+                "yesterday on the emulator: {} (daily budget USD {})",
+                SPEND
+                    .iter()
+                    .map(|(s, usd)| format!("{s} USD {usd:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                local.parameter("DailyBudgetUsd")
+            ),
+        );
+        let schedule = local
+            .cost_schedule()
+            .ok_or_else(|| failed("the template schedules a cost-guard run"))?;
+        local
+            .runtime
+            .fire_schedule(&schedule)
+            .await
+            .map_err(|e| failed(&e))?;
+        let report = self
+            .answered("cost-guard", "cost-guard finds a budget breached", |v| {
+                v["breaches"].as_array().is_some_and(|b| !b.is_empty())
+            })
+            .await?;
+        self.told.breaches = report["breaches"].as_array().map_or(0, Vec::len);
+        self.notice("budget-").await?;
+        self.published("Budget Exceeded").await?;
+        Ok(())
+    }
 }
 
 async fn upload(

@@ -305,16 +305,13 @@ impl Template {
         }
     }
 
+    /// Evaluates the intrinsic function `function` (long form, e.g. `Fn::Sub`) on its `argument`.
     fn function(
         &self,
         function: &str,
         argument: &Yaml,
         names: &dyn Names,
     ) -> Result<Option<Json>, TemplateError> {
-        let unsupported = |reason: &str| TemplateError::Unsupported {
-            function: function.to_owned(),
-            reason: reason.to_owned(),
-        };
         match function {
             "Ref" => {
                 let name = self.eval_text(argument, names, function)?;
@@ -324,125 +321,148 @@ impl Template {
                 let name = self.eval_text(argument, names, function)?;
                 Ok(Some(Json::Bool(self.condition(&name)?)))
             }
-            "Fn::GetAtt" => {
-                let (id, attribute) = match argument {
-                    Yaml::String(s) => s
-                        .split_once('.')
-                        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                        .ok_or_else(|| unsupported("expected Resource.Attribute"))?,
-                    Yaml::Sequence(items) if items.len() == 2 => (
-                        self.eval_text(&items[0], names, function)?,
-                        self.eval_text(&items[1], names, function)?,
-                    ),
-                    _ => return Err(unsupported("expected Resource.Attribute")),
-                };
-                names
-                    .attribute(&id, &attribute)
-                    .map(Some)
-                    .ok_or_else(|| TemplateError::Unresolved(format!("{id}.{attribute}")))
-            }
-            "Fn::Sub" => {
-                let (text, variables) = match argument {
-                    Yaml::Sequence(items) if items.len() == 2 => {
-                        let mut variables = BTreeMap::new();
-                        for (k, v) in items[1].as_mapping().into_iter().flatten() {
-                            let value = self.eval(v, names)?.unwrap_or(Json::Null);
-                            variables.insert(scalar_text(k), text_of(&value));
-                        }
-                        (self.eval_text(&items[0], names, function)?, variables)
-                    }
-                    other => (self.eval_text(other, names, function)?, BTreeMap::new()),
-                };
-                self.substitute(&text, &variables, names)
-                    .map(|s| Some(Json::String(s)))
-            }
-            "Fn::Join" => {
-                let items = argument
-                    .as_sequence()
-                    .filter(|items| items.len() == 2)
-                    .ok_or_else(|| unsupported("expected [delimiter, list]"))?;
-                let delimiter = self.eval_text(&items[0], names, function)?;
-                let list = self.eval(&items[1], names)?.unwrap_or(Json::Null);
-                let list = list
-                    .as_array()
-                    .ok_or_else(|| unsupported("the second argument is not a list"))?;
-                Ok(Some(Json::String(
-                    list.iter()
-                        .map(text_of)
-                        .collect::<Vec<_>>()
-                        .join(&delimiter),
-                )))
-            }
-            "Fn::Select" => {
-                let items = argument
-                    .as_sequence()
-                    .filter(|items| items.len() == 2)
-                    .ok_or_else(|| unsupported("expected [index, list]"))?;
-                let index: usize = self
-                    .eval_text(&items[0], names, function)?
-                    .parse()
-                    .map_err(|_| unsupported("the index is not a number"))?;
-                let list = self.eval(&items[1], names)?.unwrap_or(Json::Null);
-                list.get(index)
-                    .cloned()
-                    .map(Some)
-                    .ok_or_else(|| unsupported("index out of range"))
-            }
-            "Fn::If" => {
-                let items = argument
-                    .as_sequence()
-                    .filter(|items| items.len() == 3)
-                    .ok_or_else(|| unsupported("expected [condition, then, else]"))?;
-                let condition = self.eval_text(&items[0], names, function)?;
-                let branch = if self.condition(&condition)? {
-                    &items[1]
-                } else {
-                    &items[2]
-                };
-                self.eval(branch, names)
-            }
-            "Fn::Equals" => {
-                let items = argument
-                    .as_sequence()
-                    .filter(|items| items.len() == 2)
-                    .ok_or_else(|| unsupported("expected two values"))?;
-                let a = self.eval(&items[0], names)?.unwrap_or(Json::Null);
-                let b = self.eval(&items[1], names)?.unwrap_or(Json::Null);
-                Ok(Some(Json::Bool(text_of(&a) == text_of(&b))))
-            }
-            "Fn::Not" | "Fn::And" | "Fn::Or" => {
-                let items = argument
-                    .as_sequence()
-                    .ok_or_else(|| unsupported("expected a list of conditions"))?;
-                let expected = if function == "Fn::Not" { 1..=1 } else { 2..=10 };
-                if !expected.contains(&items.len()) {
-                    return Err(unsupported(&format!(
-                        "takes {} to {} conditions, got {}",
-                        expected.start(),
-                        expected.end(),
-                        items.len()
-                    )));
-                }
-                let mut values = Vec::new();
-                for item in items {
-                    let value = self.eval(item, names)?.unwrap_or(Json::Null);
-                    values.push(
-                        value
-                            .as_bool()
-                            .ok_or_else(|| unsupported("an argument is not a boolean"))?,
-                    );
-                }
-                Ok(Some(Json::Bool(match function {
-                    "Fn::Not" => !values[0],
-                    "Fn::And" => values.iter().all(|v| *v),
-                    _ => values.iter().any(|v| *v),
-                })))
-            }
-            other => Err(TemplateError::Unsupported {
-                function: other.to_owned(),
-                reason: "not evaluated by the local loop".into(),
-            }),
+            "Fn::GetAtt" => self.get_att(argument, names),
+            "Fn::Sub" => self.sub(argument, names),
+            "Fn::Join" => self.join(argument, names),
+            "Fn::Select" => self.select(argument, names),
+            "Fn::If" => self.if_then_else(argument, names),
+            "Fn::Equals" => self.equals(argument, names),
+            "Fn::Not" | "Fn::And" | "Fn::Or" => self.logical(function, argument, names),
+            other => Err(unsupported(other, "not evaluated by the local loop")),
         }
+    }
+
+    /// `Fn::GetAtt`: an attribute of a resource, as `Resource.Attribute` or `[Resource, Attribute]`.
+    fn get_att(&self, argument: &Yaml, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        const GET_ATT: &str = "Fn::GetAtt";
+        let (id, attribute) = match argument {
+            Yaml::String(s) => s
+                .split_once('.')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .ok_or_else(|| unsupported(GET_ATT, "expected Resource.Attribute"))?,
+            Yaml::Sequence(items) if items.len() == 2 => (
+                self.eval_text(&items[0], names, GET_ATT)?,
+                self.eval_text(&items[1], names, GET_ATT)?,
+            ),
+            _ => return Err(unsupported(GET_ATT, "expected Resource.Attribute")),
+        };
+        names
+            .attribute(&id, &attribute)
+            .map(Some)
+            .ok_or_else(|| TemplateError::Unresolved(format!("{id}.{attribute}")))
+    }
+
+    /// `Fn::Sub`: a text's placeholders substituted, with or without a map of variables of its own.
+    fn sub(&self, argument: &Yaml, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        const SUB: &str = "Fn::Sub";
+        let (text, variables) = match argument {
+            Yaml::Sequence(items) if items.len() == 2 => {
+                let mut variables = BTreeMap::new();
+                for (k, v) in items[1].as_mapping().into_iter().flatten() {
+                    let value = self.eval(v, names)?.unwrap_or(Json::Null);
+                    variables.insert(scalar_text(k), text_of(&value));
+                }
+                (self.eval_text(&items[0], names, SUB)?, variables)
+            }
+            other => (self.eval_text(other, names, SUB)?, BTreeMap::new()),
+        };
+        self.substitute(&text, &variables, names)
+            .map(|s| Some(Json::String(s)))
+    }
+
+    /// `Fn::Join`: a list's items as text, joined by a delimiter.
+    fn join(&self, argument: &Yaml, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        const JOIN: &str = "Fn::Join";
+        let items = arguments(JOIN, argument, 2, "expected [delimiter, list]")?;
+        let delimiter = self.eval_text(&items[0], names, JOIN)?;
+        let list = self.eval(&items[1], names)?.unwrap_or(Json::Null);
+        let list = list
+            .as_array()
+            .ok_or_else(|| unsupported(JOIN, "the second argument is not a list"))?;
+        Ok(Some(Json::String(
+            list.iter()
+                .map(text_of)
+                .collect::<Vec<_>>()
+                .join(&delimiter),
+        )))
+    }
+
+    /// `Fn::Select`: one item of a list, by index.
+    fn select(&self, argument: &Yaml, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        const SELECT: &str = "Fn::Select";
+        let items = arguments(SELECT, argument, 2, "expected [index, list]")?;
+        let index: usize = self
+            .eval_text(&items[0], names, SELECT)?
+            .parse()
+            .map_err(|_| unsupported(SELECT, "the index is not a number"))?;
+        let list = self.eval(&items[1], names)?.unwrap_or(Json::Null);
+        list.get(index)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| unsupported(SELECT, "index out of range"))
+    }
+
+    /// `Fn::If`: one of two values, as a declared condition holds.
+    fn if_then_else(
+        &self,
+        argument: &Yaml,
+        names: &dyn Names,
+    ) -> Result<Option<Json>, TemplateError> {
+        const IF: &str = "Fn::If";
+        let items = arguments(IF, argument, 3, "expected [condition, then, else]")?;
+        let condition = self.eval_text(&items[0], names, IF)?;
+        let branch = if self.condition(&condition)? {
+            &items[1]
+        } else {
+            &items[2]
+        };
+        self.eval(branch, names)
+    }
+
+    /// `Fn::Equals`: whether two values are the same text.
+    fn equals(&self, argument: &Yaml, names: &dyn Names) -> Result<Option<Json>, TemplateError> {
+        let items = arguments("Fn::Equals", argument, 2, "expected two values")?;
+        let a = self.eval(&items[0], names)?.unwrap_or(Json::Null);
+        let b = self.eval(&items[1], names)?.unwrap_or(Json::Null);
+        Ok(Some(Json::Bool(text_of(&a) == text_of(&b))))
+    }
+
+    /// `Fn::Not` of one condition, `Fn::And` and `Fn::Or` of two to ten.
+    fn logical(
+        &self,
+        function: &str,
+        argument: &Yaml,
+        names: &dyn Names,
+    ) -> Result<Option<Json>, TemplateError> {
+        let items = argument
+            .as_sequence()
+            .ok_or_else(|| unsupported(function, "expected a list of conditions"))?;
+        let expected = if function == "Fn::Not" { 1..=1 } else { 2..=10 };
+        if !expected.contains(&items.len()) {
+            return Err(unsupported(
+                function,
+                &format!(
+                    "takes {} to {} conditions, got {}",
+                    expected.start(),
+                    expected.end(),
+                    items.len()
+                ),
+            ));
+        }
+        let mut values = Vec::new();
+        for item in items {
+            let value = self.eval(item, names)?.unwrap_or(Json::Null);
+            values.push(
+                value
+                    .as_bool()
+                    .ok_or_else(|| unsupported(function, "an argument is not a boolean"))?,
+            );
+        }
+        Ok(Some(Json::Bool(match function {
+            "Fn::Not" => !values[0],
+            "Fn::And" => values.iter().all(|v| *v),
+            _ => values.iter().any(|v| *v),
+        })))
     }
 
     fn eval_text(
@@ -483,6 +503,8 @@ impl Template {
             .ok_or_else(|| TemplateError::Unresolved(name.to_owned()))
     }
 
+    /// `text` with each `${name}` replaced: by `variables`, a resource's attribute, a parameter or a resource;
+    /// `${!name}` stays as the literal `${name}`.
     fn substitute(
         &self,
         text: &str,
@@ -491,36 +513,77 @@ impl Template {
     ) -> Result<String, TemplateError> {
         let mut out = String::new();
         let mut rest = text;
-        while let Some(start) = rest.find("${") {
+        while let Some(start) = rest.find(PLACEHOLDER_OPEN) {
             out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| TemplateError::Unsupported {
-                function: "Fn::Sub".into(),
-                reason: format!("unclosed ${{ in {text:?}"),
+            let after = &rest[start + PLACEHOLDER_OPEN.len()..];
+            let end = after.find(PLACEHOLDER_CLOSE).ok_or_else(|| {
+                unsupported(
+                    "Fn::Sub",
+                    &format!("unclosed {PLACEHOLDER_OPEN} in {text:?}"),
+                )
             })?;
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
-                out.push_str("${");
+                out.push_str(PLACEHOLDER_OPEN);
                 out.push_str(literal);
-                out.push('}');
-            } else if let Some(value) = variables.get(name) {
-                out.push_str(value);
-            } else if let Some((id, attribute)) = name.split_once('.')
-                && !name.starts_with("AWS::")
-            {
-                let value = names
-                    .attribute(id, attribute)
-                    .ok_or_else(|| TemplateError::Unresolved(name.to_owned()))?;
-                out.push_str(&text_of(&value));
+                out.push(PLACEHOLDER_CLOSE);
             } else {
-                let value = self.reference(name, names)?.unwrap_or(Json::Null);
-                out.push_str(&text_of(&value));
+                out.push_str(&self.placeholder(name, variables, names)?);
             }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
         Ok(out)
     }
+
+    /// The text a `${name}` placeholder stands for.
+    fn placeholder(
+        &self,
+        name: &str,
+        variables: &BTreeMap<String, String>,
+        names: &dyn Names,
+    ) -> Result<String, TemplateError> {
+        if let Some(value) = variables.get(name) {
+            return Ok(value.clone());
+        }
+        if let Some((id, attribute)) = name.split_once('.')
+            && !name.starts_with("AWS::")
+        {
+            let value = names
+                .attribute(id, attribute)
+                .ok_or_else(|| TemplateError::Unresolved(name.to_owned()))?;
+            return Ok(text_of(&value));
+        }
+        let value = self.reference(name, names)?.unwrap_or(Json::Null);
+        Ok(text_of(&value))
+    }
+}
+
+/// How a `Fn::Sub` placeholder opens: `${name}`.
+const PLACEHOLDER_OPEN: &str = "${";
+/// How a `Fn::Sub` placeholder closes.
+const PLACEHOLDER_CLOSE: char = '}';
+
+/// An intrinsic function given arguments it does not take.
+fn unsupported(function: &str, reason: &str) -> TemplateError {
+    TemplateError::Unsupported {
+        function: function.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// `argument` as the `count` arguments `function` takes (`expected` says which when it is not).
+fn arguments<'y>(
+    function: &str,
+    argument: &'y Yaml,
+    count: usize,
+    expected: &str,
+) -> Result<&'y [Yaml], TemplateError> {
+    argument
+        .as_sequence()
+        .filter(|items| items.len() == count)
+        .map(Vec::as_slice)
+        .ok_or_else(|| unsupported(function, expected))
 }
 
 /// The declaration's `AllowedValues`, `Number` type and length limits (`AllowedPattern` is not checked: a
