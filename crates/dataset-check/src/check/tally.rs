@@ -168,33 +168,7 @@ impl Sink for Tally<'_> {
         let contract = self.contract;
         let mut valid = true;
 
-        let label_slot = match label {
-            Field::Str(l) if l.trim().is_empty() => {
-                self.failure(
-                    Rule::MissingLabel,
-                    Some(&contract.label_field),
-                    None,
-                    "the label is empty".to_owned(),
-                );
-                None
-            }
-            Field::Str(l) => match self.labels.iter().position(|known| *known == l) {
-                Some(i) => Some(i),
-                None => {
-                    self.failure(
-                        Rule::UnknownLabel,
-                        Some(&contract.label_field),
-                        Some(l),
-                        "not one of the contract's labels".to_owned(),
-                    );
-                    None
-                }
-            },
-            other => {
-                self.field_problem(other, &contract.label_field);
-                None
-            }
-        };
+        let label_slot = self.label_slot(label);
         valid &= label_slot.is_some();
 
         match text.map_str(trimmed) {
@@ -251,6 +225,40 @@ impl Sink for Tally<'_> {
 }
 
 impl Tally<'_> {
+    /// The label's position among the contract's labels, recording why when it has none (empty, unknown, absent
+    /// or not a string).
+    #[inline]
+    fn label_slot(&mut self, label: Field<'_>) -> Option<usize> {
+        let contract = self.contract;
+        match label {
+            Field::Str(l) if l.trim().is_empty() => {
+                self.failure(
+                    Rule::MissingLabel,
+                    Some(&contract.label_field),
+                    None,
+                    "the label is empty".to_owned(),
+                );
+                None
+            }
+            Field::Str(l) => match self.labels.iter().position(|known| *known == l) {
+                Some(i) => Some(i),
+                None => {
+                    self.failure(
+                        Rule::UnknownLabel,
+                        Some(&contract.label_field),
+                        Some(l),
+                        "not one of the contract's labels".to_owned(),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.field_problem(other, &contract.label_field);
+                None
+            }
+        }
+    }
+
     fn field_problem(&mut self, field: Field<'_>, name: &str) {
         match field {
             Field::Missing => self.failure(
