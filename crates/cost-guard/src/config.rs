@@ -63,21 +63,13 @@ impl Config {
         let common = CommonConfig::from_env(env)?;
         common.require_notice_topic()?;
         let state_bucket = common.require_state_bucket()?.to_owned();
-        let invalid = |name: &'static str, value: String, reason: &str| ConfigError::Invalid {
-            name,
-            value,
-            reason: reason.to_owned(),
-        };
-        let per_service: BTreeMap<String, f64> = match env.optional("SERVICE_BUDGETS_USD") {
-            None => BTreeMap::new(),
-            Some(json) => serde_json::from_str(&json).map_err(|e| {
-                invalid(
-                    "SERVICE_BUDGETS_USD",
-                    json.clone(),
-                    &format!("expected a JSON object of service name to USD per day: {e}"),
-                )
-            })?,
-        };
+        let per_service: BTreeMap<String, f64> = env
+            .parse_with("SERVICE_BUDGETS_USD", |json| {
+                serde_json::from_str(json).map_err(|e| {
+                    format!("expected a JSON object of service name to USD per day: {e}")
+                })
+            })?
+            .unwrap_or_default();
         let daily_total = optional_usd(env, "DAILY_BUDGET_USD")?;
         let monthly = optional_usd(env, "MONTHLY_BUDGET_USD")?;
         if daily_total.is_none() && monthly.is_none() && per_service.is_empty() {
@@ -85,45 +77,14 @@ impl Config {
                 name: "DAILY_BUDGET_USD (or MONTHLY_BUDGET_USD or SERVICE_BUDGETS_USD)",
             });
         }
-        let warn_percent: f64 = env.parse_or("WARN_PERCENT", 80.0)?;
-        if !(0.0..=100.0).contains(&warn_percent) {
-            return Err(invalid(
-                "WARN_PERCENT",
-                warn_percent.to_string(),
-                "must be between 0 and 100",
-            ));
-        }
+        let warn_percent = parse_warn_percent(env)?;
         let metric = env
-            .optional("COST_METRIC")
+            .parse_with("COST_METRIC", parse_cost_metric)?
             .unwrap_or_else(|| "UnblendedCost".to_owned());
-        if !METRICS.contains(&metric.as_str()) {
-            return Err(invalid(
-                "COST_METRIC",
-                metric,
-                &format!("must be one of {}", METRICS.join(", ")),
-            ));
-        }
-        let cost_tag = match env.optional("COST_TAG") {
-            None => None,
-            Some(pair) => match pair.split_once('=') {
-                Some((k, v)) if !k.trim().is_empty() => {
-                    Some((k.trim().to_owned(), v.trim().to_owned()))
-                }
-                _ => return Err(invalid("COST_TAG", pair, "expected key=value")),
-            },
-        };
-        let enforce = match env.optional("ENFORCE").as_deref() {
-            None | Some("off") => Enforce::Off,
-            Some("dry-run") => Enforce::DryRun,
-            Some("on") => Enforce::On,
-            Some(other) => {
-                return Err(invalid(
-                    "ENFORCE",
-                    other.to_owned(),
-                    "expected off, dry-run or on",
-                ));
-            }
-        };
+        let cost_tag = env.parse_with("COST_TAG", parse_cost_tag)?;
+        let enforce = env
+            .parse_with("ENFORCE", parse_enforce)?
+            .unwrap_or(Enforce::Off);
         let hard_limit_usd = optional_usd(env, "HARD_LIMIT_USD")?;
         if enforce != Enforce::Off {
             if hard_limit_usd.is_none() {
@@ -156,6 +117,46 @@ impl Config {
     }
 }
 
+/// `WARN_PERCENT` (default 80): the share of a budget at which a warning goes out, 0 to 100.
+fn parse_warn_percent(env: &Env) -> Result<f64, ConfigError> {
+    let warn_percent: f64 = env.parse_or("WARN_PERCENT", 80.0)?;
+    if !(0.0..=100.0).contains(&warn_percent) {
+        return Err(ConfigError::invalid(
+            "WARN_PERCENT",
+            warn_percent.to_string(),
+            "must be between 0 and 100",
+        ));
+    }
+    Ok(warn_percent)
+}
+
+/// A Cost Explorer metric a budget can be held against.
+fn parse_cost_metric(metric: &str) -> Result<String, String> {
+    if METRICS.contains(&metric) {
+        Ok(metric.to_owned())
+    } else {
+        Err(format!("must be one of {}", METRICS.join(", ")))
+    }
+}
+
+/// A `key=value` tag, trimmed; the key must not be empty.
+fn parse_cost_tag(pair: &str) -> Result<(String, String), &'static str> {
+    match pair.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err("expected key=value"),
+    }
+}
+
+/// `off`, `dry-run` or `on`.
+fn parse_enforce(value: &str) -> Result<Enforce, &'static str> {
+    match value {
+        "off" => Ok(Enforce::Off),
+        "dry-run" => Ok(Enforce::DryRun),
+        "on" => Ok(Enforce::On),
+        _ => Err("expected off, dry-run or on"),
+    }
+}
+
 fn optional_usd(env: &Env, name: &'static str) -> Result<Option<f64>, ConfigError> {
     match env.optional(name) {
         None => Ok(None),
@@ -164,11 +165,11 @@ fn optional_usd(env: &Env, name: &'static str) -> Result<Option<f64>, ConfigErro
             if usd.is_finite() && usd > 0.0 {
                 Ok(Some(usd))
             } else {
-                Err(ConfigError::Invalid {
+                Err(ConfigError::invalid(
                     name,
-                    value: usd.to_string(),
-                    reason: "must be a positive amount of USD".to_owned(),
-                })
+                    usd.to_string(),
+                    "must be a positive amount of USD",
+                ))
             }
         }
     }

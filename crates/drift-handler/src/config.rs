@@ -60,11 +60,6 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         common.require_notice_topic()?;
-        let invalid = |name: &'static str, value: String, reason: String| ConfigError::Invalid {
-            name,
-            value,
-            reason,
-        };
         let serving = match env.optional("SERVING").as_deref() {
             None | Some("batch") => Serving::Batch,
             Some("realtime") => Serving::Realtime {
@@ -72,46 +67,40 @@ impl Config {
                 role_arn: env.required("SAGEMAKER_ROLE_ARN")?,
             },
             Some(other) => {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "SERVING",
-                    other.to_owned(),
-                    "expected batch or realtime".into(),
+                    other,
+                    "expected batch or realtime",
                 ));
             }
         };
-        let rules: Vec<Rule> = match env.optional("DRIFT_RULES") {
-            None => Vec::new(),
-            Some(json) => serde_json::from_str(&json).map_err(|e| {
-                invalid(
-                    "DRIFT_RULES",
-                    json.clone(),
+        let rules: Vec<Rule> = env
+            .parse_with("DRIFT_RULES", |json| {
+                serde_json::from_str(json).map_err(|e| {
                     format!(
                         "expected a JSON list of {{\"namespace\", \"metricPrefix\", \"kind\"}}: {e}"
-                    ),
-                )
-            })?,
-        };
+                    )
+                })
+            })?
+            .unwrap_or_default();
         if let Some(rule) = rules
             .iter()
             .find(|r| r.namespace.is_none() && r.metric_prefix.is_none())
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "DRIFT_RULES",
                 format!("{rule:?}"),
-                "a rule needs a namespace, a metricPrefix or both".into(),
+                "a rule needs a namespace, a metricPrefix or both",
             ));
         }
-        let mut actions = ActionPolicy::default();
-        if let Some(json) = env.optional("DRIFT_ACTIONS") {
-            let overrides: BTreeMap<DriftKind, Actions> = serde_json::from_str(&json).map_err(|e| {
-                invalid(
-                    "DRIFT_ACTIONS",
-                    json.clone(),
-                    format!("expected a JSON object of kind to {{\"rollback\": bool, \"retrain\": bool}}: {e}"),
-                )
+        let overrides: Option<BTreeMap<DriftKind, Actions>> =
+            env.parse_with("DRIFT_ACTIONS", |json| {
+                serde_json::from_str(json).map_err(|e| {
+                    format!("expected a JSON object of kind to {{\"rollback\": bool, \"retrain\": bool}}: {e}")
+                })
             })?;
-            actions.0.extend(overrides);
-        }
+        let mut actions = ActionPolicy::default();
+        actions.0.extend(overrides.unwrap_or_default());
         let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
             common,

@@ -392,79 +392,97 @@ impl DriftHandler {
             .iter()
             .find(|(_, d)| d.as_deref().is_some_and(|d| d.contains(&key)))
             .map(|(p, _)| p.clone());
-        let (degraded, serving, endpoint) = match &self.config.serving {
-            Serving::Batch => {
-                let degraded = earlier.clone().or_else(|| newest(&approved).cloned());
-                (degraded, None, None)
-            }
-            Serving::Realtime { endpoint, .. } => {
-                let Some(endpoint) = endpoint
-                    .clone()
-                    .or_else(|| facts.dimensions.get("Endpoint").cloned())
-                else {
-                    return Ok(Rollback::Refused {
-                        reason:
-                            "no endpoint: set ENDPOINT_NAME or give the alarm an Endpoint dimension"
-                                .into(),
-                    });
-                };
-                let Some(serving) = self.registry.serving(&endpoint).await? else {
-                    return Ok(Rollback::Refused {
-                        reason: format!(
-                            "endpoint {endpoint} serves a model that was not created from a model package: nothing to roll back in the registry"
-                        ),
-                    });
-                };
-                let degraded = earlier.clone().unwrap_or_else(|| serving.package.clone());
-                (Some(degraded), Some(serving), Some(endpoint))
-            }
+        let degraded = match self.degraded(facts, &approved, earlier.as_ref()).await? {
+            Ok(degraded) => degraded,
+            Err(refused) => return Ok(refused),
         };
-        let Some(degraded) = degraded else {
-            return Ok(Rollback::Refused {
-                reason: format!(
-                    "{group} has no approved version: nothing serves, nothing to roll back"
-                ),
-            });
-        };
-        // One automatic step back per incident: the version an earlier rollback restored is not rolled back
-        // further (an ALARM after INSUFFICIENT_DATA or a flapping alarm would otherwise walk down the registry).
-        if earlier.is_none()
-            && let Some((rejected, _)) = rejections.iter().find(|(_, d)| {
-                d.as_deref()
-                    .is_some_and(|d| d.contains(&format!("rolled back to {}.", degraded.arn)))
-            })
-        {
-            return Ok(Rollback::Refused {
-                reason: format!(
-                    "{} is the version an earlier rollback (from {}) restored: not rolling back further automatically",
-                    degraded.arn, rejected.arn
-                ),
-            });
-        }
-        let Some(to) = target(&approved, &degraded).cloned() else {
-            return Ok(Rollback::Refused {
-                reason: format!(
-                    "{group} has no approved version older than {}: nothing changed, the degraded model still serves",
-                    degraded.arn
-                ),
-            });
+        let already_rejected = earlier.is_some();
+        let to = match rollback_target(
+            group,
+            &approved,
+            &rejections,
+            &degraded.package,
+            already_rejected,
+        ) {
+            Ok(to) => to.clone(),
+            Err(refused) => return Ok(refused),
         };
         // Reject first, naming the transition: a retry after a later failure then finds it and resumes.
-        if earlier.is_none() {
-            let description = format!(
-                "Rejected by drift-handler: alarm {} ({}) entered ALARM; rolled back to {}. Transition {key}.",
-                facts.name,
-                describe_metric(facts),
-                to.arn
-            );
-            self.registry
-                .reject(&degraded.arn, &cut(&description, 1024))
-                .await?;
+        if !already_rejected {
+            self.reject(facts, &degraded.package, &to, &key).await?;
         }
-        claim.data_mut().rejected = Some((degraded.clone(), to.clone()));
+        claim.data_mut().rejected = Some((degraded.package.clone(), to.clone()));
         claim.record(DriftStep::Rejected).await?;
-        self.repoint_and_announce(facts, degraded, to.clone(), serving, endpoint)
+        let Degraded {
+            package,
+            serving,
+            endpoint,
+        } = degraded;
+        self.repoint_and_announce(facts, package, to, serving, endpoint)
             .await
+    }
+
+    /// The version to roll back from: the one this transition already rejected, else the newest approved
+    /// (batch) or the one the endpoint serves (real-time); the refusal when there is none.
+    async fn degraded(
+        &self,
+        facts: &AlarmFacts,
+        approved: &[Package],
+        earlier: Option<&Package>,
+    ) -> Result<OrRefused<Degraded>, DriftError> {
+        let refused = |reason| Ok(Err(Rollback::Refused { reason }));
+        match &self.config.serving {
+            Serving::Batch => match earlier.or_else(|| newest(approved)) {
+                Some(package) => Ok(Ok(Degraded {
+                    package: package.clone(),
+                    serving: None,
+                    endpoint: None,
+                })),
+                None => refused(format!(
+                    "{} has no approved version: nothing serves, nothing to roll back",
+                    self.config.model_package_group
+                )),
+            },
+            Serving::Realtime { .. } => {
+                let Some(endpoint) = self.rollback_endpoint(facts) else {
+                    return refused(
+                        "no endpoint: set ENDPOINT_NAME or give the alarm an Endpoint dimension"
+                            .into(),
+                    );
+                };
+                let Some(serving) = self.registry.serving(&endpoint).await? else {
+                    return refused(format!(
+                        "endpoint {endpoint} serves a model that was not created from a model package: nothing to roll back in the registry"
+                    ));
+                };
+                Ok(Ok(Degraded {
+                    package: earlier.cloned().unwrap_or_else(|| serving.package.clone()),
+                    serving: Some(serving),
+                    endpoint: Some(endpoint),
+                }))
+            }
+        }
+    }
+
+    /// Rejects the degraded version in the registry, naming the alarm, the target and the transition, which a
+    /// retry looks for to resume.
+    async fn reject(
+        &self,
+        facts: &AlarmFacts,
+        degraded: &Package,
+        to: &Package,
+        key: &str,
+    ) -> Result<(), DriftError> {
+        let description = format!(
+            "Rejected by drift-handler: alarm {} ({}) entered ALARM; rolled back to {}. Transition {key}.",
+            facts.name,
+            describe_metric(facts),
+            to.arn
+        );
+        self.registry
+            .reject(&degraded.arn, &cut(&description, 1024))
+            .await?;
+        Ok(())
     }
 
     /// The endpoint a real-time rollback acts on (configured, else the alarm's `Endpoint` dimension).
@@ -536,6 +554,7 @@ impl DriftHandler {
         links
     }
 
+    /// The notice for an alarm entering ALARM: what drifted, where, and what was done about it.
     fn drift_notice(
         &self,
         facts: &AlarmFacts,
@@ -544,60 +563,7 @@ impl DriftHandler {
         rollback: Option<&Rollback>,
         retrain: bool,
     ) -> Notice {
-        let mut done = Vec::new();
-        let mut severity = severity;
-        match rollback {
-            Some(Rollback::RolledBack { from, to, endpoint }) => done.push(format!(
-                "Rolled back: {from} is now Rejected; {to} serves{}.",
-                endpoint
-                    .as_ref()
-                    .map(|e| format!(" on endpoint {e}"))
-                    .unwrap_or_default()
-            )),
-            Some(Rollback::Refused { reason }) => {
-                severity = Severity::Critical;
-                done.push(format!(
-                    "NOT rolled back: {reason}. Act by hand (see the runbook)."
-                ));
-            }
-            Some(Rollback::Failed { error }) => {
-                severity = Severity::Critical;
-                done.push(format!(
-                    "Rollback FAILED part-way: {error}. It is retried when the error is transient; otherwise act by hand (see the runbook)."
-                ));
-            }
-            None => {}
-        }
-        if retrain && kind.cause().is_some() {
-            done.push("Retraining requested (trigger-training applies its cooldown).".to_owned());
-        }
-        if kind == DriftKind::Unknown {
-            done.push(
-                "Unknown alarm kind: notified only. Add a DRIFT_RULES entry to classify it."
-                    .to_owned(),
-            );
-        }
-        if done.is_empty() {
-            done.push("No automatic action for this kind of drift.".to_owned());
-        }
-        // The subject is cut under 100 characters: what was done comes first.
-        let title = match rollback {
-            Some(Rollback::RolledBack { .. }) => format!("Rolled back: {}", headline(facts, kind)),
-            Some(Rollback::Refused { .. }) => {
-                format!("Rollback impossible: {}", headline(facts, kind))
-            }
-            Some(Rollback::Failed { .. }) => {
-                format!("Rollback failed: {}", headline(facts, kind))
-            }
-            None => {
-                let h = headline(facts, kind);
-                let mut chars = h.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_uppercase().chain(chars).collect())
-                    .unwrap_or(h)
-            }
-        };
+        let (severity, done) = actions_taken(kind, severity, rollback, retrain);
         let body = format!(
             "Alarm {} entered ALARM at {}.\n{}\n\nWhat drifted: {} ({}).\nWhere: {}.\n{}\n\n{}\n\n{}",
             facts.name,
@@ -613,7 +579,7 @@ impl DriftHandler {
         Notice {
             severity,
             kind: format!("drift-{}", kind.as_str()),
-            title,
+            title: drift_title(facts, kind, rollback),
             body,
             details: json!({
                 "alarm": facts.name,
@@ -647,6 +613,113 @@ impl DriftHandler {
                 self.links()
             ),
             details: json!({"alarm": facts.name, "kind": kind, "value": facts.value, "threshold": facts.threshold}),
+        }
+    }
+}
+
+/// A rollback step's result, or the refusal that ends the rollback there.
+type OrRefused<T> = Result<T, Rollback>;
+
+/// The version a rollback moves away from, and on a real-time endpoint what serves it there.
+struct Degraded {
+    package: Package,
+    serving: Option<crate::registry::Serving>,
+    endpoint: Option<String>,
+}
+
+/// The approved version to roll back to from `degraded`; the refusal when none is older, or when `degraded` is
+/// the one an earlier rollback restored and this transition has not rejected it yet.
+fn rollback_target<'a>(
+    group: &str,
+    approved: &'a [Package],
+    rejections: &[(Package, Option<String>)],
+    degraded: &Package,
+    already_rejected: bool,
+) -> OrRefused<&'a Package> {
+    // One automatic step back per incident: the version an earlier rollback restored is not rolled back
+    // further (an ALARM after INSUFFICIENT_DATA or a flapping alarm would otherwise walk down the registry).
+    if !already_rejected
+        && let Some((rejected, _)) = rejections.iter().find(|(_, d)| {
+            d.as_deref()
+                .is_some_and(|d| d.contains(&format!("rolled back to {}.", degraded.arn)))
+        })
+    {
+        return Err(Rollback::Refused {
+            reason: format!(
+                "{} is the version an earlier rollback (from {}) restored: not rolling back further automatically",
+                degraded.arn, rejected.arn
+            ),
+        });
+    }
+    target(approved, degraded).ok_or_else(|| Rollback::Refused {
+        reason: format!(
+            "{group} has no approved version older than {}: nothing changed, the degraded model still serves",
+            degraded.arn
+        ),
+    })
+}
+
+/// One line per action taken (or not) for a drift notice, and its severity: critical when a rollback was refused
+/// or failed, since then someone has to act by hand.
+fn actions_taken(
+    kind: DriftKind,
+    severity: Severity,
+    rollback: Option<&Rollback>,
+    retrain: bool,
+) -> (Severity, Vec<String>) {
+    let mut done = Vec::new();
+    let mut severity = severity;
+    match rollback {
+        Some(Rollback::RolledBack { from, to, endpoint }) => done.push(format!(
+            "Rolled back: {from} is now Rejected; {to} serves{}.",
+            endpoint
+                .as_ref()
+                .map(|e| format!(" on endpoint {e}"))
+                .unwrap_or_default()
+        )),
+        Some(Rollback::Refused { reason }) => {
+            severity = Severity::Critical;
+            done.push(format!(
+                "NOT rolled back: {reason}. Act by hand (see the runbook)."
+            ));
+        }
+        Some(Rollback::Failed { error }) => {
+            severity = Severity::Critical;
+            done.push(format!(
+                "Rollback FAILED part-way: {error}. It is retried when the error is transient; otherwise act by hand (see the runbook)."
+            ));
+        }
+        None => {}
+    }
+    if retrain && kind.cause().is_some() {
+        done.push("Retraining requested (trigger-training applies its cooldown).".to_owned());
+    }
+    if kind == DriftKind::Unknown {
+        done.push(
+            "Unknown alarm kind: notified only. Add a DRIFT_RULES entry to classify it.".to_owned(),
+        );
+    }
+    if done.is_empty() {
+        done.push("No automatic action for this kind of drift.".to_owned());
+    }
+    (severity, done)
+}
+
+/// A drift notice's subject, cut under 100 characters downstream: what was done comes first.
+fn drift_title(facts: &AlarmFacts, kind: DriftKind, rollback: Option<&Rollback>) -> String {
+    match rollback {
+        Some(Rollback::RolledBack { .. }) => format!("Rolled back: {}", headline(facts, kind)),
+        Some(Rollback::Refused { .. }) => {
+            format!("Rollback impossible: {}", headline(facts, kind))
+        }
+        Some(Rollback::Failed { .. }) => format!("Rollback failed: {}", headline(facts, kind)),
+        None => {
+            let h = headline(facts, kind);
+            let mut chars = h.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or(h)
         }
     }
 }

@@ -32,6 +32,21 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A [`ConfigError::Invalid`]: the variable, the value it was refused with, and why.
+    pub fn invalid(
+        name: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        ConfigError::Invalid {
+            name,
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Where configuration variables come from: the process environment in Lambda, a map in tests (so tests never
 /// mutate the process environment, which is shared between test threads).
 pub struct Env {
@@ -87,14 +102,39 @@ impl Env {
         T: FromStr,
         T::Err: Display,
     {
+        Ok(self.parse_with(name, str::parse)?.unwrap_or(default))
+    }
+
+    /// The variable passed through `parse`, or `None` when unset; `parse` says why it refuses a value, the error
+    /// adds the variable and the value.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when `parse` refuses the value.
+    pub fn parse_with<T, E: Display>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, ConfigError> {
         match self.optional(name) {
-            None => Ok(default),
-            Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-                value,
-            }),
+            None => Ok(None),
+            Some(value) => match parse(&value) {
+                Ok(parsed) => Ok(Some(parsed)),
+                Err(reason) => Err(ConfigError::invalid(name, value, reason.to_string())),
+            },
         }
+    }
+
+    /// The variable passed through `parse`, as [`Env::parse_with`], when it is required.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] when unset, [`ConfigError::Invalid`] when `parse` refuses the value.
+    pub fn parse_required_with<T, E: Display>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, ConfigError> {
+        self.parse_with(name, parse)?
+            .ok_or(ConfigError::Missing { name })
     }
 
     /// The variable as a number between 0 and 1 (a threshold, a share), or `default` when unset.
@@ -106,11 +146,11 @@ impl Env {
         if (0.0..=1.0).contains(&value) {
             Ok(value)
         } else {
-            Err(ConfigError::Invalid {
+            Err(ConfigError::invalid(
                 name,
-                value: value.to_string(),
-                reason: "must be between 0 and 1".to_owned(),
-            })
+                value.to_string(),
+                "must be between 0 and 1",
+            ))
         }
     }
 
@@ -123,12 +163,7 @@ impl Env {
         T: FromStr,
         T::Err: Display,
     {
-        let value = self.required(name)?;
-        value.parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-            value,
-        })
+        self.parse_required_with(name, str::parse)
     }
 }
 
@@ -154,11 +189,11 @@ pub struct CommonConfig {
 fn claim_lease(env: &Env) -> Result<Duration, ConfigError> {
     let seconds: u64 = env.parse_or("CLAIM_LEASE_SECONDS", DEFAULT_CLAIM_LEASE_SECONDS)?;
     if seconds == 0 {
-        return Err(ConfigError::Invalid {
-            name: "CLAIM_LEASE_SECONDS",
-            value: "0".to_owned(),
-            reason: "must be at least 1 (a little above the function's timeout)".to_owned(),
-        });
+        return Err(ConfigError::invalid(
+            "CLAIM_LEASE_SECONDS",
+            "0",
+            "must be at least 1 (a little above the function's timeout)",
+        ));
     }
     Ok(Duration::from_secs(seconds))
 }
@@ -241,6 +276,36 @@ mod tests {
         assert_eq!(
             env.parse_required::<u64>("UNSET"),
             Err(ConfigError::Missing { name: "UNSET" })
+        );
+    }
+
+    #[test]
+    fn parse_with_names_the_variable_the_value_and_the_parsers_reason() {
+        let env = Env::from_pairs([("MODE", " on "), ("BAD", "sideways"), ("BLANK", " ")]);
+        let mode = |value: &str| match value {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err("expected on or off"),
+        };
+        let refused = ConfigError::Invalid {
+            name: "BAD",
+            value: "sideways".to_owned(),
+            reason: "expected on or off".to_owned(),
+        };
+        #[rustfmt::skip]
+        let table = [
+            ("set, trimmed",   "MODE",  Ok(Some(true)),       Ok(true)),
+            ("refused",        "BAD",   Err(refused.clone()), Err(refused)),
+            ("blank is unset", "BLANK", Ok(None),             Err(ConfigError::Missing { name: "BLANK" })),
+            ("unset",          "UNSET", Ok(None),             Err(ConfigError::Missing { name: "UNSET" })),
+        ];
+        for (case, name, optional, required) in table {
+            assert_eq!(env.parse_with(name, mode), optional, "{case}");
+            assert_eq!(env.parse_required_with(name, mode), required, "{case}");
+        }
+        assert_eq!(
+            ConfigError::invalid("BAD", "sideways", "expected on or off").to_string(),
+            "environment variable BAD=\"sideways\" is invalid: expected on or off"
         );
     }
 

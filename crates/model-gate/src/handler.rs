@@ -10,8 +10,8 @@ use guardrails_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, STAGE};
-use crate::registry::{JobError, Registry};
-use crate::verdict::{Candidate, Decision, Score, judge};
+use crate::registry::{FinishedJob, JobError, Registry};
+use crate::verdict::{Candidate, Decision, Score, Verdict, judge};
 use guardrails_core::metric::{
     ACCURACY, EPOCHS, F1, GATE_VERDICTS, Metric, OVERFIT_GAP, TRAINING_SECONDS, dimension,
 };
@@ -143,15 +143,7 @@ impl ModelGate {
     /// [`GateError`], classified: `Retryable` while the job runs or SageMaker throttles.
     pub async fn handle(&self, request: GateRequest) -> Result<GateResponse, GateError> {
         let name = job_name(&request)?;
-        let group = request
-            .model_package_group
-            .or_else(|| self.config.model_package_group.clone())
-            .ok_or_else(|| {
-                GateError::BadRequest(
-                    "no model_package_group in the request and MODEL_PACKAGE_GROUP is not set"
-                        .into(),
-                )
-            })?;
+        let group = self.group(request.model_package_group)?;
         let job = self.registry.finished_job(&name).await?;
         let champion = self
             .registry
@@ -166,61 +158,14 @@ impl ModelGate {
             train_f1: score(&names.train_f1),
         };
         let verdict = judge(&candidate, champion.as_ref(), &self.config.thresholds);
+        self.emit_metrics(&group, &candidate, &verdict, &job);
 
-        let group_label = group.clone();
-        let gauge = |metric: Metric, value: Option<f64>| {
-            if let Some(v) = value.filter(|v| v.is_finite()) {
-                metrics::gauge!(metric.name, dimension::MODEL_PACKAGE_GROUP => group_label.clone())
-                    .set(v);
-            }
-        };
-        gauge(F1, candidate.f1.value);
-        gauge(ACCURACY, candidate.accuracy.value);
-        gauge(OVERFIT_GAP, verdict.overfit_gap);
-        gauge(TRAINING_SECONDS, job.training_seconds);
-        gauge(EPOCHS, job.metrics.get(&names.epochs).copied());
-        let decision_name = verdict.decision.as_str();
-        metrics::counter!(GATE_VERDICTS.name, dimension::MODEL_PACKAGE_GROUP => group.clone(), dimension::DECISION => decision_name)
-            .increment(1);
-
-        let summary = cut(
-            &match verdict.decision {
-                Decision::Approved => format!("Approved: {}.", verdict.passed.join("; ")),
-                Decision::PendingManualApproval => format!(
-                    "Pending manual approval: {}. Passed: {}.",
-                    verdict.reasons.join("; "),
-                    verdict.passed.join("; ")
-                ),
-                Decision::Rejected => format!("Rejected: {}.", verdict.reasons.join("; ")),
-            },
-            MAX_DESCRIPTION,
-        );
-        let mut metadata: BTreeMap<String, String> = job
-            .metrics
-            .iter()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(k, v)| {
-                (
-                    metadata_text(k, MAX_METADATA_KEY),
-                    metadata_text(&format!("{v}"), MAX_METADATA_VALUE),
-                )
-            })
-            .collect();
-        metadata.insert(
-            "training_job".into(),
-            metadata_text(&job.name, MAX_METADATA_VALUE),
-        );
-        metadata.insert("gate_decision".into(), decision_name.into());
-        if !verdict.reasons.is_empty() {
-            metadata.insert(
-                "gate_reasons".into(),
-                metadata_text(&verdict.reasons.join(" / "), MAX_METADATA_VALUE),
-            );
-        }
+        let summary = summary(&verdict);
+        let metadata = metadata(&job, &verdict);
         tracing::info!(
             training_job = %job.name,
             group = %group,
-            decision = decision_name,
+            decision = verdict.decision.as_str(),
             reasons = ?verdict.reasons,
             "gate verdict"
         );
@@ -235,6 +180,89 @@ impl ModelGate {
             champion_arn: champion.map(|c| c.package_arn),
         })
     }
+
+    /// The model package group: the request's, else the configured one.
+    fn group(&self, requested: Option<String>) -> Result<String, GateError> {
+        requested
+            .or_else(|| self.config.model_package_group.clone())
+            .ok_or_else(|| {
+                GateError::BadRequest(
+                    "no model_package_group in the request and MODEL_PACKAGE_GROUP is not set"
+                        .into(),
+                )
+            })
+    }
+
+    /// The candidate's scores and the job's figures as gauges (finite values only), and the verdict as a count,
+    /// by group.
+    fn emit_metrics(
+        &self,
+        group: &str,
+        candidate: &Candidate,
+        verdict: &Verdict,
+        job: &FinishedJob,
+    ) {
+        let gauge = |metric: Metric, value: Option<f64>| {
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                metrics::gauge!(metric.name, dimension::MODEL_PACKAGE_GROUP => group.to_owned())
+                    .set(v);
+            }
+        };
+        gauge(F1, candidate.f1.value);
+        gauge(ACCURACY, candidate.accuracy.value);
+        gauge(OVERFIT_GAP, verdict.overfit_gap);
+        gauge(TRAINING_SECONDS, job.training_seconds);
+        gauge(
+            EPOCHS,
+            job.metrics.get(&self.config.metrics.epochs).copied(),
+        );
+        metrics::counter!(GATE_VERDICTS.name, dimension::MODEL_PACKAGE_GROUP => group.to_owned(), dimension::DECISION => verdict.decision.as_str())
+            .increment(1);
+    }
+}
+
+/// The registry description: the decision with its reasons and the checks passed, cut to SageMaker's limit.
+fn summary(verdict: &Verdict) -> String {
+    cut(
+        &match verdict.decision {
+            Decision::Approved => format!("Approved: {}.", verdict.passed.join("; ")),
+            Decision::PendingManualApproval => format!(
+                "Pending manual approval: {}. Passed: {}.",
+                verdict.reasons.join("; "),
+                verdict.passed.join("; ")
+            ),
+            Decision::Rejected => format!("Rejected: {}.", verdict.reasons.join("; ")),
+        },
+        MAX_DESCRIPTION,
+    )
+}
+
+/// The package's customer metadata: the job's finite metrics, its name, the decision and its reasons, each cut
+/// to SageMaker's limits.
+fn metadata(job: &FinishedJob, verdict: &Verdict) -> BTreeMap<String, String> {
+    let mut metadata: BTreeMap<String, String> = job
+        .metrics
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| {
+            (
+                metadata_text(k, MAX_METADATA_KEY),
+                metadata_text(&format!("{v}"), MAX_METADATA_VALUE),
+            )
+        })
+        .collect();
+    metadata.insert(
+        "training_job".into(),
+        metadata_text(&job.name, MAX_METADATA_VALUE),
+    );
+    metadata.insert("gate_decision".into(), verdict.decision.as_str().into());
+    if !verdict.reasons.is_empty() {
+        metadata.insert(
+            "gate_reasons".into(),
+            metadata_text(&verdict.reasons.join(" / "), MAX_METADATA_VALUE),
+        );
+    }
+    metadata
 }
 
 /// The job name from the request: the name, or the ARN's last path segment.

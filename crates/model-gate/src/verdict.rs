@@ -95,95 +95,133 @@ pub struct Verdict {
 /// Rejected. What cannot be checked (no training F1, a champion without a recorded F1) or auto-approval off →
 /// PendingManualApproval. Otherwise Approved.
 pub fn judge(candidate: &Candidate, champion: Option<&Champion>, t: &Thresholds) -> Verdict {
-    let mut rejections = Vec::new();
-    let mut doubts = Vec::new();
-    let mut passed = Vec::new();
+    let mut findings = Findings::default();
+    let f1 = findings.floor(&candidate.f1, t.min_f1);
+    findings.floor(&candidate.accuracy, t.min_accuracy);
+    let overfit_gap = findings.overfitting(candidate, f1, t.max_overfit_gap);
+    findings.versus_champion(candidate, champion, f1, t.champion_tolerance);
+    findings.verdict(t.auto_approve, overfit_gap)
+}
 
-    let mut floor = |score: &Score, min: f64| match score.value {
-        Some(v) if !v.is_finite() => {
-            rejections.push(format!("{} is not a number ({v})", score.name));
-            None
-        }
-        Some(v) if v < min => {
-            rejections.push(format!(
-                "{} {v:.4} is below the minimum {min:.4}",
-                score.name
-            ));
-            Some(v)
-        }
-        Some(v) => {
-            passed.push(format!("{} {v:.4} ≥ {min:.4}", score.name));
-            Some(v)
-        }
-        None => {
-            rejections.push(format!("the job did not report {}", score.name));
-            None
-        }
-    };
-    let f1 = floor(&candidate.f1, t.min_f1);
-    floor(&candidate.accuracy, t.min_accuracy);
+/// What the checks found so far, each in the order the checks ran.
+#[derive(Default)]
+struct Findings {
+    /// Failed checks: any one rejects.
+    rejections: Vec<String>,
+    /// What could not be checked: keeps a person in the loop.
+    doubts: Vec<String>,
+    passed: Vec<String>,
+}
 
-    let overfit_gap = match (candidate.train_f1.value.filter(|v| v.is_finite()), f1) {
-        (Some(train), Some(validation)) => {
-            let gap = train - validation;
-            if gap > t.max_overfit_gap {
-                rejections.push(format!(
-                    "overfitting: {} {train:.4} − {} {validation:.4} = {gap:.4} exceeds {:.4}",
-                    candidate.train_f1.name, candidate.f1.name, t.max_overfit_gap
-                ));
-            } else {
-                passed.push(format!("overfit gap {gap:.4} ≤ {:.4}", t.max_overfit_gap));
+impl Findings {
+    /// Checks a score against its minimum; its value when it is a reported number, to compare further.
+    fn floor(&mut self, score: &Score, min: f64) -> Option<f64> {
+        match score.value {
+            Some(v) if !v.is_finite() => {
+                self.rejections
+                    .push(format!("{} is not a number ({v})", score.name));
+                None
             }
-            Some(gap)
+            Some(v) if v < min => {
+                self.rejections.push(format!(
+                    "{} {v:.4} is below the minimum {min:.4}",
+                    score.name
+                ));
+                Some(v)
+            }
+            Some(v) => {
+                self.passed
+                    .push(format!("{} {v:.4} ≥ {min:.4}", score.name));
+                Some(v)
+            }
+            None => {
+                self.rejections
+                    .push(format!("the job did not report {}", score.name));
+                None
+            }
         }
-        (None, _) => {
-            doubts.push(format!(
-                "overfitting not checked: the job did not report {}",
-                candidate.train_f1.name
-            ));
-            None
-        }
-        (Some(_), None) => None,
-    };
-
-    match (champion, f1) {
-        (None, _) => passed.push("no approved champion to compare with".to_owned()),
-        (Some(c), Some(f1)) => match c.f1 {
-            Some(best) if f1 < best - t.champion_tolerance => rejections.push(format!(
-                "worse than the champion {}: {} {f1:.4} < {best:.4} − {:.4}",
-                c.package_arn, candidate.f1.name, t.champion_tolerance
-            )),
-            Some(best) => passed.push(format!(
-                "{} {f1:.4} vs champion {best:.4} (tolerance {:.4})",
-                candidate.f1.name, t.champion_tolerance
-            )),
-            None => doubts.push(format!(
-                "champion {} has no recorded {}: not compared",
-                c.package_arn, candidate.f1.name
-            )),
-        },
-        (Some(_), None) => {}
     }
 
-    let decision = if !rejections.is_empty() {
-        Decision::Rejected
-    } else if !t.auto_approve {
-        doubts.push("auto-approval is off: a person approves in the model registry".to_owned());
-        Decision::PendingManualApproval
-    } else if !doubts.is_empty() {
-        Decision::PendingManualApproval
-    } else {
-        Decision::Approved
-    };
-    let mut reasons = rejections;
-    if decision != Decision::Rejected {
-        reasons.extend(doubts);
+    /// Checks train − validation F1 against `max_gap`, a doubt when training F1 was not reported; the gap.
+    fn overfitting(&mut self, candidate: &Candidate, f1: Option<f64>, max_gap: f64) -> Option<f64> {
+        match (candidate.train_f1.value.filter(|v| v.is_finite()), f1) {
+            (Some(train), Some(validation)) => {
+                let gap = train - validation;
+                if gap > max_gap {
+                    self.rejections.push(format!(
+                        "overfitting: {} {train:.4} − {} {validation:.4} = {gap:.4} exceeds {max_gap:.4}",
+                        candidate.train_f1.name, candidate.f1.name
+                    ));
+                } else {
+                    self.passed
+                        .push(format!("overfit gap {gap:.4} ≤ {max_gap:.4}"));
+                }
+                Some(gap)
+            }
+            (None, _) => {
+                self.doubts.push(format!(
+                    "overfitting not checked: the job did not report {}",
+                    candidate.train_f1.name
+                ));
+                None
+            }
+            (Some(_), None) => None,
+        }
     }
-    Verdict {
-        decision,
-        reasons,
-        passed,
-        overfit_gap,
+
+    /// Compares validation F1 with the champion's, within `tolerance`; a doubt when the champion has none.
+    fn versus_champion(
+        &mut self,
+        candidate: &Candidate,
+        champion: Option<&Champion>,
+        f1: Option<f64>,
+        tolerance: f64,
+    ) {
+        match (champion, f1) {
+            (None, _) => self
+                .passed
+                .push("no approved champion to compare with".to_owned()),
+            (Some(c), Some(f1)) => match c.f1 {
+                Some(best) if f1 < best - tolerance => self.rejections.push(format!(
+                    "worse than the champion {}: {} {f1:.4} < {best:.4} − {tolerance:.4}",
+                    c.package_arn, candidate.f1.name
+                )),
+                Some(best) => self.passed.push(format!(
+                    "{} {f1:.4} vs champion {best:.4} (tolerance {tolerance:.4})",
+                    candidate.f1.name
+                )),
+                None => self.doubts.push(format!(
+                    "champion {} has no recorded {}: not compared",
+                    c.package_arn, candidate.f1.name
+                )),
+            },
+            (Some(_), None) => {}
+        }
+    }
+
+    /// The decision: any rejection rejects; else auto-approval off or a doubt asks a person; else approved.
+    fn verdict(mut self, auto_approve: bool, overfit_gap: Option<f64>) -> Verdict {
+        let decision = if !self.rejections.is_empty() {
+            Decision::Rejected
+        } else if !auto_approve {
+            self.doubts
+                .push("auto-approval is off: a person approves in the model registry".to_owned());
+            Decision::PendingManualApproval
+        } else if !self.doubts.is_empty() {
+            Decision::PendingManualApproval
+        } else {
+            Decision::Approved
+        };
+        let mut reasons = self.rejections;
+        if decision != Decision::Rejected {
+            reasons.extend(self.doubts);
+        }
+        Verdict {
+            decision,
+            reasons,
+            passed: self.passed,
+            overfit_gap,
+        }
     }
 }
 

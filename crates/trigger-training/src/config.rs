@@ -77,53 +77,15 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let invalid = |name: &'static str, value: String, reason: &str| ConfigError::Invalid {
-            name,
-            value,
-            reason: reason.to_owned(),
-        };
-        let s3_prefix = |name: &'static str, value: String| {
-            if value.starts_with("s3://") && value.len() > 5 {
-                Ok(if value.ends_with('/') {
-                    value
-                } else {
-                    format!("{value}/")
-                })
-            } else {
-                Err(invalid(name, value, "expected s3://bucket/prefix/"))
-            }
-        };
-        let hyperparameters = match env.optional("HYPERPARAMETERS") {
-            None => BTreeMap::new(),
-            Some(json) => parse_hyperparameters(&json)
-                .map_err(|reason| invalid("HYPERPARAMETERS", json.clone(), &reason))?,
-        };
-        let subnets = list(env.optional("SUBNETS"));
-        let security_groups = list(env.optional("SECURITY_GROUPS"));
-        if subnets.is_empty() != security_groups.is_empty() {
-            return Err(ConfigError::Missing {
-                name: if subnets.is_empty() {
-                    "SUBNETS (SECURITY_GROUPS is set)"
-                } else {
-                    "SECURITY_GROUPS (SUBNETS is set)"
-                },
-            });
-        }
-        let output_uri = s3_prefix("OUTPUT_URI", env.required("OUTPUT_URI")?)?;
-        let checkpoint_uri = match env.optional("CHECKPOINT_URI") {
-            Some(uri) => s3_prefix("CHECKPOINT_URI", uri)?,
-            None => format!("{output_uri}checkpoints/"),
-        };
-        let max_runtime_seconds: u32 = env.parse_or("MAX_RUNTIME_SECONDS", 14_400)?;
-        let max_wait_seconds: u32 =
-            env.parse_or("MAX_WAIT_SECONDS", max_runtime_seconds.saturating_mul(2))?;
-        if max_wait_seconds < max_runtime_seconds {
-            return Err(invalid(
-                "MAX_WAIT_SECONDS",
-                max_wait_seconds.to_string(),
-                "must be at least MAX_RUNTIME_SECONDS (SageMaker refuses spot jobs otherwise)",
-            ));
-        }
+        let hyperparameters = env
+            .parse_with("HYPERPARAMETERS", parse_hyperparameters)?
+            .unwrap_or_default();
+        let (subnets, security_groups) = network(env)?;
+        let output_uri = env.parse_required_with("OUTPUT_URI", s3_prefix)?;
+        let checkpoint_uri = env
+            .parse_with("CHECKPOINT_URI", s3_prefix)?
+            .unwrap_or_else(|| format!("{output_uri}checkpoints/"));
+        let (max_runtime_seconds, max_wait_seconds) = runtime_limits(env)?;
         let image = env.required("TRAINING_IMAGE")?;
         let cooldown_hours: u32 = env.parse_or("RETRAIN_COOLDOWN_HOURS", 24)?;
         let common = CommonConfig::from_env(env)?;
@@ -147,7 +109,7 @@ impl Config {
                     .unwrap_or_else(|| image.clone()),
                 image,
                 model_package_group: env.required("MODEL_PACKAGE_GROUP")?,
-                data_uri: s3_prefix("TRAINING_DATA_URI", env.required("TRAINING_DATA_URI")?)?,
+                data_uri: env.parse_required_with("TRAINING_DATA_URI", s3_prefix)?,
                 content_type: env
                     .optional("TRAINING_CONTENT_TYPE")
                     .unwrap_or_else(|| "text/csv".to_owned()),
@@ -174,6 +136,51 @@ impl Config {
             },
         })
     }
+}
+
+/// `s3://bucket/prefix/`, with the trailing slash added when it lacks one.
+fn s3_prefix(value: &str) -> Result<String, &'static str> {
+    if value.starts_with("s3://") && value.len() > 5 {
+        Ok(if value.ends_with('/') {
+            value.to_owned()
+        } else {
+            format!("{value}/")
+        })
+    } else {
+        Err("expected s3://bucket/prefix/")
+    }
+}
+
+/// `SUBNETS` and `SECURITY_GROUPS`: both or neither, as a job placed in a VPC needs both.
+fn network(env: &Env) -> Result<(Vec<String>, Vec<String>), ConfigError> {
+    let subnets = list(env.optional("SUBNETS"));
+    let security_groups = list(env.optional("SECURITY_GROUPS"));
+    if subnets.is_empty() != security_groups.is_empty() {
+        return Err(ConfigError::Missing {
+            name: if subnets.is_empty() {
+                "SUBNETS (SECURITY_GROUPS is set)"
+            } else {
+                "SECURITY_GROUPS (SUBNETS is set)"
+            },
+        });
+    }
+    Ok((subnets, security_groups))
+}
+
+/// `MAX_RUNTIME_SECONDS` and `MAX_WAIT_SECONDS` (default twice the runtime), no shorter than the runtime as
+/// SageMaker refuses spot jobs otherwise.
+fn runtime_limits(env: &Env) -> Result<(u32, u32), ConfigError> {
+    let max_runtime_seconds: u32 = env.parse_or("MAX_RUNTIME_SECONDS", 14_400)?;
+    let max_wait_seconds: u32 =
+        env.parse_or("MAX_WAIT_SECONDS", max_runtime_seconds.saturating_mul(2))?;
+    if max_wait_seconds < max_runtime_seconds {
+        return Err(ConfigError::invalid(
+            "MAX_WAIT_SECONDS",
+            max_wait_seconds.to_string(),
+            "must be at least MAX_RUNTIME_SECONDS (SageMaker refuses spot jobs otherwise)",
+        ));
+    }
+    Ok((max_runtime_seconds, max_wait_seconds))
 }
 
 /// A JSON object of hyperparameters; numbers and booleans become their JSON text, as SageMaker takes strings.

@@ -21,6 +21,7 @@ struct Columns {
     label: usize,
 }
 
+/// Reads CSV from `input`: the header names the contract's columns, every row after it goes to `tally`.
 pub(super) fn parse(
     input: impl Read,
     contract: &Contract,
@@ -29,23 +30,12 @@ pub(super) fn parse(
     // csv-core skips a leading BOM itself, but a first read that is the BOM alone leaves it an empty input,
     // which it takes for the end of the file: the BOM is removed before csv-core sees a byte.
     let mut input = WithoutBom::new(input);
-    let mut reader = Reader::new();
     let mut chunk = vec![0u8; CHUNK];
-    let mut out = vec![0u8; contract.max_record_bytes()];
-    let mut ends = vec![0usize; MAX_FIELDS];
-    let (mut outlen, mut endlen) = (0usize, 0usize);
-    // Set once the current record overflowed a buffer: its bytes are being discarded.
-    let mut overflow: Option<Rule> = None;
-    let mut columns: Option<Columns> = None;
+    let mut records = Records::new(contract, tally);
     // The end of input takes two calls: a probe newline, then the empty input csv-core reads as the end.
     let mut stage = Stage::Reading;
-    // The probe newline landed inside a field: a quoted field was still open at the end of the file.
-    let mut unterminated = false;
-    // csv-core accepts text after a closing quote (`"a"b`) silently; this watches the same bytes for it.
-    let mut quotes = QuoteWatch::default();
-
     loop {
-        let mut data: &[u8] = match stage {
+        let data: &[u8] = match stage {
             Stage::Reading => {
                 let filled = input.read(&mut chunk).map_err(Stop::Read)?;
                 if filled == 0 {
@@ -61,69 +51,132 @@ pub(super) fn parse(
             }
             Stage::Last => return Ok(()),
         };
+        // No header at all (an empty file) and a header without rows both show in the row count.
+        if records.feed(data, stage)? {
+            return Ok(());
+        }
+    }
+}
+
+/// What the parse carries from one csv-core call to the next: the record being assembled, the header's
+/// columns once read, and the quoting seen so far.
+struct Records<'a, S> {
+    contract: &'a Contract,
+    tally: &'a mut S,
+    reader: Reader,
+    /// The current record's field bytes, sized from the contract.
+    out: Vec<u8>,
+    /// Where each of the current record's fields ends in `out`.
+    ends: Vec<usize>,
+    outlen: usize,
+    endlen: usize,
+    /// Set once the current record overflowed a buffer: its bytes are being discarded.
+    overflow: Option<Rule>,
+    columns: Option<Columns>,
+    /// The probe newline landed inside a field: a quoted field was still open at the end of the file.
+    unterminated: bool,
+    /// csv-core accepts text after a closing quote (`"a"b`) silently; this watches the same bytes for it.
+    quotes: QuoteWatch,
+}
+
+impl<'a, S: Sink> Records<'a, S> {
+    /// Empty buffers for records of a file checked against `contract`.
+    fn new(contract: &'a Contract, tally: &'a mut S) -> Self {
+        Records {
+            contract,
+            tally,
+            reader: Reader::new(),
+            out: vec![0u8; contract.max_record_bytes()],
+            ends: vec![0usize; MAX_FIELDS],
+            outlen: 0,
+            endlen: 0,
+            overflow: None,
+            columns: None,
+            unterminated: false,
+            quotes: QuoteWatch::default(),
+        }
+    }
+
+    /// Feeds one input of `stage` to csv-core and handles every record it completes; true once csv-core has
+    /// read the end of the file.
+    #[inline]
+    fn feed(&mut self, mut data: &[u8], stage: Stage) -> Result<bool, Stop> {
         let probing = stage == Stage::Probe;
         let last = stage == Stage::Last;
         loop {
             // csv-core reads empty input as the end of the file: only pass it one at the real end.
             if data.is_empty() && !last {
-                break;
+                return Ok(false);
             }
-            let (result, nin, nout, nend) =
-                reader.read_record(data, &mut out[outlen..], &mut ends[endlen..]);
-            quotes.scan(&data[..nin]);
+            let (result, nin, nout, nend) = self.reader.read_record(
+                data,
+                &mut self.out[self.outlen..],
+                &mut self.ends[self.endlen..],
+            );
+            self.quotes.scan(&data[..nin]);
             data = &data[nin..];
-            outlen += nout;
-            endlen += nend;
+            self.outlen += nout;
+            self.endlen += nend;
             match result {
                 ReadRecordResult::InputEmpty => {
                     // A newline at a record boundary is a blank line (no output); inside an open quoted
                     // field it becomes field content.
-                    unterminated |= probing && nout > 0;
-                    break;
+                    self.unterminated |= probing && nout > 0;
+                    return Ok(false);
                 }
                 ReadRecordResult::OutputFull => {
-                    overflow = Some(Rule::RecordTooLong);
-                    outlen = 0;
+                    self.overflow = Some(Rule::RecordTooLong);
+                    self.outlen = 0;
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    overflow.get_or_insert(Rule::RaggedRow);
-                    endlen = 0;
+                    self.overflow.get_or_insert(Rule::RaggedRow);
+                    self.endlen = 0;
                 }
-                ReadRecordResult::Record => {
-                    let quoting = match (unterminated && last, quotes.take()) {
-                        (true, _) => Quoting::Unterminated,
-                        (false, true) => Quoting::TextAfterClosingQuote,
-                        (false, false) => Quoting::Clean,
-                    };
-                    let unterminated = unterminated && last;
-                    let record = Record {
-                        bytes: &out[..outlen],
-                        ends: &ends[..endlen],
-                    };
-                    match (&columns, overflow.take()) {
-                        (None, Some(_)) => {
-                            return Err(Stop::Data(
-                                "the CSV header row is too long or has too many columns".to_owned(),
-                            ));
-                        }
-                        (None, None) => columns = Some(header(&record, contract)?),
-                        (Some(columns), overflow) => {
-                            row(&record, columns, overflow, quoting, contract, tally)
-                        }
-                    }
-                    if unterminated {
-                        tally.fatal(format!(
-                            "unterminated quote: the quoted field opened in row {} runs to the end of the file",
-                            tally.rows()
-                        ));
-                    }
-                    outlen = 0;
-                    endlen = 0;
-                }
-                // No header at all (an empty file) and a header without rows both show in the row count.
-                ReadRecordResult::End => return Ok(()),
+                ReadRecordResult::Record => self.record(last)?,
+                ReadRecordResult::End => return Ok(true),
             }
         }
+    }
+
+    /// Takes the record csv-core just completed as the header or a data row, then empties the buffers for the
+    /// next; at the end of the file it also reports a quoted field left open.
+    #[inline]
+    fn record(&mut self, last: bool) -> Result<(), Stop> {
+        let unterminated = self.unterminated && last;
+        let quoting = match (unterminated, self.quotes.take()) {
+            (true, _) => Quoting::Unterminated,
+            (false, true) => Quoting::TextAfterClosingQuote,
+            (false, false) => Quoting::Clean,
+        };
+        let record = Record {
+            bytes: &self.out[..self.outlen],
+            ends: &self.ends[..self.endlen],
+        };
+        match (&self.columns, self.overflow.take()) {
+            (None, Some(_)) => {
+                return Err(Stop::Data(
+                    "the CSV header row is too long or has too many columns".to_owned(),
+                ));
+            }
+            (None, None) => self.columns = Some(header(&record, self.contract)?),
+            (Some(columns), overflow) => row(
+                &record,
+                columns,
+                overflow,
+                quoting,
+                self.contract,
+                self.tally,
+            ),
+        }
+        if unterminated {
+            self.tally.fatal(format!(
+                "unterminated quote: the quoted field opened in row {} runs to the end of the file",
+                self.tally.rows()
+            ));
+        }
+        self.outlen = 0;
+        self.endlen = 0;
+        Ok(())
     }
 }
 
@@ -329,6 +382,8 @@ fn header(record: &Record<'_>, contract: &Contract) -> Result<Columns, Stop> {
     }
 }
 
+/// Checks one data row: quoting, size and shape first, then UTF-8; a sound row's text and label go to the sink.
+#[inline]
 fn row(
     record: &Record<'_>,
     columns: &Columns,
@@ -337,63 +392,11 @@ fn row(
     contract: &Contract,
     tally: &mut impl Sink,
 ) {
-    match quoting {
-        Quoting::Clean => {}
-        Quoting::Unterminated => {
-            return tally.broken_row(
-                Rule::Unparsable,
-                "unterminated quoted field".to_owned(),
-                None,
-            );
-        }
-        Quoting::TextAfterClosingQuote => {
-            // Most often a quote left open in an earlier row: the rows in between were read as one field.
-            let shown = String::from_utf8_lossy(record.bytes);
-            return tally.broken_row(
-                Rule::Unparsable,
-                "text after a closing quote (a quote left open merges the rows that follow into one field)"
-                    .to_owned(),
-                Some(&shown),
-            );
-        }
-    }
-    match overflow {
-        Some(Rule::RecordTooLong) => {
-            return tally.broken_row(
-                Rule::RecordTooLong,
-                format!(
-                    "longer than {} bytes, more than any valid row can be",
-                    contract.max_record_bytes()
-                ),
-                None,
-            );
-        }
-        Some(_) => {
-            return tally.broken_row(
-                Rule::RaggedRow,
-                format!(
-                    "more than {MAX_FIELDS} fields, the header has {}",
-                    columns.count
-                ),
-                None,
-            );
-        }
-        None => {}
-    }
-    if record.ends.len() != columns.count {
-        // A blank line parses as one empty field: skip it rather than report a ragged row.
-        if record.ends.len() == 1 && record.bytes.is_empty() {
-            return;
-        }
-        return tally.broken_row(
-            Rule::RaggedRow,
-            format!(
-                "{} fields, the header has {}",
-                record.ends.len(),
-                columns.count
-            ),
-            None,
-        );
+    if broken_quoting(record, quoting, tally)
+        || overflowed(columns, overflow, contract, tally)
+        || off_shape(record, columns, tally)
+    {
+        return;
     }
     // UTF-8 is required of the whole file: every field, not only the two the contract reads.
     if let Some(i) =
@@ -411,6 +414,85 @@ fn row(
         (Err(_), _) => not_utf8(tally, &contract.text_field, text),
         (_, Err(_)) => not_utf8(tally, &contract.label_field, label),
     }
+}
+
+/// Reports the row as unparsable if its quotes were broken; says whether it did.
+#[inline]
+fn broken_quoting(record: &Record<'_>, quoting: Quoting, tally: &mut impl Sink) -> bool {
+    match quoting {
+        Quoting::Clean => return false,
+        Quoting::Unterminated => {
+            tally.broken_row(
+                Rule::Unparsable,
+                "unterminated quoted field".to_owned(),
+                None,
+            );
+        }
+        Quoting::TextAfterClosingQuote => {
+            // Most often a quote left open in an earlier row: the rows in between were read as one field.
+            let shown = String::from_utf8_lossy(record.bytes);
+            tally.broken_row(
+                Rule::Unparsable,
+                "text after a closing quote (a quote left open merges the rows that follow into one field)"
+                    .to_owned(),
+                Some(&shown),
+            );
+        }
+    }
+    true
+}
+
+/// Reports the row if it overflowed the record or field buffers (and so was dropped); says whether it did.
+#[inline]
+fn overflowed(
+    columns: &Columns,
+    overflow: Option<Rule>,
+    contract: &Contract,
+    tally: &mut impl Sink,
+) -> bool {
+    match overflow {
+        Some(Rule::RecordTooLong) => tally.broken_row(
+            Rule::RecordTooLong,
+            format!(
+                "longer than {} bytes, more than any valid row can be",
+                contract.max_record_bytes()
+            ),
+            None,
+        ),
+        Some(_) => tally.broken_row(
+            Rule::RaggedRow,
+            format!(
+                "more than {MAX_FIELDS} fields, the header has {}",
+                columns.count
+            ),
+            None,
+        ),
+        None => return false,
+    }
+    true
+}
+
+/// Reports the row as ragged if its field count differs from the header's, and skips a blank line; says
+/// whether the row is done with.
+#[inline]
+fn off_shape(record: &Record<'_>, columns: &Columns, tally: &mut impl Sink) -> bool {
+    if record.ends.len() == columns.count {
+        return false;
+    }
+    // A blank line parses as one empty field: skip it rather than report a ragged row.
+    if record.ends.len() == 1 && record.bytes.is_empty() {
+        return true;
+    }
+    tally.broken_row(
+        Rule::RaggedRow,
+        format!(
+            "{} fields, the header has {}",
+            record.ends.len(),
+            columns.count
+        ),
+        None,
+    );
+    true
 }
 
 fn not_utf8(tally: &mut impl Sink, field: &str, bytes: &[u8]) {

@@ -168,33 +168,7 @@ impl Sink for Tally<'_> {
         let contract = self.contract;
         let mut valid = true;
 
-        let label_slot = match label {
-            Field::Str(l) if l.trim().is_empty() => {
-                self.failure(
-                    Rule::MissingLabel,
-                    Some(&contract.label_field),
-                    None,
-                    "the label is empty".to_owned(),
-                );
-                None
-            }
-            Field::Str(l) => match self.labels.iter().position(|known| *known == l) {
-                Some(i) => Some(i),
-                None => {
-                    self.failure(
-                        Rule::UnknownLabel,
-                        Some(&contract.label_field),
-                        Some(l),
-                        "not one of the contract's labels".to_owned(),
-                    );
-                    None
-                }
-            },
-            other => {
-                self.field_problem(other, &contract.label_field);
-                None
-            }
-        };
+        let label_slot = self.label_slot(label);
         valid &= label_slot.is_some();
 
         match text.map_str(trimmed) {
@@ -251,6 +225,40 @@ impl Sink for Tally<'_> {
 }
 
 impl Tally<'_> {
+    /// The label's position among the contract's labels, recording why when it has none (empty, unknown, absent
+    /// or not a string).
+    #[inline]
+    fn label_slot(&mut self, label: Field<'_>) -> Option<usize> {
+        let contract = self.contract;
+        match label {
+            Field::Str(l) if l.trim().is_empty() => {
+                self.failure(
+                    Rule::MissingLabel,
+                    Some(&contract.label_field),
+                    None,
+                    "the label is empty".to_owned(),
+                );
+                None
+            }
+            Field::Str(l) => match self.labels.iter().position(|known| *known == l) {
+                Some(i) => Some(i),
+                None => {
+                    self.failure(
+                        Rule::UnknownLabel,
+                        Some(&contract.label_field),
+                        Some(l),
+                        "not one of the contract's labels".to_owned(),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.field_problem(other, &contract.label_field);
+                None
+            }
+        }
+    }
+
     fn field_problem(&mut self, field: Field<'_>, name: &str) {
         match field {
             Field::Missing => self.failure(
@@ -292,7 +300,7 @@ impl Tally<'_> {
 
     /// The report, with every file-level check applied.
     pub fn finish(
-        self,
+        mut self,
         object: &str,
         format: Option<&str>,
         compression: &str,
@@ -300,92 +308,9 @@ impl Tally<'_> {
         bytes_decoded: u64,
     ) -> Report {
         let c = self.contract;
-        let rows = self.rows;
-        let fraction = |n: u64| {
-            if rows == 0 {
-                0.0
-            } else {
-                n as f64 / rows as f64
-            }
-        };
-        let (duplicate_rows, duplicates_exact) = self.distinct.duplicates();
-        let null_fraction = fraction(self.null_texts);
-        let duplicate_fraction = fraction(duplicate_rows);
-        let invalid_fraction = fraction(self.invalid_rows);
-
-        let checks = vec![
-            outcome(
-                "min_rows",
-                rows as f64,
-                c.min_rows as f64,
-                rows >= c.min_rows,
-            ),
-            outcome(
-                "max_bytes",
-                bytes_read.max(bytes_decoded) as f64,
-                c.max_bytes as f64,
-                bytes_read.max(bytes_decoded) <= c.max_bytes,
-            ),
-            outcome(
-                "max_null_fraction",
-                null_fraction,
-                c.max_null_fraction,
-                null_fraction <= c.max_null_fraction,
-            ),
-            outcome(
-                "max_duplicate_fraction",
-                duplicate_fraction,
-                c.max_duplicate_fraction,
-                duplicate_fraction <= c.max_duplicate_fraction,
-            ),
-            outcome(
-                "max_invalid_row_fraction",
-                invalid_fraction,
-                c.max_invalid_row_fraction,
-                invalid_fraction <= c.max_invalid_row_fraction,
-            ),
-        ];
-
-        // After a fatal problem the totals are partial: report that problem, not what followed from stopping.
-        let stopped_early = !self.fatal.is_empty();
-        let mut reasons = self.fatal;
-        if bytes_decoded == 0 && bytes_read == 0 && !stopped_early {
-            reasons.push("the file is empty".to_owned());
-        } else if rows < c.min_rows && !stopped_early {
-            reasons.push(format!(
-                "{rows} data rows, the contract requires at least {}",
-                c.min_rows
-            ));
-        }
-        if invalid_fraction > c.max_invalid_row_fraction {
-            let mut by_count: Vec<(&Rule, &Failures)> = self.failures.iter().collect();
-            by_count.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
-            for (rule, failures) in by_count {
-                let first = failures
-                    .examples
-                    .first()
-                    .map(|e| format!(" (first at row {}: {})", e.row, e.detail))
-                    .unwrap_or_default();
-                let rows = if failures.count == 1 { "row" } else { "rows" };
-                reasons.push(format!("{}: {} {rows}{first}", rule.name(), failures.count));
-            }
-        }
-        if null_fraction > c.max_null_fraction {
-            reasons.push(format!(
-                "{:.2}% of texts are empty, the contract allows {:.2}%",
-                null_fraction * 100.0,
-                c.max_null_fraction * 100.0
-            ));
-        }
-        if duplicate_fraction > c.max_duplicate_fraction {
-            reasons.push(format!(
-                "{:.2}% of rows repeat an earlier text{}, the contract allows {:.2}%",
-                duplicate_fraction * 100.0,
-                if duplicates_exact { "" } else { " (estimated)" },
-                c.max_duplicate_fraction * 100.0
-            ));
-        }
-
+        let shares = self.shares();
+        let checks = self.checks(&shares, bytes_read.max(bytes_decoded));
+        let reasons = self.reasons(&shares, bytes_read, bytes_decoded);
         let verdict = if reasons.is_empty() {
             Verdict::Valid
         } else {
@@ -404,29 +329,21 @@ impl Tally<'_> {
             compression: compression.to_owned(),
             bytes_read,
             bytes_decoded,
-            rows,
+            rows: self.rows,
             invalid_rows: self.invalid_rows,
-            invalid_fraction,
+            invalid_fraction: shares.invalid,
             null_texts: self.null_texts,
-            null_fraction,
-            duplicate_rows,
-            duplicate_fraction,
-            duplicates_exact,
+            null_fraction: shares.null,
+            duplicate_rows: shares.duplicate_rows,
+            duplicate_fraction: shares.duplicate,
+            duplicates_exact: shares.duplicates_exact,
             label_counts: c
                 .labels
                 .iter()
                 .cloned()
                 .zip(self.label_counts.iter().copied())
                 .collect(),
-            text_chars: if self.text_rows == 0 {
-                TextStats::default()
-            } else {
-                TextStats {
-                    min: self.text_chars_min,
-                    max: self.text_chars_max,
-                    mean: self.text_chars_total as f64 / self.text_rows as f64,
-                }
-            },
+            text_chars: self.text_stats(),
             checks,
             failures: self
                 .failures
@@ -435,6 +352,142 @@ impl Tally<'_> {
                 .collect(),
         }
     }
+
+    /// The shares of rows the file-level checks limit: empty texts, repeated texts, invalid rows.
+    fn shares(&self) -> Shares {
+        let rows = self.rows;
+        let fraction = |n: u64| {
+            if rows == 0 {
+                0.0
+            } else {
+                n as f64 / rows as f64
+            }
+        };
+        let (duplicate_rows, duplicates_exact) = self.distinct.duplicates();
+        Shares {
+            null: fraction(self.null_texts),
+            duplicate: fraction(duplicate_rows),
+            invalid: fraction(self.invalid_rows),
+            duplicate_rows,
+            duplicates_exact,
+        }
+    }
+
+    /// One outcome per file-level check of the contract, in the report's order; `bytes` is the larger of read
+    /// and decoded.
+    fn checks(&self, shares: &Shares, bytes: u64) -> Vec<CheckOutcome> {
+        let c = self.contract;
+        let rows = self.rows;
+        vec![
+            outcome(
+                "min_rows",
+                rows as f64,
+                c.min_rows as f64,
+                rows >= c.min_rows,
+            ),
+            outcome(
+                "max_bytes",
+                bytes as f64,
+                c.max_bytes as f64,
+                bytes <= c.max_bytes,
+            ),
+            outcome(
+                "max_null_fraction",
+                shares.null,
+                c.max_null_fraction,
+                shares.null <= c.max_null_fraction,
+            ),
+            outcome(
+                "max_duplicate_fraction",
+                shares.duplicate,
+                c.max_duplicate_fraction,
+                shares.duplicate <= c.max_duplicate_fraction,
+            ),
+            outcome(
+                "max_invalid_row_fraction",
+                shares.invalid,
+                c.max_invalid_row_fraction,
+                shares.invalid <= c.max_invalid_row_fraction,
+            ),
+        ]
+    }
+
+    /// Why the file is invalid, in the report's order: fatal problems first, then the failed checks (none: valid).
+    fn reasons(&mut self, shares: &Shares, bytes_read: u64, bytes_decoded: u64) -> Vec<String> {
+        let c = self.contract;
+        let rows = self.rows;
+        // After a fatal problem the totals are partial: report that problem, not what followed from stopping.
+        let stopped_early = !self.fatal.is_empty();
+        let mut reasons = std::mem::take(&mut self.fatal);
+        if bytes_decoded == 0 && bytes_read == 0 && !stopped_early {
+            reasons.push("the file is empty".to_owned());
+        } else if rows < c.min_rows && !stopped_early {
+            reasons.push(format!(
+                "{rows} data rows, the contract requires at least {}",
+                c.min_rows
+            ));
+        }
+        if shares.invalid > c.max_invalid_row_fraction {
+            reasons.extend(rule_reasons(&self.failures));
+        }
+        if shares.null > c.max_null_fraction {
+            reasons.push(format!(
+                "{:.2}% of texts are empty, the contract allows {:.2}%",
+                shares.null * 100.0,
+                c.max_null_fraction * 100.0
+            ));
+        }
+        if shares.duplicate > c.max_duplicate_fraction {
+            reasons.push(format!(
+                "{:.2}% of rows repeat an earlier text{}, the contract allows {:.2}%",
+                shares.duplicate * 100.0,
+                if shares.duplicates_exact {
+                    ""
+                } else {
+                    " (estimated)"
+                },
+                c.max_duplicate_fraction * 100.0
+            ));
+        }
+        reasons
+    }
+
+    /// Length statistics of the valid texts (all zero when there were none).
+    fn text_stats(&self) -> TextStats {
+        if self.text_rows == 0 {
+            TextStats::default()
+        } else {
+            TextStats {
+                min: self.text_chars_min,
+                max: self.text_chars_max,
+                mean: self.text_chars_total as f64 / self.text_rows as f64,
+            }
+        }
+    }
+}
+
+/// The shares of rows the file-level checks limit, and whether the duplicates were counted exactly.
+struct Shares {
+    null: f64,
+    duplicate: f64,
+    invalid: f64,
+    duplicate_rows: u64,
+    duplicates_exact: bool,
+}
+
+/// One reason per broken row rule, the most frequent first (ties by rule), each with its first example.
+fn rule_reasons(failures: &BTreeMap<Rule, Failures>) -> impl Iterator<Item = String> + '_ {
+    let mut by_count: Vec<(&Rule, &Failures)> = failures.iter().collect();
+    by_count.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+    by_count.into_iter().map(|(rule, failures)| {
+        let first = failures
+            .examples
+            .first()
+            .map(|e| format!(" (first at row {}: {})", e.row, e.detail))
+            .unwrap_or_default();
+        let rows = if failures.count == 1 { "row" } else { "rows" };
+        format!("{}: {} {rows}{first}", rule.name(), failures.count)
+    })
 }
 
 fn outcome(check: &str, observed: f64, limit: f64, passed: bool) -> CheckOutcome {
