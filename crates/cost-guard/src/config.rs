@@ -108,9 +108,7 @@ impl Config {
             cost_tag,
             job_tag_key: env.optional("JOB_TAG_KEY"),
             state_bucket,
-            marker_prefix: env
-                .optional("MARKER_PREFIX")
-                .unwrap_or_else(|| "cost-guard/".to_owned()),
+            marker_prefix: env.prefix_or("MARKER_PREFIX", "cost-guard/"),
             enforce,
             hard_limit_usd,
         })

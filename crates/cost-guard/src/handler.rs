@@ -118,7 +118,7 @@ impl Function for CostGuard {
             explorer,
             StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
             Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
-            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            EventPublisher::from_sdk(sdk, config.common.require_event_bus()?),
             enforcer,
             config,
         ))

@@ -104,7 +104,7 @@ impl World {
         let config = Config {
             common: CommonConfig {
                 metrics_namespace: "GuardrailsTest".into(),
-                event_bus_name: self.bus.bus_name.clone(),
+                event_bus_name: Some(self.bus.bus_name.clone()),
                 notice_topic_arn: Some(self.topic.topic_arn.clone()),
                 state_bucket: Some(self.markers.name.clone()),
                 claim_lease: Duration::from_secs(90),

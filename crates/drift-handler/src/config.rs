@@ -109,9 +109,7 @@ impl Config {
             rules,
             actions,
             state_bucket,
-            marker_prefix: env
-                .optional("MARKER_PREFIX")
-                .unwrap_or_else(|| "drift-handler/".to_owned()),
+            marker_prefix: env.prefix_or("MARKER_PREFIX", "drift-handler/"),
             runbook_url: env
                 .optional("RUNBOOK_URL")
                 .unwrap_or_else(|| DEFAULT_RUNBOOK.to_owned()),

@@ -161,7 +161,7 @@ impl Function for DriftHandler {
             Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
             StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
             Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
-            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            EventPublisher::from_sdk(sdk, config.common.require_event_bus()?),
             config,
         ))
     }

@@ -85,6 +85,17 @@ impl Env {
         self.optional(name).unwrap_or_else(|| default.to_owned())
     }
 
+    /// An S3 key prefix (or `default`), always ending in `/`: `tickets` and `tickets/` name the same folder,
+    /// and a prefix without the slash would also match `tickets-old/`.
+    pub fn prefix_or(&self, name: &str, default: &str) -> String {
+        let prefix = self.optional_or(name, default);
+        if prefix.ends_with('/') {
+            prefix
+        } else {
+            format!("{prefix}/")
+        }
+    }
+
     /// The variable's value.
     ///
     /// # Errors
@@ -172,8 +183,8 @@ impl Env {
 pub struct CommonConfig {
     /// CloudWatch namespace of the EMF metrics (`METRICS_NAMESPACE`, default [`DEFAULT_METRICS_NAMESPACE`]).
     pub metrics_namespace: String,
-    /// The custom EventBridge bus domain events go to (`EVENT_BUS_NAME`).
-    pub event_bus_name: String,
+    /// The custom EventBridge bus domain events go to (`EVENT_BUS_NAME`), when the function publishes.
+    pub event_bus_name: Option<String>,
     /// The SNS topic that carries every notice (`NOTICE_TOPIC_ARN`), when the function sends notices.
     pub notice_topic_arn: Option<String>,
     /// The bucket of the guardrails' own state (`STATE_BUCKET`), which only the functions' roles can write,
@@ -205,16 +216,26 @@ impl CommonConfig {
     /// Reads the shared settings.
     ///
     /// # Errors
-    /// When `EVENT_BUS_NAME` is missing.
+    /// A malformed `CLAIM_LEASE_SECONDS`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(CommonConfig {
             metrics_namespace: env
                 .optional("METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned()),
-            event_bus_name: env.required("EVENT_BUS_NAME")?,
+            event_bus_name: env.optional("EVENT_BUS_NAME"),
             notice_topic_arn: env.optional("NOTICE_TOPIC_ARN"),
             state_bucket: env.optional("STATE_BUCKET"),
             claim_lease: claim_lease(env)?,
+        })
+    }
+
+    /// The project's bus, for functions that publish domain events.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming `EVENT_BUS_NAME`.
+    pub fn require_event_bus(&self) -> Result<&str, ConfigError> {
+        self.event_bus_name.as_deref().ok_or(ConfigError::Missing {
+            name: "EVENT_BUS_NAME",
         })
     }
 
@@ -322,21 +343,29 @@ mod tests {
     }
 
     #[test]
-    fn common_config_defaults_namespace_and_requires_bus() {
-        let config = CommonConfig::from_env(&Env::from_pairs([("EVENT_BUS_NAME", "b")])).unwrap();
+    fn common_config_defaults_namespace_and_asks_only_for_what_a_function_uses() {
+        let config = CommonConfig::from_env(&Env::from_pairs([])).unwrap();
         assert_eq!(config.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
         assert_eq!(config.notice_topic_arn, None);
-        assert_eq!(
-            config.require_notice_topic(),
-            Err(ConfigError::Missing {
-                name: "NOTICE_TOPIC_ARN"
-            })
-        );
-        assert_eq!(
-            CommonConfig::from_env(&Env::from_pairs([])),
-            Err(ConfigError::Missing {
-                name: "EVENT_BUS_NAME"
-            })
-        );
+        let missing = |name| Err(ConfigError::Missing { name });
+        assert_eq!(config.require_notice_topic(), missing("NOTICE_TOPIC_ARN"));
+        assert_eq!(config.require_event_bus(), missing("EVENT_BUS_NAME"));
+        assert_eq!(config.require_state_bucket(), missing("STATE_BUCKET"));
+        let config = CommonConfig::from_env(&Env::from_pairs([("EVENT_BUS_NAME", "b")])).unwrap();
+        assert_eq!(config.require_event_bus(), Ok("b"));
+    }
+
+    #[test]
+    fn prefixes_end_in_one_slash() {
+        let env = Env::from_pairs([("BARE", "held"), ("SLASHED", "held/"), ("BLANK", " ")]);
+        let table = [
+            ("BARE", "held/"),
+            ("SLASHED", "held/"),
+            ("BLANK", "d/"),
+            ("UNSET", "d/"),
+        ];
+        for (name, prefix) in table {
+            assert_eq!(env.prefix_or(name, "d"), prefix, "{name}");
+        }
     }
 }

@@ -99,10 +99,7 @@ impl Config {
                 cooldown: Duration::hours(i64::from(cooldown_hours)),
             },
             state_bucket,
-            ledger_prefix: env
-                .optional("LEDGER_PREFIX")
-                .map(|p| if p.ends_with('/') { p } else { format!("{p}/") })
-                .unwrap_or_else(|| guardrails_core::ledger::DEFAULT_PREFIX.to_owned()),
+            ledger_prefix: env.prefix_or("LEDGER_PREFIX", guardrails_core::ledger::DEFAULT_PREFIX),
             training: TrainingSettings {
                 inference_image: env
                     .optional("INFERENCE_IMAGE")

@@ -40,6 +40,7 @@ impl Config {
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
+        common.require_event_bus()?;
         common.require_notice_topic()?;
         let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
@@ -47,26 +48,13 @@ impl Config {
             ingested_bucket: env.required("INGESTED_BUCKET")?,
             state_bucket,
             quarantine_bucket: env.optional("QUARANTINE_BUCKET"),
-            quarantine_prefix: prefix(env.optional("QUARANTINE_PREFIX"), "quarantine/"),
-            marker_prefix: prefix(env.optional("MARKER_PREFIX"), "validate-ingest/"),
-            ledger_prefix: prefix(
-                env.optional("LEDGER_PREFIX"),
-                guardrails_core::ledger::DEFAULT_PREFIX,
-            ),
+            quarantine_prefix: env.prefix_or("QUARANTINE_PREFIX", "quarantine/"),
+            marker_prefix: env.prefix_or("MARKER_PREFIX", "validate-ingest/"),
+            ledger_prefix: env.prefix_or("LEDGER_PREFIX", guardrails_core::ledger::DEFAULT_PREFIX),
             contract_parameter: env.required("CONTRACT_PARAMETER")?,
             contract_cache: Duration::from_secs(env.parse_or("CONTRACT_CACHE_SECONDS", 300)?),
             delete_raw: env.parse_or("DELETE_RAW", true)?,
         })
-    }
-}
-
-/// A key prefix ending in `/`.
-fn prefix(value: Option<String>, default: &str) -> String {
-    let value = value.unwrap_or_else(|| default.to_owned());
-    if value.ends_with('/') {
-        value
-    } else {
-        format!("{value}/")
     }
 }
 

@@ -223,7 +223,7 @@ impl Function for Ingest {
         Ok(Ingest::new(
             Store::new(s3.clone()),
             StateStore::new(s3, &config.state_bucket),
-            EventPublisher::from_sdk(sdk, &config.common.event_bus_name),
+            EventPublisher::from_sdk(sdk, config.common.require_event_bus()?),
             Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             ContractSource::new(
                 aws_sdk_ssm::Client::new(sdk),
