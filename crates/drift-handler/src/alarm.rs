@@ -17,19 +17,28 @@ pub const DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
 #[error("not a CloudWatch Alarm State Change: {0}")]
 pub struct NotAnAlarm(pub String);
 
+/// An EventBridge "CloudWatch Alarm State Change", as the function receives it (the alarm's configuration kept
+/// as JSON: a metric math or composite alarm has another shape than a single-metric one).
+pub type AlarmEvent = EventBridgeEvent<CloudWatchAlarmData<Value>>;
+
+/// The alarm event in a JSON payload (what the Lambda runtime does before the handler runs).
+///
+/// # Errors
+/// [`NotAnAlarm`] when the payload does not have the shape.
+pub fn parse(payload: Value) -> Result<AlarmEvent, NotAnAlarm> {
+    serde_json::from_value(payload).map_err(|e| NotAnAlarm(e.to_string()))
+}
+
 /// Reads an alarm state change. The configuration is read as a single-metric alarm when it is one; a metric
 /// math or composite alarm still gives its name, states and reason (its kind is then decided by the rules).
 ///
 /// # Errors
-/// [`NotAnAlarm`] when the event is another detail type or lacks the alarm's name or state.
-pub fn read(event: &Value) -> Result<AlarmFacts, NotAnAlarm> {
-    let detail_type = event.get("detail-type").and_then(Value::as_str);
-    if detail_type != Some(DETAIL_TYPE) {
-        return Err(NotAnAlarm(format!("detail-type {detail_type:?}")));
+/// [`NotAnAlarm`] when the event is another detail type or lacks the alarm's state.
+pub fn read(event: AlarmEvent) -> Result<AlarmFacts, NotAnAlarm> {
+    if event.detail_type != DETAIL_TYPE {
+        return Err(NotAnAlarm(format!("detail-type {:?}", event.detail_type)));
     }
-    let envelope: EventBridgeEvent<CloudWatchAlarmData<Value>> =
-        serde_json::from_value(event.clone()).map_err(|e| NotAnAlarm(e.to_string()))?;
-    let alarm = envelope.detail;
+    let alarm = event.detail;
     let state = alarm
         .state
         .ok_or_else(|| NotAnAlarm(format!("alarm {} has no state", alarm.alarm_name)))?;
@@ -84,7 +93,7 @@ mod tests {
 
     #[test]
     fn reads_metric_threshold_value_and_transition() {
-        let facts = read(&fixture("alarm-model-quality.json")).unwrap();
+        let facts = read(parse(fixture("alarm-model-quality.json")).unwrap()).unwrap();
         assert_eq!(facts.name, "mlops-guardrails-drift-model-quality-tickets");
         assert_eq!(
             (facts.state, facts.previous),
@@ -108,7 +117,7 @@ mod tests {
             facts.transition_key(),
             "mlops-guardrails-drift-model-quality-tickets@2026-11-21T03:10:45.341Z"
         );
-        let ok = read(&fixture("alarm-model-quality-ok.json")).unwrap();
+        let ok = read(parse(fixture("alarm-model-quality-ok.json")).unwrap()).unwrap();
         assert_eq!(
             (ok.state, ok.previous),
             (AlarmState::Ok, Some(AlarmState::Alarm))
@@ -120,7 +129,7 @@ mod tests {
         let mut event = fixture("alarm-data-drift.json");
         event["detail"]["configuration"]["metrics"] =
             serde_json::json!([{"id": "e1", "expression": "MAX(METRICS())", "returnData": true}]);
-        let facts = read(&event).unwrap();
+        let facts = read(parse(event).unwrap()).unwrap();
         assert_eq!(facts.state, AlarmState::Alarm);
         assert_eq!((facts.namespace, facts.metric), (None, None));
         assert_eq!(facts.threshold, Some(0.2));
@@ -128,8 +137,12 @@ mod tests {
 
     #[test]
     fn other_events_are_refused() {
-        let error = read(&fixture("scheduled-event.json")).unwrap_err();
+        // Another event of the alarm's shape is refused by its detail type, any other by its shape.
+        let mut renamed = fixture("alarm-model-quality.json");
+        renamed["detail-type"] = "Scheduled Event".into();
+        let error = read(parse(renamed).unwrap()).unwrap_err();
         assert!(error.to_string().contains("Scheduled Event"), "{error}");
-        assert!(read(&serde_json::json!({"reason": "x"})).is_err());
+        assert!(parse(fixture("scheduled-event.json")).is_err());
+        assert!(parse(serde_json::json!({"reason": "x"})).is_err());
     }
 }

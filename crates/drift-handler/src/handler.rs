@@ -10,9 +10,9 @@ use guardrails_core::{
     Invocation, Notice, Notifier, Severity,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::alarm::{self, NotAnAlarm};
+use crate::alarm::{self, AlarmEvent, NotAnAlarm};
 use crate::classify::{Actions, AlarmFacts, DriftKind, Response, classify, respond};
 use crate::config::{Config, STAGE, Serving};
 use crate::registry::Registry;
@@ -144,7 +144,7 @@ pub struct DriftHandler {
 impl Function for DriftHandler {
     const STAGE: &'static str = STAGE;
     type Config = Config;
-    type Event = Value;
+    type Event = AlarmEvent;
     type Response = Outcome;
     type Error = DriftError;
 
@@ -166,7 +166,7 @@ impl Function for DriftHandler {
         ))
     }
 
-    async fn invoke(&self, event: Value, _: Invocation<'_>) -> Result<Outcome, DriftError> {
+    async fn invoke(&self, event: AlarmEvent, _: Invocation<'_>) -> Result<Outcome, DriftError> {
         self.handle(event).await
     }
 
@@ -217,8 +217,8 @@ impl DriftHandler {
     ///
     /// # Errors
     /// [`DriftError`], classified; EventBridge retries a Lambda target's failed invocations.
-    pub async fn handle(&self, event: Value) -> Result<Outcome, DriftError> {
-        let facts = alarm::read(&event)?;
+    pub async fn handle(&self, event: AlarmEvent) -> Result<Outcome, DriftError> {
+        let facts = alarm::read(event)?;
         let kind = classify(
             &facts,
             &self.config.rules,

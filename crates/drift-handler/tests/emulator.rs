@@ -131,7 +131,11 @@ async fn model_quality_alarm_rolls_back_once_requests_retraining_and_notifies() 
     let world = world(3).await;
     let alarm = fixture("alarm-model-quality.json");
 
-    let outcome = world.handler.handle(alarm.clone()).await.unwrap();
+    let outcome = world
+        .handler
+        .handle(alarm_event(alarm.clone()))
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         Outcome::Drifted {
@@ -206,7 +210,7 @@ async fn model_quality_alarm_rolls_back_once_requests_retraining_and_notifies() 
     }
 
     // The same transition again: nothing more.
-    let again = world.handler.handle(alarm).await.unwrap();
+    let again = world.handler.handle(alarm_event(alarm)).await.unwrap();
     assert!(matches!(again, Outcome::Duplicate { .. }), "{again:?}");
     assert_eq!(
         World::statuses(&world.registry().await),
@@ -218,7 +222,7 @@ async fn model_quality_alarm_rolls_back_once_requests_retraining_and_notifies() 
     // ALARM → OK: a recovery notice, the registry as it was.
     let recovered = world
         .handler
-        .handle(fixture("alarm-model-quality-ok.json"))
+        .handle(alarm_event(fixture("alarm-model-quality-ok.json")))
         .await
         .unwrap();
     assert!(
@@ -260,7 +264,7 @@ async fn a_retry_after_a_partial_rollback_resumes_instead_of_going_one_version_f
         .await
         .unwrap();
 
-    let outcome = world.handler.handle(alarm).await.unwrap();
+    let outcome = world.handler.handle(alarm_event(alarm)).await.unwrap();
     let Outcome::Drifted {
         rollback: Some(Rollback::RolledBack { from, to, .. }),
         ..
@@ -283,7 +287,7 @@ async fn no_earlier_version_is_a_critical_notice_and_changes_nothing() {
     let world = world(1).await;
     let outcome = world
         .handler
-        .handle(fixture("alarm-model-quality.json"))
+        .handle(alarm_event(fixture("alarm-model-quality.json")))
         .await
         .unwrap();
     let Outcome::Drifted {
@@ -332,7 +336,7 @@ async fn data_drift_asks_for_retraining_only_and_insufficient_data_is_only_logge
     let world = world(2).await;
     let outcome = world
         .handler
-        .handle(fixture("alarm-data-drift.json"))
+        .handle(alarm_event(fixture("alarm-data-drift.json")))
         .await
         .unwrap();
     assert!(
@@ -365,7 +369,11 @@ async fn data_drift_asks_for_retraining_only_and_insufficient_data_is_only_logge
 
     let mut insufficient = fixture("alarm-model-quality.json");
     insufficient["detail"]["state"]["value"] = json!("INSUFFICIENT_DATA");
-    let outcome = world.handler.handle(insufficient).await.unwrap();
+    let outcome = world
+        .handler
+        .handle(alarm_event(insufficient))
+        .await
+        .unwrap();
     assert!(matches!(outcome, Outcome::LogOnly { .. }), "{outcome:?}");
     assert!(world.notices.notices(1, QUIET).await.is_empty());
     assert!(world.bus.events(1, QUIET).await.is_empty());
@@ -376,7 +384,7 @@ async fn a_new_alarm_does_not_roll_back_past_the_version_a_rollback_restored() {
     let world = world(3).await;
     let first = world
         .handler
-        .handle(fixture("alarm-model-quality.json"))
+        .handle(alarm_event(fixture("alarm-model-quality.json")))
         .await
         .unwrap();
     assert!(matches!(
@@ -392,7 +400,7 @@ async fn a_new_alarm_does_not_roll_back_past_the_version_a_rollback_restored() {
     let mut again = fixture("alarm-model-quality.json");
     again["detail"]["previousState"]["value"] = json!("INSUFFICIENT_DATA");
     again["detail"]["state"]["timestamp"] = json!("2026-11-22T03:10:45.341+0000");
-    let outcome = world.handler.handle(again).await.unwrap();
+    let outcome = world.handler.handle(alarm_event(again)).await.unwrap();
     let Outcome::Drifted {
         rollback: Some(Rollback::Refused { reason }),
         ..
@@ -413,8 +421,8 @@ async fn concurrent_deliveries_of_one_transition_roll_back_and_notify_once() {
     let alarm = fixture("alarm-model-quality.json");
 
     let (a, b) = tokio::join!(
-        world.handler.handle(alarm.clone()),
-        world.handler.handle(alarm.clone())
+        world.handler.handle(alarm_event(alarm.clone())),
+        world.handler.handle(alarm_event(alarm.clone()))
     );
     let (done, other) = match (a, b) {
         (Ok(outcome), other) | (other, Ok(outcome)) => (outcome, other),
@@ -424,7 +432,7 @@ async fn concurrent_deliveries_of_one_transition_roll_back_and_notify_once() {
     // The other one is retried by Lambda and then finds the transition handled.
     let error = HandlerError::from(other.unwrap_err());
     assert_eq!(error.class, ErrorClass::Retryable, "{error}");
-    let retried = world.handler.handle(alarm).await.unwrap();
+    let retried = world.handler.handle(alarm_event(alarm)).await.unwrap();
     assert!(matches!(retried, Outcome::Duplicate { .. }), "{retried:?}");
 
     let registry = world.registry().await;
@@ -448,9 +456,19 @@ async fn a_delivery_interrupted_after_the_rollback_is_finished_by_the_retry_with
     let alarm = fixture("alarm-model-quality.json");
 
     world.faults.fail("Publish", When::BeforeSend, 1);
-    let error = HandlerError::from(world.handler.handle(alarm.clone()).await.unwrap_err());
+    let error = HandlerError::from(
+        world
+            .handler
+            .handle(alarm_event(alarm.clone()))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(error.class, ErrorClass::Retryable, "{error}");
-    let outcome = world.handler.handle(alarm.clone()).await.unwrap();
+    let outcome = world
+        .handler
+        .handle(alarm_event(alarm.clone()))
+        .await
+        .unwrap();
     let Outcome::Drifted { rollback, .. } = outcome else {
         panic!("{outcome:?}");
     };
@@ -488,15 +506,25 @@ async fn a_rollback_failing_after_the_reject_is_notified_then_resumed_from_the_r
 
     // The reject succeeds, then announcing Model Rolled Back fails: the rollback is retryable.
     world.faults.fail("PutEvents", When::BeforeSend, 1);
-    let error = HandlerError::from(world.handler.handle(alarm.clone()).await.unwrap_err());
+    let error = HandlerError::from(
+        world
+            .handler
+            .handle(alarm_event(alarm.clone()))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(error.class, ErrorClass::Retryable, "{error}");
-    let outcome = world.handler.handle(alarm.clone()).await.unwrap();
+    let outcome = world
+        .handler
+        .handle(alarm_event(alarm.clone()))
+        .await
+        .unwrap();
     assert!(
         matches!(&outcome, Outcome::Drifted { rollback: Some(Rollback::RolledBack { from, to, .. }), .. }
             if *from == world.versions[2] && *to == world.versions[1]),
         "{outcome:?}"
     );
-    let again = world.handler.handle(alarm).await.unwrap();
+    let again = world.handler.handle(alarm_event(alarm)).await.unwrap();
     assert!(matches!(again, Outcome::Duplicate { .. }), "{again:?}");
 
     let registry = world.registry().await;
@@ -529,4 +557,9 @@ async fn a_rollback_failing_after_the_reject_is_notified_then_resumed_from_the_r
         2,
         "rolled back and retraining, once each: {kinds:?}"
     );
+}
+
+/// The alarm state change in a sample, as the Lambda runtime hands it over.
+fn alarm_event(value: serde_json::Value) -> drift_handler::alarm::AlarmEvent {
+    drift_handler::alarm::parse(value).unwrap()
 }

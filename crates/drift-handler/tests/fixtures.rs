@@ -32,7 +32,9 @@ fn every_alarm_sample_is_classified_and_answered() {
         ("alarm-custom-detector.json",        std::slice::from_ref(&team_rule),DriftKind::DataDrift,          drifted(Severity::Warning, false, true)),
     ];
     for (file, rules, kind, response) in table {
-        let facts = alarm::read(&fixture(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let facts = alarm::parse(fixture(file))
+            .and_then(alarm::read)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         let classified = classify(&facts, rules, "MlopsGuardrails");
         assert_eq!(classified, kind, "{file}");
         assert_eq!(respond(&facts, classified, &policy), response, "{file}");

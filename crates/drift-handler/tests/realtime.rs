@@ -215,7 +215,7 @@ async fn the_endpoint_is_pointed_at_the_previous_approved_version() {
     let sagemaker = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, refs.as_slice());
     let (handler, bus, notices) = handler(sagemaker).await;
 
-    let outcome = handler.handle(alarm()).await.unwrap();
+    let outcome = handler.handle(alarm_event(alarm())).await.unwrap();
     let Outcome::Drifted {
         rollback: Some(rollback),
         ..
@@ -263,7 +263,7 @@ async fn a_model_not_from_the_registry_is_not_touched() {
     let sagemaker = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, refs.as_slice());
     let (handler, _bus, notices) = handler(sagemaker).await;
 
-    let outcome = handler.handle(alarm()).await.unwrap();
+    let outcome = handler.handle(alarm_event(alarm())).await.unwrap();
     let Outcome::Drifted {
         rollback: Some(Rollback::Refused { reason }),
         ..
@@ -307,7 +307,7 @@ async fn a_rollback_that_fails_part_way_still_notifies() {
     let sagemaker = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, refs.as_slice());
     let (handler, bus, notices) = handler(sagemaker).await;
 
-    let outcome = handler.handle(alarm()).await.unwrap();
+    let outcome = handler.handle(alarm_event(alarm())).await.unwrap();
     let Outcome::Drifted {
         rollback: Some(Rollback::Failed { error }),
         retraining_requested: true,
@@ -328,4 +328,9 @@ async fn a_rollback_that_fails_part_way_still_notifies() {
     );
     let events = bus.events(1, Duration::from_secs(10)).await;
     assert_eq!(events[0]["detail-type"], "Retraining Requested");
+}
+
+/// The alarm state change in a sample, as the Lambda runtime hands it over.
+fn alarm_event(value: serde_json::Value) -> drift_handler::alarm::AlarmEvent {
+    drift_handler::alarm::parse(value).unwrap()
 }
