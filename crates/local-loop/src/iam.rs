@@ -15,7 +15,9 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use serde_json::{Value as Json, json};
 
+use crate::LoopError;
 use crate::stack::ProvisionError;
+use guardrails_core::AwsError;
 
 /// The services whose resources the emulator compares.
 const JUDGED_SERVICES: [&str; 2] = ["s3", "sqs"];
@@ -107,22 +109,22 @@ pub async fn acting_as(
     sdk: &SdkConfig,
     role_arn: &str,
     session: &str,
-) -> Result<SdkConfig, String> {
+) -> Result<SdkConfig, LoopError> {
     let assumed = aws_sdk_sts::Client::new(sdk)
         .assume_role()
         .role_arn(role_arn)
         .role_session_name(session)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "assume {role_arn}: {}",
-                aws_sdk_sts::error::DisplayErrorContext(e)
-            )
-        })?;
-    let credentials = assumed
-        .credentials()
-        .ok_or_else(|| format!("assume {role_arn}: no credentials"))?;
+        .map_err(|e| AwsError::from_sdk("AssumeRole", role_arn, e))?;
+    let credentials = assumed.credentials().ok_or_else(|| {
+        AwsError::from_code(
+            "AssumeRole",
+            role_arn,
+            None,
+            "the answer has no credentials",
+        )
+    })?;
     Ok(sdk
         .to_builder()
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use guardrails_core::AwsError;
 use tokio::task::JoinHandle;
 
 use crate::runtime::Runtime;
@@ -58,6 +59,38 @@ pub enum StartError {
     /// The emulator did not start (the message says how to fix it).
     #[error("{0}")]
     Emulator(String),
+}
+
+/// What an action of the local loop (a command, a story step, a role to act as) could not do, with what it
+/// acted on named.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// A call to the emulator failed.
+    #[error(transparent)]
+    Aws(#[from] guardrails_core::AwsError),
+    /// The emulator's own control API refused a setting (injected costs, training metrics).
+    #[error("the emulator refused {what}: {message}")]
+    Emulator {
+        /// The setting.
+        what: &'static str,
+        /// Its answer.
+        message: String,
+    },
+    /// The template does not declare what the action needs.
+    #[error("the template has no {0}")]
+    NotInTemplate(String),
+    /// A local file could not be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Nothing is in the state the action needs (e.g. no model version waits for approval).
+    #[error("{0}")]
+    NothingToDo(String),
 }
 
 /// A running local loop. Dropping it stops the polling; the emulator stops with the process.
@@ -132,7 +165,7 @@ impl Local {
             if let Some(role) = &spec.role_arn {
                 let sdk = iam::acting_as(&sdk, role, &spec.name)
                     .await
-                    .map_err(StartError::Emulator)?;
+                    .map_err(|e| StartError::Emulator(e.to_string()))?;
                 acting_as.insert(id.clone(), sdk);
             }
         }
@@ -157,7 +190,7 @@ impl Local {
     ///
     /// # Errors
     /// When the emulator refuses it for another reason.
-    pub async fn create_registry(&self) -> Result<String, String> {
+    pub async fn create_registry(&self) -> Result<String, LoopError> {
         let group = self.parameter("ModelPackageGroupName");
         let created = aws_sdk_sagemaker::Client::new(&self.sdk)
             .create_model_package_group()
@@ -167,13 +200,11 @@ impl Local {
         match created {
             Ok(_) => Ok(group),
             Err(e) => {
-                let text = aws_sdk_sagemaker::error::DisplayErrorContext(e).to_string();
-                if text.contains("already exists") {
+                let error = AwsError::from_sdk("CreateModelPackageGroup", &group, e);
+                if error.to_string().contains("already exists") {
                     Ok(group)
                 } else {
-                    Err(format!(
-                        "cannot create the model package group {group}: {text}"
-                    ))
+                    Err(error.into())
                 }
             }
         }

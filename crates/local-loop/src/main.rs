@@ -9,8 +9,9 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use clap::{CommandFactory, Parser, Subcommand};
+use guardrails_core::AwsError;
 use local_loop::story::{self, TRAINING_METRICS};
-use local_loop::{Local, default_template};
+use local_loop::{Local, LoopError, default_template};
 
 /// The whole pipeline on the local emulator, wired from the SAM template, with the real handlers in this
 /// process (no AWS account).
@@ -154,7 +155,7 @@ async fn up(local: &Local) -> ExitCode {
                 Some(line) => match command(local, &line).await {
                     Ok(true) => {}
                     Ok(false) => break,
-                    Err(e) => println!("  {}", e.trim_end()),
+                    Err(e) => println!("  {}", e.to_string().trim_end()),
                 },
                 // Stdin closed (e.g. run in the background): only Ctrl-C / SIGINT stops it.
                 None => stdin_open = false,
@@ -206,13 +207,25 @@ fn help() -> String {
     Line::command().render_help().to_string()
 }
 
+/// What a typed line could not do.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    /// Not a command, or not its arguments (clap's message, with usage).
+    #[error("{0}")]
+    Usage(String),
+    /// The command failed.
+    #[error(transparent)]
+    Failed(#[from] LoopError),
+}
+
 /// Runs one typed line; `Ok(false)` asks to stop.
-async fn command(local: &Local, line: &str) -> Result<bool, String> {
+async fn command(local: &Local, line: &str) -> Result<bool, CommandError> {
     let words = line.split_whitespace();
     if words.clone().next().is_none() {
         return Ok(true);
     }
-    let line = Line::try_parse_from(words).map_err(|e| e.render().to_string())?;
+    let line =
+        Line::try_parse_from(words).map_err(|e| CommandError::Usage(e.render().to_string()))?;
     match line.command {
         Command::Upload { file, key } => upload(local, &file, key).await?,
         Command::Alarm | Command::Recover => {
@@ -222,7 +235,8 @@ async fn command(local: &Local, line: &str) -> Result<bool, String> {
                 .alarm(&local.drift_alarm_name(), recovered)
                 .await
             {
-                return Err("the alarm event was not put on the bus (see the line above)".into());
+                let why = "the alarm event was not put on the bus (see the line above)";
+                return Err(LoopError::NothingToDo(why.into()).into());
             }
         }
         Command::Approve => approve(local).await?,
@@ -230,7 +244,7 @@ async fn command(local: &Local, line: &str) -> Result<bool, String> {
             story::inject_costs(local, &[("Amazon SageMaker", usd)])?;
             let schedule = local
                 .cost_schedule()
-                .ok_or("the template schedules no cost-guard run")?;
+                .ok_or_else(|| LoopError::NotInTemplate("scheduled cost-guard run".into()))?;
             local.runtime.fire_schedule(&schedule).await?;
         }
         Command::Quit => return Ok(false),
@@ -238,18 +252,19 @@ async fn command(local: &Local, line: &str) -> Result<bool, String> {
     Ok(true)
 }
 
-async fn upload(local: &Local, file: &Path, key: Option<String>) -> Result<(), String> {
-    let body = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+async fn upload(local: &Local, file: &Path, key: Option<String>) -> Result<(), LoopError> {
+    let body = std::fs::read(file).map_err(|source| LoopError::File {
+        path: file.to_owned(),
+        source,
+    })?;
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("upload");
     let key = key.unwrap_or_else(|| local.upload_key(name));
-    let raw = local
-        .runtime
-        .stack
-        .upload_bucket()
-        .ok_or("the template has no bucket that sends its events to EventBridge")?;
+    let raw = local.runtime.stack.upload_bucket().ok_or_else(|| {
+        LoopError::NotInTemplate("bucket that sends its events to EventBridge".into())
+    })?;
     guardrails_core::aws::s3_client(&local.sdk)
         .put_object()
         .bucket(raw)
@@ -257,17 +272,12 @@ async fn upload(local: &Local, file: &Path, key: Option<String>) -> Result<(), S
         .body(ByteStream::from(body))
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "upload failed: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| AwsError::from_sdk("PutObject", format!("s3://{raw}/{key}"), e))?;
     println!("  uploaded s3://{raw}/{key}");
     Ok(())
 }
 
-async fn approve(local: &Local) -> Result<(), String> {
+async fn approve(local: &Local) -> Result<(), LoopError> {
     let sagemaker = aws_sdk_sagemaker::Client::new(&local.sdk);
     let group = local.parameter("ModelPackageGroupName");
     let waiting = sagemaker
@@ -276,13 +286,15 @@ async fn approve(local: &Local) -> Result<(), String> {
         .model_approval_status(ModelApprovalStatus::PendingManualApproval)
         .send()
         .await
-        .map_err(|e| format!("cannot list {group}: {e}"))?;
+        .map_err(|e| AwsError::from_sdk("ListModelPackages", &group, e))?;
     let arn = waiting
         .model_package_summary_list()
         .iter()
         .filter_map(|p| p.model_package_arn())
         .max_by_key(|arn| arn.rsplit('/').next().and_then(|v| v.parse::<u32>().ok()))
-        .ok_or_else(|| format!("no version of {group} is waiting for approval"))?
+        .ok_or_else(|| {
+            LoopError::NothingToDo(format!("no version of {group} is waiting for approval"))
+        })?
         .to_owned();
     sagemaker
         .update_model_package()
@@ -291,7 +303,7 @@ async fn approve(local: &Local) -> Result<(), String> {
         .approval_description("Approved from the local loop.")
         .send()
         .await
-        .map_err(|e| format!("cannot approve {arn}: {e}"))?;
+        .map_err(|e| AwsError::from_sdk("UpdateModelPackage", &arn, e))?;
     println!("  approved {arn}");
     Ok(())
 }

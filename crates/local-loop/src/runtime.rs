@@ -12,12 +12,14 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use crate::LoopError;
 use crate::asl::DIRECT;
 use crate::describe::describe_published;
 use crate::functions::{BuildError, Handler};
 use crate::stack::{Route, Stack};
 use crate::template::{ACCOUNT_ID, Names, REGION, text_of};
 use crate::timeline::{Fact, Timeline};
+use guardrails_core::AwsError;
 use guardrails_core::aws_events::{BucketDetail, ObjectCreatedDetail, ObjectDetail};
 use guardrails_core::notice::cut;
 
@@ -668,7 +670,7 @@ impl Runtime {
                 };
                 if let Err(e) = self.put(event).await {
                     // Not marked seen: the next listing tries again.
-                    self.timeline.record("runner", e, Fact::Trouble);
+                    self.timeline.record("runner", e.to_string(), Fact::Trouble);
                     continue;
                 }
                 seen.insert(name.clone(), status.clone());
@@ -688,13 +690,13 @@ impl Runtime {
         match self.put(event).await {
             Ok(()) => true,
             Err(e) => {
-                self.timeline.record("runner", e, Fact::Trouble);
+                self.timeline.record("runner", e.to_string(), Fact::Trouble);
                 false
             }
         }
     }
 
-    async fn put(&self, event: ServiceEvent) -> Result<(), String> {
+    async fn put(&self, event: ServiceEvent) -> Result<(), AwsError> {
         let time = event.time.unwrap_or_else(Utc::now);
         let entry = PutEventsRequestEntry::builder()
             .source(event.source)
@@ -705,17 +707,22 @@ impl Runtime {
                 time.timestamp(),
             ))
             .build();
-        match self.events.put_events().entries(entry).send().await {
-            Ok(out) if out.failed_entry_count() == 0 => Ok(()),
-            Ok(out) => Err(format!(
-                "the bus refused {}: {:?}",
-                event.detail_type,
-                out.entries()
-            )),
-            Err(e) => Err(format!(
-                "sending {} failed: {}",
-                event.detail_type,
-                aws_sdk_eventbridge::error::DisplayErrorContext(e)
+        let out = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutEvents", &event.detail_type, e))?;
+        match out.entries().iter().find(|e| e.error_code().is_some()) {
+            None if out.failed_entry_count() == 0 => Ok(()),
+            failed => Err(AwsError::from_code(
+                "PutEvents",
+                &event.detail_type,
+                failed.and_then(|e| e.error_code()),
+                failed
+                    .and_then(|e| e.error_message())
+                    .unwrap_or("the bus refused the event"),
             )),
         }
     }
@@ -724,7 +731,7 @@ impl Runtime {
     ///
     /// # Errors
     /// An unknown rule, or a queue that refuses the message.
-    pub async fn fire_schedule(&self, rule: &str) -> Result<(), String> {
+    pub async fn fire_schedule(&self, rule: &str) -> Result<(), LoopError> {
         let targets: Vec<_> = self
             .stack
             .schedules
@@ -732,7 +739,7 @@ impl Runtime {
             .filter(|s| s.rule == rule || s.name == rule)
             .collect();
         let Some(schedule) = targets.first() else {
-            return Err(format!("no scheduled rule {rule}"));
+            return Err(LoopError::NotInTemplate(format!("scheduled rule {rule}")));
         };
         let event = json!({
             "version": "0",
@@ -759,7 +766,7 @@ impl Runtime {
                 .message_body(event.to_string())
                 .send()
                 .await
-                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+                .map_err(|e| AwsError::from_sdk("SendMessage", &target.queue_url, e))?;
         }
         Ok(())
     }

@@ -9,9 +9,10 @@ use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use chrono::{Days, Utc};
 use serde_json::{Value, json};
 
-use crate::Local;
 use crate::describe::version;
 use crate::timeline::Fact;
+use crate::{Local, LoopError};
+use guardrails_core::AwsError;
 
 const GOOD: &str = include_str!("../data/tickets-good.csv");
 const BAD: &str = include_str!("../data/tickets-bad.csv");
@@ -165,9 +166,9 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
 }
 
 /// The step named `step` did not happen.
-fn failed(step: &str) -> StoryFailure {
+fn failed(step: impl std::fmt::Display) -> StoryFailure {
     StoryFailure {
-        step: step.to_owned(),
+        step: step.to_string(),
     }
 }
 
@@ -201,7 +202,7 @@ impl<'a> Story<'a> {
             "0. The registry, as the Deploy section asks, with the model serving before today",
         );
         let group = &self.group;
-        self.local.create_registry().await.map_err(|e| failed(&e))?;
+        self.local.create_registry().await.map_err(failed)?;
         self.sagemaker
             .create_model_package()
             .model_package_group_name(group)
@@ -210,7 +211,7 @@ impl<'a> Story<'a> {
             .customer_metadata_properties("validation:weighted_f1", CHAMPION_F1)
             .send()
             .await
-            .map_err(|e| failed(&format!("register version 1: {e}")))?;
+            .map_err(|e| failed(format!("register version 1: {e}")))?;
         self.say(
             "sagemaker",
             format!("model package group {group}: version 1 Approved (F1 {CHAMPION_F1})"),
@@ -218,7 +219,7 @@ impl<'a> Story<'a> {
         self.local
             .emulator
             .set_training_metrics(&TRAINING_METRICS)
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         self.say(
             "sagemaker",
             format!(
@@ -256,9 +257,7 @@ impl<'a> Story<'a> {
     /// Uploads `body` as the dataset file `file`.
     async fn upload_dataset(&self, file: &str, body: &'static str) -> Result<(), StoryFailure> {
         let (raw, key) = (&self.raw, &self.local.upload_key(file));
-        upload(&self.s3, raw, key, body)
-            .await
-            .map_err(|e| failed(&e))?;
+        upload(&self.s3, raw, key, body).await.map_err(failed)?;
         self.say(
             "you",
             format!("uploaded s3://{raw}/{key} ({} bytes)", body.len()),
@@ -294,7 +293,7 @@ impl<'a> Story<'a> {
             })
             .await?;
         if ended != "SUCCEEDED" {
-            return Err(failed(&format!(
+            return Err(failed(format!(
                 "execution {execution} succeeds (it ended {ended})"
             )));
         }
@@ -306,7 +305,7 @@ impl<'a> Story<'a> {
         let verdict = &self.told.verdict;
         let registered = packages(&self.sagemaker, &self.group)
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         let Some((v2, status)) = registered
             .iter()
             .find(|(arn, _)| version(&json!(arn)).ends_with("/2"))
@@ -316,7 +315,7 @@ impl<'a> Story<'a> {
             ));
         };
         if status != verdict {
-            return Err(failed(&format!(
+            return Err(failed(format!(
                 "version 2 is registered {status} (the gate said {verdict})"
             )));
         }
@@ -339,7 +338,7 @@ impl<'a> Story<'a> {
             .approval_description("Reviewed: approved (local loop).")
             .send()
             .await
-            .map_err(|e| failed(&format!("approve version 2: {e}")))?;
+            .map_err(|e| failed(format!("approve version 2: {e}")))?;
         self.say(
             "reviewer",
             format!(
@@ -409,13 +408,13 @@ impl<'a> Story<'a> {
     async fn rejected(&self) -> Result<(), StoryFailure> {
         let after = packages(&self.sagemaker, &self.group)
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         let statuses: Vec<String> = after
             .iter()
             .map(|(arn, s)| format!("{} {s}", version(&json!(arn))))
             .collect();
         if !statuses.iter().any(|s| s.ends_with("/2 Rejected")) {
-            return Err(failed(&format!(
+            return Err(failed(format!(
                 "version 2 is Rejected after the rollback (registry: {})",
                 statuses.join(", ")
             )));
@@ -428,7 +427,7 @@ impl<'a> Story<'a> {
     async fn cost_run(&mut self) -> Result<(), StoryFailure> {
         let local = self.local;
         self.chapter("4. The daily cost run, with yesterday over budget");
-        inject_costs(local, &SPEND).map_err(|e| failed(&e))?;
+        inject_costs(local, &SPEND).map_err(failed)?;
         self.say(
             "cost explorer",
             format!(
@@ -448,7 +447,7 @@ impl<'a> Story<'a> {
             .runtime
             .fire_schedule(&schedule)
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         let report = self
             .answered("cost-guard", "cost-guard finds a budget breached", |v| {
                 v["breaches"].as_array().is_some_and(|b| !b.is_empty())
@@ -466,33 +465,28 @@ async fn upload(
     bucket: &str,
     key: &str,
     body: &'static str,
-) -> Result<(), String> {
+) -> Result<(), LoopError> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
         .body(ByteStream::from_static(body.as_bytes()))
         .send()
         .await
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "upload s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })
+        .map_err(|e| AwsError::from_sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
+    Ok(())
 }
 
 /// (ARN, approval status) of every version in the group, oldest first.
 async fn packages(
     sagemaker: &aws_sdk_sagemaker::Client,
     group: &str,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, LoopError> {
     let listed = sagemaker
         .list_model_packages()
         .model_package_group_name(group)
         .send()
         .await
-        .map_err(|e| format!("list the model packages: {e}"))?;
+        .map_err(|e| AwsError::from_sdk("ListModelPackages", group, e))?;
     let mut out: Vec<(String, String)> = listed
         .model_package_summary_list()
         .iter()
@@ -519,11 +513,11 @@ async fn packages(
 ///
 /// # Errors
 /// When the emulator refuses them.
-pub fn inject_costs(local: &Local, spend: &[(&str, f64)]) -> Result<(), String> {
+pub fn inject_costs(local: &Local, spend: &[(&str, f64)]) -> Result<(), LoopError> {
     let yesterday = Utc::now()
         .date_naive()
         .checked_sub_days(Days::new(1))
-        .ok_or("no yesterday")?;
+        .ok_or_else(|| LoopError::NothingToDo("today has no yesterday".into()))?;
     let day = yesterday.format("%Y-%m-%d").to_string();
     let next = Utc::now().date_naive().format("%Y-%m-%d").to_string();
     let groups: Vec<Value> = spend
@@ -535,8 +529,14 @@ pub fn inject_costs(local: &Local, spend: &[(&str, f64)]) -> Result<(), String> 
     let by_job = json!({"ResultsByTime": [{"TimePeriod": {"Start": day, "End": next}, "Total": {},
         "Groups": [{"Keys": ["trigger$new-data"], "Metrics": {"UnblendedCost": {"Amount": spend.first().map_or(0.0, |s| s.1).to_string(), "Unit": "USD"}}}],
         "Estimated": true}], "DimensionValueAttributes": []});
-    local.emulator.post_json(
-        "/moto-api/static/ce/cost-and-usage-results",
-        &json!({"results": [by_service, by_job]}),
-    )
+    local
+        .emulator
+        .post_json(
+            "/moto-api/static/ce/cost-and-usage-results",
+            &json!({"results": [by_service, by_job]}),
+        )
+        .map_err(|message| LoopError::Emulator {
+            what: "the Cost Explorer results",
+            message,
+        })
 }
