@@ -44,7 +44,6 @@ impl fmt::Display for JobKind {
 pub struct JobAction {
     /// The kind of job.
     pub kind: JobKind,
-    /// The job name.
     pub name: String,
     /// `stopped`, `would stop` (dry run) or `failed: …`.
     pub outcome: String,

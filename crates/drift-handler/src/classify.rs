@@ -116,7 +116,6 @@ pub struct Rule {
     /// Metric name prefix.
     #[serde(default)]
     pub metric_prefix: Option<String>,
-    /// The kind.
     pub kind: DriftKind,
 }
 
@@ -225,7 +224,6 @@ pub enum Response {
     Drifted {
         /// Notice severity: critical when the model is rolled back, warning otherwise.
         severity: Severity,
-        /// What to do.
         actions: Actions,
     },
 }

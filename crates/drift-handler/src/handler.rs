@@ -34,15 +34,9 @@ pub enum Rollback {
         endpoint: Option<String>,
     },
     /// Nothing changed, for this reason.
-    Refused {
-        /// Why.
-        reason: String,
-    },
+    Refused { reason: String },
     /// A call failed part-way; a retryable failure is retried by EventBridge and the rollback resumes.
-    Failed {
-        /// The error.
-        error: String,
-    },
+    Failed { error: String },
 }
 
 /// What the function did; also its response.
@@ -50,25 +44,17 @@ pub enum Rollback {
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Logged, nothing else (INSUFFICIENT_DATA and the like).
-    LogOnly {
-        /// The alarm.
-        alarm: String,
-    },
+    LogOnly { alarm: String },
     /// This transition was handled before.
-    Duplicate {
-        /// The alarm.
-        alarm: String,
-    },
+    Duplicate { alarm: String },
     /// ALARM → OK: a recovery notice.
     Recovered {
-        /// The alarm.
         alarm: String,
         /// What had drifted.
         kind: DriftKind,
     },
     /// Entered ALARM.
     Drifted {
-        /// The alarm.
         alarm: String,
         /// What drifted.
         kind: DriftKind,

@@ -98,10 +98,7 @@ pub enum Outcome {
         label_counts: BTreeMap<String, u64>,
     },
     /// Nothing to do, and why.
-    Ignored {
-        /// Why.
-        reason: String,
-    },
+    Ignored { reason: String },
 }
 
 /// Why an event could not be handled.
@@ -119,7 +116,6 @@ pub enum MonitorError {
     /// Reading an output file failed part-way.
     #[error("reading {uri} failed: {source}")]
     Read {
-        /// The file.
         uri: String,
         /// The I/O error.
         #[source]

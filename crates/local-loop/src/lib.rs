@@ -71,7 +71,6 @@ pub enum LoopError {
     /// The emulator's own control API refused a setting (injected costs, training metrics).
     #[error("the emulator refused {what}: {message}")]
     Emulator {
-        /// The setting.
         what: &'static str,
         /// Its answer.
         message: String,
@@ -82,9 +81,7 @@ pub enum LoopError {
     /// A local file could not be read.
     #[error("cannot read {path}: {source}")]
     File {
-        /// The file.
         path: PathBuf,
-        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -95,7 +92,6 @@ pub enum LoopError {
 
 /// A running local loop. Dropping it stops the polling; the emulator stops with the process.
 pub struct Local {
-    /// The emulator.
     pub emulator: &'static testkit::Emulator,
     /// SDK configuration pointing at the emulator.
     pub sdk: SdkConfig,

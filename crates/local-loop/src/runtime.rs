@@ -29,7 +29,6 @@ pub struct ServiceEvent {
     pub source: &'static str,
     /// The detail-type.
     pub detail_type: String,
-    /// The detail.
     pub detail: Value,
     /// The resources it concerns.
     pub resources: Vec<String>,

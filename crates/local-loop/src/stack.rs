@@ -85,7 +85,6 @@ struct Physical {
 /// One of the template's functions, to be run in-process.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
-    /// Its logical id.
     pub logical_id: String,
     /// The binary its `CodeUri` points at (e.g. `validate-ingest`).
     pub binary: String,

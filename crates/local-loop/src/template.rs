@@ -38,7 +38,6 @@ pub enum TemplateError {
     InvalidParameter {
         /// The parameter.
         name: String,
-        /// The value given.
         value: String,
         /// Which constraint it breaks.
         reason: String,
@@ -70,7 +69,6 @@ pub trait Names {
 /// One resource of the template.
 #[derive(Debug, Clone)]
 pub struct Resource {
-    /// Its logical id.
     pub logical_id: String,
     /// Its CloudFormation type, e.g. `AWS::Events::Rule`.
     pub kind: String,

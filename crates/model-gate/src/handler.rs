@@ -28,7 +28,6 @@ pub struct GateRequest {
     /// `arn:aws:sagemaker:…:training-job/<name>`.
     #[serde(default)]
     pub training_job_arn: Option<String>,
-    /// The job name.
     #[serde(default)]
     pub training_job_name: Option<String>,
     /// The model package group (default from configuration).

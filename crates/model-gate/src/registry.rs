@@ -18,7 +18,6 @@ pub enum JobError {
     NotFinished {
         /// Job name.
         name: String,
-        /// Its status.
         status: String,
     },
     /// Failed or stopped: there is no model to judge.
@@ -26,7 +25,6 @@ pub enum JobError {
     Unsuccessful {
         /// Job name.
         name: String,
-        /// Its status.
         status: String,
         /// SageMaker's failure reason.
         reason: String,

@@ -50,7 +50,6 @@ pub enum Outcome {
     },
     /// Not started.
     Skipped {
-        /// Why.
         #[serde(flatten)]
         reason: SkipReason,
         /// The same, as a sentence.

@@ -93,7 +93,6 @@ pub struct TriggerInput {
     pub id: String,
     /// When it was asked.
     pub time: DateTime<Utc>,
-    /// Why.
     pub reason: String,
 }
 

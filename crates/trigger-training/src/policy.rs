@@ -121,7 +121,6 @@ impl std::fmt::Display for SkipReason {
     }
 }
 
-/// The decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Start an execution.

@@ -33,9 +33,7 @@ pub enum StoreError {
     /// A report or marker could not be serialized.
     #[error("cannot serialize {what}: {source}")]
     Serialize {
-        /// What.
         what: &'static str,
-        /// Why.
         #[source]
         source: serde_json::Error,
     },
