@@ -242,7 +242,7 @@ async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
-    // No model package group: the workflow started by the drift alarm's retraining request cannot register.
+    // No model package group: the workflow started by a validated dataset cannot register.
     let local = Local::start(&default_template(), &own_project("e2e-fail"), false)
         .await
         .unwrap();
@@ -250,7 +250,19 @@ async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
         .emulator
         .set_training_metrics(&story::TRAINING_METRICS)
         .unwrap();
-    assert!(local.runtime.alarm(&local.drift_alarm_name(), false).await);
+    let raw = local.runtime.stack.upload_bucket().unwrap().to_owned();
+    guardrails_core::aws::s3_client(&local.sdk)
+        .put_object()
+        .bucket(&raw)
+        .key(local.upload_key("tickets-good.csv"))
+        .body(
+            include_bytes!("../crates/local-loop/data/tickets-good.csv")
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .unwrap();
     let timeline = &local.runtime.timeline;
     let failed = timeline
         .wait_for(0, Duration::from_secs(30), |f| match f {
@@ -381,10 +393,14 @@ async fn uploads_at_every_state_path_change_nothing_the_guardrails_decide() {
             "{key} holds uploaded data"
         );
     }
-    let training = keys(&s3, &ingested).await;
+    // The ingested bucket's reserved prefix holds reports only, and none of a reserved upload.
+    let ingested_keys = keys(&s3, &ingested).await;
     assert!(
-        training.iter().all(|k| !k.starts_with("_guardrails/")),
-        "{training:?}"
+        ingested_keys.iter().all(|k| !k.starts_with("_guardrails/")
+            || (k.starts_with("_guardrails/reports/")
+                && !k.starts_with("_guardrails/reports/_guardrails/")
+                && k.ends_with(".report.json"))),
+        "{ingested_keys:?}"
     );
 }
 
@@ -477,10 +493,10 @@ async fn each_role_writes_only_its_own_state_and_no_persona_writes_any() {
         .unwrap();
     let stack = &local.runtime.stack;
     let state = stack.buckets["StateBucket"].clone();
-    // What each function may write in the state bucket; trigger-training only reads the ledger.
+    // What each function may write in the state bucket; trigger-training reads the ledger and pins manifests.
     let writes: [(&str, &[&str]); 5] = [
         ("validate-ingest", &["validate-ingest/", "ledger/"]),
-        ("trigger-training", &[]),
+        ("trigger-training", &["manifests/"]),
         ("drift-handler", &["drift-handler/"]),
         ("inference-monitor", &["inference-monitor/"]),
         ("cost-guard", &["cost-guard/"]),

@@ -18,13 +18,15 @@ use aws_sdk_sagemaker::types::{MetricData, ModelArtifacts, TrainingJobStatus};
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::Utc;
-use guardrails_core::Env;
-use guardrails_core::ledger::Ledger;
+use guardrails_core::ledger::{Copy, Entry, Ledger};
+use guardrails_core::state::StateStore;
+use guardrails_core::{Env, ObjectRef};
 use model_gate::ModelGate;
 use model_gate::registry::Registry;
 use serde_json::{Value, json};
-use testkit::{TopicProbe, emulator, emulator_definition, fail_state, unique_name};
+use testkit::{KmsBucket, TopicProbe, emulator, emulator_definition, fail_state, unique_name};
 use trigger_training::input::Trigger;
+use trigger_training::manifest::Manifests;
 use trigger_training::policy::TriggerKind;
 use trigger_training::workflow::Workflow;
 use trigger_training::{Outcome, TriggerTraining};
@@ -40,6 +42,9 @@ struct World {
     notices: TopicProbe,
     group: String,
     trigger: TriggerTraining,
+    state: StateStore,
+    /// The validated copies in the ledger, as `(key, rows)`.
+    validated: Vec<(String, u64)>,
 }
 
 /// A state machine from the definition (with `failing` training states), a topic, a model package group, and
@@ -83,11 +88,13 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         .unwrap()
         .state_machine_arn()
         .to_owned();
+    let bucket = KmsBucket::create(&sdk, "state").await;
+    let state_bucket = bucket.name.as_str();
     let mut pairs = vec![
         ("EVENT_BUS_NAME", "unused"),
         ("STATE_MACHINE_ARN", machine.as_str()),
         ("TRAINING_DATASET", "tickets"),
-        ("STATE_BUCKET", "unused-by-manual-triggers"),
+        ("STATE_BUCKET", state_bucket),
         (
             "TRAINING_IMAGE",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:1",
@@ -106,9 +113,32 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
     ];
     pairs.extend_from_slice(extra);
     let config = trigger_training::Config::from_env(&Env::from_pairs(pairs)).unwrap();
+    let s3 = guardrails_core::aws::s3_client(&sdk);
+    let state = StateStore::new(s3.clone(), state_bucket);
+    let ledger = Ledger::new(s3, state_bucket, &config.ledger_prefix);
+    let validated = vec![
+        ("tickets/0f1e2d3c4b5a6978/2026/a.csv".to_owned(), 1200),
+        ("tickets/8796a5b4c3d2e1f0/b.jsonl".to_owned(), 800),
+    ];
+    for (i, (key, rows)) in validated.iter().enumerate() {
+        let entry = Entry {
+            id: format!("upload-{i}"),
+            time: Utc::now() - chrono::Duration::minutes(10 - i as i64),
+            dataset: "tickets".to_owned(),
+            rows: *rows,
+            copy: Some(Copy {
+                object: ObjectRef::new("ingested", key),
+                bytes: 4096,
+                sha256: None,
+                contract: None,
+            }),
+        };
+        ledger.record(&entry).await.unwrap();
+    }
     let trigger = TriggerTraining::new(
         Workflow::new(sfn.clone(), &machine),
-        Ledger::new(guardrails_core::aws::s3_client(&sdk), "unused", "unused/"),
+        ledger,
+        Manifests::new(state.clone(), &config.manifest_prefix),
         config,
     );
     World {
@@ -117,6 +147,8 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         notices,
         group,
         trigger,
+        state,
+        validated,
     }
 }
 
@@ -362,6 +394,24 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         world.job(&format!("{job}-od")).await.is_none(),
         "no fallback ran"
     );
+    // It trained on a manifest listing exactly the validated copies of the ledger: no report, no marker.
+    let channel = &trained.input_data_config()[0];
+    let source = channel.data_source().unwrap().s3_data_source().unwrap();
+    assert_eq!(source.s3_data_type().unwrap().as_str(), "ManifestFile");
+    let key = source
+        .s3_uri()
+        .unwrap()
+        .strip_prefix(&format!("s3://{}/", world.state.bucket()))
+        .expect("the manifest is in the state bucket");
+    let manifest = world.state.read::<Value>(key).await.unwrap().unwrap().value;
+    let mut expected = vec![json!({"prefix": "s3://ingested/tickets/"})];
+    expected.extend(
+        world
+            .validated
+            .iter()
+            .map(|(key, _)| json!(key.strip_prefix("tickets/").unwrap())),
+    );
+    assert_eq!(manifest, Value::Array(expected));
 
     let packages = world.packages().await;
     assert_eq!(packages.len(), 1, "{packages:?}");

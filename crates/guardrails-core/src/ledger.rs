@@ -7,10 +7,84 @@
 
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
+use crate::domain::ContractRef;
 use crate::error::AwsError;
 use crate::s3::{ObjectRef, put_if_absent};
+
+/// One validated file in the ledger: what a training run that includes it reads, pinned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// The upload's identity (one per object version).
+    pub id: String,
+    /// When it was validated: its place in the ledger.
+    pub time: DateTime<Utc>,
+    /// The dataset.
+    pub dataset: String,
+    /// Its rows.
+    pub rows: u64,
+    /// The validated copy, with its version on a versioned bucket. Absent in entries written before copies were
+    /// recorded: such an entry counts rows but cannot be trained on by manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<Copy>,
+}
+
+/// The validated copy of a file, as training reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Copy {
+    /// Where (bucket, key, version).
+    pub object: ObjectRef,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Base64 SHA-256 S3 computed while copying (a composite `…-N` checksum for a multipart copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The contract that passed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractRef>,
+}
+
+/// A ledger object that cannot be read as an [`Entry`].
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// An S3 call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// An entry's body broke off while it was read.
+    #[error("ledger entry s3://{bucket}/{key} could not be read: {message}")]
+    Read {
+        /// The state bucket.
+        bucket: String,
+        /// The entry's key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// An entry is not JSON of the entry's shape (it was written by something else, or altered).
+    #[error("ledger entry s3://{bucket}/{key} is unreadable: {source}")]
+    Corrupt {
+        /// The state bucket.
+        bucket: String,
+        /// The entry's key.
+        key: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl crate::Classify for LedgerError {
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            LedgerError::Aws(e) => e.class,
+            LedgerError::Read { .. } => crate::ErrorClass::Retryable,
+            LedgerError::Corrupt { .. } => crate::ErrorClass::NonRetryable,
+        }
+    }
+}
 
 /// Key timestamps sort as text in time order (UTC, fixed width).
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
@@ -40,31 +114,88 @@ impl Ledger {
         format!("{}{dataset}/", self.prefix)
     }
 
-    /// Records `rows` new rows of `dataset`, validated at `time` (the upload identified by `id`). Returns
-    /// `false` when this upload was recorded before.
+    /// Records a validated file. Returns `false` when this upload was recorded before.
     ///
     /// # Errors
     /// The classified S3 error.
-    pub async fn record(
-        &self,
-        id: &str,
-        time: DateTime<Utc>,
-        dataset: &str,
-        rows: u64,
-    ) -> Result<bool, AwsError> {
+    pub async fn record(&self, entry: &Entry) -> Result<bool, AwsError> {
         // `<time>_<rows>_<id>.json`: the listing alone gives the count, no object needs reading.
         let key = format!(
-            "{}{}_{rows}_{id}.json",
-            self.dataset_prefix(dataset),
-            time.format(TIME_FORMAT)
+            "{}{}_{}_{}.json",
+            self.dataset_prefix(&entry.dataset),
+            entry.time.format(TIME_FORMAT),
+            entry.rows,
+            entry.id
         );
-        let body = json!({ "id": id, "time": time, "dataset": dataset, "rows": rows });
-        put_if_absent(
-            &self.s3,
-            &ObjectRef::new(&self.bucket, key),
-            body.to_string().into_bytes(),
-        )
-        .await
+        // An entry always serializes (strings, numbers and a time).
+        let body = serde_json::to_vec(entry).unwrap_or_default();
+        put_if_absent(&self.s3, &ObjectRef::new(&self.bucket, key), body).await
+    }
+
+    /// Every entry of `dataset` validated at or before the second `until`, oldest first: the files a training
+    /// run started at `until` trains on. A file validated later is not in it, however long the run takes.
+    ///
+    /// # Errors
+    /// The classified S3 error, or an entry that does not read.
+    pub async fn entries(
+        &self,
+        dataset: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        let prefix = self.dataset_prefix(dataset);
+        // '~' sorts after every character of a key's rest: the last key of that second sorts before it.
+        let last = format!("{prefix}{}~", until.format(TIME_FORMAT));
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                AwsError::from_sdk("ListObjectsV2", format!("s3://{}/{prefix}", self.bucket), e)
+            })?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| **k <= *last)
+                    .map(str::to_owned),
+            );
+        }
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            entries.push(self.read(key).await?);
+        }
+        Ok(entries)
+    }
+
+    async fn read(&self, key: String) -> Result<Entry, LedgerError> {
+        let object = ObjectRef::new(&self.bucket, &key);
+        let body = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetObject", object.uri(), e))?
+            .body
+            .collect()
+            .await
+            .map_err(|e| LedgerError::Read {
+                bucket: self.bucket.clone(),
+                key: key.clone(),
+                message: e.to_string(),
+            })?
+            .into_bytes();
+        serde_json::from_slice(&body).map_err(|source| LedgerError::Corrupt {
+            bucket: self.bucket.clone(),
+            key,
+            source,
+        })
     }
 
     /// Rows of `dataset` recorded strictly after the second `since` (all rows when `None`). A dataset validated

@@ -67,6 +67,8 @@ pub struct Config {
     pub state_bucket: String,
     /// The ledger's key prefix there (`LEDGER_PREFIX`, default `ledger/`), as validate-ingest writes it.
     pub ledger_prefix: String,
+    /// Where each run's pinned manifest goes there (`MANIFEST_PREFIX`, default `manifests/`).
+    pub manifest_prefix: String,
     /// The training job settings.
     pub training: TrainingSettings,
 }
@@ -100,6 +102,7 @@ impl Config {
             },
             state_bucket,
             ledger_prefix: env.prefix_or("LEDGER_PREFIX", guardrails_core::ledger::DEFAULT_PREFIX),
+            manifest_prefix: env.prefix_or("MANIFEST_PREFIX", "manifests/"),
             training: TrainingSettings {
                 inference_image: env
                     .optional("INFERENCE_IMAGE")
@@ -243,6 +246,7 @@ mod tests {
         assert_eq!(config.policy.min_new_rows, 1000);
         assert_eq!(config.policy.cooldown, Duration::hours(24));
         assert_eq!(config.ledger_prefix, "ledger/");
+        assert_eq!(config.manifest_prefix, "manifests/");
         let t = &config.training;
         assert_eq!(t.data_uri, "s3://ingested/tickets/");
         assert_eq!(t.checkpoint_uri, "s3://artifacts/models/checkpoints/");

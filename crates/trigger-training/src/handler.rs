@@ -6,6 +6,7 @@ use guardrails_core::domain::{
     DatasetValidated, DomainEvent, RetrainingRequested, envelope_from_value,
 };
 use guardrails_core::ledger::Ledger;
+use guardrails_core::state::StateStore;
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
 };
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use crate::config::{Config, STAGE};
 use crate::input::{Trigger, execution_input};
+use crate::manifest::{ManifestError, Manifests};
 use crate::policy::{Decision, SkipReason, TriggerKind, decide};
 use crate::workflow::{Started, Workflow};
 use guardrails_core::metric::{TRAINING_TRIGGERS, dimension};
@@ -80,6 +82,9 @@ pub enum TriggerError {
     /// The execution input could not be serialized (never started with an empty input).
     #[error("cannot serialize the execution input: {0}")]
     Input(#[source] serde_json::Error),
+    /// The run's files could not be pinned.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
 }
 
 impl Classify for TriggerError {
@@ -87,6 +92,9 @@ impl Classify for TriggerError {
         match self {
             TriggerError::Unrecognised(_) | TriggerError::Input(_) => ErrorClass::NonRetryable,
             TriggerError::Aws(e) => e.class(),
+            TriggerError::Manifest(ManifestError::Ledger(e)) => e.class(),
+            TriggerError::Manifest(ManifestError::State(e)) => e.class(),
+            TriggerError::Manifest(_) => ErrorClass::NonRetryable,
         }
     }
 }
@@ -157,6 +165,7 @@ pub fn parse_trigger(
 pub struct TriggerTraining {
     workflow: Workflow,
     ledger: Ledger,
+    manifests: Manifests,
     config: Config,
 }
 
@@ -175,14 +184,15 @@ impl Function for TriggerTraining {
         &config.common
     }
 
-    /// Clients from `sdk`, the state machine and ledger it is configured with.
+    /// Clients from `sdk`, the state machine, ledger and manifests it is configured with.
     fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let s3 = guardrails_core::aws::s3_client(sdk);
         Ok(TriggerTraining::new(
             Workflow::new(aws_sdk_sfn::Client::new(sdk), &config.state_machine_arn),
-            Ledger::new(
-                guardrails_core::aws::s3_client(sdk),
-                &config.state_bucket,
-                &config.ledger_prefix,
+            Ledger::new(s3.clone(), &config.state_bucket, &config.ledger_prefix),
+            Manifests::new(
+                StateStore::new(s3, &config.state_bucket),
+                &config.manifest_prefix,
             ),
             config,
         ))
@@ -213,10 +223,11 @@ impl Function for TriggerTraining {
 
 impl TriggerTraining {
     /// The function over its clients.
-    pub fn new(workflow: Workflow, ledger: Ledger, config: Config) -> Self {
+    pub fn new(workflow: Workflow, ledger: Ledger, manifests: Manifests, config: Config) -> Self {
         TriggerTraining {
             workflow,
             ledger,
+            manifests,
             config,
         }
     }
@@ -266,21 +277,7 @@ impl TriggerTraining {
                 message: reason.to_string(),
                 reason,
             },
-            Decision::Start => {
-                let input =
-                    execution_input(trigger, &self.config.policy.dataset, &self.config.training);
-                let input_json = serde_json::to_string(&input).map_err(TriggerError::Input)?;
-                match self.workflow.start(&name, input_json).await? {
-                    Started::New(execution_arn) => Outcome::Started {
-                        execution_name: name,
-                        execution_arn,
-                        training_job_name: input.training.job_name,
-                    },
-                    Started::AlreadyExists => Outcome::Duplicate {
-                        execution_name: name,
-                    },
-                }
-            }
+            Decision::Start => self.start(trigger, name, now).await?,
         };
         metrics::counter!(TRAINING_TRIGGERS.name, dimension::OUTCOME => outcome.as_str())
             .increment(1);
@@ -301,6 +298,56 @@ impl TriggerTraining {
             ),
         }
         Ok(outcome)
+    }
+}
+
+impl TriggerTraining {
+    /// Pins the run's files, then starts the execution on them; nothing to train on is a skip.
+    async fn start(
+        &self,
+        trigger: &Trigger,
+        name: String,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, TriggerError> {
+        let dataset = &self.config.policy.dataset;
+        let pinned = self
+            .manifests
+            .pin(
+                &self.ledger,
+                &name,
+                dataset,
+                &self.config.training.data_uri,
+                now,
+            )
+            .await?;
+        if pinned.unpinned > 0 {
+            tracing::warn!(
+                unpinned = pinned.unpinned,
+                "ledger entries from before pinning are not in the manifest"
+            );
+        }
+        let files = pinned.pins.entries.len() - pinned.unpinned;
+        if files == 0 {
+            let reason = SkipReason::NoValidatedData {
+                dataset: dataset.clone(),
+            };
+            return Ok(Outcome::Skipped {
+                message: reason.to_string(),
+                reason,
+            });
+        }
+        let input = execution_input(trigger, dataset, &self.config.training, &pinned);
+        let input_json = serde_json::to_string(&input).map_err(TriggerError::Input)?;
+        Ok(match self.workflow.start(&name, input_json).await? {
+            Started::New(execution_arn) => Outcome::Started {
+                execution_name: name,
+                execution_arn,
+                training_job_name: input.training.job_name,
+            },
+            Started::AlreadyExists => Outcome::Duplicate {
+                execution_name: name,
+            },
+        })
     }
 }
 

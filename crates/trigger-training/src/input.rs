@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::TrainingSettings;
+use crate::manifest::Pinned;
 use crate::policy::TriggerKind;
 
 /// One request for training, from an event or a person.
@@ -149,6 +150,7 @@ pub fn execution_input(
     trigger: &Trigger,
     dataset: &str,
     settings: &TrainingSettings,
+    pinned: &Pinned,
 ) -> ExecutionInput {
     let job_name = trigger.job_name(&settings.model_package_group);
     // One folder per training: SageMaker resumes from what it finds there, so a new training must not find the
@@ -194,8 +196,8 @@ pub fn execution_input(
                 "ChannelName": "train",
                 "ContentType": settings.content_type,
                 "DataSource": { "S3DataSource": {
-                    "S3DataType": "S3Prefix",
-                    "S3Uri": settings.data_uri,
+                    "S3DataType": "ManifestFile",
+                    "S3Uri": pinned.manifest.uri(),
                     "S3DataDistributionType": "FullyReplicated",
                 }},
             }]),
@@ -222,6 +224,19 @@ pub fn execution_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pinned() -> Pinned {
+        Pinned {
+            pins: crate::manifest::Pins {
+                execution: "new-data-e1".to_owned(),
+                dataset: "tickets".to_owned(),
+                until: "2026-11-21T02:14:10Z".parse().unwrap(),
+                entries: Vec::new(),
+            },
+            manifest: guardrails_core::ObjectRef::new("state", "manifests/new-data-e1.manifest"),
+            unpinned: 0,
+        }
+    }
     use crate::config::Config;
     use guardrails_core::Env;
 
@@ -304,6 +319,7 @@ mod tests {
             ),
             "tickets",
             &settings(&[("HYPERPARAMETERS", r#"{"epochs": 3}"#)]),
+            &pinned(),
         );
         let json = serde_json::to_value(&input).unwrap();
         let t = &json["training"];
@@ -331,10 +347,9 @@ mod tests {
                 .is_none()
         );
         assert_eq!(t["hyperparameters"]["epochs"], "3");
-        assert_eq!(
-            t["input_data_config"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-            "s3://ingested/tickets/"
-        );
+        let source = &t["input_data_config"][0]["DataSource"]["S3DataSource"];
+        assert_eq!(source["S3DataType"], "ManifestFile");
+        assert_eq!(source["S3Uri"], "s3://state/manifests/new-data-e1.manifest");
         assert!(t.get("vpc_config").is_none(), "no VPC unless configured");
         assert!(t["output_data_config"].get("KmsKeyId").is_none());
         assert_eq!(
@@ -367,6 +382,7 @@ mod tests {
                 ("SECURITY_GROUPS", "sg-1"),
                 ("USE_SPOT", "false"),
             ]),
+            &pinned(),
         );
         let t = serde_json::to_value(&input.training).unwrap();
         assert_eq!(

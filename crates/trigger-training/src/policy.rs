@@ -80,6 +80,11 @@ pub enum SkipReason {
         /// The dataset of the event.
         dataset: String,
     },
+    /// The ledger has no validated file of the dataset to train on.
+    NoValidatedData {
+        /// The dataset.
+        dataset: String,
+    },
 }
 
 impl SkipReason {
@@ -90,6 +95,7 @@ impl SkipReason {
             SkipReason::NotEnoughRows { .. } => "not-enough-rows",
             SkipReason::Cooldown { .. } => "cooldown",
             SkipReason::OtherDataset { .. } => "other-dataset",
+            SkipReason::NoValidatedData { .. } => "no-validated-data",
         }
     }
 }
@@ -116,6 +122,9 @@ impl std::fmt::Display for SkipReason {
             }
             SkipReason::OtherDataset { dataset } => {
                 write!(f, "dataset {dataset:?} is not the one this pipeline trains")
+            }
+            SkipReason::NoValidatedData { dataset } => {
+                write!(f, "no validated file of dataset {dataset:?} to train on")
             }
         }
     }

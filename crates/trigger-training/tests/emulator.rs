@@ -5,10 +5,12 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Duration, Utc};
-use guardrails_core::ledger::Ledger;
-use guardrails_core::{Env, aws};
+use guardrails_core::ledger::{Copy, Entry, Ledger};
+use guardrails_core::state::StateStore;
+use guardrails_core::{Env, ObjectRef, aws};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, emulator, unique_name};
+use trigger_training::manifest::Manifests;
 use trigger_training::policy::SkipReason;
 use trigger_training::workflow::Workflow;
 use trigger_training::{Config, Outcome, TriggerTraining};
@@ -24,6 +26,7 @@ struct World {
     machine: String,
     function: TriggerTraining,
     ledger: Ledger,
+    state: StateStore,
 }
 
 async fn world(definition: &str, min_new_rows: &str) -> World {
@@ -60,13 +63,20 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         &config.state_bucket,
         &config.ledger_prefix,
     );
-    let function =
-        TriggerTraining::new(Workflow::new(sfn.clone(), &machine), ledger.clone(), config);
+    let state = StateStore::new(aws::s3_client(&sdk), &config.state_bucket);
+    let manifests = Manifests::new(state.clone(), &config.manifest_prefix);
+    let function = TriggerTraining::new(
+        Workflow::new(sfn.clone(), &machine),
+        ledger.clone(),
+        manifests,
+        config,
+    );
     World {
         sfn,
         machine,
         function,
         ledger,
+        state,
     }
 }
 
@@ -75,8 +85,32 @@ impl World {
     async fn dataset_validated(&self, id: &str, rows: u64, time: DateTime<Utc>) -> Value {
         let event = dataset_validated(id, rows, time);
         let dataset = event["detail"]["dataset"].as_str().unwrap();
-        self.ledger.record(id, time, dataset, rows).await.unwrap();
+        let entry = Entry {
+            id: id.to_owned(),
+            time,
+            dataset: dataset.to_owned(),
+            rows,
+            copy: Some(Copy {
+                object: ObjectRef::new("ingested", format!("{dataset}/{id}/data.csv")),
+                bytes: 1024,
+                sha256: None,
+                contract: None,
+            }),
+        };
+        self.ledger.record(&entry).await.unwrap();
         event
+    }
+
+    /// The manifest the execution's training channel reads.
+    async fn manifest_of(&self, execution_arn: &str) -> Value {
+        let input = self.input_of(execution_arn).await;
+        let source = &input["training"]["input_data_config"][0]["DataSource"]["S3DataSource"];
+        assert_eq!(source["S3DataType"], "ManifestFile");
+        let uri = source["S3Uri"].as_str().unwrap();
+        let key = uri
+            .strip_prefix(&format!("s3://{}/", self.state.bucket()))
+            .unwrap();
+        self.state.read::<Value>(key).await.unwrap().unwrap().value
     }
 }
 
@@ -163,8 +197,14 @@ async fn starts_once_per_event_and_one_at_a_time() {
     assert_eq!(input["training"]["job_name"], json!(training_job_name));
     assert_eq!(input["trigger"]["kind"], "data");
     assert_eq!(input["model"]["package_group"], "tickets-classifier");
+    let id = event["id"].as_str().unwrap();
+    let pinned = json!([{"prefix": "s3://ingested/tickets/"}, format!("{id}/data.csv")]);
+    assert_eq!(world.manifest_of(execution_arn).await, pinned);
 
-    // Redelivered while its execution runs: a duplicate, not "blocked by a running execution".
+    // A file validated while the run goes on is not added to it, even by a retry of the same execution.
+    world
+        .dataset_validated(&unique_name("later"), 5000, Utc::now())
+        .await;
     let again = world.function.handle(event, "req-2").await.unwrap();
     assert_eq!(
         again,
@@ -172,6 +212,7 @@ async fn starts_once_per_event_and_one_at_a_time() {
             execution_name: execution_name.clone()
         }
     );
+    assert_eq!(world.manifest_of(execution_arn).await, pinned);
 
     // Another trigger while one runs: skipped, with the running execution named.
     let drift = world
@@ -282,6 +323,25 @@ async fn new_rows_accumulate_until_the_minimum_and_reset_after_success() {
 #[tokio::test]
 async fn retraining_respects_the_cooldown_and_a_person_does_not_have_to() {
     let world = world(INSTANT, "1000").await;
+    // Nothing validated yet: nothing to train on, whoever asks.
+    let empty = world
+        .function
+        .handle(retraining_requested(&unique_name("drift")), "r0")
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            empty,
+            Outcome::Skipped {
+                reason: SkipReason::NoValidatedData { .. },
+                ..
+            }
+        ),
+        "{empty:?}"
+    );
+    world
+        .dataset_validated(&unique_name("data"), 5000, Utc::now() - Duration::hours(1))
+        .await;
     let first = world
         .function
         .handle(retraining_requested(&unique_name("drift")), "r1")

@@ -12,7 +12,7 @@ use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
 use guardrails_core::function::{self, Function, Invocation};
-use guardrails_core::ledger::Ledger;
+use guardrails_core::ledger::{self, Entry, Ledger};
 use guardrails_core::metric::{
     BYTES_INGESTED, DUPLICATE_PCT, FILES_PROCESSED, FILES_QUARANTINED, LATENCY_MS, NULL_PCT,
     ROWS_INGESTED, VALIDATION_ERRORS, dimension,
@@ -188,6 +188,30 @@ impl ContractSource {
         *self.cached.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((Instant::now(), Arc::clone(&contract)));
         Ok(contract)
+    }
+}
+
+/// A verdict placed: the copy and its report exist.
+#[derive(Debug)]
+struct Placed {
+    verdict: Verdict,
+    /// The copy's SHA-256, as S3 computed it.
+    sha256: Option<String>,
+}
+
+/// The ledger entry of a validated file: the copy a training run reads, pinned by version and checksum.
+fn ledger_entry(plan: &Plan, detail: &DatasetValidated, job: &IngestJob) -> Entry {
+    Entry {
+        id: plan.identity.clone(),
+        time: job.placed_at.unwrap_or_else(Utc::now),
+        dataset: detail.dataset.clone(),
+        rows: detail.rows.unwrap_or(0),
+        copy: Some(ledger::Copy {
+            object: detail.ingested.clone(),
+            bytes: detail.bytes,
+            sha256: job.sha256.clone(),
+            contract: detail.contract.clone(),
+        }),
     }
 }
 
@@ -374,23 +398,22 @@ impl Ingest {
                     claim.data_mut().skipped = Some(reason.clone());
                     return Ok(handled(&uri, Disposition::Skipped, Some(reason), None));
                 }
-                Fetched::Checked(verdict) => {
-                    claim.data_mut().verdict = Some((*verdict).clone());
+                Fetched::Checked(placed) => {
+                    let Placed { verdict, sha256 } = *placed;
+                    claim.data_mut().verdict = Some(verdict.clone());
+                    claim.data_mut().sha256 = sha256;
                     claim.data_mut().placed_at = Some(Utc::now());
                     claim.record(IngestStep::Placed).await?;
-                    *verdict
+                    verdict
                 }
             },
         };
         if let Verdict::Validated(detail) = &verdict {
             // Before the announcement: trigger-training counts the ledger when Dataset Validated arrives.
-            let placed_at = claim.data().placed_at.unwrap_or_else(Utc::now);
+            let entry = ledger_entry(plan, detail, claim.data());
             claim
                 .step(IngestStep::Ledgered, async || {
-                    let rows = detail.rows.unwrap_or(0);
-                    self.ledger
-                        .record(&plan.identity, placed_at, &detail.dataset, rows)
-                        .await?;
+                    self.ledger.record(&entry).await?;
                     Ok::<(), IngestError>(())
                 })
                 .await?;
@@ -426,7 +449,7 @@ impl Ingest {
         &self,
         upload: &Upload,
         plan: &Plan,
-    ) -> Result<Fetched<Verdict>, IngestError> {
+    ) -> Result<Fetched<Placed>, IngestError> {
         let started = Instant::now();
         let uri = upload.object.uri();
         let contract = self.contracts.get().await?;
@@ -448,9 +471,9 @@ impl Ingest {
                 Fetched::Gone(reason) => return Ok(Fetched::Gone(reason)),
             }
         };
-        let verdict = self.place(upload, plan, &report).await?;
+        let placed = self.place(upload, plan, &report).await?;
         record_metrics(&plan.dataset, &report, upload.size, started.elapsed());
-        Ok(Fetched::Checked(Box::new(verdict)))
+        Ok(Fetched::Checked(Box::new(placed)))
     }
 
     /// Copies the upload and its report where the verdict says. Idempotent: a retry overwrites the same keys.
@@ -459,17 +482,17 @@ impl Ingest {
         upload: &Upload,
         plan: &Plan,
         report: &Report,
-    ) -> Result<Verdict, IngestError> {
+    ) -> Result<Placed, IngestError> {
         let valid = report.is_valid();
-        let mut copy = if valid {
-            plan.ingested.clone()
+        let (mut copy, report_at) = if valid {
+            (plan.ingested.clone(), plan.ingested_report())
         } else {
-            plan.quarantined.clone()
+            (plan.quarantined.clone(), plan.quarantined_report())
         };
-        let report_at = Plan::report_for(&copy);
-        copy.version_id = self.store.copy(&upload.object, upload.size, &copy).await?;
+        let copied = self.store.copy(&upload.object, upload.size, &copy).await?;
+        copy.version_id = copied.version_id;
         self.store.put_report(&report_at, report).await?;
-        Ok(if valid {
+        let verdict = if valid {
             Verdict::Validated(DatasetValidated {
                 dataset: plan.dataset.clone(),
                 source: upload.object.clone(),
@@ -494,6 +517,10 @@ impl Ingest {
                 invalid_rows: report.invalid_rows,
                 reasons: report.reasons.iter().take(5).cloned().collect(),
             })
+        };
+        Ok(Placed {
+            verdict,
+            sha256: copied.sha256,
         })
     }
 

@@ -22,6 +22,9 @@ pub struct IngestJob {
     /// Set once the copy and its report exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// The valid copy's SHA-256 as S3 computed it while copying, for the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// When the verdict was placed: the time its rows enter the new-data ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placed_at: Option<DateTime<Utc>>,

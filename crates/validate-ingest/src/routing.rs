@@ -5,8 +5,12 @@ use guardrails_core::ObjectRef;
 /// Dataset name for keys without a top-level prefix.
 pub const DEFAULT_DATASET: &str = "default";
 
-/// Suffix of the report written beside each copy.
+/// Suffix of a validation report.
 pub const REPORT_SUFFIX: &str = ".report.json";
+
+/// Where the reports of valid copies go in the ingested bucket: under the reserved prefix, which no upload can
+/// reach, so that nothing but validated copies lives under a dataset's prefix (the prefix training reads).
+pub const INGESTED_REPORTS: &str = "_guardrails/reports/";
 
 /// Keys under this prefix are reserved for the guardrails: an upload there is quarantined unread, so no data
 /// path can land where guardrail state once lived (or where a reader might look for it).
@@ -49,7 +53,8 @@ pub struct Plan {
     pub identity: String,
     /// The key of this object version's job document in the state bucket.
     pub marker: String,
-    /// The copy when valid.
+    /// The copy when valid: `<dataset>/<identity>/<rest of the key>`, a key no other upload can have, so a
+    /// re-upload of the same file name never replaces bytes a training run pinned.
     pub ingested: ObjectRef,
     /// The copy when invalid.
     pub quarantined: ObjectRef,
@@ -58,9 +63,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The report beside a copy.
-    pub fn report_for(copy: &ObjectRef) -> ObjectRef {
-        ObjectRef::new(copy.bucket.clone(), format!("{}{REPORT_SUFFIX}", copy.key))
+    /// The report of a valid copy: apart from the data, under [`INGESTED_REPORTS`].
+    pub fn ingested_report(&self) -> ObjectRef {
+        ObjectRef::new(
+            self.ingested.bucket.clone(),
+            format!("{INGESTED_REPORTS}{}{REPORT_SUFFIX}", self.ingested.key),
+        )
+    }
+
+    /// The report of a quarantined copy: beside it, where whoever fixes the file looks.
+    pub fn quarantined_report(&self) -> ObjectRef {
+        ObjectRef::new(
+            self.quarantined.bucket.clone(),
+            format!("{}{REPORT_SUFFIX}", self.quarantined.key),
+        )
     }
 }
 
@@ -111,17 +127,28 @@ pub fn decide(upload: &Upload, layout: Layout<'_>) -> Decision {
         )
     });
     let identity = version_identity(upload);
+    let dataset = dataset_name(key);
     Decision::Process(Box::new(Plan {
-        dataset: dataset_name(key).to_owned(),
+        ingested: ObjectRef::new(layout.ingested_bucket, copy_key(key, dataset, &identity)),
+        dataset: dataset.to_owned(),
         marker: format!("{}{identity}.json", layout.marker_prefix),
         identity,
-        ingested: ObjectRef::new(layout.ingested_bucket, key),
         quarantined: ObjectRef::new(
             quarantine_bucket,
             format!("{}{key}", layout.quarantine_prefix),
         ),
         refusal,
     }))
+}
+
+/// The valid copy's key: the dataset, the first 16 characters of the upload's identity, then the key's rest
+/// (`tickets/2026/a.csv` → `tickets/<id>/2026/a.csv`; `a.csv` → `default/<id>/a.csv`).
+fn copy_key(key: &str, dataset: &str, identity: &str) -> String {
+    let rest = match key.split_once('/') {
+        Some((first, rest)) if first == dataset => rest,
+        _ => key.trim_start_matches('/'),
+    };
+    format!("{dataset}/{}/{rest}", &identity[..16])
 }
 
 /// A fixed-length name for "this version of this object": the same for every redelivery of its event,
@@ -219,14 +246,25 @@ mod tests {
             panic!("expected a plan");
         };
         assert_eq!(plan.dataset, "tickets");
-        assert_eq!(plan.ingested, ObjectRef::new("ingested", "tickets/a b.csv"));
+        let id = &plan.identity[..16];
+        assert_eq!(
+            plan.ingested,
+            ObjectRef::new("ingested", format!("tickets/{id}/a b.csv"))
+        );
         assert_eq!(
             plan.quarantined,
             ObjectRef::new("raw", "quarantine/tickets/a b.csv")
         );
         assert_eq!(
-            Plan::report_for(&plan.ingested).key,
-            "tickets/a b.csv.report.json"
+            plan.ingested_report(),
+            ObjectRef::new(
+                "ingested",
+                format!("_guardrails/reports/tickets/{id}/a b.csv.report.json")
+            )
+        );
+        assert_eq!(
+            plan.quarantined_report().key,
+            "quarantine/tickets/a b.csv.report.json"
         );
         assert!(plan.marker.starts_with("validate-ingest/"));
         assert_eq!(plan.refusal, None);
@@ -256,6 +294,31 @@ mod tests {
             panic!("a plan");
         };
         assert_eq!(plan.refusal, None, "only the top-level prefix is reserved");
+    }
+
+    #[test]
+    fn every_copy_lies_under_its_dataset_and_a_reupload_never_shares_its_key() {
+        let table = [
+            ("tickets/2026/a.csv", "tickets/", "/2026/a.csv"),
+            ("a.csv", "default/", "/a.csv"),
+            ("/a.csv", "default/", "/a.csv"),
+        ];
+        for (key, dataset, rest) in table {
+            let Decision::Process(plan) = decide(&upload("ObjectCreated:Put", key), LAYOUT) else {
+                panic!("{key}");
+            };
+            let copy = &plan.ingested.key;
+            assert!(
+                copy.starts_with(dataset) && copy.ends_with(rest),
+                "{key}: {copy}"
+            );
+            let mut again = upload("ObjectCreated:Put", key);
+            again.etag = Some("a new upload".to_owned());
+            let Decision::Process(second) = decide(&again, LAYOUT) else {
+                panic!("{key}");
+            };
+            assert_ne!(second.ingested.key, *copy, "{key}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use guardrails_core::{AwsError, ObjectRef};
 use tokio_util::io::SyncIoBridge;
 
@@ -37,6 +37,15 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// A placed copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// Its version, on a versioned bucket.
+    pub version_id: Option<String>,
+    /// Base64 SHA-256 of its bytes, as S3 computed it.
+    pub sha256: Option<String>,
 }
 
 /// Whether the object is still the one the notification announced.
@@ -124,7 +133,8 @@ impl Store {
     }
 
     /// Copies `source` (of `size` bytes) to `destination`; multipart above the single-copy limit. Returns the
-    /// copy's version id, on versioned buckets.
+    /// copy's version id, on versioned buckets, and the SHA-256 S3 computed while copying (single copies; a
+    /// multipart copy is pinned by its key and version only).
     ///
     /// # Errors
     /// The classified S3 error; a failed multipart copy is aborted so no parts linger.
@@ -133,7 +143,7 @@ impl Store {
         source: &ObjectRef,
         size: u64,
         destination: &ObjectRef,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Copied, StoreError> {
         if size <= self.single_copy_limit {
             let out = self
                 .s3
@@ -141,10 +151,17 @@ impl Store {
                 .copy_source(source.copy_source())
                 .bucket(&destination.bucket)
                 .key(&destination.key)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("CopyObject", source.uri(), e))?;
-            return Ok(out.version_id().map(str::to_owned));
+            return Ok(Copied {
+                version_id: out.version_id().map(str::to_owned),
+                sha256: out
+                    .copy_object_result()
+                    .and_then(|r| r.checksum_sha256())
+                    .map(str::to_owned),
+            });
         }
         let upload = self
             .s3
@@ -156,7 +173,10 @@ impl Store {
             .map_err(|e| AwsError::from_sdk("CreateMultipartUpload", destination.uri(), e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
         match self.copy_parts(source, size, destination, &upload_id).await {
-            Ok(version) => Ok(version),
+            Ok(version_id) => Ok(Copied {
+                version_id,
+                sha256: None,
+            }),
             Err(error) => {
                 // Best effort: an abort failure must not hide the copy failure.
                 let _ = self

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use guardrails_core::ledger::Ledger;
 use guardrails_core::metric::{BYTES_INGESTED, FILES_PROCESSED, ROWS_INGESTED, VALIDATION_ERRORS};
 use guardrails_core::state::StateStore;
 use guardrails_core::{
@@ -164,6 +165,37 @@ impl World {
             .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"))
     }
 
+    /// The keys of the valid copies of `key` in the ingested bucket: `<dataset>/<identity>/<rest>`.
+    async fn copies_of(&self, key: &str) -> Vec<String> {
+        let (dataset, rest) = key.split_once('/').unwrap();
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.ingested.name)
+            .prefix(format!("{dataset}/"))
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter(|k| {
+                k.split_once('/')
+                    .and_then(|(_, k)| k.split_once('/'))
+                    .is_some_and(|(id, r)| id.len() == 16 && r == rest)
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The key of the one valid copy of `key`.
+    async fn copy_key(&self, key: &str) -> String {
+        let copies = self.copies_of(key).await;
+        assert_eq!(copies.len(), 1, "one copy of {key}: {copies:?}");
+        copies[0].clone()
+    }
+
     async fn json_object(&self, bucket: &str, key: &str) -> Value {
         let object = self.get(bucket, key).await;
         serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap()
@@ -239,31 +271,52 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
     );
     assert_eq!(handled[0]["result"], "validated", "{handled:?}");
 
-    // The copy, byte for byte, encrypted with the ingested bucket's key; the report beside it.
-    let copy = w.get(&w.ingested.name, KEY).await;
+    // The copy, byte for byte, encrypted with the ingested bucket's key, under the dataset's prefix; its report
+    // apart, under the reserved prefix, so that the prefix training reads holds data only.
+    let copy_key = w.copy_key(KEY).await;
+    let copy = w.get(&w.ingested.name, &copy_key).await;
     assert_eq!(copy.ssekms_key_id(), Some(w.ingested.key_arn.as_str()));
     assert_eq!(
         copy.body.collect().await.unwrap().into_bytes().as_ref(),
         data.as_bytes()
     );
-    let report = w
-        .json_object(&w.ingested.name, &format!("{KEY}.report.json"))
-        .await;
+    let report_key = format!("_guardrails/reports/{copy_key}.report.json");
+    let report = w.json_object(&w.ingested.name, &report_key).await;
     assert_eq!(report["verdict"], "valid");
     assert_eq!(report["rows"], 20);
     assert_eq!(report["contract"]["name"], "tickets-test");
     // The raw object is gone only now that its copy exists.
     assert!(!w.exists(&w.raw.name, KEY).await, "raw object deleted");
 
+    // The ledger pins the copy a training run would read: key, version, size and S3's own SHA-256 of it.
+    let ledger = Ledger::new(w.s3.clone(), &w.state.name, "ledger/");
+    let entries = ledger.entries("tickets", chrono::Utc::now()).await.unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let pinned = entries[0].copy.as_ref().expect("the copy is recorded");
+    assert_eq!((entries[0].rows, pinned.bytes), (20, data.len() as u64));
+    assert_eq!(pinned.object.key, copy_key);
+    let stored =
+        w.s3.head_object()
+            .bucket(&w.ingested.name)
+            .key(&copy_key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(pinned.object.version_id.as_deref(), stored.version_id());
+    assert!(pinned.sha256.is_some());
+    assert_eq!(pinned.sha256.as_deref(), stored.checksum_sha256());
+    assert_eq!(pinned.contract.as_ref().unwrap().version, 1);
+
     let events = w.bus.events(1, Duration::from_secs(10)).await;
     assert_eq!(events.len(), 1, "{events:?}");
     let detail = &events[0]["detail"];
     assert_eq!(events[0]["detail-type"], "Dataset Validated");
     assert_eq!(detail["dataset"], "tickets");
-    assert_eq!(detail["ingested"]["key"], KEY);
+    assert_eq!(detail["ingested"]["key"], copy_key);
     assert_eq!(detail["rows"], 20);
     assert_eq!(detail["labelCounts"]["facturacion"], 5);
-    assert_eq!(detail["report"]["key"], format!("{KEY}.report.json"));
+    assert_eq!(detail["report"]["key"], report_key);
     assert_eq!(detail["contract"]["version"], 1);
     assert!(
         w.topic.notices(1, Duration::from_secs(2)).await.is_empty(),
@@ -309,7 +362,7 @@ async fn invalid_upload_is_quarantined_with_report_event_and_notice() {
 
     let quarantined = format!("quarantine/{KEY}");
     assert!(w.exists(&w.raw.name, &quarantined).await);
-    assert!(!w.exists(&w.ingested.name, KEY).await, "not ingested");
+    assert!(w.copies_of(KEY).await.is_empty(), "not ingested");
     assert!(!w.exists(&w.raw.name, KEY).await, "raw moved to quarantine");
     let report = w
         .json_object(&w.raw.name, &format!("{quarantined}.report.json"))
@@ -355,7 +408,11 @@ async fn redelivered_event_makes_no_second_copy_report_or_event() {
 
     assert_eq!(first[0]["result"], "validated");
     assert_eq!(second[0]["result"], "duplicate", "{second:?}");
-    for key in [KEY.to_owned(), format!("{KEY}.report.json")] {
+    let copy = w.copy_key(KEY).await;
+    for key in [
+        copy.clone(),
+        format!("_guardrails/reports/{copy}.report.json"),
+    ] {
         let versions =
             w.s3.list_object_versions()
                 .bucket(&w.ingested.name)
@@ -402,8 +459,12 @@ async fn gzip_jsonl_is_checked_as_it_decompresses() {
     );
 
     assert_eq!(handled[0]["result"], "validated", "{handled:?}");
+    let copy = w.copy_key(key).await;
     let report = w
-        .json_object(&w.ingested.name, &format!("{key}.report.json"))
+        .json_object(
+            &w.ingested.name,
+            &format!("_guardrails/reports/{copy}.report.json"),
+        )
         .await;
     assert_eq!(report["compression"], "gzip");
     assert_eq!(report["format"], "jsonl");
@@ -446,8 +507,9 @@ async fn sqs_batch_reports_only_the_messages_that_failed() {
         .collect();
     failed.sort();
     assert_eq!(failed, ["missing-bucket", "not-json"]);
-    assert!(
-        w.exists(&w.ingested.name, KEY).await,
+    assert_eq!(
+        w.copies_of(KEY).await.len(),
+        1,
         "the good message was handled"
     );
     assert_eq!(w.bus.events(1, Duration::from_secs(10)).await.len(), 1);
@@ -472,7 +534,7 @@ async fn object_replaced_after_its_notification_is_left_to_the_next_one() {
     );
 
     assert_eq!(handled[0]["result"], "skipped", "{handled:?}");
-    assert!(!w.exists(&w.ingested.name, KEY).await);
+    assert!(w.copies_of(KEY).await.is_empty());
     assert!(w.exists(&w.raw.name, KEY).await, "the newer upload is kept");
     assert!(w.bus.events(1, Duration::from_secs(2)).await.is_empty());
 }
@@ -493,7 +555,7 @@ async fn files_above_the_single_copy_limit_are_copied_in_parts() {
     );
 
     assert_eq!(handled[0]["result"], "validated", "{handled:?}");
-    let copy = w.get(&w.ingested.name, KEY).await;
+    let copy = w.get(&w.ingested.name, &w.copy_key(KEY).await).await;
     assert!(
         copy.e_tag().unwrap().ends_with("-2\""),
         "multipart ETag: {:?}",
@@ -678,8 +740,9 @@ async fn a_failure_between_the_copy_and_its_record_announces_once() {
         ingest.handle(event.clone()).await.unwrap_err();
         let handled = summary(ingest.handle(event).await.unwrap());
         assert_eq!(handled[0]["result"], "validated", "{key}: {handled:?}");
+        let copy = w.copy_key(key).await;
         assert_eq!(
-            w.versions(&w.ingested.name, key).await.0,
+            w.versions(&w.ingested.name, &copy).await.0,
             1,
             "{key}: copied once"
         );
@@ -725,9 +788,16 @@ async fn uploads_under_the_reserved_prefix_are_quarantined_unread_and_change_no_
             detail.contains("reserved for the guardrails"),
             "{key}: {detail}"
         );
+        let listed =
+            w.s3.list_objects_v2()
+                .bucket(&w.ingested.name)
+                .send()
+                .await
+                .unwrap();
         assert!(
-            !w.exists(&w.ingested.name, key).await,
-            "{key} never reaches the ingested bucket"
+            listed.contents().is_empty(),
+            "{key} never reaches the ingested bucket: {:?}",
+            listed.contents()
         );
     }
     // The state bucket holds only validate-ingest's own job documents.
