@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::primitives::DateTime;
+use aws_sdk_sagemaker::types::{Channel, DataSource, S3DataSource, S3DataType};
 use aws_sdk_sagemaker::types::{MetricData, ModelArtifacts, TrainingJobStatus};
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::Utc;
 use guardrails_core::ledger::{Copy, Entry, Ledger};
+use guardrails_core::lineage::{self, Lineage, LineageError};
 use guardrails_core::state::StateStore;
 use guardrails_core::{Env, ObjectRef};
 use model_gate::ModelGate;
@@ -45,6 +47,11 @@ struct World {
     state: StateStore,
     /// The validated copies in the ledger, as `(key, rows)`.
     validated: Vec<(String, u64)>,
+    ledger: Ledger,
+    manifests: Manifests,
+    /// The key that signs lineage records.
+    signing_key: String,
+    sdk: aws_config::SdkConfig,
 }
 
 /// A state machine from the definition (with `failing` training states), a topic, a model package group, and
@@ -135,10 +142,11 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         };
         ledger.record(&entry).await.unwrap();
     }
+    let manifests = Manifests::new(state.clone(), &config.manifest_prefix);
     let trigger = TriggerTraining::new(
         Workflow::new(sfn.clone(), &machine),
-        ledger,
-        Manifests::new(state.clone(), &config.manifest_prefix),
+        ledger.clone(),
+        manifests.clone(),
         config,
     );
     World {
@@ -149,6 +157,10 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         trigger,
         state,
         validated,
+        ledger,
+        manifests,
+        signing_key: testkit::signing_key(&sdk).await,
+        sdk,
     }
 }
 
@@ -173,11 +185,43 @@ struct Ended {
 }
 
 impl World {
-    /// model-gate's answer for `job` with these final metrics, against this world's registry.
-    async fn verdict(&self, job: &str, metrics: &[(&str, f32)], auto_approve: &str) -> Value {
+    /// model-gate's answer for `job` of `trigger`'s run with these final metrics, against this world's registry.
+    /// The run's files are pinned first, as trigger-training pins them (the run then finds them pinned).
+    async fn verdict(
+        &self,
+        trigger: &Trigger,
+        job: &str,
+        metrics: &[(&str, f32)],
+        auto_approve: &str,
+    ) -> Value {
+        let pinned = self
+            .manifests
+            .pin(
+                &self.ledger,
+                &trigger.execution_name(),
+                "tickets",
+                "s3://ingested/tickets/",
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let channel = Channel::builder()
+            .channel_name("train")
+            .data_source(
+                DataSource::builder()
+                    .s3_data_source(
+                        S3DataSource::builder()
+                            .s3_data_type(S3DataType::ManifestFile)
+                            .s3_uri(pinned.manifest.uri())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
         let mut described = DescribeTrainingJobOutput::builder()
             .training_job_name(job)
             .training_job_status(TrainingJobStatus::Completed)
+            .input_data_config(channel)
             .training_time_in_seconds(2400)
             .model_artifacts(
                 ModelArtifacts::builder()
@@ -201,9 +245,13 @@ impl World {
                 mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&rule]),
                 self.sagemaker.clone(),
             ),
+            self.lineage(),
+            self.state.clone(),
             model_gate::Config::from_env(&Env::from_pairs([
                 ("EVENT_BUS_NAME", "unused"),
                 ("AUTO_APPROVE", auto_approve),
+                ("STATE_BUCKET", self.state.bucket()),
+                ("LINEAGE_KEY_ID", self.signing_key.as_str()),
             ]))
             .unwrap(),
         );
@@ -326,6 +374,36 @@ impl World {
         )
     }
 
+    /// The lineage reference of the group's one package: (record URI, digest).
+    async fn lineage_of_package(&self) -> (String, String) {
+        let listed = self
+            .sagemaker
+            .list_model_packages()
+            .model_package_group_name(&self.group)
+            .send()
+            .await
+            .unwrap();
+        let arn = listed.model_package_summary_list()[0]
+            .model_package_arn()
+            .unwrap();
+        let package = self
+            .sagemaker
+            .describe_model_package()
+            .model_package_name(arn)
+            .send()
+            .await
+            .unwrap();
+        let metadata = package.customer_metadata_properties().unwrap();
+        (
+            metadata[lineage::PACKAGE_RECORD].clone(),
+            metadata[lineage::PACKAGE_DIGEST].clone(),
+        )
+    }
+
+    fn lineage(&self) -> Lineage {
+        Lineage::from_sdk(&self.sdk, self.state.clone(), &self.signing_key, "lineage/")
+    }
+
     async fn job(
         &self,
         name: &str,
@@ -361,7 +439,10 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
     let first = manual("first model");
     let job = first.job_name(&world.group);
     let ended = world
-        .run(&first, Some(world.verdict(&job, &GOOD, "true").await))
+        .run(
+            &first,
+            Some(world.verdict(&first, &job, &GOOD, "true").await),
+        )
         .await;
     assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
     assert_eq!(
@@ -425,6 +506,34 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
     );
     let recorded: f64 = packages[0].2.as_deref().unwrap().parse().unwrap();
     assert!((recorded - 0.87).abs() < 1e-6);
+
+    // The package carries its lineage: the signed record verifies, names this job and the files the manifest
+    // pinned; a record with one byte changed does not.
+    let (record, digest) = world.lineage_of_package().await;
+    let key = record
+        .strip_prefix(&format!("s3://{}/", world.state.bucket()))
+        .unwrap();
+    let lineage = world.lineage();
+    let verified = lineage.verify(key, &digest).await.unwrap();
+    assert_eq!(verified.training.job_name, job);
+    let rows: u64 = world.validated.iter().map(|(_, rows)| rows).sum();
+    assert_eq!((verified.data.files, verified.data.rows), (2, rows));
+    assert_eq!(verified.verdict.decision, "Approved");
+    let mut bytes = world.state.read_bytes(key).await.unwrap().unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    guardrails_core::aws::s3_client(&world.sdk)
+        .put_object()
+        .bucket(world.state.bucket())
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        lineage.verify(key, &digest).await,
+        Err(LineageError::Invalid(_))
+    ));
     let (subject, message, severity, kind) = world.notice().await;
     assert_eq!(subject, "Model registered: Approved");
     assert_eq!(
@@ -444,7 +553,7 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         ("validation:accuracy", 0.86),
         ("train:weighted_f1", 0.86),
     ];
-    let verdict = world.verdict(&job2, &worse, "true").await;
+    let verdict = world.verdict(&second, &job2, &worse, "true").await;
     assert_eq!(verdict["decision"], "Rejected", "{verdict}");
     let ended = world.run(&second, Some(verdict)).await;
     assert_eq!(
@@ -468,7 +577,7 @@ async fn a_failed_first_attempt_falls_back_to_on_demand() {
     let trigger = manual("fallback");
     let job = trigger.job_name(&world.group);
     let fallback = format!("{job}-od");
-    let verdict = world.verdict(&fallback, &GOOD, "false").await;
+    let verdict = world.verdict(&trigger, &fallback, &GOOD, "false").await;
     let ended = world.run(&trigger, Some(verdict)).await;
 
     assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");

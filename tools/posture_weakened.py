@@ -119,6 +119,12 @@ WEAKENINGS = [
         "encryption.guard/kms_rotation",
     ),
     (
+        "lineage-key-that-encrypts",
+        "      KeySpec: ECC_NIST_P256\n      KeyUsage: SIGN_VERIFY",
+        "      KeySpec: RSA_2048\n      KeyUsage: ENCRYPT_DECRYPT",
+        "encryption.guard/asymmetric_keys_only_sign",
+    ),
+    (
         "workflow-untraced",
         "Tracing: { Enabled: true }",
         "Tracing: { Enabled: false }",

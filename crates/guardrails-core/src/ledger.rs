@@ -47,6 +47,27 @@ pub struct Copy {
     pub contract: Option<ContractRef>,
 }
 
+/// The files of one training run, as trigger-training first pinned them (`manifests/<execution>.pins.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pins {
+    /// The execution that trains on them.
+    pub execution: String,
+    /// The dataset.
+    pub dataset: String,
+    /// Files validated up to this second are in.
+    pub until: DateTime<Utc>,
+    /// The ledger entries, oldest first.
+    pub entries: Vec<Entry>,
+}
+
+impl Pins {
+    /// Rows in all files.
+    pub fn rows(&self) -> u64 {
+        self.entries.iter().map(|e| e.rows).sum()
+    }
+}
+
 /// A ledger object that cannot be read as an [`Entry`].
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {

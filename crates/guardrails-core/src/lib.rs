@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod function;
 pub mod ledger;
+pub mod lineage;
 pub mod metric;
 pub mod notice;
 pub mod s3;

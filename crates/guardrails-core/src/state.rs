@@ -152,6 +152,28 @@ impl StateStore {
         &self,
         key: &str,
     ) -> Result<Option<Stored<T>>, StateError> {
+        let Some((bytes, etag)) = self.get(key).await? else {
+            return Ok(None);
+        };
+        let etag = etag.ok_or_else(|| StateError::NoEtag {
+            uri: self.at(key).uri(),
+        })?;
+        let value = serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+            uri: self.at(key).uri(),
+            source,
+        })?;
+        Ok(Some(Stored { value, etag }))
+    }
+
+    /// The object at `key` as stored, byte for byte (a signed record), `None` when there is none.
+    ///
+    /// # Errors
+    /// S3 failures.
+    pub async fn read_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.get(key).await?.map(|(bytes, _)| bytes))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Option<String>)>, StateError> {
         let at = self.at(key);
         let output = match self
             .s3
@@ -170,10 +192,7 @@ impl StateStore {
                 };
             }
         };
-        let etag = output
-            .e_tag()
-            .ok_or_else(|| StateError::NoEtag { uri: at.uri() })?
-            .to_owned();
+        let etag = output.e_tag().map(str::to_owned);
         let bytes = output
             .body
             .collect()
@@ -183,11 +202,18 @@ impl StateStore {
                 reason: e.to_string(),
             })?
             .into_bytes();
-        let value = serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
-            uri: at.uri(),
-            source,
-        })?;
-        Ok(Some(Stored { value, etag }))
+        Ok(Some((bytes.to_vec(), etag)))
+    }
+
+    /// Stores `bytes` at `key` only if it is free; `false` when it exists.
+    ///
+    /// # Errors
+    /// S3 failures other than the precondition.
+    pub async fn create_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<bool, StateError> {
+        Ok(self
+            .put_body(key, bytes, Condition::Absent)
+            .await?
+            .is_some())
     }
 
     /// Creates the document only if `key` is free (`If-None-Match: *`). Its ETag, or `None` when it exists.
@@ -254,11 +280,20 @@ impl StateStore {
         value: &T,
         condition: Condition<'_>,
     ) -> Result<Option<String>, StateError> {
-        let at = self.at(key);
         let body = serde_json::to_vec(value).map_err(|source| StateError::Serialize {
-            uri: at.uri(),
+            uri: self.at(key).uri(),
             source,
         })?;
+        self.put_body(key, body, condition).await
+    }
+
+    async fn put_body(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: Condition<'_>,
+    ) -> Result<Option<String>, StateError> {
+        let at = self.at(key);
         let mut put = self
             .s3
             .put_object()

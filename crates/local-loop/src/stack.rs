@@ -9,6 +9,7 @@
 //! Each rule target that is a function or a topic is stood in for by a queue of the runner, since the emulator
 //! delivers rule targets only to queues; a rule that targets a queue of the template delivers to it directly.
 
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use std::collections::BTreeMap;
 use std::pin::Pin;
 
@@ -475,9 +476,14 @@ impl<'p> Provisioning<'p> {
     async fn create_keys(&mut self, keys: &[&Resource]) -> Result<(), ProvisionError> {
         let kms = aws_sdk_kms::Client::new(self.sdk);
         for r in keys {
+            // As declared: a signing key (KeySpec, KeyUsage) signs on the emulator too.
+            let spec = r.properties["KeySpec"].as_str().map(KeySpec::from);
+            let usage = r.properties["KeyUsage"].as_str().map(KeyUsageType::from);
             let key = kms
                 .create_key()
                 .description(format!("{} (local loop)", r.logical_id))
+                .set_key_spec(spec)
+                .set_key_usage(usage)
                 .send()
                 .await
                 .on(&r.logical_id)?;

@@ -33,6 +33,12 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// The group to compare against when the request names none (`MODEL_PACKAGE_GROUP`).
     pub model_package_group: Option<String>,
+    /// The state bucket: runs' manifests are read there, lineage records written (`STATE_BUCKET`).
+    pub state_bucket: String,
+    /// The KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs lineage records (`LINEAGE_KEY_ID`).
+    pub lineage_key_id: String,
+    /// Where lineage records go in the state bucket (`LINEAGE_PREFIX`, default `lineage/`).
+    pub lineage_prefix: String,
 }
 
 impl Config {
@@ -41,8 +47,13 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the missing or malformed variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
+            state_bucket,
+            lineage_key_id: env.required("LINEAGE_KEY_ID")?,
+            lineage_prefix: env.prefix_or("LINEAGE_PREFIX", "lineage/"),
             metrics: MetricNames {
                 f1: env.optional_or("F1_METRIC", "validation:weighted_f1"),
                 accuracy: env.optional_or("ACCURACY_METRIC", "validation:accuracy"),
@@ -65,23 +76,37 @@ impl Config {
 mod tests {
     use super::*;
 
+    const REQUIRED: [(&str, &str); 2] = [("STATE_BUCKET", "state"), ("LINEAGE_KEY_ID", "key")];
+
+    fn env(extra: &[(&'static str, &'static str)]) -> Env {
+        Env::from_pairs(REQUIRED.iter().chain(extra).copied())
+    }
+
     #[test]
     fn defaults_and_named_errors() {
-        let config = Config::from_env(&Env::from_pairs([("EVENT_BUS_NAME", "bus")])).unwrap();
+        let config = Config::from_env(&env(&[])).unwrap();
         assert_eq!(config.metrics.f1, "validation:weighted_f1");
         assert_eq!(config.metrics.train_f1, "train:weighted_f1");
         assert_eq!(config.thresholds.min_f1, 0.80);
         assert!(!config.thresholds.auto_approve);
+        assert_eq!(config.lineage_prefix, "lineage/");
         for (var, value) in [
             ("MIN_F1", "80"),
             ("MAX_OVERFIT_GAP", "-0.1"),
             ("AUTO_APPROVE", "yes"),
         ] {
-            let error =
-                Config::from_env(&Env::from_pairs([("EVENT_BUS_NAME", "bus"), (var, value)]))
-                    .unwrap_err()
-                    .to_string();
+            let error = Config::from_env(&env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(var), "{error}");
+        }
+        for (missing, _) in REQUIRED {
+            let without = Env::from_pairs(REQUIRED.into_iter().filter(|(k, _)| *k != missing));
+            assert_eq!(
+                Config::from_env(&without),
+                Err(ConfigError::Missing { name: missing }),
+                "a gate without {missing} would register models without lineage"
+            );
         }
     }
 }

@@ -2,8 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
+use guardrails_core::ledger::Pins;
+use guardrails_core::lineage::{self, Lineage, LineageError, LineageRecord};
 use guardrails_core::notice::cut;
+use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
 };
@@ -70,6 +74,12 @@ pub enum GateError {
     /// A SageMaker call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The job's lineage could not be recorded (no pinned manifest, a signing failure).
+    #[error(transparent)]
+    Lineage(#[from] LineageError),
+    /// The state bucket could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 impl Classify for GateError {
@@ -78,14 +88,18 @@ impl Classify for GateError {
             GateError::BadRequest(_) => ErrorClass::NonRetryable,
             GateError::Job(e) => e.class(),
             GateError::Aws(e) => e.class(),
+            GateError::Lineage(e) => e.class(),
+            GateError::State(e) => e.class(),
         }
     }
 }
 
-/// The function: configuration and client, built once per container.
+/// The function: configuration and clients, built once per container.
 #[derive(Debug)]
 pub struct ModelGate {
     registry: Registry,
+    lineage: Lineage,
+    state: StateStore,
     config: Config,
 }
 
@@ -104,10 +118,19 @@ impl Function for ModelGate {
         &config.common
     }
 
-    /// SageMaker reads through a client from `sdk`.
+    /// SageMaker reads, the state bucket and the lineage signing key through clients from `sdk`.
     fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let state = StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket);
+        let lineage = Lineage::from_sdk(
+            sdk,
+            state.clone(),
+            &config.lineage_key_id,
+            &config.lineage_prefix,
+        );
         Ok(ModelGate::new(
             Registry::new(aws_sdk_sagemaker::Client::new(sdk)),
+            lineage,
+            state,
             config,
         ))
     }
@@ -131,9 +154,19 @@ impl Function for ModelGate {
 }
 
 impl ModelGate {
-    /// The gate over its SageMaker reads.
-    pub fn new(registry: Registry, config: Config) -> Self {
-        ModelGate { registry, config }
+    /// The gate over its SageMaker reads, its lineage store and the state bucket the run's manifest is in.
+    pub fn new(registry: Registry, lineage: Lineage, state: StateStore, config: Config) -> Self {
+        ModelGate {
+            registry,
+            lineage,
+            state,
+            config,
+        }
+    }
+
+    /// Where the gate keeps lineage records (for the checks that read them back).
+    pub fn lineage_store(&self) -> &Lineage {
+        &self.lineage
     }
 
     /// Judges the job the request names.
@@ -160,7 +193,13 @@ impl ModelGate {
         self.emit_metrics(&group, &candidate, &verdict, &job);
 
         let summary = summary(&verdict);
-        let metadata = metadata(&job, &verdict);
+        let champion_arn = champion.map(|c| c.package_arn);
+        let stored = self
+            .record_lineage(&job, &verdict, champion_arn.as_deref())
+            .await?;
+        let mut metadata = metadata(&job, &verdict);
+        metadata.insert(lineage::PACKAGE_RECORD.into(), stored.record.uri());
+        metadata.insert(lineage::PACKAGE_DIGEST.into(), stored.sha256);
         tracing::info!(
             training_job = %job.name,
             group = %group,
@@ -176,8 +215,80 @@ impl ModelGate {
             model_data_url: job.model_data_url,
             metrics: job.metrics,
             metadata,
-            champion_arn: champion.map(|c| c.package_arn),
+            champion_arn,
         })
+    }
+
+    /// Signs and stores what made the model: the job, the files it read (its pinned manifest), the verdict.
+    async fn record_lineage(
+        &self,
+        job: &FinishedJob,
+        verdict: &Verdict,
+        champion: Option<&str>,
+    ) -> Result<lineage::Stored, GateError> {
+        let facts = &job.facts;
+        let record = LineageRecord {
+            schema_version: lineage::SCHEMA_VERSION,
+            recorded_at: Utc::now(),
+            training: lineage::Training {
+                job_name: job.name.clone(),
+                job_arn: facts.arn.clone(),
+                image: facts.image.clone(),
+                hyperparameters: facts.hyperparameters.clone(),
+                instance_type: facts.instance_type.clone(),
+                instance_count: facts.instance_count,
+                spot: facts.spot,
+                model_data_url: job.model_data_url.clone(),
+            },
+            data: self.data_of(job).await?,
+            verdict: lineage::Verdict {
+                decision: verdict.decision.as_str().to_owned(),
+                reasons: verdict.reasons.clone(),
+                metrics: job.metrics.clone(),
+                champion: champion.map(str::to_owned),
+            },
+        };
+        Ok(self.lineage.record(&record).await?)
+    }
+
+    /// The job's data: its training channel must be a manifest trigger-training pinned in the state bucket.
+    async fn data_of(&self, job: &FinishedJob) -> Result<lineage::Data, GateError> {
+        let missing = |what: String| GateError::Lineage(LineageError::Missing(what));
+        let uri = job.facts.manifest.as_deref().ok_or_else(|| {
+            missing(format!(
+                "a pinned manifest as the training channel of {}",
+                job.name
+            ))
+        })?;
+        let manifest_key = uri
+            .strip_prefix(&format!("s3://{}/", self.state.bucket()))
+            .filter(|k| k.ends_with(".manifest"))
+            .ok_or_else(|| {
+                missing(format!(
+                    "a manifest of the state bucket (the job read {uri})"
+                ))
+            })?;
+        let pins_key = format!("{}.pins.json", manifest_key.trim_end_matches(".manifest"));
+        let read = async |key: &str| {
+            self.state
+                .read_bytes(key)
+                .await?
+                .ok_or_else(|| missing(self.state.at(key).uri()))
+        };
+        let manifest = read(manifest_key).await?;
+        let pins_bytes = read(&pins_key).await?;
+        let pins: Pins = serde_json::from_slice(&pins_bytes).map_err(|e| {
+            GateError::Lineage(LineageError::Invalid(format!(
+                "{pins_key} does not read: {e}"
+            )))
+        })?;
+        Ok(lineage::Data::from_pins(
+            self.state.at(manifest_key),
+            &manifest,
+            self.state.at(&pins_key),
+            &pins_bytes,
+            &pins,
+        ))
     }
 
     /// The model package group: the request's, else the configured one.

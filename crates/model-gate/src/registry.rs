@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::types::{
-    ModelApprovalStatus, ModelPackageSortBy, SortOrder, TrainingJobStatus,
+    ModelApprovalStatus, ModelPackageSortBy, S3DataType, SortOrder, TrainingJobStatus,
 };
 use guardrails_core::{AwsError, Classify, ErrorClass};
 
@@ -63,6 +64,59 @@ pub struct FinishedJob {
     pub model_data_url: String,
     /// Billable training time, or end − start.
     pub training_seconds: Option<f64>,
+    /// What made it, as SageMaker describes the job.
+    pub facts: JobFacts,
+}
+
+/// The parts of a job description its lineage records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobFacts {
+    /// Job ARN.
+    pub arn: Option<String>,
+    /// The training image.
+    pub image: Option<String>,
+    /// Hyperparameters.
+    pub hyperparameters: BTreeMap<String, String>,
+    /// Instance type.
+    pub instance_type: Option<String>,
+    /// Instances.
+    pub instance_count: Option<i32>,
+    /// Managed spot capacity.
+    pub spot: bool,
+    /// The first channel's source when it is a manifest file (`S3DataType: ManifestFile`).
+    pub manifest: Option<String>,
+}
+
+impl JobFacts {
+    fn of(job: &DescribeTrainingJobOutput) -> Self {
+        let source = job
+            .input_data_config()
+            .first()
+            .and_then(|c| c.data_source())
+            .and_then(|d| d.s3_data_source());
+        let manifest = source
+            .filter(|s| s.s3_data_type() == Some(&S3DataType::ManifestFile))
+            .and_then(|s| s.s3_uri())
+            .map(str::to_owned);
+        let resources = job.resource_config();
+        JobFacts {
+            arn: job.training_job_arn().map(str::to_owned),
+            image: job
+                .algorithm_specification()
+                .and_then(|a| a.training_image())
+                .map(str::to_owned),
+            hyperparameters: job
+                .hyper_parameters()
+                .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            instance_type: resources
+                .and_then(|r| r.instance_type())
+                .map(|t| t.as_str().to_owned()),
+            instance_count: resources.and_then(|r| r.instance_count()),
+            spot: job.enable_managed_spot_training().unwrap_or(false),
+            manifest,
+        }
+    }
 }
 
 /// SageMaker reads: training jobs and the model registry.
@@ -138,6 +192,7 @@ impl Registry {
             metrics,
             model_data_url,
             training_seconds,
+            facts: JobFacts::of(&job),
         })
     }
 

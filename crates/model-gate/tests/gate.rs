@@ -6,11 +6,13 @@
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::primitives::DateTime;
 use aws_sdk_sagemaker::types::{
-    InferenceSpecification, MetricData, ModelApprovalStatus, ModelArtifacts,
-    ModelPackageContainerDefinition, TrainingJobStatus,
+    Channel, DataSource, InferenceSpecification, MetricData, ModelApprovalStatus, ModelArtifacts,
+    ModelPackageContainerDefinition, S3DataSource, S3DataType, TrainingJobStatus,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use guardrails_core::{Classify, Env, ErrorClass, telemetry};
+use guardrails_core::lineage::Lineage;
+use guardrails_core::state::StateStore;
+use guardrails_core::{Classify, Env, ErrorClass, aws, telemetry};
 use model_gate::registry::Registry;
 use model_gate::verdict::Decision;
 use model_gate::{Config, GateError, GateRequest, ModelGate, STAGE};
@@ -18,11 +20,32 @@ use serde_json::json;
 use testkit::{emf_documents, emulator, unique_name};
 
 const JOB: &str = "tickets-classifier-20261121021410-ab12cd";
+/// The state bucket of these tests, and the run the job trained on (its manifest and pins, as trigger-training
+/// leaves them).
+const STATE: &str = "model-gate-tests-state";
+const RUN: &str = "data-run-1";
+
+fn channel() -> Channel {
+    Channel::builder()
+        .channel_name("train")
+        .data_source(
+            DataSource::builder()
+                .s3_data_source(
+                    S3DataSource::builder()
+                        .s3_data_type(S3DataType::ManifestFile)
+                        .s3_uri(format!("s3://{STATE}/manifests/{RUN}.manifest"))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
 
 fn job(status: TrainingJobStatus, metrics: &[(&str, f32)]) -> DescribeTrainingJobOutput {
     let mut out = DescribeTrainingJobOutput::builder()
         .training_job_name(JOB)
         .training_job_status(status)
+        .input_data_config(channel())
         .training_start_time(DateTime::from_secs(1_795_000_000))
         .training_end_time(DateTime::from_secs(1_795_002_400))
         .model_artifacts(
@@ -55,13 +78,37 @@ async fn gate(described: DescribeTrainingJobOutput, auto_approve: &str) -> Model
     let rule = mock!(aws_sdk_sagemaker::Client::describe_training_job)
         .then_output(move || described.clone());
     let jobs = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&rule]);
+    let key = testkit::signing_key(&sdk).await;
+    let s3 = aws::s3_client(&sdk);
+    // Created once per process (creating an owned bucket again is a no-op in us-east-1).
+    s3.create_bucket().bucket(STATE).send().await.unwrap();
+    let pins = json!({"execution": RUN, "dataset": "tickets", "until": "2026-11-21T02:14:10Z",
+        "entries": [{"id": "u1", "time": "2026-11-21T01:00:00Z", "dataset": "tickets", "rows": 1200,
+            "copy": {"object": {"bucket": "ingested", "key": "tickets/0123456789abcdef/a.csv", "versionId": "v1"},
+                     "bytes": 4096, "sha256": "c2hh", "contract": {"name": "tickets-v1", "version": 1}}}]});
+    testkit::pinned_run(
+        &sdk,
+        STATE,
+        RUN,
+        &pins,
+        "s3://ingested/tickets/",
+        &["0123456789abcdef/a.csv"],
+    )
+    .await;
+    let prefix = format!("{}/", unique_name("lineage"));
     let config = Config::from_env(&Env::from_pairs([
         ("EVENT_BUS_NAME", "unused"),
         ("AUTO_APPROVE", auto_approve),
+        ("STATE_BUCKET", STATE),
+        ("LINEAGE_KEY_ID", key.as_str()),
+        ("LINEAGE_PREFIX", prefix.as_str()),
     ]))
     .unwrap();
+    let state = StateStore::new(s3, STATE);
     ModelGate::new(
         Registry::with_clients(jobs, aws_sdk_sagemaker::Client::new(&sdk)),
+        Lineage::from_sdk(&sdk, state.clone(), &key, &prefix),
+        state,
         config,
     )
 }
@@ -140,6 +187,19 @@ async fn approves_against_the_newest_approved_champion_and_emits_metrics() {
         0.87
     );
     assert_eq!(verdict.metadata["gate_decision"], "Approved");
+    // The package will carry its lineage: where the signed record is and its digest, which verifies.
+    let record = &verdict.metadata[guardrails_core::lineage::PACKAGE_RECORD];
+    let digest = &verdict.metadata[guardrails_core::lineage::PACKAGE_DIGEST];
+    let key = record.strip_prefix(&format!("s3://{STATE}/")).unwrap();
+    let lineage = gate.lineage_store();
+    let verified = lineage.verify(key, digest).await.unwrap();
+    assert_eq!(verified.training.job_name, JOB);
+    assert_eq!((verified.data.files, verified.data.rows), (1, 1200));
+    assert_eq!(
+        verified.data.contracts[0].name.as_deref(),
+        Some("tickets-v1")
+    );
+    assert_eq!(verified.verdict.decision, "Approved");
 
     let documents = emf_documents(collector);
     let ours: Vec<_> = documents
@@ -222,4 +282,16 @@ async fn unfinished_failed_and_silent_jobs() {
             .iter()
             .any(|r| r == "the job did not report validation:weighted_f1")
     );
+}
+
+#[tokio::test]
+async fn a_job_that_did_not_train_on_a_pinned_manifest_is_not_registered() {
+    let (group, _) = group(&[]).await;
+    let mut prefix_job = job(TrainingJobStatus::Completed, &GOOD);
+    // A job that read a prefix (not a run trigger-training pinned): its data cannot be told, so no lineage.
+    prefix_job.input_data_config = Some(Vec::new());
+    let gate = gate(prefix_job, "true").await;
+    let error = gate.handle(request(&group)).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable);
+    assert!(error.to_string().contains("pinned manifest"), "{error}");
 }

@@ -49,6 +49,52 @@ impl KmsBucket {
     }
 }
 
+/// A KMS key that signs, as the template's lineage key (`ECC_NIST_P256`, `SIGN_VERIFY`); its id.
+pub async fn signing_key(sdk: &SdkConfig) -> String {
+    aws_sdk_kms::Client::new(sdk)
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("create signing key")
+        .key_metadata()
+        .expect("key metadata")
+        .key_id()
+        .to_owned()
+}
+
+/// Puts a run as trigger-training pins it in `bucket`: `<execution>.pins.json` (`pins`, JSON) and the SageMaker
+/// manifest listing `keys` under `data_uri`, both under `manifests/`. Returns the manifest's `s3://` URI.
+pub async fn pinned_run(
+    sdk: &SdkConfig,
+    bucket: &str,
+    execution: &str,
+    pins: &serde_json::Value,
+    data_uri: &str,
+    keys: &[&str],
+) -> String {
+    let s3 = guardrails_core::aws::s3_client(sdk);
+    let mut manifest = vec![serde_json::json!({ "prefix": data_uri })];
+    manifest.extend(keys.iter().map(|k| serde_json::json!(k)));
+    for (key, body) in [
+        (format!("manifests/{execution}.pins.json"), pins.to_string()),
+        (
+            format!("manifests/{execution}.manifest"),
+            serde_json::Value::Array(manifest).to_string(),
+        ),
+    ] {
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+    format!("s3://{bucket}/manifests/{execution}.manifest")
+}
+
 /// Sets a bucket's default encryption to SSE-KMS with `key_arn` (and S3 bucket keys when `bucket_key`).
 ///
 /// # Errors

@@ -194,8 +194,9 @@ impl Emulator {
     }
 }
 
-/// `$GUARDRAILS_VENV/bin/python`, defaulting to the repository's `.venv`.
-fn python_path() -> PathBuf {
+/// The Python of the project's tools (`GUARDRAILS_VENV`, default the repository's `.venv`), for tests that use
+/// a real validator from it.
+pub fn python_path() -> PathBuf {
     let venv = std::env::var_os("GUARDRAILS_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));

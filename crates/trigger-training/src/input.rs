@@ -227,7 +227,7 @@ mod tests {
 
     fn pinned() -> Pinned {
         Pinned {
-            pins: crate::manifest::Pins {
+            pins: guardrails_core::ledger::Pins {
                 execution: "new-data-e1".to_owned(),
                 dataset: "tickets".to_owned(),
                 until: "2026-11-21T02:14:10Z".parse().unwrap(),

@@ -9,31 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use guardrails_core::ObjectRef;
-use guardrails_core::ledger::{Entry, Ledger, LedgerError};
+use guardrails_core::ledger::{Entry, Ledger, LedgerError, Pins};
 use guardrails_core::state::{StateError, StateStore};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-/// The files of one run, as first pinned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pins {
-    /// The execution that trains on them.
-    pub execution: String,
-    /// The dataset.
-    pub dataset: String,
-    /// Files validated up to this second are in.
-    pub until: DateTime<Utc>,
-    /// The ledger entries, oldest first.
-    pub entries: Vec<Entry>,
-}
-
-impl Pins {
-    /// Rows in all files.
-    pub fn rows(&self) -> u64 {
-        self.entries.iter().map(|e| e.rows).sum()
-    }
-}
 
 /// A manifest that cannot be built.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,382 @@
+//! The lineage record of a model version: the files it trained on (the run's pins, by digest), the contract that
+//! passed them, the image, hyperparameters and resources of its job, and the gate's verdict — signed with a KMS
+//! asymmetric key, so that a later stage (deploy, an auditor) can refuse a package whose lineage is missing or was
+//! altered.
+//!
+//! Two objects in the state bucket, each written once: `<job>.json`, the record as the exact bytes that were
+//! signed (no canonical form to agree on), and `<job>.sig.json`, the SHA-256 of those bytes and KMS's ECDSA P-256
+//! signature of that digest. The model package carries the record's location and digest in its customer metadata
+//! ([`PACKAGE_RECORD`], [`PACKAGE_DIGEST`]). The JSON Schema of the record is `schemas/lineage-record.schema.json`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ContractRef;
+use crate::error::{AwsError, Classify, ErrorClass};
+use crate::ledger::Pins;
+use crate::s3::ObjectRef;
+use crate::state::{StateError, StateStore};
+
+/// The record's format version.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Customer-metadata key of a model package: `s3://…` of its lineage record.
+pub const PACKAGE_RECORD: &str = "lineage";
+/// Customer-metadata key of a model package: the hex SHA-256 of its lineage record.
+pub const PACKAGE_DIGEST: &str = "lineage_sha256";
+/// The signing algorithm (an `ECC_NIST_P256` key with `SIGN_VERIFY` usage).
+const ALGORITHM: SigningAlgorithmSpec = SigningAlgorithmSpec::EcdsaSha256;
+
+/// What made one model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineageRecord {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// When the gate recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// The training job.
+    pub training: Training,
+    /// The data it read.
+    pub data: Data,
+    /// The gate's verdict.
+    pub verdict: Verdict,
+}
+
+/// The training job, as SageMaker describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Training {
+    /// Job name (the fallback's ends in `-od`).
+    pub job_name: String,
+    /// Job ARN.
+    pub job_arn: Option<String>,
+    /// The training image as the job ran it.
+    pub image: Option<String>,
+    /// Hyperparameters.
+    pub hyperparameters: BTreeMap<String, String>,
+    /// Instance type and count.
+    pub instance_type: Option<String>,
+    /// Instances.
+    pub instance_count: Option<i32>,
+    /// Managed spot capacity.
+    pub spot: bool,
+    /// Where the model artifacts are.
+    pub model_data_url: String,
+}
+
+/// The data a job read: its pinned manifest and the files in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Data {
+    /// The manifest the training channel read.
+    pub manifest: ObjectRef,
+    /// Hex SHA-256 of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// The pins it was made from.
+    pub pins: ObjectRef,
+    /// Hex SHA-256 of the pins' bytes (every file's key, version, size, rows and checksum).
+    pub pins_sha256: String,
+    /// Files.
+    pub files: u64,
+    /// Rows in them.
+    pub rows: u64,
+    /// The contracts that passed them.
+    pub contracts: Vec<ContractRef>,
+}
+
+/// The gate's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// `Approved`, `PendingManualApproval` or `Rejected`.
+    pub decision: String,
+    /// Why not approved.
+    pub reasons: Vec<String>,
+    /// The job's final metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// The champion compared with.
+    pub champion: Option<String>,
+}
+
+impl Data {
+    /// The data facts of a run from its manifest and pins, as stored.
+    pub fn from_pins(
+        manifest: ObjectRef,
+        manifest_bytes: &[u8],
+        pins: ObjectRef,
+        pins_bytes: &[u8],
+        parsed: &Pins,
+    ) -> Self {
+        let mut contracts: Vec<ContractRef> = Vec::new();
+        let copies = parsed.entries.iter().filter_map(|e| e.copy.as_ref());
+        for contract in copies.filter_map(|c| c.contract.clone()) {
+            if !contracts.contains(&contract) {
+                contracts.push(contract);
+            }
+        }
+        let pinned = parsed.entries.iter().filter(|e| e.copy.is_some());
+        Data {
+            manifest,
+            manifest_sha256: sha256_hex(manifest_bytes),
+            pins,
+            pins_sha256: sha256_hex(pins_bytes),
+            files: pinned.clone().count() as u64,
+            rows: pinned.map(|e| e.rows).sum(),
+            contracts,
+        }
+    }
+}
+
+/// The signature object beside a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signature {
+    /// Hex SHA-256 of the record's bytes: what was signed.
+    pub sha256: String,
+    /// The KMS key that signed.
+    pub key_id: String,
+    /// `ECDSA_SHA_256`.
+    pub algorithm: String,
+    /// The signature, base64 (DER).
+    pub signature: String,
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Why a lineage could not be written or does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum LineageError {
+    /// A KMS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The state bucket refused a read or write.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Something the record or its check needs is not there.
+    #[error("lineage: {0} is missing")]
+    Missing(String),
+    /// The record, its signature or the package do not agree: altered, swapped or forged.
+    #[error("lineage does not verify: {0}")]
+    Invalid(String),
+}
+
+impl Classify for LineageError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            LineageError::Aws(e) => e.class,
+            LineageError::State(e) => e.class(),
+            LineageError::Missing(_) | LineageError::Invalid(_) => ErrorClass::NonRetryable,
+        }
+    }
+}
+
+/// Where a record was stored, and what identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The record object.
+    pub record: ObjectRef,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// Writes and verifies lineage records in the state bucket with a KMS signing key.
+#[derive(Debug, Clone)]
+pub struct Lineage {
+    state: StateStore,
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+    prefix: String,
+}
+
+impl Lineage {
+    /// Records under `prefix` of the state bucket, signed with `key_id`.
+    pub fn new(
+        state: StateStore,
+        kms: aws_sdk_kms::Client,
+        key_id: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Lineage {
+            state,
+            kms,
+            key_id: key_id.into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Records under `prefix` of `state`, signed with `key_id` through a KMS client from `sdk`.
+    pub fn from_sdk(
+        sdk: &aws_config::SdkConfig,
+        state: StateStore,
+        key_id: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Lineage::new(state, aws_sdk_kms::Client::new(sdk), key_id, prefix)
+    }
+
+    fn keys(&self, job: &str) -> (String, String) {
+        (
+            format!("{}{job}.json", self.prefix),
+            format!("{}{job}.sig.json", self.prefix),
+        )
+    }
+
+    /// Signs and stores `record` once: a retry for the same job keeps the record first stored.
+    ///
+    /// # Errors
+    /// KMS or the state bucket.
+    pub async fn record(&self, record: &LineageRecord) -> Result<Stored, LineageError> {
+        let (record_key, signature_key) = self.keys(&record.training.job_name);
+        if let Some(existing) = self.state.read::<Signature>(&signature_key).await? {
+            return Ok(Stored {
+                record: self.state.at(&record_key),
+                sha256: existing.value.sha256,
+            });
+        }
+        let fresh = serde_json::to_vec_pretty(record)
+            .map_err(|e| LineageError::Invalid(format!("the record does not serialize: {e}")))?;
+        // An earlier attempt that stored the record but died before signing it: sign what is stored.
+        let bytes = if self.state.create_bytes(&record_key, fresh.clone()).await? {
+            fresh
+        } else {
+            self.state
+                .read_bytes(&record_key)
+                .await?
+                .ok_or_else(|| LineageError::Missing(self.state.at(&record_key).uri()))?
+        };
+        let sha256 = sha256_hex(&bytes);
+        let signature = self.sign(&bytes, &sha256).await?;
+        self.state.create(&signature_key, &signature).await?;
+        Ok(Stored {
+            record: self.state.at(&record_key),
+            sha256,
+        })
+    }
+
+    async fn sign(&self, bytes: &[u8], sha256: &str) -> Result<Signature, LineageError> {
+        use sha2::Digest;
+        let signed = self
+            .kms
+            .sign()
+            .key_id(&self.key_id)
+            .message(Blob::new(sha2::Sha256::digest(bytes).to_vec()))
+            .message_type(MessageType::Digest)
+            .signing_algorithm(ALGORITHM)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Sign", &self.key_id, e))?;
+        let signature = signed
+            .signature()
+            .ok_or_else(|| LineageError::Missing("the signature in KMS's answer".into()))?;
+        Ok(Signature {
+            sha256: sha256.to_owned(),
+            key_id: signed.key_id().unwrap_or(&self.key_id).to_owned(),
+            algorithm: ALGORITHM.as_str().to_owned(),
+            signature: STANDARD.encode(signature.as_ref()),
+        })
+    }
+
+    /// Verifies the record at `record_key` against its signature and the `expected` digest (the package's), and
+    /// returns it.
+    ///
+    /// # Errors
+    /// [`LineageError::Invalid`] when a byte of the record changed, the digest is not the package's, or KMS
+    /// refuses the signature; [`LineageError::Missing`] when a part is absent.
+    pub async fn verify(
+        &self,
+        record_key: &str,
+        expected: &str,
+    ) -> Result<LineageRecord, LineageError> {
+        let job = record_key
+            .strip_prefix(&self.prefix)
+            .and_then(|k| k.strip_suffix(".json"))
+            .ok_or_else(|| {
+                LineageError::Invalid(format!("{record_key} is not a lineage record"))
+            })?;
+        let (_, signature_key) = self.keys(job);
+        let bytes = self
+            .state
+            .read_bytes(record_key)
+            .await?
+            .ok_or_else(|| LineageError::Missing(self.state.at(record_key).uri()))?;
+        let signature = self
+            .state
+            .read::<Signature>(&signature_key)
+            .await?
+            .ok_or_else(|| LineageError::Missing(self.state.at(&signature_key).uri()))?
+            .value;
+        let actual = sha256_hex(&bytes);
+        if actual != signature.sha256 || actual != expected {
+            return Err(LineageError::Invalid(format!(
+                "the record's SHA-256 is {actual}, its signature covers {} and the package names {expected}",
+                signature.sha256
+            )));
+        }
+        self.check_signature(&bytes, &signature).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| LineageError::Invalid(format!("the record does not read: {e}")))
+    }
+
+    async fn check_signature(
+        &self,
+        bytes: &[u8],
+        signature: &Signature,
+    ) -> Result<(), LineageError> {
+        use sha2::Digest;
+        let raw = STANDARD
+            .decode(&signature.signature)
+            .map_err(|e| LineageError::Invalid(format!("the signature is not base64: {e}")))?;
+        let verified = self
+            .kms
+            .verify()
+            .key_id(&self.key_id)
+            .message(Blob::new(sha2::Sha256::digest(bytes).to_vec()))
+            .message_type(MessageType::Digest)
+            .signing_algorithm(ALGORITHM)
+            .signature(Blob::new(raw))
+            .send()
+            .await;
+        match verified {
+            Ok(answer) if answer.signature_valid() => Ok(()),
+            Ok(_) => Err(LineageError::Invalid(
+                "KMS says the signature is not valid".into(),
+            )),
+            Err(e) => {
+                let error = AwsError::from_sdk("Verify", &self.key_id, e);
+                if error.code.as_deref() == Some("KMSInvalidSignatureException") {
+                    Err(LineageError::Invalid(
+                        "KMS says the signature is not valid".into(),
+                    ))
+                } else {
+                    Err(error.into())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_is_the_standard_digest() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
