@@ -493,10 +493,12 @@ async fn each_role_writes_only_its_own_state_and_no_persona_writes_any() {
         .unwrap();
     let stack = &local.runtime.stack;
     let state = stack.buckets["StateBucket"].clone();
-    // What each function may write in the state bucket; trigger-training reads the ledger and pins manifests.
-    let writes: [(&str, &[&str]); 5] = [
+    // What each function may write in the state bucket; trigger-training reads the ledger and pins manifests,
+    // model-gate signs lineage records.
+    let writes: [(&str, &[&str]); 6] = [
         ("validate-ingest", &["validate-ingest/", "ledger/"]),
         ("trigger-training", &["manifests/"]),
+        ("model-gate", &["lineage/"]),
         ("drift-handler", &["drift-handler/"]),
         ("inference-monitor", &["inference-monitor/"]),
         ("cost-guard", &["cost-guard/"]),
