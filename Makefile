@@ -39,16 +39,21 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# cfn-guard from crates.io, built once into .tools (about 2 minutes on 2 cores).
-$(CFN_GUARD):
-	$(CARGO) install cfn-guard --version $(CFN_GUARD_VERSION) --locked --root .tools --quiet
+# The pinned Rust tools from crates.io, built once into .tools. A light release profile: a fresh clone builds them
+# every time, and each run of them takes well under a second either way (cargo-deny measured: 3.0 min to build
+# with its own profile, 1.5 min with this one).
+TOOL_BUILD := CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=true
+TOOL_INSTALL := $(TOOL_BUILD) $(CARGO) install --locked --root .tools --quiet
 
-# cargo-deny and cargo-machete from crates.io, built once into .tools.
+$(CFN_GUARD):
+	$(TOOL_INSTALL) cfn-guard --version $(CFN_GUARD_VERSION)
+
 $(CARGO_DENY):
-	$(CARGO) install cargo-deny --version $(CARGO_DENY_VERSION) --locked --root .tools --quiet
+	$(TOOL_INSTALL) cargo-deny --version $(CARGO_DENY_VERSION)
 
 $(CARGO_MACHETE):
-	$(CARGO) install cargo-machete --version $(CARGO_MACHETE_VERSION) --locked --root .tools --quiet
+	$(TOOL_INSTALL) cargo-machete --version $(CARGO_MACHETE_VERSION)
 
 test: setup fmt-check clippy deps asl guard-tests posture posture-weakened cargo-tests ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
 
