@@ -8,7 +8,7 @@
 //! signature of that digest. The model package carries the record's location and digest in its customer metadata
 //! ([`PACKAGE_RECORD`], [`PACKAGE_DIGEST`]). The JSON Schema of the record is `schemas/lineage-record.schema.json`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
@@ -29,6 +29,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const PACKAGE_RECORD: &str = "lineage";
 /// Customer-metadata key of a model package: the hex SHA-256 of its lineage record.
 pub const PACKAGE_DIGEST: &str = "lineage_sha256";
+/// Customer-metadata key of a model package: the training job that made it.
+pub const PACKAGE_JOB: &str = "training_job";
 /// The signing algorithm (an `ECC_NIST_P256` key with `SIGN_VERIFY` usage).
 const ALGORITHM: SigningAlgorithmSpec = SigningAlgorithmSpec::EcdsaSha256;
 
@@ -227,6 +229,16 @@ impl Lineage {
         Lineage::new(state, aws_sdk_kms::Client::new(sdk), key_id, prefix)
     }
 
+    /// The signing key.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Where records are in the state bucket.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn keys(&self, job: &str) -> (String, String) {
         (
             format!("{}{job}.json", self.prefix),
@@ -328,6 +340,36 @@ impl Lineage {
         self.check_signature(&bytes, &signature).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| LineageError::Invalid(format!("the record does not read: {e}")))
+    }
+
+    /// Verifies the lineage a model package's customer metadata names: the record must be in this store, match
+    /// the package's digest, carry a valid signature, and be the record of the package's own training job.
+    ///
+    /// # Errors
+    /// [`LineageError::Missing`] for a package without lineage; [`LineageError::Invalid`] for one whose lineage
+    /// does not verify.
+    pub async fn verify_package(
+        &self,
+        metadata: &HashMap<String, String>,
+    ) -> Result<LineageRecord, LineageError> {
+        let named = |key: &str| {
+            metadata
+                .get(key)
+                .ok_or_else(|| LineageError::Missing(format!("the package's {key} metadata")))
+        };
+        let (uri, digest) = (named(PACKAGE_RECORD)?, named(PACKAGE_DIGEST)?);
+        let key = uri
+            .strip_prefix(&format!("s3://{}/", self.state.bucket()))
+            .ok_or_else(|| LineageError::Invalid(format!("{uri} is not in the state bucket")))?;
+        let record = self.verify(key, digest).await?;
+        if metadata.get(PACKAGE_JOB) != Some(&record.training.job_name) {
+            return Err(LineageError::Invalid(format!(
+                "the record is job {}'s, the package was made by {:?}",
+                record.training.job_name,
+                metadata.get(PACKAGE_JOB)
+            )));
+        }
+        Ok(record)
     }
 
     async fn check_signature(

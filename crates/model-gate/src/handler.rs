@@ -362,7 +362,7 @@ fn metadata(job: &FinishedJob, verdict: &Verdict) -> BTreeMap<String, String> {
         })
         .collect();
     metadata.insert(
-        "training_job".into(),
+        lineage::PACKAGE_JOB.into(),
         metadata_text(&job.name, MAX_METADATA_VALUE),
     );
     metadata.insert("gate_decision".into(), verdict.decision.as_str().into());

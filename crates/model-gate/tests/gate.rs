@@ -149,6 +149,50 @@ async fn group(packages: &[(ModelApprovalStatus, &str)]) -> (String, Vec<String>
     (name, arns)
 }
 
+/// A package of `group` with `metadata`, as the workflow's Register step creates it.
+async fn register(group: &str, metadata: &std::collections::BTreeMap<String, String>) -> String {
+    let sm = aws_sdk_sagemaker::Client::new(&emulator().sdk_config().await);
+    let mut create = sm
+        .create_model_package()
+        .model_package_group_name(group)
+        .model_approval_status(ModelApprovalStatus::Approved)
+        .inference_specification(
+            InferenceSpecification::builder()
+                .containers(
+                    ModelPackageContainerDefinition::builder()
+                        .image("nlp:1")
+                        .model_data_url("s3://artifacts/m.tar.gz")
+                        .build(),
+                )
+                .supported_content_types("application/jsonlines")
+                .supported_response_mime_types("application/jsonlines")
+                .build(),
+        );
+    for (key, value) in metadata {
+        create = create.customer_metadata_properties(key, value);
+    }
+    let created = create.send().await.unwrap();
+    created.model_package_arn().unwrap().to_owned()
+}
+
+/// `lineage verify <package>` against the emulator: (exit 0, stdout, stderr).
+fn lineage_cli(package: &str, lineage: &Lineage) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lineage"))
+        .args(["verify", package, "--state-bucket", STATE])
+        .args(["--key-id", lineage.key_id(), "--prefix", lineage.prefix()])
+        .env("AWS_ENDPOINT_URL", emulator().endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn request(group: &str) -> GateRequest {
     serde_json::from_value(json!({
         "training_job_arn": format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}"),
@@ -200,6 +244,30 @@ async fn approves_against_the_newest_approved_champion_and_emits_metrics() {
         Some("tickets-v1")
     );
     assert_eq!(verified.verdict.decision, "Approved");
+
+    // Registered with that metadata, the package passes the auditors' `lineage verify`; an older package without
+    // lineage, or this one after a byte of its record changed, does not.
+    let package = register(&group, &verdict.metadata).await;
+    let (ok, stdout, stderr) = lineage_cli(&package, lineage);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(JOB) && stderr.contains("verified"),
+        "{stdout}\n{stderr}"
+    );
+    let (ok, _, stderr) = lineage_cli(&arns[0], lineage);
+    assert!(!ok && stderr.contains("NOT verified"), "{stderr}");
+    let s3 = aws::s3_client(&emulator().sdk_config().await);
+    let mut bytes = testkit::object_bytes(&s3, STATE, key).await;
+    bytes[10] ^= 1;
+    s3.put_object()
+        .bucket(STATE)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+    let (ok, _, stderr) = lineage_cli(&package, lineage);
+    assert!(!ok && stderr.contains("does not verify"), "{stderr}");
 
     let documents = emf_documents(collector);
     let ours: Vec<_> = documents
