@@ -4,51 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use guardrails_core::ObjectRef;
-use guardrails_core::domain::ContractRef;
-use guardrails_core::lineage::{Data, LineageRecord, Training, Verdict, sha256_hex};
 use serde_json::{Value, json};
-
-fn record() -> LineageRecord {
-    let mut pins = ObjectRef::new("state", "manifests/data-1.pins.json");
-    pins.version_id = Some("v1".to_owned());
-    LineageRecord {
-        schema_version: 1,
-        recorded_at: "2026-12-01T10:00:00Z".parse().unwrap(),
-        training: Training {
-            job_name: "tickets-classifier-20261201100000-abcdef".to_owned(),
-            job_arn: None,
-            image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:1".to_owned()),
-            hyperparameters: BTreeMap::from([("epochs".to_owned(), "3".to_owned())]),
-            instance_type: Some("ml.g5.xlarge".to_owned()),
-            instance_count: Some(1),
-            spot: true,
-            model_data_url: "s3://artifacts/models/x/output/model.tar.gz".to_owned(),
-        },
-        data: Data {
-            manifest: ObjectRef::new("state", "manifests/data-1.manifest"),
-            manifest_sha256: sha256_hex(b"manifest"),
-            pins,
-            pins_sha256: sha256_hex(b"pins"),
-            files: 2,
-            rows: 2000,
-            contracts: vec![ContractRef {
-                name: Some("tickets-v1".to_owned()),
-                version: 1,
-            }],
-        },
-        verdict: Verdict {
-            decision: "PendingManualApproval".to_owned(),
-            reasons: vec!["auto-approval is off".to_owned()],
-            metrics: BTreeMap::from([("validation:weighted_f1".to_owned(), 0.87)]),
-            champion: None,
-        },
-    }
-}
 
 /// The validator's verdict on `instance` against `schemas/<schema>`: `Ok`, or its messages.
 fn validate(schema: &str, instance: &Value) -> Result<(), String> {
@@ -82,7 +41,10 @@ fn validate(schema: &str, instance: &Value) -> Result<(), String> {
 
 #[test]
 fn a_lineage_record_as_written_validates_and_altered_ones_do_not() {
-    let written = serde_json::to_value(record()).unwrap();
+    let written = serde_json::to_value(testkit::lineage_record(
+        "tickets-classifier-20261201100000-abcdef",
+    ))
+    .unwrap();
     validate("lineage-record.schema.json", &written).unwrap();
 
     type Change = fn(&mut Value);

@@ -174,17 +174,17 @@ impl Ledger {
             .prefix(&prefix)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        // Keys list in order, so the listing stops at the first key past `until`.
+        'listing: while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
                 AwsError::from_sdk("ListObjectsV2", format!("s3://{}/{prefix}", self.bucket), e)
             })?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| **k <= *last)
-                    .map(str::to_owned),
-            );
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                if *key > *last {
+                    break 'listing;
+                }
+                keys.push(key.to_owned());
+            }
         }
         let mut entries = Vec::with_capacity(keys.len());
         for key in keys {

@@ -151,11 +151,16 @@ pub struct Signature {
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&sha256(bytes))
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why a lineage could not be written or does not verify.
@@ -269,8 +274,9 @@ impl Lineage {
                 .await?
                 .ok_or_else(|| LineageError::Missing(self.state.at(&record_key).uri()))?
         };
-        let sha256 = sha256_hex(&bytes);
-        let signature = self.sign(&bytes, &sha256).await?;
+        let digest = sha256(&bytes);
+        let sha256 = hex(&digest);
+        let signature = self.sign(digest, &sha256).await?;
         self.state.create(&signature_key, &signature).await?;
         Ok(Stored {
             record: self.state.at(&record_key),
@@ -278,13 +284,13 @@ impl Lineage {
         })
     }
 
-    async fn sign(&self, bytes: &[u8], sha256: &str) -> Result<Signature, LineageError> {
-        use sha2::Digest;
+    /// KMS's signature of `digest` (the SHA-256 of the record, whose hex is `sha256`).
+    async fn sign(&self, digest: Vec<u8>, sha256: &str) -> Result<Signature, LineageError> {
         let signed = self
             .kms
             .sign()
             .key_id(&self.key_id)
-            .message(Blob::new(sha2::Sha256::digest(bytes).to_vec()))
+            .message(Blob::new(digest))
             .message_type(MessageType::Digest)
             .signing_algorithm(ALGORITHM)
             .send()
@@ -330,14 +336,15 @@ impl Lineage {
             .await?
             .ok_or_else(|| LineageError::Missing(self.state.at(&signature_key).uri()))?
             .value;
-        let actual = sha256_hex(&bytes);
+        let digest = sha256(&bytes);
+        let actual = hex(&digest);
         if actual != signature.sha256 || actual != expected {
             return Err(LineageError::Invalid(format!(
                 "the record's SHA-256 is {actual}, its signature covers {} and the package names {expected}",
                 signature.sha256
             )));
         }
-        self.check_signature(&bytes, &signature).await?;
+        self.check_signature(digest, &signature).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| LineageError::Invalid(format!("the record does not read: {e}")))
     }
@@ -372,12 +379,12 @@ impl Lineage {
         Ok(record)
     }
 
+    /// KMS's check of `signature` over `digest`.
     async fn check_signature(
         &self,
-        bytes: &[u8],
+        digest: Vec<u8>,
         signature: &Signature,
     ) -> Result<(), LineageError> {
-        use sha2::Digest;
         let raw = STANDARD
             .decode(&signature.signature)
             .map_err(|e| LineageError::Invalid(format!("the signature is not base64: {e}")))?;
@@ -385,7 +392,7 @@ impl Lineage {
             .kms
             .verify()
             .key_id(&self.key_id)
-            .message(Blob::new(sha2::Sha256::digest(bytes).to_vec()))
+            .message(Blob::new(digest))
             .message_type(MessageType::Digest)
             .signing_algorithm(ALGORITHM)
             .signature(Blob::new(raw))

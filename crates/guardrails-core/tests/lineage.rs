@@ -3,51 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-use guardrails_core::domain::ContractRef;
-use guardrails_core::lineage::{Data, Lineage, LineageError, LineageRecord, Training, Verdict};
+use guardrails_core::lineage::{Lineage, LineageError};
 use guardrails_core::state::StateStore;
 use guardrails_core::{Classify, ErrorClass, ObjectRef, aws};
-use testkit::{KmsBucket, emulator};
-
-fn record(job: &str) -> LineageRecord {
-    LineageRecord {
-        schema_version: 1,
-        recorded_at: "2026-12-01T10:00:00Z".parse().unwrap(),
-        training: Training {
-            job_name: job.to_owned(),
-            job_arn: Some(format!(
-                "arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}"
-            )),
-            image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp@sha256:00ff".to_owned()),
-            hyperparameters: BTreeMap::from([("epochs".to_owned(), "3".to_owned())]),
-            instance_type: Some("ml.g5.xlarge".to_owned()),
-            instance_count: Some(1),
-            spot: true,
-            model_data_url: format!("s3://artifacts/models/{job}/output/model.tar.gz"),
-        },
-        data: Data {
-            manifest: ObjectRef::new("state", "manifests/x.manifest"),
-            manifest_sha256: "11".repeat(32),
-            pins: ObjectRef::new("state", "manifests/x.pins.json"),
-            pins_sha256: "22".repeat(32),
-            files: 2,
-            rows: 2000,
-            contracts: vec![ContractRef {
-                name: Some("tickets-v1".to_owned()),
-                version: 1,
-            }],
-        },
-        verdict: Verdict {
-            decision: "Approved".to_owned(),
-            reasons: Vec::new(),
-            metrics: BTreeMap::from([("validation:weighted_f1".to_owned(), 0.87)]),
-            champion: None,
-        },
-    }
-}
+use testkit::{KmsBucket, emulator, lineage_record};
 
 #[tokio::test]
 async fn a_signed_record_verifies_and_any_change_to_it_does_not() {
@@ -66,7 +26,7 @@ async fn a_signed_record_verifies_and_any_change_to_it_does_not() {
     let state = StateStore::new(s3.clone(), &bucket.name);
     let lineage = Lineage::new(state.clone(), kms.clone(), &key_id, "lineage/");
 
-    let stored = lineage.record(&record("job-1")).await.unwrap();
+    let stored = lineage.record(&lineage_record("job-1")).await.unwrap();
     assert_eq!(
         stored.record,
         ObjectRef::new(&bucket.name, "lineage/job-1.json")
@@ -75,15 +35,15 @@ async fn a_signed_record_verifies_and_any_change_to_it_does_not() {
         .verify("lineage/job-1.json", &stored.sha256)
         .await
         .unwrap();
-    assert_eq!(verified, record("job-1"));
+    assert_eq!(verified, lineage_record("job-1"));
 
     // A retry for the same job keeps the first record, whatever it is asked to write now.
-    let mut later = record("job-1");
+    let mut later = lineage_record("job-1");
     later.verdict.decision = "Rejected".to_owned();
     assert_eq!(lineage.record(&later).await.unwrap(), stored);
 
     // Another package's digest does not verify this record.
-    let other = lineage.record(&record("job-2")).await.unwrap();
+    let other = lineage.record(&lineage_record("job-2")).await.unwrap();
     let swapped = lineage
         .verify("lineage/job-1.json", &other.sha256)
         .await
@@ -152,4 +112,36 @@ async fn a_signed_record_verifies_and_any_change_to_it_does_not() {
         .await
         .unwrap_err();
     assert!(matches!(missing, LineageError::Missing(_)), "{missing}");
+}
+
+#[tokio::test]
+async fn a_record_stored_by_an_attempt_that_died_before_signing_is_the_one_signed() {
+    let sdk = emulator().sdk_config().await;
+    let bucket = KmsBucket::create(&sdk, "state").await;
+    let state = StateStore::new(aws::s3_client(&sdk), &bucket.name);
+    let lineage = Lineage::from_sdk(
+        &sdk,
+        state.clone(),
+        testkit::signing_key(&sdk).await,
+        "lineage/",
+    );
+    // The first attempt stored its record, then died: no signature.
+    let first = lineage_record("job-1");
+    let stored_bytes = serde_json::to_vec_pretty(&first).unwrap();
+    assert!(
+        state
+            .create_bytes("lineage/job-1.json", stored_bytes)
+            .await
+            .unwrap()
+    );
+
+    // The retry composes a different record (another time, say); the stored one is signed and stays.
+    let mut retry = lineage_record("job-1");
+    retry.recorded_at = "2026-12-01T11:00:00Z".parse().unwrap();
+    let stored = lineage.record(&retry).await.unwrap();
+    let verified = lineage
+        .verify("lineage/job-1.json", &stored.sha256)
+        .await
+        .unwrap();
+    assert_eq!(verified, first);
 }

@@ -44,9 +44,7 @@ pub fn describe_published(detail_type: &str, detail: &Value) -> String {
 
 /// `group/3` from a model package ARN.
 pub fn version(arn: &Value) -> String {
-    let arn = arn.as_str().unwrap_or_default();
-    arn.rsplit_once(":model-package/")
-        .map_or_else(|| arn.to_owned(), |(_, v)| v.to_owned())
+    guardrails_core::domain::package_version(arn.as_str().unwrap_or_default()).to_owned()
 }
 
 fn compact(value: &Value) -> String {

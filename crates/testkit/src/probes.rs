@@ -346,3 +346,44 @@ pub async fn queue_with_arn(
         .to_owned();
     Ok((url, arn))
 }
+
+/// A lineage record as model-gate writes one, for job `job`: the tests that sign, verify and validate records.
+pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {
+    use guardrails_core::lineage::{Data, LineageRecord, Training, Verdict, sha256_hex};
+    let mut pins = guardrails_core::ObjectRef::new("state", "manifests/data-1.pins.json");
+    pins.version_id = Some("v1".to_owned());
+    LineageRecord {
+        schema_version: 1,
+        recorded_at: "2026-12-01T10:00:00Z".parse().expect("a time"),
+        training: Training {
+            job_name: job.to_owned(),
+            job_arn: Some(format!(
+                "arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}"
+            )),
+            image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:1".to_owned()),
+            hyperparameters: [("epochs".to_owned(), "3".to_owned())].into(),
+            instance_type: Some("ml.g5.xlarge".to_owned()),
+            instance_count: Some(1),
+            spot: true,
+            model_data_url: format!("s3://artifacts/models/{job}/output/model.tar.gz"),
+        },
+        data: Data {
+            manifest: guardrails_core::ObjectRef::new("state", "manifests/data-1.manifest"),
+            manifest_sha256: sha256_hex(b"manifest"),
+            pins,
+            pins_sha256: sha256_hex(b"pins"),
+            files: 2,
+            rows: 2000,
+            contracts: vec![guardrails_core::domain::ContractRef {
+                name: Some("tickets-v1".to_owned()),
+                version: 1,
+            }],
+        },
+        verdict: Verdict {
+            decision: "Approved".to_owned(),
+            reasons: Vec::new(),
+            metrics: [("validation:weighted_f1".to_owned(), 0.87)].into(),
+            champion: None,
+        },
+    }
+}
