@@ -2,7 +2,7 @@
 
 For each format and size: generate the file once (target/bench-data), run the release `dataset-check` (every
 check on) under /usr/bin/time for wall time and peak RSS, and `dataset-bench parse-only` for the bare-parse time
-of the same parser. Prints a table and writes target/bench-data/results.json. Targets (from the issue): >= 300
+of the same parser; then the check again with profiling on (`--profile`, as validate-ingest runs it). Prints a table and writes target/bench-data/results.json. Targets (from the issue): >= 300
 MB/s, <= 1.5x bare parse, peak RSS < 64 MB on the 2 GB file; misses are printed, not fatal.
 
 BENCH_SIZES_MB overrides the sizes (default "10 200 2048").
@@ -38,9 +38,10 @@ def gzipped(path):
     return out
 
 
-def run_check(path):
+def run_check(path, profile=False):
+    extra = ["--profile", os.path.join(DATA, "profile.json")] if profile else []
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "TIME %e %M", CHECK, "--contract", CONTRACT, path],
+        ["/usr/bin/time", "-f", "TIME %e %M", CHECK, "--contract", CONTRACT, *extra, path],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -66,11 +67,15 @@ def main():
     cases.append(("jsonl.gz", mid, gzipped(generate("jsonl", mid))))
 
     rows = []
-    print(f"{'file':<28} {'MB':>7} {'rows':>10} {'check s':>8} {'MB/s':>7} {'parse s':>8} {'ratio':>6} {'RSS MiB':>8}  verdict")
+    print(
+        f"{'file':<28} {'MB':>7} {'rows':>10} {'check s':>8} {'MB/s':>7} {'parse s':>8} {'ratio':>6} {'RSS MiB':>8}"
+        f" {'+profile s':>10} {'MB/s':>7} {'ratio':>6} {'RSS MiB':>8}  verdict"
+    )
     for fmt, size, path in cases:
         decoded = os.path.getsize(path[:-3] if path.endswith(".gz") else path) / MB
         seconds, rss, report = run_check(path)
         bare = parse_only(path)
+        p_seconds, p_rss, _ = run_check(path, profile=True)
         row = {
             "file": os.path.basename(path),
             "mb": round(decoded, 1),
@@ -80,6 +85,10 @@ def main():
             "parse_only_s": bare,
             "ratio": round(seconds / bare, 2) if bare else None,
             "peak_rss_mib": round(rss, 1),
+            "profiled_s": p_seconds,
+            "profiled_mb_per_s": round(decoded / p_seconds, 1) if p_seconds else None,
+            "profiled_ratio": round(p_seconds / bare, 2) if bare else None,
+            "profiled_peak_rss_mib": round(p_rss, 1),
             "verdict": report["verdict"],
             "duplicates_exact": report["duplicates_exact"],
             "duplicate_fraction": report["duplicate_fraction"],
@@ -87,7 +96,8 @@ def main():
         rows.append(row)
         print(
             f"{row['file']:<28} {row['mb']:>7} {row['rows']:>10} {seconds:>8.2f} {row['mb_per_s']:>7} "
-            f"{bare:>8.2f} {row['ratio']:>6} {row['peak_rss_mib']:>8}  {row['verdict']}"
+            f"{bare:>8.2f} {row['ratio']:>6} {row['peak_rss_mib']:>8} {p_seconds:>10.2f} {row['profiled_mb_per_s']:>7}"
+            f" {row['profiled_ratio']:>6} {row['profiled_peak_rss_mib']:>8}  {row['verdict']}"
             f"{'' if row['duplicates_exact'] else ' (duplicates sampled)'}"
         )
     with open(os.path.join(DATA, "results.json"), "w") as f:

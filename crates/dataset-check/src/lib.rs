@@ -9,8 +9,10 @@
 
 pub mod check;
 pub mod contract;
+pub mod profile;
 pub mod report;
 
-pub use check::{Format, SourceError, check, parse_only};
+pub use check::{Format, SourceError, check, check_profiled, parse_only};
 pub use contract::Contract;
+pub use profile::Profile;
 pub use report::{Report, Verdict};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dataset_check::{Contract, Format, check};
+use dataset_check::{Contract, Format, check, check_profiled};
 
 /// Check a text-classification dataset (CSV or JSON Lines, optionally gzip) against its dataset contract.
 #[derive(Parser)]
@@ -22,6 +22,10 @@ struct Args {
     /// Override the format the contract or the file name implies.
     #[arg(long, value_parser = ["csv", "jsonl"])]
     format: Option<String>,
+    /// Also profile the valid texts (labels, lengths, character classes, scripts, vocabulary) in the same pass
+    /// and write the profile, as validate-ingest stores it for the baseline, to this file.
+    #[arg(long, value_name = "PATH")]
+    profile: Option<PathBuf>,
 }
 
 const UNUSABLE: u8 = 2;
@@ -62,7 +66,18 @@ fn run(args: &Args) -> Result<bool, String> {
                 .map_err(|e| format!("cannot open {}: {e}", args.file))?,
         )
     };
-    let report = check(input, &args.file, &contract, format).map_err(|e| e.to_string())?;
+    let report = match &args.profile {
+        None => check(input, &args.file, &contract, format).map_err(|e| e.to_string())?,
+        Some(path) => {
+            let (report, profile) =
+                check_profiled(input, &args.file, &contract, format).map_err(|e| e.to_string())?;
+            let json = serde_json::to_vec(&profile)
+                .map_err(|e| format!("cannot write the profile: {e}"))?;
+            std::fs::write(path, json)
+                .map_err(|e| format!("cannot write the profile {}: {e}", path.display()))?;
+            report
+        }
+    };
 
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &report)

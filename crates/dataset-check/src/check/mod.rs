@@ -13,8 +13,10 @@ use std::io::{self, BufReader, Read};
 use flate2::bufread::MultiGzDecoder;
 
 use crate::contract::{Contract, FormatSetting};
+use crate::profile::Profile;
 use crate::report::Report;
 
+pub(crate) use tally::PassThrough;
 pub use tally::{Field, RowCounter, Rule, Sink, Tally};
 
 /// Distinct texts whose duplicates are counted exactly; beyond this the duplicate count is a sampled estimate.
@@ -100,15 +102,44 @@ pub fn check(
     contract: &Contract,
     explicit: Option<Format>,
 ) -> Result<Report, SourceError> {
-    let mut tally = Tally::new(contract);
+    let (report, _) = check_with(input, name, contract, explicit, Tally::new(contract))?;
+    Ok(report)
+}
+
+/// Checks one dataset as [`check`] does and, in the same pass, profiles its valid texts (label shares, lengths,
+/// character classes, scripts, vocabulary): what validate-ingest stores for the baseline of the models trained
+/// on the file.
+///
+/// # Errors
+/// [`SourceError`] only when the source itself fails.
+pub fn check_profiled(
+    input: impl Read,
+    name: &str,
+    contract: &Contract,
+    explicit: Option<Format>,
+) -> Result<(Report, Profile), SourceError> {
+    let tally = Tally::profiled(contract);
+    let (report, profile) = check_with(input, name, contract, explicit, tally)?;
+    Ok((report, profile.unwrap_or_else(Profile::empty)))
+}
+
+fn check_with(
+    input: impl Read,
+    name: &str,
+    contract: &Contract,
+    explicit: Option<Format>,
+    mut tally: Tally<'_>,
+) -> Result<(Report, Option<Profile>), SourceError> {
     let read = run(input, name, contract, explicit, &mut tally)?;
-    Ok(tally.finish(
+    let profile = tally.profile();
+    let report = tally.finish(
         name,
         read.format.map(Format::as_str),
         read.compression,
         read.bytes_read,
         read.bytes_decoded,
-    ))
+    );
+    Ok((report, profile))
 }
 
 /// Parses the dataset exactly as [`check`] does but applies no rule: the bare cost of reading, decompressing

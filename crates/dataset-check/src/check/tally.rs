@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::contract::Contract;
+use crate::profile::{Profile, Profiler};
 use crate::report::{
     CheckOutcome, ContractRef, Example, Failures, REPORT_VERSION, Report, TextStats, Verdict,
     cut_value,
@@ -129,6 +130,7 @@ pub struct Tally<'c> {
     distinct: DistinctSampler,
     failures: BTreeMap<Rule, Failures>,
     fatal: Vec<String>,
+    profiler: Option<Box<Profiler>>,
 }
 
 impl<'c> Tally<'c> {
@@ -148,7 +150,28 @@ impl<'c> Tally<'c> {
             distinct: DistinctSampler::new(EXACT_DISTINCT_TEXTS),
             failures: BTreeMap::new(),
             fatal: Vec::new(),
+            profiler: None,
         }
+    }
+
+    /// The same totals, also profiling the valid texts.
+    pub fn profiled(contract: &'c Contract) -> Self {
+        Tally {
+            profiler: Some(Box::default()),
+            ..Tally::new(contract)
+        }
+    }
+
+    /// The profile of the valid rows so far, when profiling.
+    pub fn profile(&mut self) -> Option<Profile> {
+        let labels = self
+            .contract
+            .labels
+            .iter()
+            .cloned()
+            .zip(self.label_counts.iter().copied())
+            .collect();
+        self.profiler.take().map(|p| p.finish(labels))
     }
 }
 
@@ -172,9 +195,12 @@ impl Sink for Tally<'_> {
         valid &= label_slot.is_some();
 
         match text.map_str(trimmed) {
-            Field::Str("") => {
+            Field::Str("") | Field::Null => {
                 // A null text is its own file-level check (max_null_fraction), not a row violation.
                 self.null_texts += 1;
+                if let (Some(profiler), true) = (&mut self.profiler, valid) {
+                    profiler.empty();
+                }
             }
             // Length, emptiness and duplicates are all judged on the same trimmed text.
             Field::Str(t) => {
@@ -202,9 +228,11 @@ impl Sink for Tally<'_> {
                     self.text_chars_max = self.text_chars_max.max(chars);
                     self.distinct
                         .insert(xxhash_rust::xxh3::xxh3_64(t.as_bytes()));
+                    if let Some(profiler) = &mut self.profiler {
+                        profiler.text(t, chars);
+                    }
                 }
             }
-            Field::Null => self.null_texts += 1,
             other => {
                 valid = false;
                 self.field_problem(other, &contract.text_field);
@@ -666,7 +694,7 @@ impl HeavyHitters {
 
 /// A hasher for keys that are already uniform 64-bit hashes: uses them as they are.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(crate) struct PassThrough(u64);
 
 impl std::hash::Hasher for PassThrough {
     fn write(&mut self, bytes: &[u8]) {
