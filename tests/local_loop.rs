@@ -160,7 +160,6 @@ async fn the_story_happens_through_the_template_wiring() {
     for rule in [
         "RawObjectCreatedRule",
         "TrainingTriggersRule",
-        "InferenceBaselineRule",
         "DriftAlarmsRule",
         "CostGuardSchedule",
     ] {
@@ -336,7 +335,8 @@ async fn uploads_at_every_state_path_change_nothing_the_guardrails_decide() {
         format!("cost-guard/{yesterday}/total-over.json"),
         format!("trigger-training/new-data/{now}_1000000000_forged.json"),
         format!("ledger/tickets/{now}_1000000000_forged.json"),
-        "inference-monitor/baseline.json".to_owned(),
+        "baselines/tickets-classifier-1.json".to_owned(),
+        "profiles/tickets/forged.json".to_owned(),
         format!("drift-handler/{}/x.json", local.drift_alarm_name()),
         "validate-ingest/0123.json".to_owned(),
     ];
@@ -494,13 +494,16 @@ async fn each_role_writes_only_its_own_state_and_no_persona_writes_any() {
     let stack = &local.runtime.stack;
     let state = stack.buckets["StateBucket"].clone();
     // What each function may write in the state bucket; trigger-training reads the ledger and pins manifests,
-    // model-gate signs lineage records.
+    // model-gate signs lineage records and merges baselines, inference-monitor only reads them.
     let writes: [(&str, &[&str]); 6] = [
-        ("validate-ingest", &["validate-ingest/", "ledger/"]),
+        (
+            "validate-ingest",
+            &["validate-ingest/", "ledger/", "profiles/"],
+        ),
         ("trigger-training", &["manifests/"]),
-        ("model-gate", &["lineage/"]),
+        ("model-gate", &["lineage/", "baselines/"]),
         ("drift-handler", &["drift-handler/"]),
-        ("inference-monitor", &["inference-monitor/"]),
+        ("inference-monitor", &[]),
         ("cost-guard", &["cost-guard/"]),
     ];
     let every_prefix: Vec<&str> = writes.iter().flat_map(|(_, p)| p.iter().copied()).collect();

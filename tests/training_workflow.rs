@@ -19,6 +19,9 @@ use aws_sdk_sagemaker::types::{MetricData, ModelArtifacts, TrainingJobStatus};
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::Utc;
+use std::collections::{BTreeMap, HashMap};
+
+use guardrails_core::baseline::{self, Baselines};
 use guardrails_core::ledger::{Copy, Entry, Ledger};
 use guardrails_core::lineage::{self, Lineage, LineageError};
 use guardrails_core::state::StateStore;
@@ -47,6 +50,8 @@ struct World {
     state: StateStore,
     /// The validated copies in the ledger, as `(key, rows)`.
     validated: Vec<(String, u64)>,
+    /// Every valid row of those files, as `(text, label)`.
+    rows: Vec<(String, String)>,
     ledger: Ledger,
     manifests: Manifests,
     /// The key that signs lineage records.
@@ -123,24 +128,19 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
     let s3 = guardrails_core::aws::s3_client(&sdk);
     let state = StateStore::new(s3.clone(), state_bucket);
     let ledger = Ledger::new(s3, state_bucket, &config.ledger_prefix);
-    let validated = vec![
-        ("tickets/0f1e2d3c4b5a6978/2026/a.csv".to_owned(), 1200),
-        ("tickets/8796a5b4c3d2e1f0/b.jsonl".to_owned(), 800),
-    ];
-    for (i, (key, rows)) in validated.iter().enumerate() {
-        let entry = Entry {
-            id: format!("upload-{i}"),
-            time: Utc::now() - chrono::Duration::minutes(10 - i as i64),
-            dataset: "tickets".to_owned(),
-            rows: *rows,
-            copy: Some(Copy {
-                object: ObjectRef::new("ingested", key),
-                bytes: 4096,
-                sha256: None,
-                contract: None,
-            }),
-        };
-        ledger.record(&entry).await.unwrap();
+    let (mut validated, mut rows) = (Vec::new(), Vec::new());
+    for (i, (key, body)) in TRAINING_FILES.iter().enumerate() {
+        let rows_of_file = validate_into_ledger(
+            &ledger,
+            &state,
+            i,
+            key,
+            body,
+            Utc::now() - chrono::Duration::minutes(10),
+        )
+        .await;
+        validated.push(((*key).to_owned(), rows_of_file.len() as u64));
+        rows.extend(rows_of_file);
     }
     let manifests = Manifests::new(state.clone(), &config.manifest_prefix);
     let trigger = TriggerTraining::new(
@@ -157,11 +157,109 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         trigger,
         state,
         validated,
+        rows,
         ledger,
         manifests,
         signing_key: testkit::signing_key(&sdk).await,
         sdk,
     }
+}
+
+/// The validated files of the ledger: `(copy key, body)`.
+const TRAINING_FILES: [(&str, &str); 2] = [
+    (
+        "tickets/0f1e2d3c4b5a6978/2026/a.csv",
+        "text,label\nMi factura está duplicada,facturacion\nNo puedo entrar en mi cuenta,soporte\n\
+         La factura llegó sin IVA,facturacion\nQuiero la versión anual,ventas\n",
+    ),
+    (
+        "tickets/8796a5b4c3d2e1f0/b.jsonl",
+        "{\"text\": \"¿Dónde está mi pedido?\", \"label\": \"soporte\"}\n\
+         {\"text\": \"Mi pedido llegó roto\", \"label\": \"soporte\"}\n\
+         {\"text\": \"Precio de la versión anual\", \"label\": \"ventas\"}\n",
+    ),
+];
+
+/// A file as validate-ingest leaves it: checked and profiled in one pass, its profile in the state bucket,
+/// its entry in the ledger naming the copy and the profile. Returns its valid rows as `(text, label)`.
+async fn validate_into_ledger(
+    ledger: &Ledger,
+    state: &StateStore,
+    i: usize,
+    key: &str,
+    body: &str,
+    time: chrono::DateTime<Utc>,
+) -> Vec<(String, String)> {
+    let contract = dataset_check::Contract::from_json(
+        r#"{"labels": ["facturacion", "soporte", "ventas", "Otros"], "min_rows": 1}"#,
+    )
+    .unwrap();
+    let (report, profile) =
+        dataset_check::check_profiled(body.as_bytes(), key, &contract, None).unwrap();
+    assert!(report.is_valid(), "{:?}", report.reasons);
+    let id = format!("upload-{i}");
+    let profile_key = baseline::profile_key("tickets", &id);
+    state
+        .create_bytes(&profile_key, serde_json::to_vec(&profile).unwrap())
+        .await
+        .unwrap();
+    let entry = Entry {
+        id,
+        time: time + chrono::Duration::seconds(i as i64),
+        dataset: "tickets".to_owned(),
+        rows: report.rows,
+        copy: Some(Copy {
+            object: ObjectRef::new("ingested", key),
+            bytes: body.len() as u64,
+            sha256: None,
+            contract: None,
+            profile: Some(profile_key),
+        }),
+    };
+    ledger.record(&entry).await.unwrap();
+    rows_of(key, body)
+}
+
+/// The `(text, label)` rows of a CSV or JSON Lines test file.
+fn rows_of(key: &str, body: &str) -> Vec<(String, String)> {
+    if key.ends_with(".csv") {
+        body.lines()
+            .skip(1)
+            .map(|l| {
+                let (text, label) = l.rsplit_once(',').unwrap();
+                (text.to_owned(), label.to_owned())
+            })
+            .collect()
+    } else {
+        body.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|v| {
+                (
+                    v["text"].as_str().unwrap().to_owned(),
+                    v["label"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// What the baseline of `rows` must hold: label shares, and every token with its exact count (most frequent
+/// first, ties by token), as the profile tokenizes.
+fn expected_baseline(rows: &[(String, String)]) -> (BTreeMap<String, f64>, Vec<(String, u64)>) {
+    let mut labels: BTreeMap<String, u64> = ["facturacion", "soporte", "ventas", "Otros"]
+        .iter()
+        .map(|l| ((*l).to_owned(), 0))
+        .collect();
+    let mut tokens: BTreeMap<String, u64> = BTreeMap::new();
+    for (text, label) in rows {
+        *labels.get_mut(label).unwrap() += 1;
+        for token in dataset_check::profile::tokens(text) {
+            *tokens.entry(token).or_default() += 1;
+        }
+    }
+    let mut top: Vec<(String, u64)> = tokens.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    (baseline::shares(&labels), top)
 }
 
 fn manual(reason: &str) -> Trigger {
@@ -374,8 +472,8 @@ impl World {
         )
     }
 
-    /// The lineage reference of the group's one package: (record URI, digest).
-    async fn lineage_of_package(&self) -> (String, String) {
+    /// The customer metadata of the group's one package.
+    async fn package_metadata(&self) -> HashMap<String, String> {
         let listed = self
             .sagemaker
             .list_model_packages()
@@ -393,7 +491,12 @@ impl World {
             .send()
             .await
             .unwrap();
-        let metadata = package.customer_metadata_properties().unwrap();
+        package.customer_metadata_properties().unwrap().clone()
+    }
+
+    /// The lineage reference of the group's one package: (record URI, digest).
+    async fn lineage_of_package(&self) -> (String, String) {
+        let metadata = self.package_metadata().await;
         (
             metadata[lineage::PACKAGE_RECORD].clone(),
             metadata[lineage::PACKAGE_DIGEST].clone(),
@@ -493,6 +596,7 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
             .map(|(key, _)| json!(key.strip_prefix("tickets/").unwrap())),
     );
     assert_eq!(manifest, Value::Array(expected));
+    let first_manifest = (key.to_owned(), world.state.read_bytes(key).await.unwrap());
 
     let packages = world.packages().await;
     assert_eq!(packages.len(), 1, "{packages:?}");
@@ -519,6 +623,39 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
     let rows: u64 = world.validated.iter().map(|(_, rows)| rows).sum();
     assert_eq!((verified.data.files, verified.data.rows), (2, rows));
     assert_eq!(verified.verdict.decision, "Approved");
+    let first_baseline = verified
+        .baseline
+        .clone()
+        .expect("the record names the baseline");
+
+    // The baseline the package names is the one the signed record names, and holds the training files' data.
+    let baselines = Baselines::new(world.state.clone());
+    let metadata = world.package_metadata().await;
+    let (named, baseline) = baselines
+        .of_package(&metadata)
+        .await
+        .unwrap()
+        .expect("a baseline");
+    assert_eq!(named, first_baseline);
+    let (label_shares, tokens) = expected_baseline(&world.rows);
+    assert_eq!(baseline.training_job, job);
+    assert_eq!((baseline.files, baseline.unprofiled.len()), (2, 0));
+    assert_eq!(baseline.summary.label_shares, label_shares);
+    assert_eq!(baseline.profile.vocabulary.count_error, 0);
+    let top: Vec<(String, u64)> = baseline
+        .profile
+        .vocabulary
+        .top
+        .iter()
+        .map(|t| (t.token.clone(), t.count))
+        .collect();
+    assert_eq!(top, tokens);
+    assert!(
+        tokens
+            .iter()
+            .all(|(t, _)| baseline.profile.vocabulary.sketch.contains(t))
+    );
+
     let mut bytes = world.state.read_bytes(key).await.unwrap().unwrap();
     let last = bytes.len() - 2;
     bytes[last] ^= 1;
@@ -545,6 +682,21 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         "{message}"
     );
 
+    // A file validated after the first run is in the second run only.
+    let (later_key, later_body) = (
+        "tickets/1a2b3c4d5e6f7a8b/c.csv",
+        "text,label\nCambio de tarifa en la factura,facturacion\n",
+    );
+    validate_into_ledger(
+        &world.ledger,
+        &world.state,
+        2,
+        later_key,
+        later_body,
+        Utc::now() - chrono::Duration::seconds(3),
+    )
+    .await;
+
     // The next model is judged against that one, read back from the registry the workflow wrote.
     let second = manual("second model");
     let job2 = second.job_name(&world.group);
@@ -569,6 +721,54 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         ("warning", "model-rejected")
     );
     assert!(message.contains("worse than the champion"), "{message}");
+
+    // The second model has its own lineage and baseline (rejected, it is recorded all the same), over the three
+    // files; the first model's manifest, baseline and lineage are as they were.
+    let second_key = format!("lineage/{job2}.json");
+    let signed: Value = world
+        .state
+        .read(&format!("lineage/{job2}.sig.json"))
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let record2 = lineage
+        .verify(&second_key, signed["sha256"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (record2.data.files, record2.verdict.decision.as_str()),
+        (3, "Rejected")
+    );
+    assert_ne!(record2.data.manifest.key, first_manifest.0);
+    let mut metadata2 = HashMap::new();
+    let baseline2 = record2.baseline.clone().unwrap();
+    metadata2.insert(
+        baseline::PACKAGE_BASELINE.to_owned(),
+        baseline2.object.uri(),
+    );
+    metadata2.insert(
+        baseline::PACKAGE_BASELINE_DIGEST.to_owned(),
+        baseline2.sha256.clone(),
+    );
+    let (_, second_baseline) = baselines.of_package(&metadata2).await.unwrap().unwrap();
+    assert_eq!(second_baseline.files, 3);
+    let mut all_rows = world.rows.clone();
+    all_rows.extend(rows_of(later_key, later_body));
+    assert_eq!(
+        second_baseline.summary.label_shares,
+        expected_baseline(&all_rows).0
+    );
+    assert_eq!(
+        world.state.read_bytes(&first_manifest.0).await.unwrap(),
+        first_manifest.1,
+        "the first run's manifest is unchanged"
+    );
+    let (still, _) = baselines.of_package(&metadata).await.unwrap().unwrap();
+    assert_eq!(
+        still, first_baseline,
+        "the first model's baseline is unchanged"
+    );
 }
 
 #[tokio::test]

@@ -45,6 +45,10 @@ pub struct Copy {
     /// The contract that passed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<ContractRef>,
+    /// The key of its text profile in the state bucket (see [`crate::baseline`]); absent in entries written
+    /// before profiles were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// The files of one training run, as trigger-training first pinned them (`manifests/<execution>.pins.json`).

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod aws_events;
+pub mod baseline;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod ledger;
 pub mod lineage;
 pub mod metric;
 pub mod notice;
+pub mod registry;
 pub mod s3;
 pub mod state;
 pub mod telemetry;

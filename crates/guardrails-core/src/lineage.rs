@@ -25,6 +25,8 @@ use crate::state::{StateError, StateStore};
 
 /// The record's format version.
 pub const SCHEMA_VERSION: u32 = 1;
+/// Default key prefix of lineage records in the state bucket (`LINEAGE_PREFIX`).
+pub const DEFAULT_PREFIX: &str = "lineage/";
 /// Customer-metadata key of a model package: `s3://…` of its lineage record.
 pub const PACKAGE_RECORD: &str = "lineage";
 /// Customer-metadata key of a model package: the hex SHA-256 of its lineage record.
@@ -48,6 +50,9 @@ pub struct LineageRecord {
     pub data: Data,
     /// The gate's verdict.
     pub verdict: Verdict,
+    /// The baseline of the data (the merged profiles of the pinned files), by digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::BaselineRef>,
 }
 
 /// The training job, as SageMaker describes it.

@@ -19,6 +19,7 @@ fn entry(id: &str, time: DateTime<Utc>, rows: u64) -> Entry {
             bytes: 10,
             sha256: Some("c2hhMjU2".to_owned()),
             contract: None,
+            profile: None,
         }),
     }
 }

@@ -12,14 +12,13 @@ pub const STAGE: &str = guardrails_core::metric::stage::INFERENCE_MONITOR;
 pub struct Config {
     /// Shared settings.
     pub common: CommonConfig,
-    /// The `Model` metric dimension (`MODEL_NAME`, default `model`): one value per deployment, so bounded.
+    /// The model package group whose serving version (the newest Approved) the batches come from
+    /// (`MODEL_PACKAGE_GROUP`).
+    pub model_package_group: String,
+    /// The `Model` metric dimension (`MODEL_NAME`, default the group): one value per deployment, so bounded.
     pub model: String,
-    /// The dataset whose Dataset Validated events build the baseline (`TRAINING_DATASET`).
-    pub dataset: String,
-    /// The state bucket, where the baseline label histogram lives (`STATE_BUCKET`).
+    /// The state bucket, where each version's baseline is kept (`STATE_BUCKET`).
     pub state_bucket: String,
-    /// The baseline's key there (`BASELINE_KEY`, default `inference-monitor/baseline.json`).
-    pub baseline_key: String,
     /// Output files are the keys ending with this (`OUTPUT_SUFFIX`, default `.out`, SageMaker's).
     pub output_suffix: String,
     /// The catch-all label (`OTHER_LABEL`, default `Otros`).
@@ -38,12 +37,12 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         let state_bucket = common.require_state_bucket()?.to_owned();
+        let model_package_group = env.required("MODEL_PACKAGE_GROUP")?;
         Ok(Config {
             common,
-            model: env.optional_or("MODEL_NAME", "model"),
-            dataset: env.required("TRAINING_DATASET")?,
+            model: env.optional_or("MODEL_NAME", &model_package_group),
+            model_package_group,
             state_bucket,
-            baseline_key: env.optional_or("BASELINE_KEY", "inference-monitor/baseline.json"),
             output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
             other_label: env.optional_or("OTHER_LABEL", "Otros"),
             low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
@@ -65,7 +64,7 @@ mod tests {
     fn defaults_and_named_errors() {
         let base = [
             ("EVENT_BUS_NAME", "bus"),
-            ("TRAINING_DATASET", "tickets"),
+            ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
             ("STATE_BUCKET", "b"),
         ];
         let config = Config::from_env(&Env::from_pairs(base)).unwrap();
@@ -74,6 +73,10 @@ mod tests {
             ("Otros", 0.5)
         );
         assert_eq!(config.fields, Fields::default());
+        assert_eq!(
+            config.model, "tickets-classifier",
+            "the metric dimension defaults to the group"
+        );
         let mut bad = base.to_vec();
         bad.push(("LOW_CONFIDENCE", "50"));
         let error = Config::from_env(&Env::from_pairs(bad))

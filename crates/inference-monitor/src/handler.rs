@@ -1,19 +1,19 @@
-//! One event: a batch's output files → their statistics as EMF metrics; or new training data → the baseline.
-
-use std::collections::BTreeMap;
+//! One event: a batch's output files → their statistics as EMF metrics, the label mix compared with the baseline
+//! of the model version that serves.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_s3::Client as S3;
-use chrono::{DateTime, Utc};
+use aws_sdk_sagemaker::Client as SageMaker;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
-use guardrails_core::domain::{DatasetValidated, DomainEvent, SOURCE};
+use guardrails_core::baseline::{Baseline, BaselineError, Baselines};
+use guardrails_core::registry;
 use guardrails_core::s3::decode_notification_key;
-use guardrails_core::state::{Change, StateError, StateStore};
+use guardrails_core::state::StateStore;
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, ObjectRef,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -32,21 +32,13 @@ pub enum Trigger {
     OutputFile(ObjectCreatedDetail),
     /// "SageMaker Transform Job State Change".
     TransformJob(TransformJobStateChange),
-    /// "Dataset Validated" from the project's bus.
-    DatasetValidated {
-        /// The event id: the baseline counts each event once.
-        id: Option<String>,
-        /// The dataset's figures.
-        detail: DatasetValidated,
-    },
 }
 
 impl Trigger {
     /// The typed trigger in `event`.
     ///
     /// # Errors
-    /// [`MonitorError::Unrecognised`]: another `detail-type`, a project event from another source, or a detail
-    /// of the wrong shape.
+    /// [`MonitorError::Unrecognised`]: another `detail-type` or source, or a detail of the wrong shape.
     pub fn from_event(event: EventBridgeEvent<Value>) -> Result<Self, MonitorError> {
         let kind = event.detail_type;
         let malformed = |e: serde_json::Error| MonitorError::Unrecognised(format!("{kind}: {e}"));
@@ -59,19 +51,10 @@ impl Trigger {
                     .map(Trigger::TransformJob)
                     .map_err(malformed)
             }
-            DatasetValidated::DETAIL_TYPE if event.source == SOURCE => {
-                serde_json::from_value(event.detail)
-                    .map(|detail| Trigger::DatasetValidated {
-                        id: event.id,
-                        detail,
-                    })
-                    .map_err(malformed)
-            }
             _ => Err(MonitorError::Unrecognised(format!(
-                "{kind:?} from {:?}; expected Object Created (aws.s3), {} (aws.sagemaker) or {} ({SOURCE})",
+                "{kind:?} from {:?}; expected Object Created (aws.s3) or {} (aws.sagemaker)",
                 event.source,
                 TransformJobStateChange::DETAIL_TYPE,
-                DatasetValidated::DETAIL_TYPE
             ))),
         }
     }
@@ -87,15 +70,12 @@ pub enum Outcome {
         files: Vec<String>,
         /// The figures.
         summary: Summary,
-        /// PSI of the label mix against the training baseline, when there is one.
+        /// PSI of the label mix against the serving version's baseline, when there is one.
         label_psi: Option<f64>,
+        /// The serving model package whose baseline the batch was compared with.
+        baseline_of: Option<String>,
         /// The transform job's duration, when the trigger was its completion.
         batch_seconds: Option<f64>,
-    },
-    /// The training label histogram grew by a validated dataset.
-    BaselineUpdated {
-        /// Rows per label now.
-        label_counts: BTreeMap<String, u64>,
     },
     /// Nothing to do, and why.
     Ignored { reason: String },
@@ -110,9 +90,9 @@ pub enum MonitorError {
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
-    /// The baseline could not be read or updated (an unreadable one is never replaced silently).
+    /// The serving version's baseline is missing, altered or unreadable.
     #[error(transparent)]
-    State(#[from] StateError),
+    Baseline(#[from] BaselineError),
     /// Reading an output file failed part-way.
     #[error("reading {uri} failed: {source}")]
     Read {
@@ -128,34 +108,18 @@ impl Classify for MonitorError {
         match self {
             MonitorError::Unrecognised(_) => ErrorClass::NonRetryable,
             MonitorError::Aws(e) => e.class(),
-            MonitorError::State(e) => e.class(),
+            MonitorError::Baseline(e) => e.class(),
             MonitorError::Read { .. } => ErrorClass::Retryable,
         }
     }
 }
 
-/// The stored baseline: the training data's rows per label, and the events that built it (so a redelivered
-/// Dataset Validated is not counted twice).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Baseline {
-    /// Rows per label.
-    pub label_counts: BTreeMap<String, u64>,
-    /// The newest event ids added (at most 1,000).
-    #[serde(default)]
-    pub event_ids: Vec<String>,
-    /// When it last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-const KEPT_EVENT_IDS: usize = 1000;
-
 /// The function: configuration and client, built once per container.
 #[derive(Debug)]
 pub struct InferenceMonitor {
     s3: S3,
-    state: StateStore,
+    sagemaker: SageMaker,
+    baselines: Baselines,
     config: Config,
 }
 
@@ -174,10 +138,11 @@ impl Function for InferenceMonitor {
         &config.common
     }
 
-    /// S3 through a client from `sdk`.
+    /// S3 and the model registry through clients from `sdk`.
     fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
         Ok(InferenceMonitor::new(
             guardrails_core::aws::s3_client(sdk),
+            SageMaker::new(sdk),
             config,
         ))
     }
@@ -192,9 +157,6 @@ impl Function for InferenceMonitor {
 
     fn describe(outcome: &Outcome) -> String {
         match outcome {
-            Outcome::BaselineUpdated { label_counts } => {
-                format!("label baseline now {}", json!(label_counts))
-            }
             Outcome::Ignored { reason } => format!("ignored: {reason}"),
             Outcome::Monitored {
                 files,
@@ -215,14 +177,19 @@ impl Function for InferenceMonitor {
 }
 
 impl InferenceMonitor {
-    /// The function over its client (output files and the state bucket alike).
-    pub fn new(s3: S3, config: Config) -> Self {
-        let state = StateStore::new(s3.clone(), &config.state_bucket);
-        InferenceMonitor { s3, state, config }
+    /// The function over its clients: S3 (output files and the state bucket alike) and the model registry.
+    pub fn new(s3: S3, sagemaker: SageMaker, config: Config) -> Self {
+        let baselines = Baselines::new(StateStore::new(s3.clone(), &config.state_bucket));
+        InferenceMonitor {
+            s3,
+            sagemaker,
+            baselines,
+            config,
+        }
     }
 
-    /// Handles one EventBridge event: S3 "Object Created" of an output file, "SageMaker Transform Job State
-    /// Change" (Completed: every output file of the job, with its duration), or "Dataset Validated" (baseline).
+    /// Handles one EventBridge event: S3 "Object Created" of an output file, or "SageMaker Transform Job State
+    /// Change" (Completed: every output file of the job, with its duration).
     ///
     /// # Errors
     /// [`MonitorError`], classified.
@@ -230,9 +197,6 @@ impl InferenceMonitor {
         match Trigger::from_event(event)? {
             Trigger::OutputFile(detail) => self.output_file(detail).await,
             Trigger::TransformJob(detail) => self.transform_job(detail).await,
-            Trigger::DatasetValidated { id, detail } => {
-                self.dataset_validated(id.unwrap_or_default(), detail).await
-            }
         }
     }
 
@@ -276,23 +240,6 @@ impl InferenceMonitor {
         self.monitor(files, job.seconds()).await
     }
 
-    /// A validated dataset of the monitored training data: its labels join the baseline.
-    async fn dataset_validated(
-        &self,
-        id: String,
-        detail: DatasetValidated,
-    ) -> Result<Outcome, MonitorError> {
-        if detail.dataset != self.config.dataset || detail.label_counts.is_empty() {
-            return Ok(Outcome::Ignored {
-                reason: format!(
-                    "dataset {} is not the baseline's, or has no labels",
-                    detail.dataset
-                ),
-            });
-        }
-        self.add_to_baseline(id, &detail.label_counts).await
-    }
-
     /// Reads every file into one batch, then emits its metrics.
     async fn monitor(
         &self,
@@ -304,11 +251,10 @@ impl InferenceMonitor {
             self.read_into(file, &mut batch).await?;
         }
         let summary = batch.summary();
-        let baseline = self.baseline().await?;
-        let label_psi = baseline.and_then(|b| psi(&b.label_counts, &summary.label_counts));
-        if label_psi.is_none() {
-            tracing::warn!("no training baseline yet: LabelPSI not computed");
-        }
+        let serving = self.serving_baseline().await?;
+        let label_psi = serving
+            .as_ref()
+            .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
 
         let model = self.config.model.clone();
         for (metric, value) in [
@@ -342,6 +288,7 @@ impl InferenceMonitor {
             summary,
             label_psi,
             batch_seconds,
+            baseline_of: serving.map(|(arn, _)| arn),
         })
     }
 
@@ -408,68 +355,22 @@ impl InferenceMonitor {
         Ok(files)
     }
 
-    /// The baseline, `None` before the first validated dataset. An unreadable one is an error.
-    async fn baseline(&self) -> Result<Option<Baseline>, MonitorError> {
-        let stored = self
-            .state
-            .read::<Baseline>(&self.config.baseline_key)
-            .await?;
-        Ok(stored.map(|s| s.value))
-    }
-
-    /// Adds a validated dataset's label counts to the baseline, once per event. A conditional write: two
-    /// concurrent updates are both counted, one after the other.
-    async fn add_to_baseline(
-        &self,
-        event_id: String,
-        counts: &BTreeMap<String, u64>,
-    ) -> Result<Outcome, MonitorError> {
-        let mut counted_before = false;
-        let now = Utc::now();
-        let baseline = self
-            .state
-            .update::<Baseline, _>(&self.config.baseline_key, |current| {
-                match add_counts(current, &event_id, counts, now) {
-                    Some(next) => Change::Write(next),
-                    None => {
-                        counted_before = true;
-                        Change::Keep
-                    }
-                }
-            })
-            .await?
-            .unwrap_or_default();
-        if counted_before {
-            return Ok(Outcome::Ignored {
-                reason: format!("event {event_id} is already in the baseline"),
-            });
+    /// The serving version (the group's newest Approved) and its baseline, checked against the digest its
+    /// package names. `None`, with a warning, when no version is approved or the serving one has no baseline.
+    async fn serving_baseline(&self) -> Result<Option<(String, Baseline)>, MonitorError> {
+        let group = &self.config.model_package_group;
+        let Some(serving) = registry::newest_approved(&self.sagemaker, group).await? else {
+            tracing::warn!(group, "no Approved version: LabelPSI not computed");
+            return Ok(None);
+        };
+        match self.baselines.of_package(&serving.metadata).await? {
+            Some((_, baseline)) => Ok(Some((serving.arn, baseline))),
+            None => {
+                tracing::warn!(package = %serving.arn, "the serving version has no baseline: LabelPSI not computed");
+                Ok(None)
+            }
         }
-        Ok(Outcome::BaselineUpdated {
-            label_counts: baseline.label_counts,
-        })
     }
-}
-
-/// The baseline with `counts` added for `event_id`, or `None` when that event was added before.
-fn add_counts(
-    current: Option<&Baseline>,
-    event_id: &str,
-    counts: &BTreeMap<String, u64>,
-    now: DateTime<Utc>,
-) -> Option<Baseline> {
-    let mut baseline = current.cloned().unwrap_or_default();
-    if !event_id.is_empty() && baseline.event_ids.iter().any(|id| id == event_id) {
-        return None;
-    }
-    for (label, n) in counts {
-        let count = baseline.label_counts.entry(label.clone()).or_default();
-        *count = count.saturating_add(*n);
-    }
-    baseline.event_ids.push(event_id.to_owned());
-    let excess = baseline.event_ids.len().saturating_sub(KEPT_EVENT_IDS);
-    baseline.event_ids.drain(..excess);
-    baseline.updated_at = Some(now);
-    Some(baseline)
 }
 
 #[cfg(test)]
@@ -494,14 +395,11 @@ mod tests {
             trigger("sagemaker-transform-job-completed.json", same),
             Ok(Trigger::TransformJob(job)) if job.seconds() == Some(663.0)
         ));
-        assert!(matches!(
-            trigger("dataset-validated.json", same),
-            Ok(Trigger::DatasetValidated { id: Some(_), .. })
-        ));
         type Change = fn(&mut Value);
-        let refused: [(&str, Change); 3] = [
-            // A "Dataset Validated" from anyone but the guardrails counts nothing.
-            ("dataset-validated.json", |e| {
+        let refused: [(&str, Change); 4] = [
+            // The baseline is no longer built from the bus: a Dataset Validated is not an input.
+            ("dataset-validated.json", |_| {}),
+            ("eventbridge-s3-object-created.json", |e| {
                 e["source"] = "someone.else".into()
             }),
             ("scheduled-event.json", |_| {}),

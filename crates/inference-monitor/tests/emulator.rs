@@ -1,5 +1,6 @@
-//! inference-monitor against the emulator's S3: a baseline from Dataset Validated, then a batch whose label mix
-//! shifted, measured from the transform job's completion; the EMF documents carry the expected figures.
+//! inference-monitor against the emulator: the serving version's baseline (model-gate's, named in its package),
+//! then a batch whose label mix shifted, measured from the transform job's completion; the EMF documents carry
+//! the expected figures. A newer approved version brings its own baseline; an altered one is refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -7,6 +8,10 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use dataset_check::Profile;
+use guardrails_core::baseline::{self, Baseline, Baselines, Summary};
+use guardrails_core::state::StateStore;
 use guardrails_core::{Env, aws, telemetry};
 use inference_monitor::stats::Defect;
 use inference_monitor::{Config, InferenceMonitor, Outcome, STAGE};
@@ -35,37 +40,128 @@ fn shifted_output() -> String {
     lines.join("\n") + "\n"
 }
 
+/// A baseline of `labels` for `job`, stored as model-gate stores it; returns the package metadata naming it.
+async fn stored_baseline(
+    sdk: &aws::SdkConfig,
+    state: &str,
+    job: &str,
+    labels: &[(&str, u64)],
+) -> BTreeMap<String, String> {
+    let mut profile = Profile::empty();
+    profile.labels = labels.iter().map(|(l, n)| ((*l).to_owned(), *n)).collect();
+    profile.texts = labels.iter().map(|(_, n)| n).sum();
+    let stored = Baselines::new(StateStore::new(aws::s3_client(sdk), state))
+        .store(&Baseline {
+            baseline_version: baseline::BASELINE_VERSION,
+            training_job: job.to_owned(),
+            dataset: "tickets".to_owned(),
+            files: 1,
+            unprofiled: Vec::new(),
+            summary: Summary::of(&profile),
+            profile,
+        })
+        .await
+        .unwrap();
+    BTreeMap::from([
+        (baseline::PACKAGE_BASELINE.to_owned(), stored.object.uri()),
+        (baseline::PACKAGE_BASELINE_DIGEST.to_owned(), stored.sha256),
+    ])
+}
+
+/// A model package group on the emulator.
+async fn group(sdk: &aws::SdkConfig) -> String {
+    let name = unique_name("tickets");
+    aws_sdk_sagemaker::Client::new(sdk)
+        .create_model_package_group()
+        .model_package_group_name(&name)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+/// A version of `group` with `metadata`; returns its ARN.
+async fn register(
+    sdk: &aws::SdkConfig,
+    group: &str,
+    status: ModelApprovalStatus,
+    metadata: &BTreeMap<String, String>,
+) -> String {
+    use aws_sdk_sagemaker::types::{InferenceSpecification, ModelPackageContainerDefinition};
+    let container = ModelPackageContainerDefinition::builder()
+        .image("nlp:1")
+        .model_data_url("s3://artifacts/m.tar.gz")
+        .build();
+    let mut create = aws_sdk_sagemaker::Client::new(sdk)
+        .create_model_package()
+        .model_package_group_name(group)
+        .model_approval_status(status)
+        .inference_specification(
+            InferenceSpecification::builder()
+                .containers(container)
+                .supported_content_types("application/jsonlines")
+                .supported_response_mime_types("application/jsonlines")
+                .build(),
+        );
+    for (key, value) in metadata {
+        create = create.customer_metadata_properties(key, value);
+    }
+    let created = create.send().await.unwrap();
+    created.model_package_arn().unwrap().to_owned()
+}
+
+fn monitor_on(
+    sdk: &aws::SdkConfig,
+    bucket: &str,
+    group: &str,
+    model: Option<&str>,
+) -> InferenceMonitor {
+    let mut env = vec![
+        ("EVENT_BUS_NAME", "unused"),
+        ("STATE_BUCKET", bucket),
+        ("MODEL_PACKAGE_GROUP", group),
+    ];
+    env.extend(model.map(|m| ("MODEL_NAME", m)));
+    InferenceMonitor::new(
+        aws::s3_client(sdk),
+        aws_sdk_sagemaker::Client::new(sdk),
+        Config::from_env(&Env::from_pairs(env)).unwrap(),
+    )
+}
+
+const EVEN: [(&str, u64); 4] = [
+    ("Otros", 250),
+    ("facturacion", 250),
+    ("soporte", 250),
+    ("ventas", 250),
+];
+
 #[tokio::test]
-async fn a_shifted_label_mix_is_measured_against_the_training_baseline() {
+async fn a_shifted_label_mix_is_measured_against_the_serving_versions_baseline() {
     let collector = telemetry::init_metrics("MlopsGuardrails", STAGE).unwrap();
     let sdk = emulator().sdk_config().await;
     let bucket = KmsBucket::create(&sdk, "artifacts").await;
     let model = unique_name("tickets");
-    let monitor = InferenceMonitor::new(
-        aws::s3_client(&sdk),
-        Config::from_env(&Env::from_pairs([
-            ("EVENT_BUS_NAME", "unused"),
-            ("TRAINING_DATASET", "tickets"),
-            ("STATE_BUCKET", bucket.name.as_str()),
-            ("MODEL_NAME", model.as_str()),
-        ]))
-        .unwrap(),
-    );
+    let group = group(&sdk).await;
+    let monitor = monitor_on(&sdk, &bucket.name, &group, Some(&model));
 
-    // The training data: an even mix, in two validated datasets (the second one delivered twice).
-    let mut validated = fixture("dataset-validated.json");
-    validated["detail"]["labelCounts"] =
-        json!({"facturacion": 125, "soporte": 125, "ventas": 125, "Otros": 125});
-    monitor.handle(event(validated.clone())).await.unwrap();
-    validated["id"] = json!("second-dataset");
-    let baseline = monitor.handle(event(validated.clone())).await.unwrap();
-    let again = monitor.handle(event(validated)).await.unwrap();
-    let even: BTreeMap<String, u64> = ["Otros", "facturacion", "soporte", "ventas"]
-        .into_iter()
-        .map(|l| (l.to_owned(), 250))
-        .collect();
-    assert_eq!(baseline, Outcome::BaselineUpdated { label_counts: even });
-    assert!(matches!(again, Outcome::Ignored { .. }), "{again:?}");
+    // The serving version trained on an even mix; a newer one, not approved, on exactly the batch's mix.
+    let even = stored_baseline(&sdk, &bucket.name, "train-1", &EVEN).await;
+    let serving = register(&sdk, &group, ModelApprovalStatus::Approved, &even).await;
+    let shifted = [
+        ("Otros", 500),
+        ("facturacion", 300),
+        ("soporte", 150),
+        ("ventas", 50),
+    ];
+    let held = stored_baseline(&sdk, &bucket.name, "train-2", &shifted).await;
+    let newer = register(
+        &sdk,
+        &group,
+        ModelApprovalStatus::PendingManualApproval,
+        &held,
+    )
+    .await;
 
     // The batch's output, and its completion event pointing at it.
     let s3 = aws::s3_client(&sdk);
@@ -87,16 +183,18 @@ async fn a_shifted_label_mix_is_measured_against_the_training_baseline() {
     let mut completed = fixture("sagemaker-transform-job-completed.json");
     completed["detail"]["TransformOutput"]["S3OutputPath"] =
         json!(format!("s3://{}/batch-output/2026-11-21/", bucket.name));
-    let outcome = monitor.handle(event(completed)).await.unwrap();
+    let outcome = monitor.handle(event(completed.clone())).await.unwrap();
     let Outcome::Monitored {
         files,
         summary,
         label_psi,
         batch_seconds,
+        baseline_of,
     } = outcome
     else {
         panic!("{outcome:?}");
     };
+    assert_eq!(baseline_of.as_deref(), Some(serving.as_str()));
     assert_eq!(files.len(), 1, "only the .out file: {files:?}");
     assert_eq!(summary.predictions, 1000);
     assert_eq!(summary.defects[&Defect::Malformed], 1);
@@ -136,21 +234,43 @@ async fn a_shifted_label_mix_is_measured_against_the_training_baseline() {
     assert_eq!(value("Predictions"), 1000.0);
     assert_eq!(value("BadPredictions"), 3.0);
     assert_eq!(ours[0]["Stage"], STAGE);
+
+    // Once the newer version is approved, it serves, and the batch is compared with its own baseline. (The
+    // metadata is sent again because the emulator's UpdateModelPackage replaces it; SageMaker keeps it.)
+    let mut approve = aws_sdk_sagemaker::Client::new(&sdk)
+        .update_model_package()
+        .model_package_arn(&newer)
+        .model_approval_status(ModelApprovalStatus::Approved);
+    for (key, value) in &held {
+        approve = approve.customer_metadata_properties(key, value);
+    }
+    approve.send().await.unwrap();
+    let Outcome::Monitored {
+        label_psi,
+        baseline_of,
+        ..
+    } = monitor.handle(event(completed)).await.unwrap()
+    else {
+        panic!("not monitored");
+    };
+    assert_eq!(baseline_of.as_deref(), Some(newer.as_str()));
+    assert!(label_psi.unwrap().abs() < 1e-9, "{label_psi:?}");
 }
 
 #[tokio::test]
 async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
     let sdk = emulator().sdk_config().await;
     let bucket = KmsBucket::create(&sdk, "artifacts").await;
-    let monitor = InferenceMonitor::new(
-        aws::s3_client(&sdk),
-        Config::from_env(&Env::from_pairs([
-            ("EVENT_BUS_NAME", "unused"),
-            ("TRAINING_DATASET", "tickets"),
-            ("STATE_BUCKET", bucket.name.as_str()),
-        ]))
-        .unwrap(),
-    );
+    let group = group(&sdk).await;
+    // The serving version was registered before baselines were kept: no LabelPSI, the rest measured.
+    register(
+        &sdk,
+        &group,
+        ModelApprovalStatus::Approved,
+        &BTreeMap::new(),
+    )
+    .await;
+    let monitor = monitor_on(&sdk, &bucket.name, &group, None);
     let key = "batch-output/2026-11-22/lote de prueba.jsonl.out";
     aws::s3_client(&sdk)
         .put_object()
@@ -188,78 +308,46 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
     assert!(matches!(ignored, Outcome::Ignored { .. }), "{ignored:?}");
 }
 
-fn monitor_on(sdk: &aws::SdkConfig, bucket: &str) -> InferenceMonitor {
-    InferenceMonitor::new(
-        aws::s3_client(sdk),
-        Config::from_env(&Env::from_pairs([
-            ("EVENT_BUS_NAME", "unused"),
-            ("TRAINING_DATASET", "tickets"),
-            ("STATE_BUCKET", bucket),
-        ]))
-        .unwrap(),
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_validated_datasets_are_all_counted_in_the_baseline() {
-    let sdk = emulator().sdk_config().await;
-    let bucket = KmsBucket::create(&sdk, "state").await;
-    let monitor = std::sync::Arc::new(monitor_on(&sdk, &bucket.name));
-    let mut deliveries = tokio::task::JoinSet::new();
-    for n in 0..8 {
-        let monitor = std::sync::Arc::clone(&monitor);
-        let mut validated = fixture("dataset-validated.json");
-        validated["id"] = json!(format!("dataset-{n}"));
-        validated["detail"]["labelCounts"] = json!({"soporte": 10, "ventas": 1});
-        deliveries.spawn(async move { monitor.handle(event(validated)).await });
-    }
-    for outcome in deliveries.join_all().await {
-        assert!(
-            matches!(outcome, Ok(Outcome::BaselineUpdated { .. })),
-            "{outcome:?}"
-        );
-    }
-    let stored = testkit::object_bytes(
-        &aws::s3_client(&sdk),
-        &bucket.name,
-        "inference-monitor/baseline.json",
-    )
-    .await;
-    let baseline: Value = serde_json::from_slice(&stored).unwrap();
-    assert_eq!(
-        baseline["labelCounts"],
-        json!({"soporte": 80, "ventas": 8}),
-        "none lost"
-    );
-    assert_eq!(baseline["eventIds"].as_array().unwrap().len(), 8);
-}
-
 #[tokio::test]
-async fn an_unreadable_baseline_is_an_error_and_is_not_replaced() {
+async fn an_altered_baseline_is_refused_not_compared_with() {
     let sdk = emulator().sdk_config().await;
     let bucket = KmsBucket::create(&sdk, "state").await;
+    let group = group(&sdk).await;
+    let metadata = stored_baseline(&sdk, &bucket.name, "train-9", &EVEN).await;
+    register(&sdk, &group, ModelApprovalStatus::Approved, &metadata).await;
     let s3 = aws::s3_client(&sdk);
+    let key = "baselines/train-9.json";
+    let mut body = testkit::object_bytes(&s3, &bucket.name, key).await;
+    let at = body.len() / 2;
+    body[at] = if body[at] == b'1' { b'2' } else { b'1' };
     s3.put_object()
         .bucket(&bucket.name)
-        .key("inference-monitor/baseline.json")
-        .body(ByteStream::from_static(b"{\"labelCounts\": {\"soporte\": "))
+        .key(key)
+        .body(ByteStream::from(body))
         .send()
         .await
         .unwrap();
-    let monitor = monitor_on(&sdk, &bucket.name);
+    let output = "batch-output/2026-11-23/a.jsonl.out";
+    s3.put_object()
+        .bucket(&bucket.name)
+        .key(output)
+        .body(ByteStream::from_static(
+            b"{\"label\": \"ventas\", \"confidence\": 0.9}\n",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let mut created = fixture("eventbridge-s3-object-created.json");
+    created["detail"]["bucket"]["name"] = json!(bucket.name);
+    created["detail"]["object"]["key"] = json!(output);
 
-    let error = monitor
-        .handle(event(fixture("dataset-validated.json")))
+    let error = monitor_on(&sdk, &bucket.name, &group, None)
+        .handle(event(created))
         .await
         .unwrap_err();
     let error = guardrails_core::HandlerError::from(error);
     assert_eq!(error.class, guardrails_core::ErrorClass::NonRetryable);
-    assert!(error.message.contains("unreadable"), "{}", error.message);
-    let body = testkit::object_bytes(&s3, &bucket.name, "inference-monitor/baseline.json").await;
-    assert_eq!(
-        body, b"{\"labelCounts\": {\"soporte\": ",
-        "left for a person"
-    );
+    assert!(error.message.contains("SHA-256"), "{}", error.message);
 }
 
 /// The EventBridge event in a sample, as Lambda hands it over.

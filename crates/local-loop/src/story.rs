@@ -13,6 +13,9 @@ use crate::describe::version;
 use crate::timeline::Fact;
 use crate::{Local, LoopError};
 use guardrails_core::AwsError;
+use guardrails_core::baseline::Baselines;
+use guardrails_core::lineage::{self, Lineage};
+use guardrails_core::state::StateStore;
 
 const GOOD: &str = include_str!("../data/tickets-good.csv");
 const BAD: &str = include_str!("../data/tickets-bad.csv");
@@ -245,12 +248,6 @@ impl<'a> Story<'a> {
             .await?;
         self.trained().await?;
         self.notice("model-registered").await?;
-        self.answered(
-            "inference-monitor",
-            "inference-monitor adds the dataset's labels to its baseline",
-            |v| v["outcome"] == "baseline-updated",
-        )
-        .await?;
         self.registered().await
     }
 
@@ -323,9 +320,79 @@ impl<'a> Story<'a> {
             "sagemaker",
             format!("registry: {} is {status}", version(&json!(v2))),
         );
+        self.chain(v2).await?;
         if verdict == "PendingManualApproval" {
             self.approve(v2).await?;
         }
+        Ok(())
+    }
+
+    /// What version `arn` carries: its signed lineage record verifies with the key model-gate signs with, and its
+    /// baseline (the merged profiles of the files it trained on) matches the digest the package names.
+    async fn chain(&self, arn: &str) -> Result<(), StoryFailure> {
+        let package = self
+            .sagemaker
+            .describe_model_package()
+            .model_package_name(arn)
+            .send()
+            .await
+            .map_err(|e| failed(format!("describe {arn}: {e}")))?;
+        let metadata = package
+            .customer_metadata_properties()
+            .cloned()
+            .unwrap_or_default();
+        let stack = &self.local.runtime.stack;
+        let gate = stack
+            .functions
+            .values()
+            .find(|f| f.binary == "model-gate")
+            .ok_or_else(|| failed("the template has model-gate"))?;
+        let env = |name: &str| {
+            gate.environment
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let (state_bucket, key_id) = env("STATE_BUCKET")
+            .zip(env("LINEAGE_KEY_ID"))
+            .ok_or_else(|| failed("model-gate has STATE_BUCKET and LINEAGE_KEY_ID"))?;
+        let state = StateStore::new(self.s3.clone(), state_bucket);
+        let prefix = env("LINEAGE_PREFIX").unwrap_or_else(|| lineage::DEFAULT_PREFIX.to_owned());
+        let lineage = Lineage::from_sdk(&self.local.sdk, state.clone(), key_id, prefix);
+        let record = lineage
+            .verify_package(&metadata)
+            .await
+            .map_err(|e| failed(format!("the lineage of version 2 verifies ({e})")))?;
+        let (_, baseline) = Baselines::new(state)
+            .of_package(&metadata)
+            .await
+            .map_err(|e| failed(format!("the baseline of version 2 reads ({e})")))?
+            .ok_or_else(|| failed("version 2 names its baseline"))?;
+        self.say(
+            "lineage",
+            format!(
+                "version 2: trained by {} on {} pinned file(s), {} rows; record signed and verified",
+                record.training.job_name, record.data.files, record.data.rows
+            ),
+        );
+        let top: Vec<&str> = baseline
+            .profile
+            .vocabulary
+            .top
+            .iter()
+            .take(5)
+            .map(|t| t.token.as_str())
+            .collect();
+        self.say(
+            "baseline",
+            format!(
+                "version 2: {} texts, labels {}, median {} characters, top tokens {}",
+                baseline.summary.rows,
+                json!(baseline.profile.labels),
+                baseline.summary.chars.p50.unwrap_or_default(),
+                top.join(", ")
+            ),
+        );
         Ok(())
     }
 

@@ -53,7 +53,8 @@ impl Config {
             common,
             state_bucket,
             lineage_key_id: env.required("LINEAGE_KEY_ID")?,
-            lineage_prefix: env.prefix_or("LINEAGE_PREFIX", "lineage/"),
+            lineage_prefix: env
+                .prefix_or("LINEAGE_PREFIX", guardrails_core::lineage::DEFAULT_PREFIX),
             metrics: MetricNames {
                 f1: env.optional_or("F1_METRIC", "validation:weighted_f1"),
                 accuracy: env.optional_or("ACCURACY_METRIC", "validation:accuracy"),

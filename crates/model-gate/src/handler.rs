@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
+use guardrails_core::baseline::{self, BaselineError, BaselineRef, Baselines};
 use guardrails_core::ledger::Pins;
 use guardrails_core::lineage::{self, Lineage, LineageError, LineageRecord};
 use guardrails_core::notice::cut;
@@ -74,6 +75,9 @@ pub enum GateError {
     /// A SageMaker call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The baseline of the job's data could not be built or stored.
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
     /// The job's lineage could not be recorded (no pinned manifest, a signing failure).
     #[error(transparent)]
     Lineage(#[from] LineageError),
@@ -89,6 +93,7 @@ impl Classify for GateError {
             GateError::Job(e) => e.class(),
             GateError::Aws(e) => e.class(),
             GateError::Lineage(e) => e.class(),
+            GateError::Baseline(e) => e.class(),
             GateError::State(e) => e.class(),
         }
     }
@@ -194,12 +199,14 @@ impl ModelGate {
 
         let summary = summary(&verdict);
         let champion_arn = champion.map(|c| c.package_arn);
-        let stored = self
+        let (stored, baseline) = self
             .record_lineage(&job, &verdict, champion_arn.as_deref())
             .await?;
         let mut metadata = metadata(&job, &verdict);
         metadata.insert(lineage::PACKAGE_RECORD.into(), stored.record.uri());
         metadata.insert(lineage::PACKAGE_DIGEST.into(), stored.sha256);
+        metadata.insert(baseline::PACKAGE_BASELINE.into(), baseline.object.uri());
+        metadata.insert(baseline::PACKAGE_BASELINE_DIGEST.into(), baseline.sha256);
         tracing::info!(
             training_job = %job.name,
             group = %group,
@@ -219,13 +226,18 @@ impl ModelGate {
         })
     }
 
-    /// Signs and stores what made the model: the job, the files it read (its pinned manifest), the verdict.
+    /// Signs and stores what made the model: the job, the files it read (its pinned manifest), the baseline of
+    /// those files, the verdict. The baseline is stored first: the signed record names it by digest.
     async fn record_lineage(
         &self,
         job: &FinishedJob,
         verdict: &Verdict,
         champion: Option<&str>,
-    ) -> Result<lineage::Stored, GateError> {
+    ) -> Result<(lineage::Stored, BaselineRef), GateError> {
+        let (data, pins) = self.data_of(job).await?;
+        let baselines = Baselines::new(self.state.clone());
+        let built = baselines.build(&job.name, &pins).await?;
+        let baseline = baselines.store(&built).await?;
         let facts = &job.facts;
         let record = LineageRecord {
             schema_version: lineage::SCHEMA_VERSION,
@@ -240,19 +252,20 @@ impl ModelGate {
                 spot: facts.spot,
                 model_data_url: job.model_data_url.clone(),
             },
-            data: self.data_of(job).await?,
+            data,
             verdict: lineage::Verdict {
                 decision: verdict.decision.as_str().to_owned(),
                 reasons: verdict.reasons.clone(),
                 metrics: job.metrics.clone(),
                 champion: champion.map(str::to_owned),
             },
+            baseline: Some(baseline.clone()),
         };
-        Ok(self.lineage.record(&record).await?)
+        Ok((self.lineage.record(&record).await?, baseline))
     }
 
     /// The job's data: its training channel must be a manifest trigger-training pinned in the state bucket.
-    async fn data_of(&self, job: &FinishedJob) -> Result<lineage::Data, GateError> {
+    async fn data_of(&self, job: &FinishedJob) -> Result<(lineage::Data, Pins), GateError> {
         let missing = |what: String| GateError::Lineage(LineageError::Missing(what));
         let uri = job.facts.manifest.as_deref().ok_or_else(|| {
             missing(format!(
@@ -282,13 +295,14 @@ impl ModelGate {
                 "{pins_key} does not read: {e}"
             )))
         })?;
-        Ok(lineage::Data::from_pins(
+        let data = lineage::Data::from_pins(
             self.state.at(manifest_key),
             &manifest,
             self.state.at(&pins_key),
             &pins_bytes,
             &pins,
-        ))
+        );
+        Ok((data, pins))
     }
 
     /// The model package group: the request's, else the configured one.

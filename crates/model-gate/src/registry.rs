@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
-use aws_sdk_sagemaker::types::{
-    ModelApprovalStatus, ModelPackageSortBy, S3DataType, SortOrder, TrainingJobStatus,
-};
+use aws_sdk_sagemaker::types::{S3DataType, TrainingJobStatus};
+use guardrails_core::registry;
 use guardrails_core::{AwsError, Classify, ErrorClass};
 
 use crate::verdict::Champion;
@@ -206,38 +205,15 @@ impl Registry {
         group: &str,
         f1_metric: &str,
     ) -> Result<Option<Champion>, AwsError> {
-        let listed = self
-            .packages
-            .list_model_packages()
-            .model_package_group_name(group)
-            .model_approval_status(ModelApprovalStatus::Approved)
-            .sort_by(ModelPackageSortBy::CreationTime)
-            .sort_order(SortOrder::Descending)
-            .max_results(1)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListModelPackages", group, e))?;
-        let Some(arn) = listed
-            .model_package_summary_list()
-            .first()
-            .and_then(|p| p.model_package_arn())
-            .map(str::to_owned)
-        else {
+        let Some(approved) = registry::newest_approved(&self.packages, group).await? else {
             return Ok(None);
         };
-        let package = self
-            .packages
-            .describe_model_package()
-            .model_package_name(&arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeModelPackage", &arn, e))?;
-        let f1 = package
-            .customer_metadata_properties()
-            .and_then(|m| m.get(f1_metric))
+        let f1 = approved
+            .metadata
+            .get(f1_metric)
             .and_then(|v| v.parse::<f64>().ok());
         Ok(Some(Champion {
-            package_arn: arn,
+            package_arn: approved.arn,
             f1,
         }))
     }

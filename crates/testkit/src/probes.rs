@@ -385,5 +385,9 @@ pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {
             metrics: [("validation:weighted_f1".to_owned(), 0.87)].into(),
             champion: None,
         },
+        baseline: Some(guardrails_core::baseline::BaselineRef {
+            object: guardrails_core::ObjectRef::new("state", format!("baselines/{job}.json")),
+            sha256: sha256_hex(b"baseline"),
+        }),
     }
 }

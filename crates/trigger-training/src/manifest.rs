@@ -157,6 +157,7 @@ mod tests {
                 bytes: 100,
                 sha256: None,
                 contract: None,
+                profile: None,
             }),
         }
     }

@@ -95,6 +95,7 @@ impl World {
                 bytes: 1024,
                 sha256: None,
                 contract: None,
+                profile: None,
             }),
         };
         self.ledger.record(&entry).await.unwrap();

@@ -10,6 +10,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::ObjectCreatedDetail;
+use guardrails_core::baseline;
 use guardrails_core::domain::{ContractRef, DatasetQuarantined, DatasetValidated};
 use guardrails_core::function::{self, Function, Invocation};
 use guardrails_core::ledger::{self, Entry, Ledger};
@@ -32,6 +33,7 @@ use crate::store::{Fetched, Store, StoreError};
 use dataset_check::Contract;
 use dataset_check::Report;
 use dataset_check::contract::ContractError;
+use dataset_check::profile::Profile;
 
 /// Registers units for the EMF output; call once at cold start.
 pub fn describe_metrics() {
@@ -197,6 +199,8 @@ struct Placed {
     verdict: Verdict,
     /// The copy's SHA-256, as S3 computed it.
     sha256: Option<String>,
+    /// The state-bucket key of a valid file's profile.
+    profile: Option<String>,
 }
 
 /// The ledger entry of a validated file: the copy a training run reads, pinned by version and checksum.
@@ -211,6 +215,7 @@ fn ledger_entry(plan: &Plan, detail: &DatasetValidated, job: &IngestJob) -> Entr
             bytes: detail.bytes,
             sha256: job.sha256.clone(),
             contract: detail.contract.clone(),
+            profile: job.profile.clone(),
         }),
     }
 }
@@ -399,9 +404,14 @@ impl Ingest {
                     return Ok(handled(&uri, Disposition::Skipped, Some(reason), None));
                 }
                 Fetched::Checked(placed) => {
-                    let Placed { verdict, sha256 } = *placed;
+                    let Placed {
+                        verdict,
+                        sha256,
+                        profile,
+                    } = *placed;
                     claim.data_mut().verdict = Some(verdict.clone());
                     claim.data_mut().sha256 = sha256;
+                    claim.data_mut().profile = profile;
                     claim.data_mut().placed_at = Some(Utc::now());
                     claim.record(IngestStep::Placed).await?;
                     verdict
@@ -453,10 +463,12 @@ impl Ingest {
         let started = Instant::now();
         let uri = upload.object.uri();
         let contract = self.contracts.get().await?;
-        let report = if let Some(reason) = &plan.refusal {
-            dataset_check::check::refused(&uri, &contract, upload.size, reason)
+        let (report, profile) = if let Some(reason) = &plan.refusal {
+            let report = dataset_check::check::refused(&uri, &contract, upload.size, reason);
+            (report, None)
         } else if upload.size > contract.max_bytes {
-            dataset_check::check::oversized(&uri, &contract, upload.size)
+            let report = dataset_check::check::oversized(&uri, &contract, upload.size);
+            (report, None)
         } else {
             match self
                 .store
@@ -467,23 +479,29 @@ impl Ingest {
                 )
                 .await?
             {
-                Fetched::Checked(report) => *report,
+                Fetched::Checked(checked) => (checked.report, Some(checked.profile)),
                 Fetched::Gone(reason) => return Ok(Fetched::Gone(reason)),
             }
         };
-        let placed = self.place(upload, plan, &report).await?;
+        let placed = self.place(upload, plan, &report, profile.as_ref()).await?;
         record_metrics(&plan.dataset, &report, upload.size, started.elapsed());
         Ok(Fetched::Checked(Box::new(placed)))
     }
 
-    /// Copies the upload and its report where the verdict says. Idempotent: a retry overwrites the same keys.
+    /// Copies the upload and its report where the verdict says, and keeps a valid file's profile. Idempotent: a
+    /// retry overwrites the same keys (the profile, written once, is the same profile).
     async fn place(
         &self,
         upload: &Upload,
         plan: &Plan,
         report: &Report,
+        profile: Option<&Profile>,
     ) -> Result<Placed, IngestError> {
         let valid = report.is_valid();
+        let profile = match profile.filter(|_| valid) {
+            Some(profile) => Some(self.keep_profile(plan, profile).await?),
+            None => None,
+        };
         let (mut copy, report_at) = if valid {
             (plan.ingested.clone(), plan.ingested_report())
         } else {
@@ -521,7 +539,19 @@ impl Ingest {
         Ok(Placed {
             verdict,
             sha256: copied.sha256,
+            profile,
         })
+    }
+
+    /// Stores a valid file's profile in the state bucket, once; returns its key.
+    async fn keep_profile(&self, plan: &Plan, profile: &Profile) -> Result<String, IngestError> {
+        let key = baseline::profile_key(&plan.dataset, &plan.identity);
+        let bytes = serde_json::to_vec(profile).map_err(|source| StoreError::Serialize {
+            what: "the profile",
+            source,
+        })?;
+        self.state.create_bytes(&key, bytes).await?;
+        Ok(key)
     }
 
     /// Publishes the verdict on the bus.

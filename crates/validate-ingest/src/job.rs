@@ -25,6 +25,9 @@ pub struct IngestJob {
     /// The valid copy's SHA-256 as S3 computed it while copying, for the ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The state-bucket key of a valid file's text profile, stored before the verdict was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// When the verdict was placed: the time its rows enter the new-data ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placed_at: Option<DateTime<Utc>>,
@@ -37,7 +40,7 @@ pub struct IngestJob {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IngestStep {
-    /// The copy and its report exist (the verdict is in the job).
+    /// The copy, its report and (when valid) its profile exist (the verdict is in the job).
     Placed,
     /// A valid file's rows are in the new-data ledger.
     Ledgered,

@@ -10,7 +10,8 @@ use tokio_util::io::SyncIoBridge;
 
 use dataset_check::Contract;
 use dataset_check::Report;
-use dataset_check::{SourceError, check};
+use dataset_check::profile::Profile;
+use dataset_check::{SourceError, check_profiled};
 
 /// Objects up to this size are copied with one `CopyObject`; S3 refuses larger ones.
 pub const MAX_SINGLE_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -48,8 +49,17 @@ pub struct Copied {
     pub sha256: Option<String>,
 }
 
+/// A file's check report and the profile of its valid texts, from the same pass.
+#[derive(Debug)]
+pub struct Checked {
+    /// The report.
+    pub report: Report,
+    /// The profile (of no rows when the file is invalid).
+    pub profile: Profile,
+}
+
 /// Whether the object is still the one the notification announced.
-pub enum Fetched<T = Report> {
+pub enum Fetched<T = Checked> {
     /// It is, and this is its check report (or what was made of it).
     Checked(Box<T>),
     /// It was replaced (ETag differs) or deleted since: its own notification covers the new one.
@@ -84,7 +94,7 @@ impl Store {
         }
     }
 
-    /// Streams the object (the announced version or ETag) through the check, never whole in memory.
+    /// Streams the object (the announced version or ETag) through the check and profile, never whole in memory.
     ///
     /// # Errors
     /// S3 failures other than "gone", and a stream that breaks mid-way (both retryable or not as classified).
@@ -121,15 +131,15 @@ impl Store {
         let reader = SyncIoBridge::new(output.body.into_async_read());
         let name = object.key.clone();
         let uri = object.uri();
-        let report = tokio::task::spawn_blocking(move || {
-            check(reader, &name, &contract, None).map(|mut report| {
+        let checked = tokio::task::spawn_blocking(move || {
+            check_profiled(reader, &name, &contract, None).map(|(mut report, profile)| {
                 report.object = uri;
-                Box::new(report)
+                Box::new(Checked { report, profile })
             })
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
-        Ok(Fetched::Checked(report))
+        Ok(Fetched::Checked(checked))
     }
 
     /// Copies `source` (of `size` bytes) to `destination`; multipart above the single-copy limit. Returns the

@@ -307,6 +307,22 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
     assert!(pinned.sha256.is_some());
     assert_eq!(pinned.sha256.as_deref(), stored.checksum_sha256());
     assert_eq!(pinned.contract.as_ref().unwrap().version, 1);
+    // And its profile, from the same pass, in the state bucket where no uploader writes.
+    let profile_key = pinned.profile.as_deref().expect("the profile is recorded");
+    assert!(
+        profile_key.starts_with("profiles/tickets/"),
+        "{profile_key}"
+    );
+    let profile: dataset_check::Profile =
+        serde_json::from_slice(&testkit::object_bytes(&w.s3, &w.state.name, profile_key).await)
+            .unwrap();
+    assert_eq!(profile.texts, 20);
+    assert_eq!(profile.labels["facturacion"], 5);
+    let top: Vec<(&str, u64)> = profile.vocabulary.top[..3]
+        .iter()
+        .map(|t| (t.token.as_str(), t.count))
+        .collect();
+    assert_eq!(top, [("consulta", 20), ("factura", 20), ("la", 20)]);
 
     let events = w.bus.events(1, Duration::from_secs(10)).await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -364,6 +380,15 @@ async fn invalid_upload_is_quarantined_with_report_event_and_notice() {
     assert!(w.exists(&w.raw.name, &quarantined).await);
     assert!(w.copies_of(KEY).await.is_empty(), "not ingested");
     assert!(!w.exists(&w.raw.name, KEY).await, "raw moved to quarantine");
+    let profiles = w
+        .s3
+        .list_objects_v2()
+        .bucket(&w.state.name)
+        .prefix("profiles/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profiles.key_count(), Some(0), "no profile of an invalid file");
     let report = w
         .json_object(&w.raw.name, &format!("{quarantined}.report.json"))
         .await;
