@@ -274,6 +274,30 @@ fn parameter_store_change_names_the_parameter_and_operation() {
 }
 
 #[test]
+fn a_model_package_approval_reaches_model_gate_as_a_registry_change() {
+    let event: model_gate::GateEvent =
+        serde_json::from_str(&fixture("sagemaker-model-package-approved.json")).unwrap();
+    let model_gate::GateEvent::PackageChanged(event) = event else {
+        panic!("read as a gate request: {event:?}");
+    };
+    let change: model_gate::approval::PackageStateChange =
+        serde_json::from_value(event.detail).unwrap();
+    assert_eq!(change.group, "tickets-classifier");
+    assert!(
+        change.arn.ends_with("model-package/tickets-classifier/2"),
+        "{}",
+        change.arn
+    );
+    // The workflow's request is still read as one.
+    let request: model_gate::GateEvent =
+        serde_json::from_str(&fixture("model-gate-request.json")).unwrap();
+    assert!(
+        matches!(request, model_gate::GateEvent::Judge(_)),
+        "{request:?}"
+    );
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -295,6 +319,7 @@ fn every_fixture_is_covered_by_a_test() {
         "alarm-custom-detector.json",
         "sagemaker-transform-job-completed.json",
         "parameter-store-change.json",
+        "sagemaker-model-package-approved.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

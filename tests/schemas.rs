@@ -497,3 +497,56 @@ fn a_baseline_as_built_validates_and_altered_ones_do_not() {
         ],
     );
 }
+
+#[test]
+fn an_approval_record_as_written_validates_and_altered_ones_do_not() {
+    let approval = guardrails_core::lineage::Approval {
+        schema_version: guardrails_core::lineage::SCHEMA_VERSION,
+        package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/tickets-classifier/2"
+            .to_owned(),
+        training_job: "tickets-classifier-20261201100000-abcdef".to_owned(),
+        lineage_sha256: guardrails_core::lineage::sha256_hex(b"record"),
+        gate_decision: "PendingManualApproval".to_owned(),
+        approved_by: "arn:aws:sts::123456789012:assumed-role/MLEngineer/ana".to_owned(),
+        approved_at: "2026-12-01T10:00:00Z".parse().unwrap(),
+        description: Some("Reviewed.".to_owned()),
+    };
+    let written = serde_json::to_value(&approval).unwrap();
+    validate("approval-record.schema.json", &written).unwrap();
+    let mut without_description = written.clone();
+    remove(&mut without_description, "", "description");
+    validate("approval-record.schema.json", &without_description).unwrap();
+    assert_refused(
+        "approval-record.schema.json",
+        &written,
+        &[
+            (
+                "no approver",
+                |r| remove(r, "", "approvedBy"),
+                "'approvedBy' is a required property",
+            ),
+            (
+                "a lineage digest that is not SHA-256",
+                |r| *at(r, "/lineageSha256") = json!("abc"),
+                "'abc' does not match",
+            ),
+            (
+                "a decision the registry does not know",
+                |r| *at(r, "/gateDecision") = json!("Maybe"),
+                "'Maybe' is not one of",
+            ),
+            (
+                "a package that is not a model package",
+                |r| *at(r, "/packageArn") = json!("arn:aws:s3:::bucket"),
+                "does not match",
+            ),
+            (
+                "an unknown field",
+                |r| {
+                    object(r, "").insert("approvedTwice".into(), json!(true));
+                },
+                "'approvedTwice' was unexpected",
+            ),
+        ],
+    );
+}

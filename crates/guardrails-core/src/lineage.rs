@@ -140,6 +140,44 @@ impl Data {
     }
 }
 
+/// Between a job's name and the time in the name of its approval records.
+const APPROVAL_INFIX: &str = ".approved-";
+
+/// The approval of a model version in the registry (by a person, or by the workflow when the gate approved),
+/// signed like the lineage record it approves: `<prefix><job>.approved-<time>.json` and its `.sig.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The approved package.
+    pub package_arn: String,
+    /// The job that made it.
+    pub training_job: String,
+    /// Hex SHA-256 of the lineage record approved (verified before this was written).
+    pub lineage_sha256: String,
+    /// The gate's decision in that record: `PendingManualApproval` when a person had to decide.
+    pub gate_decision: String,
+    /// Who: the IAM identity or Studio user profile SageMaker recorded as the package's last modifier.
+    pub approved_by: String,
+    /// When SageMaker recorded the approval.
+    pub approved_at: DateTime<Utc>,
+    /// The approval description, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl Approval {
+    /// Its name in the store: the job and the approval's time, so each approval is kept once.
+    pub fn name(&self) -> String {
+        format!(
+            "{}{APPROVAL_INFIX}{}",
+            self.training_job,
+            self.approved_at.format("%Y%m%dT%H%M%SZ")
+        )
+    }
+}
+
 /// The signature object beside a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -261,7 +299,25 @@ impl Lineage {
     /// # Errors
     /// KMS or the state bucket.
     pub async fn record(&self, record: &LineageRecord) -> Result<Stored, LineageError> {
-        let (record_key, signature_key) = self.keys(&record.training.job_name);
+        self.sign_once(&record.training.job_name, record).await
+    }
+
+    /// Signs and stores a person's (or the workflow's) approval of a model version, once per approval: the same
+    /// approval delivered again is stored once.
+    ///
+    /// # Errors
+    /// [`LineageError`] when the state bucket or KMS fails.
+    pub async fn record_approval(&self, approval: &Approval) -> Result<Stored, LineageError> {
+        self.sign_once(&approval.name(), approval).await
+    }
+
+    /// Stores `record` as `<prefix><name>.json` and signs it (`<name>.sig.json`), each once.
+    async fn sign_once<T: Serialize>(
+        &self,
+        name: &str,
+        record: &T,
+    ) -> Result<Stored, LineageError> {
+        let (record_key, signature_key) = self.keys(name);
         if let Some(existing) = self.state.read::<Signature>(&signature_key).await? {
             return Ok(Stored {
                 record: self.state.at(&record_key),
@@ -323,6 +379,19 @@ impl Lineage {
         record_key: &str,
         expected: &str,
     ) -> Result<LineageRecord, LineageError> {
+        self.verify_as(record_key, Some(expected)).await
+    }
+
+    /// Reads a signed object of this store and checks its signature (and, when given, that its digest is
+    /// `expected`), then reads it as a `T`.
+    ///
+    /// # Errors
+    /// [`LineageError::Missing`] or [`LineageError::Invalid`] as [`Lineage::verify`].
+    pub async fn verify_as<T: serde::de::DeserializeOwned>(
+        &self,
+        record_key: &str,
+        expected: Option<&str>,
+    ) -> Result<T, LineageError> {
         let job = record_key
             .strip_prefix(&self.prefix)
             .and_then(|k| k.strip_suffix(".json"))
@@ -343,10 +412,11 @@ impl Lineage {
             .value;
         let digest = sha256(&bytes);
         let actual = hex(&digest);
-        if actual != signature.sha256 || actual != expected {
+        if actual != signature.sha256 || expected.is_some_and(|e| e != actual) {
             return Err(LineageError::Invalid(format!(
-                "the record's SHA-256 is {actual}, its signature covers {} and the package names {expected}",
-                signature.sha256
+                "the record's SHA-256 is {actual}, its signature covers {} and the package names {}",
+                signature.sha256,
+                expected.unwrap_or("nothing")
             )));
         }
         self.check_signature(digest, &signature).await?;
@@ -385,6 +455,39 @@ impl Lineage {
     }
 
     /// KMS's check of `signature` over `digest`.
+    /// Every recorded approval of `job`'s model version, each signature checked, oldest first.
+    ///
+    /// # Errors
+    /// [`LineageError`]: the listing fails, or an approval does not verify.
+    pub async fn approvals(&self, job: &str) -> Result<Vec<Approval>, LineageError> {
+        let prefix = format!("{}{job}{APPROVAL_INFIX}", self.prefix);
+        let mut pages = self
+            .state
+            .client()
+            .list_objects_v2()
+            .bucket(self.state.bucket())
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", &prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| k.ends_with(".json") && !k.ends_with(".sig.json"))
+                    .map(str::to_owned),
+            );
+        }
+        let mut approvals = Vec::new();
+        for key in keys {
+            approvals.push(self.verify_as::<Approval>(&key, None).await?);
+        }
+        approvals.sort_by_key(|a| a.approved_at);
+        Ok(approvals)
+    }
+
     async fn check_signature(
         &self,
         digest: Vec<u8>,

@@ -2,18 +2,21 @@
 
 use std::collections::BTreeMap;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::baseline::{self, BaselineError, BaselineRef, Baselines};
 use guardrails_core::ledger::Pins;
-use guardrails_core::lineage::{self, Lineage, LineageError, LineageRecord};
+use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
 use guardrails_core::notice::cut;
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::approval::{self, ApprovalOutcome, PackageStateChange};
 use crate::config::{Config, STAGE};
 use crate::registry::{FinishedJob, JobError, Registry};
 use crate::verdict::{Candidate, Decision, Score, Verdict, judge};
@@ -99,6 +102,27 @@ impl Classify for GateError {
     }
 }
 
+/// What invokes the gate: the workflow's task (a [`GateRequest`]), or the registry's "SageMaker Model Package
+/// State Change" through EventBridge (an approval to record).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum GateEvent {
+    /// A registry change (an EventBridge event always has `detail-type` and `source`, a request never).
+    PackageChanged(EventBridgeEvent<Value>),
+    /// The workflow's question about a finished job.
+    Judge(GateRequest),
+}
+
+/// The gate's answer: the verdict the workflow reads, or what it did with a registry change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum GateOutput {
+    /// The verdict on a job.
+    Verdict(GateResponse),
+    /// An approval recorded, or not.
+    Approval(ApprovalOutcome),
+}
+
 /// The function: configuration and clients, built once per container.
 #[derive(Debug)]
 pub struct ModelGate {
@@ -111,8 +135,8 @@ pub struct ModelGate {
 impl Function for ModelGate {
     const STAGE: &'static str = STAGE;
     type Config = Config;
-    type Event = GateRequest;
-    type Response = GateResponse;
+    type Event = GateEvent;
+    type Response = GateOutput;
     type Error = GateError;
 
     fn config(env: &Env) -> Result<Config, ConfigError> {
@@ -140,21 +164,32 @@ impl Function for ModelGate {
         ))
     }
 
-    async fn invoke(
-        &self,
-        request: GateRequest,
-        _: Invocation<'_>,
-    ) -> Result<GateResponse, GateError> {
-        self.handle(request).await
+    async fn invoke(&self, event: GateEvent, _: Invocation<'_>) -> Result<GateOutput, GateError> {
+        match event {
+            GateEvent::Judge(request) => Ok(GateOutput::Verdict(self.handle(request).await?)),
+            GateEvent::PackageChanged(event) => {
+                Ok(GateOutput::Approval(self.approved(event).await?))
+            }
+        }
     }
 
-    fn describe(response: &GateResponse) -> String {
-        format!(
-            "verdict {} for {}: {}",
-            response.decision.as_str(),
-            response.training_job_name,
-            cut(&response.summary, 120)
-        )
+    fn describe(output: &GateOutput) -> String {
+        match output {
+            GateOutput::Verdict(response) => format!(
+                "verdict {} for {}: {}",
+                response.decision.as_str(),
+                response.training_job_name,
+                cut(&response.summary, 120)
+            ),
+            GateOutput::Approval(ApprovalOutcome::Recorded {
+                package,
+                approved_by,
+                ..
+            }) => format!("approval of {package} by {approved_by} signed"),
+            GateOutput::Approval(ApprovalOutcome::Ignored { reason }) => {
+                format!("ignored: {reason}")
+            }
+        }
     }
 }
 
@@ -223,6 +258,56 @@ impl ModelGate {
             metrics: job.metrics,
             metadata,
             champion_arn,
+        })
+    }
+
+    /// A registry change: when the package is approved now and names its lineage record, checks that record
+    /// and signs the approval (who, when, which record) beside it. Anything else is ignored, with the reason.
+    ///
+    /// # Errors
+    /// [`GateError`]: another kind of event (`BadRequest`), a registry or state failure, or a lineage record
+    /// that does not verify (`NonRetryable`: an altered record is for a person to look at, not to approve).
+    pub async fn approved(
+        &self,
+        event: EventBridgeEvent<Value>,
+    ) -> Result<ApprovalOutcome, GateError> {
+        if event.source != "aws.sagemaker" || event.detail_type != approval::DETAIL_TYPE {
+            return Err(GateError::BadRequest(format!(
+                "{:?} from {:?}; expected {} (aws.sagemaker)",
+                event.detail_type,
+                event.source,
+                approval::DETAIL_TYPE
+            )));
+        }
+        let change: PackageStateChange = serde_json::from_value(event.detail)
+            .map_err(|e| GateError::BadRequest(format!("{}: {e}", approval::DETAIL_TYPE)))?;
+        let now = self.registry.package(&change.arn).await?;
+        if let Err(reason) =
+            approval::needs_record(&now, self.config.model_package_group.as_deref())
+        {
+            tracing::info!(package = %change.arn, %reason, "no approval to record");
+            return Ok(ApprovalOutcome::Ignored { reason });
+        }
+        let record = self.lineage.verify_package(&now.metadata).await?;
+        let approval = Approval {
+            schema_version: lineage::SCHEMA_VERSION,
+            package_arn: now.arn.clone(),
+            training_job: record.training.job_name.clone(),
+            lineage_sha256: now.metadata[lineage::PACKAGE_DIGEST].clone(),
+            gate_decision: record.verdict.decision.clone(),
+            approved_by: now
+                .modified_by
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
+            approved_at: now.modified_at.or(event.time).unwrap_or_else(Utc::now),
+            description: now.description.clone(),
+        };
+        let stored = self.lineage.record_approval(&approval).await?;
+        tracing::info!(package = %now.arn, approved_by = %approval.approved_by, "approval signed");
+        Ok(ApprovalOutcome::Recorded {
+            package: now.arn,
+            approved_by: approval.approved_by,
+            record: stored.record.uri(),
         })
     }
 

@@ -13,9 +13,10 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use guardrails_core::lineage::Lineage;
 use guardrails_core::state::StateStore;
 use guardrails_core::{Classify, Env, ErrorClass, aws, telemetry};
+use model_gate::approval::ApprovalOutcome;
 use model_gate::registry::Registry;
 use model_gate::verdict::Decision;
-use model_gate::{Config, GateError, GateRequest, ModelGate, STAGE};
+use model_gate::{Config, GateError, GateEvent, GateRequest, ModelGate, STAGE};
 use serde_json::json;
 use testkit::{emf_documents, emulator, unique_name};
 
@@ -149,13 +150,22 @@ async fn group(packages: &[(ModelApprovalStatus, &str)]) -> (String, Vec<String>
     (name, arns)
 }
 
-/// A package of `group` with `metadata`, as the workflow's Register step creates it.
+/// An Approved package of `group` with `metadata`, as the workflow's Register step creates it.
 async fn register(group: &str, metadata: &std::collections::BTreeMap<String, String>) -> String {
+    register_as(group, ModelApprovalStatus::Approved, metadata).await
+}
+
+/// A package of `group` with `status` and `metadata`.
+async fn register_as(
+    group: &str,
+    status: ModelApprovalStatus,
+    metadata: &std::collections::BTreeMap<String, String>,
+) -> String {
     let sm = aws_sdk_sagemaker::Client::new(&emulator().sdk_config().await);
     let mut create = sm
         .create_model_package()
         .model_package_group_name(group)
-        .model_approval_status(ModelApprovalStatus::Approved)
+        .model_approval_status(status)
         .inference_specification(
             InferenceSpecification::builder()
                 .containers(
@@ -362,4 +372,130 @@ async fn a_job_that_did_not_train_on_a_pinned_manifest_is_not_registered() {
     let error = gate.handle(request(&group)).await.unwrap_err();
     assert_eq!(error.class(), ErrorClass::NonRetryable);
     assert!(error.to_string().contains("pinned manifest"), "{error}");
+}
+
+/// The registry's state change of `package` in `group`, as EventBridge delivers it to model-gate.
+fn package_changed(
+    group: &str,
+    package: &str,
+) -> aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> {
+    let mut event = testkit::fixture("sagemaker-model-package-approved.json");
+    event["detail"]["ModelPackageGroupName"] = json!(group);
+    event["detail"]["ModelPackageArn"] = json!(package);
+    match serde_json::from_value(event).unwrap() {
+        GateEvent::PackageChanged(event) => event,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_persons_approval_is_signed_beside_the_lineage_once() {
+    let (group, _) = group(&[]).await;
+    let gate = gate(job(TrainingJobStatus::Completed, &GOOD), "false").await;
+    let verdict = gate.handle(request(&group)).await.unwrap();
+    assert_eq!(verdict.decision, Decision::PendingManualApproval);
+    let package = register_as(
+        &group,
+        ModelApprovalStatus::PendingManualApproval,
+        &verdict.metadata,
+    )
+    .await;
+    let lineage = gate.lineage_store();
+
+    // Still pending: nothing to record.
+    let outcome = gate
+        .approved(package_changed(&group, &package))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, ApprovalOutcome::Ignored { reason } if reason.contains("PendingManualApproval")),
+        "{outcome:?}"
+    );
+    assert!(lineage.approvals(JOB).await.unwrap().is_empty());
+
+    // A person approves (the metadata is sent again: the emulator's UpdateModelPackage replaces it).
+    let mut approve = aws_sdk_sagemaker::Client::new(&emulator().sdk_config().await)
+        .update_model_package()
+        .model_package_arn(&package)
+        .model_approval_status(ModelApprovalStatus::Approved)
+        .approval_description("Reviewed by the ML lead.");
+    for (key, value) in &verdict.metadata {
+        approve = approve.customer_metadata_properties(key, value);
+    }
+    approve.send().await.unwrap();
+    for _delivery in 0..2 {
+        let outcome = gate
+            .approved(package_changed(&group, &package))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, ApprovalOutcome::Recorded { .. }),
+            "{outcome:?}"
+        );
+    }
+    let approvals = lineage.approvals(JOB).await.unwrap();
+    assert_eq!(
+        approvals.len(),
+        1,
+        "a redelivered event is one approval: {approvals:?}"
+    );
+    let approval = &approvals[0];
+    assert_eq!(approval.package_arn, package);
+    assert_eq!(approval.gate_decision, "PendingManualApproval");
+    assert_eq!(
+        approval.lineage_sha256,
+        verdict.metadata[guardrails_core::lineage::PACKAGE_DIGEST]
+    );
+    assert_eq!(
+        approval.description.as_deref(),
+        Some("Reviewed by the ML lead.")
+    );
+    assert!(!approval.approved_by.is_empty());
+
+    // An approval record with a byte changed no longer verifies.
+    let s3 = aws::s3_client(&emulator().sdk_config().await);
+    let key = format!("{}{}.json", lineage.prefix(), approval.name());
+    let mut bytes = testkit::object_bytes(&s3, STATE, &key).await;
+    bytes[5] ^= 1;
+    s3.put_object()
+        .bucket(STATE)
+        .key(&key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+    let error = lineage.approvals(JOB).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable, "{error}");
+
+    // Another kind of event is refused, not ignored.
+    let mut other = package_changed(&group, &package);
+    other.detail_type = "SageMaker Endpoint State Change".to_owned();
+    let error = gate.approved(other).await.unwrap_err();
+    assert!(matches!(error, GateError::BadRequest(_)), "{error}");
+}
+
+#[tokio::test]
+async fn an_approved_package_without_lineage_or_with_an_altered_one_gets_no_approval_record() {
+    let (group, arns) = group(&[(ModelApprovalStatus::Approved, "0.80")]).await;
+    let gate = gate(job(TrainingJobStatus::Completed, &GOOD), "true").await;
+    let outcome = gate
+        .approved(package_changed(&group, &arns[0]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, ApprovalOutcome::Ignored { reason } if reason.contains("not registered by the training workflow")),
+        "{outcome:?}"
+    );
+    let mut metadata = gate.handle(request(&group)).await.unwrap().metadata;
+    metadata.insert(
+        guardrails_core::lineage::PACKAGE_DIGEST.to_owned(),
+        guardrails_core::lineage::sha256_hex(b"another record"),
+    );
+    let package = register(&group, &metadata).await;
+    let error = gate
+        .approved(package_changed(&group, &package))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable, "{error}");
+    assert!(error.to_string().contains("does not verify"), "{error}");
 }

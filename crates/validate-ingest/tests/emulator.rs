@@ -380,15 +380,18 @@ async fn invalid_upload_is_quarantined_with_report_event_and_notice() {
     assert!(w.exists(&w.raw.name, &quarantined).await);
     assert!(w.copies_of(KEY).await.is_empty(), "not ingested");
     assert!(!w.exists(&w.raw.name, KEY).await, "raw moved to quarantine");
-    let profiles = w
-        .s3
-        .list_objects_v2()
-        .bucket(&w.state.name)
-        .prefix("profiles/")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(profiles.key_count(), Some(0), "no profile of an invalid file");
+    let profiles =
+        w.s3.list_objects_v2()
+            .bucket(&w.state.name)
+            .prefix("profiles/")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        profiles.key_count(),
+        Some(0),
+        "no profile of an invalid file"
+    );
     let report = w
         .json_object(&w.raw.name, &format!("{quarantined}.report.json"))
         .await;
