@@ -119,6 +119,12 @@ WEAKENINGS = [
         "encryption.guard/kms_rotation",
     ),
     (
+        "state-chain-expires",
+        "            Prefix: ledger/\n            ExpirationInDays: 400",
+        "            Prefix: lineage/\n            ExpirationInDays: 400",
+        "state.guard/state_chain_never_expires",
+    ),
+    (
         "lineage-key-that-encrypts",
         "      KeySpec: ECC_NIST_P256\n      KeyUsage: SIGN_VERIFY",
         "      KeySpec: RSA_2048\n      KeyUsage: ENCRYPT_DECRYPT",

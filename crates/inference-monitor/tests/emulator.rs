@@ -87,27 +87,7 @@ async fn register(
     status: ModelApprovalStatus,
     metadata: &BTreeMap<String, String>,
 ) -> String {
-    use aws_sdk_sagemaker::types::{InferenceSpecification, ModelPackageContainerDefinition};
-    let container = ModelPackageContainerDefinition::builder()
-        .image("nlp:1")
-        .model_data_url("s3://artifacts/m.tar.gz")
-        .build();
-    let mut create = aws_sdk_sagemaker::Client::new(sdk)
-        .create_model_package()
-        .model_package_group_name(group)
-        .model_approval_status(status)
-        .inference_specification(
-            InferenceSpecification::builder()
-                .containers(container)
-                .supported_content_types("application/jsonlines")
-                .supported_response_mime_types("application/jsonlines")
-                .build(),
-        );
-    for (key, value) in metadata {
-        create = create.customer_metadata_properties(key, value);
-    }
-    let created = create.send().await.unwrap();
-    created.model_package_arn().unwrap().to_owned()
+    testkit::register_package(sdk, group, status, metadata).await
 }
 
 fn monitor_on(

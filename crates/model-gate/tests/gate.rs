@@ -6,8 +6,8 @@
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::primitives::DateTime;
 use aws_sdk_sagemaker::types::{
-    Channel, DataSource, InferenceSpecification, MetricData, ModelApprovalStatus, ModelArtifacts,
-    ModelPackageContainerDefinition, S3DataSource, S3DataType, TrainingJobStatus,
+    Channel, DataSource, MetricData, ModelApprovalStatus, ModelArtifacts, S3DataSource, S3DataType,
+    TrainingJobStatus,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use guardrails_core::lineage::Lineage;
@@ -125,27 +125,11 @@ async fn group(packages: &[(ModelApprovalStatus, &str)]) -> (String, Vec<String>
         .unwrap();
     let mut arns = Vec::new();
     for (status, f1) in packages {
-        let created = sm
-            .create_model_package()
-            .model_package_group_name(&name)
-            .model_approval_status(status.clone())
-            .inference_specification(
-                InferenceSpecification::builder()
-                    .containers(
-                        ModelPackageContainerDefinition::builder()
-                            .image("nlp:1")
-                            .model_data_url("s3://artifacts/m.tar.gz")
-                            .build(),
-                    )
-                    .supported_content_types("application/jsonlines")
-                    .supported_response_mime_types("application/jsonlines")
-                    .build(),
-            )
-            .customer_metadata_properties("validation:weighted_f1", *f1)
-            .send()
-            .await
-            .unwrap();
-        arns.push(created.model_package_arn().unwrap().to_owned());
+        let f1 = std::collections::BTreeMap::from([(
+            "validation:weighted_f1".to_owned(),
+            (*f1).to_owned(),
+        )]);
+        arns.push(register_as(&name, status.clone(), &f1).await);
     }
     (name, arns)
 }
@@ -161,28 +145,7 @@ async fn register_as(
     status: ModelApprovalStatus,
     metadata: &std::collections::BTreeMap<String, String>,
 ) -> String {
-    let sm = aws_sdk_sagemaker::Client::new(&emulator().sdk_config().await);
-    let mut create = sm
-        .create_model_package()
-        .model_package_group_name(group)
-        .model_approval_status(status)
-        .inference_specification(
-            InferenceSpecification::builder()
-                .containers(
-                    ModelPackageContainerDefinition::builder()
-                        .image("nlp:1")
-                        .model_data_url("s3://artifacts/m.tar.gz")
-                        .build(),
-                )
-                .supported_content_types("application/jsonlines")
-                .supported_response_mime_types("application/jsonlines")
-                .build(),
-        );
-    for (key, value) in metadata {
-        create = create.customer_metadata_properties(key, value);
-    }
-    let created = create.send().await.unwrap();
-    created.model_package_arn().unwrap().to_owned()
+    testkit::register_package(&emulator().sdk_config().await, group, status, metadata).await
 }
 
 /// `lineage verify <package>` against the emulator: (exit 0, stdout, stderr).

@@ -391,3 +391,37 @@ pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {
         }),
     }
 }
+
+/// A version of model package `group` with `status` and customer `metadata` (an inference container the
+/// registry accepts, nothing more); returns its ARN.
+pub async fn register_package<'m>(
+    sdk: &SdkConfig,
+    group: &str,
+    status: aws_sdk_sagemaker::types::ModelApprovalStatus,
+    metadata: impl IntoIterator<Item = (&'m String, &'m String)>,
+) -> String {
+    use aws_sdk_sagemaker::types::{InferenceSpecification, ModelPackageContainerDefinition};
+    let container = ModelPackageContainerDefinition::builder()
+        .image("nlp:1")
+        .model_data_url("s3://artifacts/m.tar.gz")
+        .build();
+    let mut create = aws_sdk_sagemaker::Client::new(sdk)
+        .create_model_package()
+        .model_package_group_name(group)
+        .model_approval_status(status)
+        .inference_specification(
+            InferenceSpecification::builder()
+                .containers(container)
+                .supported_content_types("application/jsonlines")
+                .supported_response_mime_types("application/jsonlines")
+                .build(),
+        );
+    for (key, value) in metadata {
+        create = create.customer_metadata_properties(key, value);
+    }
+    let created = create.send().await.expect("the registry takes the package");
+    created
+        .model_package_arn()
+        .expect("a package ARN")
+        .to_owned()
+}
