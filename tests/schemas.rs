@@ -387,7 +387,10 @@ fn a_baseline_as_built_validates_and_altered_ones_do_not() {
         training_job: "tickets-classifier-20261201100000-abcdef".to_owned(),
         dataset: "tickets".to_owned(),
         files: 1,
-        unprofiled: vec![unprofiled],
+        unprofiled: vec![guardrails_core::baseline::Unprofiled {
+            object: unprofiled,
+            reason: "validated before profiles were kept".to_owned(),
+        }],
         summary: Summary::of(&profile),
         profile,
     };
@@ -469,7 +472,7 @@ fn a_baseline_as_built_validates_and_altered_ones_do_not() {
             ),
             (
                 "an unprofiled file without its key",
-                |r| remove(r, "/unprofiled/0", "key"),
+                |r| remove(r, "/unprofiled/0/object", "key"),
                 "'key' is a required property",
             ),
             (

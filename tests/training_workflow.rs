@@ -631,12 +631,17 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
     // The baseline the package names is the one the signed record names, and holds the training files' data.
     let baselines = Baselines::new(world.state.clone());
     let metadata = world.package_metadata().await;
-    let (named, baseline) = baselines
-        .of_package(&metadata)
-        .await
-        .unwrap()
-        .expect("a baseline");
+    let named = baseline::BaselineRef {
+        object: ObjectRef::new(
+            world.state.bucket(),
+            metadata[baseline::PACKAGE_BASELINE]
+                .strip_prefix(&format!("s3://{}/", world.state.bucket()))
+                .unwrap(),
+        ),
+        sha256: metadata[baseline::PACKAGE_BASELINE_DIGEST].clone(),
+    };
     assert_eq!(named, first_baseline);
+    let baseline = baselines.load(&first_baseline).await.unwrap();
     let (label_shares, tokens) = expected_baseline(&world.rows);
     assert_eq!(baseline.training_job, job);
     assert_eq!((baseline.files, baseline.unprofiled.len()), (2, 0));
@@ -741,17 +746,10 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         (3, "Rejected")
     );
     assert_ne!(record2.data.manifest.key, first_manifest.0);
-    let mut metadata2 = HashMap::new();
-    let baseline2 = record2.baseline.clone().unwrap();
-    metadata2.insert(
-        baseline::PACKAGE_BASELINE.to_owned(),
-        baseline2.object.uri(),
-    );
-    metadata2.insert(
-        baseline::PACKAGE_BASELINE_DIGEST.to_owned(),
-        baseline2.sha256.clone(),
-    );
-    let (_, second_baseline) = baselines.of_package(&metadata2).await.unwrap().unwrap();
+    let second_baseline = baselines
+        .load(record2.baseline.as_ref().unwrap())
+        .await
+        .unwrap();
     assert_eq!(second_baseline.files, 3);
     let mut all_rows = world.rows.clone();
     all_rows.extend(rows_of(later_key, later_body));
@@ -764,7 +762,7 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         first_manifest.1,
         "the first run's manifest is unchanged"
     );
-    let (still, _) = baselines.of_package(&metadata).await.unwrap().unwrap();
+    let still = baselines.stored(&job).await.unwrap().unwrap();
     assert_eq!(
         still, first_baseline,
         "the first model's baseline is unchanged"

@@ -57,7 +57,8 @@ pub struct Profile {
 pub struct Vocabulary {
     /// Token occurrences.
     pub tokens: u64,
-    /// The most frequent tokens (at most [`TOP_TOKENS`]), most frequent first.
+    /// The most frequent tokens (at most [`TOP_TOKENS`]), most frequent first: words only, without digits and of
+    /// at most [`MAX_TOKEN_BYTES`] bytes (numbers and identifiers are in the sketch only).
     pub top: Vec<TokenCount>,
     /// Each count in `top` is low by at most this much (0: exact). Misra–Gries: at most `tokens / 1001`.
     pub count_error: u64,
@@ -187,8 +188,8 @@ impl Profiler {
                 tokens += 1;
                 let hash = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
                 // A token with a counter was put in the sketch when it got one: most occurrences are of such
-                // tokens, and skipping their sketch write (a cache miss) is most of what keeps profiling cheap.
-                if frequent.insert(hash, t) == Counted::New {
+                // tokens, and skipping their sketch write (a cache miss) saves most of the sketch's cost.
+                if !kept_as_text(t) || frequent.insert(hash, t) == Counted::New {
                     sketch.insert_hash(hash);
                 }
             },
@@ -276,6 +277,16 @@ fn add_counts<K: Ord + Clone>(mine: &mut BTreeMap<K, u64>, theirs: &BTreeMap<K, 
     for (key, count) in theirs {
         *mine.entry(key.clone()).or_default() += count;
     }
+}
+
+/// Longest token kept as text among the frequent tokens.
+pub const MAX_TOKEN_BYTES: usize = 32;
+
+/// Whether a token may be kept as text in a profile: words, not numbers (order or phone numbers, amounts) nor
+/// long runs (identifiers, hashes), which say little about the vocabulary and may be personal data. Every token,
+/// these included, is in the sketch, which keeps only bits of hashes.
+fn kept_as_text(token: &str) -> bool {
+    token.len() <= MAX_TOKEN_BYTES && !token.chars().any(char::is_numeric)
 }
 
 /// Misra–Gries over token hashes, keeping each token's text. Written here, as the duplicate counter's sketch

@@ -8,9 +8,9 @@
 //! data is read twice, and no uploader can write either prefix. The JSON Schema is
 //! `schemas/baseline.schema.json`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use dataset_check::profile::{CharClass, MergeError, Profile, Script};
+use dataset_check::profile::{CharClass, Profile, Script};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Classify, ErrorClass};
@@ -47,8 +47,8 @@ pub struct Baseline {
     pub dataset: String,
     /// Files whose profiles are merged here.
     pub files: u64,
-    /// Pinned files without a profile (validated before profiles were kept), not in the baseline.
-    pub unprofiled: Vec<ObjectRef>,
+    /// Pinned files whose profile is not in the baseline, with the reason.
+    pub unprofiled: Vec<Unprofiled>,
     /// The figures people read; the monitors compare against `profile`.
     pub summary: Summary,
     /// The merged profile.
@@ -166,6 +166,21 @@ pub struct BaselineRef {
     pub sha256: String,
 }
 
+/// A pinned file whose profile is not in the baseline, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unprofiled {
+    /// The file.
+    pub object: ObjectRef,
+    /// Why: no profile was kept (validated before profiles were), or it is missing, unreadable or of another
+    /// version.
+    pub reason: String,
+}
+
+/// Profiles fetched at once while building a baseline: bounded, so a run of thousands of files neither holds
+/// them all in memory nor fetches them one by one.
+const FETCH_AT_ONCE: usize = 16;
+
 /// The baselines and profiles in the state bucket.
 #[derive(Debug, Clone)]
 pub struct Baselines {
@@ -178,28 +193,55 @@ impl Baselines {
         Baselines { state }
     }
 
-    /// Merges the profiles of the files `pins` lists into the baseline of `training_job`.
+    fn key(training_job: &str) -> String {
+        format!("{BASELINE_PREFIX}{training_job}.json")
+    }
+
+    /// The baseline of `training_job` stored by an earlier attempt, if one was: a retry uses it rather than
+    /// merging every profile again.
     ///
     /// # Errors
-    /// [`BaselineError`]: a profile that cannot be read, or of another version.
+    /// [`BaselineError::State`] when the state bucket fails.
+    pub async fn stored(&self, training_job: &str) -> Result<Option<BaselineRef>, BaselineError> {
+        let key = Self::key(training_job);
+        Ok(self.state.read_bytes(&key).await?.map(|bytes| BaselineRef {
+            object: self.state.at(&key),
+            sha256: sha256_hex(&bytes),
+        }))
+    }
+
+    /// Merges the profiles of the files `pins` lists, in pin order, into the baseline of `training_job`. A file
+    /// whose profile is absent, missing, unreadable or of another version is listed under `unprofiled` with the
+    /// reason (and logged), not fatal: one lost profile must not stop every later model from being registered.
+    ///
+    /// # Errors
+    /// [`BaselineError::State`] when the state bucket fails (retryable or not, as classified).
     pub async fn build(&self, training_job: &str, pins: &Pins) -> Result<Baseline, BaselineError> {
         let mut profile = Profile::empty();
         let (mut files, mut unprofiled) = (0, Vec::new());
-        for copy in pins.entries.iter().filter_map(|e| e.copy.as_ref()) {
-            let Some(key) = &copy.profile else {
-                unprofiled.push(copy.object.clone());
-                continue;
-            };
-            let bytes = self.state.read_bytes(key).await?.ok_or_else(|| {
-                BaselineError::Invalid(format!("{} is missing", self.state.at(key).uri()))
-            })?;
-            let file: Profile = serde_json::from_slice(&bytes).map_err(|e| {
-                BaselineError::Invalid(format!("{} does not read: {e}", self.state.at(key).uri()))
-            })?;
-            profile
-                .merge(&file)
-                .map_err(|e: MergeError| BaselineError::Invalid(format!("{key}: {e}")))?;
-            files += 1;
+        let copies: Vec<_> = pins
+            .entries
+            .iter()
+            .filter_map(|e| e.copy.as_ref())
+            .collect();
+        for chunk in copies.chunks(FETCH_AT_ONCE) {
+            let mut fetches = tokio::task::JoinSet::new();
+            for (i, copy) in chunk.iter().enumerate() {
+                let (state, key) = (self.state.clone(), copy.profile.clone());
+                fetches.spawn(async move { (i, Self::fetch(&state, key.as_deref()).await) });
+            }
+            let mut fetched: Vec<_> = fetches.join_all().await;
+            fetched.sort_by_key(|(i, _)| *i);
+            for (i, result) in fetched {
+                let object = chunk[i].object.clone();
+                match result?.map(|file| profile.merge(&file).map_err(|e| e.to_string())) {
+                    Ok(Ok(())) => files += 1,
+                    Ok(Err(reason)) | Err(reason) => {
+                        tracing::warn!(file = %object.uri(), %reason, "a pinned file is not in the baseline");
+                        unprofiled.push(Unprofiled { object, reason });
+                    }
+                }
+            }
         }
         Ok(Baseline {
             baseline_version: BASELINE_VERSION,
@@ -212,65 +254,70 @@ impl Baselines {
         })
     }
 
+    /// One file's profile: `Ok(Err(reason))` when it cannot be had, `Err` only when the state bucket fails.
+    async fn fetch(
+        state: &StateStore,
+        key: Option<&str>,
+    ) -> Result<Result<Profile, String>, BaselineError> {
+        let Some(key) = key else {
+            return Ok(Err("validated before profiles were kept".to_owned()));
+        };
+        let Some(bytes) = state.read_bytes(key).await? else {
+            return Ok(Err(format!("{key} is missing")));
+        };
+        Ok(serde_json::from_slice(&bytes).map_err(|e| format!("{key} does not read: {e}")))
+    }
+
     /// Stores `baseline` once at `baselines/<training job>.json`; a baseline stored before (by an attempt that
     /// died after writing it) is kept and its digest returned.
     ///
     /// # Errors
     /// [`BaselineError`] when the state bucket fails.
     pub async fn store(&self, baseline: &Baseline) -> Result<BaselineRef, BaselineError> {
-        let key = format!("{BASELINE_PREFIX}{}.json", baseline.training_job);
+        let key = Self::key(&baseline.training_job);
         let fresh = serde_json::to_vec(baseline)
             .map_err(|e| BaselineError::Invalid(format!("the baseline does not serialize: {e}")))?;
-        let bytes = if self.state.create_bytes(&key, fresh.clone()).await? {
-            fresh
-        } else {
-            self.state.read_bytes(&key).await?.ok_or_else(|| {
-                BaselineError::Invalid(format!("{} vanished", self.state.at(&key).uri()))
-            })?
-        };
+        if !self.state.create_bytes(&key, fresh.clone()).await? {
+            // Stored by an earlier or concurrent attempt: that one is the baseline (read again if it raced).
+            if let Some(stored) = self.stored(&baseline.training_job).await? {
+                return Ok(stored);
+            }
+            return Err(BaselineError::State(StateError::Conflict {
+                uri: self.state.at(&key).uri(),
+            }));
+        }
         Ok(BaselineRef {
             object: self.state.at(&key),
-            sha256: sha256_hex(&bytes),
+            sha256: sha256_hex(&fresh),
         })
     }
 
-    /// The baseline a model package names in its metadata, checked against the digest it names. `None` when the
-    /// package names none (registered before baselines were kept).
+    /// The baseline `reference` names, checked against its digest (which a signed lineage record vouches for).
     ///
     /// # Errors
-    /// [`BaselineError::Invalid`] when the object is missing, outside the state bucket, altered or unreadable.
-    pub async fn of_package(
-        &self,
-        metadata: &HashMap<String, String>,
-    ) -> Result<Option<(BaselineRef, Baseline)>, BaselineError> {
-        let Some(uri) = metadata.get(PACKAGE_BASELINE) else {
-            return Ok(None);
-        };
+    /// [`BaselineError::Invalid`] when the object is outside the state bucket, missing, altered or unreadable.
+    pub async fn load(&self, reference: &BaselineRef) -> Result<Baseline, BaselineError> {
         let invalid = |what: String| BaselineError::Invalid(what);
-        let expected = metadata
-            .get(PACKAGE_BASELINE_DIGEST)
-            .ok_or_else(|| invalid(format!("the package names {uri} without its digest")))?;
-        let key = uri
-            .strip_prefix(&format!("s3://{}/", self.state.bucket()))
-            .filter(|k| k.starts_with(BASELINE_PREFIX))
-            .ok_or_else(|| invalid(format!("{uri} is not a baseline of the state bucket")))?;
+        let uri = reference.object.uri();
+        if reference.object.bucket != self.state.bucket()
+            || !reference.object.key.starts_with(BASELINE_PREFIX)
+        {
+            return Err(invalid(format!(
+                "{uri} is not a baseline of the state bucket"
+            )));
+        }
         let bytes = self
             .state
-            .read_bytes(key)
+            .read_bytes(&reference.object.key)
             .await?
             .ok_or_else(|| invalid(format!("{uri} is missing")))?;
         let actual = sha256_hex(&bytes);
-        if &actual != expected {
+        if actual != reference.sha256 {
             return Err(invalid(format!(
-                "{uri} has SHA-256 {actual}, the package names {expected}"
+                "{uri} has SHA-256 {actual}, its lineage record names {}",
+                reference.sha256
             )));
         }
-        let baseline = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("{uri} does not read: {e}")))?;
-        let stored = BaselineRef {
-            object: self.state.at(key),
-            sha256: actual,
-        };
-        Ok(Some((stored, baseline)))
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{uri} does not read: {e}")))
     }
 }

@@ -455,6 +455,29 @@ impl Lineage {
     }
 
     /// KMS's check of `signature` over `digest`.
+    /// The lineage record of `package`, as [`Lineage::verify_package`] checks it from the package's metadata, and
+    /// then the package's own model: every inference container must serve the artifacts the record's job made.
+    /// So a package that copied another version's metadata (lineage, digest, job) is refused, not taken for it.
+    ///
+    /// # Errors
+    /// [`LineageError`] as [`Lineage::verify_package`]; `Invalid` when the package serves other artifacts.
+    pub async fn verify_package_model(
+        &self,
+        package: &crate::registry::Package,
+    ) -> Result<LineageRecord, LineageError> {
+        let record = self.verify_package(&package.metadata).await?;
+        let made = &record.training.model_data_url;
+        if package.model_data_urls.is_empty()
+            || package.model_data_urls.iter().any(|url| url != made)
+        {
+            return Err(LineageError::Invalid(format!(
+                "{} serves {:?}, the lineage record's job {} made {made}",
+                package.arn, package.model_data_urls, record.training.job_name
+            )));
+        }
+        Ok(record)
+    }
+
     /// Every recorded approval of `job`'s model version, each signature checked, oldest first.
     ///
     /// # Errors

@@ -17,8 +17,12 @@ pub struct Config {
     pub model_package_group: String,
     /// The `Model` metric dimension (`MODEL_NAME`, default the group): one value per deployment, so bounded.
     pub model: String,
-    /// The state bucket, where each version's baseline is kept (`STATE_BUCKET`).
+    /// The state bucket, where each version's lineage record and baseline are kept (`STATE_BUCKET`).
     pub state_bucket: String,
+    /// The KMS key lineage records are signed with, to verify them (`LINEAGE_KEY_ID`).
+    pub lineage_key_id: String,
+    /// Where lineage records are in the state bucket (`LINEAGE_PREFIX`, default `lineage/`).
+    pub lineage_prefix: String,
     /// Output files are the keys ending with this (`OUTPUT_SUFFIX`, default `.out`, SageMaker's).
     pub output_suffix: String,
     /// The catch-all label (`OTHER_LABEL`, default `Otros`).
@@ -43,6 +47,9 @@ impl Config {
             model: env.optional_or("MODEL_NAME", &model_package_group),
             model_package_group,
             state_bucket,
+            lineage_key_id: env.required("LINEAGE_KEY_ID")?,
+            lineage_prefix: env
+                .prefix_or("LINEAGE_PREFIX", guardrails_core::lineage::DEFAULT_PREFIX),
             output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
             other_label: env.optional_or("OTHER_LABEL", "Otros"),
             low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
@@ -65,6 +72,7 @@ mod tests {
         let base = [
             ("EVENT_BUS_NAME", "bus"),
             ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
+            ("LINEAGE_KEY_ID", "alias/lineage"),
             ("STATE_BUCKET", "b"),
         ];
         let config = Config::from_env(&Env::from_pairs(base)).unwrap();
@@ -83,9 +91,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("LOW_CONFIDENCE"), "{error}");
-        let error = Config::from_env(&Env::from_pairs(base[..2].to_vec()))
+        let error = Config::from_env(&Env::from_pairs(base[..3].to_vec()))
             .unwrap_err()
             .to_string();
         assert!(error.contains("STATE_BUCKET"), "{error}");
+        let error = Config::from_env(&Env::from_pairs([base[0], base[1], base[3]]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("LINEAGE_KEY_ID"), "{error}");
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_sagemaker::Client as SageMaker;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
 use guardrails_core::baseline::{Baseline, BaselineError, Baselines};
+use guardrails_core::lineage::{self, Lineage, LineageError};
 use guardrails_core::registry;
 use guardrails_core::s3::decode_notification_key;
 use guardrails_core::state::StateStore;
@@ -93,6 +94,9 @@ pub enum MonitorError {
     /// The serving version's baseline is missing, altered or unreadable.
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    /// The serving version's lineage record is missing, altered, or of another model.
+    #[error(transparent)]
+    Lineage(#[from] LineageError),
     /// Reading an output file failed part-way.
     #[error("reading {uri} failed: {source}")]
     Read {
@@ -109,6 +113,7 @@ impl Classify for MonitorError {
             MonitorError::Unrecognised(_) => ErrorClass::NonRetryable,
             MonitorError::Aws(e) => e.class(),
             MonitorError::Baseline(e) => e.class(),
+            MonitorError::Lineage(e) => e.class(),
             MonitorError::Read { .. } => ErrorClass::Retryable,
         }
     }
@@ -119,6 +124,7 @@ impl Classify for MonitorError {
 pub struct InferenceMonitor {
     s3: S3,
     sagemaker: SageMaker,
+    lineage: Lineage,
     baselines: Baselines,
     config: Config,
 }
@@ -138,11 +144,19 @@ impl Function for InferenceMonitor {
         &config.common
     }
 
-    /// S3 and the model registry through clients from `sdk`.
+    /// S3, the model registry and the lineage key through clients from `sdk`.
     fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let s3 = guardrails_core::aws::s3_client(sdk);
+        let lineage = Lineage::from_sdk(
+            sdk,
+            StateStore::new(s3.clone(), &config.state_bucket),
+            &config.lineage_key_id,
+            &config.lineage_prefix,
+        );
         Ok(InferenceMonitor::new(
-            guardrails_core::aws::s3_client(sdk),
+            s3,
             SageMaker::new(sdk),
+            lineage,
             config,
         ))
     }
@@ -177,12 +191,14 @@ impl Function for InferenceMonitor {
 }
 
 impl InferenceMonitor {
-    /// The function over its clients: S3 (output files and the state bucket alike) and the model registry.
-    pub fn new(s3: S3, sagemaker: SageMaker, config: Config) -> Self {
+    /// The function over its clients: S3 (output files and the state bucket alike), the model registry, and the
+    /// lineage store that vouches for each version's baseline.
+    pub fn new(s3: S3, sagemaker: SageMaker, lineage: Lineage, config: Config) -> Self {
         let baselines = Baselines::new(StateStore::new(s3.clone(), &config.state_bucket));
         InferenceMonitor {
             s3,
             sagemaker,
+            lineage,
             baselines,
             config,
         }
@@ -251,29 +267,15 @@ impl InferenceMonitor {
             self.read_into(file, &mut batch).await?;
         }
         let summary = batch.summary();
-        let serving = self.serving_baseline().await?;
-        let label_psi = serving
-            .as_ref()
-            .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
-
         let model = self.config.model.clone();
+        // The batch's own figures first: a baseline that cannot be had fails the invocation, not these.
         for (metric, value) in [
-            AVG_CONFIDENCE,
-            P10_CONFIDENCE,
-            LOW_CONFIDENCE_PCT,
-            OTHER_PCT,
-            LABEL_PSI,
-            BATCH_SECONDS,
-        ]
-        .into_iter()
-        .zip([
-            summary.avg_confidence,
-            summary.p10_confidence,
-            summary.low_confidence_pct,
-            summary.other_pct,
-            label_psi,
-            batch_seconds,
-        ]) {
+            (AVG_CONFIDENCE, summary.avg_confidence),
+            (P10_CONFIDENCE, summary.p10_confidence),
+            (LOW_CONFIDENCE_PCT, summary.low_confidence_pct),
+            (OTHER_PCT, summary.other_pct),
+            (BATCH_SECONDS, batch_seconds),
+        ] {
             if let Some(v) = value {
                 metrics::gauge!(metric.name, dimension::MODEL => model.clone()).set(v);
             }
@@ -281,7 +283,15 @@ impl InferenceMonitor {
         metrics::counter!(PREDICTIONS.name, dimension::MODEL => model.clone())
             .increment(summary.predictions);
         let bad: u64 = summary.defects.values().sum();
-        metrics::counter!(BAD_PREDICTIONS.name, dimension::MODEL => model).increment(bad);
+        metrics::counter!(BAD_PREDICTIONS.name, dimension::MODEL => model.clone()).increment(bad);
+
+        let serving = self.serving_baseline().await?;
+        let label_psi = serving
+            .as_ref()
+            .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
+        if let Some(v) = label_psi {
+            metrics::gauge!(LABEL_PSI.name, dimension::MODEL => model).set(v);
+        }
         tracing::info!(files = files.len(), summary = %json!(summary), label_psi, batch_seconds, "batch monitored");
         Ok(Outcome::Monitored {
             files: files.iter().map(ObjectRef::uri).collect(),
@@ -355,21 +365,26 @@ impl InferenceMonitor {
         Ok(files)
     }
 
-    /// The serving version (the group's newest Approved) and its baseline, checked against the digest its
-    /// package names. `None`, with a warning, when no version is approved or the serving one has no baseline.
+    /// The serving version (the group's newest Approved) and its baseline, as its signed lineage record names
+    /// it (the record verified, and of the model the package serves), checked against that digest. `None`, with
+    /// a warning, when no version is approved or the serving one has no lineage or no baseline; an altered or
+    /// missing record or baseline is an error.
     async fn serving_baseline(&self) -> Result<Option<(String, Baseline)>, MonitorError> {
         let group = &self.config.model_package_group;
         let Some(serving) = registry::newest_approved(&self.sagemaker, group).await? else {
             tracing::warn!(group, "no Approved version: LabelPSI not computed");
             return Ok(None);
         };
-        match self.baselines.of_package(&serving.metadata).await? {
-            Some((_, baseline)) => Ok(Some((serving.arn, baseline))),
-            None => {
-                tracing::warn!(package = %serving.arn, "the serving version has no baseline: LabelPSI not computed");
-                Ok(None)
-            }
+        if !serving.metadata.contains_key(lineage::PACKAGE_RECORD) {
+            tracing::warn!(package = %serving.arn, "the serving version names no lineage record: LabelPSI not computed");
+            return Ok(None);
         }
+        let record = self.lineage.verify_package_model(&serving).await?;
+        let Some(reference) = record.baseline else {
+            tracing::warn!(package = %serving.arn, "the serving version's lineage names no baseline: LabelPSI not computed");
+            return Ok(None);
+        };
+        Ok(Some((serving.arn, self.baselines.load(&reference).await?)))
     }
 }
 

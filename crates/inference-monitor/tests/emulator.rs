@@ -11,6 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use dataset_check::Profile;
 use guardrails_core::baseline::{self, Baseline, Baselines, Summary};
+use guardrails_core::lineage::{self, Lineage};
 use guardrails_core::state::StateStore;
 use guardrails_core::{Env, aws, telemetry};
 use inference_monitor::stats::Defect;
@@ -40,17 +41,25 @@ fn shifted_output() -> String {
     lines.join("\n") + "\n"
 }
 
-/// A baseline of `labels` for `job`, stored as model-gate stores it; returns the package metadata naming it.
-async fn stored_baseline(
+/// The model artifacts `job` made.
+fn model_of(job: &str) -> String {
+    format!("s3://artifacts/models/{job}/output/model.tar.gz")
+}
+
+/// What model-gate leaves for a version trained by `job` on data of these `labels`: its baseline and its signed
+/// lineage record naming it, in the state bucket; returns the package metadata naming the record.
+async fn trained(
     sdk: &aws::SdkConfig,
     state: &str,
+    key: &str,
     job: &str,
     labels: &[(&str, u64)],
 ) -> BTreeMap<String, String> {
+    let store = StateStore::new(aws::s3_client(sdk), state);
     let mut profile = Profile::empty();
     profile.labels = labels.iter().map(|(l, n)| ((*l).to_owned(), *n)).collect();
     profile.texts = labels.iter().map(|(_, n)| n).sum();
-    let stored = Baselines::new(StateStore::new(aws::s3_client(sdk), state))
+    let stored = Baselines::new(store.clone())
         .store(&Baseline {
             baseline_version: baseline::BASELINE_VERSION,
             training_job: job.to_owned(),
@@ -62,9 +71,17 @@ async fn stored_baseline(
         })
         .await
         .unwrap();
+    let mut record = testkit::lineage_record(job);
+    record.training.model_data_url = model_of(job);
+    record.baseline = Some(stored);
+    let signed = Lineage::from_sdk(sdk, store, key, lineage::DEFAULT_PREFIX)
+        .record(&record)
+        .await
+        .unwrap();
     BTreeMap::from([
-        (baseline::PACKAGE_BASELINE.to_owned(), stored.object.uri()),
-        (baseline::PACKAGE_BASELINE_DIGEST.to_owned(), stored.sha256),
+        (lineage::PACKAGE_RECORD.to_owned(), signed.record.uri()),
+        (lineage::PACKAGE_DIGEST.to_owned(), signed.sha256),
+        (lineage::PACKAGE_JOB.to_owned(), job.to_owned()),
     ])
 }
 
@@ -80,32 +97,38 @@ async fn group(sdk: &aws::SdkConfig) -> String {
     name
 }
 
-/// A version of `group` with `metadata`; returns its ARN.
+/// A version of `group` serving `job`'s model, with `metadata`; returns its ARN.
 async fn register(
     sdk: &aws::SdkConfig,
     group: &str,
     status: ModelApprovalStatus,
+    job: &str,
     metadata: &BTreeMap<String, String>,
 ) -> String {
-    testkit::register_package(sdk, group, status, metadata).await
+    testkit::register_package(sdk, group, status, &model_of(job), metadata).await
 }
 
 fn monitor_on(
     sdk: &aws::SdkConfig,
     bucket: &str,
     group: &str,
+    key: &str,
     model: Option<&str>,
 ) -> InferenceMonitor {
     let mut env = vec![
         ("EVENT_BUS_NAME", "unused"),
         ("STATE_BUCKET", bucket),
         ("MODEL_PACKAGE_GROUP", group),
+        ("LINEAGE_KEY_ID", key),
     ];
     env.extend(model.map(|m| ("MODEL_NAME", m)));
+    let config = Config::from_env(&Env::from_pairs(env)).unwrap();
+    let state = StateStore::new(aws::s3_client(sdk), bucket);
     InferenceMonitor::new(
         aws::s3_client(sdk),
         aws_sdk_sagemaker::Client::new(sdk),
-        Config::from_env(&Env::from_pairs(env)).unwrap(),
+        Lineage::from_sdk(sdk, state, key, &config.lineage_prefix),
+        config,
     )
 }
 
@@ -123,22 +146,31 @@ async fn a_shifted_label_mix_is_measured_against_the_serving_versions_baseline()
     let bucket = KmsBucket::create(&sdk, "artifacts").await;
     let model = unique_name("tickets");
     let group = group(&sdk).await;
-    let monitor = monitor_on(&sdk, &bucket.name, &group, Some(&model));
+    let key = testkit::signing_key(&sdk).await;
+    let monitor = monitor_on(&sdk, &bucket.name, &group, &key, Some(&model));
 
     // The serving version trained on an even mix; a newer one, not approved, on exactly the batch's mix.
-    let even = stored_baseline(&sdk, &bucket.name, "train-1", &EVEN).await;
-    let serving = register(&sdk, &group, ModelApprovalStatus::Approved, &even).await;
+    let even = trained(&sdk, &bucket.name, &key, "train-1", &EVEN).await;
+    let serving = register(
+        &sdk,
+        &group,
+        ModelApprovalStatus::Approved,
+        "train-1",
+        &even,
+    )
+    .await;
     let shifted = [
         ("Otros", 500),
         ("facturacion", 300),
         ("soporte", 150),
         ("ventas", 50),
     ];
-    let held = stored_baseline(&sdk, &bucket.name, "train-2", &shifted).await;
+    let held = trained(&sdk, &bucket.name, &key, "train-2", &shifted).await;
     let newer = register(
         &sdk,
         &group,
         ModelApprovalStatus::PendingManualApproval,
+        "train-2",
         &held,
     )
     .await;
@@ -247,10 +279,12 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
         &sdk,
         &group,
         ModelApprovalStatus::Approved,
+        "train-0",
         &BTreeMap::new(),
     )
     .await;
-    let monitor = monitor_on(&sdk, &bucket.name, &group, None);
+    let key = testkit::signing_key(&sdk).await;
+    let monitor = monitor_on(&sdk, &bucket.name, &group, &key, None);
     let key = "batch-output/2026-11-22/lote de prueba.jsonl.out";
     aws::s3_client(&sdk)
         .put_object()
@@ -288,28 +322,12 @@ async fn one_output_file_from_an_upload_event_and_without_a_baseline() {
     assert!(matches!(ignored, Outcome::Ignored { .. }), "{ignored:?}");
 }
 
-#[tokio::test]
-async fn an_altered_baseline_is_refused_not_compared_with() {
-    let sdk = emulator().sdk_config().await;
-    let bucket = KmsBucket::create(&sdk, "state").await;
-    let group = group(&sdk).await;
-    let metadata = stored_baseline(&sdk, &bucket.name, "train-9", &EVEN).await;
-    register(&sdk, &group, ModelApprovalStatus::Approved, &metadata).await;
-    let s3 = aws::s3_client(&sdk);
-    let key = "baselines/train-9.json";
-    let mut body = testkit::object_bytes(&s3, &bucket.name, key).await;
-    let at = body.len() / 2;
-    body[at] = if body[at] == b'1' { b'2' } else { b'1' };
-    s3.put_object()
-        .bucket(&bucket.name)
-        .key(key)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .unwrap();
+/// A batch output file in `bucket`, and its S3 "Object Created" event.
+async fn one_output_file(sdk: &aws::SdkConfig, bucket: &str) -> EventBridgeEvent<Value> {
     let output = "batch-output/2026-11-23/a.jsonl.out";
-    s3.put_object()
-        .bucket(&bucket.name)
+    aws::s3_client(sdk)
+        .put_object()
+        .bucket(bucket)
         .key(output)
         .body(ByteStream::from_static(
             b"{\"label\": \"ventas\", \"confidence\": 0.9}\n",
@@ -318,16 +336,67 @@ async fn an_altered_baseline_is_refused_not_compared_with() {
         .await
         .unwrap();
     let mut created = fixture("eventbridge-s3-object-created.json");
-    created["detail"]["bucket"]["name"] = json!(bucket.name);
+    created["detail"]["bucket"]["name"] = json!(bucket);
     created["detail"]["object"]["key"] = json!(output);
+    event(created)
+}
 
-    let error = monitor_on(&sdk, &bucket.name, &group, None)
-        .handle(event(created))
+#[tokio::test]
+async fn an_altered_baseline_or_borrowed_lineage_is_refused_not_compared_with() {
+    let sdk = emulator().sdk_config().await;
+    let bucket = KmsBucket::create(&sdk, "state").await;
+    let key = testkit::signing_key(&sdk).await;
+
+    // A serving version whose baseline changed after it was signed.
+    let group_a = group(&sdk).await;
+    let metadata = trained(&sdk, &bucket.name, &key, "train-9", &EVEN).await;
+    register(
+        &sdk,
+        &group_a,
+        ModelApprovalStatus::Approved,
+        "train-9",
+        &metadata,
+    )
+    .await;
+    let s3 = aws::s3_client(&sdk);
+    let baseline_key = "baselines/train-9.json";
+    let mut body = testkit::object_bytes(&s3, &bucket.name, baseline_key).await;
+    let at = body.len() / 2;
+    body[at] = if body[at] == b'1' { b'2' } else { b'1' };
+    s3.put_object()
+        .bucket(&bucket.name)
+        .key(baseline_key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .unwrap();
+    let error = monitor_on(&sdk, &bucket.name, &group_a, &key, None)
+        .handle(one_output_file(&sdk, &bucket.name).await)
         .await
         .unwrap_err();
     let error = guardrails_core::HandlerError::from(error);
     assert_eq!(error.class, guardrails_core::ErrorClass::NonRetryable);
     assert!(error.message.contains("SHA-256"), "{}", error.message);
+
+    // A serving version that copied another version's metadata (its lineage, digest and job) to borrow its
+    // baseline: the record is of another model than the package serves.
+    let group_b = group(&sdk).await;
+    let other = trained(&sdk, &bucket.name, &key, "train-10", &EVEN).await;
+    register(
+        &sdk,
+        &group_b,
+        ModelApprovalStatus::Approved,
+        "train-11",
+        &other,
+    )
+    .await;
+    let error = monitor_on(&sdk, &bucket.name, &group_b, &key, None)
+        .handle(one_output_file(&sdk, &bucket.name).await)
+        .await
+        .unwrap_err();
+    let error = guardrails_core::HandlerError::from(error);
+    assert_eq!(error.class, guardrails_core::ErrorClass::NonRetryable);
+    assert!(error.message.contains("train-10 made"), "{}", error.message);
 }
 
 /// The EventBridge event in a sample, as Lambda hands it over.

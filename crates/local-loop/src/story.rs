@@ -15,6 +15,7 @@ use crate::{Local, LoopError};
 use guardrails_core::AwsError;
 use guardrails_core::baseline::Baselines;
 use guardrails_core::lineage::{self, Lineage};
+use guardrails_core::registry;
 use guardrails_core::state::StateStore;
 
 const GOOD: &str = include_str!("../data/tickets-good.csv");
@@ -330,17 +331,9 @@ impl<'a> Story<'a> {
     /// What version `arn` carries: its signed lineage record verifies with the key model-gate signs with, and its
     /// baseline (the merged profiles of the files it trained on) matches the digest the package names.
     async fn chain(&self, arn: &str) -> Result<(), StoryFailure> {
-        let package = self
-            .sagemaker
-            .describe_model_package()
-            .model_package_name(arn)
-            .send()
+        let package = registry::describe(&self.sagemaker, arn)
             .await
             .map_err(|e| failed(format!("describe {arn}: {e}")))?;
-        let metadata = package
-            .customer_metadata_properties()
-            .cloned()
-            .unwrap_or_default();
         let stack = &self.local.runtime.stack;
         let gate = stack
             .functions
@@ -360,14 +353,17 @@ impl<'a> Story<'a> {
         let prefix = env("LINEAGE_PREFIX").unwrap_or_else(|| lineage::DEFAULT_PREFIX.to_owned());
         let lineage = Lineage::from_sdk(&self.local.sdk, state.clone(), key_id, prefix);
         let record = lineage
-            .verify_package(&metadata)
+            .verify_package_model(&package)
             .await
             .map_err(|e| failed(format!("the lineage of version 2 verifies ({e})")))?;
-        let (_, baseline) = Baselines::new(state)
-            .of_package(&metadata)
+        let reference = record
+            .baseline
+            .as_ref()
+            .ok_or_else(|| failed("the lineage of version 2 names its baseline"))?;
+        let baseline = Baselines::new(state)
+            .load(reference)
             .await
-            .map_err(|e| failed(format!("the baseline of version 2 reads ({e})")))?
-            .ok_or_else(|| failed("version 2 names its baseline"))?;
+            .map_err(|e| failed(format!("the baseline of version 2 reads ({e})")))?;
         self.say(
             "lineage",
             format!(

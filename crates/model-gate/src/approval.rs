@@ -2,17 +2,19 @@
 //! (who, when, which lineage record) is signed and kept beside the lineage record, so the deploy stage can tell a
 //! version a person approved from one nobody did. What to do is decided here, free of AWS types.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use guardrails_core::lineage;
+use guardrails_core::registry::Package;
 use serde::{Deserialize, Serialize};
 
 /// The `detail-type` of the registry's events.
 pub const DETAIL_TYPE: &str = "SageMaker Model Package State Change";
 
-/// What the event names; everything else is read from the registry again (the event may be late).
+/// What the event names: the package, and who changed it when, as SageMaker recorded that change. The registry is
+/// read again for the status and the model (the event may be late); who and when are taken from the event, so a
+/// later edit of the package is not taken for the approval.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PackageStateChange {
     /// The package.
     #[serde(rename = "ModelPackageArn")]
@@ -20,25 +22,58 @@ pub struct PackageStateChange {
     /// Its group.
     #[serde(rename = "ModelPackageGroupName")]
     pub group: String,
+    /// Who made the change.
+    #[serde(default)]
+    pub last_modified_by: Option<Modifier>,
+    /// When.
+    #[serde(default)]
+    pub last_modified_time: Option<DateTime<Utc>>,
 }
 
-/// A package as the registry describes it now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackageNow {
-    /// The package.
-    pub arn: String,
-    /// Its group.
-    pub group: String,
-    /// `Approved`, `PendingManualApproval` or `Rejected`.
-    pub status: String,
-    /// Its customer metadata (the lineage reference).
-    pub metadata: HashMap<String, String>,
-    /// Who changed it last: an IAM identity ARN or a Studio user profile.
-    pub modified_by: Option<String>,
-    /// When.
-    pub modified_at: Option<DateTime<Utc>>,
-    /// The approval description.
-    pub description: Option<String>,
+/// SageMaker's `UserContext`, as the event carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Modifier {
+    /// The IAM identity.
+    #[serde(default)]
+    pub iam_identity: Option<IamIdentity>,
+    /// A Studio user profile.
+    #[serde(default)]
+    pub user_profile_arn: Option<String>,
+    /// Its name.
+    #[serde(default)]
+    pub user_profile_name: Option<String>,
+}
+
+/// An IAM identity in a `UserContext`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IamIdentity {
+    /// Its ARN.
+    #[serde(default)]
+    pub arn: Option<String>,
+}
+
+impl Modifier {
+    /// The identity, most specific first.
+    pub fn name(&self) -> Option<String> {
+        self.iam_identity
+            .as_ref()
+            .and_then(|i| i.arn.clone())
+            .or_else(|| self.user_profile_arn.clone())
+            .or_else(|| self.user_profile_name.clone())
+    }
+}
+
+/// Who approved and when: the event's account of the change, else the registry's.
+pub fn approver(change: &PackageStateChange, now: &Package) -> (String, Option<DateTime<Utc>>) {
+    let who = change
+        .last_modified_by
+        .as_ref()
+        .and_then(Modifier::name)
+        .or_else(|| now.modified_by.clone())
+        .unwrap_or_else(|| "unknown".to_owned());
+    (who, change.last_modified_time.or(now.modified_at))
 }
 
 /// What the gate did with a registry change; also its response.
@@ -66,7 +101,7 @@ pub enum ApprovalOutcome {
 ///
 /// # Errors
 /// The reason to ignore the change.
-pub fn needs_record(now: &PackageNow, group: Option<&str>) -> Result<(), String> {
+pub fn needs_record(now: &Package, group: Option<&str>) -> Result<(), String> {
     if group.is_some_and(|g| g != now.group) {
         return Err(format!("{} is not in group {group:?}", now.arn));
     }
@@ -86,22 +121,47 @@ pub fn needs_record(now: &PackageNow, group: Option<&str>) -> Result<(), String>
 mod tests {
     use super::*;
 
-    fn package(status: &str, group: &str, lineage: bool) -> PackageNow {
-        let mut metadata = HashMap::new();
+    fn package(status: &str, group: &str, lineage: bool) -> Package {
+        let mut metadata = std::collections::HashMap::new();
         if lineage {
             metadata.insert(
                 lineage::PACKAGE_RECORD.to_owned(),
                 "s3://state/lineage/j.json".to_owned(),
             );
         }
-        PackageNow {
+        Package {
             arn: format!("arn:aws:sagemaker:us-east-1:1:model-package/{group}/2"),
             group: group.to_owned(),
             status: status.to_owned(),
             metadata,
-            modified_by: None,
-            modified_at: None,
-            description: None,
+            ..Package::default()
+        }
+    }
+
+    #[test]
+    fn the_approver_is_the_events_account_else_the_registrys() {
+        let change = |by: Option<serde_json::Value>| -> PackageStateChange {
+            let mut detail = serde_json::json!({"ModelPackageArn": "a", "ModelPackageGroupName": "g",
+                "LastModifiedTime": "2026-11-21T09:12:43Z"});
+            if let Some(by) = by {
+                detail["LastModifiedBy"] = by;
+            }
+            serde_json::from_value(detail).unwrap()
+        };
+        let mut now = package("Approved", "g", true);
+        now.modified_by = Some("later-editor".to_owned());
+        #[rustfmt::skip]
+        let table = [
+            (Some(serde_json::json!({"IamIdentity": {"Arn": "arn:aws:sts::1:assumed-role/MLEngineer/ana"},
+                                     "UserProfileName": "ana"})), "arn:aws:sts::1:assumed-role/MLEngineer/ana"),
+            (Some(serde_json::json!({"UserProfileName": "ana"})), "ana"),
+            (Some(serde_json::json!({})), "later-editor"),
+            (None, "later-editor"),
+        ];
+        for (by, expected) in table {
+            let (who, when) = approver(&change(by.clone()), &now);
+            assert_eq!(who, expected, "{by:?}");
+            assert_eq!(when, Some("2026-11-21T09:12:43Z".parse().unwrap()));
         }
     }
 

@@ -104,13 +104,30 @@ impl Classify for GateError {
 
 /// What invokes the gate: the workflow's task (a [`GateRequest`]), or the registry's "SageMaker Model Package
 /// State Change" through EventBridge (an approval to record).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum GateEvent {
-    /// A registry change (an EventBridge event always has `detail-type` and `source`, a request never).
+    /// A registry change.
     PackageChanged(EventBridgeEvent<Value>),
     /// The workflow's question about a finished job.
     Judge(GateRequest),
+}
+
+/// Told apart by `detail-type`, which every EventBridge event has and a request never does; each is then read
+/// as its own type, so a malformed one fails with that type's own error.
+impl<'de> Deserialize<'de> for GateEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        if value.get("detail-type").is_some() {
+            serde_json::from_value(value)
+                .map(GateEvent::PackageChanged)
+                .map_err(|e| D::Error::custom(format!("an EventBridge event: {e}")))
+        } else {
+            serde_json::from_value(value)
+                .map(GateEvent::Judge)
+                .map_err(|e| D::Error::custom(format!("a gate request: {e}")))
+        }
+    }
 }
 
 /// The gate's answer: the verdict the workflow reads, or what it did with a registry change.
@@ -288,18 +305,24 @@ impl ModelGate {
             tracing::info!(package = %change.arn, %reason, "no approval to record");
             return Ok(ApprovalOutcome::Ignored { reason });
         }
-        let record = self.lineage.verify_package(&now.metadata).await?;
+        // The package must serve what the record's job made: one that copied another version's metadata is
+        // refused here, not signed as that version's approval.
+        let record = self.lineage.verify_package_model(&now).await?;
+        if record.verdict.decision == Decision::Rejected.as_str() {
+            return Err(GateError::Lineage(LineageError::Invalid(format!(
+                "{} is approved, but the gate rejected job {}: not signed",
+                now.arn, record.training.job_name
+            ))));
+        }
+        let (approved_by, approved_at) = approval::approver(&change, &now);
         let approval = Approval {
             schema_version: lineage::SCHEMA_VERSION,
             package_arn: now.arn.clone(),
             training_job: record.training.job_name.clone(),
             lineage_sha256: now.metadata[lineage::PACKAGE_DIGEST].clone(),
             gate_decision: record.verdict.decision.clone(),
-            approved_by: now
-                .modified_by
-                .clone()
-                .unwrap_or_else(|| "unknown".to_owned()),
-            approved_at: now.modified_at.or(event.time).unwrap_or_else(Utc::now),
+            approved_by,
+            approved_at: approved_at.or(event.time).unwrap_or_else(Utc::now),
             description: now.description.clone(),
         };
         let stored = self.lineage.record_approval(&approval).await?;
@@ -321,8 +344,14 @@ impl ModelGate {
     ) -> Result<(lineage::Stored, BaselineRef), GateError> {
         let (data, pins) = self.data_of(job).await?;
         let baselines = Baselines::new(self.state.clone());
-        let built = baselines.build(&job.name, &pins).await?;
-        let baseline = baselines.store(&built).await?;
+        let baseline = match baselines.stored(&job.name).await? {
+            Some(stored) => stored,
+            None => {
+                baselines
+                    .store(&baselines.build(&job.name, &pins).await?)
+                    .await?
+            }
+        };
         let facts = &job.facts;
         let record = LineageRecord {
             schema_version: lineage::SCHEMA_VERSION,

@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
-use aws_sdk_sagemaker::types::{S3DataType, TrainingJobStatus, UserContext};
-use guardrails_core::registry;
+use aws_sdk_sagemaker::types::{S3DataType, TrainingJobStatus};
+use guardrails_core::registry::{self, Package};
 use guardrails_core::{AwsError, Classify, ErrorClass};
 
-use crate::approval::PackageNow;
 use crate::verdict::Champion;
 
 /// A training job the gate cannot judge.
@@ -200,45 +199,8 @@ impl Registry {
     ///
     /// # Errors
     /// The classified SageMaker error.
-    pub async fn package(&self, arn: &str) -> Result<PackageNow, AwsError> {
-        let described = self
-            .packages
-            .describe_model_package()
-            .model_package_name(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeModelPackage", arn, e))?;
-        let who = |user: Option<&UserContext>| {
-            user.and_then(|u| {
-                u.iam_identity()
-                    .and_then(|i| i.arn())
-                    .or(u.user_profile_arn())
-                    .or(u.user_profile_name())
-                    .map(str::to_owned)
-            })
-        };
-        let time = |t: Option<&aws_sdk_sagemaker::primitives::DateTime>| {
-            t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-        };
-        Ok(PackageNow {
-            arn: described.model_package_arn().unwrap_or(arn).to_owned(),
-            group: described
-                .model_package_group_name()
-                .unwrap_or_default()
-                .to_owned(),
-            status: described
-                .model_approval_status()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            metadata: described
-                .customer_metadata_properties()
-                .cloned()
-                .unwrap_or_default(),
-            modified_by: who(described.last_modified_by()).or_else(|| who(described.created_by())),
-            modified_at: time(described.last_modified_time())
-                .or_else(|| time(described.creation_time())),
-            description: described.approval_description().map(str::to_owned),
-        })
+    pub async fn package(&self, arn: &str) -> Result<Package, AwsError> {
+        registry::describe(&self.packages, arn).await
     }
 
     /// The newest Approved package of `group` with the F1 recorded at its registration under `f1_metric`

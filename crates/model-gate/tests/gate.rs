@@ -145,7 +145,15 @@ async fn register_as(
     status: ModelApprovalStatus,
     metadata: &std::collections::BTreeMap<String, String>,
 ) -> String {
-    testkit::register_package(&emulator().sdk_config().await, group, status, metadata).await
+    let model = format!("s3://artifacts/models/{JOB}/output/model.tar.gz");
+    testkit::register_package(
+        &emulator().sdk_config().await,
+        group,
+        status,
+        &model,
+        metadata,
+    )
+    .await
 }
 
 /// `lineage verify <package>` against the emulator: (exit 0, stdout, stderr).
@@ -449,7 +457,8 @@ async fn an_approved_package_without_lineage_or_with_an_altered_one_gets_no_appr
         matches!(&outcome, ApprovalOutcome::Ignored { reason } if reason.contains("not registered by the training workflow")),
         "{outcome:?}"
     );
-    let mut metadata = gate.handle(request(&group)).await.unwrap().metadata;
+    let genuine = gate.handle(request(&group)).await.unwrap().metadata;
+    let mut metadata = genuine.clone();
     metadata.insert(
         guardrails_core::lineage::PACKAGE_DIGEST.to_owned(),
         guardrails_core::lineage::sha256_hex(b"another record"),
@@ -461,4 +470,26 @@ async fn an_approved_package_without_lineage_or_with_an_altered_one_gets_no_appr
         .unwrap_err();
     assert_eq!(error.class(), ErrorClass::NonRetryable, "{error}");
     assert!(error.to_string().contains("does not verify"), "{error}");
+
+    // The genuine metadata on a package that serves another model: refused, not signed as that job's approval.
+    let sdk = emulator().sdk_config().await;
+    let borrowed = testkit::register_package(
+        &sdk,
+        &group,
+        ModelApprovalStatus::Approved,
+        "s3://elsewhere/model.tar.gz",
+        &genuine,
+    )
+    .await;
+    let error = gate
+        .approved(package_changed(&group, &borrowed))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable, "{error}");
+    assert!(
+        error.to_string().contains("s3://elsewhere/model.tar.gz"),
+        "{error}"
+    );
+    let (ok, _, stderr) = lineage_cli(&borrowed, gate.lineage_store());
+    assert!(!ok && stderr.contains("NOT verified"), "{stderr}");
 }

@@ -392,18 +392,19 @@ pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {
     }
 }
 
-/// A version of model package `group` with `status` and customer `metadata` (an inference container the
-/// registry accepts, nothing more); returns its ARN.
+/// A version of model package `group` with `status` and customer `metadata`, serving `model_data_url` (one
+/// inference container the registry accepts); returns its ARN.
 pub async fn register_package<'m>(
     sdk: &SdkConfig,
     group: &str,
     status: aws_sdk_sagemaker::types::ModelApprovalStatus,
+    model_data_url: &str,
     metadata: impl IntoIterator<Item = (&'m String, &'m String)>,
 ) -> String {
     use aws_sdk_sagemaker::types::{InferenceSpecification, ModelPackageContainerDefinition};
     let container = ModelPackageContainerDefinition::builder()
         .image("nlp:1")
-        .model_data_url("s3://artifacts/m.tar.gz")
+        .model_data_url(model_data_url)
         .build();
     let mut create = aws_sdk_sagemaker::Client::new(sdk)
         .create_model_package()

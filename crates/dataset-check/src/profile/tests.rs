@@ -160,7 +160,16 @@ fn zipf(n: usize, distinct: u64, seed: u64) -> Vec<String> {
             let u = ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12);
             // Inverse of a power law: P(rank > r) = r^(-1/2), capped.
             let rank = (u.powf(-2.0) as u64).min(distinct);
-            format!("w{rank}")
+            // Letters only (the frequent tokens keep no digits): the rank in base 26.
+            let mut word = String::from("w");
+            let mut n = rank;
+            loop {
+                word.push(char::from(b'a' + (n % 26) as u8));
+                n /= 26;
+                if n == 0 {
+                    break word;
+                }
+            }
         })
         .collect()
 }
@@ -318,4 +327,20 @@ fn the_check_profiles_valid_rows_only() {
         !profile.vocabulary.sketch.contains("cuenta"),
         "an invalid row is not profiled"
     );
+}
+
+#[test]
+fn numbers_and_long_runs_are_counted_in_the_sketch_not_kept_as_text() {
+    let long = "x".repeat(MAX_TOKEN_BYTES + 1);
+    let text = format!("pedido 600123456 de {long} pedido ٣٤٥");
+    let p = profile_of(&[&text]);
+    let top: Vec<&str> = p.vocabulary.top.iter().map(|t| t.token.as_str()).collect();
+    assert_eq!(top, ["pedido", "de"]);
+    assert_eq!(p.vocabulary.tokens, 6);
+    for seen in ["600123456", long.as_str(), "٣٤٥", "pedido"] {
+        assert!(
+            p.vocabulary.sketch.contains(seen),
+            "{seen} is in the sketch"
+        );
+    }
 }

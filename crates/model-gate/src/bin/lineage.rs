@@ -1,5 +1,6 @@
 //! `lineage verify <package ARN>`: for auditors (and the deploy step's operators), whether a model version's
-//! lineage record is the one its package names, signed by the lineage key, and the record of its own job.
+//! lineage record is the one its package names, signed by the lineage key, the record of its own job, and of the
+//! model the package serves.
 //!
 //! Prints the verified record as JSON on stdout and a one-line verdict on stderr. Exit status: 0 verified, 1 the
 //! lineage is missing or does not verify, 2 the arguments or an AWS call failed. Credentials, region and
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use guardrails_core::lineage::{Lineage, LineageError};
 use guardrails_core::state::StateStore;
-use guardrails_core::{AwsError, aws};
+use guardrails_core::{aws, registry};
 
 /// Verify the lineage of mlops-guardrails model versions.
 #[derive(Parser)]
@@ -47,27 +48,17 @@ async fn main() -> ExitCode {
         prefix,
     } = Args::parse().command;
     let sdk = aws::load_sdk_config().await;
-    let described = aws_sdk_sagemaker::Client::new(&sdk)
-        .describe_model_package()
-        .model_package_name(&package_arn)
-        .send()
-        .await;
-    let metadata = match described {
-        Ok(package) => package
-            .customer_metadata_properties()
-            .cloned()
-            .unwrap_or_default(),
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let package = match registry::describe(&sagemaker, &package_arn).await {
+        Ok(package) => package,
         Err(e) => {
-            eprintln!(
-                "lineage: {}",
-                AwsError::from_sdk("DescribeModelPackage", &package_arn, e)
-            );
+            eprintln!("lineage: {e}");
             return ExitCode::from(2);
         }
     };
     let state = StateStore::new(aws::s3_client(&sdk), state_bucket);
     let lineage = Lineage::from_sdk(&sdk, state, key_id, prefix);
-    match lineage.verify_package(&metadata).await {
+    match lineage.verify_package_model(&package).await {
         Ok(record) => {
             println!(
                 "{}",
