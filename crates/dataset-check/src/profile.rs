@@ -184,12 +184,13 @@ impl Profiler {
             &mut self.classes,
             &mut self.scripts,
             &mut self.token,
-            |t| {
+            |t, numeric| {
                 tokens += 1;
                 let hash = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
                 // A token with a counter was put in the sketch when it got one: most occurrences are of such
                 // tokens, and skipping their sketch write (a cache miss) saves most of the sketch's cost.
-                if !kept_as_text(t) || frequent.insert(hash, t) == Counted::New {
+                if numeric || t.len() > MAX_TOKEN_BYTES || frequent.insert(hash, t) == Counted::New
+                {
                     sketch.insert_hash(hash);
                 }
             },
@@ -279,15 +280,10 @@ fn add_counts<K: Ord + Clone>(mine: &mut BTreeMap<K, u64>, theirs: &BTreeMap<K, 
     }
 }
 
-/// Longest token kept as text among the frequent tokens.
+/// Longest token kept as text among the frequent tokens. Only words are kept as text: not numbers (order or phone
+/// numbers, amounts) nor long runs (identifiers, hashes), which say little about the vocabulary and may be personal
+/// data. Every token, these included, is in the sketch, which keeps only bits of hashes.
 pub const MAX_TOKEN_BYTES: usize = 32;
-
-/// Whether a token may be kept as text in a profile: words, not numbers (order or phone numbers, amounts) nor
-/// long runs (identifiers, hashes), which say little about the vocabulary and may be personal data. Every token,
-/// these included, is in the sketch, which keeps only bits of hashes.
-fn kept_as_text(token: &str) -> bool {
-    token.len() <= MAX_TOKEN_BYTES && !token.chars().any(char::is_numeric)
-}
 
 /// Misra–Gries over token hashes, keeping each token's text. Written here, as the duplicate counter's sketch
 /// is, because it must merge with stored summaries and report its error bound, which the crates offering

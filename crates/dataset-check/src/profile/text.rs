@@ -157,20 +157,21 @@ const ASCII: [(CharClass, u8); 128] = {
 };
 
 /// Reads `text` once: counts its characters by class and its letters by script, and hands each token to `each`,
-/// lower-cased. A token already in lower case is handed out as a slice of `text`; only one that changes is
+/// lower-cased, with whether it has a digit. A token already in lower case is handed out as a slice of `text`; only one that changes is
 /// copied, into `lowered`, so most tokens cost no copy at all.
 pub(super) fn scan(
     text: &str,
     classes: &mut [u64; CharClass::ALL.len()],
     scripts: &mut [u64; Script::ALL.len()],
     lowered: &mut String,
-    mut each: impl FnMut(&str),
+    mut each: impl FnMut(&str, bool),
 ) {
     let mut token = Token {
         text,
         start: None,
         lowered,
         copying: false,
+        numeric: false,
     };
     let bytes = text.as_bytes();
     let mut packed = Packed {
@@ -199,7 +200,7 @@ pub(super) fn scan(
             // Accented Latin letters (á, Ñ, ü…): the common case in European text, without Unicode tables.
             counts.classes[CharClass::Letter as usize] += 1;
             counts.scripts[Script::Latin.index()] += 1;
-            token.other(i, c, Some(lower));
+            token.other(i, c, Some(lower), false);
         } else {
             let class = CharClass::of(c);
             counts.classes[class as usize] += 1;
@@ -208,7 +209,7 @@ pub(super) fn scan(
                     if class == CharClass::Letter {
                         counts.scripts[Script::of(c).index()] += 1;
                     }
-                    token.other(i, c, single_lowercase(c));
+                    token.other(i, c, single_lowercase(c), class == CharClass::Digit);
                 }
                 _ => token.end(i, &mut each),
             }
@@ -266,6 +267,8 @@ struct Token<'t, 'b> {
     /// Its lower-cased copy, once a character of it changed case.
     lowered: &'b mut String,
     copying: bool,
+    /// Whether it has a digit.
+    numeric: bool,
 }
 
 impl Token<'_, '_> {
@@ -273,6 +276,7 @@ impl Token<'_, '_> {
     fn open(&mut self, i: usize) -> usize {
         *self.start.get_or_insert_with(|| {
             self.copying = false;
+            self.numeric = false;
             i
         })
     }
@@ -288,6 +292,7 @@ impl Token<'_, '_> {
 
     fn ascii(&mut self, i: usize, byte: u8, lower: u8) {
         let start = self.open(i);
+        self.numeric |= byte.is_ascii_digit();
         if lower != byte {
             self.copy_from_here(start, i);
         }
@@ -297,8 +302,9 @@ impl Token<'_, '_> {
     }
 
     /// A letter or digit other than ASCII; `lower` is its lower case when that is one character.
-    fn other(&mut self, i: usize, c: char, lower: Option<char>) {
+    fn other(&mut self, i: usize, c: char, lower: Option<char>, digit: bool) {
         let start = self.open(i);
+        self.numeric |= digit;
         if lower != Some(c) {
             self.copy_from_here(start, i);
         }
@@ -311,13 +317,14 @@ impl Token<'_, '_> {
     }
 
     /// Ends the token (if one is open) at `i`.
-    fn end(&mut self, i: usize, each: &mut impl FnMut(&str)) {
+    fn end(&mut self, i: usize, each: &mut impl FnMut(&str, bool)) {
         if let Some(start) = self.start.take() {
-            each(if self.copying {
+            let token = if self.copying {
                 self.lowered.as_str()
             } else {
                 &self.text[start..i]
-            });
+            };
+            each(token, self.numeric);
         }
     }
 }
@@ -345,8 +352,14 @@ pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut classes = [0; CharClass::ALL.len()];
     let mut scripts = [0; Script::ALL.len()];
-    scan(text, &mut classes, &mut scripts, &mut String::new(), |t| {
-        out.push(t.to_owned());
-    });
+    scan(
+        text,
+        &mut classes,
+        &mut scripts,
+        &mut String::new(),
+        |t, _| {
+            out.push(t.to_owned());
+        },
+    );
     out
 }
