@@ -160,6 +160,7 @@ async fn the_story_happens_through_the_template_wiring() {
     for rule in [
         "RawObjectCreatedRule",
         "TrainingTriggersRule",
+        "ModelApprovalRule",
         "DriftAlarmsRule",
         "CostGuardSchedule",
     ] {

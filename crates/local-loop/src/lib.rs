@@ -10,6 +10,7 @@ pub mod asl;
 pub mod describe;
 pub mod functions;
 pub mod iam;
+pub mod registry;
 pub mod runtime;
 pub mod stack;
 pub mod story;
@@ -166,7 +167,10 @@ impl Local {
             }
         }
         let runtime = Arc::new(Runtime::new(stack, &sdk, &acting_as, timeline)?);
-        let tasks = runtime.start();
+        let group = template
+            .parameter("ModelPackageGroupName")
+            .unwrap_or_default();
+        let tasks = runtime.start(&[group]);
         Ok(Local {
             emulator,
             sdk,

@@ -53,6 +53,7 @@ pub struct Runtime {
     sfn: aws_sdk_sfn::Client,
     sns: aws_sdk_sns::Client,
     events: aws_sdk_eventbridge::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
 }
 
 impl Runtime {
@@ -80,11 +81,18 @@ impl Runtime {
             sfn: aws_sdk_sfn::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
+            sagemaker: aws_sdk_sagemaker::Client::new(sdk),
         })
     }
 
-    /// Starts polling every queue and watching every state machine; the tasks run until aborted.
-    pub fn start(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+    /// The registry client (see [`Runtime::watch_registry`]).
+    pub(crate) fn sagemaker(&self) -> &aws_sdk_sagemaker::Client {
+        &self.sagemaker
+    }
+
+    /// Starts polling every queue, watching every state machine and the model package `groups`; the tasks run
+    /// until aborted.
+    pub fn start(self: &Arc<Self>, groups: &[String]) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
         for (index, _) in self.stack.polled.iter().enumerate() {
             let runtime = Arc::clone(self);
@@ -94,6 +102,13 @@ impl Runtime {
             let runtime = Arc::clone(self);
             let machine = machine.clone();
             tasks.push(tokio::spawn(async move { runtime.watch(&machine).await }));
+        }
+        for group in groups.iter().filter(|g| !g.is_empty()) {
+            let runtime = Arc::clone(self);
+            let group = group.clone();
+            tasks.push(tokio::spawn(
+                async move { runtime.watch_registry(group).await },
+            ));
         }
         tasks
     }

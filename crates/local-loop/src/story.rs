@@ -325,6 +325,20 @@ impl<'a> Story<'a> {
         if verdict == "PendingManualApproval" {
             self.approve(v2).await?;
         }
+        self.delivered("ModelApprovalRule", "SageMaker Model Package State Change")
+            .await?;
+        let signed = self
+            .answered("model-gate", "model-gate signs version 2's approval", |v| {
+                v["outcome"] == "recorded" && version(&v["package"]).ends_with("/2")
+            })
+            .await?;
+        self.say(
+            "lineage",
+            format!(
+                "version 2's approval by {} signed beside its lineage record",
+                signed["approved_by"].as_str().unwrap_or("unknown")
+            ),
+        );
         Ok(())
     }
 
@@ -394,12 +408,7 @@ impl<'a> Story<'a> {
 
     /// A reviewer approves the model package `arn`, as a person would the gate's held model.
     async fn approve(&self, arn: &str) -> Result<(), StoryFailure> {
-        self.sagemaker
-            .update_model_package()
-            .model_package_arn(arn)
-            .model_approval_status(ModelApprovalStatus::Approved)
-            .approval_description("Reviewed: approved (local loop).")
-            .send()
+        crate::registry::approve(&self.sagemaker, arn, "Reviewed: approved (local loop).")
             .await
             .map_err(|e| failed(format!("approve version 2: {e}")))?;
         self.say(

@@ -214,14 +214,7 @@ async fn approve(local: &Local) -> Result<(), LoopError> {
             LoopError::NothingToDo(format!("no version of {group} is waiting for approval"))
         })?
         .to_owned();
-    sagemaker
-        .update_model_package()
-        .model_package_arn(&arn)
-        .model_approval_status(ModelApprovalStatus::Approved)
-        .approval_description("Approved from the local loop.")
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("UpdateModelPackage", &arn, e))?;
+    local_loop::registry::approve(&sagemaker, &arn, "Approved from the local loop.").await?;
     println!("  approved {arn}");
     Ok(())
 }
