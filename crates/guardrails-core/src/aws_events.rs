@@ -154,3 +154,64 @@ mod tests {
         assert!(serde_json::from_value::<TransformJobStateChange>(bad).is_err());
     }
 }
+
+/// `detail` of SageMaker's "Model Package State Change" (sample `events/sagemaker-model-package-approved.json`), as
+/// far as the guardrails read it: the package, and who changed it when, as SageMaker recorded that change. The
+/// rest (status, model, metadata) is read from the registry again, since the event may be late; who and when are
+/// the event's, so a later edit of the package is not taken for the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PackageStateChange {
+    /// The package.
+    #[serde(rename = "ModelPackageArn")]
+    pub arn: String,
+    /// Its group.
+    #[serde(rename = "ModelPackageGroupName")]
+    pub group: String,
+    /// Who made the change.
+    #[serde(default)]
+    pub last_modified_by: Option<Modifier>,
+    /// When.
+    #[serde(default)]
+    pub last_modified_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl PackageStateChange {
+    /// The `detail-type` SageMaker sends it with.
+    pub const DETAIL_TYPE: &'static str = "SageMaker Model Package State Change";
+}
+
+/// SageMaker's `UserContext`, as the event carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Modifier {
+    /// The IAM identity.
+    #[serde(default)]
+    pub iam_identity: Option<IamIdentity>,
+    /// A Studio user profile.
+    #[serde(default)]
+    pub user_profile_arn: Option<String>,
+    /// Its name.
+    #[serde(default)]
+    pub user_profile_name: Option<String>,
+}
+
+/// An IAM identity in a `UserContext`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IamIdentity {
+    /// Its ARN.
+    #[serde(default)]
+    pub arn: Option<String>,
+}
+
+impl Modifier {
+    /// The identity, most specific first.
+    pub fn name(&self) -> Option<String> {
+        self.iam_identity
+            .as_ref()
+            .and_then(|i| i.arn.clone())
+            .or_else(|| self.user_profile_arn.clone())
+            .or_else(|| self.user_profile_name.clone())
+    }
+}

@@ -16,7 +16,7 @@ use crate::timeline::Fact;
 const REGISTRY_POLL: Duration = Duration::from_millis(250);
 
 /// SageMaker's `detail-type` for a package's changes.
-pub const DETAIL_TYPE: &str = "SageMaker Model Package State Change";
+const DETAIL_TYPE: &str = guardrails_core::aws_events::PackageStateChange::DETAIL_TYPE;
 
 impl Runtime {
     /// Watches `group`'s packages and announces each change of approval status (a new package included).

@@ -3,67 +3,10 @@
 //! version a person approved from one nobody did. What to do is decided here, free of AWS types.
 
 use chrono::{DateTime, Utc};
+pub use guardrails_core::aws_events::{Modifier, PackageStateChange};
 use guardrails_core::lineage;
 use guardrails_core::registry::Package;
-use serde::{Deserialize, Serialize};
-
-/// The `detail-type` of the registry's events.
-pub const DETAIL_TYPE: &str = "SageMaker Model Package State Change";
-
-/// What the event names: the package, and who changed it when, as SageMaker recorded that change. The registry is
-/// read again for the status and the model (the event may be late); who and when are taken from the event, so a
-/// later edit of the package is not taken for the approval.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PackageStateChange {
-    /// The package.
-    #[serde(rename = "ModelPackageArn")]
-    pub arn: String,
-    /// Its group.
-    #[serde(rename = "ModelPackageGroupName")]
-    pub group: String,
-    /// Who made the change.
-    #[serde(default)]
-    pub last_modified_by: Option<Modifier>,
-    /// When.
-    #[serde(default)]
-    pub last_modified_time: Option<DateTime<Utc>>,
-}
-
-/// SageMaker's `UserContext`, as the event carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Modifier {
-    /// The IAM identity.
-    #[serde(default)]
-    pub iam_identity: Option<IamIdentity>,
-    /// A Studio user profile.
-    #[serde(default)]
-    pub user_profile_arn: Option<String>,
-    /// Its name.
-    #[serde(default)]
-    pub user_profile_name: Option<String>,
-}
-
-/// An IAM identity in a `UserContext`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IamIdentity {
-    /// Its ARN.
-    #[serde(default)]
-    pub arn: Option<String>,
-}
-
-impl Modifier {
-    /// The identity, most specific first.
-    pub fn name(&self) -> Option<String> {
-        self.iam_identity
-            .as_ref()
-            .and_then(|i| i.arn.clone())
-            .or_else(|| self.user_profile_arn.clone())
-            .or_else(|| self.user_profile_name.clone())
-    }
-}
+use serde::Serialize;
 
 /// Who approved and when: the event's account of the change, else the registry's.
 pub fn approver(change: &PackageStateChange, now: &Package) -> (String, Option<DateTime<Utc>>) {

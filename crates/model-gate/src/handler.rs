@@ -288,16 +288,17 @@ impl ModelGate {
         &self,
         event: EventBridgeEvent<Value>,
     ) -> Result<ApprovalOutcome, GateError> {
-        if event.source != "aws.sagemaker" || event.detail_type != approval::DETAIL_TYPE {
+        if event.source != "aws.sagemaker" || event.detail_type != PackageStateChange::DETAIL_TYPE {
             return Err(GateError::BadRequest(format!(
                 "{:?} from {:?}; expected {} (aws.sagemaker)",
                 event.detail_type,
                 event.source,
-                approval::DETAIL_TYPE
+                PackageStateChange::DETAIL_TYPE
             )));
         }
-        let change: PackageStateChange = serde_json::from_value(event.detail)
-            .map_err(|e| GateError::BadRequest(format!("{}: {e}", approval::DETAIL_TYPE)))?;
+        let change: PackageStateChange = serde_json::from_value(event.detail).map_err(|e| {
+            GateError::BadRequest(format!("{}: {e}", PackageStateChange::DETAIL_TYPE))
+        })?;
         let now = self.registry.package(&change.arn).await?;
         if let Err(reason) =
             approval::needs_record(&now, self.config.model_package_group.as_deref())
