@@ -215,7 +215,7 @@ impl Baselines {
     /// reason (and logged), not fatal: one lost profile must not stop every later model from being registered.
     ///
     /// # Errors
-    /// [`BaselineError::State`] when the state bucket fails (retryable or not, as classified).
+    /// [`BaselineError::State`] when the state bucket fails in a way a retry may mend.
     pub async fn build(&self, training_job: &str, pins: &Pins) -> Result<Baseline, BaselineError> {
         let mut profile = Profile::empty();
         let (mut files, mut unprofiled) = (0, Vec::new());
@@ -254,7 +254,8 @@ impl Baselines {
         })
     }
 
-    /// One file's profile: `Ok(Err(reason))` when it cannot be had, `Err` only when the state bucket fails.
+    /// One file's profile: `Ok(Err(reason))` when it cannot be had, `Err` only when the state bucket fails in a way
+    /// a retry may mend.
     async fn fetch(
         state: &StateStore,
         key: Option<&str>,
@@ -262,8 +263,13 @@ impl Baselines {
         let Some(key) = key else {
             return Ok(Err("validated before profiles were kept".to_owned()));
         };
-        let Some(bytes) = state.read_bytes(key).await? else {
-            return Ok(Err(format!("{key} is missing")));
+        let bytes = match state.read_bytes(key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(Err(format!("{key} is missing"))),
+            // A retry may get it (throttling, a broken stream): fail the gate, which the workflow retries.
+            Err(e) if e.class() == ErrorClass::Retryable => return Err(e.into()),
+            // Denied, or a key it cannot decrypt: this file is left out, with the reason, not every later run.
+            Err(e) => return Ok(Err(format!("{key} could not be read: {e}"))),
         };
         Ok(serde_json::from_slice(&bytes).map_err(|e| format!("{key} does not read: {e}")))
     }

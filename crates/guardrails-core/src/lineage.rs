@@ -454,7 +454,6 @@ impl Lineage {
         Ok(record)
     }
 
-    /// KMS's check of `signature` over `digest`.
     /// The lineage record of `package`, as [`Lineage::verify_package`] checks it from the package's metadata, and
     /// then the package's own model: every inference container must serve the artifacts the record's job made.
     /// So a package that copied another version's metadata (lineage, digest, job) is refused, not taken for it.
@@ -511,6 +510,7 @@ impl Lineage {
         Ok(approvals)
     }
 
+    /// KMS's check of `signature` over `digest`.
     async fn check_signature(
         &self,
         digest: Vec<u8>,

@@ -19,7 +19,8 @@ pub struct Package {
     pub status: String,
     /// Its customer metadata (the gate's figures, lineage and baseline references).
     pub metadata: HashMap<String, String>,
-    /// The model artifacts of its inference containers: what would serve.
+    /// The model artifacts of every inference container (additional specifications included): what could serve;
+    /// `""` for a container whose model comes from elsewhere.
     pub model_data_urls: Vec<String>,
     /// Who changed it last: an IAM identity ARN, else a Studio user profile.
     pub modified_by: Option<String>,
@@ -54,10 +55,18 @@ pub async fn describe(sagemaker: &Client, arn: &str) -> Result<Package, AwsError
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeModelPackage", arn, e))?;
+    // Every container that could serve, additional inference specifications included; one without a model data
+    // URL (a model from another source) is kept as "" so no check can pass it over.
     let containers = p
         .inference_specification()
         .map(|s| s.containers())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .iter()
+        .chain(
+            p.additional_inference_specifications()
+                .iter()
+                .flat_map(|s| s.containers()),
+        );
     Ok(Package {
         arn: p.model_package_arn().unwrap_or(arn).to_owned(),
         group: p.model_package_group_name().unwrap_or_default().to_owned(),
@@ -70,9 +79,7 @@ pub async fn describe(sagemaker: &Client, arn: &str) -> Result<Package, AwsError
             .cloned()
             .unwrap_or_default(),
         model_data_urls: containers
-            .iter()
-            .filter_map(|c| c.model_data_url())
-            .map(str::to_owned)
+            .map(|c| c.model_data_url().unwrap_or_default().to_owned())
             .collect(),
         modified_by: who(p.last_modified_by()).or_else(|| who(p.created_by())),
         modified_at: time(p.last_modified_time()).or_else(|| time(p.creation_time())),

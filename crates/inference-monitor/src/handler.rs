@@ -266,14 +266,20 @@ impl InferenceMonitor {
         for file in &files {
             self.read_into(file, &mut batch).await?;
         }
+        // The baseline before any metric: a failed invocation is retried, and counters emitted before a failure
+        // would be counted again by each retry.
+        let serving = self.serving_baseline().await?;
         let summary = batch.summary();
+        let label_psi = serving
+            .as_ref()
+            .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
         let model = self.config.model.clone();
-        // The batch's own figures first: a baseline that cannot be had fails the invocation, not these.
         for (metric, value) in [
             (AVG_CONFIDENCE, summary.avg_confidence),
             (P10_CONFIDENCE, summary.p10_confidence),
             (LOW_CONFIDENCE_PCT, summary.low_confidence_pct),
             (OTHER_PCT, summary.other_pct),
+            (LABEL_PSI, label_psi),
             (BATCH_SECONDS, batch_seconds),
         ] {
             if let Some(v) = value {
@@ -283,15 +289,7 @@ impl InferenceMonitor {
         metrics::counter!(PREDICTIONS.name, dimension::MODEL => model.clone())
             .increment(summary.predictions);
         let bad: u64 = summary.defects.values().sum();
-        metrics::counter!(BAD_PREDICTIONS.name, dimension::MODEL => model.clone()).increment(bad);
-
-        let serving = self.serving_baseline().await?;
-        let label_psi = serving
-            .as_ref()
-            .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
-        if let Some(v) = label_psi {
-            metrics::gauge!(LABEL_PSI.name, dimension::MODEL => model).set(v);
-        }
+        metrics::counter!(BAD_PREDICTIONS.name, dimension::MODEL => model).increment(bad);
         tracing::info!(files = files.len(), summary = %json!(summary), label_psi, batch_seconds, "batch monitored");
         Ok(Outcome::Monitored {
             files: files.iter().map(ObjectRef::uri).collect(),

@@ -19,70 +19,112 @@ const REGISTRY_POLL: Duration = Duration::from_millis(250);
 const DETAIL_TYPE: &str = guardrails_core::aws_events::PackageStateChange::DETAIL_TYPE;
 
 impl Runtime {
-    /// Watches `group`'s packages and announces each change of approval status (a new package included).
+    /// Watches `group`'s packages and announces each change of approval status (a new package included), as the
+    /// registry describes it when announced. A failing call is tried again after a growing pause (up to 8 s),
+    /// noted once per failing streak.
     pub async fn watch_registry(&self, group: String) {
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut pause = REGISTRY_POLL;
         loop {
-            tokio::time::sleep(REGISTRY_POLL).await;
-            let Ok(listed) = self
-                .sagemaker()
-                .list_model_packages()
-                .model_package_group_name(&group)
-                .send()
-                .await
-            else {
-                continue;
-            };
-            for summary in listed.model_package_summary_list() {
-                let (Some(arn), Some(status)) = (
-                    summary.model_package_arn(),
-                    summary.model_approval_status().map(|s| s.as_str()),
-                ) else {
-                    continue;
-                };
-                if seen.get(arn).map(String::as_str) == Some(status) {
-                    continue;
-                }
-                if self.announce(arn, status).await {
-                    seen.insert(arn.to_owned(), status.to_owned());
+            tokio::time::sleep(pause).await;
+            match self.poll_registry(&group, &mut seen).await {
+                Ok(()) => pause = REGISTRY_POLL,
+                Err(e) => {
+                    if pause == REGISTRY_POLL {
+                        self.timeline.record("runner", e, Fact::Trouble);
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(8));
                 }
             }
         }
     }
 
-    /// Puts the package's state change on the default bus; false when it could not (tried again next time).
-    async fn announce(&self, arn: &str, status: &str) -> bool {
-        let Ok(package) = self
+    /// One look at the group: every package whose status differs from the one last announced is announced.
+    async fn poll_registry(
+        &self,
+        group: &str,
+        seen: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let mut pages = self
             .sagemaker()
-            .describe_model_package()
-            .model_package_name(arn)
-            .send()
-            .await
-        else {
-            return false;
-        };
+            .list_model_packages()
+            .model_package_group_name(group)
+            .into_paginator()
+            .items()
+            .send();
+        let mut listed = Vec::new();
+        while let Some(summary) = pages.next().await {
+            let summary = summary.map_err(|e| format!("listing {group}'s packages: {e}"))?;
+            listed.extend(summary.model_package_arn().map(str::to_owned));
+        }
+        for arn in listed {
+            let package = self
+                .sagemaker()
+                .describe_model_package()
+                .model_package_name(&arn)
+                .send()
+                .await
+                .map_err(|e| format!("describing {arn}: {e}"))?;
+            let status = package
+                .model_approval_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            if seen.get(&arn) == Some(&status) {
+                continue;
+            }
+            if !self.announce(&arn, &status, &package).await {
+                return Err(format!("{arn} is {status}, not announced yet"));
+            }
+            seen.insert(arn, status);
+        }
+        Ok(())
+    }
+
+    /// Puts the package's state change on the default bus; false when the bus refused it.
+    async fn announce(
+        &self,
+        arn: &str,
+        status: &str,
+        package: &DescribeModelPackageOutput,
+    ) -> bool {
         let event = ServiceEvent {
             source: "aws.sagemaker",
             detail_type: DETAIL_TYPE.into(),
-            detail: detail(&package),
+            detail: detail(package),
             resources: vec![arn.to_owned()],
             time: None,
         };
-        let version = arn.rsplit('/').take(2).collect::<Vec<_>>();
-        let name = version.iter().rev().copied().collect::<Vec<_>>().join("/");
-        let sent = self
-            .send(
-                "sagemaker",
-                &format!("model package {name} is {status}: {DETAIL_TYPE} to the default bus"),
-                event,
-            )
-            .await;
-        if !sent {
-            self.timeline
-                .record("runner", format!("{arn} not announced yet"), Fact::Trouble);
-        }
-        sent
+        let name: Vec<&str> = arn.rsplit('/').take(2).collect();
+        let name = format!(
+            "{}/{}",
+            name.get(1).unwrap_or(&""),
+            name.first().unwrap_or(&"")
+        );
+        self.send(
+            "sagemaker",
+            &format!("model package {name} is {status}: {DETAIL_TYPE} to the default bus"),
+            event,
+        )
+        .await
     }
+}
+
+/// SageMaker's `UserContext` as the event carries it.
+fn user(u: &aws_sdk_sagemaker::types::UserContext) -> Value {
+    let mut out = Map::new();
+    if let Some(arn) = u.iam_identity().and_then(|i| i.arn()) {
+        out.insert("IamIdentity".into(), json!({"Arn": arn}));
+    }
+    for (key, value) in [
+        ("UserProfileArn", u.user_profile_arn()),
+        ("UserProfileName", u.user_profile_name()),
+        ("DomainId", u.domain_id()),
+    ] {
+        if let Some(v) = value {
+            out.insert(key.into(), json!(v));
+        }
+    }
+    Value::Object(out)
 }
 
 /// The event's detail: the package's fields as SageMaker names them (only those it has).
@@ -114,6 +156,7 @@ fn detail(p: &DescribeModelPackageOutput) -> Value {
         ),
         ("ApprovalDescription", text(p.approval_description())),
         ("LastModifiedTime", time(p.last_modified_time())),
+        ("LastModifiedBy", p.last_modified_by().map(user)),
         (
             "CustomerMetadataProperties",
             p.customer_metadata_properties().map(|m| json!(m)),

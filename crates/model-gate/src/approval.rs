@@ -8,13 +8,13 @@ use guardrails_core::lineage;
 use guardrails_core::registry::Package;
 use serde::Serialize;
 
-/// Who approved and when: the event's account of the change, else the registry's.
+/// Who approved and when, as the event tells it: never the registry's current last editor, who may have changed
+/// the package after the approval. `unknown` when the event names no one; the time falls back to the registry's.
 pub fn approver(change: &PackageStateChange, now: &Package) -> (String, Option<DateTime<Utc>>) {
     let who = change
         .last_modified_by
         .as_ref()
         .and_then(Modifier::name)
-        .or_else(|| now.modified_by.clone())
         .unwrap_or_else(|| "unknown".to_owned());
     (who, change.last_modified_time.or(now.modified_at))
 }
@@ -82,7 +82,7 @@ mod tests {
     }
 
     #[test]
-    fn the_approver_is_the_events_account_else_the_registrys() {
+    fn the_approver_is_the_events_account_never_the_registrys_last_editor() {
         let change = |by: Option<serde_json::Value>| -> PackageStateChange {
             let mut detail = serde_json::json!({"ModelPackageArn": "a", "ModelPackageGroupName": "g",
                 "LastModifiedTime": "2026-11-21T09:12:43Z"});
@@ -98,8 +98,8 @@ mod tests {
             (Some(serde_json::json!({"IamIdentity": {"Arn": "arn:aws:sts::1:assumed-role/MLEngineer/ana"},
                                      "UserProfileName": "ana"})), "arn:aws:sts::1:assumed-role/MLEngineer/ana"),
             (Some(serde_json::json!({"UserProfileName": "ana"})), "ana"),
-            (Some(serde_json::json!({})), "later-editor"),
-            (None, "later-editor"),
+            (Some(serde_json::json!({})), "unknown"),
+            (None, "unknown"),
         ];
         for (by, expected) in table {
             let (who, when) = approver(&change(by.clone()), &now);

@@ -315,12 +315,29 @@ impl ModelGate {
                 now.arn, record.training.job_name
             ))));
         }
+        if let Some(earlier) = self
+            .lineage
+            .approvals(&record.training.job_name)
+            .await?
+            .into_iter()
+            .find(|a| a.package_arn == now.arn)
+        {
+            let reason = format!(
+                "{} was approved before, by {} at {}: a later change signs nothing more",
+                now.arn, earlier.approved_by, earlier.approved_at
+            );
+            return Ok(ApprovalOutcome::Ignored { reason });
+        }
         let (approved_by, approved_at) = approval::approver(&change, &now);
         let approval = Approval {
             schema_version: lineage::SCHEMA_VERSION,
             package_arn: now.arn.clone(),
             training_job: record.training.job_name.clone(),
-            lineage_sha256: now.metadata[lineage::PACKAGE_DIGEST].clone(),
+            lineage_sha256: now
+                .metadata
+                .get(lineage::PACKAGE_DIGEST)
+                .cloned()
+                .unwrap_or_default(),
             gate_decision: record.verdict.decision.clone(),
             approved_by,
             approved_at: approved_at.or(event.time).unwrap_or_else(Utc::now),

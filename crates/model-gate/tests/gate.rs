@@ -394,16 +394,23 @@ async fn a_persons_approval_is_signed_beside_the_lineage_once() {
         approve = approve.customer_metadata_properties(key, value);
     }
     approve.send().await.unwrap();
-    for _delivery in 0..2 {
-        let outcome = gate
-            .approved(package_changed(&group, &package))
-            .await
-            .unwrap();
-        assert!(
-            matches!(outcome, ApprovalOutcome::Recorded { .. }),
-            "{outcome:?}"
-        );
-    }
+    let outcome = gate
+        .approved(package_changed(&group, &package))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ApprovalOutcome::Recorded { .. }),
+        "{outcome:?}"
+    );
+    // Delivered again (or the package edited while Approved): nothing more is signed.
+    let again = gate
+        .approved(package_changed(&group, &package))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, ApprovalOutcome::Ignored { reason } if reason.contains("approved before")),
+        "{again:?}"
+    );
     let approvals = lineage.approvals(JOB).await.unwrap();
     assert_eq!(
         approvals.len(),
@@ -421,7 +428,10 @@ async fn a_persons_approval_is_signed_beside_the_lineage_once() {
         approval.description.as_deref(),
         Some("Reviewed by the ML lead.")
     );
-    assert!(!approval.approved_by.is_empty());
+    assert_eq!(
+        approval.approved_by, "arn:aws:sts::123456789012:assumed-role/MLEngineer/ana.garcia",
+        "who approved is the event's account, not the registry's last editor"
+    );
 
     // An approval record with a byte changed no longer verifies.
     let s3 = aws::s3_client(&emulator().sdk_config().await);
@@ -492,4 +502,25 @@ async fn an_approved_package_without_lineage_or_with_an_altered_one_gets_no_appr
     );
     let (ok, _, stderr) = lineage_cli(&borrowed, gate.lineage_store());
     assert!(!ok && stderr.contains("NOT verified"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_approved_package_of_a_job_the_gate_rejected_is_not_signed() {
+    let (group, _) = group(&[(ModelApprovalStatus::Approved, "0.95")]).await;
+    let poor = [
+        ("validation:weighted_f1", 0.70),
+        ("validation:accuracy", 0.72),
+        ("train:weighted_f1", 0.71),
+    ];
+    let gate = gate(job(TrainingJobStatus::Completed, &poor), "true").await;
+    let verdict = gate.handle(request(&group)).await.unwrap();
+    assert_eq!(verdict.decision, Decision::Rejected, "{verdict:?}");
+    // Someone registers it Approved by hand, with the gate's own metadata.
+    let package = register(&group, &verdict.metadata).await;
+    let error = gate
+        .approved(package_changed(&group, &package))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable, "{error}");
+    assert!(error.to_string().contains("the gate rejected"), "{error}");
 }
