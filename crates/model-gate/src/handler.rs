@@ -247,13 +247,15 @@ impl ModelGate {
             train_f1: score(&names.train_f1),
         };
         let verdict = judge(&candidate, champion.as_ref(), &self.config.thresholds);
-        self.emit_metrics(&group, &candidate, &verdict, &job);
 
         let summary = summary(&verdict);
         let champion_arn = champion.map(|c| c.package_arn);
         let (stored, baseline) = self
             .record_lineage(&job, &verdict, champion_arn.as_deref())
             .await?;
+        // Once nothing can fail: the workflow retries a failed gate, and a verdict counted before the failure
+        // would be counted again.
+        self.emit_metrics(&group, &candidate, &verdict, &job);
         let mut metadata = metadata(&job, &verdict);
         metadata.insert(lineage::PACKAGE_RECORD.into(), stored.record.uri());
         metadata.insert(lineage::PACKAGE_DIGEST.into(), stored.sha256);

@@ -4,157 +4,17 @@
 #![allow(clippy::unwrap_used)]
 
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
-use aws_sdk_sagemaker::primitives::DateTime;
-use aws_sdk_sagemaker::types::{
-    Channel, DataSource, MetricData, ModelApprovalStatus, ModelArtifacts, S3DataSource, S3DataType,
-    TrainingJobStatus,
-};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_sdk_sagemaker::types::{ModelApprovalStatus, TrainingJobStatus};
 use guardrails_core::lineage::Lineage;
-use guardrails_core::state::StateStore;
-use guardrails_core::{Classify, Env, ErrorClass, aws, telemetry};
+use guardrails_core::{Classify, ErrorClass, aws, telemetry};
 use model_gate::approval::ApprovalOutcome;
-use model_gate::registry::Registry;
 use model_gate::verdict::Decision;
-use model_gate::{Config, GateError, GateEvent, GateRequest, ModelGate, STAGE};
+use model_gate::{GateError, GateEvent, STAGE};
 use serde_json::json;
-use testkit::{emf_documents, emulator, unique_name};
+use testkit::{emf_documents, emulator};
 
-const JOB: &str = "tickets-classifier-20261121021410-ab12cd";
-/// The state bucket of these tests, and the run the job trained on (its manifest and pins, as trigger-training
-/// leaves them).
-const STATE: &str = "model-gate-tests-state";
-const RUN: &str = "data-run-1";
-
-fn channel() -> Channel {
-    Channel::builder()
-        .channel_name("train")
-        .data_source(
-            DataSource::builder()
-                .s3_data_source(
-                    S3DataSource::builder()
-                        .s3_data_type(S3DataType::ManifestFile)
-                        .s3_uri(format!("s3://{STATE}/manifests/{RUN}.manifest"))
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
-fn job(status: TrainingJobStatus, metrics: &[(&str, f32)]) -> DescribeTrainingJobOutput {
-    let mut out = DescribeTrainingJobOutput::builder()
-        .training_job_name(JOB)
-        .training_job_status(status)
-        .input_data_config(channel())
-        .training_start_time(DateTime::from_secs(1_795_000_000))
-        .training_end_time(DateTime::from_secs(1_795_002_400))
-        .model_artifacts(
-            ModelArtifacts::builder()
-                .s3_model_artifacts(format!("s3://artifacts/models/{JOB}/output/model.tar.gz"))
-                .build(),
-        );
-    for (name, value) in metrics {
-        out = out.final_metric_data_list(
-            MetricData::builder()
-                .metric_name(*name)
-                .value(*value)
-                .timestamp(DateTime::from_secs(1_795_002_400))
-                .build(),
-        );
-    }
-    out.build()
-}
-
-const GOOD: [(&str, f32); 4] = [
-    ("validation:weighted_f1", 0.87),
-    ("validation:accuracy", 0.88),
-    ("train:weighted_f1", 0.90),
-    ("epoch", 3.0),
-];
-
-/// A gate whose jobs come from `described` and whose registry is the emulator's.
-async fn gate(described: DescribeTrainingJobOutput, auto_approve: &str) -> ModelGate {
-    let sdk = emulator().sdk_config().await;
-    let rule = mock!(aws_sdk_sagemaker::Client::describe_training_job)
-        .then_output(move || described.clone());
-    let jobs = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&rule]);
-    let key = testkit::signing_key(&sdk).await;
-    let s3 = aws::s3_client(&sdk);
-    // Created once per process (creating an owned bucket again is a no-op in us-east-1).
-    s3.create_bucket().bucket(STATE).send().await.unwrap();
-    let pins = json!({"execution": RUN, "dataset": "tickets", "until": "2026-11-21T02:14:10Z",
-        "entries": [{"id": "u1", "time": "2026-11-21T01:00:00Z", "dataset": "tickets", "rows": 1200,
-            "copy": {"object": {"bucket": "ingested", "key": "tickets/0123456789abcdef/a.csv", "versionId": "v1"},
-                     "bytes": 4096, "sha256": "c2hh", "contract": {"name": "tickets-v1", "version": 1}}}]});
-    testkit::pinned_run(
-        &sdk,
-        STATE,
-        RUN,
-        &pins,
-        "s3://ingested/tickets/",
-        &["0123456789abcdef/a.csv"],
-    )
-    .await;
-    let prefix = format!("{}/", unique_name("lineage"));
-    let config = Config::from_env(&Env::from_pairs([
-        ("EVENT_BUS_NAME", "unused"),
-        ("AUTO_APPROVE", auto_approve),
-        ("STATE_BUCKET", STATE),
-        ("LINEAGE_KEY_ID", key.as_str()),
-        ("LINEAGE_PREFIX", prefix.as_str()),
-    ]))
-    .unwrap();
-    let state = StateStore::new(s3, STATE);
-    ModelGate::new(
-        Registry::with_clients(jobs, aws_sdk_sagemaker::Client::new(&sdk)),
-        Lineage::from_sdk(&sdk, state.clone(), &key, &prefix),
-        state,
-        config,
-    )
-}
-
-/// A group on the emulator with packages of (approval status, recorded F1), oldest first.
-async fn group(packages: &[(ModelApprovalStatus, &str)]) -> (String, Vec<String>) {
-    let sm = aws_sdk_sagemaker::Client::new(&emulator().sdk_config().await);
-    let name = unique_name("tickets");
-    sm.create_model_package_group()
-        .model_package_group_name(&name)
-        .send()
-        .await
-        .unwrap();
-    let mut arns = Vec::new();
-    for (status, f1) in packages {
-        let f1 = std::collections::BTreeMap::from([(
-            "validation:weighted_f1".to_owned(),
-            (*f1).to_owned(),
-        )]);
-        arns.push(register_as(&name, status.clone(), &f1).await);
-    }
-    (name, arns)
-}
-
-/// An Approved package of `group` with `metadata`, as the workflow's Register step creates it.
-async fn register(group: &str, metadata: &std::collections::BTreeMap<String, String>) -> String {
-    register_as(group, ModelApprovalStatus::Approved, metadata).await
-}
-
-/// A package of `group` with `status` and `metadata`.
-async fn register_as(
-    group: &str,
-    status: ModelApprovalStatus,
-    metadata: &std::collections::BTreeMap<String, String>,
-) -> String {
-    let model = format!("s3://artifacts/models/{JOB}/output/model.tar.gz");
-    testkit::register_package(
-        &emulator().sdk_config().await,
-        group,
-        status,
-        &model,
-        metadata,
-    )
-    .await
-}
+mod common;
+use common::*;
 
 /// `lineage verify <package>` against the emulator: (exit 0, stdout, stderr).
 fn lineage_cli(package: &str, lineage: &Lineage) -> (bool, String, String) {
@@ -172,14 +32,6 @@ fn lineage_cli(package: &str, lineage: &Lineage) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn request(group: &str) -> GateRequest {
-    serde_json::from_value(json!({
-        "training_job_arn": format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}"),
-        "model_package_group": group,
-    }))
-    .unwrap()
 }
 
 #[tokio::test]
