@@ -12,10 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
-use aws_sdk_sagemaker::primitives::DateTime;
-use aws_sdk_sagemaker::types::{Channel, DataSource, S3DataSource, S3DataType};
-use aws_sdk_sagemaker::types::{MetricData, ModelArtifacts, TrainingJobStatus};
+use aws_sdk_sagemaker::types::TrainingJobStatus;
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::Utc;
@@ -303,39 +300,9 @@ impl World {
             )
             .await
             .unwrap();
-        let channel = Channel::builder()
-            .channel_name("train")
-            .data_source(
-                DataSource::builder()
-                    .s3_data_source(
-                        S3DataSource::builder()
-                            .s3_data_type(S3DataType::ManifestFile)
-                            .s3_uri(pinned.manifest.uri())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build();
-        let mut described = DescribeTrainingJobOutput::builder()
-            .training_job_name(job)
-            .training_job_status(TrainingJobStatus::Completed)
-            .input_data_config(channel)
-            .training_time_in_seconds(2400)
-            .model_artifacts(
-                ModelArtifacts::builder()
-                    .s3_model_artifacts(format!("s3://artifacts/models/{job}/output/model.tar.gz"))
-                    .build(),
-            );
-        for (name, value) in metrics {
-            described = described.final_metric_data_list(
-                MetricData::builder()
-                    .metric_name(*name)
-                    .value(*value)
-                    .timestamp(DateTime::from_secs(1_795_000_000))
-                    .build(),
-            );
-        }
-        let described = described.build();
+        let manifest = pinned.manifest.uri();
+        let described =
+            testkit::training_job(job, TrainingJobStatus::Completed, Some(&manifest), metrics);
         let rule = mock!(aws_sdk_sagemaker::Client::describe_training_job)
             .then_output(move || described.clone());
         let gate = ModelGate::new(

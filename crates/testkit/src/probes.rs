@@ -426,3 +426,53 @@ pub async fn register_package<'m>(
         .expect("a package ARN")
         .to_owned()
 }
+
+/// A training job `name` as DescribeTrainingJob reports it: with `status`, its training channel the pinned manifest
+/// at `manifest` (none: a job that read something else), trained from 1,795,000,000 s for 2,400 s, its artifacts
+/// at `s3://artifacts/models/<name>/output/model.tar.gz`, and these final `metrics`.
+pub fn training_job(
+    name: &str,
+    status: aws_sdk_sagemaker::types::TrainingJobStatus,
+    manifest: Option<&str>,
+    metrics: &[(&str, f32)],
+) -> aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput {
+    use aws_sdk_sagemaker::primitives::DateTime;
+    use aws_sdk_sagemaker::types::{
+        Channel, DataSource, MetricData, ModelArtifacts, S3DataSource, S3DataType,
+    };
+    let channels: Vec<Channel> = manifest
+        .map(|uri| {
+            let source = S3DataSource::builder()
+                .s3_data_type(S3DataType::ManifestFile)
+                .s3_uri(uri)
+                .build();
+            Channel::builder()
+                .channel_name("train")
+                .data_source(DataSource::builder().s3_data_source(source).build())
+                .build()
+        })
+        .into_iter()
+        .collect();
+    let mut out =
+        aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput::builder()
+            .training_job_name(name)
+            .training_job_status(status)
+            .set_input_data_config(Some(channels))
+            .training_start_time(DateTime::from_secs(1_795_000_000))
+            .training_end_time(DateTime::from_secs(1_795_002_400))
+            .model_artifacts(
+                ModelArtifacts::builder()
+                    .s3_model_artifacts(format!("s3://artifacts/models/{name}/output/model.tar.gz"))
+                    .build(),
+            );
+    for (metric, value) in metrics {
+        out = out.final_metric_data_list(
+            MetricData::builder()
+                .metric_name(*metric)
+                .value(*value)
+                .timestamp(DateTime::from_secs(1_795_002_400))
+                .build(),
+        );
+    }
+    out.build()
+}

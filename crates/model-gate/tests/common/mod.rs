@@ -4,11 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
-use aws_sdk_sagemaker::primitives::DateTime;
-use aws_sdk_sagemaker::types::{
-    Channel, DataSource, MetricData, ModelApprovalStatus, ModelArtifacts, S3DataSource, S3DataType,
-    TrainingJobStatus,
-};
+use aws_sdk_sagemaker::types::{ModelApprovalStatus, TrainingJobStatus};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use guardrails_core::lineage::Lineage;
 use guardrails_core::state::StateStore;
@@ -24,44 +20,10 @@ pub const JOB: &str = "tickets-classifier-20261121021410-ab12cd";
 pub const STATE: &str = "model-gate-tests-state";
 pub const RUN: &str = "data-run-1";
 
-pub fn channel() -> Channel {
-    Channel::builder()
-        .channel_name("train")
-        .data_source(
-            DataSource::builder()
-                .s3_data_source(
-                    S3DataSource::builder()
-                        .s3_data_type(S3DataType::ManifestFile)
-                        .s3_uri(format!("s3://{STATE}/manifests/{RUN}.manifest"))
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
+/// The finished job of these tests, trained on the run's pinned manifest.
 pub fn job(status: TrainingJobStatus, metrics: &[(&str, f32)]) -> DescribeTrainingJobOutput {
-    let mut out = DescribeTrainingJobOutput::builder()
-        .training_job_name(JOB)
-        .training_job_status(status)
-        .input_data_config(channel())
-        .training_start_time(DateTime::from_secs(1_795_000_000))
-        .training_end_time(DateTime::from_secs(1_795_002_400))
-        .model_artifacts(
-            ModelArtifacts::builder()
-                .s3_model_artifacts(format!("s3://artifacts/models/{JOB}/output/model.tar.gz"))
-                .build(),
-        );
-    for (name, value) in metrics {
-        out = out.final_metric_data_list(
-            MetricData::builder()
-                .metric_name(*name)
-                .value(*value)
-                .timestamp(DateTime::from_secs(1_795_002_400))
-                .build(),
-        );
-    }
-    out.build()
+    let manifest = format!("s3://{STATE}/manifests/{RUN}.manifest");
+    testkit::training_job(JOB, status, Some(&manifest), metrics)
 }
 
 pub const GOOD: [(&str, f32); 4] = [
