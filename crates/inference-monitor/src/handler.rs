@@ -8,7 +8,7 @@ use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
 use guardrails_core::baseline::{Baseline, BaselineError, Baselines};
 use guardrails_core::lineage::{self, Lineage, LineageError};
-use guardrails_core::registry;
+use guardrails_core::registry::{self, Package};
 use guardrails_core::s3::decode_notification_key;
 use guardrails_core::state::StateStore;
 use guardrails_core::{
@@ -16,6 +16,7 @@ use guardrails_core::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::config::{Config, STAGE};
@@ -126,8 +127,13 @@ pub struct InferenceMonitor {
     sagemaker: SageMaker,
     lineage: Lineage,
     baselines: Baselines,
+    /// The last serving version verified: (package, lineage digest, its models) and the baseline its record names.
+    verified: Mutex<Option<(VerifiedKey, Option<Arc<Baseline>>)>>,
     config: Config,
 }
+
+/// What a verified baseline was verified for: the package, its lineage record's digest, the models it serves.
+type VerifiedKey = (String, String, Vec<String>);
 
 impl Function for InferenceMonitor {
     const STAGE: &'static str = STAGE;
@@ -200,6 +206,7 @@ impl InferenceMonitor {
             sagemaker,
             lineage,
             baselines,
+            verified: Mutex::new(None),
             config,
         }
     }
@@ -367,22 +374,55 @@ impl InferenceMonitor {
     /// it (the record verified, and of the model the package serves), checked against that digest. `None`, with
     /// a warning, when no version is approved or the serving one has no lineage or no baseline; an altered or
     /// missing record or baseline is an error.
-    async fn serving_baseline(&self) -> Result<Option<(String, Baseline)>, MonitorError> {
+    async fn serving_baseline(&self) -> Result<Option<(String, Arc<Baseline>)>, MonitorError> {
         let group = &self.config.model_package_group;
         let Some(serving) = registry::newest_approved(&self.sagemaker, group).await? else {
             tracing::warn!(group, "no Approved version: LabelPSI not computed");
             return Ok(None);
         };
-        if !serving.metadata.contains_key(lineage::PACKAGE_RECORD) {
+        let Some(digest) = serving
+            .metadata
+            .get(lineage::PACKAGE_DIGEST)
+            .filter(|_| serving.metadata.contains_key(lineage::PACKAGE_RECORD))
+        else {
             tracing::warn!(package = %serving.arn, "the serving version names no lineage record: LabelPSI not computed");
             return Ok(None);
-        }
-        let record = self.lineage.verify_package_model(&serving).await?;
+        };
+        // The record and its baseline are written once and named by digest: verified once per container for the
+        // same package, digest and model, not again for every output file.
+        let key = (
+            serving.arn.clone(),
+            digest.clone(),
+            serving.model_data_urls.clone(),
+        );
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let baseline = match cached.filter(|(k, _)| *k == key) {
+            Some((_, baseline)) => baseline,
+            None => {
+                let baseline = self.verify_baseline(&serving).await?;
+                *self.verified.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some((key, baseline.clone()));
+                baseline
+            }
+        };
+        Ok(baseline.map(|b| (serving.arn, b)))
+    }
+
+    /// The baseline the serving version's verified lineage record names; `None` when it names none.
+    async fn verify_baseline(
+        &self,
+        serving: &Package,
+    ) -> Result<Option<Arc<Baseline>>, MonitorError> {
+        let record = self.lineage.verify_package_model(serving).await?;
         let Some(reference) = record.baseline else {
             tracing::warn!(package = %serving.arn, "the serving version's lineage names no baseline: LabelPSI not computed");
             return Ok(None);
         };
-        Ok(Some((serving.arn, self.baselines.load(&reference).await?)))
+        Ok(Some(Arc::new(self.baselines.load(&reference).await?)))
     }
 }
 

@@ -247,6 +247,23 @@ async fn a_shifted_label_mix_is_measured_against_the_serving_versions_baseline()
     assert_eq!(value("BadPredictions"), 3.0);
     assert_eq!(ours[0]["Stage"], STAGE);
 
+    // The next batch of the same version is compared with the baseline verified for the first: read once per
+    // container, not per batch (gone from the bucket now, it is not read again).
+    aws::s3_client(&sdk)
+        .delete_object()
+        .bucket(&bucket.name)
+        .key("baselines/train-1.json")
+        .send()
+        .await
+        .unwrap();
+    let Outcome::Monitored {
+        label_psi: again, ..
+    } = monitor.handle(event(completed.clone())).await.unwrap()
+    else {
+        panic!("not monitored");
+    };
+    assert_eq!(again, Some(psi));
+
     // Once the newer version is approved, it serves, and the batch is compared with its own baseline. (The
     // metadata is sent again because the emulator's UpdateModelPackage replaces it; SageMaker keeps it.)
     let mut approve = aws_sdk_sagemaker::Client::new(&sdk)
