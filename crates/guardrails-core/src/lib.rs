@@ -17,6 +17,7 @@ pub mod metric;
 pub mod notice;
 pub mod registry;
 pub mod s3;
+pub mod serving;
 pub mod state;
 pub mod telemetry;
 
