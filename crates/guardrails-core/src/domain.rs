@@ -152,6 +152,25 @@ impl DomainEvent for ModelRolledBack {
     const DETAIL_TYPE: &'static str = "Model Rolled Back";
 }
 
+/// A model version was approved in the registry and its approval is signed beside its lineage record (model-gate):
+/// what the deploy path starts from. The deploy function verifies everything again; the event only says when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelApproved {
+    /// The model package group.
+    pub model_package_group: String,
+    /// The approved package.
+    pub package_arn: String,
+    /// The job that made it.
+    pub training_job: String,
+    /// Who approved it.
+    pub approved_by: String,
+}
+
+impl DomainEvent for ModelApproved {
+    const DETAIL_TYPE: &'static str = "Model Approved";
+}
+
 /// Spend went over a budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
