@@ -29,6 +29,8 @@ pub mod stage {
     pub const INFERENCE_MONITOR: &str = "inference-monitor";
     /// cost-guard.
     pub const COST_GUARD: &str = "cost-guard";
+    /// deploy.
+    pub const DEPLOY: &str = "deploy";
 }
 
 /// The bounded labels metrics carry besides `Stage`.
