@@ -18,6 +18,22 @@ pub struct Config {
     pub lineage_key_id: String,
     /// Where lineage records are in the state bucket (`LINEAGE_PREFIX`, default `lineage/`).
     pub lineage_prefix: String,
+    /// The SageMaker model made from each version serving.
+    pub model: ModelSettings,
+}
+
+/// How the SageMaker model of a serving version is made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    /// Its execution role (`SAGEMAKER_ROLE_ARN`), the only role deploy may pass.
+    pub role_arn: String,
+    /// Its VPC (`SUBNETS` and `SECURITY_GROUPS`), when set.
+    pub network: Option<guardrails_core::Network>,
+    /// No network access from its containers (`MODEL_NETWORK_ISOLATION`, default true); turn it off only for an
+    /// inference image that must reach the network while it serves.
+    pub network_isolation: bool,
+    /// The `project` tag, which cost-guard attributes cost by (`PROJECT`, default `mlops-guardrails`).
+    pub project: String,
 }
 
 impl Config {
@@ -36,6 +52,12 @@ impl Config {
             lineage_key_id: env.required("LINEAGE_KEY_ID")?,
             lineage_prefix: env
                 .prefix_or("LINEAGE_PREFIX", guardrails_core::lineage::DEFAULT_PREFIX),
+            model: ModelSettings {
+                role_arn: env.required("SAGEMAKER_ROLE_ARN")?,
+                network: env.network()?,
+                network_isolation: env.parse_or("MODEL_NETWORK_ISOLATION", true)?,
+                project: env.optional_or("PROJECT", "mlops-guardrails"),
+            },
         })
     }
 }
@@ -51,9 +73,11 @@ mod tests {
             ("STATE_BUCKET", "state"),
             ("MODEL_PACKAGE_GROUP", "tickets"),
             ("LINEAGE_KEY_ID", "alias/lineage"),
+            ("SAGEMAKER_ROLE_ARN", "arn:aws:iam::1:role/sagemaker"),
         ];
         let config = Config::from_env(&Env::from_pairs(all)).unwrap();
         assert_eq!(config.lineage_prefix, "lineage/");
+        assert!(config.model.network_isolation && config.model.network.is_none());
         for missing in 0..all.len() {
             let pairs: Vec<_> = all
                 .iter()

@@ -1,12 +1,14 @@
-//! One "Model Approved": verify the version again and make it serve, or refuse it with a critical notice.
+//! One event: sign the approval it reports, then bring what serves in line with the registry — the newest
+//! Approved version that verifies — or refuse, loudly.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
-use guardrails_core::domain::{DomainEvent, ModelApproved, SOURCE};
-use guardrails_core::lineage::{Lineage, LineageError, LineageRecord};
+use guardrails_core::aws_events::PackageStateChange;
+use guardrails_core::domain::{DeployRequested, DomainEvent, SOURCE, package_version};
+use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
 use guardrails_core::registry::{self, Package};
-use guardrails_core::serving::{Reason, SERVING_VERSION, Serving, ServingRecord};
+use guardrails_core::serving::{Reason, Replaced, SERVING_VERSION, Serving, ServingRecord};
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, Notice,
@@ -15,31 +17,47 @@ use guardrails_core::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::approval;
 use crate::config::{Config, STAGE};
-use crate::decide::{Decision, Facts, decide};
+use crate::decide::{self, Facts, Plan, Version, version_number};
+use crate::model;
 
 /// What the function did; also its response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
-    /// The version serves (or already did).
+    /// The version now serves.
     Deployed {
         /// The version.
         package: String,
         /// Who or what approved it.
         approved_by: String,
+        /// A release or a rollback.
+        reason: Reason,
         /// The version that served before, if one did.
         previous: Option<String>,
     },
-    /// The version does not serve, and a critical notice says why.
+    /// The newest Approved version serves already.
+    Serving {
+        /// The version.
+        package: String,
+    },
+    /// A version may not serve, and a critical notice says why; what serves is unchanged.
     Refused {
         /// The version.
         package: String,
         /// Why.
         reason: String,
     },
-    /// Nothing to do, and why.
-    Ignored {
+    /// What serves is no longer Approved and nothing can replace it; a critical notice says so.
+    Stranded {
+        /// The version serving.
+        package: String,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing to do now, and why.
+    Waiting {
         /// Why.
         reason: String,
     },
@@ -48,18 +66,21 @@ pub enum Outcome {
 /// Why an event could not be handled.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    /// Not a "Model Approved" of the project's bus.
+    /// Not a registry change or a deploy request.
     #[error("unrecognised event: {0}")]
     Unrecognised(String),
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
-    /// Verifying the lineage failed for a reason a retry may mend (KMS or S3 throttled).
+    /// Reading or signing lineage failed for a reason a retry may mend (KMS or S3 throttled).
     #[error(transparent)]
     Lineage(#[from] LineageError),
     /// The serving record could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Another deploy changed what serves while this one decided: the retry decides again from the new record.
+    #[error("what serves {0} changed while deciding; deciding again")]
+    Moved(String),
 }
 
 impl Classify for DeployError {
@@ -69,6 +90,46 @@ impl Classify for DeployError {
             DeployError::Aws(e) => e.class(),
             DeployError::Lineage(e) => e.class(),
             DeployError::State(e) => e.class(),
+            DeployError::Moved(_) => ErrorClass::Retryable,
+        }
+    }
+}
+
+/// What started the invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// The registry changed a version of some group (SageMaker's own event: no one else may send `aws.*`).
+    Registry {
+        /// The change.
+        change: PackageStateChange,
+        /// The event's time.
+        at: Option<DateTime<Utc>>,
+    },
+    /// A person asked for a deploy through the project's bus.
+    Requested(DeployRequested),
+}
+
+impl Trigger {
+    /// The trigger an EventBridge event carries.
+    ///
+    /// # Errors
+    /// [`DeployError::Unrecognised`] for any other event or a malformed detail.
+    pub fn read(event: EventBridgeEvent<Value>) -> Result<Self, DeployError> {
+        let malformed =
+            |e: serde_json::Error| DeployError::Unrecognised(format!("{}: {e}", event.detail_type));
+        match (event.source.as_str(), event.detail_type.as_str()) {
+            ("aws.sagemaker", PackageStateChange::DETAIL_TYPE) => Ok(Trigger::Registry {
+                change: serde_json::from_value(event.detail.clone()).map_err(malformed)?,
+                at: event.time,
+            }),
+            (SOURCE, DeployRequested::DETAIL_TYPE) => Ok(Trigger::Requested(
+                serde_json::from_value(event.detail.clone()).map_err(malformed)?,
+            )),
+            (source, detail_type) => Err(DeployError::Unrecognised(format!(
+                "{detail_type:?} from {source:?}; expected {} (aws.sagemaker) or {} ({SOURCE})",
+                PackageStateChange::DETAIL_TYPE,
+                DeployRequested::DETAIL_TYPE
+            ))),
         }
     }
 }
@@ -120,7 +181,7 @@ impl Function for Deploy {
         event: EventBridgeEvent<Value>,
         _: Invocation<'_>,
     ) -> Result<Outcome, DeployError> {
-        self.handle(event).await
+        self.handle(Trigger::read(event)?).await
     }
 
     fn describe(outcome: &Outcome) -> String {
@@ -128,146 +189,403 @@ impl Function for Deploy {
             Outcome::Deployed {
                 package,
                 approved_by,
+                reason: Reason::Release,
                 ..
-            } => format!("{} serves (approved by {approved_by})", version(package)),
+            } => format!(
+                "{} serves (approved by {approved_by})",
+                package_version(package)
+            ),
+            Outcome::Deployed {
+                package, previous, ..
+            } => format!(
+                "rolled back: {} serves again, {} no longer",
+                package_version(package),
+                previous.as_deref().map_or("", package_version)
+            ),
+            Outcome::Serving { package } => format!("{} serves already", package_version(package)),
             Outcome::Refused { package, reason } => {
-                format!("refused {}: {reason}", version(package))
+                format!("refused {}: {reason}", package_version(package))
             }
-            Outcome::Ignored { reason } => format!("ignored: {reason}"),
+            Outcome::Stranded { reason, .. } => format!("stranded: {reason}"),
+            Outcome::Waiting { reason } => format!("waiting: {reason}"),
         }
     }
 }
 
-/// `group/N` of a package ARN.
-fn version(arn: &str) -> String {
-    let mut parts = arn.rsplit('/');
-    let n = parts.next().unwrap_or_default();
-    format!("{}/{n}", parts.next().unwrap_or_default())
+/// The newest Approved version as checked: the registry's view, and its verified record or why it fails.
+struct Candidate {
+    package: Package,
+    record: Result<LineageRecord, String>,
+    approvals: Vec<Approval>,
 }
 
 impl Deploy {
-    /// Handles one "Model Approved" from the project's bus: the version is described and verified again (the
-    /// event only says when), then made to serve, refused, or ignored.
+    /// Handles one trigger: a registry change of the group signs the approval it reports (a person's, or the
+    /// workflow's on the gate's verdict), then what serves is brought in line with the registry.
     ///
     /// # Errors
     /// [`DeployError`], classified.
-    pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Outcome, DeployError> {
-        if event.source != SOURCE || event.detail_type != ModelApproved::DETAIL_TYPE {
-            return Err(DeployError::Unrecognised(format!(
-                "{:?} from {:?}; expected {} ({SOURCE})",
-                event.detail_type,
-                event.source,
-                ModelApproved::DETAIL_TYPE
-            )));
+    pub async fn handle(&self, trigger: Trigger) -> Result<Outcome, DeployError> {
+        let group = &self.config.model_package_group;
+        let (subject, requested) = match &trigger {
+            Trigger::Registry { change, at } => {
+                if &change.group != group {
+                    return Ok(Outcome::Waiting {
+                        reason: format!("{} is not in group {group}", change.arn),
+                    });
+                }
+                if let Some(refused) = self.sign_approval(change, *at).await? {
+                    return Ok(refused);
+                }
+                (Some(change.arn.as_str()), None)
+            }
+            Trigger::Requested(request) => (None, Some(request)),
+        };
+        let newest = registry::newest_approved(&self.sagemaker, group).await?;
+        if let Some(request) = requested
+            && let Some(refused) = self.check_request(request, newest.as_ref()).await?
+        {
+            return Ok(refused);
         }
-        let approved: ModelApproved = serde_json::from_value(event.detail).map_err(|e| {
-            DeployError::Unrecognised(format!("{}: {e}", ModelApproved::DETAIL_TYPE))
-        })?;
-        if approved.model_package_group != self.config.model_package_group {
-            return Ok(Outcome::Ignored {
-                reason: format!(
-                    "{} is not in group {}",
-                    approved.package_arn, self.config.model_package_group
-                ),
-            });
+        let candidate = match newest {
+            Some(package) => Some(self.candidate(package).await?),
+            None => None,
+        };
+        self.reconcile(candidate, subject).await
+    }
+
+    /// Signs the approval `change` reports, once per package, when the version is Approved now and was
+    /// registered by the workflow. A version whose lineage does not verify is refused here, with a notice.
+    async fn sign_approval(
+        &self,
+        change: &PackageStateChange,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Outcome>, DeployError> {
+        let now = registry::describe(&self.sagemaker, &change.arn).await?;
+        if let Err(reason) = approval::needs_record(&now, &self.config.model_package_group) {
+            tracing::info!(package = %change.arn, %reason, "no approval to sign");
+            return Ok(None);
         }
-        let package = registry::describe(&self.sagemaker, &approved.package_arn).await?;
-        let record = match self.lineage.verify_package_model(&package).await {
+        // The package must serve what the record's job made: one that copied another version's metadata is
+        // refused, not signed as that version's approval.
+        let record = match self.lineage.verify_package_model(&now).await {
             Ok(record) => record,
             Err(e @ (LineageError::Missing(_) | LineageError::Invalid(_))) => {
-                return self.refuse(&package, e.to_string()).await;
+                return Ok(Some(self.refuse(&now.arn, e.to_string()).await?));
             }
             Err(e) => return Err(e.into()),
         };
-        let approvals: Vec<_> = self
+        if record.verdict.decision == "Rejected" {
+            let reason = format!(
+                "it is Approved, but the gate rejected job {}: its approval is not signed",
+                record.training.job_name
+            );
+            return Ok(Some(self.refuse(&now.arn, reason).await?));
+        }
+        let job = &record.training.job_name;
+        if self
             .lineage
-            .approvals(&record.training.job_name)
+            .approvals(job)
             .await?
-            .into_iter()
-            .filter(|a| a.package_arn == package.arn)
-            .collect();
-        let facts = Facts {
-            status: &package.status,
-            gate_decision: &record.verdict.decision,
-            approvals: &approvals,
+            .iter()
+            .any(|a| a.package_arn == now.arn)
+        {
+            // Signed by an earlier delivery, or by the first approval of a version edited since.
+            return Ok(None);
+        }
+        let (approved_by, approved_at) = approval::approver(change, &now);
+        let approval = Approval {
+            schema_version: lineage::SCHEMA_VERSION,
+            package_arn: now.arn.clone(),
+            training_job: job.clone(),
+            lineage_sha256: digest(&now),
+            gate_decision: record.verdict.decision.clone(),
+            approved_by,
+            approved_at: approved_at.or(at).unwrap_or_else(Utc::now),
+            description: now.description.clone(),
         };
-        match decide(facts) {
-            Decision::Ignore(reason) => Ok(Outcome::Ignored { reason }),
-            Decision::Refuse(reason) => self.refuse(&package, reason).await,
-            Decision::Serve { approved_by } => self.serve(&package, &record, approved_by).await,
+        self.lineage.record_approval(&approval).await?;
+        tracing::info!(package = %now.arn, approved_by = %approval.approved_by, "approval signed");
+        Ok(None)
+    }
+
+    /// A person's request naming a version: refused unless it is the newest Approved one, which is what serves.
+    async fn check_request(
+        &self,
+        request: &DeployRequested,
+        newest: Option<&Package>,
+    ) -> Result<Option<Outcome>, DeployError> {
+        let Some(arn) = &request.model_package_arn else {
+            return Ok(None);
+        };
+        if newest.is_some_and(|n| &n.arn == arn) {
+            return Ok(None);
+        }
+        let named = registry::describe(&self.sagemaker, arn).await?;
+        let why = if named.group != self.config.model_package_group {
+            format!("it is not in group {}", self.config.model_package_group)
+        } else if named.status != "Approved" {
+            format!("it is {}: only Approved versions serve", named.status)
+        } else {
+            format!(
+                "only the newest Approved version serves ({}); to serve this one, reject the versions after it \
+                 in the registry",
+                newest.map_or("none", |n| package_version(&n.arn))
+            )
+        };
+        let by = request.requested_by.as_deref().unwrap_or("someone");
+        Ok(Some(
+            self.refuse(arn, format!("{by} asked for it to serve, but {why}"))
+                .await?,
+        ))
+    }
+
+    /// The newest Approved version, checked: its lineage verified against the package, its approvals read.
+    async fn candidate(&self, package: Package) -> Result<Candidate, DeployError> {
+        let record = match self.lineage.verify_package_model(&package).await {
+            Ok(record) => Ok(record),
+            Err(e @ (LineageError::Missing(_) | LineageError::Invalid(_))) => Err(e.to_string()),
+            Err(e) => return Err(e.into()),
+        };
+        let approvals = match &record {
+            Ok(record) => self
+                .lineage
+                .approvals(&record.training.job_name)
+                .await?
+                .into_iter()
+                .filter(|a| a.package_arn == package.arn)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Ok(Candidate {
+            package,
+            record,
+            approvals,
+        })
+    }
+
+    /// Decides from what serves and the candidate, and acts.
+    async fn reconcile(
+        &self,
+        candidate: Option<Candidate>,
+        subject: Option<&str>,
+    ) -> Result<Outcome, DeployError> {
+        let group = &self.config.model_package_group;
+        let current = self.serving.current(group).await?;
+        let serving_status = match &current {
+            Some(c)
+                if candidate
+                    .as_ref()
+                    .is_none_or(|n| n.package.arn != c.package_arn) =>
+            {
+                registry::describe(&self.sagemaker, &c.package_arn)
+                    .await?
+                    .status
+            }
+            _ => "Approved".to_owned(),
+        };
+        let serving = current.as_ref().map(|c| Version {
+            arn: &c.package_arn,
+            number: version_number(&c.package_arn).unwrap_or_default(),
+            status: &serving_status,
+        });
+        let newest = candidate.as_ref().map(|c| {
+            let version = Version {
+                arn: &c.package.arn,
+                number: version_number(&c.package.arn).unwrap_or_default(),
+                status: &c.package.status,
+            };
+            let lineage = match &c.record {
+                Ok(record) => decide::Lineage::Verified {
+                    gate_decision: &record.verdict.decision,
+                    approvals: &c.approvals,
+                },
+                Err(reason) => decide::Lineage::Invalid(reason),
+            };
+            (version, lineage)
+        });
+        let plan = decide::plan(Facts {
+            serving,
+            newest,
+            subject,
+        });
+        tracing::info!(?plan, serving = ?current.as_ref().map(|c| &c.package_arn), "deploy plan");
+        match (plan, candidate, current) {
+            (
+                Plan::Serve {
+                    approved_by,
+                    reason,
+                },
+                Some(c),
+                current,
+            ) => match c.record {
+                Ok(record) => {
+                    self.serve(&c.package, &record, approved_by, reason, current)
+                        .await
+                }
+                Err(reason) => self.refuse(&c.package.arn, reason).await,
+            },
+            (Plan::Keep, _, Some(current)) => self.keep(current).await,
+            (Plan::Refuse(reason), Some(c), _) => self.refuse(&c.package.arn, reason).await,
+            (Plan::Stranded(reason), _, Some(current)) => {
+                self.stranded(&current.package_arn, reason).await
+            }
+            (Plan::Wait(reason), ..) => Ok(Outcome::Waiting { reason }),
+            _ => Ok(Outcome::Waiting {
+                reason: format!("no version of {group} is Approved"),
+            }),
         }
     }
 
-    /// Makes `package` the group's serving record and says so.
+    /// Makes `package` serve: its SageMaker model, then the serving record (only over the one decided from),
+    /// then the notice, then the history entry that says it was announced.
     async fn serve(
         &self,
         package: &Package,
         record: &LineageRecord,
         approved_by: String,
+        reason: Reason,
+        seen: Option<ServingRecord>,
     ) -> Result<Outcome, DeployError> {
+        let group = &self.config.model_package_group;
+        let lineage_sha256 = digest(package);
+        let number = version_number(&package.arn).unwrap_or_default();
+        let model_name = model::model_name(group, number, &lineage_sha256);
+        model::ensure(
+            &self.sagemaker,
+            &self.config.model,
+            &model_name,
+            &package.arn,
+        )
+        .await?;
         let job = &record.training.job_name;
-        let lineage_key = format!("{}{job}.json", self.lineage.prefix());
         let next = ServingRecord {
             serving_version: SERVING_VERSION,
-            group: self.config.model_package_group.clone(),
+            group: group.clone(),
             package_arn: package.arn.clone(),
             training_job: job.clone(),
-            lineage: ObjectRef::new(&self.config.state_bucket, lineage_key),
-            lineage_sha256: package
-                .metadata
-                .get(guardrails_core::lineage::PACKAGE_DIGEST)
-                .cloned()
-                .unwrap_or_default(),
+            lineage: ObjectRef::new(
+                &self.config.state_bucket,
+                format!("{}{job}.json", self.lineage.prefix()),
+            ),
+            lineage_sha256,
+            model_name,
             baseline: record.baseline.clone(),
             approved_by,
             since: Utc::now(),
-            reason: Reason::Release,
+            reason,
             previous: None,
         };
-        let stands = self.serving.serve(next).await?;
-        self.notifier.send(&deployed_notice(&stands)).await?;
-        tracing::info!(package = %stands.package_arn, previous = ?stands.previous, "serving");
+        let stands = match self.serving.replace(seen.as_ref(), next).await? {
+            Replaced::Now(stands) => stands,
+            Replaced::Moved(_) => return Err(DeployError::Moved(group.clone())),
+        };
+        self.announce(&stands).await?;
+        tracing::info!(package = %stands.package_arn, previous = ?stands.previous, ?reason, "serving");
         Ok(Outcome::Deployed {
             package: stands.package_arn,
             approved_by: stands.approved_by,
+            reason,
             previous: stands.previous,
         })
     }
 
+    /// The newest Approved version serves already: announced, unless an interrupted deploy left that undone.
+    async fn keep(&self, current: ServingRecord) -> Result<Outcome, DeployError> {
+        if !self.serving.announced(&current).await? {
+            self.announce(&current).await?;
+        }
+        Ok(Outcome::Serving {
+            package: current.package_arn,
+        })
+    }
+
+    async fn announce(&self, serving: &ServingRecord) -> Result<(), DeployError> {
+        self.notifier.send(&deployed_notice(serving)).await?;
+        self.serving.record_announced(serving).await?;
+        Ok(())
+    }
+
     /// Refuses `package`, loudly.
-    async fn refuse(&self, package: &Package, reason: String) -> Result<Outcome, DeployError> {
-        tracing::warn!(package = %package.arn, %reason, "deploy refused");
+    async fn refuse(&self, package: &str, reason: String) -> Result<Outcome, DeployError> {
+        tracing::warn!(%package, %reason, "deploy refused");
         let notice = Notice {
             severity: Severity::Critical,
             kind: "deploy-refused".to_owned(),
-            title: format!("Deploy refused: {}", version(&package.arn)),
+            title: format!("Deploy refused: {}", package_version(package)),
             body: format!(
-                "{} was approved in the registry but does not serve: {reason}\n\nWhat serves is unchanged. \
-                 Check the version's lineage (`lineage verify {}`) and who approved it (CloudTrail).",
-                package.arn, package.arn
+                "{package} does not serve: {reason}\n\nWhat serves is unchanged. Check the version's lineage \
+                 (`lineage verify {package}`) and who changed it in the registry (CloudTrail)."
             ),
-            details: json!({"package": package.arn, "reason": reason}),
+            details: json!({"package": package, "reason": reason}),
         };
         self.notifier.send(&notice).await?;
         Ok(Outcome::Refused {
-            package: package.arn.clone(),
+            package: package.to_owned(),
+            reason,
+        })
+    }
+
+    /// The version serving is no longer Approved and nothing replaces it, loudly.
+    async fn stranded(&self, package: &str, reason: String) -> Result<Outcome, DeployError> {
+        tracing::warn!(%package, %reason, "serving version stranded");
+        let notice = Notice {
+            severity: Severity::Critical,
+            kind: "serving-not-approved".to_owned(),
+            title: format!("{} serves but is not Approved", package_version(package)),
+            body: format!(
+                "{reason}.\n\nBatch inference refuses to start with it. Approve a version in the registry (or \
+                 approve this one again) to serve."
+            ),
+            details: json!({"package": package, "reason": reason}),
+        };
+        self.notifier.send(&notice).await?;
+        Ok(Outcome::Stranded {
+            package: package.to_owned(),
             reason,
         })
     }
 }
 
+/// The lineage digest a package names (checked against the record by `verify_package_model`).
+fn digest(package: &Package) -> String {
+    package
+        .metadata
+        .get(lineage::PACKAGE_DIGEST)
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn deployed_notice(serving: &ServingRecord) -> Notice {
+    let version = package_version(&serving.package_arn);
+    let before = serving
+        .previous
+        .as_deref()
+        .map_or("nothing", package_version);
+    let (title, opening) = match serving.reason {
+        Reason::Release => (
+            format!("Model deployed: {version} serves"),
+            format!(
+                "{version} now serves {} (approved by {}).",
+                serving.group, serving.approved_by
+            ),
+        ),
+        Reason::Rollback => (
+            format!("Model rolled back: {version} serves again"),
+            format!(
+                "{before} is no longer Approved, so {version}, the newest Approved version before it, serves {} \
+                 again (approved by {}).",
+                serving.group, serving.approved_by
+            ),
+        ),
+    };
     Notice {
         severity: Severity::Info,
         kind: "model-deployed".to_owned(),
-        title: format!("Model deployed: {} serves", version(&serving.package_arn)),
+        title,
         body: format!(
-            "{} now serves {} (approved by {}), trained by {}; before it: {}.",
-            serving.package_arn,
-            serving.group,
-            serving.approved_by,
-            serving.training_job,
-            serving.previous.as_deref().unwrap_or("nothing")
+            "{opening}\nModel: {} (trained by {}). Before it: {before}.",
+            serving.model_name, serving.training_job
         ),
         details: guardrails_core::notice::details(serving),
     }

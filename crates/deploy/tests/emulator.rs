@@ -1,29 +1,37 @@
-//! deploy against the emulator: an approved version whose lineage verifies serves, with the version before it
-//! named; one a person approved serves with that person named; a tampered or unapproved one is refused with a
-//! critical notice and what serves is unchanged; one no longer Approved is ignored.
+//! deploy against the emulator, driven by the registry's own events: the gate's and a person's approvals serve in
+//! turn (the person's approval signed once); late, duplicate and hand-made requests never make an older version
+//! serve; a rejection rolls back; a tampered, borrowed or gate-rejected version is refused with a critical notice
+//! and what serves is unchanged; a deploy interrupted before its notice is finished by the next event.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
-use deploy::{Config, Deploy, Outcome};
+use deploy::{Config, Deploy, Outcome, Trigger};
+use guardrails_core::domain::DeployRequested;
 use guardrails_core::function::Function;
-use guardrails_core::lineage::{self, Approval, Lineage};
-use guardrails_core::serving::Serving;
+use guardrails_core::lineage::{self, Lineage};
+use guardrails_core::serving::{Reason, Replaced, Serving, ServingRecord};
 use guardrails_core::state::StateStore;
 use guardrails_core::{Env, aws};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, TopicProbe, emulator, fixture, unique_name};
 
+const ANA: &str = "arn:aws:sts::123456789012:assumed-role/MLEngineer/ana.garcia";
+
 struct World {
     sdk: aws::SdkConfig,
+    sagemaker: aws_sdk_sagemaker::Client,
     state: StateStore,
     key: String,
     group: String,
     topic: TopicProbe,
     deploy: Deploy,
+    /// Each version's customer metadata (the emulator drops it on UpdateModelPackage: sent again on each change).
+    metadata: std::sync::Mutex<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 impl World {
@@ -33,7 +41,8 @@ impl World {
         let key = testkit::signing_key(&sdk).await;
         let topic = TopicProbe::create(&sdk).await;
         let group = unique_name("tickets");
-        aws_sdk_sagemaker::Client::new(&sdk)
+        let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+        sagemaker
             .create_model_package_group()
             .model_package_group_name(&group)
             .send()
@@ -44,17 +53,23 @@ impl World {
             ("STATE_BUCKET", bucket.name.as_str()),
             ("MODEL_PACKAGE_GROUP", group.as_str()),
             ("LINEAGE_KEY_ID", key.as_str()),
+            (
+                "SAGEMAKER_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/sagemaker-execution",
+            ),
         ]))
         .unwrap();
         let deploy = Deploy::from_sdk(&sdk, config).unwrap();
         let state = StateStore::new(aws::s3_client(&sdk), &bucket.name);
         World {
             sdk,
+            sagemaker,
             state,
             key,
             group,
             topic,
             deploy,
+            metadata: std::sync::Mutex::default(),
         }
     }
 
@@ -67,8 +82,15 @@ impl World {
         )
     }
 
-    /// A version trained by `job`, the gate's `decision` in its signed lineage record, registered `status`.
-    async fn version(&self, job: &str, decision: &str, status: ModelApprovalStatus) -> String {
+    /// A version trained by `job`, the gate's `decision` in its signed lineage record, registered `status` with
+    /// the model at `model` (the job's own when `None`).
+    async fn version_of(
+        &self,
+        job: &str,
+        decision: &str,
+        status: ModelApprovalStatus,
+        model: Option<&str>,
+    ) -> String {
         let mut record = testkit::lineage_record(job);
         record.training.model_data_url = format!("s3://artifacts/models/{job}/output/model.tar.gz");
         record.verdict.decision = decision.to_owned();
@@ -79,110 +101,278 @@ impl World {
             (lineage::PACKAGE_DIGEST.to_owned(), signed.sha256),
             (lineage::PACKAGE_JOB.to_owned(), job.to_owned()),
         ]);
-        let model = record.training.model_data_url.clone();
-        testkit::register_package(&self.sdk, &self.group, status, &model, &metadata).await
+        let model = model.unwrap_or(&record.training.model_data_url);
+        let arn = testkit::register_package(&self.sdk, &self.group, status, model, &metadata).await;
+        self.metadata.lock().unwrap().insert(arn.clone(), metadata);
+        arn
     }
 
-    async fn approved(&self, package: &str, job: &str) -> Outcome {
-        let mut event = fixture("model-approved.json");
-        event["detail"]["modelPackageGroup"] = json!(self.group);
-        event["detail"]["packageArn"] = json!(package);
-        event["detail"]["trainingJob"] = json!(job);
+    async fn version(&self, job: &str, decision: &str, status: ModelApprovalStatus) -> String {
+        self.version_of(job, decision, status, None).await
+    }
+
+    /// A person changes `package`'s status in the registry.
+    async fn set_status(&self, package: &str, status: ModelApprovalStatus, description: &str) {
+        let metadata = self.metadata.lock().unwrap().get(package).cloned();
+        let mut update = self
+            .sagemaker
+            .update_model_package()
+            .model_package_arn(package)
+            .model_approval_status(status)
+            .approval_description(description);
+        for (key, value) in metadata.iter().flatten() {
+            update = update.customer_metadata_properties(key, value);
+        }
+        update.send().await.unwrap();
+    }
+
+    /// SageMaker's state change of `package`, as EventBridge delivers it.
+    async fn changed(&self, package: &str) -> Outcome {
+        let mut event = fixture("sagemaker-model-package-approved.json");
+        event["detail"]["ModelPackageGroupName"] = json!(self.group);
+        event["detail"]["ModelPackageArn"] = json!(package);
         let event: EventBridgeEvent<Value> = serde_json::from_value(event).unwrap();
-        self.deploy.handle(event).await.unwrap()
+        self.deploy
+            .handle(Trigger::read(event).unwrap())
+            .await
+            .unwrap()
     }
 
-    async fn serving(&self) -> Option<String> {
+    async fn requested(&self, package: &str) -> Outcome {
+        let request = DeployRequested {
+            model_package_arn: Some(package.to_owned()),
+            requested_by: Some("luis".to_owned()),
+        };
+        self.deploy
+            .handle(Trigger::Requested(request))
+            .await
+            .unwrap()
+    }
+
+    async fn serving(&self) -> Option<ServingRecord> {
         Serving::new(self.state.clone())
             .current(&self.group)
             .await
             .unwrap()
-            .map(|s| s.package_arn)
+    }
+
+    async fn serving_arn(&self) -> Option<String> {
+        self.serving().await.map(|s| s.package_arn)
+    }
+
+    /// The notices of the last step: (kind, severity, title).
+    async fn notices(&self, at_least: usize) -> Vec<(String, String, String)> {
+        let notices = self.topic.notices(at_least, Duration::from_secs(10)).await;
+        notices
+            .iter()
+            .map(|n| {
+                let attribute = |name: &str| {
+                    n["MessageAttributes"][name]["Value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (
+                    attribute("kind"),
+                    attribute("severity"),
+                    n["Subject"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn deployed(package: &str, by: &str, reason: Reason, previous: Option<&str>) -> Outcome {
+    Outcome::Deployed {
+        package: package.to_owned(),
+        approved_by: by.to_owned(),
+        reason,
+        previous: previous.map(str::to_owned),
     }
 }
 
 #[tokio::test]
-async fn approved_versions_serve_in_turn_and_a_person_is_named() {
+async fn the_gates_and_a_persons_approvals_serve_in_turn() {
     let w = World::new().await;
     let v1 = w
         .version("train-1", "Approved", ModelApprovalStatus::Approved)
         .await;
-    let outcome = w.approved(&v1, "train-1").await;
     assert_eq!(
-        outcome,
-        Outcome::Deployed {
-            package: v1.clone(),
-            approved_by: "model-gate".to_owned(),
-            previous: None
-        }
+        w.changed(&v1).await,
+        deployed(&v1, "model-gate", Reason::Release, None)
     );
-    assert_eq!(w.serving().await.as_deref(), Some(v1.as_str()));
+    let serving = w.serving().await.unwrap();
+    let model = w
+        .sagemaker
+        .describe_model()
+        .model_name(&serving.model_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        model.containers()[0].model_package_name(),
+        Some(v1.as_str()),
+        "batch jobs run the model made from the serving package"
+    );
 
-    // Held by the gate, approved by a person, whose approval model-gate signed.
+    // Held for a person: registered, not served.
     let v2 = w
         .version(
             "train-2",
             "PendingManualApproval",
-            ModelApprovalStatus::Approved,
+            ModelApprovalStatus::PendingManualApproval,
         )
         .await;
-    w.lineage()
-        .record_approval(&Approval {
-            schema_version: lineage::SCHEMA_VERSION,
-            package_arn: v2.clone(),
-            training_job: "train-2".to_owned(),
-            lineage_sha256: "00".repeat(32),
-            gate_decision: "PendingManualApproval".to_owned(),
-            approved_by: "ana".to_owned(),
-            approved_at: chrono::Utc::now(),
-            description: None,
-        })
-        .await
-        .unwrap();
-    let outcome = w.approved(&v2, "train-2").await;
     assert_eq!(
-        outcome,
-        Outcome::Deployed {
-            package: v2.clone(),
-            approved_by: "ana".to_owned(),
-            previous: Some(v1.clone())
+        w.changed(&v2).await,
+        Outcome::Serving {
+            package: v1.clone()
         }
     );
-    assert_eq!(w.serving().await.as_deref(), Some(v2.as_str()));
-    let notices = w.topic.notices(2, std::time::Duration::from_secs(10)).await;
-    let kinds: Vec<&Value> = notices
-        .iter()
-        .map(|n| &n["MessageAttributes"]["kind"]["Value"])
-        .collect();
-    assert_eq!(kinds, [&json!("model-deployed"), &json!("model-deployed")]);
+    assert!(w.lineage().approvals("train-2").await.unwrap().is_empty());
+
+    // A person approves it in the registry: the approval is signed (who from the event), then it serves.
+    w.set_status(
+        &v2,
+        ModelApprovalStatus::Approved,
+        "Reviewed by the ML lead.",
+    )
+    .await;
+    assert_eq!(
+        w.changed(&v2).await,
+        deployed(&v2, ANA, Reason::Release, Some(&v1))
+    );
+    // Delivered again: nothing more is signed, nothing changes.
+    assert_eq!(
+        w.changed(&v2).await,
+        Outcome::Serving {
+            package: v2.clone()
+        }
+    );
+    let approvals = w.lineage().approvals("train-2").await.unwrap();
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    assert_eq!(approvals[0].approved_by, ANA);
+    assert_eq!(approvals[0].gate_decision, "PendingManualApproval");
+    assert_eq!(
+        approvals[0].description.as_deref(),
+        Some("Reviewed by the ML lead.")
+    );
+    let serving = w.serving().await.unwrap();
+    assert_eq!(
+        (serving.approved_by.as_str(), serving.previous.as_deref()),
+        (ANA, Some(v1.as_str()))
+    );
+    let notices = w.notices(2).await;
+    assert_eq!(notices.len(), 2, "one notice per change: {notices:?}");
+    assert!(
+        notices
+            .iter()
+            .all(|(kind, severity, _)| kind == "model-deployed" && severity == "info"),
+        "{notices:?}"
+    );
 }
 
 #[tokio::test]
-async fn a_tampered_or_unapproved_version_is_refused_and_what_serves_is_unchanged() {
+async fn late_duplicate_and_hand_made_requests_never_make_an_older_version_serve() {
     let w = World::new().await;
     let v1 = w
         .version("train-1", "Approved", ModelApprovalStatus::Approved)
         .await;
-    w.approved(&v1, "train-1").await;
-
-    // Held for a person, yet Approved in the registry with no signed approval.
     let v2 = w
+        .version("train-2", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    // Version 2's event arrives first, version 1's late.
+    assert_eq!(
+        w.changed(&v2).await,
+        deployed(&v2, "model-gate", Reason::Release, None)
+    );
+    assert_eq!(
+        w.changed(&v1).await,
+        Outcome::Serving {
+            package: v2.clone()
+        }
+    );
+    // A person asks for version 1, then for a version nobody approved.
+    let v3 = w
         .version(
-            "train-2",
+            "train-3",
             "PendingManualApproval",
-            ModelApprovalStatus::Approved,
+            ModelApprovalStatus::PendingManualApproval,
         )
         .await;
-    let outcome = w.approved(&v2, "train-2").await;
+    for (asked, why) in [
+        (&v1, "only the newest Approved version serves"),
+        (&v3, "PendingManualApproval: only Approved versions serve"),
+    ] {
+        let outcome = w.requested(asked).await;
+        assert!(
+            matches!(&outcome, Outcome::Refused { package, reason } if package == asked && reason.contains(why) && reason.contains("luis")),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(w.serving_arn().await.as_deref(), Some(v2.as_str()));
+    let notices = w.notices(3).await;
+    let kinds: Vec<(&str, &str)> = notices
+        .iter()
+        .map(|(k, s, _)| (k.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("model-deployed", "info"),
+            ("deploy-refused", "critical"),
+            ("deploy-refused", "critical")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_rolls_back_to_the_newest_approved_version_before_it() {
+    let w = World::new().await;
+    let v1 = w
+        .version("train-1", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    let v2 = w
+        .version("train-2", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    w.changed(&v2).await;
+    w.set_status(&v2, ModelApprovalStatus::Rejected, "F1 fell below 0.80")
+        .await;
+    assert_eq!(
+        w.changed(&v2).await,
+        deployed(&v1, "model-gate", Reason::Rollback, Some(&v2))
+    );
+    // The last Approved version rejected too: it keeps serving (nothing can replace it), loudly.
+    w.set_status(&v1, ModelApprovalStatus::Rejected, "also drifted")
+        .await;
+    let outcome = w.changed(&v1).await;
     assert!(
-        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("no signed approval")),
+        matches!(&outcome, Outcome::Stranded { package, .. } if package == &v1),
         "{outcome:?}"
     );
-    // Its lineage record altered after it was signed.
-    let v3 = w
-        .version("train-3", "Approved", ModelApprovalStatus::Approved)
+    let notices = w.notices(3).await;
+    let titles: Vec<&str> = notices.iter().map(|(_, _, t)| t.as_str()).collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(
+        titles[1].contains("Model rolled back") && titles[1].contains(&v1[v1.len() - 2..]),
+        "{titles:?}"
+    );
+    assert_eq!(notices[2].1, "critical");
+}
+
+#[tokio::test]
+async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves_is_unchanged() {
+    let w = World::new().await;
+    let v1 = w
+        .version("train-1", "Approved", ModelApprovalStatus::Approved)
         .await;
-    let key = "lineage/train-3.json";
+    w.changed(&v1).await;
+
+    // Its lineage record altered after it was signed.
+    let v2 = w
+        .version("train-2", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    let key = "lineage/train-2.json";
     let mut bytes = w.state.read_bytes(key).await.unwrap().unwrap();
     bytes[12] ^= 1;
     aws::s3_client(&w.sdk)
@@ -193,27 +383,105 @@ async fn a_tampered_or_unapproved_version_is_refused_and_what_serves_is_unchange
         .send()
         .await
         .unwrap();
-    let outcome = w.approved(&v3, "train-3").await;
+    let outcome = w.changed(&v2).await;
     assert!(
         matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("does not verify")),
         "{outcome:?}"
     );
-    // No longer Approved when the event arrives.
-    let v4 = w
-        .version("train-4", "Approved", ModelApprovalStatus::Rejected)
+    w.set_status(&v2, ModelApprovalStatus::Rejected, "tampered")
         .await;
-    let outcome = w.approved(&v4, "train-4").await;
-    assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
 
-    assert_eq!(w.serving().await.as_deref(), Some(v1.as_str()), "unchanged");
-    let notices = w.topic.notices(3, std::time::Duration::from_secs(10)).await;
-    let refused: Vec<&Value> = notices
-        .iter()
-        .filter(|n| n["MessageAttributes"]["kind"]["Value"] == "deploy-refused")
-        .collect();
-    assert_eq!(refused.len(), 2, "{notices:?}");
-    assert_eq!(
-        refused[0]["MessageAttributes"]["severity"]["Value"],
-        "critical"
+    // A genuine record's metadata on a package that serves another model.
+    let v3 = w
+        .version_of(
+            "train-3",
+            "Approved",
+            ModelApprovalStatus::Approved,
+            Some("s3://elsewhere/model.tar.gz"),
+        )
+        .await;
+    let outcome = w.changed(&v3).await;
+    assert!(
+        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("s3://elsewhere/model.tar.gz")),
+        "{outcome:?}"
     );
+    w.set_status(&v3, ModelApprovalStatus::Rejected, "borrowed")
+        .await;
+
+    // A job the gate rejected, registered Approved by hand with its metadata.
+    let v4 = w
+        .version("train-4", "Rejected", ModelApprovalStatus::Approved)
+        .await;
+    let outcome = w.changed(&v4).await;
+    assert!(
+        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("the gate rejected")),
+        "{outcome:?}"
+    );
+    assert!(w.lineage().approvals("train-4").await.unwrap().is_empty());
+    w.set_status(&v4, ModelApprovalStatus::Rejected, "gate said no")
+        .await;
+
+    // A package registered by hand, naming no lineage record.
+    let v5 = testkit::register_package(
+        &w.sdk,
+        &w.group,
+        ModelApprovalStatus::Approved,
+        "s3://artifacts/models/by-hand/model.tar.gz",
+        &BTreeMap::<String, String>::new(),
+    )
+    .await;
+    let outcome = w.changed(&v5).await;
+    assert!(
+        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("missing")),
+        "{outcome:?}"
+    );
+
+    assert_eq!(
+        w.serving_arn().await.as_deref(),
+        Some(v1.as_str()),
+        "unchanged"
+    );
+    let notices = w.notices(5).await;
+    let refused: Vec<_> = notices
+        .iter()
+        .filter(|(kind, severity, _)| kind == "deploy-refused" && severity == "critical")
+        .collect();
+    assert_eq!(refused.len(), 4, "{notices:?}");
+}
+
+#[tokio::test]
+async fn a_deploy_interrupted_before_its_notice_is_finished_by_the_next_event() {
+    let w = World::new().await;
+    let v1 = w
+        .version("train-1", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    w.changed(&v1).await;
+    w.notices(1).await;
+    // The function wrote the record, then died before the notice (and the history entry after it).
+    let mut record = w.serving().await.unwrap();
+    let seen = record.clone();
+    let v2 = w
+        .version("train-2", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    record.package_arn = v2.clone();
+    record.since = chrono::Utc::now();
+    let Replaced::Now(_) = Serving::new(w.state.clone())
+        .replace(Some(&seen), record)
+        .await
+        .unwrap()
+    else {
+        panic!("the record must be replaced");
+    };
+    assert_eq!(
+        w.changed(&v2).await,
+        Outcome::Serving {
+            package: v2.clone()
+        }
+    );
+    let notices = w.notices(1).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].0, "model-deployed");
+    // Announced now: another delivery says nothing more.
+    w.changed(&v2).await;
+    assert!(w.topic.notices(0, Duration::from_secs(1)).await.is_empty());
 }

@@ -53,6 +53,15 @@ pub struct Env {
     vars: HashMap<String, String>,
 }
 
+/// Private subnets and security groups for what SageMaker runs (jobs, models).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// Subnet ids.
+    pub subnets: Vec<String>,
+    /// Security group ids.
+    pub security_groups: Vec<String>,
+}
+
 impl Env {
     /// The process environment.
     pub fn process() -> Self {
@@ -175,6 +184,42 @@ impl Env {
         T::Err: Display,
     {
         self.parse_required_with(name, str::parse)
+    }
+
+    /// A comma-separated list (`a, b,,c` is `[a, b, c]`), empty when unset.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.optional(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `SUBNETS` and `SECURITY_GROUPS` (comma-separated): both or neither, as SageMaker needs both to place a job
+    /// or a model in a VPC. `None` when neither is set.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming the one missing when only one is set.
+    pub fn network(&self) -> Result<Option<Network>, ConfigError> {
+        let subnets = self.list("SUBNETS");
+        let security_groups = self.list("SECURITY_GROUPS");
+        match (subnets.is_empty(), security_groups.is_empty()) {
+            (true, true) => Ok(None),
+            (false, false) => Ok(Some(Network {
+                subnets,
+                security_groups,
+            })),
+            (true, false) => Err(ConfigError::Missing {
+                name: "SUBNETS (SECURITY_GROUPS is set)",
+            }),
+            (false, true) => Err(ConfigError::Missing {
+                name: "SECURITY_GROUPS (SUBNETS is set)",
+            }),
+        }
     }
 }
 

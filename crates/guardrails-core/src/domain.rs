@@ -152,23 +152,22 @@ impl DomainEvent for ModelRolledBack {
     const DETAIL_TYPE: &'static str = "Model Rolled Back";
 }
 
-/// A model version was approved in the registry and its approval is signed beside its lineage record (model-gate):
-/// what the deploy path starts from. The deploy function verifies everything again; the event only says when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A person asks the deploy function to bring what serves in line with the registry now, optionally naming the
+/// version they expect to serve. Only the newest Approved version that verifies ever serves: a named version that
+/// is not it is refused, with a notice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ModelApproved {
-    /// The model package group.
-    pub model_package_group: String,
-    /// The approved package.
-    pub package_arn: String,
-    /// The job that made it.
-    pub training_job: String,
-    /// Who approved it.
-    pub approved_by: String,
+pub struct DeployRequested {
+    /// The version expected to serve, if one is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package_arn: Option<String>,
+    /// Who asks, for the notice (the event's sender is not authenticated beyond the bus policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
-impl DomainEvent for ModelApproved {
-    const DETAIL_TYPE: &'static str = "Model Approved";
+impl DomainEvent for DeployRequested {
+    const DETAIL_TYPE: &'static str = "Deploy Requested";
 }
 
 /// Spend went over a budget.

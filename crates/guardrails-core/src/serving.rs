@@ -3,8 +3,9 @@
 //! rollback alike) and the monitors, drift-handler and the batch launcher read.
 //!
 //! Kept in the state bucket, where only the deploy function's role may write: `serving/<group>.json`, replaced by
-//! conditional writes (two deploys racing are serialized), and each change appended once under
-//! `serving/<group>/history/<since>-<version>.json`, which the lifecycle never expires.
+//! conditional writes on the record the deploy decided from (two deploys racing cannot both win), and each change
+//! kept once, after its notice went out, under `serving/<group>/history/<since>-<version>.json`, which the
+//! lifecycle never expires.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,8 @@ pub struct ServingRecord {
     pub lineage: ObjectRef,
     /// Hex SHA-256 of that record.
     pub lineage_sha256: String,
+    /// The SageMaker model made from the version, which batch transform jobs run.
+    pub model_name: String,
     /// Its baseline, as the lineage record names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineRef>,
@@ -56,6 +59,15 @@ pub struct ServingRecord {
     /// The version that served before, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
+}
+
+/// What [`Serving::replace`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replaced {
+    /// The new record stands (its `previous` set from the one it replaced).
+    Now(ServingRecord),
+    /// What serves is no longer what the caller decided from (a concurrent deploy moved it): nothing written.
+    Moved(Option<ServingRecord>),
 }
 
 /// The serving records in the state bucket.
@@ -74,6 +86,16 @@ impl Serving {
         format!("{SERVING_PREFIX}{group}.json")
     }
 
+    /// Where a change is kept once announced: `serving/<group>/history/<since>-<version>.json`.
+    fn history_key(record: &ServingRecord) -> String {
+        let version = record.package_arn.rsplit('/').next().unwrap_or("unknown");
+        format!(
+            "{SERVING_PREFIX}{}/history/{}-{version}.json",
+            record.group,
+            record.since.format("%Y%m%dT%H%M%SZ")
+        )
+    }
+
     /// What serves `group` now; `None` before its first deploy.
     ///
     /// # Errors
@@ -82,34 +104,61 @@ impl Serving {
         Ok(self.state.read(&Self::key(group)).await?.map(|s| s.value))
     }
 
-    /// Makes `next` the serving record of its group (its `previous` set from the record it replaces), unless that
-    /// version serves already; then appends the change to the group's history, once. Returns the record as it
-    /// stands.
+    /// Makes `next` the serving record of its group, only if what serves is still `seen` (the record the caller
+    /// decided from): two deploys deciding from the same state cannot both win, and a late one cannot replace a
+    /// newer release. `previous` is set from the record replaced.
     ///
     /// # Errors
     /// [`StateError`] when the state bucket fails or writers keep racing.
-    pub async fn serve(&self, next: ServingRecord) -> Result<ServingRecord, StateError> {
+    pub async fn replace(
+        &self,
+        seen: Option<&ServingRecord>,
+        next: ServingRecord,
+    ) -> Result<Replaced, StateError> {
         let key = Self::key(&next.group);
+        let mut written = None;
         let stands = self
             .state
-            .update::<ServingRecord, _>(&key, |current| match current {
-                Some(c) if c.package_arn == next.package_arn => Change::Keep,
-                current => Change::Write(ServingRecord {
+            .update::<ServingRecord, _>(&key, |current| {
+                written = None;
+                if current != seen {
+                    return Change::Keep;
+                }
+                let record = ServingRecord {
                     previous: current.map(|c| c.package_arn.clone()),
                     ..next.clone()
-                }),
+                };
+                written = Some(record.clone());
+                Change::Write(record)
             })
+            .await?;
+        Ok(match written {
+            Some(record) => Replaced::Now(record),
+            None => Replaced::Moved(stands),
+        })
+    }
+
+    /// Whether the change to `record` was announced (kept in the group's history).
+    ///
+    /// # Errors
+    /// [`StateError`] when the state bucket fails.
+    pub async fn announced(&self, record: &ServingRecord) -> Result<bool, StateError> {
+        Ok(self
+            .state
+            .read_bytes(&Self::history_key(record))
             .await?
-            .ok_or_else(|| StateError::Conflict {
-                uri: self.state.at(&key).uri(),
-            })?;
-        let version = stands.package_arn.rsplit('/').next().unwrap_or("unknown");
-        let history = format!(
-            "{SERVING_PREFIX}{}/history/{}-{version}.json",
-            stands.group,
-            stands.since.format("%Y%m%dT%H%M%SZ")
-        );
-        self.state.create(&history, &stands).await?;
-        Ok(stands)
+            .is_some())
+    }
+
+    /// Keeps the change to `record` in its group's history, once: called after its notice went out, so a retry
+    /// that finds the record in place but not in the history announces it again.
+    ///
+    /// # Errors
+    /// [`StateError`] when the state bucket fails.
+    pub async fn record_announced(&self, record: &ServingRecord) -> Result<(), StateError> {
+        self.state
+            .create(&Self::history_key(record), record)
+            .await?;
+        Ok(())
     }
 }

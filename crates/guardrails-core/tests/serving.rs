@@ -1,9 +1,10 @@
 //! The serving record on the emulator: the first deploy, a release that replaces it (naming the version before),
-//! the same version deployed again (nothing changes), and the history of every change kept once.
+//! a deploy that decided from a record since replaced (nothing written), and each change kept in the history
+//! once announced.
 
 #![allow(clippy::unwrap_used)]
 
-use guardrails_core::serving::{Reason, Serving, ServingRecord};
+use guardrails_core::serving::{Reason, Replaced, Serving, ServingRecord};
 use guardrails_core::state::StateStore;
 use guardrails_core::{ObjectRef, aws};
 use testkit::{KmsBucket, emulator};
@@ -18,6 +19,7 @@ fn record(version: u32, since: &str) -> ServingRecord {
         training_job: format!("train-{version}"),
         lineage: ObjectRef::new("state", format!("lineage/train-{version}.json")),
         lineage_sha256: guardrails_core::lineage::sha256_hex(format!("{version}").as_bytes()),
+        model_name: format!("tickets-{version}"),
         baseline: None,
         approved_by: "model-gate".to_owned(),
         since: since.parse().unwrap(),
@@ -27,30 +29,46 @@ fn record(version: u32, since: &str) -> ServingRecord {
 }
 
 #[tokio::test]
-async fn each_change_of_what_serves_is_recorded_once_with_what_served_before() {
+async fn what_serves_changes_only_from_the_record_the_deploy_decided_from() {
     let sdk = emulator().sdk_config().await;
     let bucket = KmsBucket::create(&sdk, "state").await;
     let serving = Serving::new(StateStore::new(aws::s3_client(&sdk), &bucket.name));
     assert_eq!(serving.current("tickets").await.unwrap(), None);
 
-    let first = serving
-        .serve(record(1, "2026-12-01T10:00:00Z"))
+    let Replaced::Now(first) = serving
+        .replace(None, record(1, "2026-12-01T10:00:00Z"))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("the first deploy must be written");
+    };
     assert_eq!(first.previous, None);
-    let second = serving
-        .serve(record(2, "2026-12-02T10:00:00Z"))
+    let Replaced::Now(second) = serving
+        .replace(Some(&first), record(2, "2026-12-02T10:00:00Z"))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a deploy from the current record must be written");
+    };
     assert_eq!(second.previous.as_deref(), Some(first.package_arn.as_str()));
-    // Version 2 deployed again (a redelivered approval): it serves since the first time, unchanged.
-    let again = serving
-        .serve(record(2, "2026-12-02T11:00:00Z"))
-        .await
-        .unwrap();
-    assert_eq!(again, second);
-    assert_eq!(serving.current("tickets").await.unwrap(), Some(second));
+    // A deploy that decided when nothing served, or when version 1 did, finds version 2 in place: nothing written.
+    for stale in [None, Some(&first)] {
+        let got = serving
+            .replace(stale, record(3, "2026-12-02T11:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(got, Replaced::Moved(Some(second.clone())));
+    }
+    assert_eq!(
+        serving.current("tickets").await.unwrap(),
+        Some(second.clone())
+    );
 
+    assert!(!serving.announced(&second).await.unwrap());
+    serving.record_announced(&first).await.unwrap();
+    serving.record_announced(&second).await.unwrap();
+    serving.record_announced(&second).await.unwrap();
+    assert!(serving.announced(&second).await.unwrap());
     let listed = aws::s3_client(&sdk)
         .list_objects_v2()
         .bucket(&bucket.name)

@@ -2,21 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::baseline::{self, BaselineError, BaselineRef, Baselines};
 use guardrails_core::ledger::Pins;
-use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
+use guardrails_core::lineage::{self, Lineage, LineageError, LineageRecord};
 use guardrails_core::notice::cut;
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::approval::{self, ApprovalOutcome, PackageStateChange};
 use crate::config::{Config, STAGE};
 use crate::registry::{FinishedJob, JobError, Registry};
 use crate::verdict::{Candidate, Decision, Score, Verdict, judge};
@@ -102,44 +99,6 @@ impl Classify for GateError {
     }
 }
 
-/// What invokes the gate: the workflow's task (a [`GateRequest`]), or the registry's "SageMaker Model Package
-/// State Change" through EventBridge (an approval to record).
-#[derive(Debug, Clone, PartialEq)]
-pub enum GateEvent {
-    /// A registry change.
-    PackageChanged(EventBridgeEvent<Value>),
-    /// The workflow's question about a finished job.
-    Judge(GateRequest),
-}
-
-/// Told apart by `detail-type`, which every EventBridge event has and a request never does; each is then read
-/// as its own type, so a malformed one fails with that type's own error.
-impl<'de> Deserialize<'de> for GateEvent {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let value = Value::deserialize(deserializer)?;
-        if value.get("detail-type").is_some() {
-            serde_json::from_value(value)
-                .map(GateEvent::PackageChanged)
-                .map_err(|e| D::Error::custom(format!("an EventBridge event: {e}")))
-        } else {
-            serde_json::from_value(value)
-                .map(GateEvent::Judge)
-                .map_err(|e| D::Error::custom(format!("a gate request: {e}")))
-        }
-    }
-}
-
-/// The gate's answer: the verdict the workflow reads, or what it did with a registry change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum GateOutput {
-    /// The verdict on a job.
-    Verdict(GateResponse),
-    /// An approval recorded, or not.
-    Approval(ApprovalOutcome),
-}
-
 /// The function: configuration and clients, built once per container.
 #[derive(Debug)]
 pub struct ModelGate {
@@ -152,8 +111,8 @@ pub struct ModelGate {
 impl Function for ModelGate {
     const STAGE: &'static str = STAGE;
     type Config = Config;
-    type Event = GateEvent;
-    type Response = GateOutput;
+    type Event = GateRequest;
+    type Response = GateResponse;
     type Error = GateError;
 
     fn config(env: &Env) -> Result<Config, ConfigError> {
@@ -181,32 +140,21 @@ impl Function for ModelGate {
         ))
     }
 
-    async fn invoke(&self, event: GateEvent, _: Invocation<'_>) -> Result<GateOutput, GateError> {
-        match event {
-            GateEvent::Judge(request) => Ok(GateOutput::Verdict(self.handle(request).await?)),
-            GateEvent::PackageChanged(event) => {
-                Ok(GateOutput::Approval(self.approved(event).await?))
-            }
-        }
+    async fn invoke(
+        &self,
+        request: GateRequest,
+        _: Invocation<'_>,
+    ) -> Result<GateResponse, GateError> {
+        self.handle(request).await
     }
 
-    fn describe(output: &GateOutput) -> String {
-        match output {
-            GateOutput::Verdict(response) => format!(
-                "verdict {} for {}: {}",
-                response.decision.as_str(),
-                response.training_job_name,
-                cut(&response.summary, 120)
-            ),
-            GateOutput::Approval(ApprovalOutcome::Recorded {
-                package,
-                approved_by,
-                ..
-            }) => format!("approval of {package} by {approved_by} signed"),
-            GateOutput::Approval(ApprovalOutcome::Ignored { reason }) => {
-                format!("ignored: {reason}")
-            }
-        }
+    fn describe(response: &GateResponse) -> String {
+        format!(
+            "verdict {} for {}: {}",
+            response.decision.as_str(),
+            response.training_job_name,
+            cut(&response.summary, 120)
+        )
     }
 }
 
@@ -277,80 +225,6 @@ impl ModelGate {
             metrics: job.metrics,
             metadata,
             champion_arn,
-        })
-    }
-
-    /// A registry change: when the package is approved now and names its lineage record, checks that record
-    /// and signs the approval (who, when, which record) beside it. Anything else is ignored, with the reason.
-    ///
-    /// # Errors
-    /// [`GateError`]: another kind of event (`BadRequest`), a registry or state failure, or a lineage record
-    /// that does not verify (`NonRetryable`: an altered record is for a person to look at, not to approve).
-    pub async fn approved(
-        &self,
-        event: EventBridgeEvent<Value>,
-    ) -> Result<ApprovalOutcome, GateError> {
-        if event.source != "aws.sagemaker" || event.detail_type != PackageStateChange::DETAIL_TYPE {
-            return Err(GateError::BadRequest(format!(
-                "{:?} from {:?}; expected {} (aws.sagemaker)",
-                event.detail_type,
-                event.source,
-                PackageStateChange::DETAIL_TYPE
-            )));
-        }
-        let change: PackageStateChange = serde_json::from_value(event.detail).map_err(|e| {
-            GateError::BadRequest(format!("{}: {e}", PackageStateChange::DETAIL_TYPE))
-        })?;
-        let now = self.registry.package(&change.arn).await?;
-        if let Err(reason) =
-            approval::needs_record(&now, self.config.model_package_group.as_deref())
-        {
-            tracing::info!(package = %change.arn, %reason, "no approval to record");
-            return Ok(ApprovalOutcome::Ignored { reason });
-        }
-        // The package must serve what the record's job made: one that copied another version's metadata is
-        // refused here, not signed as that version's approval.
-        let record = self.lineage.verify_package_model(&now).await?;
-        if record.verdict.decision == Decision::Rejected.as_str() {
-            return Err(GateError::Lineage(LineageError::Invalid(format!(
-                "{} is approved, but the gate rejected job {}: not signed",
-                now.arn, record.training.job_name
-            ))));
-        }
-        if let Some(earlier) = self
-            .lineage
-            .approvals(&record.training.job_name)
-            .await?
-            .into_iter()
-            .find(|a| a.package_arn == now.arn)
-        {
-            let reason = format!(
-                "{} was approved before, by {} at {}: a later change signs nothing more",
-                now.arn, earlier.approved_by, earlier.approved_at
-            );
-            return Ok(ApprovalOutcome::Ignored { reason });
-        }
-        let (approved_by, approved_at) = approval::approver(&change, &now);
-        let approval = Approval {
-            schema_version: lineage::SCHEMA_VERSION,
-            package_arn: now.arn.clone(),
-            training_job: record.training.job_name.clone(),
-            lineage_sha256: now
-                .metadata
-                .get(lineage::PACKAGE_DIGEST)
-                .cloned()
-                .unwrap_or_default(),
-            gate_decision: record.verdict.decision.clone(),
-            approved_by,
-            approved_at: approved_at.or(event.time).unwrap_or_else(Utc::now),
-            description: now.description.clone(),
-        };
-        let stored = self.lineage.record_approval(&approval).await?;
-        tracing::info!(package = %now.arn, approved_by = %approval.approved_by, "approval signed");
-        Ok(ApprovalOutcome::Recorded {
-            package: now.arn,
-            approved_by: approval.approved_by,
-            record: stored.record.uri(),
         })
     }
 

@@ -82,7 +82,10 @@ impl Config {
         let hyperparameters = env
             .parse_with("HYPERPARAMETERS", parse_hyperparameters)?
             .unwrap_or_default();
-        let (subnets, security_groups) = network(env)?;
+        let (subnets, security_groups) = env
+            .network()?
+            .map(|n| (n.subnets, n.security_groups))
+            .unwrap_or_default();
         let output_uri = env.parse_required_with("OUTPUT_URI", s3_prefix)?;
         let checkpoint_uri = env
             .parse_with("CHECKPOINT_URI", s3_prefix)?
@@ -151,22 +154,6 @@ fn s3_prefix(value: &str) -> Result<String, &'static str> {
     }
 }
 
-/// `SUBNETS` and `SECURITY_GROUPS`: both or neither, as a job placed in a VPC needs both.
-fn network(env: &Env) -> Result<(Vec<String>, Vec<String>), ConfigError> {
-    let subnets = list(env.optional("SUBNETS"));
-    let security_groups = list(env.optional("SECURITY_GROUPS"));
-    if subnets.is_empty() != security_groups.is_empty() {
-        return Err(ConfigError::Missing {
-            name: if subnets.is_empty() {
-                "SUBNETS (SECURITY_GROUPS is set)"
-            } else {
-                "SECURITY_GROUPS (SUBNETS is set)"
-            },
-        });
-    }
-    Ok((subnets, security_groups))
-}
-
 /// `MAX_RUNTIME_SECONDS` and `MAX_WAIT_SECONDS` (default twice the runtime), no shorter than the runtime as
 /// SageMaker refuses spot jobs otherwise.
 fn runtime_limits(env: &Env) -> Result<(u32, u32), ConfigError> {
@@ -199,18 +186,6 @@ fn parse_hyperparameters(json: &str) -> Result<BTreeMap<String, String>, String>
             )),
         })
         .collect()
-}
-
-fn list(value: Option<String>) -> Vec<String> {
-    value
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

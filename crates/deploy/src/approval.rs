@@ -1,12 +1,12 @@
 //! A model version approved in the registry, by a person or by the workflow on the gate's verdict: the approval
-//! (who, when, which lineage record) is signed and kept beside the lineage record, so the deploy stage can tell a
-//! version a person approved from one nobody did. What to do is decided here, free of AWS types.
+//! (who, when, which lineage record) is signed and kept beside the lineage record, so a version a person approved
+//! can be told from one nobody did. Signed by deploy as it handles the approval's own event, before it decides
+//! what serves: the approval is on record by the time it is needed. What to do is decided here, free of AWS types.
 
 use chrono::{DateTime, Utc};
 pub use guardrails_core::aws_events::{Modifier, PackageStateChange};
 use guardrails_core::lineage;
 use guardrails_core::registry::Package;
-use serde::Serialize;
 
 /// Who approved and when, as the event tells it: never the registry's current last editor, who may have changed
 /// the package after the approval. `unknown` when the event names no one; the time falls back to the registry's.
@@ -19,34 +19,14 @@ pub fn approver(change: &PackageStateChange, now: &Package) -> (String, Option<D
     (who, change.last_modified_time.or(now.modified_at))
 }
 
-/// What the gate did with a registry change; also its response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum ApprovalOutcome {
-    /// The approval is signed and stored.
-    Recorded {
-        /// The approved package.
-        package: String,
-        /// Who approved it.
-        approved_by: String,
-        /// The approval record.
-        record: String,
-    },
-    /// Nothing to record, and why.
-    Ignored {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// Why a change needs no approval record (`Err`), or `Ok` when it does: the package is in `group` (when one is
-/// configured), approved now, and was registered by the workflow (it names its lineage record).
+/// Why a change needs no approval record (`Err`), or `Ok` when it does: the package is in `group`, approved now,
+/// and was registered by the workflow (it names its lineage record).
 ///
 /// # Errors
-/// The reason to ignore the change.
-pub fn needs_record(now: &Package, group: Option<&str>) -> Result<(), String> {
-    if group.is_some_and(|g| g != now.group) {
-        return Err(format!("{} is not in group {group:?}", now.arn));
+/// The reason to sign nothing.
+pub fn needs_record(now: &Package, group: &str) -> Result<(), String> {
+    if group != now.group {
+        return Err(format!("{} is not in group {group}", now.arn));
     }
     if now.status != "Approved" {
         return Err(format!("{} is {} now", now.arn, now.status));
@@ -112,12 +92,11 @@ mod tests {
     fn only_approved_packages_of_the_group_with_a_lineage_are_recorded() {
         #[rustfmt::skip]
         let table = [
-            (package("Approved", "tickets", true), Some("tickets"), None),
-            (package("Approved", "tickets", true), None, None),
-            (package("Approved", "other", true), Some("tickets"), Some("not in group")),
-            (package("Rejected", "tickets", true), Some("tickets"), Some("is Rejected now")),
-            (package("PendingManualApproval", "tickets", true), Some("tickets"), Some("is PendingManualApproval")),
-            (package("Approved", "tickets", false), Some("tickets"), Some("not registered by the training workflow")),
+            (package("Approved", "tickets", true), "tickets", None),
+            (package("Approved", "other", true), "tickets", Some("not in group")),
+            (package("Rejected", "tickets", true), "tickets", Some("is Rejected now")),
+            (package("PendingManualApproval", "tickets", true), "tickets", Some("is PendingManualApproval")),
+            (package("Approved", "tickets", false), "tickets", Some("not registered by the training workflow")),
         ];
         for (now, group, ignored) in table {
             match (needs_record(&now, group), ignored) {
