@@ -274,27 +274,33 @@ fn parameter_store_change_names_the_parameter_and_operation() {
 }
 
 #[test]
-fn a_model_package_approval_reaches_model_gate_as_a_registry_change() {
-    let event: model_gate::GateEvent =
+fn a_registry_change_and_a_deploy_request_reach_deploy() {
+    let event: EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&fixture("sagemaker-model-package-approved.json")).unwrap();
-    let model_gate::GateEvent::PackageChanged(event) = event else {
-        panic!("read as a gate request: {event:?}");
+    let deploy::Trigger::Registry { change, at } = deploy::Trigger::read(event).unwrap() else {
+        panic!("not read as a registry change");
     };
-    let change: model_gate::approval::PackageStateChange =
-        serde_json::from_value(event.detail).unwrap();
     assert_eq!(change.group, "tickets-classifier");
     assert!(
         change.arn.ends_with("model-package/tickets-classifier/2"),
         "{}",
         change.arn
     );
-    // The workflow's request is still read as one.
-    let request: model_gate::GateEvent =
-        serde_json::from_str(&fixture("model-gate-request.json")).unwrap();
+    assert!(at.is_some());
+    let event: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("deploy-requested.json")).unwrap();
+    let deploy::Trigger::Requested(request) = deploy::Trigger::read(event).unwrap() else {
+        panic!("not read as a deploy request");
+    };
     assert!(
-        matches!(request, model_gate::GateEvent::Judge(_)),
-        "{request:?}"
+        request
+            .model_package_arn
+            .is_some_and(|arn| arn.ends_with("tickets-classifier/3"))
     );
+    // Anything else is refused, not ignored.
+    let other: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("scheduled-event.json")).unwrap();
+    assert!(deploy::Trigger::read(other).is_err());
 }
 
 #[test]
@@ -320,6 +326,7 @@ fn every_fixture_is_covered_by_a_test() {
         "sagemaker-transform-job-completed.json",
         "parameter-store-change.json",
         "sagemaker-model-package-approved.json",
+        "deploy-requested.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

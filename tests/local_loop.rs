@@ -160,7 +160,7 @@ async fn the_story_happens_through_the_template_wiring() {
     for rule in [
         "RawObjectCreatedRule",
         "TrainingTriggersRule",
-        "ModelApprovalRule",
+        "DeployRegistryRule",
         "DriftAlarmsRule",
         "CostGuardSchedule",
     ] {
@@ -179,6 +179,21 @@ async fn the_story_happens_through_the_template_wiring() {
             .any(|e| matches!(&e.fact, Fact::Invoked { result: Ok(v), .. }
             if v["outcome"] == "skipped" && v["reason"] == "cooldown")),
         "{}",
+        timeline(&local)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_rule_that_misses_the_registry_stops_the_story_at_the_first_deploy() {
+    let template = broken_template(
+        "        - Id: deploy\n          Arn: !GetAtt DeployFunction.Arn\n          DeadLetterConfig: { Arn: !GetAtt EventsDeadLetterQueue.Arn }\n          RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 3600 }\n\n  DeployRegistryPermission:",
+        "        - Id: deploy\n          Arn: !GetAtt EventsDeadLetterQueue.Arn\n\n  DeployRegistryPermission:",
+    );
+    let (local, told) = tell(&template, "e2e-deploy", Duration::from_secs(5)).await;
+    let failure = told.expect_err("the story passed with no registry rule to deploy");
+    assert!(
+        failure.step.contains("deploy makes version 1 serve"),
+        "{failure}\n{}",
         timeline(&local)
     );
 }

@@ -553,3 +553,72 @@ fn an_approval_record_as_written_validates_and_altered_ones_do_not() {
         ],
     );
 }
+
+#[test]
+fn a_serving_record_as_written_validates_and_altered_ones_do_not() {
+    use guardrails_core::serving::{Reason, SERVING_VERSION, ServingRecord};
+    let sha = guardrails_core::lineage::sha256_hex(b"record");
+    let record = ServingRecord {
+        serving_version: SERVING_VERSION,
+        group: "tickets-classifier".to_owned(),
+        package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/tickets-classifier/2"
+            .to_owned(),
+        training_job: "tickets-classifier-20261201100000-abcdef".to_owned(),
+        lineage: guardrails_core::ObjectRef::new(
+            "state",
+            "lineage/tickets-classifier-20261201100000-abcdef.json",
+        ),
+        lineage_sha256: sha.clone(),
+        model_name: deploy::model::model_name("tickets-classifier", 2, &sha),
+        baseline: Some(guardrails_core::baseline::BaselineRef {
+            object: guardrails_core::ObjectRef::new("state", "baselines/job.json"),
+            sha256: sha.clone(),
+        }),
+        approved_by: "model-gate".to_owned(),
+        since: "2026-12-01T10:00:00Z".parse().unwrap(),
+        reason: Reason::Rollback,
+        previous: Some(
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/tickets-classifier/3"
+                .to_owned(),
+        ),
+    };
+    let written = serde_json::to_value(&record).unwrap();
+    validate("serving-record.schema.json", &written).unwrap();
+    let mut first = written.clone();
+    remove(&mut first, "", "previous");
+    remove(&mut first, "", "baseline");
+    validate("serving-record.schema.json", &first).unwrap();
+    assert_refused(
+        "serving-record.schema.json",
+        &written,
+        &[
+            (
+                "no model",
+                |r| remove(r, "", "modelName"),
+                "'modelName' is a required property",
+            ),
+            (
+                "a model name SageMaker refuses",
+                |r| *at(r, "/modelName") = json!("tickets_v2"),
+                "does not match",
+            ),
+            (
+                "a reason the deploy path does not give",
+                |r| *at(r, "/reason") = json!("manual"),
+                "'manual' is not one of",
+            ),
+            (
+                "a lineage digest that is not SHA-256",
+                |r| *at(r, "/lineageSha256") = json!("abc"),
+                "'abc' does not match",
+            ),
+            (
+                "an unknown field",
+                |r| {
+                    object(r, "").insert("pinned".into(), json!(true));
+                },
+                "'pinned' was unexpected",
+            ),
+        ],
+    );
+}

@@ -125,6 +125,16 @@ WEAKENINGS = [
         "state.guard/state_chain_never_expires",
     ),
     (
+        "serving-record-open-to-drift-handler",
+        """                Resource: !Sub "${StateBucket.Arn}/drift-handler/*"
+""",
+        """                Resource:
+                  - !Sub "${StateBucket.Arn}/drift-handler/*"
+                  - !Sub "${StateBucket.Arn}/serving/*"
+""",
+        "state.guard/serving_record_written_by_deploy_alone",
+    ),
+    (
         "lineage-key-that-encrypts",
         "      KeySpec: ECC_NIST_P256\n      KeyUsage: SIGN_VERIFY",
         "      KeySpec: RSA_2048\n      KeyUsage: ENCRYPT_DECRYPT",

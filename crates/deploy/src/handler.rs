@@ -7,6 +7,7 @@ use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::PackageStateChange;
 use guardrails_core::domain::{DeployRequested, DomainEvent, SOURCE, package_version};
 use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
+use guardrails_core::metric::{DEPLOYS, dimension};
 use guardrails_core::registry::{self, Package};
 use guardrails_core::serving::{Reason, Replaced, SERVING_VERSION, Serving, ServingRecord};
 use guardrails_core::state::{StateError, StateStore};
@@ -61,6 +62,25 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+}
+
+impl Outcome {
+    /// The `Result` dimension of the `Deploys` metric, for the outcomes that change or refuse what serves.
+    pub fn result(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Deployed {
+                reason: Reason::Release,
+                ..
+            } => Some("deployed"),
+            Outcome::Deployed {
+                reason: Reason::Rollback,
+                ..
+            } => Some("rolled-back"),
+            Outcome::Refused { .. } => Some("refused"),
+            Outcome::Stranded { .. } => Some("stranded"),
+            Outcome::Serving { .. } | Outcome::Waiting { .. } => None,
+        }
+    }
 }
 
 /// Why an event could not be handled.
@@ -181,7 +201,12 @@ impl Function for Deploy {
         event: EventBridgeEvent<Value>,
         _: Invocation<'_>,
     ) -> Result<Outcome, DeployError> {
-        self.handle(Trigger::read(event)?).await
+        let outcome = self.handle(Trigger::read(event)?).await?;
+        // Counted once its effects are done: a failed invocation retried counts once.
+        if let Some(result) = outcome.result() {
+            metrics::counter!(DEPLOYS.name, dimension::RESULT => result).increment(1);
+        }
+        Ok(outcome)
     }
 
     fn describe(outcome: &Outcome) -> String {

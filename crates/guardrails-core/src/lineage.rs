@@ -287,6 +287,11 @@ impl Lineage {
         &self.prefix
     }
 
+    /// The state bucket the records are in.
+    pub fn state(&self) -> &StateStore {
+        &self.state
+    }
+
     fn keys(&self, job: &str) -> (String, String) {
         (
             format!("{}{job}.json", self.prefix),

@@ -47,7 +47,7 @@ pub mod dimension {
     pub const SERVICE: &str = "Service";
     /// A drift kind.
     pub const KIND: &str = "Kind";
-    /// A rollback's result.
+    /// A rollback's or a deploy's result.
     pub const RESULT: &str = "Result";
     /// A gate decision.
     pub const DECISION: &str = "Decision";
@@ -124,6 +124,9 @@ pub const PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "Predictions", &[MODEL
 /// Output lines that are not a usable prediction (counter).
 pub const BAD_PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "BadPredictions", &[MODEL]);
 
+/// Changes of what serves, and refusals, by result: `deployed`, `rolled-back`, `refused`, `stranded` (counter).
+pub const DEPLOYS: Metric = metric(DEPLOY, "Deploys", &[RESULT]);
+
 /// A day's cost in USD by service (gauge).
 pub const COST_USD: Metric = metric(COST_GUARD, "CostUsd", &[SERVICE]);
 
@@ -154,6 +157,7 @@ pub const CATALOG: &[Metric] = &[
     BATCH_SECONDS,
     PREDICTIONS,
     BAD_PREDICTIONS,
+    DEPLOYS,
     COST_USD,
 ];
 

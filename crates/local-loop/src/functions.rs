@@ -54,6 +54,7 @@ const REGISTRY: &[(&str, Build)] = &[
         <model_gate::ModelGate as Function>::STAGE,
         build::<model_gate::ModelGate>,
     ),
+    (<deploy::Deploy as Function>::STAGE, build::<deploy::Deploy>),
     (
         <drift_handler::DriftHandler as Function>::STAGE,
         build::<drift_handler::DriftHandler>,

@@ -200,26 +200,46 @@ impl<'a> Story<'a> {
         })
     }
 
-    /// Chapter 0: the registry with the model serving before today, and what training jobs will report.
+    /// Chapter 0: the registry with the model serving before today (trained and signed like any other), which
+    /// deploy makes serve, and what training jobs will report.
     async fn registry(&mut self) -> Result<(), StoryFailure> {
         self.chapter(
             "0. The registry, as the Deploy section asks, with the model serving before today",
         );
         let group = &self.group;
         self.local.create_registry().await.map_err(failed)?;
-        self.sagemaker
-            .create_model_package()
-            .model_package_group_name(group)
-            .model_approval_status(ModelApprovalStatus::Approved)
-            .model_package_description("The model serving before today.")
-            .customer_metadata_properties("validation:weighted_f1", CHAMPION_F1)
-            .send()
+        // Version 1 was trained by the workflow before today: its lineage record is signed as its run signed it.
+        let job = "tickets-classifier-before-today";
+        let mut record = testkit::lineage_record(job);
+        record.recorded_at = Utc::now();
+        record.verdict.metrics = [("validation:weighted_f1".to_owned(), 0.88)].into();
+        record.baseline = None;
+        let signed = self
+            .lineage()?
+            .record(&record)
             .await
-            .map_err(|e| failed(format!("register version 1: {e}")))?;
+            .map_err(|e| failed(format!("sign version 1's lineage record: {e}")))?;
+        let metadata = std::collections::BTreeMap::from([
+            ("validation:weighted_f1".to_owned(), CHAMPION_F1.to_owned()),
+            (lineage::PACKAGE_RECORD.to_owned(), signed.record.uri()),
+            (lineage::PACKAGE_DIGEST.to_owned(), signed.sha256),
+            (lineage::PACKAGE_JOB.to_owned(), job.to_owned()),
+        ]);
+        testkit::register_package(
+            &self.local.sdk,
+            group,
+            ModelApprovalStatus::Approved,
+            &record.training.model_data_url,
+            &metadata,
+        )
+        .await;
         self.say(
             "sagemaker",
-            format!("model package group {group}: version 1 Approved (F1 {CHAMPION_F1})"),
+            format!(
+                "model package group {group}: version 1 Approved (F1 {CHAMPION_F1}), its lineage record signed"
+            ),
         );
+        self.served("/1", "deploy makes version 1 serve").await?;
         self.local
             .emulator
             .set_training_metrics(&TRAINING_METRICS)
@@ -325,20 +345,34 @@ impl<'a> Story<'a> {
         if verdict == "PendingManualApproval" {
             self.approve(v2).await?;
         }
-        // Version 1's announcement went through the same rule earlier: version 2's is the gate's answer about it.
-        let signed = self
-            .answered("model-gate", "model-gate signs version 2's approval", |v| {
-                v["outcome"] == "recorded" && version(&v["package"]).ends_with("/2")
+        self.served("/2", "deploy makes version 2 serve").await?;
+        Ok(())
+    }
+
+    /// deploy answers that the version ending in `suffix` serves, and says so.
+    async fn served(&self, suffix: &str, step: &str) -> Result<Value, StoryFailure> {
+        let deployed = self
+            .answered("deploy", step, |v| {
+                v["outcome"] == "deployed" && version(&v["package"]).ends_with(suffix)
             })
             .await?;
-        self.say(
-            "lineage",
-            format!(
-                "version 2's approval by {} signed beside its lineage record",
-                signed["approved_by"].as_str().unwrap_or("unknown")
+        let before = match deployed["previous"].as_str() {
+            Some(previous) => version(&json!(previous)),
+            None => "nothing".to_owned(),
+        };
+        let line = match deployed["reason"].as_str() {
+            Some("rollback") => format!(
+                "{} serves again, rolled back from {before}",
+                version(&deployed["package"])
             ),
-        );
-        Ok(())
+            _ => format!(
+                "{} serves, approved by {} (before it: {before}); lineage verified, serving record written",
+                version(&deployed["package"]),
+                deployed["approved_by"].as_str().unwrap_or("unknown")
+            ),
+        };
+        self.say("deploy", line);
+        Ok(deployed)
     }
 
     /// What version `arn` carries: its signed lineage record verifies with the key model-gate signs with, and its
@@ -347,24 +381,7 @@ impl<'a> Story<'a> {
         let package = registry::describe(&self.sagemaker, arn)
             .await
             .map_err(|e| failed(format!("describe {arn}: {e}")))?;
-        let stack = &self.local.runtime.stack;
-        let gate = stack
-            .functions
-            .values()
-            .find(|f| f.binary == "model-gate")
-            .ok_or_else(|| failed("the template has model-gate"))?;
-        let env = |name: &str| {
-            gate.environment
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        let (state_bucket, key_id) = env("STATE_BUCKET")
-            .zip(env("LINEAGE_KEY_ID"))
-            .ok_or_else(|| failed("model-gate has STATE_BUCKET and LINEAGE_KEY_ID"))?;
-        let state = StateStore::new(self.s3.clone(), state_bucket);
-        let prefix = env("LINEAGE_PREFIX").unwrap_or_else(|| lineage::DEFAULT_PREFIX.to_owned());
-        let lineage = Lineage::from_sdk(&self.local.sdk, state.clone(), key_id, prefix);
+        let lineage = self.lineage()?;
         let record = lineage
             .verify_package_model(&package)
             .await
@@ -373,7 +390,7 @@ impl<'a> Story<'a> {
             .baseline
             .as_ref()
             .ok_or_else(|| failed("the lineage of version 2 names its baseline"))?;
-        let baseline = Baselines::new(state)
+        let baseline = Baselines::new(lineage.state().clone())
             .load(reference)
             .await
             .map_err(|e| failed(format!("the baseline of version 2 reads ({e})")))?;
@@ -403,6 +420,30 @@ impl<'a> Story<'a> {
             ),
         );
         Ok(())
+    }
+
+    /// The lineage records as model-gate keeps them: its state bucket, key and prefix, from the template.
+    fn lineage(&self) -> Result<Lineage, StoryFailure> {
+        let gate = self
+            .local
+            .runtime
+            .stack
+            .functions
+            .values()
+            .find(|f| f.binary == "model-gate")
+            .ok_or_else(|| failed("the template has model-gate"))?;
+        let env = |name: &str| {
+            gate.environment
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let (state_bucket, key_id) = env("STATE_BUCKET")
+            .zip(env("LINEAGE_KEY_ID"))
+            .ok_or_else(|| failed("model-gate has STATE_BUCKET and LINEAGE_KEY_ID"))?;
+        let state = StateStore::new(self.s3.clone(), state_bucket);
+        let prefix = env("LINEAGE_PREFIX").unwrap_or_else(|| lineage::DEFAULT_PREFIX.to_owned());
+        Ok(Lineage::from_sdk(&self.local.sdk, state, key_id, prefix))
     }
 
     /// A reviewer approves the model package `arn`, as a person would the gate's held model.
@@ -462,6 +503,8 @@ impl<'a> Story<'a> {
             version(&drifted["rollback"]["to"]),
         );
         self.published("Model Rolled Back").await?;
+        self.served("/1", "deploy makes version 1 serve again")
+            .await?;
         self.published("Retraining Requested").await?;
         self.notice("drift-").await?;
         self.delivered("TrainingTriggersRule", "Retraining Requested")
