@@ -304,6 +304,17 @@ fn a_registry_change_and_a_deploy_request_reach_deploy() {
 }
 
 #[test]
+fn batch_input_reaches_batch_launcher_with_its_key_encoded() {
+    let event: EventBridgeEvent<ObjectCreatedDetail> =
+        serde_json::from_str(&fixture("eventbridge-s3-batch-input.json")).unwrap();
+    assert_eq!(event.source, "aws.s3");
+    let key = guardrails_core::s3::decode_notification_key(&event.detail.object.key).unwrap();
+    assert_eq!(key, "batch-input/2026-12-02/tickets del día.jsonl");
+    let reason = batch_launcher::decide::not_input(&key, event.detail.object.size, "batch-input/");
+    assert_eq!(reason, None);
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -327,6 +338,7 @@ fn every_fixture_is_covered_by_a_test() {
         "parameter-store-change.json",
         "sagemaker-model-package-approved.json",
         "deploy-requested.json",
+        "eventbridge-s3-batch-input.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -313,3 +313,35 @@ fn alarms_and_dashboard_name_only_metrics_the_code_emits() {
         assert_eq!(wrong.len(), 1, "{to}: {wrong:?}");
     }
 }
+
+#[test]
+fn make_package_builds_every_function_the_template_deploys() {
+    let makefile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile")).unwrap();
+    let package = makefile
+        .lines()
+        .find(|l| l.contains("cargo-lambda lambda build"))
+        .expect("make package builds with cargo-lambda");
+    let built: Vec<&str> = package
+        .split("--bin ")
+        .skip(1)
+        .filter_map(|s| s.split_whitespace().next())
+        .collect();
+    let template = template();
+    let mut deployed = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let code = text(&resource["Properties"]["CodeUri"]);
+        let binary = code
+            .strip_prefix("../target/lambda/")
+            .and_then(|rest| rest.strip_suffix("/bootstrap.zip"))
+            .unwrap_or_else(|| panic!("{name:?}: CodeUri {code}"));
+        deployed.push(binary.to_owned());
+    }
+    deployed.sort();
+    let mut built: Vec<String> = built.into_iter().map(str::to_owned).collect();
+    built.sort();
+    assert_eq!(built, deployed, "make package and the template's CodeUris");
+}

@@ -346,7 +346,16 @@ impl Deploy {
         if newest.is_some_and(|n| &n.arn == arn) {
             return Ok(None);
         }
-        let named = registry::describe(&self.sagemaker, arn).await?;
+        let by = request.requested_by.as_deref().unwrap_or("someone");
+        let named = match registry::describe(&self.sagemaker, arn).await {
+            Ok(named) => named,
+            // Not a package of this account (a typo, another region): refused like any other, not retried.
+            Err(e) if e.class() == ErrorClass::NonRetryable => {
+                let reason = format!("{by} asked for it to serve, but it cannot be described: {e}");
+                return Ok(Some(self.refuse(arn, reason).await?));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let why = if named.group != self.config.model_package_group {
             format!("it is not in group {}", self.config.model_package_group)
         } else if named.status != "Approved" {
@@ -358,7 +367,6 @@ impl Deploy {
                 newest.map_or("none", |n| package_version(&n.arn))
             )
         };
-        let by = request.requested_by.as_deref().unwrap_or("someone");
         Ok(Some(
             self.refuse(arn, format!("{by} asked for it to serve, but {why}"))
                 .await?,

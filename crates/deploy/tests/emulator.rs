@@ -300,9 +300,11 @@ async fn late_duplicate_and_hand_made_requests_never_make_an_older_version_serve
             ModelApprovalStatus::PendingManualApproval,
         )
         .await;
+    let unknown = format!("{}-9", &v1[..v1.len() - 2]);
     for (asked, why) in [
         (&v1, "only the newest Approved version serves"),
         (&v3, "PendingManualApproval: only Approved versions serve"),
+        (&unknown, "cannot be described"),
     ] {
         let outcome = w.requested(asked).await;
         assert!(
@@ -311,7 +313,7 @@ async fn late_duplicate_and_hand_made_requests_never_make_an_older_version_serve
         );
     }
     assert_eq!(w.serving_arn().await.as_deref(), Some(v2.as_str()));
-    let notices = w.notices(3).await;
+    let notices = w.notices(4).await;
     let kinds: Vec<(&str, &str)> = notices
         .iter()
         .map(|(k, s, _)| (k.as_str(), s.as_str()))
@@ -320,6 +322,7 @@ async fn late_duplicate_and_hand_made_requests_never_make_an_older_version_serve
         kinds,
         [
             ("model-deployed", "info"),
+            ("deploy-refused", "critical"),
             ("deploy-refused", "critical"),
             ("deploy-refused", "critical")
         ]

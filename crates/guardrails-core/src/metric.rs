@@ -31,6 +31,8 @@ pub mod stage {
     pub const COST_GUARD: &str = "cost-guard";
     /// deploy.
     pub const DEPLOY: &str = "deploy";
+    /// batch-launcher.
+    pub const BATCH_LAUNCHER: &str = "batch-launcher";
 }
 
 /// The bounded labels metrics carry besides `Stage`.
@@ -127,6 +129,9 @@ pub const BAD_PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "BadPredictions", 
 /// Changes of what serves, and refusals, by result: `deployed`, `rolled-back`, `refused`, `stranded` (counter).
 pub const DEPLOYS: Metric = metric(DEPLOY, "Deploys", &[RESULT]);
 
+/// Batch transform jobs started and batch inputs refused, by result: `started`, `refused` (counter).
+pub const BATCH_JOBS: Metric = metric(BATCH_LAUNCHER, "BatchJobs", &[RESULT]);
+
 /// A day's cost in USD by service (gauge).
 pub const COST_USD: Metric = metric(COST_GUARD, "CostUsd", &[SERVICE]);
 
@@ -158,6 +163,7 @@ pub const CATALOG: &[Metric] = &[
     PREDICTIONS,
     BAD_PREDICTIONS,
     DEPLOYS,
+    BATCH_JOBS,
     COST_USD,
 ];
 

@@ -111,9 +111,38 @@ pub fn decode_notification_key(raw: &str) -> Result<String, KeyDecodeError> {
         })
 }
 
+/// Encodes an object key as S3 event notifications carry it (the inverse of [`decode_notification_key`]): a
+/// space is `+`, the `/` separators and RFC 3986 unreserved characters stay, anything else is `%XX` of its UTF-8
+/// bytes (a literal `+` is `%2B`).
+pub fn encode_notification_key(key: &str) -> String {
+    key.split(' ')
+        .map(|part| utf8_percent_encode(part, COPY_SOURCE_KEEP).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notification_keys_encode_as_s3_sends_them_and_decode_back() {
+        let table = [
+            (
+                "tickets/datos de facturación 2026-11.csv",
+                "tickets/datos+de+facturaci%C3%B3n+2026-11.csv",
+            ),
+            (
+                "batch-input/2026-12-02/a+b.jsonl",
+                "batch-input/2026-12-02/a%2Bb.jsonl",
+            ),
+            ("plain/key.jsonl.gz", "plain/key.jsonl.gz"),
+        ];
+        for (key, encoded) in table {
+            assert_eq!(encode_notification_key(key), encoded);
+            assert_eq!(decode_notification_key(encoded).as_deref(), Ok(key));
+        }
+    }
 
     #[test]
     fn notification_keys_decode_plus_and_percent_escapes() {

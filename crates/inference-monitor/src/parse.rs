@@ -29,13 +29,22 @@ impl Default for Fields {
     }
 }
 
-/// Parses one line (JSON object).
+/// The key under which a batch transform job joined with its input (`JoinSource: Input`, as batch-launcher
+/// starts them) puts the model's answer.
+pub const JOINED_OUTPUT: &str = "SageMakerOutput";
+
+/// Parses one line (JSON object): the model's answer itself, or an input record with the answer joined under
+/// [`JOINED_OUTPUT`].
 ///
 /// # Errors
 /// The [`Defect`] that keeps it from counting.
 pub fn parse_line(line: &[u8], fields: &Fields) -> Result<Prediction, Defect> {
     let value: Value = serde_json::from_slice(line).map_err(|_| Defect::Malformed)?;
     let object = value.as_object().ok_or(Defect::Malformed)?;
+    let object = match object.get(JOINED_OUTPUT) {
+        Some(answer) => answer.as_object().ok_or(Defect::Malformed)?,
+        None => object,
+    };
     let unit = |v: &Value| match v.as_f64() {
         Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
         _ => Err(Defect::OutOfRange),
@@ -106,6 +115,9 @@ mod tests {
             (r#"{"probabilities": {"ventas": 0.7, "soporte": 0.7}}"#,                   Err(Defect::ProbabilitiesNotSummingToOne)),
             (r#"{"probabilities": {"ventas": 0.5, "soporte": 0.495}}"#,                 ok("ventas", 0.5)),
             (r#"{"probabilities": {"ventas": -0.1, "soporte": 1.1}}"#,                  Err(Defect::OutOfRange)),
+            (r#"{"id": "t-1", "text": "no llega", "SageMakerOutput": {"label": "soporte", "confidence": 0.8}}"#, ok("soporte", 0.8)),
+            (r#"{"id": "t-2", "label": "ventas", "SageMakerOutput": {"label": "Otros", "confidence": 0.4}}"#, ok("Otros", 0.4)),
+            (r#"{"id": "t-3", "text": "hola", "SageMakerOutput": [0.2, 0.8]}"#,        Err(Defect::Malformed)),
         ];
         for (line, expected) in table {
             assert_eq!(parse_line(line.as_bytes(), &fields), expected, "{line}");

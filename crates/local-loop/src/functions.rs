@@ -56,6 +56,10 @@ const REGISTRY: &[(&str, Build)] = &[
     ),
     (<deploy::Deploy as Function>::STAGE, build::<deploy::Deploy>),
     (
+        <batch_launcher::BatchLauncher as Function>::STAGE,
+        build::<batch_launcher::BatchLauncher>,
+    ),
+    (
         <drift_handler::DriftHandler as Function>::STAGE,
         build::<drift_handler::DriftHandler>,
     ),

@@ -488,7 +488,11 @@ impl Runtime {
                 }
                 let name = record["s3"]["bucket"]["name"].as_str().unwrap_or(bucket);
                 let object = &record["s3"]["object"];
-                let raw_key = object["key"].as_str().unwrap_or_default();
+                // The emulator escapes the key's `/` separators too; S3 leaves them, and rules match on it.
+                let moto_key = object["key"].as_str().unwrap_or_default();
+                let key = guardrails_core::s3::decode_notification_key(moto_key)
+                    .unwrap_or_else(|_| moto_key.to_owned());
+                let raw_key = &guardrails_core::s3::encode_notification_key(&key);
                 let detail = ObjectCreatedDetail {
                     version: Some("0".into()),
                     bucket: BucketDetail { name: name.into() },
@@ -512,8 +516,6 @@ impl Runtime {
                 };
                 let mut detail = serde_json::to_value(detail).unwrap_or(Value::Null);
                 detail["source-ip-address"] = json!("127.0.0.1");
-                let key = guardrails_core::s3::decode_notification_key(raw_key)
-                    .unwrap_or_else(|_| raw_key.to_owned());
                 let time = record["eventTime"]
                     .as_str()
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())

@@ -20,6 +20,7 @@ use guardrails_core::state::StateStore;
 
 const GOOD: &str = include_str!("../data/tickets-good.csv");
 const BAD: &str = include_str!("../data/tickets-bad.csv");
+const BATCH: &str = include_str!("../data/batch-tickets.jsonl");
 /// What the training jobs on the emulator report (a training container's metric definitions would).
 pub const TRAINING_METRICS: [(&str, f64); 4] = [
     ("validation:weighted_f1", 0.91),
@@ -346,6 +347,50 @@ impl<'a> Story<'a> {
             self.approve(v2).await?;
         }
         self.served("/2", "deploy makes version 2 serve").await?;
+        self.batch("/2").await
+    }
+
+    /// A day's texts uploaded as batch input: batch-launcher starts a transform job with the model of the
+    /// version ending in `serving`.
+    async fn batch(&self, serving: &str) -> Result<(), StoryFailure> {
+        let bucket = self
+            .local
+            .runtime
+            .stack
+            .buckets
+            .get("ArtifactsBucket")
+            .ok_or_else(|| failed("the template has the artifacts bucket"))?;
+        let key = format!(
+            "batch-input/{}/tickets.jsonl",
+            Utc::now().format("%Y-%m-%d")
+        );
+        upload(&self.s3, bucket, &key, BATCH)
+            .await
+            .map_err(failed)?;
+        self.say(
+            "you",
+            format!(
+                "uploaded s3://{bucket}/{key} ({} texts)",
+                BATCH.lines().count()
+            ),
+        );
+        self.delivered("BatchInputRule", "Object Created").await?;
+        let started = self
+            .answered(
+                "batch-launcher",
+                "batch-launcher starts a transform job with the serving model",
+                |v| v["outcome"] == "started" && version(&v["package"]).ends_with(serving),
+            )
+            .await?;
+        self.say(
+            "batch",
+            format!(
+                "transform job {} runs {} ({}), input and output joined",
+                started["job"].as_str().unwrap_or_default(),
+                started["model"].as_str().unwrap_or_default(),
+                version(&started["package"])
+            ),
+        );
         Ok(())
     }
 
