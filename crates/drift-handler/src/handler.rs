@@ -4,6 +4,7 @@ use chrono::Utc;
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{ModelRolledBack, RetrainingRequested, package_version};
 use guardrails_core::notice::cut;
+use guardrails_core::serving::Serving as ServingRecords;
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Function,
@@ -418,17 +419,26 @@ impl DriftHandler {
     ) -> Result<OrRefused<Degraded>, DriftError> {
         let refused = |reason| Ok(Err(Rollback::Refused { reason }));
         match &self.config.serving {
-            Serving::Batch => match earlier.or_else(|| newest(approved)) {
-                Some(package) => Ok(Ok(Degraded {
-                    package: package.clone(),
-                    serving: None,
-                    endpoint: None,
-                })),
-                None => refused(format!(
-                    "{} has no approved version: nothing serves, nothing to roll back",
-                    self.config.model_package_group
-                )),
-            },
+            Serving::Batch => {
+                let serving = match earlier {
+                    Some(package) => Some(package.clone()),
+                    None => match self.batch_serving(approved).await? {
+                        Ok(serving) => serving,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    },
+                };
+                match serving.or_else(|| newest(approved).cloned()) {
+                    Some(package) => Ok(Ok(Degraded {
+                        package,
+                        serving: None,
+                        endpoint: None,
+                    })),
+                    None => refused(format!(
+                        "{} has no approved version: nothing serves, nothing to roll back",
+                        self.config.model_package_group
+                    )),
+                }
+            }
             Serving::Realtime { .. } => {
                 let Some(endpoint) = self.rollback_endpoint(facts) else {
                     return refused(
@@ -447,6 +457,31 @@ impl DriftHandler {
                     endpoint: Some(endpoint),
                 }))
             }
+        }
+    }
+
+    /// The version batch inference runs: the group's serving record (deploy's), found among the Approved
+    /// versions; `None` before deploy wrote one (the newest Approved serves then). A serving version no longer
+    /// Approved is being replaced by deploy already: nothing more to reject.
+    async fn batch_serving(
+        &self,
+        approved: &[Package],
+    ) -> Result<OrRefused<Option<Package>>, DriftError> {
+        let group = &self.config.model_package_group;
+        let Some(record) = ServingRecords::new(self.state.clone())
+            .current(group)
+            .await?
+        else {
+            return Ok(Ok(None));
+        };
+        match approved.iter().find(|p| p.arn == record.package_arn) {
+            Some(package) => Ok(Ok(Some(package.clone()))),
+            None => Ok(Err(Rollback::Refused {
+                reason: format!(
+                    "{} serves but is no longer Approved: deploy is replacing it already",
+                    record.package_arn
+                ),
+            })),
         }
     }
 

@@ -25,6 +25,8 @@ struct World {
     notices: TopicProbe,
     handler: DriftHandler,
     faults: Faults,
+    /// The state bucket.
+    markers: String,
 }
 
 /// A group with `approved` Approved versions (v1 oldest), a bus rule on the project's events, a topic and a
@@ -95,6 +97,7 @@ async fn world(approved: usize) -> World {
         notices,
         handler,
         faults,
+        markers: markers.name.clone(),
     }
 }
 
@@ -328,6 +331,52 @@ async fn no_earlier_version_is_a_critical_notice_and_changes_nothing() {
     assert!(
         world.bus.events(1, QUIET).await.is_empty(),
         "no Model Rolled Back"
+    );
+}
+
+#[tokio::test]
+async fn batch_rolls_back_the_version_deploy_made_serve_not_the_newest_approved_one() {
+    use guardrails_core::serving::{Reason, SERVING_VERSION, Serving, ServingRecord};
+    let world = world(3).await;
+    // deploy serves version 2: version 3 is Approved but was refused (its lineage did not verify).
+    let sdk = emulator().sdk_config().await;
+    let record = ServingRecord {
+        serving_version: SERVING_VERSION,
+        group: world.group.clone(),
+        package_arn: world.versions[1].clone(),
+        training_job: "train-2".to_owned(),
+        lineage: guardrails_core::ObjectRef::new(&world.markers, "lineage/train-2.json"),
+        lineage_sha256: "00".repeat(32),
+        model_name: "tickets-v2-00000000".to_owned(),
+        baseline: None,
+        approved_by: "model-gate".to_owned(),
+        since: chrono::Utc::now(),
+        reason: Reason::Release,
+        previous: None,
+    };
+    Serving::new(StateStore::new(
+        guardrails_core::aws::s3_client(&sdk),
+        &world.markers,
+    ))
+    .replace(None, record)
+    .await
+    .unwrap();
+    let outcome = world
+        .handler
+        .handle(alarm_event(fixture("alarm-model-quality.json")))
+        .await
+        .unwrap();
+    let Outcome::Drifted {
+        rollback: Some(Rollback::RolledBack { from, to, .. }),
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!((&from, &to), (&world.versions[1], &world.versions[0]));
+    assert_eq!(
+        World::statuses(&world.registry().await),
+        ["Approved", "Rejected", "Approved"]
     );
 }
 
