@@ -138,6 +138,15 @@ impl World {
             .unwrap()
     }
 
+    /// SageMaker's state change of `package` is refused, for a reason that says `why`.
+    async fn refused(&self, package: &str, why: &str) {
+        let outcome = self.changed(package).await;
+        assert!(
+            matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains(why)),
+            "{outcome:?}"
+        );
+    }
+
     async fn requested(&self, package: &str) -> Outcome {
         let request = DeployRequested {
             model_package_arn: Some(package.to_owned()),
@@ -386,11 +395,7 @@ async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves
         .send()
         .await
         .unwrap();
-    let outcome = w.changed(&v2).await;
-    assert!(
-        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("does not verify")),
-        "{outcome:?}"
-    );
+    w.refused(&v2, "does not verify").await;
     w.set_status(&v2, ModelApprovalStatus::Rejected, "tampered")
         .await;
 
@@ -403,11 +408,7 @@ async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves
             Some("s3://elsewhere/model.tar.gz"),
         )
         .await;
-    let outcome = w.changed(&v3).await;
-    assert!(
-        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("s3://elsewhere/model.tar.gz")),
-        "{outcome:?}"
-    );
+    w.refused(&v3, "s3://elsewhere/model.tar.gz").await;
     w.set_status(&v3, ModelApprovalStatus::Rejected, "borrowed")
         .await;
 
@@ -415,11 +416,7 @@ async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves
     let v4 = w
         .version("train-4", "Rejected", ModelApprovalStatus::Approved)
         .await;
-    let outcome = w.changed(&v4).await;
-    assert!(
-        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("the gate rejected")),
-        "{outcome:?}"
-    );
+    w.refused(&v4, "the gate rejected").await;
     assert!(w.lineage().approvals("train-4").await.unwrap().is_empty());
     w.set_status(&v4, ModelApprovalStatus::Rejected, "gate said no")
         .await;
@@ -433,11 +430,7 @@ async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves
         &BTreeMap::<String, String>::new(),
     )
     .await;
-    let outcome = w.changed(&v5).await;
-    assert!(
-        matches!(&outcome, Outcome::Refused { reason, .. } if reason.contains("missing")),
-        "{outcome:?}"
-    );
+    w.refused(&v5, "missing").await;
 
     assert_eq!(
         w.serving_arn().await.as_deref(),
