@@ -7,6 +7,7 @@
 //! rule.
 
 use guardrails_core::lineage::Approval;
+use guardrails_core::registry::Package;
 use guardrails_core::serving::Reason;
 
 /// A version of the group: its ARN, its number in the group and its approval status now.
@@ -128,6 +129,32 @@ fn approved_by(
     }
 }
 
+/// Why the listing of Approved versions lags what was just described, if it does: the listed newest is no longer
+/// Approved (a rejection being handled), or the version the event is about is Approved and newer than it.
+pub fn lagging(newest: Option<&Package>, subject: Option<&Package>) -> Option<String> {
+    if let Some(newest) = newest
+        && newest.status != "Approved"
+    {
+        return Some(format!(
+            "{} is listed Approved but is {}",
+            newest.arn, newest.status
+        ));
+    }
+    let number = |p: &Package| version_number(&p.arn).unwrap_or_default();
+    match subject {
+        Some(subject)
+            if subject.status == "Approved"
+                && newest.is_none_or(|n| number(subject) > number(n)) =>
+        {
+            Some(format!(
+                "{} is Approved but not listed as the newest Approved version",
+                subject.arn
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// The version number of a package ARN (`…:model-package/<group>/<n>`); `None` for an unversioned package.
 pub fn version_number(arn: &str) -> Option<u32> {
     arn.rsplit('/').next()?.parse().ok()
@@ -220,6 +247,33 @@ mod tests {
                 subject,
             });
             assert_eq!(got, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_listing_behind_the_registry_is_noticed() {
+        let package = |n: usize, status: &str| Package {
+            arn: ARNS[n].to_owned(),
+            status: status.to_owned(),
+            ..Package::default()
+        };
+        #[rustfmt::skip]
+        let table = [
+            ("caught up",                       Some(package(2, "Approved")), Some(package(2, "Approved")), None),
+            ("an older version's event",        Some(package(2, "Approved")), Some(package(1, "Approved")), None),
+            ("a rejection's event",             Some(package(1, "Approved")), Some(package(2, "Rejected")), None),
+            ("no event subject",                Some(package(2, "Approved")), None,                         None),
+            ("nothing approved, nothing new",   None,                         Some(package(1, "Rejected")), None),
+            ("the rejected one still listed",   Some(package(2, "Rejected")), Some(package(2, "Rejected")), Some("listed Approved but is Rejected")),
+            ("the approved one not listed yet", Some(package(1, "Approved")), Some(package(2, "Approved")), Some("not listed as the newest")),
+            ("the first approval not listed",   None,                         Some(package(1, "Approved")), Some("not listed as the newest")),
+        ];
+        for (case, newest, subject, expected) in table {
+            match (lagging(newest.as_ref(), subject.as_ref()), expected) {
+                (None, None) => {}
+                (Some(why), Some(expected)) => assert!(why.contains(expected), "{case}: {why}"),
+                (got, expected) => panic!("{case}: {got:?}, expected {expected:?}"),
+            }
         }
     }
 

@@ -101,6 +101,10 @@ pub enum DeployError {
     /// Another deploy changed what serves while this one decided: the retry decides again from the new record.
     #[error("what serves {0} changed while deciding; deciding again")]
     Moved(String),
+    /// The registry's listing lags the change being handled (a version just rejected still listed Approved, one
+    /// just approved not listed yet): the retry decides from a listing that has caught up.
+    #[error("the registry's listing lags: {0}; deciding again")]
+    Lagging(String),
 }
 
 impl Classify for DeployError {
@@ -110,7 +114,7 @@ impl Classify for DeployError {
             DeployError::Aws(e) => e.class(),
             DeployError::Lineage(e) => e.class(),
             DeployError::State(e) => e.class(),
-            DeployError::Moved(_) => ErrorClass::Retryable,
+            DeployError::Moved(_) | DeployError::Lagging(_) => ErrorClass::Retryable,
         }
     }
 }
@@ -252,25 +256,29 @@ impl Deploy {
     /// [`DeployError`], classified.
     pub async fn handle(&self, trigger: Trigger) -> Result<Outcome, DeployError> {
         let group = &self.config.model_package_group;
-        let (subject, requested) = match &trigger {
+        let (subject, requested, subject_now) = match &trigger {
             Trigger::Registry { change, at } => {
                 if &change.group != group {
                     return Ok(Outcome::Waiting {
                         reason: format!("{} is not in group {group}", change.arn),
                     });
                 }
-                if let Some(refused) = self.sign_approval(change, *at).await? {
+                let (now, refused) = self.sign_approval(change, *at).await?;
+                if let Some(refused) = refused {
                     return Ok(refused);
                 }
-                (Some(change.arn.as_str()), None)
+                (Some(change.arn.as_str()), None, Some(now))
             }
-            Trigger::Requested(request) => (None, Some(request)),
+            Trigger::Requested(request) => (None, Some(request), None),
         };
         let newest = registry::newest_approved(&self.sagemaker, group).await?;
         if let Some(request) = requested
             && let Some(refused) = self.check_request(request, newest.as_ref()).await?
         {
             return Ok(refused);
+        }
+        if let Some(why) = decide::lagging(newest.as_ref(), subject_now.as_ref()) {
+            return Err(DeployError::Lagging(why));
         }
         let candidate = match newest {
             Some(package) => Some(self.candidate(package).await?),
@@ -285,15 +293,25 @@ impl Deploy {
         &self,
         change: &PackageStateChange,
         at: Option<DateTime<Utc>>,
-    ) -> Result<Option<Outcome>, DeployError> {
+    ) -> Result<(Package, Option<Outcome>), DeployError> {
         let now = registry::describe(&self.sagemaker, &change.arn).await?;
-        if let Err(reason) = approval::needs_record(&now, &self.config.model_package_group) {
+        let refused = self.sign_approval_of(change, at, &now).await?;
+        Ok((now, refused))
+    }
+
+    async fn sign_approval_of(
+        &self,
+        change: &PackageStateChange,
+        at: Option<DateTime<Utc>>,
+        now: &Package,
+    ) -> Result<Option<Outcome>, DeployError> {
+        if let Err(reason) = approval::needs_record(now, &self.config.model_package_group) {
             tracing::info!(package = %change.arn, %reason, "no approval to sign");
             return Ok(None);
         }
         // The package must serve what the record's job made: one that copied another version's metadata is
         // refused, not signed as that version's approval.
-        let record = match self.lineage.verify_package_model(&now).await {
+        let record = match self.lineage.verify_package_model(now).await {
             Ok(record) => record,
             Err(e @ (LineageError::Missing(_) | LineageError::Invalid(_))) => {
                 return Ok(Some(self.refuse(&now.arn, e.to_string()).await?));
@@ -318,12 +336,12 @@ impl Deploy {
             // Signed by an earlier delivery, or by the first approval of a version edited since.
             return Ok(None);
         }
-        let (approved_by, approved_at) = approval::approver(change, &now);
+        let (approved_by, approved_at) = approval::approver(change, now);
         let approval = Approval {
             schema_version: lineage::SCHEMA_VERSION,
             package_arn: now.arn.clone(),
             training_job: job.clone(),
-            lineage_sha256: digest(&now),
+            lineage_sha256: digest(now),
             gate_decision: record.verdict.decision.clone(),
             approved_by,
             approved_at: approved_at.or(at).unwrap_or_else(Utc::now),
@@ -484,13 +502,19 @@ impl Deploy {
         let lineage_sha256 = digest(package);
         let number = version_number(&package.arn).unwrap_or_default();
         let model_name = model::model_name(group, number, &lineage_sha256);
-        model::ensure(
+        if let Err(why) = model::ensure(
             &self.sagemaker,
             &self.config.model,
             &model_name,
             &package.arn,
         )
-        .await?;
+        .await?
+        {
+            // The name is predictable: a model someone else made under it is not served, loudly.
+            let reason =
+                format!("model {model_name} exists and is not the one deploy makes: {why}");
+            return self.refuse(&package.arn, reason).await;
+        }
         let job = &record.training.job_name;
         let next = ServingRecord {
             serving_version: SERVING_VERSION,

@@ -23,7 +23,9 @@ pub fn model_name(group: &str, number: u32, lineage_sha256: &str) -> String {
     format!("{}{tail}", head.trim_matches('-'))
 }
 
-/// Makes the model `name` from `package_arn` unless it exists (a retry, or the version served before).
+/// Makes the model `name` from `package_arn` unless it exists (a retry, or the version served before). An existing
+/// model of that name must be the one deploy makes: the package's, with the execution role deploy passes; `Err`
+/// says what differs (the name is predictable, and another principal allowed to create models could take it).
 ///
 /// # Errors
 /// The classified SageMaker error.
@@ -32,7 +34,7 @@ pub async fn ensure(
     settings: &ModelSettings,
     name: &str,
     package_arn: &str,
-) -> Result<(), AwsError> {
+) -> Result<Result<(), String>, AwsError> {
     let vpc = settings.network.as_ref().map(|n| {
         VpcConfig::builder()
             .set_subnets(Some(n.subnets.clone()))
@@ -58,17 +60,51 @@ pub async fn ensure(
         .send()
         .await;
     match created {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(Ok(())),
         Err(e) => {
             let error = AwsError::from_sdk("CreateModel", name, e);
-            // "Cannot create already existing model": the name is the version's, made by an earlier attempt.
+            // "Cannot create already existing model": made by an earlier attempt, if it is what deploy makes.
             if error.to_string().contains("already exist") {
-                Ok(())
+                existing(sagemaker, settings, name, package_arn).await
             } else {
                 Err(error)
             }
         }
     }
+}
+
+/// Whether the existing model `name` serves `package_arn` alone, with the configured execution role.
+async fn existing(
+    sagemaker: &Client,
+    settings: &ModelSettings,
+    name: &str,
+    package_arn: &str,
+) -> Result<Result<(), String>, AwsError> {
+    let model = sagemaker
+        .describe_model()
+        .model_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeModel", name, e))?;
+    let packages: Vec<Option<&str>> = model
+        .primary_container()
+        .into_iter()
+        .chain(model.containers())
+        .map(|c| c.model_package_name())
+        .collect();
+    if packages.is_empty() || packages.iter().any(|p| *p != Some(package_arn)) {
+        return Ok(Err(format!(
+            "its containers serve {packages:?}, not {package_arn} alone"
+        )));
+    }
+    if model.execution_role_arn() != Some(settings.role_arn.as_str()) {
+        return Ok(Err(format!(
+            "its execution role is {:?}, not {}",
+            model.execution_role_arn(),
+            settings.role_arn
+        )));
+    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]

@@ -481,3 +481,42 @@ async fn a_deploy_interrupted_before_its_notice_is_finished_by_the_next_event() 
     w.changed(&v2).await;
     assert!(w.topic.notices(0, Duration::from_secs(1)).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_approval_stored_but_never_signed_is_signed_by_the_next_delivery() {
+    let w = World::new().await;
+    let v1 = w
+        .version(
+            "train-1",
+            "PendingManualApproval",
+            ModelApprovalStatus::Approved,
+        )
+        .await;
+    // The signer died between storing the approval of this very event and signing it.
+    let digest = w.metadata.lock().unwrap()[&v1][lineage::PACKAGE_DIGEST].clone();
+    let approval = lineage::Approval {
+        schema_version: lineage::SCHEMA_VERSION,
+        package_arn: v1.clone(),
+        training_job: "train-1".to_owned(),
+        lineage_sha256: digest,
+        gate_decision: "PendingManualApproval".to_owned(),
+        approved_by: ANA.to_owned(),
+        approved_at: "2026-11-21T09:12:43Z".parse().unwrap(),
+        description: None,
+    };
+    let key = format!("{}{}.json", lineage::DEFAULT_PREFIX, approval.name());
+    w.state
+        .create_bytes(&key, serde_json::to_vec_pretty(&approval).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        w.lineage().approvals("train-1").await.unwrap().is_empty(),
+        "unsigned, not counted, not an error"
+    );
+    assert_eq!(
+        w.changed(&v1).await,
+        deployed(&v1, ANA, Reason::Release, None)
+    );
+    let approvals = w.lineage().approvals("train-1").await.unwrap();
+    assert_eq!(approvals, [approval], "the stored approval, signed");
+}
