@@ -12,6 +12,7 @@
 pub mod approval;
 pub mod config;
 pub mod decide;
+pub mod endpoint;
 pub mod handler;
 pub mod model;
 

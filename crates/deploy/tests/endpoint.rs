@@ -1,0 +1,97 @@
+//! The real-time release's requests, as SageMaker receives them (from `aws-smithy-mocks`: the emulator has no
+//! UpdateEndpoint): the endpoint configuration with data capture and KMS, the endpoint created, or updated blue/green
+//! with a canary and automatic rollback on the alarms.
+
+#![allow(clippy::unwrap_used)]
+
+use aws_sdk_sagemaker::operation::create_endpoint::CreateEndpointOutput;
+use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
+use aws_sdk_sagemaker::types::{CapacitySizeType, CaptureMode, TrafficRoutingConfigType};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use deploy::endpoint::{EndpointSettings, ensure_config, move_to};
+
+fn settings(alarms: &[&str]) -> EndpointSettings {
+    EndpointSettings {
+        name: "tickets-classifier".to_owned(),
+        instance_type: "ml.m5.large".to_owned(),
+        instance_count: 2,
+        capture_uri: "s3://artifacts/data-capture/".to_owned(),
+        kms_key_id: Some("arn:aws:kms:us-east-1:123456789012:key/data".to_owned()),
+        rollback_alarms: alarms.iter().map(|a| (*a).to_owned()).collect(),
+        canary_percent: 10,
+        canary_wait_seconds: 600,
+    }
+}
+
+#[tokio::test]
+async fn the_configuration_captures_every_request_and_response_with_kms() {
+    let config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .match_requests(|r| {
+            let variant = &r.production_variants()[0];
+            let capture = r.data_capture_config().unwrap();
+            let modes: Vec<&CaptureMode> = capture
+                .capture_options()
+                .iter()
+                .filter_map(|o| o.capture_mode())
+                .collect();
+            r.endpoint_config_name() == Some("tickets-classifier-v2-01234567")
+                && variant.model_name() == Some("tickets-classifier-v2-01234567")
+                && variant.initial_instance_count() == Some(2)
+                && variant.instance_type().map(|t| t.as_str()) == Some("ml.m5.large")
+                && capture.enable_capture() == Some(true)
+                && capture.initial_sampling_percentage() == Some(100)
+                && capture.destination_s3_uri() == Some("s3://artifacts/data-capture/")
+                && capture.kms_key_id().is_some()
+                && modes == [&CaptureMode::Input, &CaptureMode::Output]
+                && r.kms_key_id().is_some()
+        })
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&config]);
+    let name = "tickets-classifier-v2-01234567";
+    ensure_config(&client, &settings(&[]), name, name)
+        .await
+        .unwrap();
+    assert_eq!(config.num_calls(), 1, "the request as asserted");
+}
+
+#[tokio::test]
+async fn an_update_is_blue_green_with_a_canary_and_rolls_back_on_the_alarms() {
+    let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
+        .match_requests(|r| {
+            let deployment = r.deployment_config().unwrap();
+            let policy = deployment.blue_green_update_policy().unwrap();
+            let routing = policy.traffic_routing_configuration().unwrap();
+            let canary = routing.canary_size().unwrap();
+            let alarms: Vec<&str> = deployment
+                .auto_rollback_configuration()
+                .unwrap()
+                .alarms()
+                .iter()
+                .filter_map(|a| a.alarm_name())
+                .collect();
+            r.endpoint_name() == Some("tickets-classifier")
+                && r.endpoint_config_name() == Some("tickets-classifier-v2-01234567")
+                && routing.r#type() == Some(&TrafficRoutingConfigType::Canary)
+                && canary.r#type() == Some(&CapacitySizeType::CapacityPercent)
+                && canary.value() == Some(10)
+                && routing.wait_interval_in_seconds() == Some(600)
+                && alarms == ["tickets-5xx", "tickets-latency"]
+        })
+        .then_output(|| UpdateEndpointOutput::builder().build());
+    let create = mock!(aws_sdk_sagemaker::Client::create_endpoint)
+        .match_requests(|r| {
+            r.endpoint_name() == Some("tickets-classifier")
+                && r.endpoint_config_name() == Some("tickets-classifier-v1-89abcdef")
+        })
+        .then_output(|| CreateEndpointOutput::builder().build());
+    let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&update, &create]);
+    let alarms = settings(&["tickets-5xx", "tickets-latency"]);
+    move_to(&client, &alarms, "tickets-classifier-v2-01234567", false)
+        .await
+        .unwrap();
+    move_to(&client, &alarms, "tickets-classifier-v1-89abcdef", true)
+        .await
+        .unwrap();
+    assert_eq!((update.num_calls(), create.num_calls()), (1, 1));
+}
