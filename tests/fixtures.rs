@@ -274,7 +274,7 @@ fn parameter_store_change_names_the_parameter_and_operation() {
 }
 
 #[test]
-fn a_registry_change_and_a_deploy_request_reach_deploy() {
+fn a_registry_change_an_endpoint_change_and_a_deploy_request_reach_deploy() {
     let event: EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&fixture("sagemaker-model-package-approved.json")).unwrap();
     let deploy::Trigger::Registry { change, at } = deploy::Trigger::read(event).unwrap() else {
@@ -297,6 +297,13 @@ fn a_registry_change_and_a_deploy_request_reach_deploy() {
             .model_package_arn
             .is_some_and(|arn| arn.ends_with("tickets-classifier/3"))
     );
+    let event: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("sagemaker-endpoint-in-service.json")).unwrap();
+    let deploy::Trigger::Endpoint(change) = deploy::Trigger::read(event).unwrap() else {
+        panic!("not read as an endpoint change");
+    };
+    assert_eq!(change.endpoint_name, "tickets-classifier");
+    assert_eq!(change.endpoint_status.as_deref(), Some("IN_SERVICE"));
     // Anything else is refused, not ignored.
     let other: EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&fixture("scheduled-event.json")).unwrap();
@@ -339,6 +346,7 @@ fn every_fixture_is_covered_by_a_test() {
         "sagemaker-model-package-approved.json",
         "deploy-requested.json",
         "eventbridge-s3-batch-input.json",
+        "sagemaker-endpoint-in-service.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -2,6 +2,8 @@
 
 use guardrails_core::{CommonConfig, ConfigError, Env};
 
+use crate::endpoint::EndpointSettings;
+
 /// The metric `Stage` dimension and log name of this function.
 pub const STAGE: &str = guardrails_core::metric::stage::DEPLOY;
 
@@ -20,6 +22,40 @@ pub struct Config {
     pub lineage_prefix: String,
     /// The SageMaker model made from each version serving.
     pub model: ModelSettings,
+    /// Where the serving version runs.
+    pub target: Target,
+}
+
+/// Where the serving version runs (`SERVING`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// `batch` (the default): batch-launcher starts transform jobs with the serving record's model.
+    Batch,
+    /// `realtime`: the endpoint is moved to the serving version; the serving record changes once it is there.
+    Endpoint(EndpointSettings),
+}
+
+impl Target {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.optional("SERVING").as_deref() {
+            None | Some("batch") => Ok(Target::Batch),
+            Some("realtime") => Ok(Target::Endpoint(EndpointSettings {
+                name: env.required("ENDPOINT_NAME")?,
+                instance_type: env.optional_or("ENDPOINT_INSTANCE_TYPE", "ml.m5.large"),
+                instance_count: env.parse_or("ENDPOINT_INSTANCE_COUNT", 1)?,
+                capture_uri: env.required("CAPTURE_URI")?,
+                kms_key_id: env.optional("KMS_KEY_ID"),
+                rollback_alarms: env.list("ROLLBACK_ALARMS"),
+                canary_percent: env.parse_or("CANARY_PERCENT", 10)?,
+                canary_wait_seconds: env.parse_or("CANARY_WAIT_SECONDS", 600)?,
+            })),
+            Some(other) => Err(ConfigError::invalid(
+                "SERVING",
+                other,
+                "expected batch or realtime",
+            )),
+        }
+    }
 }
 
 /// How the SageMaker model of a serving version is made.
@@ -58,6 +94,7 @@ impl Config {
                 network_isolation: env.parse_or("MODEL_NETWORK_ISOLATION", true)?,
                 project: env.optional_or("PROJECT", "mlops-guardrails"),
             },
+            target: Target::from_env(env)?,
         })
     }
 }
@@ -90,5 +127,24 @@ mod tests {
                 .to_string();
             assert!(error.contains(all[missing].0), "{error}");
         }
+        assert_eq!(config.target, Target::Batch);
+        let realtime = |extra: &[(&'static str, &'static str)]| {
+            Config::from_env(&Env::from_pairs(all.iter().chain(extra).copied()))
+        };
+        let missing = realtime(&[("SERVING", "realtime"), ("ENDPOINT_NAME", "tickets")]);
+        assert!(missing.unwrap_err().to_string().contains("CAPTURE_URI"));
+        let endpoint = realtime(&[
+            ("SERVING", "realtime"),
+            ("ENDPOINT_NAME", "tickets"),
+            ("CAPTURE_URI", "s3://artifacts/data-capture/"),
+            ("ROLLBACK_ALARMS", "tickets-5xx, tickets-latency"),
+        ])
+        .unwrap();
+        let Target::Endpoint(settings) = endpoint.target else {
+            panic!("realtime reads as an endpoint");
+        };
+        assert_eq!(settings.rollback_alarms, ["tickets-5xx", "tickets-latency"]);
+        assert_eq!((settings.canary_percent, settings.instance_count), (10, 1));
+        assert!(realtime(&[("SERVING", "streaming")]).is_err());
     }
 }

@@ -9,6 +9,7 @@ use aws_sdk_sagemaker::types::{
     CaptureOption, DataCaptureConfig, DeploymentConfig, ProductionVariant,
     ProductionVariantInstanceType, TrafficRoutingConfig, TrafficRoutingConfigType,
 };
+use chrono::{DateTime, Utc};
 use guardrails_core::AwsError;
 
 /// How the serving version's endpoint is run.
@@ -33,53 +34,103 @@ pub struct EndpointSettings {
 }
 
 /// The endpoint as described, reduced to what the release depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Standing<'a> {
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
     /// Its status (`InService`, `Updating`, `Failed`…), `None` when there is no such endpoint.
-    pub status: Option<&'a str>,
+    pub status: Option<String>,
     /// The configuration it runs.
-    pub config: Option<&'a str>,
+    pub config: Option<String>,
     /// Why its last change failed or rolled back, as SageMaker says.
-    pub failure: Option<&'a str>,
+    pub failure: Option<String>,
+    /// When it last changed.
+    pub modified: Option<DateTime<Utc>>,
 }
 
-/// What to do with the endpoint for the configuration `ours`.
+/// What to do with the endpoint to have it run the configuration deploy wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// No endpoint yet: create it on `ours`.
+    /// No endpoint yet: create it.
     Create,
-    /// In service on another configuration: update it, blue/green.
+    /// In service on another configuration: move it.
     Update,
-    /// In service on `ours`: the release is done.
+    /// In service on the configuration wanted: nothing to do.
     OnTarget,
     /// A change is under way (the status): its end, another endpoint event, decides.
     Busy(String),
-    /// This release was attempted and the endpoint is not on it: rolled back or failed, and why. Not retried.
+    /// The move deploy started is undone: rolled back or failed, and why. Not retried unasked.
     Undone(String),
 }
 
-/// The step for `standing`, when deploy wants it on `ours` and has (`attempted`) or has not started that before.
-pub fn step(standing: Standing<'_>, ours: &str, attempted: bool) -> Step {
-    let Some(status) = standing.status else {
-        return if attempted {
-            Step::Undone("the endpoint deploy created is gone".to_owned())
-        } else {
-            Step::Create
-        };
+/// Whether deploy started moving the endpoint to the configuration wanted (its release record says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// It did not, or a person asked to try again.
+    Never,
+    /// It did, when the endpoint's last change was at this time (SageMaker's clock; `None`: no endpoint yet).
+    Over(Option<DateTime<Utc>>),
+}
+
+/// The step for the endpoint as it `stands`, when deploy wants it on `ours`. An endpoint that changed since
+/// deploy `started` moving it there and is not on `ours` is the outcome of that move: rolled back by its alarms,
+/// or failed. Compared on SageMaker's own timestamps, so no clock skew makes a rollback look like a move never
+/// made (which would start the same canary again and again).
+pub fn step(stands: &Standing, ours: &str, started: Started) -> Step {
+    let Some(status) = stands.status.as_deref() else {
+        return Step::Create;
     };
-    let on_ours = standing.config == Some(ours);
+    let on_ours = stands.config.as_deref() == Some(ours);
+    let changed_since = matches!(started, Started::Over(seen) if seen != stands.modified);
+    let why = || {
+        format!(
+            "endpoint is {status} on {}: {}",
+            stands.config.as_deref().unwrap_or("no configuration"),
+            stands
+                .failure
+                .as_deref()
+                .unwrap_or("SageMaker gave no reason (an alarm rolled it back)")
+        )
+    };
     match status {
         "InService" if on_ours => Step::OnTarget,
-        "InService" | "Failed" if attempted => Step::Undone(format!(
-            "the endpoint is {status} on {} instead: {}",
-            standing.config.unwrap_or("no configuration"),
-            standing
-                .failure
-                .unwrap_or("no reason given (an alarm rolled it back)")
-        )),
+        // A failed endpoint takes no update: a person deletes it (and deploy creates it again) or mends it.
+        "Failed" => Step::Undone(why()),
+        "InService" if changed_since => Step::Undone(why()),
         "InService" => Step::Update,
         other => Step::Busy(other.to_owned()),
     }
+}
+
+/// How the endpoint moves to a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// A new endpoint.
+    Create,
+    /// A release: blue/green, the canary share first, rolled back automatically on the rollback alarms.
+    Canary,
+    /// Back to what serves (a rollback, or an endpoint moved by hand): blue/green, all traffic at once, no
+    /// automatic rollback (to what was rejected).
+    AllAtOnce,
+}
+
+/// The endpoint configuration deploy makes for `model` under `settings`: the model's name and a digest of the
+/// settings, so a changed instance type or capture destination is a new configuration the endpoint moves to.
+pub fn config_name(model: &str, settings: &EndpointSettings) -> String {
+    let described = format!(
+        "{}|{}|{}|{}",
+        settings.instance_type,
+        settings.instance_count,
+        settings.capture_uri,
+        settings.kms_key_id.as_deref().unwrap_or("")
+    );
+    let tail = format!(
+        "-{:06x}",
+        xxhash_rust::xxh3::xxh3_64(described.as_bytes()) & 0xff_ffff
+    );
+    let head: String = model
+        .chars()
+        .take(crate::model::MAX_NAME - tail.len())
+        .collect();
+    format!("{}{tail}", head.trim_end_matches('-'))
 }
 
 /// Makes the endpoint configuration `name` for the model `model` unless it exists: one production variant taking
@@ -140,29 +191,29 @@ pub async fn ensure_config(
     }
 }
 
-/// The endpoint as it stands: (status, configuration, failure reason); all `None` when it does not exist.
+/// The endpoint as it stands; all `None` when it does not exist.
 ///
 /// # Errors
 /// The classified SageMaker error other than "not found".
-pub async fn describe(
-    sagemaker: &Client,
-    endpoint: &str,
-) -> Result<(Option<String>, Option<String>, Option<String>), AwsError> {
+pub async fn describe(sagemaker: &Client, endpoint: &str) -> Result<Standing, AwsError> {
     match sagemaker
         .describe_endpoint()
         .endpoint_name(endpoint)
         .send()
         .await
     {
-        Ok(d) => Ok((
-            d.endpoint_status().map(|s| s.as_str().to_owned()),
-            d.endpoint_config_name().map(str::to_owned),
-            d.failure_reason().map(str::to_owned),
-        )),
+        Ok(d) => Ok(Standing {
+            status: d.endpoint_status().map(|s| s.as_str().to_owned()),
+            config: d.endpoint_config_name().map(str::to_owned),
+            failure: d.failure_reason().map(str::to_owned),
+            modified: d
+                .last_modified_time()
+                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+        }),
         Err(e) => {
             let error = AwsError::from_sdk("DescribeEndpoint", endpoint, e);
             if error.to_string().contains("Could not find endpoint") {
-                Ok((None, None, None))
+                Ok(Standing::default())
             } else {
                 Err(error)
             }
@@ -170,8 +221,9 @@ pub async fn describe(
     }
 }
 
-/// Creates the endpoint on `config`, or updates it blue/green: the canary share of the fleet first, the rest
-/// after `canary_wait_seconds`, rolled back automatically when one of the rollback alarms fires meanwhile.
+/// Creates the endpoint on `config`, or updates it blue/green: for a release the canary share of the fleet first,
+/// the rest after `canary_wait_seconds`, rolled back automatically when one of the rollback alarms fires
+/// meanwhile; otherwise all at once.
 ///
 /// # Errors
 /// The classified SageMaker error.
@@ -179,10 +231,10 @@ pub async fn move_to(
     sagemaker: &Client,
     settings: &EndpointSettings,
     config: &str,
-    create: bool,
+    how: Move,
 ) -> Result<(), AwsError> {
     let endpoint = &settings.name;
-    if create {
+    if how == Move::Create {
         sagemaker
             .create_endpoint()
             .endpoint_name(endpoint)
@@ -192,22 +244,33 @@ pub async fn move_to(
             .map_err(|e| AwsError::from_sdk("CreateEndpoint", endpoint, e))?;
         return Ok(());
     }
-    let canary = CapacitySize::builder()
-        .r#type(CapacitySizeType::CapacityPercent)
-        .value(settings.canary_percent)
-        .build();
-    let routing = TrafficRoutingConfig::builder()
-        .r#type(TrafficRoutingConfigType::Canary)
-        .canary_size(canary)
-        .wait_interval_in_seconds(settings.canary_wait_seconds)
-        .build();
+    let canary = how == Move::Canary;
+    let routing = if canary {
+        let size = CapacitySize::builder()
+            .r#type(CapacitySizeType::CapacityPercent)
+            .value(settings.canary_percent)
+            .build();
+        TrafficRoutingConfig::builder()
+            .r#type(TrafficRoutingConfigType::Canary)
+            .canary_size(size)
+            .wait_interval_in_seconds(settings.canary_wait_seconds)
+    } else {
+        TrafficRoutingConfig::builder()
+            .r#type(TrafficRoutingConfigType::AllAtOnce)
+            .wait_interval_in_seconds(0)
+    };
     let policy = BlueGreenUpdatePolicy::builder()
-        .traffic_routing_configuration(routing)
-        .termination_wait_in_seconds(settings.canary_wait_seconds)
+        .traffic_routing_configuration(routing.build())
+        .termination_wait_in_seconds(if canary {
+            settings.canary_wait_seconds
+        } else {
+            0
+        })
         .build();
     let alarms: Vec<Alarm> = settings
         .rollback_alarms
         .iter()
+        .filter(|_| canary)
         .map(|name| Alarm::builder().alarm_name(name).build())
         .collect();
     let deployment = DeploymentConfig::builder()
@@ -234,26 +297,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_endpoint_moves_once_and_a_rollback_is_not_retried() {
-        let standing = |status: Option<&'static str>, config: Option<&'static str>| Standing {
-            status,
-            config,
+    fn the_endpoint_moves_once_and_an_undone_release_is_not_retried() {
+        let at = |s: i64| DateTime::from_timestamp(1_780_000_000 + s, 0);
+        let over = |s: i64| Started::Over(at(s));
+        let stands = |status: Option<&str>, config: Option<&str>, modified: i64| Standing {
+            status: status.map(str::to_owned),
+            config: config.map(str::to_owned),
             failure: None,
+            modified: at(modified),
         };
+        let rolled_back =
+            "endpoint is InService on v1: SageMaker gave no reason (an alarm rolled it back)";
         #[rustfmt::skip]
         let table = [
-            ("no endpoint",                  standing(None, None),                          false, Step::Create),
-            ("in service on the old one",    standing(Some("InService"), Some("v1")),       false, Step::Update),
-            ("in service on ours",           standing(Some("InService"), Some("v2")),       true,  Step::OnTarget),
-            ("updating",                     standing(Some("Updating"), Some("v1")),        true,  Step::Busy("Updating".into())),
-            ("creating",                     standing(Some("Creating"), None),              true,  Step::Busy("Creating".into())),
-            ("rolled back after our update", standing(Some("InService"), Some("v1")),       true,  Step::Undone("the endpoint is InService on v1 instead: no reason given (an alarm rolled it back)".into())),
-            ("failed after our update",      standing(Some("Failed"), Some("v1")),          true,  Step::Undone("the endpoint is Failed on v1 instead: no reason given (an alarm rolled it back)".into())),
-            ("failed before any attempt",    standing(Some("Failed"), Some("v1")),          false, Step::Busy("Failed".into())),
-            ("deleted after we created it",  standing(None, None),                          true,  Step::Undone("the endpoint deploy created is gone".into())),
+            ("no endpoint",                           stands(None, None, 0),                    Started::Never,       Step::Create),
+            ("no endpoint though one was started",    stands(None, None, 0),                    Started::Over(None),  Step::Create),
+            ("in service on the old one",             stands(Some("InService"), Some("v1"), 0), Started::Never,       Step::Update),
+            ("a start that died before its call",     stands(Some("InService"), Some("v1"), 0), over(0),              Step::Update),
+            ("in service on ours",                    stands(Some("InService"), Some("v2"), 20), over(0),             Step::OnTarget),
+            ("updating",                              stands(Some("Updating"), Some("v1"), 20), over(0),              Step::Busy("Updating".into())),
+            ("creating",                              stands(Some("Creating"), None, 20),       Started::Over(None),  Step::Busy("Creating".into())),
+            ("back on the old one after our start",   stands(Some("InService"), Some("v1"), 20), over(0),             Step::Undone(rolled_back.into())),
+            ("a person asks again after a rollback",  stands(Some("InService"), Some("v1"), 20), Started::Never,      Step::Update),
+            ("failed",                                stands(Some("Failed"), Some("v2"), 20),   Started::Never,       Step::Undone("endpoint is Failed on v2: SageMaker gave no reason (an alarm rolled it back)".into())),
         ];
-        for (case, standing, attempted, expected) in table {
-            assert_eq!(step(standing, "v2", attempted), expected, "{case}");
+        for (case, stands, started, expected) in table {
+            assert_eq!(step(&stands, "v2", started), expected, "{case}");
         }
+    }
+
+    #[test]
+    fn a_configuration_is_named_by_its_model_and_settings() {
+        let settings = EndpointSettings {
+            name: "tickets".into(),
+            instance_type: "ml.m5.large".into(),
+            instance_count: 1,
+            capture_uri: "s3://artifacts/data-capture/".into(),
+            kms_key_id: None,
+            rollback_alarms: vec![],
+            canary_percent: 10,
+            canary_wait_seconds: 600,
+        };
+        let model = "tickets-classifier-v2-01234567";
+        let name = config_name(model, &settings);
+        assert!(
+            name.starts_with("tickets-classifier-v2-01234567-") && name.len() == model.len() + 7
+        );
+        let bigger = EndpointSettings {
+            instance_count: 2,
+            ..settings.clone()
+        };
+        assert_ne!(
+            config_name(model, &bigger),
+            name,
+            "new settings, new configuration"
+        );
+        assert!(config_name(&"x".repeat(63), &settings).len() <= 63);
     }
 }

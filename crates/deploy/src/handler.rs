@@ -4,12 +4,14 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
-use guardrails_core::aws_events::PackageStateChange;
+use guardrails_core::aws_events::{EndpointStateChange, PackageStateChange};
 use guardrails_core::domain::{DeployRequested, DomainEvent, SOURCE, package_version};
 use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
 use guardrails_core::metric::{DEPLOYS, dimension};
 use guardrails_core::registry::{self, Package};
-use guardrails_core::serving::{Reason, Replaced, SERVING_VERSION, Serving, ServingRecord};
+use guardrails_core::serving::{
+    Reason, Release, Replaced, SERVING_VERSION, Serving, ServingRecord,
+};
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, Notice,
@@ -19,8 +21,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::approval;
-use crate::config::{Config, STAGE};
+use crate::config::{Config, STAGE, Target};
 use crate::decide::{self, Facts, Plan, Version, version_number};
+use crate::endpoint::{self, EndpointSettings, Move, Started, Step};
 use crate::model;
 
 /// What the function did; also its response.
@@ -37,6 +40,14 @@ pub enum Outcome {
         reason: Reason,
         /// The version that served before, if one did.
         previous: Option<String>,
+    },
+    /// The endpoint is moving to the version (created, or updated blue/green); the serving record changes when
+    /// it is there.
+    Releasing {
+        /// The version.
+        package: String,
+        /// The endpoint.
+        endpoint: String,
     },
     /// The newest Approved version serves already.
     Serving {
@@ -76,6 +87,7 @@ impl Outcome {
                 reason: Reason::Rollback,
                 ..
             } => Some("rolled-back"),
+            Outcome::Releasing { .. } => Some("releasing"),
             Outcome::Refused { .. } => Some("refused"),
             Outcome::Stranded { .. } => Some("stranded"),
             Outcome::Serving { .. } | Outcome::Waiting { .. } => None,
@@ -131,6 +143,8 @@ pub enum Trigger {
     },
     /// A person asked for a deploy through the project's bus.
     Requested(DeployRequested),
+    /// An endpoint changed state (SageMaker's own event).
+    Endpoint(EndpointStateChange),
 }
 
 impl Trigger {
@@ -146,12 +160,16 @@ impl Trigger {
                 change: serde_json::from_value(event.detail.clone()).map_err(malformed)?,
                 at: event.time,
             }),
+            ("aws.sagemaker", EndpointStateChange::DETAIL_TYPE) => Ok(Trigger::Endpoint(
+                serde_json::from_value(event.detail.clone()).map_err(malformed)?,
+            )),
             (SOURCE, DeployRequested::DETAIL_TYPE) => Ok(Trigger::Requested(
                 serde_json::from_value(event.detail.clone()).map_err(malformed)?,
             )),
             (source, detail_type) => Err(DeployError::Unrecognised(format!(
-                "{detail_type:?} from {source:?}; expected {} (aws.sagemaker) or {} ({SOURCE})",
+                "{detail_type:?} from {source:?}; expected {} or {} (aws.sagemaker) or {} ({SOURCE})",
                 PackageStateChange::DETAIL_TYPE,
+                EndpointStateChange::DETAIL_TYPE,
                 DeployRequested::DETAIL_TYPE
             ))),
         }
@@ -231,6 +249,12 @@ impl Function for Deploy {
                 package_version(package),
                 previous.as_deref().map_or("", package_version)
             ),
+            Outcome::Releasing { package, endpoint } => {
+                format!(
+                    "endpoint {endpoint} is moving to {}",
+                    package_version(package)
+                )
+            }
             Outcome::Serving { package } => format!("{} serves already", package_version(package)),
             Outcome::Refused { package, reason } => {
                 format!("refused {}: {reason}", package_version(package))
@@ -239,6 +263,24 @@ impl Function for Deploy {
             Outcome::Waiting { reason } => format!("waiting: {reason}"),
         }
     }
+}
+
+/// A version deploy makes serve, as decided.
+struct Serve<'a> {
+    package: &'a Package,
+    record: &'a LineageRecord,
+    approved_by: String,
+    reason: Reason,
+    /// A person asked for it (Deploy Requested): a release the endpoint undid is tried again.
+    asked: bool,
+}
+
+/// The version the endpoint should run, and how it moves there.
+struct Wanted<'a> {
+    package: &'a str,
+    model: &'a str,
+    how: Move,
+    asked: bool,
 }
 
 /// The newest Approved version as checked: the registry's view, and its verified record or why it fails.
@@ -270,6 +312,21 @@ impl Deploy {
                 (Some(change.arn.as_str()), None, Some(now))
             }
             Trigger::Requested(request) => (None, Some(request), None),
+            Trigger::Endpoint(change) => {
+                let ours = match &self.config.target {
+                    Target::Endpoint(settings) => settings.name == change.endpoint_name,
+                    Target::Batch => false,
+                };
+                if !ours {
+                    return Ok(Outcome::Waiting {
+                        reason: format!(
+                            "endpoint {} is not the one deploy serves",
+                            change.endpoint_name
+                        ),
+                    });
+                }
+                (None, None, None)
+            }
         };
         let newest = registry::newest_approved(&self.sagemaker, group).await?;
         if let Some(request) = requested
@@ -284,7 +341,8 @@ impl Deploy {
             Some(package) => Some(self.candidate(package).await?),
             None => None,
         };
-        self.reconcile(candidate, subject).await
+        let asked = matches!(trigger, Trigger::Requested(_));
+        self.reconcile(candidate, subject, asked).await
     }
 
     /// Signs the approval `change` reports, once per package, when the version is Approved now and was
@@ -420,6 +478,7 @@ impl Deploy {
         &self,
         candidate: Option<Candidate>,
         subject: Option<&str>,
+        asked: bool,
     ) -> Result<Outcome, DeployError> {
         let group = &self.config.model_package_group;
         let current = self.serving.current(group).await?;
@@ -471,12 +530,18 @@ impl Deploy {
                 current,
             ) => match c.record {
                 Ok(record) => {
-                    self.serve(&c.package, &record, approved_by, reason, current)
-                        .await
+                    let serve = Serve {
+                        package: &c.package,
+                        record: &record,
+                        approved_by,
+                        reason,
+                        asked,
+                    };
+                    self.serve(serve, current).await
                 }
                 Err(reason) => self.refuse(&c.package.arn, reason).await,
             },
-            (Plan::Keep, _, Some(current)) => self.keep(current).await,
+            (Plan::Keep, _, Some(current)) => self.keep(current, asked).await,
             (Plan::Refuse(reason), Some(c), _) => self.refuse(&c.package.arn, reason).await,
             (Plan::Stranded(reason), _, Some(current)) => {
                 self.stranded(&current.package_arn, reason).await
@@ -488,16 +553,20 @@ impl Deploy {
         }
     }
 
-    /// Makes `package` serve: its SageMaker model, then the serving record (only over the one decided from),
-    /// then the notice, then the history entry that says it was announced.
+    /// Makes `package` serve: its SageMaker model, the endpoint on it (real-time), then the serving record (only
+    /// over the one decided from), then the notice, then the history entry that says it was announced.
     async fn serve(
         &self,
-        package: &Package,
-        record: &LineageRecord,
-        approved_by: String,
-        reason: Reason,
+        serve: Serve<'_>,
         seen: Option<ServingRecord>,
     ) -> Result<Outcome, DeployError> {
+        let Serve {
+            package,
+            record,
+            approved_by,
+            reason,
+            asked,
+        } = serve;
         let group = &self.config.model_package_group;
         let lineage_sha256 = digest(package);
         let number = version_number(&package.arn).unwrap_or_default();
@@ -514,6 +583,21 @@ impl Deploy {
             let reason =
                 format!("model {model_name} exists and is not the one deploy makes: {why}");
             return self.refuse(&package.arn, reason).await;
+        }
+        if let Target::Endpoint(settings) = &self.config.target {
+            let how = match reason {
+                Reason::Release => Move::Canary,
+                Reason::Rollback => Move::AllAtOnce,
+            };
+            let wanted = Wanted {
+                package: &package.arn,
+                model: &model_name,
+                how,
+                asked,
+            };
+            if let Some(meanwhile) = self.release(settings, wanted).await? {
+                return Ok(meanwhile);
+            }
         }
         let job = &record.training.job_name;
         let next = ServingRecord {
@@ -547,14 +631,120 @@ impl Deploy {
         })
     }
 
-    /// The newest Approved version serves already: announced, unless an interrupted deploy left that undone.
-    async fn keep(&self, current: ServingRecord) -> Result<Outcome, DeployError> {
+    /// The newest Approved version serves already: announced, unless an interrupted deploy left that undone; in
+    /// real-time, the endpoint is brought back to it if it runs anything else (a release the registry withdrew
+    /// while its canary ran, or a change by hand).
+    async fn keep(&self, current: ServingRecord, asked: bool) -> Result<Outcome, DeployError> {
+        if let Target::Endpoint(settings) = &self.config.target {
+            let wanted = Wanted {
+                package: &current.package_arn,
+                model: &current.model_name,
+                how: Move::AllAtOnce,
+                asked,
+            };
+            if let Some(meanwhile) = self.release(settings, wanted).await? {
+                return Ok(meanwhile);
+            }
+        }
         if !self.serving.announced(&current).await? {
             self.announce(&current).await?;
         }
         Ok(Outcome::Serving {
             package: current.package_arn,
         })
+    }
+
+    /// Brings the endpoint onto the wanted version's model: `None` once it runs it, else what happens meanwhile
+    /// (it is being created or moved, it is busy, or the move was undone and is not tried again unasked).
+    async fn release(
+        &self,
+        settings: &EndpointSettings,
+        wanted: Wanted<'_>,
+    ) -> Result<Option<Outcome>, DeployError> {
+        let group = &self.config.model_package_group;
+        let config = endpoint::config_name(wanted.model, settings);
+        let marker = self.serving.release(group).await?.filter(|r| {
+            r.endpoint == settings.name && r.endpoint_config == config && !wanted.asked
+        });
+        let stands = endpoint::describe(&self.sagemaker, &settings.name).await?;
+        let started = marker
+            .as_ref()
+            .map_or(Started::Never, |m| Started::Over(m.endpoint_modified));
+        let step = endpoint::step(&stands, &config, started);
+        let version = package_version(wanted.package);
+        if let Some(why) = marker.as_ref().and_then(|m| m.undone.as_ref())
+            && step != Step::OnTarget
+        {
+            return Ok(Some(Outcome::Waiting {
+                reason: format!(
+                    "{version}'s release was undone ({why}); a person's Deploy Requested tries it again"
+                ),
+            }));
+        }
+        let mut release = Release {
+            group: group.clone(),
+            package_arn: wanted.package.to_owned(),
+            endpoint: settings.name.clone(),
+            endpoint_config: config.clone(),
+            started: Utc::now(),
+            endpoint_modified: stands.modified,
+            undone: None,
+        };
+        let how = match step {
+            Step::OnTarget => return Ok(None),
+            Step::Busy(status) => {
+                return Ok(Some(Outcome::Waiting {
+                    reason: format!(
+                        "endpoint {} is {status}: its next state change decides",
+                        settings.name
+                    ),
+                }));
+            }
+            Step::Undone(why) => {
+                self.undone(wanted.package, &why).await?;
+                release.undone = Some(why.clone());
+                if let Some(marker) = marker {
+                    release.started = marker.started;
+                    release.endpoint_modified = marker.endpoint_modified;
+                }
+                self.serving.record_release(&release).await?;
+                return Ok(Some(Outcome::Refused {
+                    package: wanted.package.to_owned(),
+                    reason: why,
+                }));
+            }
+            Step::Create => Move::Create,
+            Step::Update => wanted.how,
+        };
+        endpoint::ensure_config(&self.sagemaker, settings, &config, wanted.model).await?;
+        // Recorded before the call: a deploy that dies after it finds the endpoint changed since and waits for it.
+        self.serving.record_release(&release).await?;
+        endpoint::move_to(&self.sagemaker, settings, &config, how).await?;
+        tracing::info!(endpoint = %settings.name, endpoint_config = %config, ?how, "endpoint moving");
+        Ok(Some(Outcome::Releasing {
+            package: wanted.package.to_owned(),
+            endpoint: settings.name.clone(),
+        }))
+    }
+
+    /// A release the endpoint did not take, loudly.
+    async fn undone(&self, package: &str, why: &str) -> Result<(), DeployError> {
+        tracing::warn!(%package, %why, "release undone");
+        let version = package_version(package);
+        let notice = Notice {
+            severity: Severity::Critical,
+            kind: "release-undone".to_owned(),
+            title: format!("Release undone: {version} does not serve"),
+            body: format!(
+                "The endpoint did not take {package}: {why}.\n\nWhat serves is unchanged. The endpoint's alarms \
+                 (5xx errors, latency) roll a canary back; their history and the endpoint's events say which fired. \
+                 deploy does not try {version} again on its own: reject it in the registry, or, once the cause is \
+                 mended, send Deploy Requested naming it."
+            ),
+            details: json!({"package": package, "reason": why}),
+        };
+        self.notifier.send(&notice).await?;
+        Ok(())
     }
 
     async fn announce(&self, serving: &ServingRecord) -> Result<(), DeployError> {

@@ -8,7 +8,7 @@ use guardrails_core::AwsError;
 use crate::config::ModelSettings;
 
 /// SageMaker's limit on a model name.
-const MAX_NAME: usize = 63;
+pub(crate) const MAX_NAME: usize = 63;
 
 /// `<group>-v<n>-<first 8 hex of the lineage digest>`, the group cut so the whole fits SageMaker's 63 characters
 /// and its pattern (letters, digits and hyphens, no hyphen first or last).

@@ -36,6 +36,21 @@ struct World {
 
 impl World {
     async fn new() -> Self {
+        World::with(&[]).await
+    }
+
+    /// Serving the real-time endpoint `endpoint`.
+    async fn realtime(endpoint: &str) -> Self {
+        World::with(&[
+            ("SERVING", "realtime"),
+            ("ENDPOINT_NAME", endpoint),
+            ("CAPTURE_URI", "s3://artifacts/data-capture/"),
+            ("ROLLBACK_ALARMS", "tickets-5xx,tickets-latency"),
+        ])
+        .await
+    }
+
+    async fn with(extra: &[(&str, &str)]) -> Self {
         let sdk = emulator().sdk_config().await;
         let bucket = KmsBucket::create(&sdk, "state").await;
         let key = testkit::signing_key(&sdk).await;
@@ -48,7 +63,7 @@ impl World {
             .send()
             .await
             .unwrap();
-        let config = Config::from_env(&Env::from_pairs([
+        let base = [
             ("NOTICE_TOPIC_ARN", topic.topic_arn.as_str()),
             ("STATE_BUCKET", bucket.name.as_str()),
             ("MODEL_PACKAGE_GROUP", group.as_str()),
@@ -57,8 +72,8 @@ impl World {
                 "SAGEMAKER_ROLE_ARN",
                 "arn:aws:iam::123456789012:role/sagemaker-execution",
             ),
-        ]))
-        .unwrap();
+        ];
+        let config = Config::from_env(&Env::from_pairs(base.iter().chain(extra).copied())).unwrap();
         let deploy = Deploy::from_sdk(&sdk, config).unwrap();
         let state = StateStore::new(aws::s3_client(&sdk), &bucket.name);
         World {
@@ -136,6 +151,14 @@ impl World {
             .handle(Trigger::read(event).unwrap())
             .await
             .unwrap()
+    }
+
+    /// SageMaker's state change of `endpoint`, as EventBridge delivers it.
+    async fn endpoint_changed(&self, endpoint: &str) -> Result<Outcome, deploy::DeployError> {
+        let mut event = fixture("sagemaker-endpoint-in-service.json");
+        event["detail"]["EndpointName"] = json!(endpoint);
+        let event: EventBridgeEvent<Value> = serde_json::from_value(event).unwrap();
+        self.deploy.handle(Trigger::read(event).unwrap()).await
     }
 
     /// SageMaker's state change of `package` is refused, for a reason that says `why`.
@@ -519,4 +542,115 @@ async fn an_approval_stored_but_never_signed_is_signed_by_the_next_delivery() {
     );
     let approvals = w.lineage().approvals("train-1").await.unwrap();
     assert_eq!(approvals, [approval], "the stored approval, signed");
+}
+
+#[tokio::test]
+async fn realtime_the_endpoint_runs_the_release_before_the_record_names_it_and_an_undone_release_waits_for_a_person()
+ {
+    let endpoint = unique_name("tickets-endpoint");
+    let w = World::realtime(&endpoint).await;
+    let v1 = w
+        .version("train-1", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    let releasing = |package: &str| Outcome::Releasing {
+        package: package.to_owned(),
+        endpoint: endpoint.clone(),
+    };
+    assert_eq!(w.changed(&v1).await, releasing(&v1));
+    assert_eq!(
+        w.serving_arn().await,
+        None,
+        "nothing serves until the endpoint runs it"
+    );
+    let described = w
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(&endpoint)
+        .send()
+        .await
+        .unwrap();
+    let config = w
+        .sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(described.endpoint_config_name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let capture = config.data_capture_config().unwrap();
+    assert_eq!(capture.enable_capture(), Some(true));
+    assert_eq!(
+        capture.destination_s3_uri(),
+        Some("s3://artifacts/data-capture/")
+    );
+    // The emulator's endpoints are born InService: its state change makes the release the serving record.
+    assert_eq!(
+        w.endpoint_changed(&endpoint).await.unwrap(),
+        deployed(&v1, "model-gate", Reason::Release, None)
+    );
+    assert_eq!(w.notices(1).await[0].0, "model-deployed");
+    let other = w.endpoint_changed("someone-elses-endpoint").await.unwrap();
+    assert!(matches!(other, Outcome::Waiting { .. }), "{other:?}");
+
+    // v2's canary: deploy records the release, then calls UpdateEndpoint, which the emulator lacks.
+    let v2 = w
+        .version("train-2", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    let event = {
+        let mut event = fixture("sagemaker-model-package-approved.json");
+        event["detail"]["ModelPackageGroupName"] = json!(w.group);
+        event["detail"]["ModelPackageArn"] = json!(v2);
+        serde_json::from_value::<EventBridgeEvent<Value>>(event).unwrap()
+    };
+    let error = w
+        .deploy
+        .handle(Trigger::read(event).unwrap())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("UpdateEndpoint"), "{error}");
+    // SageMaker rolls the canary back on an alarm: the endpoint is on v1's configuration again, changed since.
+    w.sagemaker
+        .delete_endpoint()
+        .endpoint_name(&endpoint)
+        .send()
+        .await
+        .unwrap();
+    w.sagemaker
+        .create_endpoint()
+        .endpoint_name(&endpoint)
+        .endpoint_config_name(described.endpoint_config_name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let undone = w.endpoint_changed(&endpoint).await.unwrap();
+    assert!(
+        matches!(&undone, Outcome::Refused { package, reason } if package == &v2 && reason.contains("rolled it back")),
+        "{undone:?}"
+    );
+    let notices = w.notices(1).await;
+    assert_eq!(
+        (notices[0].0.as_str(), notices[0].1.as_str()),
+        ("release-undone", "critical")
+    );
+    assert_eq!(
+        w.serving_arn().await.as_deref(),
+        Some(v1.as_str()),
+        "v1 serves on"
+    );
+    // Told once; later events wait for a person instead of starting the same canary again.
+    let again = w.endpoint_changed(&endpoint).await.unwrap();
+    assert!(
+        matches!(&again, Outcome::Waiting { reason } if reason.contains("undone")),
+        "{again:?}"
+    );
+    // A person asks for v2 again: the canary is started again (the emulator's UpdateEndpoint refuses it).
+    let request = DeployRequested {
+        model_package_arn: Some(v2.clone()),
+        requested_by: Some("luis".to_owned()),
+    };
+    let retried = w
+        .deploy
+        .handle(Trigger::Requested(request))
+        .await
+        .unwrap_err();
+    assert!(retried.to_string().contains("UpdateEndpoint"), "{retried}");
 }

@@ -9,7 +9,7 @@ use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOu
 use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::types::{CapacitySizeType, CaptureMode, TrafficRoutingConfigType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use deploy::endpoint::{EndpointSettings, ensure_config, move_to};
+use deploy::endpoint::{EndpointSettings, Move, ensure_config, move_to};
 
 fn settings(alarms: &[&str]) -> EndpointSettings {
     EndpointSettings {
@@ -87,11 +87,48 @@ async fn an_update_is_blue_green_with_a_canary_and_rolls_back_on_the_alarms() {
         .then_output(|| CreateEndpointOutput::builder().build());
     let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&update, &create]);
     let alarms = settings(&["tickets-5xx", "tickets-latency"]);
-    move_to(&client, &alarms, "tickets-classifier-v2-01234567", false)
-        .await
-        .unwrap();
-    move_to(&client, &alarms, "tickets-classifier-v1-89abcdef", true)
-        .await
-        .unwrap();
+    move_to(
+        &client,
+        &alarms,
+        "tickets-classifier-v2-01234567",
+        Move::Canary,
+    )
+    .await
+    .unwrap();
+    move_to(
+        &client,
+        &alarms,
+        "tickets-classifier-v1-89abcdef",
+        Move::Create,
+    )
+    .await
+    .unwrap();
     assert_eq!((update.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_move_back_shifts_all_traffic_at_once_and_is_not_rolled_back_to_what_was_withdrawn() {
+    let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
+        .match_requests(|r| {
+            let deployment = r.deployment_config().unwrap();
+            let routing = deployment
+                .blue_green_update_policy()
+                .and_then(|p| p.traffic_routing_configuration())
+                .unwrap();
+            r.endpoint_config_name() == Some("tickets-classifier-v1-89abcdef")
+                && routing.r#type() == Some(&TrafficRoutingConfigType::AllAtOnce)
+                && deployment.auto_rollback_configuration().is_none()
+        })
+        .then_output(|| UpdateEndpointOutput::builder().build());
+    let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&update]);
+    let alarms = settings(&["tickets-5xx", "tickets-latency"]);
+    move_to(
+        &client,
+        &alarms,
+        "tickets-classifier-v1-89abcdef",
+        Move::AllAtOnce,
+    )
+    .await
+    .unwrap();
+    assert_eq!(update.num_calls(), 1, "the request as asserted");
 }

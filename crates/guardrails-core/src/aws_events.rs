@@ -181,6 +181,27 @@ impl PackageStateChange {
     pub const DETAIL_TYPE: &'static str = "SageMaker Model Package State Change";
 }
 
+/// The detail of SageMaker's "SageMaker Endpoint State Change": which endpoint. Its status in the event may be
+/// older than the endpoint's (several events per change, in no guaranteed order), so the reader describes the
+/// endpoint instead of trusting it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointStateChange {
+    /// The endpoint.
+    pub endpoint_name: String,
+    /// Its status as the event saw it (`IN_SERVICE`, `UPDATING`…).
+    #[serde(default)]
+    pub endpoint_status: Option<String>,
+    /// The configuration it ran as the event saw it.
+    #[serde(default)]
+    pub endpoint_config_name: Option<String>,
+}
+
+impl EndpointStateChange {
+    /// The `detail-type` SageMaker sends it with.
+    pub const DETAIL_TYPE: &'static str = "SageMaker Endpoint State Change";
+}
+
 /// SageMaker's `UserContext`, as the event carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

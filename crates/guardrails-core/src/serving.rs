@@ -61,6 +61,31 @@ pub struct ServingRecord {
     pub previous: Option<String>,
 }
 
+/// A release to a real-time endpoint under way: deploy writes it before it moves the endpoint, so the endpoint's
+/// next state tells whether that move took. An endpoint changed since (its last-modified time is no longer
+/// `endpoint_modified`) and not on the configuration was rolled back by its alarms or failed: that release is
+/// not retried until a person asks for it, and `undone` says why once the notice went out. Kept at `serving/<group>.release.json`, which only deploy writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// The group.
+    pub group: String,
+    /// The version being released.
+    pub package_arn: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The endpoint configuration it is moved to.
+    pub endpoint_config: String,
+    /// When deploy started moving it (before the call).
+    pub started: DateTime<Utc>,
+    /// The endpoint's last-modified time then, SageMaker's clock (`None`: no endpoint yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_modified: Option<DateTime<Utc>>,
+    /// Why the endpoint is not on it, once that was announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone: Option<String>,
+}
+
 /// What [`Serving::replace`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Replaced {
@@ -84,6 +109,35 @@ impl Serving {
 
     fn key(group: &str) -> String {
         format!("{SERVING_PREFIX}{group}.json")
+    }
+
+    fn release_key(group: &str) -> String {
+        format!("{SERVING_PREFIX}{group}.release.json")
+    }
+
+    /// The group's latest real-time release, if deploy started one.
+    ///
+    /// # Errors
+    /// [`StateError`] when the state bucket fails or the document does not read.
+    pub async fn release(&self, group: &str) -> Result<Option<Release>, StateError> {
+        Ok(self
+            .state
+            .read(&Self::release_key(group))
+            .await?
+            .map(|s| s.value))
+    }
+
+    /// Records `release` as the group's latest, over whatever was there.
+    ///
+    /// # Errors
+    /// [`StateError`] when the state bucket fails.
+    pub async fn record_release(&self, release: &Release) -> Result<(), StateError> {
+        self.state
+            .update::<Release, _>(&Self::release_key(&release.group), |_| {
+                Change::Write(release.clone())
+            })
+            .await?;
+        Ok(())
     }
 
     /// Where a change is kept once announced: `serving/<group>/history/<since>-<version>.json`.
