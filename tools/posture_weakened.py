@@ -135,6 +135,12 @@ WEAKENINGS = [
         "state.guard/serving_record_written_by_deploy_alone",
     ),
     (
+        "endpoint-moved-by-an-ml-engineer",
+        "            Action: [sagemaker:ListModelPackages, sagemaker:ListTrainingJobs]",
+        "            Action: [sagemaker:ListModelPackages, sagemaker:ListTrainingJobs, sagemaker:UpdateEndpoint]",
+        "state.guard/endpoints_moved_by_deploy_alone",
+    ),
+    (
         "lineage-key-that-encrypts",
         "      KeySpec: ECC_NIST_P256\n      KeyUsage: SIGN_VERIFY",
         "      KeySpec: RSA_2048\n      KeyUsage: ENCRYPT_DECRYPT",

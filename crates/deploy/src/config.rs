@@ -46,6 +46,7 @@ impl Target {
                 capture_uri: env.required("CAPTURE_URI")?,
                 kms_key_id: env.optional("KMS_KEY_ID"),
                 rollback_alarms: env.list("ROLLBACK_ALARMS"),
+                project: env.optional_or("PROJECT", "mlops-guardrails"),
                 canary_percent: env.parse_or("CANARY_PERCENT", 10)?,
                 canary_wait_seconds: env.parse_or("CANARY_WAIT_SECONDS", 600)?,
             })),

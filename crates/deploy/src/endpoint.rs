@@ -7,7 +7,7 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::{
     Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, CaptureMode,
     CaptureOption, DataCaptureConfig, DeploymentConfig, ProductionVariant,
-    ProductionVariantInstanceType, TrafficRoutingConfig, TrafficRoutingConfigType,
+    ProductionVariantInstanceType, Tag, TrafficRoutingConfig, TrafficRoutingConfigType,
 };
 use chrono::{DateTime, Utc};
 use guardrails_core::AwsError;
@@ -27,6 +27,8 @@ pub struct EndpointSettings {
     pub kms_key_id: Option<String>,
     /// The alarms whose ALARM rolls a release back (`ROLLBACK_ALARMS`, comma-separated).
     pub rollback_alarms: Vec<String>,
+    /// The `project` tag of the configuration and the endpoint, which cost-guard attributes cost by (`PROJECT`).
+    pub project: String,
     /// The canary's share of the fleet, percent (`CANARY_PERCENT`, default 10).
     pub canary_percent: i32,
     /// How long the canary runs before the rest shifts (`CANARY_WAIT_SECONDS`, default 600).
@@ -175,6 +177,7 @@ pub async fn ensure_config(
         .production_variants(variant)
         .data_capture_config(capture)
         .set_kms_key_id(settings.kms_key_id.clone())
+        .tags(project_tag(settings))
         .send()
         .await;
     match created {
@@ -189,6 +192,13 @@ pub async fn ensure_config(
             }
         }
     }
+}
+
+fn project_tag(settings: &EndpointSettings) -> Tag {
+    Tag::builder()
+        .key("project")
+        .value(&settings.project)
+        .build()
 }
 
 /// The endpoint as it stands; all `None` when it does not exist.
@@ -239,6 +249,7 @@ pub async fn move_to(
             .create_endpoint()
             .endpoint_name(endpoint)
             .endpoint_config_name(config)
+            .tags(project_tag(settings))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateEndpoint", endpoint, e))?;
@@ -335,6 +346,7 @@ mod tests {
             capture_uri: "s3://artifacts/data-capture/".into(),
             kms_key_id: None,
             rollback_alarms: vec![],
+            project: "mlops-guardrails".into(),
             canary_percent: 10,
             canary_wait_seconds: 600,
         };

@@ -19,6 +19,7 @@ fn settings(alarms: &[&str]) -> EndpointSettings {
         capture_uri: "s3://artifacts/data-capture/".to_owned(),
         kms_key_id: Some("arn:aws:kms:us-east-1:123456789012:key/data".to_owned()),
         rollback_alarms: alarms.iter().map(|a| (*a).to_owned()).collect(),
+        project: "mlops-guardrails".to_owned(),
         canary_percent: 10,
         canary_wait_seconds: 600,
     }

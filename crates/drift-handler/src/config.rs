@@ -9,20 +9,6 @@ use crate::classify::{ActionPolicy, Actions, DriftKind, Rule};
 /// The metric `Stage` dimension and log name of this function.
 pub const STAGE: &str = guardrails_core::metric::stage::DRIFT_HANDLER;
 
-/// Where the model serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Serving {
-    /// Batch transform jobs use the newest Approved package: rolling back rejects it.
-    Batch,
-    /// A real-time endpoint: rolling back also points it at the target.
-    Realtime {
-        /// The endpoint (`ENDPOINT_NAME`); when unset, the alarm's `Endpoint` dimension.
-        endpoint: Option<String>,
-        /// Execution role of the rollback model (`SAGEMAKER_ROLE_ARN`).
-        role_arn: String,
-    },
-}
-
 /// drift-handler configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -30,8 +16,9 @@ pub struct Config {
     pub common: CommonConfig,
     /// The model package group rolled back (`MODEL_PACKAGE_GROUP`).
     pub model_package_group: String,
-    /// `SERVING`: `batch` (default) or `realtime`.
-    pub serving: Serving,
+    /// The real-time endpoint deploy serves on (`ENDPOINT_NAME`), named in the notice and the Model Rolled Back
+    /// event; deploy moves it when the rollback rejects the degraded version.
+    pub endpoint: Option<String>,
     /// Extra classification rules (`DRIFT_RULES`, a JSON list of `{"namespace", "metricPrefix", "kind"}`),
     /// checked before the built-in ones.
     pub rules: Vec<Rule>,
@@ -60,20 +47,6 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         common.require_notice_topic()?;
-        let serving = match env.optional("SERVING").as_deref() {
-            None | Some("batch") => Serving::Batch,
-            Some("realtime") => Serving::Realtime {
-                endpoint: env.optional("ENDPOINT_NAME"),
-                role_arn: env.required("SAGEMAKER_ROLE_ARN")?,
-            },
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "SERVING",
-                    other,
-                    "expected batch or realtime",
-                ));
-            }
-        };
         let rules: Vec<Rule> = env
             .parse_with("DRIFT_RULES", |json| {
                 serde_json::from_str(json).map_err(|e| {
@@ -105,7 +78,7 @@ impl Config {
         Ok(Config {
             common,
             model_package_group: env.required("MODEL_PACKAGE_GROUP")?,
-            serving,
+            endpoint: env.optional("ENDPOINT_NAME"),
             rules,
             actions,
             state_bucket,
@@ -141,11 +114,10 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let config = with(&[]).unwrap();
-        assert_eq!(config.serving, Serving::Batch);
+        assert_eq!(config.endpoint, None);
         assert_eq!(config.actions, ActionPolicy::default());
         let config = with(&[
-            ("SERVING", "realtime"),
-            ("SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/sm"),
+            ("ENDPOINT_NAME", "tickets-classifier"),
             ("DRIFT_ACTIONS", r#"{"data-drift": {"retrain": false}}"#),
             (
                 "DRIFT_RULES",
@@ -153,10 +125,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert!(matches!(
-            config.serving,
-            Serving::Realtime { endpoint: None, .. }
-        ));
+        assert_eq!(config.endpoint.as_deref(), Some("tickets-classifier"));
         assert!(!config.actions.for_kind(DriftKind::DataDrift).retrain);
         assert!(
             config.actions.for_kind(DriftKind::ModelQuality).rollback,
@@ -167,9 +136,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let cases: [(&[(&str, &str)], &str); 5] = [
-            (&[("SERVING", "stream")], "SERVING"),
-            (&[("SERVING", "realtime")], "SAGEMAKER_ROLE_ARN"),
+        let cases: [(&[(&str, &str)], &str); 3] = [
             (&[("DRIFT_RULES", r#"[{"kind": "bias"}]"#)], "DRIFT_RULES"),
             (
                 &[("DRIFT_RULES", r#"[{"namespace": "x", "kind": "weird"}]"#)],

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::alarm::{self, AlarmEvent, NotAnAlarm};
 use crate::classify::{Actions, AlarmFacts, DriftKind, Response, classify, respond};
-use crate::config::{Config, STAGE, Serving};
+use crate::config::{Config, STAGE};
 use crate::registry::Registry;
 use crate::rollback::{Package, newest, target};
 use guardrails_core::metric::{DRIFT_ALARMS, ROLLBACKS, dimension};
@@ -24,13 +24,13 @@ use guardrails_core::metric::{DRIFT_ALARMS, ROLLBACKS, dimension};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Rollback {
-    /// The degraded version is Rejected and the target serves.
+    /// The degraded version is Rejected; deploy makes the target serve.
     RolledBack {
         /// The degraded version.
         from: String,
-        /// The version now serving.
+        /// The version deploy makes serve again.
         to: String,
-        /// The endpoint updated (real-time).
+        /// The endpoint deploy moves back (real-time).
         #[serde(skip_serializing_if = "Option::is_none")]
         endpoint: Option<String>,
     },
@@ -361,14 +361,7 @@ impl DriftHandler {
         // A delivery that already rejected the degraded version recorded the pair: resume from it, not from the
         // registry's listing, which may lag and name the next version down.
         if let Some((from, to)) = claim.data().rejected.clone() {
-            let endpoint = self.rollback_endpoint(facts);
-            let serving = match &endpoint {
-                Some(endpoint) => self.registry.serving(endpoint).await?,
-                None => None,
-            };
-            return self
-                .repoint_and_announce(facts, from, to, serving, endpoint)
-                .await;
+            return self.announce_rollback(facts, from, to).await;
         }
         let group = &self.config.model_package_group;
         let key = facts.transition_key();
@@ -379,91 +372,54 @@ impl DriftHandler {
             .iter()
             .find(|(_, d)| d.as_deref().is_some_and(|d| d.contains(&key)))
             .map(|(p, _)| p.clone());
-        let degraded = match self.degraded(facts, &approved, earlier.as_ref()).await? {
+        let degraded = match self.degraded(&approved, earlier.as_ref()).await? {
             Ok(degraded) => degraded,
             Err(refused) => return Ok(refused),
         };
         let already_rejected = earlier.is_some();
-        let to = match rollback_target(
-            group,
-            &approved,
-            &rejections,
-            &degraded.package,
-            already_rejected,
-        ) {
+        let to = match rollback_target(group, &approved, &rejections, &degraded, already_rejected) {
             Ok(to) => to.clone(),
             Err(refused) => return Ok(refused),
         };
         // Reject first, naming the transition: a retry after a later failure then finds it and resumes.
         if !already_rejected {
-            self.reject(facts, &degraded.package, &to, &key).await?;
+            self.reject(facts, &degraded, &to, &key).await?;
         }
-        claim.data_mut().rejected = Some((degraded.package.clone(), to.clone()));
+        claim.data_mut().rejected = Some((degraded.clone(), to.clone()));
         claim.record(DriftStep::Rejected).await?;
-        let Degraded {
-            package,
-            serving,
-            endpoint,
-        } = degraded;
-        self.repoint_and_announce(facts, package, to, serving, endpoint)
-            .await
+        self.announce_rollback(facts, degraded, to).await
     }
 
-    /// The version to roll back from: the one this transition already rejected, else the newest approved
-    /// (batch) or the one the endpoint serves (real-time); the refusal when there is none.
+    /// The version to roll back from: the one this transition already rejected, else the one deploy's serving
+    /// record names (batch and real-time alike), else the newest Approved (before deploy's first record); the
+    /// refusal when there is none.
     async fn degraded(
         &self,
-        facts: &AlarmFacts,
         approved: &[Package],
         earlier: Option<&Package>,
-    ) -> Result<OrRefused<Degraded>, DriftError> {
-        let refused = |reason| Ok(Err(Rollback::Refused { reason }));
-        match &self.config.serving {
-            Serving::Batch => {
-                let serving = match earlier {
-                    Some(package) => Some(package.clone()),
-                    None => match self.batch_serving(approved).await? {
-                        Ok(serving) => serving,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    },
-                };
-                match serving.or_else(|| newest(approved).cloned()) {
-                    Some(package) => Ok(Ok(Degraded {
-                        package,
-                        serving: None,
-                        endpoint: None,
-                    })),
-                    None => refused(format!(
-                        "{} has no approved version: nothing serves, nothing to roll back",
-                        self.config.model_package_group
-                    )),
-                }
-            }
-            Serving::Realtime { .. } => {
-                let Some(endpoint) = self.rollback_endpoint(facts) else {
-                    return refused(
-                        "no endpoint: set ENDPOINT_NAME or give the alarm an Endpoint dimension"
-                            .into(),
-                    );
-                };
-                let Some(serving) = self.registry.serving(&endpoint).await? else {
-                    return refused(format!(
-                        "endpoint {endpoint} serves a model that was not created from a model package: nothing to roll back in the registry"
-                    ));
-                };
-                Ok(Ok(Degraded {
-                    package: earlier.cloned().unwrap_or_else(|| serving.package.clone()),
-                    serving: Some(serving),
-                    endpoint: Some(endpoint),
-                }))
-            }
+    ) -> Result<OrRefused<Package>, DriftError> {
+        let serving = match earlier {
+            Some(package) => Some(package.clone()),
+            None => match self.serving(approved).await? {
+                Ok(serving) => serving,
+                Err(refusal) => return Ok(Err(refusal)),
+            },
+        };
+        match serving.or_else(|| newest(approved).cloned()) {
+            Some(package) => Ok(Ok(package)),
+            None => Ok(Err(Rollback::Refused {
+                reason: format!(
+                    "{} has no approved version: nothing serves, nothing to roll back",
+                    self.config.model_package_group
+                ),
+            })),
         }
     }
 
-    /// The version batch inference runs: the group's serving record (deploy's), found among the Approved
-    /// versions; `None` before deploy wrote one (the newest Approved serves then). A serving version no longer
-    /// Approved is being replaced by deploy already: nothing more to reject.
-    async fn batch_serving(
+    /// The version that serves: the group's serving record (deploy's), found among the Approved versions;
+    /// `None` before deploy wrote one (the newest Approved serves then). A serving version no longer Approved is
+    /// being replaced by deploy already: nothing more to reject.
+    async fn serving(
         &self,
         approved: &[Package],
     ) -> Result<OrRefused<Option<Package>>, DriftError> {
@@ -506,39 +462,15 @@ impl DriftHandler {
         Ok(())
     }
 
-    /// The endpoint a real-time rollback acts on (configured, else the alarm's `Endpoint` dimension).
-    fn rollback_endpoint(&self, facts: &AlarmFacts) -> Option<String> {
-        match &self.config.serving {
-            Serving::Batch => None,
-            Serving::Realtime { endpoint, .. } => endpoint
-                .clone()
-                .or_else(|| facts.dimensions.get("Endpoint").cloned()),
-        }
-    }
-
-    /// After the reject: points the endpoint at `to` (real-time, unless it already serves it) and announces
-    /// Model Rolled Back.
-    async fn repoint_and_announce(
+    /// After the reject, which deploy acts on (the endpoint too, in real-time): announces Model Rolled Back.
+    async fn announce_rollback(
         &self,
         facts: &AlarmFacts,
         degraded: Package,
         to: Package,
-        serving: Option<crate::registry::Serving>,
-        endpoint: Option<String>,
     ) -> Result<Rollback, DriftError> {
         let group = &self.config.model_package_group;
-        let key = facts.transition_key();
-        if let (Some(serving), Some(endpoint), Serving::Realtime { role_arn, .. }) =
-            (&serving, &endpoint, &self.config.serving)
-            && serving.package.arn != to.arn
-        {
-            let suffix = format!("{:08x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as u32);
-            let config = self
-                .registry
-                .point_endpoint(endpoint, serving, &to, role_arn, &suffix)
-                .await?;
-            tracing::info!(endpoint = %endpoint, endpoint_config = %config, "endpoint pointed at the rollback target");
-        }
+        let endpoint = self.config.endpoint.clone();
         self.events
             .publish(
                 &ModelRolledBack {
@@ -641,13 +573,6 @@ impl DriftHandler {
 /// A rollback step's result, or the refusal that ends the rollback there.
 type OrRefused<T> = Result<T, Rollback>;
 
-/// The version a rollback moves away from, and on a real-time endpoint what serves it there.
-struct Degraded {
-    package: Package,
-    serving: Option<crate::registry::Serving>,
-    endpoint: Option<String>,
-}
-
 /// The approved version to roll back to from `degraded`; the refusal when none is older, or when `degraded` is
 /// the one an earlier rollback restored and this transition has not rejected it yet.
 fn rollback_target<'a>(
@@ -692,7 +617,7 @@ fn actions_taken(
     let mut severity = severity;
     match rollback {
         Some(Rollback::RolledBack { from, to, endpoint }) => done.push(format!(
-            "Rolled back: {from} is now Rejected; {to} serves{}.",
+            "Rolled back: {from} is now Rejected; deploy makes {to} serve again{}.",
             endpoint
                 .as_ref()
                 .map(|e| format!(" on endpoint {e}"))

@@ -1,6 +1,7 @@
 //! drift-handler: any drift alarm's state change (Model Monitor's namespaces, the project's inference-monitor,
 //! or a team's own detector) → a notice with what drifted and what was done; model-quality drift rolls back to
-//! the previous approved model (registry, and the endpoint for real-time serving); drift asks for retraining.
+//! the previous approved model by rejecting the serving version in the registry (deploy then serves the version
+//! before it, on the endpoint too in real-time); drift asks for retraining.
 //! Each transition is acted on once.
 //!
 //! `main.rs` wires configuration and clients; [`handler`] runs one transition; [`alarm`] reads the event;
@@ -13,5 +14,5 @@ pub mod handler;
 pub mod registry;
 pub mod rollback;
 
-pub use config::{Config, STAGE, Serving};
+pub use config::{Config, STAGE};
 pub use handler::{DriftError, DriftHandler, Outcome, Rollback};

@@ -32,6 +32,11 @@ struct World {
 /// A group with `approved` Approved versions (v1 oldest), a bus rule on the project's events, a topic and a
 /// marker bucket.
 async fn world(approved: usize) -> World {
+    world_on(approved, None).await
+}
+
+/// [`world`], serving on the real-time `endpoint` when given.
+async fn world_on(approved: usize, endpoint: Option<&str>) -> World {
     let sdk = emulator().sdk_config().await;
     let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
     let group = unique_name("tickets");
@@ -69,7 +74,8 @@ async fn world(approved: usize) -> World {
     let bus = BusProbe::create(&sdk, &json!({"source": ["mlops.guardrails"]})).await;
     let notices = TopicProbe::create(&sdk).await;
     let markers = KmsBucket::create(&sdk, "markers").await;
-    let config = Config::from_env(&Env::from_pairs([
+    let endpoint = endpoint.map(|e| ("ENDPOINT_NAME", e));
+    let config = Config::from_env(&Env::from_pairs(endpoint.into_iter().chain([
         ("EVENT_BUS_NAME", bus.bus_name.as_str()),
         ("NOTICE_TOPIC_ARN", notices.topic_arn.as_str()),
         ("MODEL_PACKAGE_GROUP", group.as_str()),
@@ -78,7 +84,7 @@ async fn world(approved: usize) -> World {
             "DASHBOARD_URL",
             "https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/mlops-guardrails",
         ),
-    ]))
+    ])))
     .unwrap();
     // Clients that fail only when a test scripts it.
     let faults = Faults::new();
@@ -336,8 +342,19 @@ async fn no_earlier_version_is_a_critical_notice_and_changes_nothing() {
 
 #[tokio::test]
 async fn batch_rolls_back_the_version_deploy_made_serve_not_the_newest_approved_one() {
+    rolls_back_the_version_deploy_made_serve(None).await;
+}
+
+/// In real-time too the rollback is the rejection alone: deploy moves the endpoint (the emulator has none here, so
+/// any endpoint call would fail the handler).
+#[tokio::test]
+async fn realtime_rolls_back_in_the_registry_alone_and_names_the_endpoint_deploy_moves() {
+    rolls_back_the_version_deploy_made_serve(Some("tickets-classifier")).await;
+}
+
+async fn rolls_back_the_version_deploy_made_serve(endpoint: Option<&str>) {
     use guardrails_core::serving::{Reason, SERVING_VERSION, Serving, ServingRecord};
-    let world = world(3).await;
+    let world = world_on(3, endpoint).await;
     // deploy serves version 2: version 3 is Approved but was refused (its lineage did not verify).
     let sdk = emulator().sdk_config().await;
     let record = ServingRecord {
@@ -377,6 +394,16 @@ async fn batch_rolls_back_the_version_deploy_made_serve_not_the_newest_approved_
     assert_eq!(
         World::statuses(&world.registry().await),
         ["Approved", "Rejected", "Approved"]
+    );
+    let events = world.bus.events(2, WAIT).await;
+    let rolled_back = events
+        .iter()
+        .find(|e| e["detail-type"] == "Model Rolled Back")
+        .unwrap();
+    assert_eq!(
+        rolled_back["detail"]["endpointName"].as_str(),
+        endpoint,
+        "{rolled_back}"
     );
 }
 
