@@ -517,8 +517,12 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
     assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
     assert_eq!(
         ended.gate_payload,
-        Some(json!({"training_job_name": job, "model_package_group": world.group})),
-        "the gate is asked about the job that ran, by name"
+        Some(json!({
+            "training_job_name": job,
+            "model_package_group": world.group,
+            "inference_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve:1",
+        })),
+        "the gate is asked about the job that ran, by name, and the image it is registered with (pinned in lineage)"
     );
 
     // The job the emulator's SageMaker received: spot first, in the configured subnets, with the trigger's tags.

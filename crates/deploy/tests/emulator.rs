@@ -98,15 +98,19 @@ impl World {
     }
 
     /// A version trained by `job`, the gate's `decision` in its signed lineage record, registered `status` with
-    /// the model at `model` (the job's own when `None`).
+    /// the model at `model` (the job's own when `None`); its record pins `pinned` as its image when given (the
+    /// image the package is registered with otherwise).
     async fn version_of(
         &self,
         job: &str,
         decision: &str,
         status: ModelApprovalStatus,
-        model: Option<&str>,
+        (model, pinned): (Option<&str>, Option<&str>),
     ) -> String {
         let mut record = testkit::lineage_record(job);
+        if let Some(image) = pinned {
+            record.training.inference_image = Some(image.to_owned());
+        }
         record.training.model_data_url = format!("s3://artifacts/models/{job}/output/model.tar.gz");
         record.verdict.decision = decision.to_owned();
         record.baseline = None;
@@ -123,7 +127,7 @@ impl World {
     }
 
     async fn version(&self, job: &str, decision: &str, status: ModelApprovalStatus) -> String {
-        self.version_of(job, decision, status, None).await
+        self.version_of(job, decision, status, (None, None)).await
     }
 
     /// A person changes `package`'s status in the registry.
@@ -428,7 +432,7 @@ async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves
             "train-3",
             "Approved",
             ModelApprovalStatus::Approved,
-            Some("s3://elsewhere/model.tar.gz"),
+            (Some("s3://elsewhere/model.tar.gz"), None),
         )
         .await;
     w.refused(&v3, "s3://elsewhere/model.tar.gz").await;
@@ -454,18 +458,34 @@ async fn a_tampered_borrowed_or_gate_rejected_version_is_refused_and_what_serves
     )
     .await;
     w.refused(&v5, "missing").await;
+    w.set_status(&v5, ModelApprovalStatus::Rejected, "by hand")
+        .await;
+
+    // The right model, with another image than the one its record pins (an image swapped in the registry).
+    let v6 = w
+        .version_of(
+            "train-6",
+            "Approved",
+            ModelApprovalStatus::Approved,
+            (
+                None,
+                Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve@sha256:0a1b"),
+            ),
+        )
+        .await;
+    w.refused(&v6, "the lineage record pins").await;
 
     assert_eq!(
         w.serving_arn().await.as_deref(),
         Some(v1.as_str()),
         "unchanged"
     );
-    let notices = w.notices(5).await;
+    let notices = w.notices(6).await;
     let refused: Vec<_> = notices
         .iter()
         .filter(|(kind, severity, _)| kind == "deploy-refused" && severity == "critical")
         .collect();
-    assert_eq!(refused.len(), 4, "{notices:?}");
+    assert_eq!(refused.len(), 5, "{notices:?}");
 }
 
 #[tokio::test]

@@ -75,6 +75,10 @@ pub struct Training {
     pub spot: bool,
     /// Where the model artifacts are.
     pub model_data_url: String,
+    /// The image the version is registered to serve with (the workflow's `INFERENCE_IMAGE`): a package that
+    /// serves another image does not verify. Absent from records signed before it was pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_image: Option<String>,
 }
 
 /// The data a job read: its pinned manifest and the files in it.
@@ -470,14 +474,8 @@ impl Lineage {
         package: &crate::registry::Package,
     ) -> Result<LineageRecord, LineageError> {
         let record = self.verify_package(&package.metadata).await?;
-        let made = &record.training.model_data_url;
-        if package.model_data_urls.is_empty()
-            || package.model_data_urls.iter().any(|url| url != made)
-        {
-            return Err(LineageError::Invalid(format!(
-                "{} serves {:?}, the lineage record's job {} made {made}",
-                package.arn, package.model_data_urls, record.training.job_name
-            )));
+        if let Some(why) = serves_another(package, &record) {
+            return Err(LineageError::Invalid(why));
         }
         Ok(record)
     }
@@ -559,6 +557,30 @@ impl Lineage {
             }
         }
     }
+}
+
+/// Why `package` does not serve what `record` vouches for: another model than the record's job made, or (when the
+/// record pins it) another image; `None` when it serves exactly that. Every container counts, additional
+/// inference specifications included: any of them could serve.
+pub fn serves_another(
+    package: &crate::registry::Package,
+    record: &LineageRecord,
+) -> Option<String> {
+    let made = &record.training.model_data_url;
+    if package.model_data_urls.is_empty() || package.model_data_urls.iter().any(|url| url != made) {
+        return Some(format!(
+            "{} serves {:?}, the lineage record's job {} made {made}",
+            package.arn, package.model_data_urls, record.training.job_name
+        ));
+    }
+    let pinned = record.training.inference_image.as_ref()?;
+    if package.images.is_empty() || package.images.iter().any(|image| image != pinned) {
+        return Some(format!(
+            "{} serves with image {:?}, the lineage record pins {pinned}",
+            package.arn, package.images
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub struct Package {
     /// The model artifacts of every inference container (additional specifications included): what could serve;
     /// `""` for a container whose model comes from elsewhere.
     pub model_data_urls: Vec<String>,
+    /// The image of every inference container (additional specifications included), in the same order.
+    pub images: Vec<String>,
     /// Who changed it last: an IAM identity ARN, else a Studio user profile.
     pub modified_by: Option<String>,
     /// When.
@@ -79,7 +81,11 @@ pub async fn describe(sagemaker: &Client, arn: &str) -> Result<Package, AwsError
             .cloned()
             .unwrap_or_default(),
         model_data_urls: containers
+            .clone()
             .map(|c| c.model_data_url().unwrap_or_default().to_owned())
+            .collect(),
+        images: containers
+            .map(|c| c.image().unwrap_or_default().to_owned())
             .collect(),
         modified_by: who(p.last_modified_by()).or_else(|| who(p.created_by())),
         modified_at: time(p.last_modified_time()).or_else(|| time(p.creation_time())),

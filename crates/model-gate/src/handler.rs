@@ -38,6 +38,9 @@ pub struct GateRequest {
     /// The model package group (default from configuration).
     #[serde(default)]
     pub model_package_group: Option<String>,
+    /// The image the workflow registers the version with, pinned in its lineage record.
+    #[serde(default)]
+    pub inference_image: Option<String>,
 }
 
 /// The task's output, which the workflow's Choice and CreateModelPackage read.
@@ -199,7 +202,12 @@ impl ModelGate {
         let summary = summary(&verdict);
         let champion_arn = champion.map(|c| c.package_arn);
         let (stored, baseline) = self
-            .record_lineage(&job, &verdict, champion_arn.as_deref())
+            .record_lineage(
+                &job,
+                &verdict,
+                champion_arn.as_deref(),
+                request.inference_image.clone(),
+            )
             .await?;
         // Once nothing can fail: the workflow retries a failed gate, and a verdict counted before the failure
         // would be counted again.
@@ -235,6 +243,7 @@ impl ModelGate {
         job: &FinishedJob,
         verdict: &Verdict,
         champion: Option<&str>,
+        inference_image: Option<String>,
     ) -> Result<(lineage::Stored, BaselineRef), GateError> {
         let (data, pins) = self.data_of(job).await?;
         let baselines = Baselines::new(self.state.clone());
@@ -259,6 +268,7 @@ impl ModelGate {
                 instance_count: facts.instance_count,
                 spot: facts.spot,
                 model_data_url: job.model_data_url.clone(),
+                inference_image,
             },
             data,
             verdict: lineage::Verdict {

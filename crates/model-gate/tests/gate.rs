@@ -76,6 +76,11 @@ async fn approves_against_the_newest_approved_champion_and_emits_metrics() {
         Some("tickets-v1")
     );
     assert_eq!(verified.verdict.decision, "Approved");
+    assert_eq!(
+        verified.training.inference_image.as_deref(),
+        Some(testkit::PACKAGE_IMAGE),
+        "the image the workflow registers the version with is pinned"
+    );
 
     // Registered with that metadata, the package passes the auditors' `lineage verify`; an older package without
     // lineage, or this one after a byte of its record changed, does not.

@@ -347,6 +347,9 @@ pub async fn queue_with_arn(
     Ok((url, arn))
 }
 
+/// The inference image of the packages [`register_package`] makes, which [`lineage_record`] pins.
+pub const PACKAGE_IMAGE: &str = "nlp:1";
+
 /// A lineage record as model-gate writes one, for job `job`: the tests that sign, verify and validate records.
 pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {
     use guardrails_core::lineage::{Data, LineageRecord, Training, Verdict, sha256_hex};
@@ -366,6 +369,7 @@ pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {
             instance_count: Some(1),
             spot: true,
             model_data_url: format!("s3://artifacts/models/{job}/output/model.tar.gz"),
+            inference_image: Some(PACKAGE_IMAGE.to_owned()),
         },
         data: Data {
             manifest: guardrails_core::ObjectRef::new("state", "manifests/data-1.manifest"),
@@ -403,7 +407,7 @@ pub async fn register_package<'m>(
 ) -> String {
     use aws_sdk_sagemaker::types::{InferenceSpecification, ModelPackageContainerDefinition};
     let container = ModelPackageContainerDefinition::builder()
-        .image("nlp:1")
+        .image(PACKAGE_IMAGE)
         .model_data_url(model_data_url)
         .build();
     let mut create = aws_sdk_sagemaker::Client::new(sdk)

@@ -123,6 +123,7 @@ pub fn request(group: &str) -> GateRequest {
     serde_json::from_value(json!({
         "training_job_arn": format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}"),
         "model_package_group": group,
+        "inference_image": testkit::PACKAGE_IMAGE,
     }))
     .unwrap()
 }
