@@ -34,6 +34,8 @@ use trigger_training::workflow::Workflow;
 use trigger_training::{Outcome, TriggerTraining};
 
 const DEFINITION: &str = include_str!("../infra/statemachine/training.asl.json");
+/// The image trigger-training registers versions with (`INFERENCE_IMAGE`), which the gate pins in lineage.
+const INFERENCE_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve:1";
 
 /// The emulator's canned Lambda answers are one queue per process: executions that reach the gate take turns.
 static GATE_ANSWERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -108,10 +110,7 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
             "TRAINING_IMAGE",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:1",
         ),
-        (
-            "INFERENCE_IMAGE",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve:1",
-        ),
+        ("INFERENCE_IMAGE", INFERENCE_IMAGE),
         ("MODEL_PACKAGE_GROUP", group.as_str()),
         ("TRAINING_DATA_URI", "s3://ingested/tickets/"),
         ("OUTPUT_URI", "s3://artifacts/models/"),
@@ -321,7 +320,9 @@ impl World {
             .unwrap(),
         );
         let request = serde_json::from_value(json!({
-            "training_job_name": job, "model_package_group": self.group,
+            "training_job_name": job,
+            "model_package_group": self.group,
+            "inference_image": INFERENCE_IMAGE,
         }))
         .unwrap();
         serde_json::to_value(gate.handle(request).await.unwrap()).unwrap()
@@ -520,7 +521,7 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         Some(json!({
             "training_job_name": job,
             "model_package_group": world.group,
-            "inference_image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve:1",
+            "inference_image": INFERENCE_IMAGE,
         })),
         "the gate is asked about the job that ran, by name, and the image it is registered with (pinned in lineage)"
     );

@@ -1,13 +1,14 @@
 //! The real-time endpoint of a release: an endpoint configuration for the serving version's model (data capture on,
 //! to the monitor's prefix, with KMS), then the endpoint created, or updated blue/green (a canary share first) with
 //! automatic rollback on the endpoint's alarms. What to do with the endpoint as it stands is decided in [`step`],
-//! free of AWS types; [`release`] does it.
+//! free of AWS types; [`ensure_config`] and [`move_to`] do it.
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::{
-    Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, CaptureMode,
-    CaptureOption, DataCaptureConfig, DeploymentConfig, ProductionVariant,
-    ProductionVariantInstanceType, Tag, TrafficRoutingConfig, TrafficRoutingConfigType,
+    Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType,
+    CaptureContentTypeHeader, CaptureMode, CaptureOption, DataCaptureConfig, DeploymentConfig,
+    ProductionVariant, ProductionVariantInstanceType, Tag, TrafficRoutingConfig,
+    TrafficRoutingConfigType,
 };
 use chrono::{DateTime, Utc};
 use guardrails_core::AwsError;
@@ -89,13 +90,17 @@ pub fn step(stands: &Standing, ours: &str, started: Started) -> Step {
             stands
                 .failure
                 .as_deref()
-                .unwrap_or("SageMaker gave no reason (an alarm rolled it back)")
+                .unwrap_or(if status == "InService" {
+                    "SageMaker gave no reason (an alarm rolled it back)"
+                } else {
+                    "SageMaker gave no reason"
+                })
         )
     };
     match status {
         "InService" if on_ours => Step::OnTarget,
-        // A failed endpoint takes no update: a person deletes it (and deploy creates it again) or mends it.
-        "Failed" => Step::Undone(why()),
+        // These take no update: a person deletes the endpoint (deploy creates it again) or mends it.
+        "Failed" | "UpdateRollbackFailed" | "OutOfService" => Step::Undone(why()),
         "InService" if changed_since => Step::Undone(why()),
         "InService" => Step::Update,
         other => Step::Busy(other.to_owned()),
@@ -135,8 +140,41 @@ pub fn config_name(model: &str, settings: &EndpointSettings) -> String {
     format!("{}{tail}", head.trim_end_matches('-'))
 }
 
+/// What an endpoint configuration runs and captures, as deploy compares it: the variants (model, instance type,
+/// count), the capture (on, destination, sampling, key) and the volumes' key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// Each production variant's model, instance type and count.
+    pub variants: Vec<(String, String, i32)>,
+    /// Capture enabled, destination, sampling percentage, key.
+    pub capture: Option<(bool, String, i32, Option<String>)>,
+    /// The instances' volumes' key.
+    pub kms_key_id: Option<String>,
+}
+
+impl Shape {
+    /// The configuration deploy makes for `model`.
+    pub fn wanted(settings: &EndpointSettings, model: &str) -> Self {
+        Shape {
+            variants: vec![(
+                model.to_owned(),
+                settings.instance_type.clone(),
+                settings.instance_count,
+            )],
+            capture: Some((
+                true,
+                settings.capture_uri.clone(),
+                100,
+                settings.kms_key_id.clone(),
+            )),
+            kms_key_id: settings.kms_key_id.clone(),
+        }
+    }
+}
+
 /// Makes the endpoint configuration `name` for the model `model` unless it exists: one production variant taking
-/// all traffic, every request and response captured to the monitor's prefix.
+/// all traffic, every request and response captured to the monitor's prefix. The name is predictable, so one
+/// that exists must be the one deploy makes: `Ok(Err(why))` says how it differs (another model, no capture…).
 ///
 /// # Errors
 /// The classified SageMaker error.
@@ -145,7 +183,7 @@ pub async fn ensure_config(
     settings: &EndpointSettings,
     name: &str,
     model: &str,
-) -> Result<(), AwsError> {
+) -> Result<Result<(), String>, AwsError> {
     let variant = ProductionVariant::builder()
         .variant_name("AllTraffic")
         .model_name(model)
@@ -170,6 +208,15 @@ pub async fn ensure_config(
                 .capture_mode(CaptureMode::Output)
                 .build(),
         )
+        // Captured as text, not base64 (SageMaker's default for a content type it is not told about): the monitor
+        // reads either, a person reading the capture reads this.
+        .capture_content_type_header(
+            CaptureContentTypeHeader::builder()
+                .json_content_types("application/json")
+                .json_content_types("application/jsonlines")
+                .csv_content_types("text/csv")
+                .build(),
+        )
         .build();
     let created = sagemaker
         .create_endpoint_config()
@@ -180,18 +227,58 @@ pub async fn ensure_config(
         .tags(project_tag(settings))
         .send()
         .await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let error = AwsError::from_sdk("CreateEndpointConfig", name, e);
-            // "Cannot create already existing endpoint configuration": an earlier attempt's, the same.
-            if error.to_string().contains("already exist") {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        }
+    let error = match created {
+        Ok(_) => return Ok(Ok(())),
+        Err(e) => AwsError::from_sdk("CreateEndpointConfig", name, e),
+    };
+    // "Cannot create already existing endpoint configuration": an earlier attempt's, or someone else's.
+    if !error.to_string().contains("already exist") {
+        return Err(error);
     }
+    let found = shape(sagemaker, name).await?;
+    let wanted = Shape::wanted(settings, model);
+    Ok(if found == wanted {
+        Ok(())
+    } else {
+        Err(format!(
+            "endpoint configuration {name} exists and is not the one deploy makes: it runs {found:?}, deploy makes \
+             {wanted:?}"
+        ))
+    })
+}
+
+/// The configuration `name` as SageMaker describes it.
+async fn shape(sagemaker: &Client, name: &str) -> Result<Shape, AwsError> {
+    let d = sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeEndpointConfig", name, e))?;
+    Ok(Shape {
+        variants: d
+            .production_variants()
+            .iter()
+            .map(|v| {
+                (
+                    v.model_name().unwrap_or_default().to_owned(),
+                    v.instance_type()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    v.initial_instance_count().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        capture: d.data_capture_config().map(|c| {
+            (
+                c.enable_capture().unwrap_or(true),
+                c.destination_s3_uri().unwrap_or_default().to_owned(),
+                c.initial_sampling_percentage().unwrap_or_default(),
+                c.kms_key_id().map(str::to_owned),
+            )
+        }),
+        kms_key_id: d.kms_key_id().map(str::to_owned),
+    })
 }
 
 fn project_tag(settings: &EndpointSettings) -> Tag {
@@ -330,7 +417,9 @@ mod tests {
             ("creating",                              stands(Some("Creating"), None, 20),       Started::Over(None),  Step::Busy("Creating".into())),
             ("back on the old one after our start",   stands(Some("InService"), Some("v1"), 20), over(0),             Step::Undone(rolled_back.into())),
             ("a person asks again after a rollback",  stands(Some("InService"), Some("v1"), 20), Started::Never,      Step::Update),
-            ("failed",                                stands(Some("Failed"), Some("v2"), 20),   Started::Never,       Step::Undone("endpoint is Failed on v2: SageMaker gave no reason (an alarm rolled it back)".into())),
+            ("failed",                                stands(Some("Failed"), Some("v2"), 20),   Started::Never,       Step::Undone("endpoint is Failed on v2: SageMaker gave no reason".into())),
+            ("its rollback failed",                   stands(Some("UpdateRollbackFailed"), Some("v1"), 20), over(0), Step::Undone("endpoint is UpdateRollbackFailed on v1: SageMaker gave no reason".into())),
+            ("being deleted",                         stands(Some("Deleting"), Some("v1"), 20), Started::Never,       Step::Busy("Deleting".into())),
         ];
         for (case, stands, started, expected) in table {
             assert_eq!(step(&stands, "v2", started), expected, "{case}");

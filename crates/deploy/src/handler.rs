@@ -273,6 +273,8 @@ struct Serve<'a> {
     reason: Reason,
     /// A person asked for it (Deploy Requested): a release the endpoint undid is tried again.
     asked: bool,
+    /// The version serving now, when it is no longer Approved.
+    withdrawn: Option<String>,
 }
 
 /// The version the endpoint should run, and how it moves there.
@@ -281,6 +283,8 @@ struct Wanted<'a> {
     model: &'a str,
     how: Move,
     asked: bool,
+    /// The version serving now, when it is no longer Approved (what the endpoint is left on if this waits).
+    withdrawn: Option<&'a str>,
 }
 
 /// The newest Approved version as checked: the registry's view, and its verified record or why it fails.
@@ -494,6 +498,10 @@ impl Deploy {
             }
             _ => "Approved".to_owned(),
         };
+        let withdrawn = current
+            .as_ref()
+            .filter(|_| serving_status != "Approved")
+            .map(|c| c.package_arn.clone());
         let serving = current.as_ref().map(|c| Version {
             arn: &c.package_arn,
             number: version_number(&c.package_arn).unwrap_or_default(),
@@ -536,6 +544,7 @@ impl Deploy {
                         approved_by,
                         reason,
                         asked,
+                        withdrawn: withdrawn.clone(),
                     };
                     self.serve(serve, current).await
                 }
@@ -566,6 +575,7 @@ impl Deploy {
             approved_by,
             reason,
             asked,
+            withdrawn,
         } = serve;
         let group = &self.config.model_package_group;
         let lineage_sha256 = digest(package);
@@ -594,6 +604,7 @@ impl Deploy {
                 model: &model_name,
                 how,
                 asked,
+                withdrawn: withdrawn.as_deref(),
             };
             if let Some(meanwhile) = self.release(settings, wanted).await? {
                 return Ok(meanwhile);
@@ -641,6 +652,7 @@ impl Deploy {
                 model: &current.model_name,
                 how: Move::AllAtOnce,
                 asked,
+                withdrawn: None,
             };
             if let Some(meanwhile) = self.release(settings, wanted).await? {
                 return Ok(meanwhile);
@@ -663,24 +675,19 @@ impl Deploy {
     ) -> Result<Option<Outcome>, DeployError> {
         let group = &self.config.model_package_group;
         let config = endpoint::config_name(wanted.model, settings);
-        let marker = self.serving.release(group).await?.filter(|r| {
-            r.endpoint == settings.name && r.endpoint_config == config && !wanted.asked
-        });
+        let marker = match wanted.asked {
+            true => None,
+            false => self
+                .serving
+                .release(group, &config)
+                .await?
+                .filter(|r| r.endpoint == settings.name && !r.settled),
+        };
         let stands = endpoint::describe(&self.sagemaker, &settings.name).await?;
         let started = marker
             .as_ref()
             .map_or(Started::Never, |m| Started::Over(m.endpoint_modified));
         let step = endpoint::step(&stands, &config, started);
-        let version = package_version(wanted.package);
-        if let Some(why) = marker.as_ref().and_then(|m| m.undone.as_ref())
-            && step != Step::OnTarget
-        {
-            return Ok(Some(Outcome::Waiting {
-                reason: format!(
-                    "{version}'s release was undone ({why}); a person's Deploy Requested tries it again"
-                ),
-            }));
-        }
         let mut release = Release {
             group: group.clone(),
             package_arn: wanted.package.to_owned(),
@@ -689,9 +696,27 @@ impl Deploy {
             started: Utc::now(),
             endpoint_modified: stands.modified,
             undone: None,
+            settled: false,
         };
+        let undone_before = marker.as_ref().and_then(|m| m.undone.clone());
         let how = match step {
-            Step::OnTarget => return Ok(None),
+            Step::OnTarget => {
+                // Settled: a later change by hand reads as a move never made, and is moved back.
+                if let Some(marker) = marker {
+                    let settled = Release {
+                        settled: true,
+                        ..marker
+                    };
+                    self.serving.record_release(&settled).await?;
+                }
+                return Ok(None);
+            }
+            // No endpoint (a failed one deleted by a person): created, whatever happened before.
+            Step::Create => Move::Create,
+            _ if undone_before.is_some() => {
+                let why = undone_before.unwrap_or_default();
+                return self.still_undone(&wanted, &why).await.map(Some);
+            }
             Step::Busy(status) => {
                 return Ok(Some(Outcome::Waiting {
                     reason: format!(
@@ -713,18 +738,51 @@ impl Deploy {
                     reason: why,
                 }));
             }
-            Step::Create => Move::Create,
             Step::Update => wanted.how,
         };
-        endpoint::ensure_config(&self.sagemaker, settings, &config, wanted.model).await?;
+        if let Err(why) =
+            endpoint::ensure_config(&self.sagemaker, settings, &config, wanted.model).await?
+        {
+            return self.refuse(wanted.package, why).await.map(Some);
+        }
         // Recorded before the call: a deploy that dies after it finds the endpoint changed since and waits for it.
         self.serving.record_release(&release).await?;
-        endpoint::move_to(&self.sagemaker, settings, &config, how).await?;
+        if let Err(error) = endpoint::move_to(&self.sagemaker, settings, &config, how).await {
+            // Refused outright, nothing moved: the record must not read a later change as this move undone.
+            if error.class() == ErrorClass::NonRetryable {
+                release.settled = true;
+                self.serving.record_release(&release).await?;
+            }
+            return Err(error.into());
+        }
         tracing::info!(endpoint = %settings.name, endpoint_config = %config, ?how, "endpoint moving");
         Ok(Some(Outcome::Releasing {
             package: wanted.package.to_owned(),
             endpoint: settings.name.clone(),
         }))
+    }
+
+    /// The wanted version's move was undone before: it waits for a person, loudly when the version the endpoint
+    /// runs meanwhile is no longer Approved.
+    async fn still_undone(&self, wanted: &Wanted<'_>, why: &str) -> Result<Outcome, DeployError> {
+        let version = package_version(wanted.package);
+        match wanted.withdrawn {
+            Some(serving) => {
+                let reason = format!(
+                    "{} is no longer Approved, and the release of {version} that would replace it was undone \
+                     ({why}): the endpoint still runs {}. Reject {version} so the version before serves, or send \
+                     Deploy Requested to try {version} again",
+                    package_version(serving),
+                    package_version(serving)
+                );
+                self.stranded(serving, reason).await
+            }
+            None => Ok(Outcome::Waiting {
+                reason: format!(
+                    "{version}'s release was undone ({why}); a person's Deploy Requested tries it again"
+                ),
+            }),
+        }
     }
 
     /// A release the endpoint did not take, loudly.

@@ -674,3 +674,51 @@ async fn realtime_the_endpoint_runs_the_release_before_the_record_names_it_and_a
         .unwrap_err();
     assert!(retried.to_string().contains("UpdateEndpoint"), "{retried}");
 }
+
+#[tokio::test]
+async fn realtime_an_endpoint_changed_by_hand_is_moved_back_not_read_as_the_release_undone() {
+    let endpoint = unique_name("tickets-endpoint");
+    let w = World::realtime(&endpoint).await;
+    let v1 = w
+        .version("train-1", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    assert!(matches!(w.changed(&v1).await, Outcome::Releasing { .. }));
+    assert_eq!(
+        w.endpoint_changed(&endpoint).await.unwrap(),
+        deployed(&v1, "model-gate", Reason::Release, None)
+    );
+    // A person points the endpoint at a configuration of their own (two instances of the same model).
+    let model = w.serving().await.unwrap().model_name;
+    w.sagemaker
+        .create_endpoint_config()
+        .endpoint_config_name("by-hand")
+        .production_variants(
+            aws_sdk_sagemaker::types::ProductionVariant::builder()
+                .variant_name("AllTraffic")
+                .model_name(&model)
+                .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+                .initial_instance_count(2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    w.sagemaker
+        .delete_endpoint()
+        .endpoint_name(&endpoint)
+        .send()
+        .await
+        .unwrap();
+    w.sagemaker
+        .create_endpoint()
+        .endpoint_name(&endpoint)
+        .endpoint_config_name("by-hand")
+        .send()
+        .await
+        .unwrap();
+    // Moved back (the emulator lacks UpdateEndpoint, so the move is the error), not read as v1's release undone.
+    let error = w.endpoint_changed(&endpoint).await.unwrap_err();
+    assert!(error.to_string().contains("UpdateEndpoint"), "{error}");
+    let kinds: Vec<String> = w.notices(1).await.into_iter().map(|n| n.0).collect();
+    assert!(!kinds.iter().any(|k| k == "release-undone"), "{kinds:?}");
+}

@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use aws_sdk_sagemaker::operation::create_endpoint::CreateEndpointOutput;
-use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::create_endpoint_config::{
+    CreateEndpointConfigError, CreateEndpointConfigOutput,
+};
+use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
 use aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput;
 use aws_sdk_sagemaker::types::{CapacitySizeType, CaptureMode, TrafficRoutingConfigType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -45,6 +48,10 @@ async fn the_configuration_captures_every_request_and_response_with_kms() {
                 && capture.destination_s3_uri() == Some("s3://artifacts/data-capture/")
                 && capture.kms_key_id().is_some()
                 && modes == [&CaptureMode::Input, &CaptureMode::Output]
+                && capture.capture_content_type_header().is_some_and(|h| {
+                    h.json_content_types()
+                        .contains(&"application/jsonlines".to_owned())
+                })
                 && r.kms_key_id().is_some()
         })
         .then_output(|| CreateEndpointConfigOutput::builder().build());
@@ -52,6 +59,7 @@ async fn the_configuration_captures_every_request_and_response_with_kms() {
     let name = "tickets-classifier-v2-01234567";
     ensure_config(&client, &settings(&[]), name, name)
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(config.num_calls(), 1, "the request as asserted");
 }
@@ -132,4 +140,61 @@ async fn a_move_back_shifts_all_traffic_at_once_and_is_not_rolled_back_to_what_w
     .await
     .unwrap();
     assert_eq!(update.num_calls(), 1, "the request as asserted");
+}
+
+/// SageMaker's answer to a configuration name already taken.
+fn taken() -> CreateEndpointConfigError {
+    CreateEndpointConfigError::generic(
+        aws_sdk_sagemaker::error::ErrorMetadata::builder()
+            .code("ValidationException")
+            .message("Cannot create already existing endpoint configuration \"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/x\".")
+            .build(),
+    )
+}
+
+/// The configuration as SageMaker describes it, running `model` on `count` instances, capturing when `capture`.
+fn described(model: &'static str, count: i32, capture: bool) -> DescribeEndpointConfigOutput {
+    let variant = aws_sdk_sagemaker::types::ProductionVariant::builder()
+        .variant_name("AllTraffic")
+        .model_name(model)
+        .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+        .initial_instance_count(count)
+        .build();
+    let mut out = DescribeEndpointConfigOutput::builder()
+        .endpoint_config_name("x")
+        .production_variants(variant)
+        .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/data");
+    if capture {
+        out = out.data_capture_config(
+            aws_sdk_sagemaker::types::DataCaptureConfig::builder()
+                .enable_capture(true)
+                .initial_sampling_percentage(100)
+                .destination_s3_uri("s3://artifacts/data-capture/")
+                .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/data")
+                .build(),
+        );
+    }
+    out.build()
+}
+
+#[tokio::test]
+async fn a_configuration_under_the_predictable_name_is_used_only_if_it_is_the_one_deploy_makes() {
+    let model = "tickets-classifier-v2-01234567";
+    #[rustfmt::skip]
+    let table = [
+        ("an earlier attempt's",         described("tickets-classifier-v2-01234567", 2, true),  true),
+        ("someone else's model",         described("someone-elses-model", 2, true),            false),
+        ("no capture",                   described("tickets-classifier-v2-01234567", 2, false), false),
+        ("other instances",              described("tickets-classifier-v2-01234567", 9, true),  false),
+    ];
+    for (case, found, usable) in table {
+        let create = mock!(aws_sdk_sagemaker::Client::create_endpoint_config).then_error(taken);
+        let describe = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config)
+            .then_output(move || found.clone());
+        let client = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&create, &describe]);
+        let verdict = ensure_config(&client, &settings(&[]), "x", model)
+            .await
+            .unwrap();
+        assert_eq!(verdict.is_ok(), usable, "{case}: {verdict:?}");
+    }
 }

@@ -61,10 +61,13 @@ pub struct ServingRecord {
     pub previous: Option<String>,
 }
 
-/// A release to a real-time endpoint under way: deploy writes it before it moves the endpoint, so the endpoint's
-/// next state tells whether that move took. An endpoint changed since (its last-modified time is no longer
-/// `endpoint_modified`) and not on the configuration was rolled back by its alarms or failed: that release is
-/// not retried until a person asks for it, and `undone` says why once the notice went out. Kept at `serving/<group>.release.json`, which only deploy writes.
+/// A move of a real-time endpoint to one configuration: deploy writes it before the call, so the endpoint's next
+/// state tells whether that move took. An endpoint changed since (its last-modified time is no longer
+/// `endpoint_modified`) and not on the configuration was rolled back by its alarms or failed: that move is not
+/// tried again until a person asks, and `undone` says why once the notice went out. `settled` once the endpoint
+/// ran the configuration, or the call was refused outright: the record no longer speaks for the endpoint. One per
+/// configuration, at `serving/<group>/releases/<configuration>.json`, which only deploy writes (and deploy runs
+/// one at a time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Release {
@@ -84,6 +87,9 @@ pub struct Release {
     /// Why the endpoint is not on it, once that was announced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undone: Option<String>,
+    /// The move is over: the endpoint ran the configuration, or SageMaker refused the call.
+    #[serde(default)]
+    pub settled: bool,
 }
 
 /// What [`Serving::replace`] found.
@@ -111,31 +117,34 @@ impl Serving {
         format!("{SERVING_PREFIX}{group}.json")
     }
 
-    fn release_key(group: &str) -> String {
-        format!("{SERVING_PREFIX}{group}.release.json")
+    fn release_key(group: &str, endpoint_config: &str) -> String {
+        format!("{SERVING_PREFIX}{group}/releases/{endpoint_config}.json")
     }
 
-    /// The group's latest real-time release, if deploy started one.
+    /// The last move of the group's endpoint to `endpoint_config`, if deploy started one.
     ///
     /// # Errors
     /// [`StateError`] when the state bucket fails or the document does not read.
-    pub async fn release(&self, group: &str) -> Result<Option<Release>, StateError> {
+    pub async fn release(
+        &self,
+        group: &str,
+        endpoint_config: &str,
+    ) -> Result<Option<Release>, StateError> {
         Ok(self
             .state
-            .read(&Self::release_key(group))
+            .read(&Self::release_key(group, endpoint_config))
             .await?
             .map(|s| s.value))
     }
 
-    /// Records `release` as the group's latest, over whatever was there.
+    /// Records `release` as the last move to its configuration, over whatever was there.
     ///
     /// # Errors
     /// [`StateError`] when the state bucket fails.
     pub async fn record_release(&self, release: &Release) -> Result<(), StateError> {
+        let key = Self::release_key(&release.group, &release.endpoint_config);
         self.state
-            .update::<Release, _>(&Self::release_key(&release.group), |_| {
-                Change::Write(release.clone())
-            })
+            .update::<Release, _>(&key, |_| Change::Write(release.clone()))
             .await?;
         Ok(())
     }

@@ -127,13 +127,13 @@ pub struct InferenceMonitor {
     sagemaker: SageMaker,
     lineage: Lineage,
     baselines: Baselines,
-    /// The last serving version verified: (package, lineage digest, its models) and the baseline its record names.
+    /// The last serving version verified: (package, lineage digest, its models and images) and the baseline its record names.
     verified: Mutex<Option<(VerifiedKey, Option<Arc<Baseline>>)>>,
     config: Config,
 }
 
-/// What a verified baseline was verified for: the package, its lineage record's digest, the models it serves.
-type VerifiedKey = (String, String, Vec<String>);
+/// What a verified baseline was verified for: the package, its lineage record's digest, the models and images it serves.
+type VerifiedKey = (String, String, Vec<String>, Vec<String>);
 
 impl Function for InferenceMonitor {
     const STAGE: &'static str = STAGE;
@@ -389,11 +389,12 @@ impl InferenceMonitor {
             return Ok(None);
         };
         // The record and its baseline are written once and named by digest: verified once per container for the
-        // same package, digest and model, not again for every output file.
+        // same package, digest, model and image, not again for every output file.
         let key = (
             serving.arn.clone(),
             digest.clone(),
             serving.model_data_urls.clone(),
+            serving.images.clone(),
         );
         let cached = self
             .verified

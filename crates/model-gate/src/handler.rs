@@ -38,9 +38,9 @@ pub struct GateRequest {
     /// The model package group (default from configuration).
     #[serde(default)]
     pub model_package_group: Option<String>,
-    /// The image the workflow registers the version with, pinned in its lineage record.
-    #[serde(default)]
-    pub inference_image: Option<String>,
+    /// The image the workflow registers the version with, pinned in its lineage record (required: a record
+    /// without it would let the package's image change unnoticed).
+    pub inference_image: String,
 }
 
 /// The task's output, which the workflow's Choice and CreateModelPackage read.
@@ -206,7 +206,7 @@ impl ModelGate {
                 &job,
                 &verdict,
                 champion_arn.as_deref(),
-                request.inference_image.clone(),
+                Some(request.inference_image.clone()),
             )
             .await?;
         // Once nothing can fail: the workflow retries a failed gate, and a verdict counted before the failure
@@ -449,8 +449,13 @@ fn metadata_text(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
+    /// A request as the workflow sends it, with `json`'s fields (the image always there unless `json` says null).
     fn request(json: serde_json::Value) -> Result<GateRequest, serde_json::Error> {
-        serde_json::from_value(json)
+        let mut with_image = serde_json::json!({"inference_image": "nlp-serve:1"});
+        if let (Some(all), Some(fields)) = (with_image.as_object_mut(), json.as_object()) {
+            all.extend(fields.clone());
+        }
+        serde_json::from_value(with_image)
     }
 
     #[test]
@@ -473,6 +478,11 @@ mod tests {
         assert!(
             request(serde_json::json!({"job": "x"})).is_err(),
             "unknown fields are refused"
+        );
+        assert!(
+            request(serde_json::json!({"training_job_name": "j1", "inference_image": null}))
+                .is_err(),
+            "a request without the image to pin is refused"
         );
     }
 
