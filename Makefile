@@ -39,21 +39,33 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The pinned Rust tools from crates.io, built once into .tools. A light release profile: a fresh clone builds them
-# every time, and each run of them takes well under a second either way (cargo-deny measured: 3.0 min to build
-# with its own profile, 1.5 min with this one).
+# The pinned Rust tools from crates.io, built with a light release profile (each run of them takes well under a
+# second either way; cargo-deny measured: 3.0 min to build with its own profile, 1.5 min with this one). Each
+# version is built once per machine into TOOLS_CACHE, outside the clone, and copied into .tools: a fresh clone
+# (CI's) then skips about 4.5 minutes of tool builds. The cache is keyed by crate and version, and filled through
+# a temporary root renamed into place, so an interrupted build never leaves a half tool behind.
+TOOLS_CACHE ?= $(HOME)/.cache/mlops-guardrails/tools
 TOOL_BUILD := CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
 	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=true
-TOOL_INSTALL := $(TOOL_BUILD) $(CARGO) install --locked --root .tools --quiet
+# $(call rust_tool,crate,version): the crate's binary (named as the crate) into .tools/bin.
+define rust_tool
+	@root=$(TOOLS_CACHE)/$(1)-$(2); \
+	if [ ! -x $$root/bin/$(1) ]; then \
+		rm -rf $$root.partial; \
+		$(TOOL_BUILD) $(CARGO) install --locked --root $$root.partial --quiet $(1) --version $(2); \
+		rm -rf $$root && mv $$root.partial $$root; \
+	fi; \
+	mkdir -p .tools/bin && cp $$root/bin/$(1) .tools/bin/$(1)
+endef
 
 $(CFN_GUARD):
-	$(TOOL_INSTALL) cfn-guard --version $(CFN_GUARD_VERSION)
+	$(call rust_tool,cfn-guard,$(CFN_GUARD_VERSION))
 
 $(CARGO_DENY):
-	$(TOOL_INSTALL) cargo-deny --version $(CARGO_DENY_VERSION)
+	$(call rust_tool,cargo-deny,$(CARGO_DENY_VERSION))
 
 $(CARGO_MACHETE):
-	$(TOOL_INSTALL) cargo-machete --version $(CARGO_MACHETE_VERSION)
+	$(call rust_tool,cargo-machete,$(CARGO_MACHETE_VERSION))
 
 test: setup fmt-check clippy deps asl guard-tests posture posture-weakened cargo-tests ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
 
@@ -143,5 +155,5 @@ lock-python: ## re-resolve tools/requirements.txt from tools/requirements.in
 	{ sed -n '1,2p' tools/requirements.txt; /tmp/guardrails-lock-venv/bin/pip freeze; } > tools/requirements.txt.new
 	mv tools/requirements.txt.new tools/requirements.txt
 
-clean-tools: ## remove the installed tools (the next setup reinstalls them)
-	rm -rf $(VENV) node_modules
+clean-tools: ## remove the installed tools and the tool cache (the next setup reinstalls and rebuilds them)
+	rm -rf $(VENV) node_modules .tools $(TOOLS_CACHE)
