@@ -2,7 +2,7 @@
 
 use guardrails_core::{CommonConfig, ConfigError, Env};
 
-use crate::parse::Fields;
+use text_monitor::prediction::Fields;
 
 /// The metric `Stage` dimension and log name of this function.
 pub const STAGE: &str = guardrails_core::metric::stage::INFERENCE_MONITOR;

@@ -20,12 +20,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::config::{Config, STAGE};
-use crate::parse::parse_line;
-use crate::stats::{Batch, Summary, psi};
 use guardrails_core::metric::{
     AVG_CONFIDENCE, BAD_PREDICTIONS, BATCH_SECONDS, LABEL_PSI, LOW_CONFIDENCE_PCT, OTHER_PCT,
     P10_CONFIDENCE, PREDICTIONS, dimension,
 };
+use text_monitor::batch::{Batch, Summary, psi};
+use text_monitor::prediction::parse_line;
 
 /// The events the function is wired to, told apart by `detail-type`.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,13 +3,11 @@
 //! the population stability index of the label mix against the training data's, and emits them as EMF metrics
 //! that the drift alarms (and so drift-handler) watch.
 //!
-//! `main.rs` wires configuration and the client; [`handler`] reads the files and the baseline; [`parse`] and
-//! [`stats`] decide, free of AWS types.
+//! `main.rs` wires configuration and the client; [`handler`] reads the files and the baseline; the `text-monitor`
+//! crate (its `prediction` and `batch` modules) decides, free of AWS types.
 
 pub mod config;
 pub mod handler;
-pub mod parse;
-pub mod stats;
 
 pub use config::{Config, STAGE};
 pub use handler::{InferenceMonitor, MonitorError, Outcome};

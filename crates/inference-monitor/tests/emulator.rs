@@ -14,10 +14,10 @@ use guardrails_core::baseline::{self, Baseline, Baselines, Summary};
 use guardrails_core::lineage::{self, Lineage};
 use guardrails_core::state::StateStore;
 use guardrails_core::{Env, aws, telemetry};
-use inference_monitor::stats::Defect;
 use inference_monitor::{Config, InferenceMonitor, Outcome, STAGE};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, emf_documents, emulator, unique_name};
+use text_monitor::batch::Defect;
 
 use testkit::fixture;
 

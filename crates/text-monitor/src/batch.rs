@@ -1,5 +1,5 @@
-//! The statistics of one batch of predictions, in one streaming pass and bounded memory: plain Rust, no AWS
-//! types.
+//! Prediction quality without ground truth: the statistics of one batch of predictions (confidence, the
+//! low-confidence and catch-all shares, the label mix), in one streaming pass and bounded memory.
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,9 @@
-//! One line of batch transform output → a prediction, or the reason it is not one.
+//! One model answer → a prediction, or the reason it is not one: a line of batch transform output (joined with
+//! its input or not), or a record of a captured endpoint response.
 
 use serde_json::Value;
 
-use crate::stats::{Defect, Prediction};
+use crate::batch::{Defect, Prediction};
 
 /// Where a prediction line keeps its fields (configurable: every model answers its own way).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +41,14 @@ pub const JOINED_OUTPUT: &str = "SageMakerOutput";
 /// The [`Defect`] that keeps it from counting.
 pub fn parse_line(line: &[u8], fields: &Fields) -> Result<Prediction, Defect> {
     let value: Value = serde_json::from_slice(line).map_err(|_| Defect::Malformed)?;
+    parse_value(&value, fields)
+}
+
+/// [`parse_line`] for a value already parsed (a record of a captured response).
+///
+/// # Errors
+/// The [`Defect`] that keeps it from counting.
+pub fn parse_value(value: &Value, fields: &Fields) -> Result<Prediction, Defect> {
     let object = value.as_object().ok_or(Defect::Malformed)?;
     let object = match object.get(JOINED_OUTPUT) {
         Some(answer) => answer.as_object().ok_or(Defect::Malformed)?,

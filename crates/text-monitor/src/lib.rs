@@ -1,0 +1,15 @@
+//! text-monitor: the project's own model monitor for text classification, free of AWS types, shared by the
+//! monitoring function and the tools people run. SageMaker Model Monitor is closed to new customers; this reads
+//! what it read and judges as it judged, built for text and statistically careful.
+//!
+//! - [`prediction`] reads a model answer (a batch output line, or a record of a captured response);
+//!   [`batch`] turns a batch of them into prediction quality without ground truth.
+//! - [`capture`] reads SageMaker data capture and Model Monitor's ground truth, in every encoding.
+//! - [`join`] joins ground truth to predictions by event id, in bounded memory.
+//! - [`quality`] judges the joined records: accuracy, F1 and per-class figures with confidence intervals.
+
+pub mod batch;
+pub mod capture;
+pub mod join;
+pub mod prediction;
+pub mod quality;
