@@ -139,20 +139,19 @@ impl Batch {
     }
 }
 
-/// The population stability index of `actual` against `expected` (counts per label): Σ (a − e) · ln(a / e) over
-/// the shares of every label on either side, a share of 0 counted as 1e-4. Under 0.1 is usually read as stable,
+/// The population stability index of `actual` against `expected` (counts per label, or per bucket, class…):
+/// Σ (a − e) · ln(a / e) over the shares of every key on either side, a share of 0 counted as 1e-4. Under 0.1 is usually read as stable,
 /// 0.1–0.2 as a moderate shift, above 0.2 as a significant one. `None` when either side is empty.
-pub fn psi(expected: &BTreeMap<String, u64>, actual: &BTreeMap<String, u64>) -> Option<f64> {
-    let total = |counts: &BTreeMap<String, u64>| counts.values().sum::<u64>() as f64;
+pub fn psi<K: Ord>(expected: &BTreeMap<K, u64>, actual: &BTreeMap<K, u64>) -> Option<f64> {
+    let total = |counts: &BTreeMap<K, u64>| counts.values().sum::<u64>() as f64;
     let (e_total, a_total) = (total(expected), total(actual));
     if e_total == 0.0 || a_total == 0.0 {
         return None;
     }
-    let share = |counts: &BTreeMap<String, u64>, label: &str, total: f64| {
+    let share = |counts: &BTreeMap<K, u64>, label: &K, total: f64| {
         (counts.get(label).copied().unwrap_or(0) as f64 / total).max(EPSILON)
     };
-    let labels: std::collections::BTreeSet<&String> =
-        expected.keys().chain(actual.keys()).collect();
+    let labels: std::collections::BTreeSet<&K> = expected.keys().chain(actual.keys()).collect();
     Some(
         labels
             .into_iter()

@@ -5,11 +5,14 @@
 //! - [`prediction`] reads a model answer (a batch output line, or a record of a captured response);
 //!   [`batch`] turns a batch of them into prediction quality without ground truth.
 //! - [`capture`] reads SageMaker data capture and Model Monitor's ground truth, in every encoding.
+//! - [`drift`] compares the input texts with the serving model's baseline profile (lengths, empty share,
+//!   out-of-vocabulary rate, character classes, scripts, the tokens that moved).
 //! - [`join`] joins ground truth to predictions by event id, in bounded memory.
 //! - [`quality`] judges the joined records: accuracy, F1 and per-class figures with confidence intervals.
 
 pub mod batch;
 pub mod capture;
+pub mod drift;
 pub mod join;
 pub mod prediction;
 pub mod quality;

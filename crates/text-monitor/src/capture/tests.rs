@@ -26,7 +26,12 @@ fn b64(text: &str) -> String {
 }
 
 /// A case: its name, the line, the texts and the predictions read from it.
-type Case = (&'static str, Vec<u8>, Vec<&'static str>, Vec<Result<Prediction, Defect>>);
+type Case = (
+    &'static str,
+    Vec<u8>,
+    Vec<&'static str>,
+    Vec<Result<Prediction, Defect>>,
+);
 
 fn ok(label: &str, confidence: f64) -> Result<Prediction, Defect> {
     Ok(Prediction {
