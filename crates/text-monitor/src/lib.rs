@@ -9,10 +9,13 @@
 //!   out-of-vocabulary rate, character classes, scripts, the tokens that moved).
 //! - [`join`] joins ground truth to predictions by event id, in bounded memory.
 //! - [`quality`] judges the joined records: accuracy, F1 and per-class figures with confidence intervals.
+//! - [`monitor`] is one run over capture and ground truth, to one report: the engine the monitoring function and
+//!   the `text-monitor` CLI share.
 
 pub mod batch;
 pub mod capture;
 pub mod drift;
 pub mod join;
+pub mod monitor;
 pub mod prediction;
 pub mod quality;

@@ -1,0 +1,216 @@
+//! `text-monitor`: the project's model monitor for people, no AWS needed. `baseline` profiles a training file as
+//! the training workflow's baseline does; `check` judges captured requests and ground truth against it with the
+//! monitoring function's own engine.
+//!
+//! `check` prints the JSON report on stdout and a one-line verdict on stderr. Exit status: 0 no violation, 1 a
+//! violation, 2 the arguments, the baseline or an input could not be used.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dataset_check::profile::Profile;
+use dataset_check::{Contract, check_profiled};
+use text_monitor::monitor::{Monitor, Settings};
+
+/// The project's own model monitor for text classification.
+#[derive(Parser)]
+#[command(name = "text-monitor", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Profile a training file (CSV or JSON Lines, its dataset contract's fields) into a baseline.
+    Baseline {
+        /// The training file.
+        file: PathBuf,
+        /// Its dataset contract (JSON).
+        #[arg(long, default_value = "dataset-contract.json")]
+        contract: PathBuf,
+        /// Where to write the baseline.
+        #[arg(short, long, default_value = "baseline.json")]
+        output: PathBuf,
+    },
+    /// Judge capture files and ground truth against a baseline.
+    Check {
+        /// The baseline: `text-monitor baseline`'s output, a profile from `dataset-check --profile`, or a model
+        /// version's stored baseline.
+        #[arg(long)]
+        baseline: PathBuf,
+        /// SageMaker data capture: a file, or a folder read recursively.
+        #[arg(long)]
+        capture: Vec<PathBuf>,
+        /// Model Monitor ground truth: a file, or a folder read recursively.
+        #[arg(long = "ground-truth")]
+        ground_truth: Vec<PathBuf>,
+        /// The weighted F1 the model must keep; without it model quality is measured, not judged.
+        #[arg(long)]
+        min_f1: Option<f64>,
+        /// Labelled records under which model quality is not judged.
+        #[arg(long, default_value_t = 200)]
+        min_labelled: u64,
+        /// The text's field in a JSON request.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// The label's field in JSON ground truth.
+        #[arg(long, default_value = "label")]
+        label_field: String,
+    },
+}
+
+const UNUSABLE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(UNUSABLE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match args.command {
+        Command::Baseline {
+            file,
+            contract,
+            output,
+        } => baseline(&file, &contract, &output).map(|()| true),
+        Command::Check {
+            baseline,
+            capture,
+            ground_truth,
+            min_f1,
+            min_labelled,
+            text_field,
+            label_field,
+        } => {
+            let mut settings = Settings {
+                min_f1,
+                min_labelled,
+                ..Settings::default()
+            };
+            settings.reading.text_field = text_field;
+            settings.reading.label_field = label_field;
+            check(&baseline, &capture, &ground_truth, &settings)
+        }
+    };
+    match result {
+        Ok(clean) => ExitCode::from(if clean { 0 } else { 1 }),
+        Err(message) => {
+            eprintln!("text-monitor: {message}");
+            ExitCode::from(UNUSABLE)
+        }
+    }
+}
+
+fn baseline(file: &Path, contract: &Path, output: &Path) -> Result<(), String> {
+    let json = std::fs::read_to_string(contract)
+        .map_err(|e| format!("cannot read the contract {}: {e}", contract.display()))?;
+    let contract =
+        Contract::from_json(&json).map_err(|e| format!("{}: {e}", contract.display()))?;
+    let input =
+        std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let name = file.display().to_string();
+    let (report, profile) =
+        check_profiled(input, &name, &contract, None).map_err(|e| e.to_string())?;
+    if !report.is_valid() {
+        return Err(format!(
+            "{name} does not pass its contract: {}",
+            report.summary()
+        ));
+    }
+    let json = serde_json::to_vec(&profile).map_err(|e| e.to_string())?;
+    std::fs::write(output, json).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    eprintln!(
+        "{name}: baseline of {} texts written to {}",
+        profile.texts,
+        output.display()
+    );
+    Ok(())
+}
+
+/// The profile in `path`: a profile itself, or a document that holds one under `profile` (a stored baseline).
+fn read_baseline(path: &Path) -> Result<Profile, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let profile = match value.get("profile") {
+        Some(inner) => inner.clone(),
+        None => value,
+    };
+    serde_json::from_value(profile)
+        .map_err(|e| format!("{} is not a baseline: {e}", path.display()))
+}
+
+fn check(
+    baseline: &Path,
+    capture: &[PathBuf],
+    ground_truth: &[PathBuf],
+    settings: &Settings,
+) -> Result<bool, String> {
+    let profile = read_baseline(baseline)?;
+    let mut monitor = Monitor::new(&profile, settings);
+    for path in files(capture)? {
+        lines(&path, |line| monitor.capture_line(line))?;
+    }
+    for path in files(ground_truth)? {
+        lines(&path, |line| monitor.truth_line(line))?;
+    }
+    let report = monitor.finish();
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &report).map_err(|e| e.to_string())?;
+    let _ = writeln!(stdout);
+    eprintln!("{}", report.verdict());
+    Ok(report.violations().is_empty())
+}
+
+/// The files named, folders read recursively in name order (hourly prefixes sort by time).
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect();
+            entries.sort();
+            out.extend(files(&entries)?);
+        } else if path.is_file() {
+            out.push(path.clone());
+        } else {
+            return Err(format!("{} is neither a file nor a folder", path.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// Each non-empty line of `path`.
+fn lines(path: &Path, mut each: impl FnMut(&[u8])) -> Result<(), String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if read == 0 {
+            return Ok(());
+        }
+        if line.iter().any(|b| !b.is_ascii_whitespace()) {
+            each(&line);
+        }
+    }
+}

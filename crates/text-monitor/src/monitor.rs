@@ -1,0 +1,241 @@
+//! One monitoring run, the engine the monitoring function and the `text-monitor` CLI share: capture lines first
+//! (input drift, prediction quality, the predictions waiting for their labels), then ground-truth lines (model
+//! quality), then one report. A line that does not read is counted by reason, never fatal.
+
+use std::collections::BTreeMap;
+
+use dataset_check::profile::Profile;
+use serde::Serialize;
+
+use crate::batch::{Batch, Summary};
+use crate::capture::{LineDefect, Reading, read_capture, read_truth};
+use crate::drift::{DriftReport, InputDrift, Limits};
+use crate::join::{JoinCounts, Joiner};
+use crate::quality::{Quality, REPLICATES};
+
+/// The bootstrap's seed: fixed, so the same data gives the same interval and an alarm's decision can be
+/// reproduced.
+const SEED: u64 = 0x7e47_5eed;
+
+/// What a run judges against, besides the baseline profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// How bodies and ground truth are read.
+    pub reading: Reading,
+    /// The input-drift limits.
+    pub limits: Limits,
+    /// Confidence under which a prediction is "low" (`LOW_CONFIDENCE`, 0.5).
+    pub low_confidence: f64,
+    /// The catch-all label (`OTHER_LABEL`, `Otros`).
+    pub other_label: String,
+    /// The weighted F1 the model must keep (the serving version's own, from its lineage record); `None`: model
+    /// quality is measured, not judged.
+    pub min_f1: Option<f64>,
+    /// Labelled records under which model quality is not judged (`MIN_LABELLED`, 200).
+    pub min_labelled: u64,
+    /// Predictions at most waiting for their labels (`MAX_WAITING`, 2,000,000: about 40 MB).
+    pub max_waiting: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            reading: Reading::default(),
+            limits: Limits::default(),
+            low_confidence: 0.5,
+            other_label: "Otros".into(),
+            min_f1: None,
+            min_labelled: 200,
+            max_waiting: 2_000_000,
+        }
+    }
+}
+
+/// Lines read, and those not read by reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineCounts {
+    /// Lines read.
+    pub read: u64,
+    /// Lines not read, by reason.
+    pub defects: BTreeMap<LineDefect, u64>,
+}
+
+impl LineCounts {
+    fn count<T>(&mut self, line: Result<T, LineDefect>) -> Option<T> {
+        match line {
+            Ok(value) => {
+                self.read += 1;
+                Some(value)
+            }
+            Err(defect) => {
+                *self.defects.entry(defect).or_default() += 1;
+                None
+            }
+        }
+    }
+}
+
+/// Model quality, with what it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelQuality {
+    /// The join.
+    pub join: JoinCounts,
+    /// The quality of the labelled predictions; `None` without any.
+    pub quality: Option<Quality>,
+    /// The weighted F1 the model must keep, if judged.
+    pub min_f1: Option<f64>,
+    /// Whether there were enough labelled records and a threshold to judge.
+    pub judged: bool,
+    /// Whether the weighted F1 is significantly under the threshold: its whole 95 % interval is.
+    pub violation: bool,
+}
+
+/// A run's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Capture lines.
+    pub capture: LineCounts,
+    /// Ground-truth lines.
+    pub ground_truth: LineCounts,
+    /// Prediction quality, without ground truth.
+    pub predictions: Summary,
+    /// Input drift.
+    pub drift: DriftReport,
+    /// Model quality, with ground truth.
+    pub model_quality: ModelQuality,
+}
+
+impl Report {
+    /// What breached: each drift check's name, and `model-quality`.
+    pub fn violations(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .drift
+            .violations()
+            .map(|c| {
+                serde_json::to_value(c.check)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if self.model_quality.violation {
+            names.push("model-quality".into());
+        }
+        names
+    }
+
+    /// One line for people.
+    pub fn verdict(&self) -> String {
+        let labelled = self.model_quality.join.matched;
+        let f1 = self
+            .model_quality
+            .quality
+            .as_ref()
+            .map(|q| {
+                let i = q.weighted_f1;
+                format!(
+                    ", weighted F1 {:.3} (95% {:.3}–{:.3})",
+                    i.estimate, i.low, i.high
+                )
+            })
+            .unwrap_or_default();
+        let violations = self.violations();
+        let what = if violations.is_empty() {
+            "no violation".to_owned()
+        } else {
+            format!(
+                "{} violation(s): {}",
+                violations.len(),
+                violations.join(", ")
+            )
+        };
+        format!(
+            "{what} ({} texts, {} predictions, {labelled} labelled{f1})",
+            self.drift.texts, self.predictions.predictions
+        )
+    }
+}
+
+/// A run in progress.
+pub struct Monitor<'a> {
+    baseline: &'a Profile,
+    settings: &'a Settings,
+    drift: InputDrift,
+    batch: Batch,
+    join: Joiner,
+    capture: LineCounts,
+    truth: LineCounts,
+}
+
+impl<'a> Monitor<'a> {
+    /// A run against `baseline` (the serving model's profile).
+    pub fn new(baseline: &'a Profile, settings: &'a Settings) -> Self {
+        Monitor {
+            baseline,
+            settings,
+            drift: InputDrift::default(),
+            batch: Batch::new(settings.low_confidence, settings.other_label.clone()),
+            join: Joiner::new(settings.max_waiting),
+            capture: LineCounts::default(),
+            truth: LineCounts::default(),
+        }
+    }
+
+    /// One capture line (read every capture line before the ground truth).
+    pub fn capture_line(&mut self, line: &[u8]) {
+        let Some(captured) = self
+            .capture
+            .count(read_capture(line, &self.settings.reading))
+        else {
+            return;
+        };
+        for text in &captured.texts {
+            self.drift.text(text, self.baseline);
+        }
+        let mut labels = Vec::with_capacity(captured.predictions.len());
+        for prediction in captured.predictions {
+            match prediction {
+                Ok(p) => {
+                    labels.push(p.label.clone());
+                    self.batch.add(p);
+                }
+                Err(defect) => self.batch.defect(defect),
+            }
+        }
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        self.join.predicted(&captured.event_id, &labels);
+    }
+
+    /// One ground-truth line.
+    pub fn truth_line(&mut self, line: &[u8]) {
+        if let Some(truth) = self.truth.count(read_truth(line, &self.settings.reading)) {
+            self.join.truth(&truth.event_id, &truth.label);
+        }
+    }
+
+    /// The report.
+    pub fn finish(self) -> Report {
+        let settings = self.settings;
+        let quality = self.join.confusion().quality(REPLICATES, SEED);
+        let labelled = quality.as_ref().map_or(0, |q| q.labelled);
+        let judged = settings.min_f1.is_some() && labelled >= settings.min_labelled;
+        let violation = judged
+            && matches!((&quality, settings.min_f1), (Some(q), Some(min)) if q.weighted_f1.high < min);
+        Report {
+            capture: self.capture,
+            ground_truth: self.truth,
+            predictions: self.batch.summary(),
+            drift: self.drift.finish(self.baseline, &settings.limits),
+            model_quality: ModelQuality {
+                join: self.join.counts(),
+                quality,
+                min_f1: settings.min_f1,
+                judged,
+                violation,
+            },
+        }
+    }
+}
