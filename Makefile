@@ -118,9 +118,10 @@ demo: local-loop ## the whole pipeline on the local emulator, wired from the tem
 up: local-loop ## the same loop left running: upload with any S3 client, type commands; Ctrl-C stops it
 	target/debug/guardrails-local up $(ARGS)
 
-bench: setup ## dataset-check throughput, memory and bare-parse overhead on 10 MB to 2 GB synthetic files
+bench: setup ## dataset-check throughput, memory and bare-parse overhead (10 MB to 2 GB); the monitor's throughput, join and measured alarm rates
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
 	$(VENV)/bin/python tools/bench.py
+	$(CARGO) run --release --locked -p text-monitor --example monitor-bench
 
 # How many mutants `make fuzz` checks, and from which seed (the suite runs a few hundred on every `make test`).
 FUZZ_ITERATIONS ?= 200000

@@ -88,7 +88,8 @@ pub struct ModelQuality {
     pub min_f1: Option<f64>,
     /// Whether there were enough labelled records and a threshold to judge.
     pub judged: bool,
-    /// Whether the weighted F1 is significantly under the threshold: its whole 95 % interval is.
+    /// Whether the weighted F1 is significantly under the threshold: its bootstrap's 99th percentile is (a
+    /// model as good as the threshold breaches at most 1 % of the time).
     pub violation: bool,
 }
 
@@ -223,7 +224,7 @@ impl<'a> Monitor<'a> {
         let labelled = quality.as_ref().map_or(0, |q| q.labelled);
         let judged = settings.min_f1.is_some() && labelled >= settings.min_labelled;
         let violation = judged
-            && matches!((&quality, settings.min_f1), (Some(q), Some(min)) if q.weighted_f1.high < min);
+            && matches!((&quality, settings.min_f1), (Some(q), Some(min)) if q.weighted_f1_bound < min);
         Report {
             capture: self.capture,
             ground_truth: self.truth,
