@@ -10,6 +10,12 @@ const BINS: usize = 1000;
 /// Share given to a label absent on one side, so PSI stays finite (the usual smoothing).
 const EPSILON: f64 = 1e-4;
 
+/// Distinct labels counted one by one. A text classifier has a few dozen; a model answering with free text (or a
+/// probability where a label belongs) would otherwise grow every count, matrix and report without bound.
+pub const MAX_LABELS: usize = 256;
+/// Where labels past [`MAX_LABELS`] are counted.
+pub const OVERFLOW_LABEL: &str = "(other labels)";
+
 /// One prediction, as read from an output line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -99,7 +105,13 @@ impl Batch {
         // c is checked to be within 0..=1 by the parser; 1.0 goes to the last bin.
         let bin = ((c * BINS as f64) as usize).min(BINS - 1);
         self.bins[bin] += 1;
-        *self.labels.entry(prediction.label).or_default() += 1;
+        let label = if self.labels.len() < MAX_LABELS || self.labels.contains_key(&prediction.label)
+        {
+            prediction.label
+        } else {
+            OVERFLOW_LABEL.to_owned()
+        };
+        *self.labels.entry(label).or_default() += 1;
     }
 
     /// Counts one line that was not a prediction.
@@ -257,5 +269,22 @@ mod tests {
         let s = sure.summary();
         assert!((s.p10_confidence.unwrap() - 1.0).abs() <= 0.001);
         assert_eq!(s.low_confidence_pct, Some(0.0));
+    }
+
+    #[test]
+    fn labels_past_the_cap_are_counted_together() {
+        let mut batch = Batch::new(0.5, "Otros");
+        for i in 0..1_000 {
+            batch.add(Prediction {
+                label: format!("0.{i:03}"),
+                confidence: 0.9,
+            });
+        }
+        let summary = batch.summary();
+        assert_eq!(summary.label_counts.len(), MAX_LABELS + 1);
+        assert_eq!(
+            summary.label_counts[OVERFLOW_LABEL],
+            1_000 - MAX_LABELS as u64
+        );
     }
 }

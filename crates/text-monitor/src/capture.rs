@@ -21,6 +21,8 @@ pub enum LineDefect {
     Malformed,
     /// `BASE64` data that does not decode, or a body that is not UTF-8.
     Undecodable,
+    /// A line longer than a reader takes (a file without line breaks, or not JSON Lines at all).
+    TooLong,
     /// A body that does not read as its content type says (JSON that does not parse, no text in a record).
     UnreadableBody,
 }
@@ -50,7 +52,8 @@ impl Default for Reading {
 /// One captured request: its texts and the model's answers, record by record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Captured {
-    /// `eventMetadata.eventId`, which ground truth names.
+    /// What ground truth names: `eventMetadata.inferenceId` when the caller set one (`InferenceId` on the
+    /// request; Model Monitor then joins on it), else `eventMetadata.eventId`.
     pub event_id: String,
     /// `eventMetadata.inferenceTime`, as SageMaker wrote it.
     pub inference_time: Option<String>,
@@ -104,6 +107,8 @@ enum Encoding {
 #[serde(rename_all = "camelCase")]
 struct EventMetadata {
     event_id: String,
+    #[serde(default)]
+    inference_id: Option<String>,
     #[serde(default)]
     inference_time: Option<String>,
 }
@@ -178,9 +183,13 @@ pub fn read_capture(line: &[u8], reading: &Reading) -> Result<Captured, LineDefe
             .collect(),
         None => Vec::new(),
     };
+    let metadata = line.event_metadata;
     Ok(Captured {
-        event_id: line.event_metadata.event_id,
-        inference_time: line.event_metadata.inference_time,
+        event_id: metadata
+            .inference_id
+            .filter(|id| !id.is_empty())
+            .unwrap_or(metadata.event_id),
+        inference_time: metadata.inference_time,
         texts,
         predictions,
     })
@@ -201,7 +210,10 @@ pub fn read_truth(line: &[u8], reading: &Reading) -> Result<Truth, LineDefect> {
         Encoding::Json | Encoding::Base64 => Layout::Json,
     };
     let label = match layout {
-        Layout::Csv => csv_fields(data.trim()).into_iter().next(),
+        Layout::Csv => csv_records(&data)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next()),
         Layout::Json | Layout::JsonLines => {
             match serde_json::from_str::<Value>(&data).map_err(|_| LineDefect::UnreadableBody)? {
                 Value::String(label) => Some(label),
@@ -244,7 +256,14 @@ fn records(body: &Body) -> Result<Vec<Record>, LineDefect> {
     let data = decode(&body.data, body.encoding)?;
     let lines = || data.lines().map(str::trim).filter(|l| !l.is_empty());
     match Layout::of(body.observed_content_type.as_deref(), body.encoding) {
-        Layout::Csv => Ok(lines().map(|l| Record::Csv(csv_fields(l))).collect()),
+        Layout::Csv => {
+            let rows = csv_records(&data);
+            // A blank CSV body is one empty record (an empty text), not none.
+            if rows.is_empty() {
+                return Ok(vec![Record::Csv(vec![String::new()])]);
+            }
+            Ok(rows.into_iter().map(Record::Csv).collect())
+        }
         Layout::JsonLines => lines()
             .map(|l| serde_json::from_str(l).map(Record::Json))
             .collect::<Result<_, _>>()
@@ -295,13 +314,12 @@ fn prediction_of(record: &Record, fields: &Fields) -> Result<Prediction, Defect>
     }
 }
 
-/// The fields of one CSV row (RFC 4180 quoting), with `csv-core`'s reader. An empty input is the end of the
-/// data, which ends the last field.
-fn csv_fields(row: &str) -> Vec<String> {
+/// The records of a CSV body (RFC 4180: a quoted field may hold commas, quotes and line breaks), with `csv-core`'s
+/// reader; blank lines are no record. An empty input is the end of the data, which ends the last record.
+fn csv_records(body: &str) -> Vec<Vec<String>> {
     let mut reader = csv_core::Reader::new();
-    let mut input = row.as_bytes();
-    let mut fields = Vec::new();
-    let mut field = Vec::new();
+    let mut input = body.as_bytes();
+    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), Vec::new());
     let mut buffer = [0u8; 1024];
     loop {
         let (result, read, written) = reader.read_field(input, &mut buffer);
@@ -310,13 +328,17 @@ fn csv_fields(row: &str) -> Vec<String> {
         match result {
             csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::OutputFull => {}
             csv_core::ReadFieldResult::Field { record_end } => {
-                fields.push(String::from_utf8_lossy(&field).into_owned());
+                record.push(String::from_utf8_lossy(&field).trim().to_owned());
                 field.clear();
                 if record_end {
-                    return fields;
+                    let blank = record.len() == 1 && record[0].is_empty();
+                    let done = std::mem::take(&mut record);
+                    if !blank {
+                        records.push(done);
+                    }
                 }
             }
-            csv_core::ReadFieldResult::End => return fields,
+            csv_core::ReadFieldResult::End => return records,
         }
     }
 }

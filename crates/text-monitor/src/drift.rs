@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use dataset_check::profile::{Histogram, Profile, Profiler, TOP_TOKENS, TokenCount, tokens};
+use dataset_check::profile::{Histogram, Profile, Profiler, TokenCount, tokens};
 use serde::Serialize;
 
 use crate::batch::psi;
@@ -205,8 +205,7 @@ fn buckets(histogram: &Histogram) -> BTreeMap<usize, u64> {
 }
 
 /// The tokens whose frequency per ten thousand moved most between the two profiles' frequent tokens. A token
-/// missing from a full list is at most as frequent there as the least frequent one listed, which is taken as its
-/// frequency: the shift shown is then the smallest it can be.
+/// missing from a list occurred there at most the summary's error bound times, which is taken as its frequency.
 fn drifting_tokens(baseline: &Profile, observed: &Profile) -> Vec<TokenShift> {
     let per_10k = |count: u64, total: u64| {
         if total == 0 {
@@ -222,14 +221,10 @@ fn drifting_tokens(baseline: &Profile, observed: &Profile) -> Vec<TokenShift> {
         index(&baseline.vocabulary.top),
         index(&observed.vocabulary.top),
     );
-    // A list shorter than its capacity holds every word token, exactly: one missing from it never occurred.
-    let floor = |top: &[TokenCount]| match top.last() {
-        Some(last) if top.len() >= TOP_TOKENS => last.count,
-        _ => 0,
-    };
+    // Misra–Gries: a token missing from the summary occurred at most `count_error` times (0: the list is exact).
     let (then_floor, now_floor) = (
-        floor(&baseline.vocabulary.top),
-        floor(&observed.vocabulary.top),
+        baseline.vocabulary.count_error,
+        observed.vocabulary.count_error,
     );
     let (then_total, now_total) = (baseline.vocabulary.tokens, observed.vocabulary.tokens);
     let mut shifts: Vec<TokenShift> = then

@@ -5,13 +5,14 @@
 //! `check` prints the JSON report on stdout and a one-line verdict on stderr. Exit status: 0 no violation, 1 a
 //! violation, 2 the arguments, the baseline or an input could not be used.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dataset_check::profile::Profile;
 use dataset_check::{Contract, check_profiled};
+use text_monitor::capture::LineDefect;
 use text_monitor::monitor::{Monitor, Settings};
 
 /// The project's own model monitor for text classification.
@@ -47,8 +48,8 @@ enum Command {
         /// Model Monitor ground truth: a file, or a folder read recursively.
         #[arg(long = "ground-truth")]
         ground_truth: Vec<PathBuf>,
-        /// The weighted F1 the model must keep; without it model quality is measured, not judged.
-        #[arg(long)]
+        /// The weighted F1 the model must keep (0 to 1); without it model quality is measured, not judged.
+        #[arg(long, value_parser = unit_interval)]
         min_f1: Option<f64>,
         /// Labelled records under which model quality is not judged.
         #[arg(long, default_value_t = 200)]
@@ -63,6 +64,17 @@ enum Command {
 }
 
 const UNUSABLE: u8 = 2;
+
+/// The longest line read (SageMaker caps a request or response at 6 MB; base64 and JSON escaping add a third):
+/// a longer one is counted as a defect and skipped, never held whole.
+const MAX_LINE: u64 = 16 << 20;
+
+fn unit_interval(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{value} is not a number from 0 to 1")),
+    }
+}
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -158,12 +170,25 @@ fn check(
     let profile = read_baseline(baseline)?;
     let mut monitor = Monitor::new(&profile, settings);
     for path in files(capture)? {
-        lines(&path, |line| monitor.capture_line(line))?;
+        lines(&path, |line| match line {
+            Some(line) => monitor.capture_line(line),
+            None => monitor.capture_defect(LineDefect::TooLong),
+        })?;
     }
     for path in files(ground_truth)? {
-        lines(&path, |line| monitor.truth_line(line))?;
+        lines(&path, |line| match line {
+            Some(line) => monitor.truth_line(line),
+            None => monitor.truth_defect(LineDefect::TooLong),
+        })?;
     }
     let report = monitor.finish();
+    if report.capture.read == 0 {
+        let named: Vec<String> = capture.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "no capture line read from {}: nothing to judge",
+            named.join(", ")
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &report).map_err(|e| e.to_string())?;
     let _ = writeln!(stdout);
@@ -171,7 +196,9 @@ fn check(
     Ok(report.violations().is_empty())
 }
 
-/// The files named, folders read recursively in name order (hourly prefixes sort by time).
+/// The files named, folders read recursively in name order (hourly prefixes sort by time). Inside a folder,
+/// hidden entries, symbolic links and special files are passed over (a link could loop); a path named on the
+/// command line may be a link.
 fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for path in paths {
@@ -180,8 +207,12 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    !p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    let hidden = p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                    let plain = std::fs::symlink_metadata(p)
+                        .is_ok_and(|m| m.file_type().is_dir() || m.file_type().is_file());
+                    !hidden && plain
                 })
                 .collect();
             entries.sort();
@@ -195,22 +226,37 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// Each non-empty line of `path`.
-fn lines(path: &Path, mut each: impl FnMut(&[u8])) -> Result<(), String> {
+/// Each non-empty line of `path`; `None` for a line longer than [`MAX_LINE`], which is skipped unread.
+fn lines(path: &Path, mut each: impl FnMut(Option<&[u8]>)) -> Result<(), String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut reader = BufReader::new(file);
+    let failed = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut line = Vec::new();
     loop {
         line.clear();
-        let read = reader
+        let read = (&mut reader)
+            .take(MAX_LINE + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(failed)?;
         if read == 0 {
             return Ok(());
         }
-        if line.iter().any(|b| !b.is_ascii_whitespace()) {
-            each(&line);
+        if line.len() as u64 > MAX_LINE && line.last() != Some(&b'\n') {
+            // Skip the rest of the line, a megabyte at a time.
+            loop {
+                line.clear();
+                let n = (&mut reader)
+                    .take(1 << 20)
+                    .read_until(b'\n', &mut line)
+                    .map_err(failed)?;
+                if n == 0 || line.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            each(None);
+        } else if line.iter().any(|b| !b.is_ascii_whitespace()) {
+            each(Some(&line));
         }
     }
 }

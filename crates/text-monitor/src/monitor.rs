@@ -13,6 +13,9 @@ use crate::drift::{DriftReport, InputDrift, Limits};
 use crate::join::{JoinCounts, Joiner};
 use crate::quality::{Quality, REPLICATES};
 
+/// The label a request whose answer did not read is joined with (never a true label: counted wrong).
+pub const NO_ANSWER: &str = "(no readable answer)";
+
 /// The bootstrap's seed: fixed, so the same data gives the same interval and an alarm's decision can be
 /// reproduced.
 const SEED: u64 = 0x7e47_5eed;
@@ -196,6 +199,8 @@ impl<'a> Monitor<'a> {
         for text in &captured.texts {
             self.drift.text(text, self.baseline);
         }
+        // An answer that does not read is still the model's answer to that request: joined as wrong, so model
+        // quality does not leave out exactly the bad answers.
         let mut labels = Vec::with_capacity(captured.predictions.len());
         for prediction in captured.predictions {
             match prediction {
@@ -203,11 +208,24 @@ impl<'a> Monitor<'a> {
                     labels.push(p.label.clone());
                     self.batch.add(p);
                 }
-                Err(defect) => self.batch.defect(defect),
+                Err(defect) => {
+                    labels.push(NO_ANSWER.to_owned());
+                    self.batch.defect(defect);
+                }
             }
         }
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         self.join.predicted(&captured.event_id, &labels);
+    }
+
+    /// A capture line a reader could not take whole (see [`LineDefect::TooLong`]).
+    pub fn capture_defect(&mut self, defect: LineDefect) {
+        self.capture.count::<()>(Err(defect));
+    }
+
+    /// A ground-truth line a reader could not take whole.
+    pub fn truth_defect(&mut self, defect: LineDefect) {
+        self.truth.count::<()>(Err(defect));
     }
 
     /// One ground-truth line.
@@ -238,5 +256,56 @@ impl<'a> Monitor<'a> {
                 violation,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn capture(event: &str, answer: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "captureData": {
+                "endpointInput": {"observedContentType": "application/json", "data": "{\"text\": \"hola\"}", "encoding": "JSON"},
+                "endpointOutput": {"observedContentType": "application/json", "data": answer, "encoding": "JSON"}
+            },
+            "eventMetadata": {"eventId": event}
+        }))
+        .unwrap()
+    }
+
+    fn truth(event: &str, label: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "groundTruthData": {"data": label, "encoding": "CSV"},
+            "eventMetadata": {"eventId": event}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_joined_as_wrong_not_left_out() {
+        let baseline = Profile::empty();
+        let settings = Settings::default();
+        let mut monitor = Monitor::new(&baseline, &settings);
+        monitor.capture_line(&capture("a", r#"{"label": "ventas", "confidence": 0.9}"#));
+        monitor.capture_line(&capture("b", r#"{"label": "ventas", "confidence": 7}"#));
+        monitor.capture_defect(LineDefect::TooLong);
+        monitor.truth_line(&truth("a", "ventas"));
+        monitor.truth_line(&truth("b", "ventas"));
+        let report = monitor.finish();
+        let quality = report.model_quality.quality.unwrap();
+        assert_eq!(quality.labelled, 2);
+        assert!(
+            (quality.accuracy.estimate - 0.5).abs() < 1e-9,
+            "{quality:?}"
+        );
+        assert_eq!(report.capture.read, 2);
+        assert_eq!(report.capture.defects[&LineDefect::TooLong], 1);
+        assert_eq!(
+            report.predictions.predictions, 1,
+            "prediction quality counts readable answers"
+        );
     }
 }

@@ -79,6 +79,8 @@ pub fn parse_value(value: &Value, fields: &Fields) -> Result<Prediction, Defect>
 
     let label = match object.get(&fields.label) {
         Some(Value::String(label)) => label.clone(),
+        // Class ids, as ground truth may carry them too.
+        Some(Value::Number(id)) => id.to_string(),
         Some(_) => return Err(Defect::MissingLabel),
         None => best
             .as_ref()
@@ -117,7 +119,8 @@ mod tests {
             ("not json",                                                                Err(Defect::Malformed)),
             ("[0.1, 0.9]",                                                              Err(Defect::Malformed)),
             (r#"{"confidence": 0.9}"#,                                                  Err(Defect::MissingLabel)),
-            (r#"{"label": 3, "confidence": 0.9}"#,                                      Err(Defect::MissingLabel)),
+            (r#"{"label": 3, "confidence": 0.9}"#,                                      ok("3", 0.9)),
+            (r#"{"label": ["ventas"], "confidence": 0.9}"#,                             Err(Defect::MissingLabel)),
             (r#"{"label": "ventas"}"#,                                                  Err(Defect::MissingConfidence)),
             (r#"{"label": "ventas", "confidence": 1.7}"#,                               Err(Defect::OutOfRange)),
             (r#"{"label": "ventas", "confidence": "high"}"#,                            Err(Defect::OutOfRange)),

@@ -15,6 +15,8 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, Poisson};
 use serde::Serialize;
 
+use crate::batch::{MAX_LABELS, OVERFLOW_LABEL};
+
 /// The normal quantile of a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
 
@@ -78,17 +80,23 @@ pub struct Quality {
 }
 
 impl Confusion {
-    /// The index of `label`, added when new.
+    /// The index of `label`, added when new; past [`MAX_LABELS`] labels, the index of [`OVERFLOW_LABEL`].
     pub fn label_index(&mut self, label: &str) -> u16 {
         if let Some(&i) = self.index.get(label) {
             return i;
         }
-        // More than 65 535 labels is not a text classifier this monitor judges: they share the last index.
-        let i = u16::try_from(self.labels.len()).unwrap_or(u16::MAX);
-        if i < u16::MAX {
-            self.labels.push(label.to_owned());
-            self.index.insert(label.to_owned(), i);
+        let label = if self.labels.len() + 1 < MAX_LABELS {
+            label
+        } else {
+            OVERFLOW_LABEL
+        };
+        if let Some(&i) = self.index.get(label) {
+            return i;
         }
+        // At most MAX_LABELS (256) labels: the index fits.
+        let i = u16::try_from(self.labels.len()).unwrap_or(u16::MAX);
+        self.labels.push(label.to_owned());
+        self.index.insert(label.to_owned(), i);
         i
     }
 
@@ -120,14 +128,12 @@ impl Confusion {
         &self.labels
     }
 
-    /// The matrix, dense, row by row (`k × k` for `k` labels).
-    fn dense(&self) -> Vec<f64> {
-        let k = self.labels.len();
-        let mut cells = vec![0.0; k * k];
-        for (&(t, p), &n) in &self.cells {
-            cells[usize::from(t) * k + usize::from(p)] = n as f64;
-        }
-        cells
+    /// The non-empty cells: (truth, predicted, count).
+    fn nonzero(&self) -> Vec<(usize, usize, f64)> {
+        self.cells
+            .iter()
+            .map(|(&(t, p), &n)| (usize::from(t), usize::from(p), n as f64))
+            .collect()
     }
 
     /// The quality of the counted records, F1 intervals from `replicates` bootstrap replicates drawn from `seed`;
@@ -138,24 +144,26 @@ impl Confusion {
             return None;
         }
         let k = self.labels.len();
-        let cells = self.dense();
-        let right: u64 = (0..k).map(|c| cells[c * k + c] as u64).sum();
-        let (weighted, macro_) = f1_scores(&cells, k);
+        let cells = self.nonzero();
+        let counts: Vec<f64> = cells.iter().map(|c| c.2).collect();
+        let sums = Sums::of(&cells, &counts, k);
+        let right: u64 = sums.diagonal.iter().sum::<f64>() as u64;
+        let (weighted, macro_) = sums.f1_scores();
         let (mut weighted_runs, macro_runs) = bootstrap(&cells, k, replicates, seed);
         weighted_runs.sort_by(f64::total_cmp);
         let weighted_f1_bound = percentile(&weighted_runs, 0.99).unwrap_or(weighted);
         let classes = (0..k)
             .map(|c| {
-                let tp = cells[c * k + c] as u64;
-                let support = (0..k).map(|j| cells[c * k + j]).sum::<f64>() as u64;
-                let predicted = (0..k).map(|i| cells[i * k + c]).sum::<f64>() as u64;
+                let tp = sums.diagonal[c] as u64;
+                let support = sums.rows[c] as u64;
+                let predicted = sums.columns[c] as u64;
                 ClassQuality {
                     label: self.labels[c].clone(),
                     support,
                     predicted,
                     precision: wilson(tp, predicted),
                     recall: wilson(tp, support),
-                    f1: class_f1(&cells, k, c),
+                    f1: sums.class_f1(c),
                 }
             })
             .collect();
@@ -188,55 +196,81 @@ pub fn wilson(successes: u64, n: u64) -> Option<Interval> {
     })
 }
 
-/// F1 of label `c` in the dense matrix `cells` of `k` labels.
-fn class_f1(cells: &[f64], k: usize, c: usize) -> f64 {
-    let tp = cells[c * k + c];
-    let support: f64 = (0..k).map(|j| cells[c * k + j]).sum();
-    let predicted: f64 = (0..k).map(|i| cells[i * k + c]).sum();
-    if tp == 0.0 {
-        return 0.0;
-    }
-    2.0 * tp / (support + predicted)
+/// A matrix's row sums (support), column sums (predicted) and diagonal (right), per label.
+struct Sums {
+    rows: Vec<f64>,
+    columns: Vec<f64>,
+    diagonal: Vec<f64>,
 }
 
-/// (weighted F1, macro F1) of a dense matrix; macro over the labels seen, true or predicted.
-fn f1_scores(cells: &[f64], k: usize) -> (f64, f64) {
-    let total: f64 = cells.iter().sum();
-    let (mut weighted, mut macro_sum, mut seen) = (0.0, 0.0, 0u32);
-    for c in 0..k {
-        let support: f64 = (0..k).map(|j| cells[c * k + j]).sum();
-        let predicted: f64 = (0..k).map(|i| cells[i * k + c]).sum();
-        if support == 0.0 && predicted == 0.0 {
-            continue;
+impl Sums {
+    /// The sums of `cells` (truth, predicted, _) with `counts` in place of their own counts, for `k` labels:
+    /// linear in the non-empty cells, so many labels cost no more than their cells.
+    fn of(cells: &[(usize, usize, f64)], counts: &[f64], k: usize) -> Self {
+        let mut sums = Sums {
+            rows: vec![0.0; k],
+            columns: vec![0.0; k],
+            diagonal: vec![0.0; k],
+        };
+        for (&(t, p, _), &n) in cells.iter().zip(counts) {
+            sums.rows[t] += n;
+            sums.columns[p] += n;
+            if t == p {
+                sums.diagonal[t] += n;
+            }
         }
-        let f1 = class_f1(cells, k, c);
-        weighted += support * f1;
-        macro_sum += f1;
-        seen += 1;
+        sums
     }
-    if total == 0.0 || seen == 0 {
-        return (0.0, 0.0);
+
+    /// F1 of label `c`: 2·tp / (support + predicted), 0 when nothing of it is right (scikit-learn's
+    /// `zero_division=0`).
+    fn class_f1(&self, c: usize) -> f64 {
+        let tp = self.diagonal[c];
+        if tp == 0.0 {
+            return 0.0;
+        }
+        2.0 * tp / (self.rows[c] + self.columns[c])
     }
-    (weighted / total, macro_sum / f64::from(seen))
+
+    /// (weighted F1, macro F1); macro over the labels seen, true or predicted.
+    fn f1_scores(&self) -> (f64, f64) {
+        let total: f64 = self.rows.iter().sum();
+        let (mut weighted, mut macro_sum, mut seen) = (0.0, 0.0, 0u32);
+        for c in 0..self.rows.len() {
+            if self.rows[c] == 0.0 && self.columns[c] == 0.0 {
+                continue;
+            }
+            let f1 = self.class_f1(c);
+            weighted += self.rows[c] * f1;
+            macro_sum += f1;
+            seen += 1;
+        }
+        if total == 0.0 || seen == 0 {
+            return (0.0, 0.0);
+        }
+        (weighted / total, macro_sum / f64::from(seen))
+    }
 }
 
-/// The weighted and macro F1 of `replicates` Poisson-bootstrap replicates of the matrix.
-fn bootstrap(cells: &[f64], k: usize, replicates: u32, seed: u64) -> (Vec<f64>, Vec<f64>) {
+/// The weighted and macro F1 of `replicates` Poisson-bootstrap replicates of the non-empty `cells`.
+fn bootstrap(
+    cells: &[(usize, usize, f64)],
+    k: usize,
+    replicates: u32,
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let draws: Vec<Option<Poisson<f64>>> = cells
-        .iter()
-        .map(|&n| (n > 0.0).then(|| Poisson::new(n).ok()).flatten())
-        .collect();
+    let draws: Vec<Option<Poisson<f64>>> = cells.iter().map(|c| Poisson::new(c.2).ok()).collect();
     let mut resampled = vec![0.0; cells.len()];
     let (mut weighted, mut macro_) = (Vec::new(), Vec::new());
     for _ in 0..replicates {
-        for (cell, draw) in resampled.iter_mut().zip(&draws) {
-            *cell = draw.as_ref().map_or(0.0, |d| d.sample(&mut rng));
+        for (count, draw) in resampled.iter_mut().zip(&draws) {
+            *count = draw.as_ref().map_or(0.0, |d| d.sample(&mut rng));
         }
         if resampled.iter().sum::<f64>() == 0.0 {
             continue;
         }
-        let (w, m) = f1_scores(&resampled, k);
+        let (w, m) = Sums::of(cells, &resampled, k).f1_scores();
         weighted.push(w);
         macro_.push(m);
     }

@@ -228,6 +228,17 @@ fn unusable_input_exits_2_with_a_reason() {
     let (code, _, verdict) = check(&baseline, &missing, &missing, &[]);
     assert_eq!(code, Some(2));
     assert!(verdict.contains("neither a file nor a folder"), "{verdict}");
+    let empty = dir.join("empty-hour");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, _, verdict) = check(&baseline, &empty, &empty, &[]);
+    assert_eq!(code, Some(2), "nothing read is not a clean bill");
+    assert!(verdict.contains("nothing to judge"), "{verdict}");
+    let (code, _, _) = check(&baseline, &empty, &empty, &["--min-f1", "NaN"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "a threshold that can never breach is refused"
+    );
     std::fs::write(dir.join("not-a-baseline.json"), "{\"rows\": 3}").unwrap();
     let (code, _, verdict) = check(&dir.join("not-a-baseline.json"), &dir, &dir, &[]);
     assert_eq!(code, Some(2));

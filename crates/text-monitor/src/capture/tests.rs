@@ -125,3 +125,25 @@ fn ground_truth_reads_as_model_monitor_writes_it() {
         assert_eq!(read_truth(&line, &Reading::default()), expected, "{case}");
     }
 }
+
+#[test]
+fn the_inference_id_is_what_ground_truth_names_when_the_caller_set_one() {
+    let mut line: serde_json::Value = serde_json::from_slice(&line(
+        Some(("text/csv", "\"hola,\nadiós\"\n", "CSV")),
+        Some(("text/csv", "", "CSV")),
+    ))
+    .unwrap();
+    line["eventMetadata"]["inferenceId"] = json!("ticket-4411");
+    let captured = read_capture(&serde_json::to_vec(&line).unwrap(), &Reading::default()).unwrap();
+    assert_eq!(captured.event_id, "ticket-4411");
+    assert_eq!(
+        captured.texts,
+        ["hola,\nadiós"],
+        "a quoted CSV text keeps its comma and line break"
+    );
+    assert_eq!(
+        captured.predictions,
+        [Err(Defect::MissingLabel)],
+        "an empty answer is an answer, unreadable"
+    );
+}
