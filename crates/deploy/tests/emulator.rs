@@ -165,6 +165,24 @@ impl World {
         self.deploy.handle(Trigger::read(event).unwrap()).await
     }
 
+    /// Someone other than deploy (SageMaker rolling back, a person) puts `endpoint` on `config`: the emulator has
+    /// no UpdateEndpoint, so the endpoint is made again, changed since.
+    async fn repoint(&self, endpoint: &str, config: &str) {
+        self.sagemaker
+            .delete_endpoint()
+            .endpoint_name(endpoint)
+            .send()
+            .await
+            .unwrap();
+        self.sagemaker
+            .create_endpoint()
+            .endpoint_name(endpoint)
+            .endpoint_config_name(config)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// SageMaker's state change of `package` is refused, for a reason that says `why`.
     async fn refused(&self, package: &str, why: &str) {
         let outcome = self.changed(package).await;
@@ -628,19 +646,8 @@ async fn realtime_the_endpoint_runs_the_release_before_the_record_names_it_and_a
         .unwrap_err();
     assert!(error.to_string().contains("UpdateEndpoint"), "{error}");
     // SageMaker rolls the canary back on an alarm: the endpoint is on v1's configuration again, changed since.
-    w.sagemaker
-        .delete_endpoint()
-        .endpoint_name(&endpoint)
-        .send()
-        .await
-        .unwrap();
-    w.sagemaker
-        .create_endpoint()
-        .endpoint_name(&endpoint)
-        .endpoint_config_name(described.endpoint_config_name().unwrap())
-        .send()
-        .await
-        .unwrap();
+    w.repoint(&endpoint, described.endpoint_config_name().unwrap())
+        .await;
     let undone = w.endpoint_changed(&endpoint).await.unwrap();
     assert!(
         matches!(&undone, Outcome::Refused { package, reason } if package == &v2 && reason.contains("rolled it back")),
@@ -703,19 +710,7 @@ async fn realtime_an_endpoint_changed_by_hand_is_moved_back_not_read_as_the_rele
         .send()
         .await
         .unwrap();
-    w.sagemaker
-        .delete_endpoint()
-        .endpoint_name(&endpoint)
-        .send()
-        .await
-        .unwrap();
-    w.sagemaker
-        .create_endpoint()
-        .endpoint_name(&endpoint)
-        .endpoint_config_name("by-hand")
-        .send()
-        .await
-        .unwrap();
+    w.repoint(&endpoint, "by-hand").await;
     // Moved back (the emulator lacks UpdateEndpoint, so the move is the error), not read as v1's release undone.
     let error = w.endpoint_changed(&endpoint).await.unwrap_err();
     assert!(error.to_string().contains("UpdateEndpoint"), "{error}");
