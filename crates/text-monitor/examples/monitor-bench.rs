@@ -257,7 +257,7 @@ fn join(n: u64) {
         join.predicted(&format!("ev-{i}"), &[LABELS[rng.random_range(0..3)]]);
     }
     for i in 0..n {
-        join.truth(&format!("ev-{i}"), LABELS[(i % 3) as usize]);
+        join.truth(&format!("ev-{i}"), LABELS[(i % 3) as usize], None);
     }
     let quality = join.confusion().quality(REPLICATES, 1).unwrap();
     assert_eq!(quality.labelled, n);

@@ -37,6 +37,9 @@ pub struct Reading {
     pub fields: Fields,
     /// The label's field in JSON ground truth (`LABEL_FIELD` of the contract); CSV ground truth is the label.
     pub label_field: String,
+    /// A field of JSON ground truth that names the record's segment (a channel, a language): per-class recall is
+    /// compared across its values (`SEGMENT_FIELD`; none by default).
+    pub segment_field: Option<String>,
 }
 
 impl Default for Reading {
@@ -45,6 +48,7 @@ impl Default for Reading {
             text_field: "text".into(),
             fields: Fields::default(),
             label_field: "label".into(),
+            segment_field: None,
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct Truth {
     pub event_id: String,
     /// The true label.
     pub label: String,
+    /// Its segment, when the ground truth names one in [`Reading::segment_field`].
+    pub segment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -209,16 +215,26 @@ pub fn read_truth(line: &[u8], reading: &Reading) -> Result<Truth, LineDefect> {
         Encoding::Csv => Layout::Csv,
         Encoding::Json | Encoding::Base64 => Layout::Json,
     };
-    let label = match layout {
-        Layout::Csv => csv_records(&data)
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next()),
+    let (label, segment) = match layout {
+        Layout::Csv => (
+            csv_records(&data)
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next()),
+            None,
+        ),
         Layout::Json | Layout::JsonLines => {
             match serde_json::from_str::<Value>(&data).map_err(|_| LineDefect::UnreadableBody)? {
-                Value::String(label) => Some(label),
-                Value::Object(o) => o.get(&reading.label_field).and_then(label_text),
-                other => label_text(&other),
+                Value::String(label) => (Some(label), None),
+                Value::Object(o) => (
+                    o.get(&reading.label_field).and_then(label_text),
+                    reading
+                        .segment_field
+                        .as_ref()
+                        .and_then(|field| o.get(field))
+                        .and_then(label_text),
+                ),
+                other => (label_text(&other), None),
             }
         }
     };
@@ -226,6 +242,7 @@ pub fn read_truth(line: &[u8], reading: &Reading) -> Result<Truth, LineDefect> {
         Some(label) if !label.is_empty() => Ok(Truth {
             event_id: line.event_metadata.event_id,
             label,
+            segment,
         }),
         _ => Err(LineDefect::UnreadableBody),
     }

@@ -6,7 +6,7 @@
 //! million of them fit in about 20 MB. Past `capacity` new predictions are counted and dropped, never an
 //! unbounded allocation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -37,14 +37,20 @@ pub struct JoinCounts {
     pub unmatched: u64,
 }
 
-/// Predictions waiting for their labels, and the confusion matrix of those matched.
+/// Predictions waiting for their labels, and the confusion matrix of those matched (overall and per segment).
 #[derive(Debug, Clone)]
 pub struct Joiner {
     waiting: HashMap<u64, u16>,
     capacity: usize,
     confusion: Confusion,
+    segments: BTreeMap<String, Confusion>,
     counts: JoinCounts,
 }
+
+/// Segments kept apart; the rest are counted together under [`OVERFLOW_SEGMENT`].
+pub const MAX_SEGMENTS: usize = 32;
+/// Where segments past [`MAX_SEGMENTS`] are counted.
+pub const OVERFLOW_SEGMENT: &str = "(other segments)";
 
 fn key(event_id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(event_id.as_bytes())
@@ -57,6 +63,7 @@ impl Joiner {
             waiting: HashMap::new(),
             capacity,
             confusion: Confusion::default(),
+            segments: BTreeMap::new(),
             counts: JoinCounts::default(),
         }
     }
@@ -79,12 +86,25 @@ impl Joiner {
         }
     }
 
-    /// The request `event_id` truly was `label`. The prediction is taken out: a duplicate label is unmatched.
-    pub fn truth(&mut self, event_id: &str, label: &str) -> Joined {
+    /// The request `event_id` truly was `label` (in `segment`, if the ground truth names one). The prediction is
+    /// taken out: a duplicate label is unmatched.
+    pub fn truth(&mut self, event_id: &str, label: &str, segment: Option<&str>) -> Joined {
         match self.waiting.remove(&key(event_id)) {
             Some(predicted) => {
                 let truth = self.confusion.label_index(label);
                 self.confusion.add(truth, predicted);
+                if let Some(segment) = segment {
+                    let predicted = self.confusion.labels()[usize::from(predicted)].clone();
+                    let known = self.segments.contains_key(segment);
+                    let name = if known || self.segments.len() + 1 < MAX_SEGMENTS {
+                        segment
+                    } else {
+                        OVERFLOW_SEGMENT
+                    };
+                    let matrix = self.segments.entry(name.to_owned()).or_default();
+                    let (t, p) = (matrix.label_index(label), matrix.label_index(&predicted));
+                    matrix.add(t, p);
+                }
                 self.counts.matched += 1;
                 Joined::Matched
             }
@@ -104,6 +124,11 @@ impl Joiner {
     pub fn confusion(&self) -> &Confusion {
         &self.confusion
     }
+
+    /// The confusion matrix of each segment the ground truth named.
+    pub fn segments(&self) -> &BTreeMap<String, Confusion> {
+        &self.segments
+    }
 }
 
 #[cfg(test)]
@@ -119,20 +144,24 @@ mod tests {
         join.predicted("d", &[]);
         join.predicted("e", &["Otros"]);
         join.predicted("f", &["Otros"]);
-        assert_eq!(join.truth("a", "ventas"), Joined::Matched);
-        assert_eq!(join.truth("b", "ventas"), Joined::Matched);
-        assert_eq!(join.truth("a", "ventas"), Joined::Unmatched, "a duplicate");
+        assert_eq!(join.truth("a", "ventas", None), Joined::Matched);
+        assert_eq!(join.truth("b", "ventas", None), Joined::Matched);
         assert_eq!(
-            join.truth("c", "ventas"),
+            join.truth("a", "ventas", None),
+            Joined::Unmatched,
+            "a duplicate"
+        );
+        assert_eq!(
+            join.truth("c", "ventas", None),
             Joined::Unmatched,
             "several records"
         );
         assert_eq!(
-            join.truth("f", "Otros"),
+            join.truth("f", "Otros", None),
             Joined::Unmatched,
             "dropped past capacity"
         );
-        assert_eq!(join.truth("late", "Otros"), Joined::Unmatched);
+        assert_eq!(join.truth("late", "Otros", None), Joined::Unmatched);
         assert_eq!(
             join.counts(),
             JoinCounts {

@@ -8,11 +8,13 @@
 //! - [`drift`] compares the input texts with the serving model's baseline profile (lengths, empty share,
 //!   out-of-vocabulary rate, character classes, scripts, the tokens that moved).
 //! - [`join`] joins ground truth to predictions by event id, in bounded memory.
+//! - [`bias`] compares each class's recall across the segments ground truth names.
 //! - [`quality`] judges the joined records: accuracy, F1 and per-class figures with confidence intervals.
 //! - [`monitor`] is one run over capture and ground truth, to one report: the engine the monitoring function and
 //!   the `text-monitor` CLI share.
 
 pub mod batch;
+pub mod bias;
 pub mod capture;
 pub mod drift;
 pub mod join;

@@ -60,6 +60,10 @@ enum Command {
         /// The label's field in JSON ground truth.
         #[arg(long, default_value = "label")]
         label_field: String,
+        /// A field of JSON ground truth naming each record's segment (channel, language): each class's recall
+        /// is compared across its values.
+        #[arg(long)]
+        segment_field: Option<String>,
     },
 }
 
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
             min_labelled,
             text_field,
             label_field,
+            segment_field,
         } => {
             let mut settings = Settings {
                 min_f1,
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
             };
             settings.reading.text_field = text_field;
             settings.reading.label_field = label_field;
+            settings.reading.segment_field = segment_field;
             check(&baseline, &capture, &ground_truth, &settings)
         }
     };

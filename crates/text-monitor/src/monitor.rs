@@ -8,6 +8,7 @@ use dataset_check::profile::Profile;
 use serde::Serialize;
 
 use crate::batch::{Batch, Summary};
+use crate::bias::{Disparity, recall_disparity};
 use crate::capture::{LineDefect, Reading, read_capture, read_truth};
 use crate::drift::{DriftReport, InputDrift, Limits};
 use crate::join::{JoinCounts, Joiner};
@@ -38,6 +39,10 @@ pub struct Settings {
     pub min_labelled: u64,
     /// Predictions at most waiting for their labels (`MAX_WAITING`, 2,000,000: about 40 MB).
     pub max_waiting: usize,
+    /// The recall gap between two segments that is a bias finding, when significant (`MAX_RECALL_GAP`, 0.1).
+    pub max_recall_gap: f64,
+    /// Records of a class a segment needs to be compared (`MIN_SEGMENT_SUPPORT`, 30).
+    pub min_segment_support: u64,
 }
 
 impl Default for Settings {
@@ -50,6 +55,8 @@ impl Default for Settings {
             min_f1: None,
             min_labelled: 200,
             max_waiting: 2_000_000,
+            max_recall_gap: 0.1,
+            min_segment_support: 30,
         }
     }
 }
@@ -94,6 +101,10 @@ pub struct ModelQuality {
     /// Whether the weighted F1 is significantly under the threshold: its bootstrap's 99th percentile is (a
     /// model as good as the threshold breaches at most 1 % of the time).
     pub violation: bool,
+    /// Per class, its recall in the worst and best segment, when ground truth names segments.
+    pub recall_disparity: Vec<Disparity>,
+    /// Whether a class's recall differs across segments by more than the limit, significantly.
+    pub bias_violation: bool,
 }
 
 /// A run's report.
@@ -127,6 +138,9 @@ impl Report {
             .collect();
         if self.model_quality.violation {
             names.push("model-quality".into());
+        }
+        if self.model_quality.bias_violation {
+            names.push("bias".into());
         }
         names
     }
@@ -231,7 +245,8 @@ impl<'a> Monitor<'a> {
     /// One ground-truth line.
     pub fn truth_line(&mut self, line: &[u8]) {
         if let Some(truth) = self.truth.count(read_truth(line, &self.settings.reading)) {
-            self.join.truth(&truth.event_id, &truth.label);
+            self.join
+                .truth(&truth.event_id, &truth.label, truth.segment.as_deref());
         }
     }
 
@@ -243,6 +258,10 @@ impl<'a> Monitor<'a> {
         let judged = settings.min_f1.is_some() && labelled >= settings.min_labelled;
         let violation = judged
             && matches!((&quality, settings.min_f1), (Some(q), Some(min)) if q.weighted_f1_bound < min);
+        let disparity = recall_disparity(self.join.segments(), settings.min_segment_support);
+        let bias_violation = disparity
+            .iter()
+            .any(|d| d.significant && d.gap > settings.max_recall_gap);
         Report {
             capture: self.capture,
             ground_truth: self.truth,
@@ -254,6 +273,8 @@ impl<'a> Monitor<'a> {
                 min_f1: settings.min_f1,
                 judged,
                 violation,
+                recall_disparity: disparity,
+                bias_violation,
             },
         }
     }
@@ -307,5 +328,38 @@ mod tests {
             report.predictions.predictions, 1,
             "prediction quality counts readable answers"
         );
+    }
+
+    #[test]
+    fn a_class_missed_in_one_segment_is_a_bias_finding() {
+        let baseline = Profile::empty();
+        let mut settings = Settings::default();
+        settings.reading.segment_field = Some("channel".into());
+        let mut monitor = Monitor::new(&baseline, &settings);
+        for i in 0..200 {
+            let channel = if i % 2 == 0 { "email" } else { "whatsapp" };
+            // Every email ticket is found; whatsapp's half the time.
+            let found = channel == "email" || i % 4 == 1;
+            let answer = if found { "soporte" } else { "Otros" };
+            let event = format!("e-{i}");
+            monitor.capture_line(&capture(
+                &event,
+                &format!(r#"{{"label": "{answer}", "confidence": 0.9}}"#),
+            ));
+            let truth = serde_json::to_vec(&json!({
+                "groundTruthData": {"data": json!({"label": "soporte", "channel": channel}).to_string(), "encoding": "JSON"},
+                "eventMetadata": {"eventId": event}
+            }))
+            .unwrap();
+            monitor.truth_line(&truth);
+        }
+        let report = monitor.finish();
+        let disparity = &report.model_quality.recall_disparity[0];
+        assert_eq!(disparity.lowest.segment, "whatsapp");
+        assert!(
+            disparity.significant && (disparity.gap - 0.5).abs() < 1e-9,
+            "{disparity:?}"
+        );
+        assert!(report.violations().contains(&"bias".to_owned()));
     }
 }

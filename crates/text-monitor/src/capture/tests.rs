@@ -107,6 +107,7 @@ fn ground_truth_reads_as_model_monitor_writes_it() {
         Ok(Truth {
             event_id: "e-7".into(),
             label: l.into(),
+            segment: None,
         })
     };
     #[rustfmt::skip]
@@ -145,5 +146,26 @@ fn the_inference_id_is_what_ground_truth_names_when_the_caller_set_one() {
         captured.predictions,
         [Err(Defect::MissingLabel)],
         "an empty answer is an answer, unreadable"
+    );
+}
+
+#[test]
+fn ground_truth_names_its_segment_when_asked() {
+    let line = serde_json::to_vec(&json!({
+        "groundTruthData": {"data": r#"{"label": "soporte", "channel": "whatsapp"}"#, "encoding": "JSON"},
+        "eventMetadata": {"eventId": "e-9"}
+    }))
+    .unwrap();
+    let reading = Reading {
+        segment_field: Some("channel".into()),
+        ..Reading::default()
+    };
+    assert_eq!(
+        read_truth(&line, &reading).unwrap().segment.as_deref(),
+        Some("whatsapp")
+    );
+    assert_eq!(
+        read_truth(&line, &Reading::default()).unwrap().segment,
+        None
     );
 }
