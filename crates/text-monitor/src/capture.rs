@@ -5,13 +5,17 @@
 //! `observedContentType`, `data` and `encoding` (`JSON` and `CSV` keep the body as text, `BASE64` encodes it,
 //! SageMaker's default for a content type it was not told about), and `eventMetadata.eventId`. A ground-truth line
 //! is `groundTruthData` (`data`, `encoding`) and the `eventMetadata.eventId` of the request it labels.
+//!
+//! Batch inference reads the same way: a line of transform output joined with its input record (what
+//! batch-launcher starts) is a request, its record id the event id; batch ground truth is one labelled record per
+//! line. Each line says which it is.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::batch::{Defect, Prediction};
-use crate::prediction::{Fields, parse_value};
+use crate::prediction::{Fields, JOINED_OUTPUT, parse_value};
 
 /// Why a line was not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -40,6 +44,9 @@ pub struct Reading {
     /// A field of JSON ground truth that names the record's segment (a channel, a language): per-class recall is
     /// compared across its values (`SEGMENT_FIELD`; none by default).
     pub segment_field: Option<String>,
+    /// The record id's field in batch inference: in each joined output line (its input record) and in each
+    /// labelled record of batch ground truth (`RECORD_ID_FIELD`, `id`).
+    pub record_id_field: String,
 }
 
 impl Default for Reading {
@@ -49,6 +56,7 @@ impl Default for Reading {
             fields: Fields::default(),
             label_field: "label".into(),
             segment_field: None,
+            record_id_field: "id".into(),
         }
     }
 }
@@ -173,7 +181,11 @@ enum Record {
 /// The [`LineDefect`] that keeps the whole line from counting (a record that does not read is a [`Defect`] in
 /// [`Captured::predictions`] instead, or a text missing from [`Captured::texts`]).
 pub fn read_capture(line: &[u8], reading: &Reading) -> Result<Captured, LineDefect> {
-    let line: CaptureLine = serde_json::from_slice(line).map_err(|_| LineDefect::Malformed)?;
+    let value: Value = serde_json::from_slice(line).map_err(|_| LineDefect::Malformed)?;
+    if value.get(JOINED_OUTPUT).is_some() {
+        return Ok(read_batch_record(&value, reading));
+    }
+    let line: CaptureLine = serde_json::from_value(value).map_err(|_| LineDefect::Malformed)?;
     let texts = match &line.capture_data.endpoint_input {
         Some(body) => records(body)?
             .iter()
@@ -206,7 +218,11 @@ pub fn read_capture(line: &[u8], reading: &Reading) -> Result<Captured, LineDefe
 /// # Errors
 /// The [`LineDefect`] that keeps it from counting.
 pub fn read_truth(line: &[u8], reading: &Reading) -> Result<Truth, LineDefect> {
-    let line: TruthLine = serde_json::from_slice(line).map_err(|_| LineDefect::Malformed)?;
+    let value: Value = serde_json::from_slice(line).map_err(|_| LineDefect::Malformed)?;
+    if value.get("groundTruthData").is_none() {
+        return read_labelled_record(&value, reading);
+    }
+    let line: TruthLine = serde_json::from_value(value).map_err(|_| LineDefect::Malformed)?;
     let data = decode(
         &line.ground_truth_data.data,
         line.ground_truth_data.encoding,
@@ -245,6 +261,37 @@ pub fn read_truth(line: &[u8], reading: &Reading) -> Result<Truth, LineDefect> {
             segment,
         }),
         _ => Err(LineDefect::UnreadableBody),
+    }
+}
+
+/// A line of batch transform output joined with its input record (`JoinSource: Input`, as batch-launcher starts
+/// jobs): the record's id and text, and the answer under [`JOINED_OUTPUT`]. Without an id it still counts for
+/// drift and prediction quality, and is not joined (an empty [`Captured::event_id`]).
+fn read_batch_record(value: &Value, reading: &Reading) -> Captured {
+    let field = |name: &str| value.get(name).and_then(label_text);
+    Captured {
+        event_id: field(&reading.record_id_field).unwrap_or_default(),
+        inference_time: None,
+        texts: field(&reading.text_field).into_iter().collect(),
+        predictions: vec![parse_value(value, &reading.fields)],
+    }
+}
+
+/// Batch ground truth: one labelled record per line, `{"<id>": …, "<label>": …}` (and the segment field).
+fn read_labelled_record(value: &Value, reading: &Reading) -> Result<Truth, LineDefect> {
+    let field = |name: &str| {
+        value
+            .get(name)
+            .and_then(label_text)
+            .filter(|v| !v.is_empty())
+    };
+    match (field(&reading.record_id_field), field(&reading.label_field)) {
+        (Some(event_id), Some(label)) => Ok(Truth {
+            event_id,
+            label,
+            segment: reading.segment_field.as_deref().and_then(field),
+        }),
+        _ => Err(LineDefect::Malformed),
     }
 }
 

@@ -64,6 +64,9 @@ enum Command {
         /// is compared across its values.
         #[arg(long)]
         segment_field: Option<String>,
+        /// The record id's field in batch output joined with its input, and in batch ground truth.
+        #[arg(long, default_value = "id")]
+        record_id_field: String,
     },
 }
 
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
             text_field,
             label_field,
             segment_field,
+            record_id_field,
         } => {
             let mut settings = Settings {
                 min_f1,
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
             settings.reading.text_field = text_field;
             settings.reading.label_field = label_field;
             settings.reading.segment_field = segment_field;
+            settings.reading.record_id_field = record_id_field;
             check(&baseline, &capture, &ground_truth, &settings)
         }
     };

@@ -229,7 +229,9 @@ impl<'a> Monitor<'a> {
             }
         }
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        self.join.predicted(&captured.event_id, &labels);
+        if !captured.event_id.is_empty() {
+            self.join.predicted(&captured.event_id, &labels);
+        }
     }
 
     /// A capture line a reader could not take whole (see [`LineDefect::TooLong`]).

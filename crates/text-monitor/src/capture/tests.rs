@@ -169,3 +169,44 @@ fn ground_truth_names_its_segment_when_asked() {
         None
     );
 }
+
+#[test]
+fn batch_output_joined_with_its_input_and_labelled_records_read_too() {
+    let joined = br#"{"id": "t-1", "text": "no llega", "SageMakerOutput": {"label": "soporte", "confidence": 0.8}}"#;
+    let captured = read_capture(joined, &Reading::default()).unwrap();
+    assert_eq!(captured.event_id, "t-1");
+    assert_eq!(captured.texts, ["no llega"]);
+    assert_eq!(captured.predictions, [ok("soporte", 0.8)]);
+    let anonymous = read_capture(
+        br#"{"text": "hola", "SageMakerOutput": {"label": "x", "confidence": 2}}"#,
+        &Reading::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            anonymous.event_id.as_str(),
+            anonymous.predictions[0].clone()
+        ),
+        ("", Err(Defect::OutOfRange))
+    );
+    let reading = Reading {
+        segment_field: Some("channel".into()),
+        ..Reading::default()
+    };
+    assert_eq!(
+        read_truth(
+            br#"{"id": 7, "label": "ventas", "channel": "email"}"#,
+            &reading
+        ),
+        Ok(Truth {
+            event_id: "7".into(),
+            label: "ventas".into(),
+            segment: Some("email".into())
+        })
+    );
+    assert_eq!(
+        read_truth(br#"{"id": "t-1"}"#, &reading),
+        Err(LineDefect::Malformed),
+        "no label"
+    );
+}
