@@ -9,9 +9,7 @@ use guardrails_core::domain::{DeployRequested, DomainEvent, SOURCE, package_vers
 use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
 use guardrails_core::metric::{DEPLOYS, dimension};
 use guardrails_core::registry::{self, Package};
-use guardrails_core::serving::{
-    Reason, Release, Replaced, SERVING_VERSION, Serving, ServingRecord,
-};
+use guardrails_core::serving::{Reason, Replaced, SERVING_VERSION, Serving, ServingRecord};
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, Notice,
@@ -23,8 +21,9 @@ use serde_json::{Value, json};
 use crate::approval;
 use crate::config::{Config, STAGE, Target};
 use crate::decide::{self, Facts, Plan, Version, version_number};
-use crate::endpoint::{self, EndpointSettings, Move, Started, Step};
+use crate::endpoint::Move;
 use crate::model;
+use crate::realtime::Wanted;
 
 /// What the function did; also its response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -179,11 +178,11 @@ impl Trigger {
 /// The function: configuration and clients, built once per container.
 #[derive(Debug)]
 pub struct Deploy {
-    sagemaker: aws_sdk_sagemaker::Client,
+    pub(crate) sagemaker: aws_sdk_sagemaker::Client,
     lineage: Lineage,
-    serving: Serving,
-    notifier: Notifier,
-    config: Config,
+    pub(crate) serving: Serving,
+    pub(crate) notifier: Notifier,
+    pub(crate) config: Config,
 }
 
 impl Function for Deploy {
@@ -275,16 +274,6 @@ struct Serve<'a> {
     asked: bool,
     /// The version serving now, when it is no longer Approved.
     withdrawn: Option<String>,
-}
-
-/// The version the endpoint should run, and how it moves there.
-struct Wanted<'a> {
-    package: &'a str,
-    model: &'a str,
-    how: Move,
-    asked: bool,
-    /// The version serving now, when it is no longer Approved (what the endpoint is left on if this waits).
-    withdrawn: Option<&'a str>,
 }
 
 /// The newest Approved version as checked: the registry's view, and its verified record or why it fails.
@@ -666,145 +655,6 @@ impl Deploy {
         })
     }
 
-    /// Brings the endpoint onto the wanted version's model: `None` once it runs it, else what happens meanwhile
-    /// (it is being created or moved, it is busy, or the move was undone and is not tried again unasked).
-    async fn release(
-        &self,
-        settings: &EndpointSettings,
-        wanted: Wanted<'_>,
-    ) -> Result<Option<Outcome>, DeployError> {
-        let group = &self.config.model_package_group;
-        let config = endpoint::config_name(wanted.model, settings);
-        let marker = match wanted.asked {
-            true => None,
-            false => self
-                .serving
-                .release(group, &config)
-                .await?
-                .filter(|r| r.endpoint == settings.name && !r.settled),
-        };
-        let stands = endpoint::describe(&self.sagemaker, &settings.name).await?;
-        let started = marker
-            .as_ref()
-            .map_or(Started::Never, |m| Started::Over(m.endpoint_modified));
-        let step = endpoint::step(&stands, &config, started);
-        let mut release = Release {
-            group: group.clone(),
-            package_arn: wanted.package.to_owned(),
-            endpoint: settings.name.clone(),
-            endpoint_config: config.clone(),
-            started: Utc::now(),
-            endpoint_modified: stands.modified,
-            undone: None,
-            settled: false,
-        };
-        let undone_before = marker.as_ref().and_then(|m| m.undone.clone());
-        let how = match step {
-            Step::OnTarget => {
-                // Settled: a later change by hand reads as a move never made, and is moved back.
-                if let Some(marker) = marker {
-                    let settled = Release {
-                        settled: true,
-                        ..marker
-                    };
-                    self.serving.record_release(&settled).await?;
-                }
-                return Ok(None);
-            }
-            // No endpoint (a failed one deleted by a person): created, whatever happened before.
-            Step::Create => Move::Create,
-            _ if undone_before.is_some() => {
-                let why = undone_before.unwrap_or_default();
-                return self.still_undone(&wanted, &why).await.map(Some);
-            }
-            Step::Busy(status) => {
-                return Ok(Some(Outcome::Waiting {
-                    reason: format!(
-                        "endpoint {} is {status}: its next state change decides",
-                        settings.name
-                    ),
-                }));
-            }
-            Step::Undone(why) => {
-                self.undone(wanted.package, &why).await?;
-                release.undone = Some(why.clone());
-                if let Some(marker) = marker {
-                    release.started = marker.started;
-                    release.endpoint_modified = marker.endpoint_modified;
-                }
-                self.serving.record_release(&release).await?;
-                return Ok(Some(Outcome::Refused {
-                    package: wanted.package.to_owned(),
-                    reason: why,
-                }));
-            }
-            Step::Update => wanted.how,
-        };
-        if let Err(why) =
-            endpoint::ensure_config(&self.sagemaker, settings, &config, wanted.model).await?
-        {
-            return self.refuse(wanted.package, why).await.map(Some);
-        }
-        // Recorded before the call: a deploy that dies after it finds the endpoint changed since and waits for it.
-        self.serving.record_release(&release).await?;
-        if let Err(error) = endpoint::move_to(&self.sagemaker, settings, &config, how).await {
-            // Refused outright, nothing moved: the record must not read a later change as this move undone.
-            if error.class() == ErrorClass::NonRetryable {
-                release.settled = true;
-                self.serving.record_release(&release).await?;
-            }
-            return Err(error.into());
-        }
-        tracing::info!(endpoint = %settings.name, endpoint_config = %config, ?how, "endpoint moving");
-        Ok(Some(Outcome::Releasing {
-            package: wanted.package.to_owned(),
-            endpoint: settings.name.clone(),
-        }))
-    }
-
-    /// The wanted version's move was undone before: it waits for a person, loudly when the version the endpoint
-    /// runs meanwhile is no longer Approved.
-    async fn still_undone(&self, wanted: &Wanted<'_>, why: &str) -> Result<Outcome, DeployError> {
-        let version = package_version(wanted.package);
-        match wanted.withdrawn {
-            Some(serving) => {
-                let reason = format!(
-                    "{} is no longer Approved, and the release of {version} that would replace it was undone \
-                     ({why}): the endpoint still runs {}. Reject {version} so the version before serves, or send \
-                     Deploy Requested to try {version} again",
-                    package_version(serving),
-                    package_version(serving)
-                );
-                self.stranded(serving, reason).await
-            }
-            None => Ok(Outcome::Waiting {
-                reason: format!(
-                    "{version}'s release was undone ({why}); a person's Deploy Requested tries it again"
-                ),
-            }),
-        }
-    }
-
-    /// A release the endpoint did not take, loudly.
-    async fn undone(&self, package: &str, why: &str) -> Result<(), DeployError> {
-        tracing::warn!(%package, %why, "release undone");
-        let version = package_version(package);
-        let notice = Notice {
-            severity: Severity::Critical,
-            kind: "release-undone".to_owned(),
-            title: format!("Release undone: {version} does not serve"),
-            body: format!(
-                "The endpoint did not take {package}: {why}.\n\nWhat serves is unchanged. The endpoint's alarms \
-                 (5xx errors, latency) roll a canary back; their history and the endpoint's events say which fired. \
-                 deploy does not try {version} again on its own: reject it in the registry, or, once the cause is \
-                 mended, send Deploy Requested naming it."
-            ),
-            details: json!({"package": package, "reason": why}),
-        };
-        self.notifier.send(&notice).await?;
-        Ok(())
-    }
-
     async fn announce(&self, serving: &ServingRecord) -> Result<(), DeployError> {
         self.notifier.send(&deployed_notice(serving)).await?;
         self.serving.record_announced(serving).await?;
@@ -812,7 +662,11 @@ impl Deploy {
     }
 
     /// Refuses `package`, loudly.
-    async fn refuse(&self, package: &str, reason: String) -> Result<Outcome, DeployError> {
+    pub(crate) async fn refuse(
+        &self,
+        package: &str,
+        reason: String,
+    ) -> Result<Outcome, DeployError> {
         tracing::warn!(%package, %reason, "deploy refused");
         let notice = Notice {
             severity: Severity::Critical,
@@ -832,7 +686,11 @@ impl Deploy {
     }
 
     /// The version serving is no longer Approved and nothing replaces it, loudly.
-    async fn stranded(&self, package: &str, reason: String) -> Result<Outcome, DeployError> {
+    pub(crate) async fn stranded(
+        &self,
+        package: &str,
+        reason: String,
+    ) -> Result<Outcome, DeployError> {
         tracing::warn!(%package, %reason, "serving version stranded");
         let notice = Notice {
             severity: Severity::Critical,

@@ -15,6 +15,7 @@ pub mod decide;
 pub mod endpoint;
 pub mod handler;
 pub mod model;
+mod realtime;
 
 pub use config::{Config, STAGE};
 pub use handler::{Deploy, DeployError, Outcome, Trigger};
