@@ -121,6 +121,100 @@ pub fn encode_notification_key(key: &str) -> String {
         .join("+")
 }
 
+/// The longest line a reader of model traffic holds ([`for_each_line`]'s usual `max_line`): SageMaker caps a request or a response at 6 MB, and base64 and JSON
+/// escaping add a third. A longer line (a file without line breaks, or not JSON Lines at all) is skipped unread.
+pub const MAX_LINE: u64 = 16 << 20;
+
+/// A line of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A non-blank line, its line break included.
+    Text(&'a [u8]),
+    /// A line longer than the reader's limit, skipped a megabyte at a time, never held whole.
+    TooLong,
+}
+
+/// Why an object could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// GetObject failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The body broke off part-way.
+    #[error("reading {uri} failed: {source}")]
+    Read {
+        /// The object.
+        uri: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl crate::error::Classify for ReadError {
+    fn class(&self) -> crate::error::ErrorClass {
+        match self {
+            ReadError::Aws(e) => e.class(),
+            ReadError::Read { .. } => crate::error::ErrorClass::Retryable,
+        }
+    }
+}
+
+/// Streams `object` line by line, in memory bounded by `max_line` (usually [`MAX_LINE`]): each non-blank line,
+/// or [`Line::TooLong`].
+///
+/// # Errors
+/// [`ReadError`]: the GetObject call, or the body breaking off.
+pub async fn for_each_line(
+    s3: &aws_sdk_s3::Client,
+    object: &ObjectRef,
+    max_line: u64,
+    mut each: impl FnMut(Line<'_>),
+) -> Result<(), ReadError> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let output = s3
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .set_version_id(object.version_id.clone())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetObject", object.uri(), e))?;
+    let mut reader = BufReader::new(output.body.into_async_read());
+    let failed = |source| ReadError::Read {
+        uri: object.uri(),
+        source,
+    };
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(max_line + 1)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(failed)?;
+        if read == 0 {
+            return Ok(());
+        }
+        if line.len() as u64 > max_line && line.last() != Some(&b'\n') {
+            loop {
+                line.clear();
+                let n = (&mut reader)
+                    .take(1 << 20)
+                    .read_until(b'\n', &mut line)
+                    .await
+                    .map_err(failed)?;
+                if n == 0 || line.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            each(Line::TooLong);
+        } else if !line.iter().all(u8::is_ascii_whitespace) {
+            each(Line::Text(&line));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

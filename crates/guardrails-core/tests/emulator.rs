@@ -113,3 +113,45 @@ async fn sdk_errors_are_classified_by_cause() {
     let error = AwsError::from_sdk("HeadBucket", &bucket, err);
     assert_eq!(error.class, ErrorClass::Retryable, "{error}");
 }
+
+#[tokio::test]
+async fn an_object_is_read_line_by_line_and_a_line_past_the_limit_is_skipped_not_held() {
+    use guardrails_core::ObjectRef;
+    use guardrails_core::s3::{Line, for_each_line};
+    let sdk = emulator().sdk_config().await;
+    let bucket = testkit::KmsBucket::create(&sdk, "lines").await;
+    let s3 = aws::s3_client(&sdk);
+    // Three lines, a blank one, one of 5,000 bytes with no break before the next, and a last without a break.
+    let long = "x".repeat(5_000);
+    let body = format!("{{\"a\": 1}}\n\n  \n{long}\n{{\"b\": 2}}\n{{\"c\": 3}}");
+    s3.put_object()
+        .bucket(&bucket.name)
+        .key("capture/part-0.jsonl")
+        .body(body.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let object = ObjectRef::new(&bucket.name, "capture/part-0.jsonl");
+    let mut seen = Vec::new();
+    for_each_line(&s3, &object, 1_024, |line| {
+        seen.push(match line {
+            Line::Text(text) => String::from_utf8_lossy(text).trim_end().to_owned(),
+            Line::TooLong => "(too long)".to_owned(),
+        });
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        seen,
+        [r#"{"a": 1}"#, "(too long)", r#"{"b": 2}"#, r#"{"c": 3}"#]
+    );
+    let missing = ObjectRef::new(&bucket.name, "capture/none.jsonl");
+    let error = for_each_line(&s3, &missing, 1_024, |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        guardrails_core::Classify::class(&error),
+        ErrorClass::NonRetryable,
+        "{error}"
+    );
+}

@@ -17,14 +17,14 @@ use guardrails_core::{
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::config::{Config, STAGE};
 use guardrails_core::metric::{
     AVG_CONFIDENCE, BAD_PREDICTIONS, BATCH_SECONDS, LABEL_PSI, LOW_CONFIDENCE_PCT, OTHER_PCT,
     P10_CONFIDENCE, PREDICTIONS, dimension,
 };
-use text_monitor::batch::{Batch, Summary, psi};
+use guardrails_core::s3::{self, Line};
+use text_monitor::batch::{Batch, Defect, Summary, psi};
 use text_monitor::prediction::parse_line;
 
 /// The events the function is wired to, told apart by `detail-type`.
@@ -98,14 +98,9 @@ pub enum MonitorError {
     /// The serving version's lineage record is missing, altered, or of another model.
     #[error(transparent)]
     Lineage(#[from] LineageError),
-    /// Reading an output file failed part-way.
-    #[error("reading {uri} failed: {source}")]
-    Read {
-        uri: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading an output file failed.
+    #[error(transparent)]
+    Read(#[from] s3::ReadError),
 }
 
 impl Classify for MonitorError {
@@ -115,7 +110,7 @@ impl Classify for MonitorError {
             MonitorError::Aws(e) => e.class(),
             MonitorError::Baseline(e) => e.class(),
             MonitorError::Lineage(e) => e.class(),
-            MonitorError::Read { .. } => ErrorClass::Retryable,
+            MonitorError::Read(e) => e.class(),
         }
     }
 }
@@ -307,38 +302,18 @@ impl InferenceMonitor {
         })
     }
 
-    /// Streams one JSON Lines file, line by line.
+    /// Streams one JSON Lines file, line by line, in bounded memory.
     async fn read_into(&self, file: &ObjectRef, batch: &mut Batch) -> Result<(), MonitorError> {
-        let object = self
-            .s3
-            .get_object()
-            .bucket(&file.bucket)
-            .key(&file.key)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetObject", file.uri(), e))?;
-        let mut reader = BufReader::new(object.body.into_async_read());
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .await
-                .map_err(|source| MonitorError::Read {
-                    uri: file.uri(),
-                    source,
-                })?;
-            if read == 0 {
-                return Ok(());
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match parse_line(&line, &self.config.fields) {
+        let fields = &self.config.fields;
+        s3::for_each_line(&self.s3, file, s3::MAX_LINE, |line| match line {
+            Line::Text(line) => match parse_line(line, fields) {
                 Ok(prediction) => batch.add(prediction),
                 Err(defect) => batch.defect(defect),
-            }
-        }
+            },
+            Line::TooLong => batch.defect(Defect::TooLong),
+        })
+        .await?;
+        Ok(())
     }
 
     /// The output files under an `s3://bucket/prefix`.

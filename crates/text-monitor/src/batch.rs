@@ -39,6 +39,8 @@ pub enum Defect {
     OutOfRange,
     /// Probabilities that do not sum to about 1.
     ProbabilitiesNotSummingToOne,
+    /// A line longer than a reader takes, skipped unread.
+    TooLong,
 }
 
 /// Accumulates a batch.
