@@ -69,7 +69,7 @@ impl Config {
             instance_count,
             kms_key_id: env.optional("KMS_KEY_ID"),
             content_type: env.optional_or("CONTENT_TYPE", "application/jsonlines"),
-            project: env.optional_or("PROJECT", "mlops-guardrails"),
+            project: env.project(),
         })
     }
 }

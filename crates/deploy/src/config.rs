@@ -36,7 +36,7 @@ pub enum Target {
 }
 
 impl Target {
-    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(env: &Env, project: &str) -> Result<Self, ConfigError> {
         match env.optional("SERVING").as_deref() {
             None | Some("batch") => Ok(Target::Batch),
             Some("realtime") => Ok(Target::Endpoint(EndpointSettings {
@@ -46,7 +46,7 @@ impl Target {
                 capture_uri: env.required("CAPTURE_URI")?,
                 kms_key_id: env.optional("KMS_KEY_ID"),
                 rollback_alarms: env.list("ROLLBACK_ALARMS"),
-                project: env.optional_or("PROJECT", "mlops-guardrails"),
+                project: project.to_owned(),
                 canary_percent: env.parse_or("CANARY_PERCENT", 10)?,
                 canary_wait_seconds: env.parse_or("CANARY_WAIT_SECONDS", 600)?,
             })),
@@ -82,6 +82,8 @@ impl Config {
         let common = CommonConfig::from_env(env)?;
         common.require_notice_topic()?;
         let state_bucket = common.require_state_bucket()?.to_owned();
+        let project = env.project();
+        let target = Target::from_env(env, &project)?;
         Ok(Config {
             common,
             model_package_group: env.required("MODEL_PACKAGE_GROUP")?,
@@ -93,9 +95,9 @@ impl Config {
                 role_arn: env.required("SAGEMAKER_ROLE_ARN")?,
                 network: env.network()?,
                 network_isolation: env.parse_or("MODEL_NETWORK_ISOLATION", true)?,
-                project: env.optional_or("PROJECT", "mlops-guardrails"),
+                project,
             },
-            target: Target::from_env(env)?,
+            target,
         })
     }
 }

@@ -47,6 +47,9 @@ impl ConfigError {
     }
 }
 
+/// The template's default project name, the `project` tag's value when `PROJECT` is unset.
+pub const DEFAULT_PROJECT: &str = "mlops-guardrails";
+
 /// Where configuration variables come from: the process environment in Lambda, a map in tests (so tests never
 /// mutate the process environment, which is shared between test threads).
 pub struct Env {
@@ -87,6 +90,12 @@ impl Env {
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
+    }
+
+    /// The `project` tag of what a function creates, which cost-guard attributes cost by (`PROJECT`, default
+    /// [`DEFAULT_PROJECT`]).
+    pub fn project(&self) -> String {
+        self.optional_or("PROJECT", DEFAULT_PROJECT)
     }
 
     /// The variable's value, or `default` when unset or blank.

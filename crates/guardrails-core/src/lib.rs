@@ -21,7 +21,7 @@ pub mod serving;
 pub mod state;
 pub mod telemetry;
 
-pub use config::{CommonConfig, ConfigError, Env, Network};
+pub use config::{CommonConfig, ConfigError, DEFAULT_PROJECT, Env, Network};
 pub use domain::{DomainEvent, EventPublisher};
 pub use error::{AwsError, Classify, ErrorClass, HandlerError};
 pub use function::{Function, Invocation};
