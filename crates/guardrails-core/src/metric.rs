@@ -53,6 +53,8 @@ pub mod dimension {
     pub const RESULT: &str = "Result";
     /// A gate decision.
     pub const DECISION: &str = "Decision";
+    /// An input-drift check of the monitor (six values, `text_monitor::drift::CheckName`).
+    pub const CHECK: &str = "Check";
 }
 
 use dimension::*;
@@ -126,6 +128,31 @@ pub const PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "Predictions", &[MODEL
 /// Output lines that are not a usable prediction (counter).
 pub const BAD_PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "BadPredictions", &[MODEL]);
 
+/// An input-drift check's observed value over the hour's texts (a PSI or a share), when enough texts were read
+/// to judge (gauge).
+pub const INPUT_DRIFT: Metric = metric(INFERENCE_MONITOR, "InputDrift", &[MODEL, CHECK]);
+/// 1 when the check breached its limit over the hour's texts, else 0; only when judged (gauge).
+pub const INPUT_DRIFT_VIOLATION: Metric =
+    metric(INFERENCE_MONITOR, "InputDriftViolation", &[MODEL, CHECK]);
+/// Texts the hourly run judged (gauge).
+pub const MONITORED_TEXTS: Metric = metric(INFERENCE_MONITOR, "MonitoredTexts", &[MODEL]);
+/// Predictions joined with their ground truth over the label window (gauge).
+pub const LABELLED_RECORDS: Metric = metric(INFERENCE_MONITOR, "LabelledRecords", &[MODEL]);
+/// Weighted F1 against ground truth, when enough records are labelled (gauge).
+pub const WEIGHTED_F1: Metric = metric(INFERENCE_MONITOR, "WeightedF1", &[MODEL]);
+/// The 99th percentile of the weighted F1's bootstrap: under the serving version's threshold, the drop is
+/// significant (gauge).
+pub const WEIGHTED_F1_UPPER_BOUND: Metric =
+    metric(INFERENCE_MONITOR, "WeightedF1UpperBound", &[MODEL]);
+/// 1 when the weighted F1 fell significantly under the serving version's threshold, else 0; only when judged
+/// (gauge).
+pub const MODEL_QUALITY_VIOLATION: Metric =
+    metric(INFERENCE_MONITOR, "ModelQualityViolation", &[MODEL]);
+/// The largest per-class recall gap between segments, when ground truth names segments (gauge).
+pub const RECALL_GAP: Metric = metric(INFERENCE_MONITOR, "RecallGap", &[MODEL]);
+/// 1 when a class's recall differs across segments by more than the limit, significantly, else 0 (gauge).
+pub const BIAS_VIOLATION: Metric = metric(INFERENCE_MONITOR, "BiasViolation", &[MODEL]);
+
 /// Changes of what serves, and refusals, by result: `deployed`, `rolled-back`, `refused`, `stranded` (counter).
 pub const DEPLOYS: Metric = metric(DEPLOY, "Deploys", &[RESULT]);
 
@@ -162,6 +189,15 @@ pub const CATALOG: &[Metric] = &[
     BATCH_SECONDS,
     PREDICTIONS,
     BAD_PREDICTIONS,
+    INPUT_DRIFT,
+    INPUT_DRIFT_VIOLATION,
+    MONITORED_TEXTS,
+    LABELLED_RECORDS,
+    WEIGHTED_F1,
+    WEIGHTED_F1_UPPER_BOUND,
+    MODEL_QUALITY_VIOLATION,
+    RECALL_GAP,
+    BIAS_VIOLATION,
     DEPLOYS,
     BATCH_JOBS,
     COST_USD,

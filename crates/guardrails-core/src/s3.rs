@@ -37,6 +37,14 @@ impl ObjectRef {
         }
     }
 
+    /// The object (or prefix) an `s3://bucket/key` URI names; `None` when it is not one. The key may be empty
+    /// (the whole bucket).
+    pub fn parse_uri(uri: &str) -> Option<Self> {
+        let rest = uri.strip_prefix("s3://")?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        (!bucket.is_empty()).then(|| ObjectRef::new(bucket, key))
+    }
+
     /// `s3://bucket/key`, for messages and logs.
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
@@ -119,6 +127,60 @@ pub fn encode_notification_key(key: &str) -> String {
         .map(|part| utf8_percent_encode(part, COPY_SOURCE_KEEP).to_string())
         .collect::<Vec<_>>()
         .join("+")
+}
+
+/// The keys under `prefix` (its key taken as a prefix) with their sizes, in S3's order (UTF-8 binary order: hourly
+/// prefixes and SageMaker's timestamped file names sort by time), through the SDK's paginator.
+///
+/// # Errors
+/// The ListObjectsV2 call.
+pub async fn list(
+    s3: &aws_sdk_s3::Client,
+    prefix: &ObjectRef,
+) -> Result<Vec<(ObjectRef, u64)>, AwsError> {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&prefix.bucket)
+        .prefix(&prefix.key)
+        .into_paginator()
+        .send();
+    let mut objects = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", prefix.uri(), e))?;
+        objects.extend(page.contents().iter().filter_map(|o| {
+            let size = u64::try_from(o.size().unwrap_or_default()).unwrap_or_default();
+            o.key().map(|k| (ObjectRef::new(&prefix.bucket, k), size))
+        }));
+    }
+    Ok(objects)
+}
+
+/// The "folders" right under `prefix` (its key ending with `/`): the common prefixes of a delimited listing.
+///
+/// # Errors
+/// The ListObjectsV2 call.
+pub async fn folders(
+    s3: &aws_sdk_s3::Client,
+    prefix: &ObjectRef,
+) -> Result<Vec<ObjectRef>, AwsError> {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&prefix.bucket)
+        .prefix(&prefix.key)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    let mut folders = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", prefix.uri(), e))?;
+        folders.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix())
+                .map(|p| ObjectRef::new(&prefix.bucket, p)),
+        );
+    }
+    Ok(folders)
 }
 
 /// The longest line a reader of model traffic holds ([`for_each_line`]'s usual `max_line`): SageMaker caps a request or a response at 6 MB, and base64 and JSON
@@ -218,6 +280,25 @@ pub async fn for_each_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_uris_parse_to_bucket_and_key() {
+        let table = [
+            ("s3://b/data-capture/ep/", Some(("b", "data-capture/ep/"))),
+            ("s3://b/", Some(("b", ""))),
+            ("s3://b", Some(("b", ""))),
+            ("s3:///key", None),
+            ("https://b/key", None),
+        ];
+        for (uri, expected) in table {
+            let parsed = ObjectRef::parse_uri(uri);
+            assert_eq!(
+                parsed.as_ref().map(|o| (o.bucket.as_str(), o.key.as_str())),
+                expected,
+                "{uri}"
+            );
+        }
+    }
 
     #[test]
     fn notification_keys_encode_as_s3_sends_them_and_decode_back() {

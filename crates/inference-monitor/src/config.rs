@@ -1,8 +1,13 @@
 //! inference-monitor settings, read once at cold start.
 
-use guardrails_core::{CommonConfig, ConfigError, Env};
+use guardrails_core::{CommonConfig, ConfigError, Env, ObjectRef};
 
+use text_monitor::capture::Reading;
+use text_monitor::drift::Limits;
+use text_monitor::monitor::Settings;
 use text_monitor::prediction::Fields;
+
+use crate::window::MAX_LABEL_WINDOW_HOURS;
 
 /// The metric `Stage` dimension and log name of this function.
 pub const STAGE: &str = guardrails_core::metric::stage::INFERENCE_MONITOR;
@@ -31,8 +36,29 @@ pub struct Config {
     pub low_confidence: f64,
     /// Field names (`LABEL_FIELD`, `CONFIDENCE_FIELD`, `PROBABILITIES_FIELD`, `PROBABILITY_TOLERANCE`).
     pub fields: Fields,
+    /// The hourly run over real-time capture, when `CAPTURE_URI` is set.
+    pub hourly: Option<Hourly>,
 }
 
+/// The hourly run's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hourly {
+    /// The endpoint's data capture: `s3://bucket/prefix/<endpoint>/` as SageMaker writes it, with its variants'
+    /// `<variant>/yyyy/mm/dd/hh/` below (`CAPTURE_URI`).
+    pub capture: ObjectRef,
+    /// Ground truth in Model Monitor's format, with `yyyy/mm/dd/hh/` below (`GROUND_TRUTH_URI`); none: model
+    /// quality is not measured.
+    pub ground_truth: Option<ObjectRef>,
+    /// Hours of capture a label may arrive after (`LABEL_WINDOW_HOURS`, 24, at most 168).
+    pub label_window_hours: u32,
+    /// The serving version's validation F1 in its lineage record (`F1_METRIC`, `validation:weighted_f1`).
+    pub f1_metric: String,
+    /// How far under that F1 the weighted F1 against ground truth may fall, significantly, before it is a
+    /// violation (`MAX_F1_DROP`, 0.05).
+    pub max_f1_drop: f64,
+    /// The engine's settings (reading, limits, minimum samples); `min_f1` is the serving version's, per run.
+    pub settings: Settings,
+}
 impl Config {
     /// Reads the configuration.
     ///
@@ -53,13 +79,81 @@ impl Config {
             output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
             other_label: env.optional_or("OTHER_LABEL", "Otros"),
             low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
-            fields: Fields {
-                label: env.optional_or("LABEL_FIELD", "label"),
-                confidence: env.optional_or("CONFIDENCE_FIELD", "confidence"),
-                probabilities: env.optional_or("PROBABILITIES_FIELD", "probabilities"),
-                tolerance: env.fraction_or("PROBABILITY_TOLERANCE", 0.01)?,
-            },
+            fields: fields(env)?,
+            hourly: Hourly::from_env(env)?,
         })
+    }
+}
+
+fn fields(env: &Env) -> Result<Fields, ConfigError> {
+    Ok(Fields {
+        label: env.optional_or("LABEL_FIELD", "label"),
+        confidence: env.optional_or("CONFIDENCE_FIELD", "confidence"),
+        probabilities: env.optional_or("PROBABILITIES_FIELD", "probabilities"),
+        tolerance: env.fraction_or("PROBABILITY_TOLERANCE", 0.01)?,
+    })
+}
+
+fn uri(env: &Env, name: &'static str) -> Result<Option<ObjectRef>, ConfigError> {
+    env.optional(name)
+        .map(|value| {
+            ObjectRef::parse_uri(&value)
+                .ok_or_else(|| ConfigError::invalid(name, &value, "not an s3://bucket/prefix/ URI"))
+        })
+        .transpose()
+}
+
+impl Hourly {
+    /// The hourly run's settings; `None` without `CAPTURE_URI`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the malformed variable.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(capture) = uri(env, "CAPTURE_URI")? else {
+            return Ok(None);
+        };
+        let label_window_hours: u32 = env.parse_or("LABEL_WINDOW_HOURS", 24)?;
+        if !(1..=MAX_LABEL_WINDOW_HOURS).contains(&label_window_hours) {
+            return Err(ConfigError::invalid(
+                "LABEL_WINDOW_HOURS",
+                label_window_hours.to_string(),
+                "hours from 1 to 168",
+            ));
+        }
+        let defaults = Settings::default();
+        let limits = Limits {
+            psi: env.parse_or("MAX_TEXT_PSI", defaults.limits.psi)?,
+            empty_share: env.fraction_or("MAX_EMPTY_SHARE_SHIFT", defaults.limits.empty_share)?,
+            out_of_vocabulary: env
+                .fraction_or("MAX_OOV_RATE", defaults.limits.out_of_vocabulary)?,
+            min_texts: env.parse_or("MIN_TEXTS", defaults.limits.min_texts)?,
+        };
+        let reading = Reading {
+            text_field: env.optional_or("TEXT_FIELD", "text"),
+            fields: fields(env)?,
+            label_field: env.optional_or("GROUND_TRUTH_LABEL_FIELD", "label"),
+            segment_field: env.optional("SEGMENT_FIELD"),
+            record_id_field: env.optional_or("RECORD_ID_FIELD", "id"),
+        };
+        Ok(Some(Hourly {
+            capture,
+            ground_truth: uri(env, "GROUND_TRUTH_URI")?,
+            label_window_hours,
+            f1_metric: env.optional_or("F1_METRIC", "validation:weighted_f1"),
+            max_f1_drop: env.fraction_or("MAX_F1_DROP", 0.05)?,
+            settings: Settings {
+                reading,
+                limits,
+                low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
+                other_label: env.optional_or("OTHER_LABEL", "Otros"),
+                min_f1: None,
+                min_labelled: env.parse_or("MIN_LABELLED", defaults.min_labelled)?,
+                max_waiting: env.parse_or("MAX_WAITING", defaults.max_waiting)?,
+                max_recall_gap: env.fraction_or("MAX_RECALL_GAP", defaults.max_recall_gap)?,
+                min_segment_support: env
+                    .parse_or("MIN_SEGMENT_SUPPORT", defaults.min_segment_support)?,
+            },
+        }))
     }
 }
 
@@ -99,5 +193,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("LINEAGE_KEY_ID"), "{error}");
+        assert_eq!(config.hourly, None, "no capture, no hourly run");
+    }
+
+    #[test]
+    fn the_hourly_run_reads_its_prefixes_and_limits() {
+        let base = [
+            ("EVENT_BUS_NAME", "bus"),
+            ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
+            ("LINEAGE_KEY_ID", "alias/lineage"),
+            ("STATE_BUCKET", "b"),
+            ("CAPTURE_URI", "s3://artifacts/data-capture/tickets/"),
+        ];
+        let hourly = Config::from_env(&Env::from_pairs(base))
+            .unwrap()
+            .hourly
+            .unwrap();
+        assert_eq!(
+            hourly.capture,
+            ObjectRef::new("artifacts", "data-capture/tickets/")
+        );
+        assert_eq!((hourly.ground_truth, hourly.label_window_hours), (None, 24));
+        assert_eq!(hourly.settings.limits, Limits::default());
+        let table = [
+            (
+                "GROUND_TRUTH_URI",
+                "artifacts/ground-truth/",
+                "GROUND_TRUTH_URI",
+            ),
+            ("CAPTURE_URI", "https://artifacts/x", "CAPTURE_URI"),
+            ("LABEL_WINDOW_HOURS", "0", "LABEL_WINDOW_HOURS"),
+            ("LABEL_WINDOW_HOURS", "169", "LABEL_WINDOW_HOURS"),
+            ("MAX_F1_DROP", "5", "MAX_F1_DROP"),
+            ("MIN_TEXTS", "-1", "MIN_TEXTS"),
+        ];
+        for (name, value, named) in table {
+            let mut env = base.to_vec();
+            env.retain(|(n, _)| *n != name);
+            env.push((name, value));
+            let error = Config::from_env(&Env::from_pairs(env))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(named), "{name}={value}: {error}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_s3::Client as S3;
 use aws_sdk_sagemaker::Client as SageMaker;
+use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
 use guardrails_core::baseline::{Baseline, BaselineError, Baselines};
@@ -16,6 +17,7 @@ use guardrails_core::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::{Config, STAGE};
@@ -34,6 +36,8 @@ pub enum Trigger {
     OutputFile(ObjectCreatedDetail),
     /// "SageMaker Transform Job State Change".
     TransformJob(TransformJobStateChange),
+    /// The hourly schedule's "Scheduled Event", at the time it was due.
+    Schedule(DateTime<Utc>),
 }
 
 impl Trigger {
@@ -53,8 +57,12 @@ impl Trigger {
                     .map(Trigger::TransformJob)
                     .map_err(malformed)
             }
+            "Scheduled Event" if event.source == "aws.events" => event
+                .time
+                .map(Trigger::Schedule)
+                .ok_or_else(|| MonitorError::Unrecognised(format!("{kind} without a time"))),
             _ => Err(MonitorError::Unrecognised(format!(
-                "{kind:?} from {:?}; expected Object Created (aws.s3) or {} (aws.sagemaker)",
+                "{kind:?} from {:?}; expected Object Created (aws.s3), {} (aws.sagemaker) or Scheduled Event (aws.events)",
                 event.source,
                 TransformJobStateChange::DETAIL_TYPE,
             ))),
@@ -79,6 +87,19 @@ pub enum Outcome {
         /// The transform job's duration, when the trigger was its completion.
         batch_seconds: Option<f64>,
     },
+    /// An hour of real-time capture was judged, with the ground truth of its label window.
+    Judged {
+        /// The hour's start.
+        hour: DateTime<Utc>,
+        /// Where its report is, in the state bucket.
+        report: String,
+        /// The serving model package judged.
+        serving: String,
+        /// What breached (drift checks, `model-quality`, `bias`).
+        violations: Vec<String>,
+        /// The report's one line.
+        verdict: String,
+    },
     /// Nothing to do, and why.
     Ignored { reason: String },
 }
@@ -101,6 +122,9 @@ pub enum MonitorError {
     /// Reading an output file failed.
     #[error(transparent)]
     Read(#[from] s3::ReadError),
+    /// Reading or writing the state bucket (an hour's report) failed.
+    #[error(transparent)]
+    State(#[from] guardrails_core::state::StateError),
 }
 
 impl Classify for MonitorError {
@@ -111,6 +135,7 @@ impl Classify for MonitorError {
             MonitorError::Baseline(e) => e.class(),
             MonitorError::Lineage(e) => e.class(),
             MonitorError::Read(e) => e.class(),
+            MonitorError::State(e) => e.class(),
         }
     }
 }
@@ -118,13 +143,15 @@ impl Classify for MonitorError {
 /// The function: configuration and client, built once per container.
 #[derive(Debug)]
 pub struct InferenceMonitor {
-    s3: S3,
+    pub(crate) s3: S3,
     sagemaker: SageMaker,
     lineage: Lineage,
     baselines: Baselines,
-    /// The last serving version verified: (package, lineage digest, its models and images) and the baseline its record names.
-    verified: Mutex<Option<(VerifiedKey, Option<Arc<Baseline>>)>>,
-    config: Config,
+    /// The state bucket: the hours' reports.
+    pub(crate) state: StateStore,
+    /// The last serving version verified, and what it was verified for.
+    verified: Mutex<Option<(VerifiedKey, Serving)>>,
+    pub(crate) config: Config,
 }
 
 /// What a verified baseline was verified for: the package, its lineage record's digest, the models and images it serves.
@@ -173,6 +200,7 @@ impl Function for InferenceMonitor {
     fn describe(outcome: &Outcome) -> String {
         match outcome {
             Outcome::Ignored { reason } => format!("ignored: {reason}"),
+            Outcome::Judged { hour, verdict, .. } => format!("hour {hour}: {verdict}"),
             Outcome::Monitored {
                 files,
                 summary,
@@ -195,12 +223,13 @@ impl InferenceMonitor {
     /// The function over its clients: S3 (output files and the state bucket alike), the model registry, and the
     /// lineage store that vouches for each version's baseline.
     pub fn new(s3: S3, sagemaker: SageMaker, lineage: Lineage, config: Config) -> Self {
-        let baselines = Baselines::new(StateStore::new(s3.clone(), &config.state_bucket));
+        let state = StateStore::new(s3.clone(), &config.state_bucket);
         InferenceMonitor {
+            baselines: Baselines::new(state.clone()),
+            state,
             s3,
             sagemaker,
             lineage,
-            baselines,
             verified: Mutex::new(None),
             config,
         }
@@ -215,6 +244,7 @@ impl InferenceMonitor {
         match Trigger::from_event(event)? {
             Trigger::OutputFile(detail) => self.output_file(detail).await,
             Trigger::TransformJob(detail) => self.transform_job(detail).await,
+            Trigger::Schedule(time) => self.hourly(time).await,
         }
     }
 
@@ -270,9 +300,12 @@ impl InferenceMonitor {
         }
         // The baseline before any metric: a failed invocation is retried, and counters emitted before a failure
         // would be counted again by each retry.
-        let serving = self.serving_baseline().await?;
+        let baseline = self
+            .serving()
+            .await?
+            .and_then(|s| Some((s.package, s.baseline?)));
         let summary = batch.summary();
-        let label_psi = serving
+        let label_psi = baseline
             .as_ref()
             .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
         let model = self.config.model.clone();
@@ -298,7 +331,7 @@ impl InferenceMonitor {
             summary,
             label_psi,
             batch_seconds,
-            baseline_of: serving.map(|(arn, _)| arn),
+            baseline_of: baseline.map(|(arn, _)| arn),
         })
     }
 
@@ -318,41 +351,25 @@ impl InferenceMonitor {
 
     /// The output files under an `s3://bucket/prefix`.
     async fn output_files(&self, uri: &str) -> Result<Vec<ObjectRef>, MonitorError> {
-        let (bucket, prefix) = uri
-            .strip_prefix("s3://")
-            .and_then(|rest| rest.split_once('/').or(Some((rest, ""))))
-            .ok_or_else(|| {
-                MonitorError::Unrecognised(format!("output path {uri:?} is not s3://bucket/prefix"))
-            })?;
-        let mut pages = self
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        let mut files = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", uri, e))?;
-            files.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter(|k| k.ends_with(&self.config.output_suffix))
-                    .map(|k| ObjectRef::new(bucket, k)),
-            );
-        }
-        Ok(files)
+        let prefix = ObjectRef::parse_uri(uri).ok_or_else(|| {
+            MonitorError::Unrecognised(format!("output path {uri:?} is not s3://bucket/prefix"))
+        })?;
+        Ok(s3::list(&self.s3, &prefix)
+            .await?
+            .into_iter()
+            .map(|(object, _)| object)
+            .filter(|o| o.key.ends_with(&self.config.output_suffix))
+            .collect())
     }
 
-    /// The serving version (the group's newest Approved) and its baseline, as its signed lineage record names
-    /// it (the record verified, and of the model the package serves), checked against that digest. `None`, with
-    /// a warning, when no version is approved or the serving one has no lineage or no baseline; an altered or
-    /// missing record or baseline is an error.
-    async fn serving_baseline(&self) -> Result<Option<(String, Arc<Baseline>)>, MonitorError> {
+    /// The serving version (the group's newest Approved) as its signed lineage record describes it (the record
+    /// verified, and of the model the package serves): its baseline, checked against the record's digest, and its
+    /// gate metrics. `None`, with a warning, when no version is approved or the serving one names no lineage
+    /// record; an altered or missing record or baseline is an error.
+    pub(crate) async fn serving(&self) -> Result<Option<Serving>, MonitorError> {
         let group = &self.config.model_package_group;
         let Some(serving) = registry::newest_approved(&self.sagemaker, group).await? else {
-            tracing::warn!(group, "no Approved version: LabelPSI not computed");
+            tracing::warn!(group, "no Approved version: nothing to compare with");
             return Ok(None);
         };
         let Some(digest) = serving
@@ -360,11 +377,11 @@ impl InferenceMonitor {
             .get(lineage::PACKAGE_DIGEST)
             .filter(|_| serving.metadata.contains_key(lineage::PACKAGE_RECORD))
         else {
-            tracing::warn!(package = %serving.arn, "the serving version names no lineage record: LabelPSI not computed");
+            tracing::warn!(package = %serving.arn, "the serving version names no lineage record: nothing to compare with");
             return Ok(None);
         };
         // The record and its baseline are written once and named by digest: verified once per container for the
-        // same package, digest, model and image, not again for every output file.
+        // same package, digest, model and image, not again for every output file or hour.
         let key = (
             serving.arn.clone(),
             digest.clone(),
@@ -376,30 +393,42 @@ impl InferenceMonitor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let baseline = match cached.filter(|(k, _)| *k == key) {
-            Some((_, baseline)) => baseline,
-            None => {
-                let baseline = self.verify_baseline(&serving).await?;
-                *self.verified.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some((key, baseline.clone()));
-                baseline
-            }
-        };
-        Ok(baseline.map(|b| (serving.arn, b)))
+        if let Some((_, verified)) = cached.filter(|(k, _)| *k == key) {
+            return Ok(Some(verified));
+        }
+        let verified = self.verify(&serving).await?;
+        *self.verified.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((key, verified.clone()));
+        Ok(Some(verified))
     }
 
-    /// The baseline the serving version's verified lineage record names; `None` when it names none.
-    async fn verify_baseline(
-        &self,
-        serving: &Package,
-    ) -> Result<Option<Arc<Baseline>>, MonitorError> {
+    /// The serving version's verified lineage record, and the baseline it names.
+    async fn verify(&self, serving: &Package) -> Result<Serving, MonitorError> {
         let record = self.lineage.verify_package_model(serving).await?;
-        let Some(reference) = record.baseline else {
-            tracing::warn!(package = %serving.arn, "the serving version's lineage names no baseline: LabelPSI not computed");
-            return Ok(None);
+        let baseline = match record.baseline {
+            Some(reference) => Some(Arc::new(self.baselines.load(&reference).await?)),
+            None => {
+                tracing::warn!(package = %serving.arn, "the serving version's lineage names no baseline: nothing to compare the inputs and label mix with");
+                None
+            }
         };
-        Ok(Some(Arc::new(self.baselines.load(&reference).await?)))
+        Ok(Serving {
+            package: serving.arn.clone(),
+            baseline,
+            metrics: Arc::new(record.verdict.metrics),
+        })
     }
+}
+
+/// The serving version as the monitor compares with it, from its verified lineage record.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// The model package's ARN.
+    pub package: String,
+    /// The baseline its record names, if any.
+    pub baseline: Option<Arc<Baseline>>,
+    /// The gate's metrics in its record (its validation F1 among them).
+    pub metrics: Arc<BTreeMap<String, f64>>,
 }
 
 #[cfg(test)]
@@ -431,7 +460,9 @@ mod tests {
             ("eventbridge-s3-object-created.json", |e| {
                 e["source"] = "someone.else".into()
             }),
-            ("scheduled-event.json", |_| {}),
+            ("scheduled-event.json", |e| {
+                e["source"] = "someone.else".into()
+            }),
             ("sagemaker-transform-job-completed.json", |e| {
                 e["detail"]["TransformJobStatus"] = 7.into()
             }),

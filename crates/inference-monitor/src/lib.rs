@@ -1,13 +1,21 @@
-//! inference-monitor: the quality of batch inference without ground truth. For each batch transform output it
-//! measures average and p10 confidence, the low-confidence share, the share of the catch-all label ("Otros") and
-//! the population stability index of the label mix against the training data's, and emits them as EMF metrics
-//! that the drift alarms (and so drift-handler) watch.
+//! inference-monitor: the project's own model monitor on AWS, over the `text-monitor` engine.
 //!
-//! `main.rs` wires configuration and the client; [`handler`] reads the files and the baseline; the `text-monitor`
-//! crate (its `prediction` and `batch` modules) decides, free of AWS types.
+//! - **Hourly, over real-time data capture** ([`hourly`]): on a schedule, the last complete hour's captured
+//!   requests and answers are judged against the serving version's baseline (input drift of the texts,
+//!   prediction quality), and the label window's capture is joined with the ground truth that arrived (model
+//!   quality with confidence intervals, per-segment recall disparity). One report per hour in the state bucket;
+//!   the gauges the drift alarms watch, none below the minimum sample.
+//! - **Per batch** ([`handler`]): each batch transform output's confidence, low-confidence share, the share of
+//!   the catch-all label ("Otros") and the population stability index of the label mix against the training
+//!   data's.
+//!
+//! `main.rs` wires configuration and the clients; [`handler`] and [`hourly`] read S3 and the serving version's
+//! lineage; [`window`] and the `text-monitor` crate decide, free of AWS types.
 
 pub mod config;
 pub mod handler;
+pub mod hourly;
+pub mod window;
 
-pub use config::{Config, STAGE};
+pub use config::{Config, Hourly, STAGE};
 pub use handler::{InferenceMonitor, MonitorError, Outcome};

@@ -4,17 +4,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{event, group, monitor_on, register, trained};
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
-use dataset_check::Profile;
-use guardrails_core::baseline::{self, Baseline, Baselines, Summary};
-use guardrails_core::lineage::{self, Lineage};
-use guardrails_core::state::StateStore;
-use guardrails_core::{Env, aws, telemetry};
-use inference_monitor::{Config, InferenceMonitor, Outcome, STAGE};
+use guardrails_core::{aws, telemetry};
+use inference_monitor::{Outcome, STAGE};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, emf_documents, emulator, unique_name};
 use text_monitor::batch::Defect;
@@ -39,97 +39,6 @@ fn shifted_output() -> String {
     lines.push(r#"{"label": "ventas"}"#.into());
     lines.push(r#"{"probabilities": {"ventas": 0.9, "soporte": 0.9}}"#.into());
     lines.join("\n") + "\n"
-}
-
-/// The model artifacts `job` made.
-fn model_of(job: &str) -> String {
-    format!("s3://artifacts/models/{job}/output/model.tar.gz")
-}
-
-/// What model-gate leaves for a version trained by `job` on data of these `labels`: its baseline and its signed
-/// lineage record naming it, in the state bucket; returns the package metadata naming the record.
-async fn trained(
-    sdk: &aws::SdkConfig,
-    state: &str,
-    key: &str,
-    job: &str,
-    labels: &[(&str, u64)],
-) -> BTreeMap<String, String> {
-    let store = StateStore::new(aws::s3_client(sdk), state);
-    let mut profile = Profile::empty();
-    profile.labels = labels.iter().map(|(l, n)| ((*l).to_owned(), *n)).collect();
-    profile.texts = labels.iter().map(|(_, n)| n).sum();
-    let stored = Baselines::new(store.clone())
-        .store(&Baseline {
-            baseline_version: baseline::BASELINE_VERSION,
-            training_job: job.to_owned(),
-            dataset: "tickets".to_owned(),
-            files: 1,
-            unprofiled: Vec::new(),
-            summary: Summary::of(&profile),
-            profile,
-        })
-        .await
-        .unwrap();
-    let mut record = testkit::lineage_record(job);
-    record.training.model_data_url = model_of(job);
-    record.baseline = Some(stored);
-    let signed = Lineage::from_sdk(sdk, store, key, lineage::DEFAULT_PREFIX)
-        .record(&record)
-        .await
-        .unwrap();
-    BTreeMap::from([
-        (lineage::PACKAGE_RECORD.to_owned(), signed.record.uri()),
-        (lineage::PACKAGE_DIGEST.to_owned(), signed.sha256),
-        (lineage::PACKAGE_JOB.to_owned(), job.to_owned()),
-    ])
-}
-
-/// A model package group on the emulator.
-async fn group(sdk: &aws::SdkConfig) -> String {
-    let name = unique_name("tickets");
-    aws_sdk_sagemaker::Client::new(sdk)
-        .create_model_package_group()
-        .model_package_group_name(&name)
-        .send()
-        .await
-        .unwrap();
-    name
-}
-
-/// A version of `group` serving `job`'s model, with `metadata`; returns its ARN.
-async fn register(
-    sdk: &aws::SdkConfig,
-    group: &str,
-    status: ModelApprovalStatus,
-    job: &str,
-    metadata: &BTreeMap<String, String>,
-) -> String {
-    testkit::register_package(sdk, group, status, &model_of(job), metadata).await
-}
-
-fn monitor_on(
-    sdk: &aws::SdkConfig,
-    bucket: &str,
-    group: &str,
-    key: &str,
-    model: Option<&str>,
-) -> InferenceMonitor {
-    let mut env = vec![
-        ("EVENT_BUS_NAME", "unused"),
-        ("STATE_BUCKET", bucket),
-        ("MODEL_PACKAGE_GROUP", group),
-        ("LINEAGE_KEY_ID", key),
-    ];
-    env.extend(model.map(|m| ("MODEL_NAME", m)));
-    let config = Config::from_env(&Env::from_pairs(env)).unwrap();
-    let state = StateStore::new(aws::s3_client(sdk), bucket);
-    InferenceMonitor::new(
-        aws::s3_client(sdk),
-        aws_sdk_sagemaker::Client::new(sdk),
-        Lineage::from_sdk(sdk, state, key, &config.lineage_prefix),
-        config,
-    )
 }
 
 const EVEN: [(&str, u64); 4] = [
@@ -414,9 +323,4 @@ async fn an_altered_baseline_or_borrowed_lineage_is_refused_not_compared_with() 
     let error = guardrails_core::HandlerError::from(error);
     assert_eq!(error.class, guardrails_core::ErrorClass::NonRetryable);
     assert!(error.message.contains("train-10 made"), "{}", error.message);
-}
-
-/// The EventBridge event in a sample, as Lambda hands it over.
-fn event(value: serde_json::Value) -> EventBridgeEvent<serde_json::Value> {
-    serde_json::from_value(value).unwrap()
 }

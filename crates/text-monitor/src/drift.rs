@@ -53,6 +53,20 @@ pub enum CheckName {
     Scripts,
 }
 
+impl CheckName {
+    /// The kebab-case name: the report's, and the monitor's `Check` metric dimension.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::TextLengthChars => "text-length-chars",
+            CheckName::TextLengthTokens => "text-length-tokens",
+            CheckName::EmptyShare => "empty-share",
+            CheckName::OutOfVocabulary => "out-of-vocabulary",
+            CheckName::CharacterClasses => "character-classes",
+            CheckName::Scripts => "scripts",
+        }
+    }
+}
+
 /// One check: observed against the baseline and the limit, in the spirit of Model Monitor's constraint
 /// violations.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -113,6 +113,9 @@ pub struct ModelQuality {
 pub struct Report {
     /// Capture lines.
     pub capture: LineCounts,
+    /// Capture lines of earlier hours, read only to join their predictions with late ground truth (their texts
+    /// and answers were judged in their own hour).
+    pub earlier_capture: LineCounts,
     /// Ground-truth lines.
     pub ground_truth: LineCounts,
     /// Prediction quality, without ground truth.
@@ -129,12 +132,7 @@ impl Report {
         let mut names: Vec<String> = self
             .drift
             .violations()
-            .map(|c| {
-                serde_json::to_value(c.check)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            })
+            .map(|c| c.check.as_str().to_owned())
             .collect();
         if self.model_quality.violation {
             names.push("model-quality".into());
@@ -185,6 +183,7 @@ pub struct Monitor<'a> {
     batch: Batch,
     join: Joiner,
     capture: LineCounts,
+    earlier: LineCounts,
     truth: LineCounts,
 }
 
@@ -198,6 +197,7 @@ impl<'a> Monitor<'a> {
             batch: Batch::new(settings.low_confidence, settings.other_label.clone()),
             join: Joiner::new(settings.max_waiting),
             capture: LineCounts::default(),
+            earlier: LineCounts::default(),
             truth: LineCounts::default(),
         }
     }
@@ -213,8 +213,6 @@ impl<'a> Monitor<'a> {
         for text in &captured.texts {
             self.drift.text(text, self.baseline);
         }
-        // An answer that does not read is still the model's answer to that request: joined as wrong, so model
-        // quality does not leave out exactly the bad answers.
         let mut labels = Vec::with_capacity(captured.predictions.len());
         for prediction in captured.predictions {
             match prediction {
@@ -228,9 +226,37 @@ impl<'a> Monitor<'a> {
                 }
             }
         }
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        if !captured.event_id.is_empty() {
-            self.join.predicted(&captured.event_id, &labels);
+        self.wait_for_labels(&captured.event_id, &labels);
+    }
+
+    /// A capture line of an earlier hour of the label window: its answers only wait for their labels (its texts
+    /// and answers were judged in their own hour). Read these before the ground truth too.
+    pub fn earlier_capture_line(&mut self, line: &[u8]) {
+        let Some(captured) = self
+            .earlier
+            .count(read_capture(line, &self.settings.reading))
+        else {
+            return;
+        };
+        let labels: Vec<String> = captured
+            .predictions
+            .into_iter()
+            .map(|p| p.map_or_else(|_| NO_ANSWER.to_owned(), |p| p.label))
+            .collect();
+        self.wait_for_labels(&captured.event_id, &labels);
+    }
+
+    /// An earlier hour's capture line a reader could not take whole.
+    pub fn earlier_capture_defect(&mut self, defect: LineDefect) {
+        self.earlier.count::<()>(Err(defect));
+    }
+
+    /// A request's answers wait for their labels. An answer that does not read is still the model's answer to
+    /// that request: joined as wrong ([`NO_ANSWER`]), so model quality does not leave out exactly the bad answers.
+    fn wait_for_labels(&mut self, event_id: &str, labels: &[String]) {
+        if !event_id.is_empty() {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            self.join.predicted(event_id, &labels);
         }
     }
 
@@ -266,6 +292,7 @@ impl<'a> Monitor<'a> {
             .any(|d| d.significant && d.gap > settings.max_recall_gap);
         Report {
             capture: self.capture,
+            earlier_capture: self.earlier,
             ground_truth: self.truth,
             predictions: self.batch.summary(),
             drift: self.drift.finish(self.baseline, &settings.limits),

@@ -1,0 +1,251 @@
+//! The hourly run over real-time data capture: the last complete hour's texts and answers judged against the
+//! serving version's baseline, and the label window's capture joined with the ground truth that has arrived, into
+//! one report in the state bucket and the gauges the drift alarms watch. Each file is read once per run, in one
+//! streaming pass, a line at a time.
+
+use chrono::{DateTime, Utc};
+use dataset_check::profile::Profile;
+use guardrails_core::ObjectRef;
+use guardrails_core::metric::dimension;
+use guardrails_core::s3::{self, Line};
+use serde::Serialize;
+use text_monitor::batch::psi;
+use text_monitor::capture::LineDefect;
+use text_monitor::monitor::{Monitor, Report};
+
+use crate::config::Hourly;
+use crate::handler::{InferenceMonitor, MonitorError, Outcome};
+use crate::window::{Window, gauges, hour_folder};
+
+/// The hour report's format version.
+pub const REPORT_VERSION: u32 = 1;
+
+/// What a run read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilesRead {
+    /// Capture files of the judged hour.
+    pub capture: u64,
+    /// Capture files of the window's earlier hours (joined with ground truth only).
+    pub earlier_capture: u64,
+    /// Ground-truth files of the window.
+    pub ground_truth: u64,
+    /// Bytes of all of them.
+    pub bytes: u64,
+}
+
+/// One hour's report, as stored in the state bucket: what was judged, against what, and the engine's report
+/// (checks with observed, baseline, limit and violation, in the spirit of Model Monitor's constraint violations).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourReport<'a> {
+    /// [`REPORT_VERSION`].
+    pub report_version: u32,
+    /// The `Model` metric dimension.
+    pub model: &'a str,
+    /// The hour's start.
+    pub hour: DateTime<Utc>,
+    /// Hours of capture joined with ground truth.
+    pub label_window_hours: u32,
+    /// The serving model package judged.
+    pub serving: &'a str,
+    /// Whether its baseline was there to judge input drift and the label mix against.
+    pub baseline: bool,
+    /// The weighted F1 it must keep (its validation F1 less the allowed drop), when its record has one.
+    pub min_f1: Option<f64>,
+    /// The label mix's PSI against the baseline.
+    pub label_psi: Option<f64>,
+    /// What was read.
+    pub files: FilesRead,
+    /// What breached.
+    pub violations: Vec<String>,
+    /// One line for people.
+    pub verdict: String,
+    /// The engine's report.
+    pub report: &'a Report,
+}
+
+/// Which part of the run a file feeds.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Capture,
+    EarlierCapture,
+    GroundTruth,
+}
+
+impl InferenceMonitor {
+    /// Judges the last complete hour before `time` (the schedule's due time, so a replay judges the same hour),
+    /// once: an hour whose report exists is not judged again.
+    ///
+    /// # Errors
+    /// [`MonitorError`]: a listing, a read, the serving version's lineage or baseline, the report's write.
+    pub(crate) async fn hourly(&self, time: DateTime<Utc>) -> Result<Outcome, MonitorError> {
+        let Some(hourly) = &self.config.hourly else {
+            return Ok(Outcome::Ignored {
+                reason: "no CAPTURE_URI: the hourly run is off".into(),
+            });
+        };
+        let window = Window::before(time, hourly.label_window_hours);
+        let key = window.report_key(&self.config.model);
+        if self.state.read_bytes(&key).await?.is_some() {
+            return Ok(Outcome::Ignored {
+                reason: format!(
+                    "hour {} already judged: {}",
+                    window.hour,
+                    self.state.at(&key).uri()
+                ),
+            });
+        }
+        let Some(serving) = self.serving().await? else {
+            return Ok(Outcome::Ignored {
+                reason: "no serving version with a lineage record to judge against".into(),
+            });
+        };
+        let mut settings = hourly.settings.clone();
+        settings.min_f1 = serving
+            .metrics
+            .get(&hourly.f1_metric)
+            .map(|f1| (f1 - hourly.max_f1_drop).max(0.0));
+        let empty = Profile::empty();
+        let profile = match &serving.baseline {
+            Some(baseline) => &baseline.profile,
+            None => {
+                // Nothing to compare the texts with: measured, never judged.
+                settings.limits.min_texts = u64::MAX;
+                &empty
+            }
+        };
+        let mut monitor = Monitor::new(profile, &settings);
+        let files = self.read_window(hourly, &window, &mut monitor).await?;
+        let report = monitor.finish();
+        let label_psi = serving
+            .baseline
+            .as_ref()
+            .and_then(|b| psi(&b.profile.labels, &report.predictions.label_counts));
+        // Effects before the record: the gauges, then the report whose presence says the hour is done. A retry
+        // after a failure in between emits the same gauges again; gauges, not counters, so nothing counts twice.
+        let model = self.config.model.clone();
+        for gauge in gauges(&report, label_psi, hourly.settings.limits.min_texts) {
+            match gauge.check {
+                Some(check) => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.clone(), dimension::CHECK => check)
+                    .set(gauge.value),
+                None => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.clone())
+                    .set(gauge.value),
+            }
+        }
+        let violations = report.violations();
+        let verdict = report.verdict();
+        let document = HourReport {
+            report_version: REPORT_VERSION,
+            model: &model,
+            hour: window.hour,
+            label_window_hours: window.label_hours,
+            serving: &serving.package,
+            baseline: serving.baseline.is_some(),
+            min_f1: settings.min_f1,
+            label_psi,
+            files,
+            violations: violations.clone(),
+            verdict: verdict.clone(),
+            report: &report,
+        };
+        self.state.create(&key, &document).await?;
+        tracing::info!(hour = %window.hour, ?files, ?violations, verdict, "hour judged");
+        Ok(Outcome::Judged {
+            hour: window.hour,
+            report: self.state.at(&key).uri(),
+            serving: serving.package.clone(),
+            violations,
+            verdict,
+        })
+    }
+
+    /// Reads the window into `monitor`: the earlier hours' capture, the judged hour's, then the ground truth
+    /// (the engine joins labels to the predictions already read).
+    async fn read_window(
+        &self,
+        hourly: &Hourly,
+        window: &Window,
+        monitor: &mut Monitor<'_>,
+    ) -> Result<FilesRead, MonitorError> {
+        let variants = self.variants(&hourly.capture).await?;
+        let mut files = FilesRead::default();
+        for hour in window.earlier_hours() {
+            for variant in &variants {
+                self.read_hour(variant, hour, Part::EarlierCapture, monitor, &mut files)
+                    .await?;
+            }
+        }
+        for variant in &variants {
+            self.read_hour(variant, window.hour, Part::Capture, monitor, &mut files)
+                .await?;
+        }
+        if let Some(truth) = &hourly.ground_truth {
+            for hour in window.truth_hours() {
+                self.read_hour(truth, hour, Part::GroundTruth, monitor, &mut files)
+                    .await?;
+            }
+        }
+        Ok(files)
+    }
+
+    /// The folders under the capture prefix that hold hours: SageMaker writes `<variant>/yyyy/mm/dd/hh/` under
+    /// the endpoint's prefix; a prefix that holds the years itself is read as one variant.
+    async fn variants(&self, capture: &ObjectRef) -> Result<Vec<ObjectRef>, MonitorError> {
+        let capture = folder(capture);
+        let folders = s3::folders(&self.s3, &capture).await?;
+        let is_year = |f: &ObjectRef| {
+            let name = f.key[capture.key.len()..].trim_end_matches('/');
+            name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit())
+        };
+        if folders.is_empty() || folders.iter().any(is_year) {
+            return Ok(vec![capture]);
+        }
+        Ok(folders)
+    }
+
+    /// Every file of one hour under `prefix`, line by line into `monitor`.
+    async fn read_hour(
+        &self,
+        prefix: &ObjectRef,
+        hour: DateTime<Utc>,
+        part: Part,
+        monitor: &mut Monitor<'_>,
+        files: &mut FilesRead,
+    ) -> Result<(), MonitorError> {
+        let folder = folder(prefix);
+        let hour_prefix = ObjectRef::new(
+            &folder.bucket,
+            format!("{}{}", folder.key, hour_folder(hour)),
+        );
+        for (object, size) in s3::list(&self.s3, &hour_prefix).await? {
+            s3::for_each_line(&self.s3, &object, s3::MAX_LINE, |line| match (part, line) {
+                (Part::Capture, Line::Text(l)) => monitor.capture_line(l),
+                (Part::Capture, Line::TooLong) => monitor.capture_defect(LineDefect::TooLong),
+                (Part::EarlierCapture, Line::Text(l)) => monitor.earlier_capture_line(l),
+                (Part::EarlierCapture, Line::TooLong) => {
+                    monitor.earlier_capture_defect(LineDefect::TooLong);
+                }
+                (Part::GroundTruth, Line::Text(l)) => monitor.truth_line(l),
+                (Part::GroundTruth, Line::TooLong) => monitor.truth_defect(LineDefect::TooLong),
+            })
+            .await?;
+            *match part {
+                Part::Capture => &mut files.capture,
+                Part::EarlierCapture => &mut files.earlier_capture,
+                Part::GroundTruth => &mut files.ground_truth,
+            } += 1;
+            files.bytes += size;
+        }
+        Ok(())
+    }
+}
+
+/// `prefix` as a folder: its key ending with `/` (unless it is the whole bucket).
+fn folder(prefix: &ObjectRef) -> ObjectRef {
+    let mut key = prefix.key.clone();
+    if !key.is_empty() && !key.ends_with('/') {
+        key.push('/');
+    }
+    ObjectRef::new(&prefix.bucket, key)
+}

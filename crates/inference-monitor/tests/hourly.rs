@@ -1,0 +1,438 @@
+//! The hourly run against the emulator: SageMaker data capture and Model Monitor ground truth under their hourly
+//! prefixes, judged against the serving version's signed baseline. An hour whose F1 fell (labels arriving an hour
+//! late included) gives the model-quality violation; drifted texts the input-drift ones; a small hour and an
+//! empty one give no signal, only their counts; every hour's report is in the state bucket, written once.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use common::{event, group, monitor_with, register, trained_on};
+use dataset_check::profile::Profiler;
+use guardrails_core::{aws, telemetry};
+use inference_monitor::{InferenceMonitor, Outcome, STAGE};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use testkit::{KmsBucket, emf_documents, emulator, fixture, fixture_text, unique_name};
+
+const LABELS: [&str; 4] = ["facturacion", "soporte", "ventas", "Otros"];
+
+const WORDS: [&str; 24] = [
+    "factura",
+    "cobro",
+    "pago",
+    "tarjeta",
+    "cuenta",
+    "contraseña",
+    "aplicación",
+    "error",
+    "plan",
+    "precio",
+    "oferta",
+    "contrato",
+    "envío",
+    "pedido",
+    "devolución",
+    "reembolso",
+    "llamada",
+    "correo",
+    "mensaje",
+    "cliente",
+    "servicio",
+    "problema",
+    "cambio",
+    "ayuda",
+];
+
+/// The `i`-th ticket text of the training data's distribution: 4 to 16 of its words.
+fn ticket(i: usize) -> String {
+    let n = 4 + (i * 7) % 13;
+    (0..n)
+        .map(|j| WORDS[(i * 31 + j * 17) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A text of another distribution: long, English, words the training data never had.
+fn drifted(i: usize) -> String {
+    (0..40)
+        .map(|j| format!("shipment{} delayed warehouse", (i + j) % 50))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A captured request and its answer, as SageMaker writes them (JSON encoding).
+fn capture(event: &str, text: &str, label: &str) -> String {
+    json!({
+        "captureData": {
+            "endpointInput": {"observedContentType": "application/json", "mode": "INPUT", "data": json!({"text": text}).to_string(), "encoding": "JSON"},
+            "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT", "data": json!({"label": label, "confidence": 0.9}).to_string(), "encoding": "JSON"}
+        },
+        "eventMetadata": {"eventId": event, "inferenceTime": "2026-12-02T09:00:00Z"},
+        "eventVersion": "0"
+    })
+    .to_string()
+}
+
+/// A label in Model Monitor's ground-truth format.
+fn truth(event: &str, label: &str) -> String {
+    json!({
+        "groundTruthData": {"data": label, "encoding": "CSV"},
+        "eventMetadata": {"eventId": event},
+        "eventVersion": "0"
+    })
+    .to_string()
+}
+
+/// Requests `range` of the training distribution; the model is right on three in five.
+fn traffic(range: std::ops::Range<usize>, model: &str) -> (String, String) {
+    let mut captured = String::new();
+    let mut labels = String::new();
+    for i in range {
+        let id = format!("{model}-{i}");
+        let label = LABELS[i % 4];
+        let answer = if i % 5 < 3 {
+            label
+        } else {
+            LABELS[(i + 1) % 4]
+        };
+        captured += &(capture(&id, &ticket(i), answer) + "\n");
+        labels += &(truth(&id, label) + "\n");
+    }
+    (captured, labels)
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: String) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.into_bytes()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The schedule's event, due at `time`.
+fn schedule(time: &str) -> aws_lambda_events::eventbridge::EventBridgeEvent<Value> {
+    let mut scheduled = fixture("scheduled-event.json");
+    scheduled["time"] = json!(time);
+    scheduled["resources"] =
+        json!(["arn:aws:events:us-east-1:123456789012:rule/mlops-guardrails-monitor-hourly"]);
+    event(scheduled)
+}
+
+/// The gauge `name` (with `check` as its `Check` dimension) emitted for `model`, if any.
+fn gauge(documents: &[Value], model: &str, name: &str, check: Option<&str>) -> Option<f64> {
+    documents
+        .iter()
+        .filter(|d| d["Model"] == json!(model))
+        .filter(|d| d.get("Check").and_then(Value::as_str) == check)
+        .find_map(|d| d.get(name).and_then(Value::as_f64))
+}
+
+struct Setup {
+    sdk: aws::SdkConfig,
+    bucket: String,
+    group: String,
+    key: String,
+}
+
+impl Setup {
+    /// The monitor for `model`, its capture under `data-capture/<model>/`, ground truth under
+    /// `ground-truth/<model>/` when `labelled`.
+    fn monitor(&self, model: &str, labelled: bool) -> InferenceMonitor {
+        let capture = format!("s3://{}/data-capture/{model}/", self.bucket);
+        let truth = format!("s3://{}/ground-truth/{model}", self.bucket);
+        let mut extra = vec![
+            ("CAPTURE_URI", capture.as_str()),
+            ("LABEL_WINDOW_HOURS", "3"),
+        ];
+        if labelled {
+            extra.push(("GROUND_TRUTH_URI", truth.as_str()));
+        }
+        monitor_with(
+            &self.sdk,
+            &self.bucket,
+            &self.group,
+            &self.key,
+            Some(model),
+            &extra,
+        )
+    }
+}
+
+#[tokio::test]
+async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below_the_minimum_sample()
+ {
+    let collector = telemetry::init_metrics("MlopsGuardrails", STAGE).unwrap();
+    let sdk = emulator().sdk_config().await;
+    let bucket = KmsBucket::create(&sdk, "monitor").await.name.clone();
+    let s3 = aws::s3_client(&sdk);
+    let key = testkit::signing_key(&sdk).await;
+    let group = group(&sdk).await;
+
+    // The serving version trained on 3,000 tickets, four even labels; its record's validation F1 is 0.87.
+    let mut profiler = Profiler::default();
+    for i in 0..3000 {
+        let text = ticket(i);
+        profiler.text(&text, text.chars().count() as u64);
+    }
+    let labels: BTreeMap<String, u64> = LABELS.iter().map(|l| ((*l).to_owned(), 750)).collect();
+    let metadata = trained_on(&sdk, &bucket, &key, "train-1", profiler.finish(labels)).await;
+    let serving = register(
+        &sdk,
+        &group,
+        ModelApprovalStatus::Approved,
+        "train-1",
+        &metadata,
+    )
+    .await;
+    let setup = Setup {
+        sdk: sdk.clone(),
+        bucket: bucket.clone(),
+        group,
+        key,
+    };
+
+    // A: the model right on 60 % of the texts it was trained for. Hour 08's labels arrive in hour 09's folder;
+    // one label is of a request older than the window. Hour 09 also holds the real-shaped capture sample (JSON,
+    // CSV and BASE64 encodings, a probabilities answer, a broken line) and its labels.
+    let a = unique_name("tickets-a");
+    let (earlier, earlier_labels) = traffic(0..300, &a);
+    let (hour, hour_labels) = traffic(300..900, &a);
+    let captured = format!("data-capture/{a}/AllTraffic/2026/12/02");
+    put(
+        &s3,
+        &bucket,
+        &format!("{captured}/08/{a}-1-2026-12-02-08-00-00-000-0001.jsonl"),
+        earlier,
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        &format!("{captured}/09/{a}-1-2026-12-02-09-00-00-000-0001.jsonl"),
+        hour,
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        &format!("{captured}/09/{a}-1-2026-12-02-09-30-00-000-0002.jsonl"),
+        fixture_text("data-capture.jsonl"),
+    )
+    .await;
+    // The next hour's capture is not this run's.
+    put(
+        &s3,
+        &bucket,
+        &format!("{captured}/10/{a}-1-2026-12-02-10-00-00-000-0001.jsonl"),
+        traffic(900..1900, &a).0,
+    )
+    .await;
+    let labelled = format!("ground-truth/{a}/2026/12/02");
+    put(
+        &s3,
+        &bucket,
+        &format!("{labelled}/09/labels-0001.jsonl"),
+        earlier_labels + &hour_labels,
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        &format!("{labelled}/09/labels-0002.jsonl"),
+        fixture_text("ground-truth.jsonl") + &truth(&format!("{a}-gone"), "ventas"),
+    )
+    .await;
+
+    let monitor = setup.monitor(&a, true);
+    let outcome = monitor
+        .handle(schedule("2026-12-02T10:15:00Z"))
+        .await
+        .unwrap();
+    let Outcome::Judged {
+        hour,
+        report,
+        serving: judged,
+        violations,
+        verdict,
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(hour.to_rfc3339(), "2026-12-02T09:00:00+00:00");
+    assert_eq!(judged, serving);
+    assert_eq!(violations, ["model-quality"], "{verdict}");
+    let report_key = format!("monitor-reports/{a}/2026/12/02/09.json");
+    assert_eq!(report, format!("s3://{bucket}/{report_key}"));
+    let stored: Value =
+        serde_json::from_slice(&testkit::object_bytes(&s3, &bucket, &report_key).await).unwrap();
+    let body = &stored["report"];
+    assert_eq!(
+        body["capture"]["read"], 604,
+        "600 texts and the four of the sample"
+    );
+    assert_eq!(body["capture"]["defects"]["malformed"], 1, "{body}");
+    assert_eq!(body["earlierCapture"]["read"], 300);
+    assert_eq!(
+        body["modelQuality"]["join"]["matched"], 904,
+        "hour 08's late labels joined"
+    );
+    assert_eq!(
+        body["modelQuality"]["join"]["unmatched"], 1,
+        "the label of a request out of the window"
+    );
+    assert_eq!(stored["files"]["capture"], 2);
+    assert!(
+        (stored["minF1"].as_f64().unwrap() - 0.82).abs() < 1e-9,
+        "the serving version's 0.87 less 0.05"
+    );
+    let f1 = body["modelQuality"]["quality"]["weightedF1"]["estimate"]
+        .as_f64()
+        .unwrap();
+    assert!(f1 < 0.7, "{f1}");
+
+    let documents = emf_documents(collector);
+    assert_eq!(
+        gauge(&documents, &a, "ModelQualityViolation", None),
+        Some(1.0)
+    );
+    assert!((gauge(&documents, &a, "WeightedF1", None).unwrap() - f1).abs() < 1e-9);
+    assert!(gauge(&documents, &a, "WeightedF1UpperBound", None).unwrap() < 0.82);
+    assert_eq!(gauge(&documents, &a, "LabelledRecords", None), Some(904.0));
+    assert_eq!(gauge(&documents, &a, "MonitoredTexts", None), Some(604.0));
+    for check in [
+        "text-length-chars",
+        "text-length-tokens",
+        "empty-share",
+        "out-of-vocabulary",
+    ] {
+        assert_eq!(
+            gauge(&documents, &a, "InputDriftViolation", Some(check)),
+            Some(0.0),
+            "{check}: texts of the training distribution"
+        );
+    }
+    assert!(gauge(&documents, &a, "LabelPSI", None).unwrap() < 0.1);
+
+    // The same hour again (a duplicate delivery, a retry): judged once.
+    let again = monitor
+        .handle(schedule("2026-12-02T10:59:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, Outcome::Ignored { reason } if reason.contains("already judged")),
+        "{again:?}"
+    );
+
+    // B: texts of another distribution, no ground truth configured.
+    let b = unique_name("tickets-b");
+    let drifted: String = (0..600)
+        .map(|i| capture(&format!("{b}-{i}"), &drifted(i), "Otros") + "\n")
+        .collect();
+    put(
+        &s3,
+        &bucket,
+        &format!("data-capture/{b}/AllTraffic/2026/12/02/09/{b}-1.jsonl"),
+        drifted,
+    )
+    .await;
+    let Outcome::Judged { violations, .. } = setup
+        .monitor(&b, false)
+        .handle(schedule("2026-12-02T10:15:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("not judged");
+    };
+    for check in [
+        "text-length-chars",
+        "text-length-tokens",
+        "out-of-vocabulary",
+    ] {
+        assert!(
+            violations.iter().any(|v| v == check),
+            "{check} not in {violations:?}"
+        );
+    }
+    let stored: Value = serde_json::from_slice(
+        &testkit::object_bytes(
+            &s3,
+            &bucket,
+            &format!("monitor-reports/{b}/2026/12/02/09.json"),
+        )
+        .await,
+    )
+    .unwrap();
+    let top = stored["report"]["drift"]["topDriftingTokens"][0]["token"]
+        .as_str()
+        .unwrap();
+    assert!(
+        top.starts_with("shipment") || top == "delayed" || top == "warehouse",
+        "{top}"
+    );
+
+    // C: 50 texts, 20 answered wrong: under both minimum samples, nothing but the counts is emitted.
+    let c = unique_name("tickets-c");
+    let (few, few_labels) = traffic(0..50, &c);
+    put(
+        &s3,
+        &bucket,
+        &format!("data-capture/{c}/AllTraffic/2026/12/02/09/{c}-1.jsonl"),
+        few,
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        &format!("ground-truth/{c}/2026/12/02/09/labels.jsonl"),
+        few_labels,
+    )
+    .await;
+    // D: an empty hour.
+    let d = unique_name("tickets-d");
+    for model in [&c, &d] {
+        let outcome = setup
+            .monitor(model, true)
+            .handle(schedule("2026-12-02T10:15:00Z"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Judged { violations, .. } if violations.is_empty()),
+            "{outcome:?}"
+        );
+    }
+    let documents = emf_documents(collector);
+    for (model, texts) in [(&c, 50.0), (&d, 0.0)] {
+        assert_eq!(
+            gauge(&documents, model, "MonitoredTexts", None),
+            Some(texts)
+        );
+        let signals: Vec<String> = documents
+            .iter()
+            .filter(|doc| doc["Model"] == json!(model))
+            .flat_map(|doc| {
+                doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|m| m["Name"].as_str().map(str::to_owned))
+            .filter(|name| name != "MonitoredTexts" && name != "LabelledRecords")
+            .collect();
+        assert!(signals.is_empty(), "{model}: {signals:?}");
+        assert!(
+            testkit::object_bytes(
+                &s3,
+                &bucket,
+                &format!("monitor-reports/{model}/2026/12/02/09.json")
+            )
+            .await
+            .len()
+                > 100
+        );
+    }
+}
