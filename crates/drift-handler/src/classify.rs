@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use guardrails_core::Severity;
 use guardrails_core::domain::RetrainingCause;
-use guardrails_core::metric::PREDICTION_QUALITY;
+use guardrails_core::metric::{
+    BIAS_VIOLATION, INPUT_DRIFT_VIOLATION, MODEL_QUALITY_VIOLATION, PREDICTION_QUALITY,
+};
 use serde::{Deserialize, Serialize};
 
 /// The alarm's state.
@@ -121,7 +123,8 @@ pub struct Rule {
 
 /// Classifies an alarm: configured rules first (in order), then Model Monitor's namespaces
 /// (`aws/sagemaker/{Endpoints,ModelMonitoring}/{data,model,bias,explainability}-metrics`), Model Monitor's
-/// `feature_baseline_drift_*` metrics in any namespace, and inference-monitor's metrics in `own_namespace`.
+/// `feature_baseline_drift_*` metrics in any namespace, and inference-monitor's metrics in `own_namespace` (its
+/// input-drift, model-quality and bias verdicts, and its prediction-quality gauges).
 pub fn classify(facts: &AlarmFacts, rules: &[Rule], own_namespace: &str) -> DriftKind {
     let namespace = facts.namespace.as_deref().unwrap_or_default();
     let metric = facts.metric.as_deref().unwrap_or_default();
@@ -159,10 +162,16 @@ pub fn classify(facts: &AlarmFacts, rules: &[Rule], own_namespace: &str) -> Drif
     if metric.starts_with("feature_baseline_drift_") {
         return DriftKind::DataDrift;
     }
-    if namespace == own_namespace && PREDICTION_QUALITY.iter().any(|m| m.name == metric) {
-        return DriftKind::PredictionQuality;
+    if namespace != own_namespace {
+        return DriftKind::Unknown;
     }
-    DriftKind::Unknown
+    match metric {
+        m if m == INPUT_DRIFT_VIOLATION.name => DriftKind::DataDrift,
+        m if m == MODEL_QUALITY_VIOLATION.name => DriftKind::ModelQuality,
+        m if m == BIAS_VIOLATION.name => DriftKind::Bias,
+        m if PREDICTION_QUALITY.iter().any(|p| p.name == m) => DriftKind::PredictionQuality,
+        _ => DriftKind::Unknown,
+    }
 }
 
 /// What a kind of drift sets off, besides the notice every drift gets.
@@ -297,6 +306,11 @@ mod tests {
             ("aws/sagemaker/ModelMonitoring/explainability-metrics", "feature_attribution_drift",        FeatureAttribution),
             ("MlopsGuardrails",                                    "AvgConfidence",                      PredictionQuality),
             ("MlopsGuardrails",                                    "LabelPSI",                           PredictionQuality),
+            ("MlopsGuardrails",                                    "InputDriftViolation",                DataDrift),
+            ("MlopsGuardrails",                                    "ModelQualityViolation",              ModelQuality),
+            ("MlopsGuardrails",                                    "BiasViolation",                      Bias),
+            ("MlopsGuardrails",                                    "WeightedF1",                         Unknown),
+            ("OtherNamespace",                                     "ModelQualityViolation",              Unknown),
             ("MlopsGuardrails",                                    "FilesQuarantined",                   Unknown),
             ("OtherNamespace",                                     "AvgConfidence",                      Unknown),
             ("Team/TextDrift",                                     "embedding_cosine",                   DataDrift),

@@ -19,6 +19,7 @@ use crate::config::{Config, STAGE};
 use crate::registry::Registry;
 use crate::rollback::{Package, newest, target};
 use guardrails_core::metric::{DRIFT_ALARMS, ROLLBACKS, dimension};
+use guardrails_core::monitor_report::{self, Findings};
 
 /// What became of a rollback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,7 +297,15 @@ impl DriftHandler {
                 })
                 .await?;
         }
-        let notice = self.drift_notice(facts, kind, severity, rollback.as_ref(), actions.retrain);
+        let findings = self.findings(facts).await;
+        let notice = self.drift_notice(
+            facts,
+            kind,
+            severity,
+            rollback.as_ref(),
+            actions.retrain,
+            findings.as_ref(),
+        );
         let step = match failure {
             Some(_) => DriftStep::NotifiedFailure,
             None => DriftStep::Notified,
@@ -507,7 +516,29 @@ impl DriftHandler {
         links
     }
 
-    /// The notice for an alarm entering ALARM: what drifted, where, and what was done about it.
+    /// The project monitor's findings behind an alarm on its own metrics: the report of the alarm's `Model` for
+    /// the newest hour it rests on. Best effort: without a readable report the notice goes out without them.
+    async fn findings(&self, facts: &AlarmFacts) -> Option<(String, Findings)> {
+        if facts.namespace.as_deref() != Some(self.config.common.metrics_namespace.as_str()) {
+            return None;
+        }
+        let model = facts.dimensions.get(dimension::MODEL)?;
+        for hour in monitor_report::report_hours(facts.since) {
+            let key = monitor_report::report_key(model, hour);
+            match self.state.read::<Findings>(&key).await {
+                Ok(Some(stored)) => return Some((self.state.at(&key).uri(), stored.value)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, key, "the monitor's report does not read: notice without its findings");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// The notice for an alarm entering ALARM: what drifted, where, what the monitor found, and what was done
+    /// about it.
     fn drift_notice(
         &self,
         facts: &AlarmFacts,
@@ -515,10 +546,19 @@ impl DriftHandler {
         severity: Severity,
         rollback: Option<&Rollback>,
         retrain: bool,
+        findings: Option<&(String, Findings)>,
     ) -> Notice {
         let (severity, done) = actions_taken(kind, severity, rollback, retrain);
+        let found = findings
+            .map(|(uri, f)| {
+                format!(
+                    "\n\nWhat the monitor found ({uri}):\n{}",
+                    f.lines().join("\n")
+                )
+            })
+            .unwrap_or_default();
         let body = format!(
-            "Alarm {} entered ALARM at {}.\n{}\n\nWhat drifted: {} ({}).\nWhere: {}.\n{}\n\n{}\n\n{}",
+            "Alarm {} entered ALARM at {}.\n{}\n\nWhat drifted: {} ({}).\nWhere: {}.\n{}{found}\n\n{}\n\n{}",
             facts.name,
             facts.since.to_rfc3339(),
             facts.reason,
@@ -547,6 +587,8 @@ impl DriftHandler {
                 "retrainingRequested": retrain && kind.cause().is_some(),
                 "modelPackageGroup": self.config.model_package_group,
                 "runbook": self.config.runbook_url,
+                "report": findings.map(|(uri, _)| uri),
+                "findings": findings.map(|(_, f)| f.lines()),
             }),
         }
     }

@@ -12,7 +12,7 @@ use drift_handler::classify::DriftKind;
 use drift_handler::registry::Registry;
 use drift_handler::{Config, DriftHandler, Outcome, Rollback};
 use guardrails_core::state::StateStore;
-use guardrails_core::{Env, ErrorClass, EventPublisher, HandlerError, Notifier};
+use guardrails_core::{Env, ErrorClass, EventPublisher, HandlerError, Notifier, aws};
 use serde_json::json;
 use testkit::fixture;
 use testkit::{BusProbe, Faults, KmsBucket, TopicProbe, When, emulator, unique_name};
@@ -453,6 +453,74 @@ async fn data_drift_asks_for_retraining_only_and_insufficient_data_is_only_logge
     assert!(matches!(outcome, Outcome::LogOnly { .. }), "{outcome:?}");
     assert!(world.notices.notices(1, QUIET).await.is_empty());
     assert!(world.bus.events(1, QUIET).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_monitors_own_alarm_carries_the_hours_findings_into_the_notice() {
+    let world = world(1).await;
+    // The monitor's report of the hour the alarm rests on (the alarm went off at 10:17, on hour 09's gauges).
+    let report = json!({
+        "reportVersion": 1, "model": "tickets-classifier", "hour": "2026-12-02T09:00:00Z",
+        "violations": ["out-of-vocabulary"], "verdict": "1 violation(s): out-of-vocabulary (640 texts, 640 predictions, 0 labelled)",
+        "report": {
+            "drift": {
+                "texts": 640, "judged": true,
+                "checks": [{"check": "out-of-vocabulary", "observed": 0.412, "baseline": 0.0, "limit": 0.15, "violation": true}],
+                "topDriftingTokens": [{"token": "shipment", "baselinePer10k": 0.5, "observedPer10k": 310.0}]
+            },
+            "modelQuality": {"quality": null}
+        }
+    });
+    let state = StateStore::new(
+        aws::s3_client(&emulator().sdk_config().await),
+        &world.markers,
+    );
+    let key = "monitor-reports/tickets-classifier/2026/12/02/09.json";
+    assert!(
+        state
+            .create_bytes(key, report.to_string().into_bytes())
+            .await
+            .unwrap()
+    );
+    let outcome = world
+        .handler
+        .handle(alarm_event(fixture("alarm-input-drift.json")))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Drifted {
+                kind: DriftKind::DataDrift,
+                retraining_requested: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let notices = world.notices.notices(1, WAIT).await;
+    let message = notices[0]["Message"].as_str().unwrap();
+    for expected in [
+        "What the monitor found (s3://",
+        "- out-of-vocabulary: 0.412 against 0.000 in training (limit 0.150)",
+        "- top drifting tokens: shipment (0.5 → 310.0 per 10k)",
+    ] {
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+
+    // An alarm of another namespace names no report, even with a Model dimension.
+    let mut other = fixture("alarm-input-drift.json");
+    other["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["namespace"] =
+        json!("Team/TextDrift");
+    other["detail"]["state"]["timestamp"] = json!("2026-12-02T10:18:00.000+0000");
+    world.handler.handle(alarm_event(other)).await.unwrap();
+    let notices = world.notices.notices(1, WAIT).await;
+    assert!(
+        !notices[0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("What the monitor found")
+    );
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ fn every_alarm_sample_is_classified_and_answered() {
         ("alarm-bias.json",                   &[],                   DriftKind::Bias,               drifted(Severity::Warning, false, true)),
         ("alarm-feature-attribution.json",    &[],                   DriftKind::FeatureAttribution, drifted(Severity::Warning, false, false)),
         ("alarm-prediction-confidence.json",  &[],                   DriftKind::PredictionQuality,  drifted(Severity::Warning, false, true)),
+        ("alarm-input-drift.json",            &[],                   DriftKind::DataDrift,          drifted(Severity::Warning, false, true)),
         ("alarm-custom-detector.json",        &[],                   DriftKind::Unknown,            drifted(Severity::Warning, false, false)),
         ("alarm-custom-detector.json",        std::slice::from_ref(&team_rule),DriftKind::DataDrift,          drifted(Severity::Warning, false, true)),
     ];

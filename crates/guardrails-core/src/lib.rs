@@ -14,6 +14,7 @@ pub mod function;
 pub mod ledger;
 pub mod lineage;
 pub mod metric;
+pub mod monitor_report;
 pub mod notice;
 pub mod registry;
 pub mod s3;

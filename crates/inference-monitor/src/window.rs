@@ -9,9 +9,6 @@ use guardrails_core::metric::{
 };
 use text_monitor::monitor::Report;
 
-/// Where the hourly reports are kept in the state bucket: `<prefix><model>/<yyyy>/<mm>/<dd>/<hh>.json`.
-pub const REPORT_PREFIX: &str = "monitor-reports/";
-
 /// The longest label window: a week of hours.
 pub const MAX_LABEL_WINDOW_HOURS: u32 = 168;
 
@@ -53,10 +50,7 @@ impl Window {
 
     /// The hour's report key in the state bucket.
     pub fn report_key(&self, model: &str) -> String {
-        format!(
-            "{REPORT_PREFIX}{model}/{}.json",
-            self.hour.format("%Y/%m/%d/%H")
-        )
+        guardrails_core::monitor_report::report_key(model, self.hour)
     }
 }
 
