@@ -174,6 +174,7 @@ fn alarms_from_other_namespaces_parse() {
             "Model",
         ),
         ("alarm-custom-detector.json", "Team/TextDrift", "Model"),
+        ("alarm-input-drift.json", "MlopsGuardrails", "Check"),
     ];
     for (file, namespace, dimension) in table {
         let event: AlarmStateChange =
@@ -187,6 +188,52 @@ fn alarms_from_other_namespaces_parse() {
             "{file}"
         );
     }
+}
+
+/// SageMaker data capture in each encoding (JSON, CSV, BASE64), an answer given as probabilities, and a line cut
+/// short; Model Monitor ground truth as CSV and as JSON with a segment field. Read as the monitor reads them.
+#[test]
+fn capture_and_ground_truth_samples_read_as_the_monitor_reads_them() {
+    use text_monitor::capture::{LineDefect, Reading, read_capture, read_truth};
+    let reading = Reading {
+        segment_field: Some("channel".into()),
+        ..Reading::default()
+    };
+    let captured: Vec<_> = fixture("data-capture.jsonl")
+        .lines()
+        .map(|line| read_capture(line.as_bytes(), &reading))
+        .collect();
+    let read: Vec<(String, String, String)> = captured
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .map(|c| {
+            let answer = c.predictions[0].as_ref().map(|p| p.label.clone());
+            (c.event_id.clone(), c.texts[0].clone(), answer.unwrap())
+        })
+        .collect();
+    assert_eq!(read.len(), 4);
+    assert_eq!(
+        read[1].1, "La aplicación se cierra al iniciar sesión",
+        "CSV request"
+    );
+    assert_eq!(
+        read[2].1, "Quiero contratar el plan anual para mi empresa",
+        "BASE64 request"
+    );
+    assert_eq!(read[3].2, "Otros", "the answer's top probability");
+    assert_eq!(
+        captured[4],
+        Err(LineDefect::Malformed),
+        "the line cut short"
+    );
+    let truth: Vec<_> = fixture("ground-truth.jsonl")
+        .lines()
+        .map(|line| read_truth(line.as_bytes(), &reading).unwrap())
+        .collect();
+    let ids: Vec<&str> = read.iter().map(|(id, ..)| id.as_str()).collect();
+    let labelled: Vec<&str> = truth.iter().map(|t| t.event_id.as_str()).collect();
+    assert_eq!(ids, labelled, "each captured request has its label");
+    assert_eq!(truth[1].segment.as_deref(), Some("app"));
 }
 
 #[test]
@@ -347,12 +394,15 @@ fn every_fixture_is_covered_by_a_test() {
         "deploy-requested.json",
         "eventbridge-s3-batch-input.json",
         "sagemaker-endpoint-in-service.json",
+        "alarm-input-drift.json",
+        "data-capture.jsonl",
+        "ground-truth.jsonl",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
+        .filter(|name| name.ends_with(".json") || name.ends_with(".jsonl"))
         .collect();
     present.sort();
     let mut tested: Vec<String> = tested.iter().map(|s| s.to_string()).collect();

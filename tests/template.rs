@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use text_monitor::drift::CheckName;
 
 use drift_handler::classify::{AlarmFacts, AlarmState, DriftKind, classify};
+use text_monitor::drift::CheckName;
 use yaml_serde::Value;
 
 fn template() -> Value {
@@ -64,23 +66,30 @@ fn drift_alarms_reach_drift_handler_and_are_classified() {
             classify(&facts, &[], &own_namespace),
         );
     }
-    assert_eq!(
-        drift_alarms,
-        BTreeMap::from([
-            (
-                "LabelMixDriftAlarm".to_owned(),
-                DriftKind::PredictionQuality
-            ),
-            (
-                "LowConfidenceDriftAlarm".to_owned(),
-                DriftKind::PredictionQuality
-            ),
-            (
-                "OtherShareDriftAlarm".to_owned(),
-                DriftKind::PredictionQuality
-            ),
-        ])
-    );
+    let mut expected: BTreeMap<String, DriftKind> = [
+        ("LabelMixDriftAlarm", DriftKind::PredictionQuality),
+        ("LowConfidenceDriftAlarm", DriftKind::PredictionQuality),
+        ("OtherShareDriftAlarm", DriftKind::PredictionQuality),
+        ("ModelQualityAlarm", DriftKind::ModelQuality),
+        ("BiasAlarm", DriftKind::Bias),
+    ]
+    .into_iter()
+    .map(|(name, kind)| (name.to_owned(), kind))
+    .collect();
+    // One alarm per input-drift check of the monitor, on the check's own `Check` dimension value.
+    for check in CheckName::ALL {
+        let resource = format!("InputDrift{check:?}Alarm");
+        expected.insert(resource.clone(), DriftKind::DataDrift);
+        let dimensions = resources[resource.as_str()]["Properties"]["Dimensions"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("no {resource}"));
+        let value = dimensions
+            .iter()
+            .find(|d| d["Name"] == "Check")
+            .map(|d| text(&d["Value"]));
+        assert_eq!(value.as_deref(), Some(check.as_str()), "{resource}");
+    }
+    assert_eq!(drift_alarms, expected);
 }
 
 /// A scalar of the template as a number (YAML numbers and numeric strings alike).

@@ -54,6 +54,16 @@ pub enum CheckName {
 }
 
 impl CheckName {
+    /// Every check, in report order.
+    pub const ALL: [CheckName; 6] = [
+        CheckName::TextLengthChars,
+        CheckName::TextLengthTokens,
+        CheckName::EmptyShare,
+        CheckName::OutOfVocabulary,
+        CheckName::CharacterClasses,
+        CheckName::Scripts,
+    ];
+
     /// The kebab-case name: the report's, and the monitor's `Check` metric dimension.
     pub fn as_str(self) -> &'static str {
         match self {
