@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use text_monitor::drift::CheckName;
 
 use drift_handler::classify::{AlarmFacts, AlarmState, DriftKind, classify};
 use text_monitor::drift::CheckName;
