@@ -1,4 +1,5 @@
-//! Where the monitor keeps each hour's report in the state bucket, and what a drift notice tells of one: the
+//! Where the monitor keeps each hour's report (and the hour's answers, for later runs' late labels) in the state
+//! bucket, and what a drift notice tells of one: the
 //! violations, each breached check against its baseline and limit, the top drifting tokens, the weighted F1 with
 //! its interval and the worst classes. inference-monitor writes the report (its full shape is the `text-monitor`
 //! engine's); drift-handler reads these findings back for the notice, so the on-call engineer reads what moved
@@ -13,6 +14,15 @@ pub const REPORT_PREFIX: &str = "monitor-reports/";
 /// The report key of `model`'s hour starting at `hour`.
 pub fn report_key(model: &str, hour: DateTime<Utc>) -> String {
     format!("{REPORT_PREFIX}{model}/{}.json", hour.format("%Y/%m/%d/%H"))
+}
+
+/// Where the run that judged `model`'s `hour` keeps the hour's answers, for later runs to join late labels to
+/// without reading its capture again.
+pub fn answers_key(model: &str, hour: DateTime<Utc>) -> String {
+    format!(
+        "{REPORT_PREFIX}{model}/answers/{}.json",
+        hour.format("%Y/%m/%d/%H")
+    )
 }
 
 /// The hours whose report an alarm that changed state at `since` rests on, newest first: the monitor judges the
@@ -217,6 +227,10 @@ mod tests {
         assert_eq!(
             report_key("tickets", at("2026-12-02T09:00:00Z")),
             "monitor-reports/tickets/2026/12/02/09.json"
+        );
+        assert_eq!(
+            answers_key("tickets", at("2026-12-02T09:00:00Z")),
+            "monitor-reports/tickets/answers/2026/12/02/09.json"
         );
         assert_eq!(
             report_hours(at("2026-12-02T10:21:33.120Z")),

@@ -1,16 +1,20 @@
 //! The hourly run over real-time data capture: the last complete hour's texts and answers judged against the
 //! serving version's baseline, and the label window's capture joined with the ground truth that has arrived, into
-//! one report in the state bucket and the gauges the drift alarms watch. Each file is read once per run, in one
-//! streaming pass, a line at a time.
+//! one report in the state bucket and the gauges the drift alarms watch. Each file is read in one streaming pass, a
+//! line at a time; an hour's capture is parsed once, by the run that judges it, which keeps the hour's answers
+//! (about 16 bytes a request) for the later runs whose label window covers it.
 
 use chrono::{DateTime, Utc};
 use dataset_check::profile::Profile;
 use guardrails_core::ObjectRef;
 use guardrails_core::metric::dimension;
+use guardrails_core::monitor_report::answers_key;
 use guardrails_core::s3::{self, Line};
+use guardrails_core::state::StateError;
 use serde::Serialize;
 use text_monitor::batch::psi;
 use text_monitor::capture::LineDefect;
+use text_monitor::join::Answers;
 use text_monitor::monitor::{Monitor, Report};
 
 use crate::config::Hourly;
@@ -26,8 +30,11 @@ pub const REPORT_VERSION: u32 = 1;
 pub struct FilesRead {
     /// Capture files of the judged hour.
     pub capture: u64,
-    /// Capture files of the window's earlier hours (joined with ground truth only).
+    /// Capture files of the window's earlier hours read again (joined with ground truth only): hours whose
+    /// answers were not kept.
     pub earlier_capture: u64,
+    /// Earlier hours whose answers the run that judged them kept, read instead of their capture.
+    pub kept_hours: u64,
     /// Ground-truth files of the window.
     pub ground_truth: u64,
     /// Bytes of all of them.
@@ -117,13 +124,15 @@ impl InferenceMonitor {
         };
         let mut monitor = Monitor::new(profile, &settings);
         let files = self.read_window(hourly, &window, &mut monitor).await?;
+        let answers = monitor.take_answers();
         let report = monitor.finish();
         let label_psi = serving
             .baseline
             .as_ref()
             .and_then(|b| psi(&b.profile.labels, &report.predictions.label_counts));
-        // Effects before the record: the gauges, then the report whose presence says the hour is done. A retry
-        // after a failure in between emits the same gauges again; gauges, not counters, so nothing counts twice.
+        // Effects before the record: the gauges and the hour's answers, then the report whose presence says the
+        // hour is done. A retry after a failure in between emits the same gauges again (gauges, not counters, so
+        // nothing counts twice) and finds the answers kept.
         let model = self.config.model.clone();
         for gauge in gauges(&report, label_psi, hourly.settings.limits.min_texts) {
             match gauge.check {
@@ -133,6 +142,9 @@ impl InferenceMonitor {
                     .set(gauge.value),
             }
         }
+        self.state
+            .create(&answers_key(&model, window.hour), &answers)
+            .await?;
         let violations = report.violations();
         let verdict = report.verdict();
         let document = HourReport {
@@ -171,6 +183,11 @@ impl InferenceMonitor {
         let variants = self.variants(&hourly.capture).await?;
         let mut files = FilesRead::default();
         for hour in window.earlier_hours() {
+            if let Some(answers) = self.kept_answers(hour).await? {
+                monitor.earlier_answers(&answers);
+                files.kept_hours += 1;
+                continue;
+            }
             for variant in &variants {
                 self.read_hour(variant, hour, Part::EarlierCapture, monitor, &mut files)
                     .await?;
@@ -187,6 +204,20 @@ impl InferenceMonitor {
             }
         }
         Ok(files)
+    }
+
+    /// The answers the run that judged `hour` kept; `None` when it kept none (the hour was never judged, or
+    /// before answers were kept) or they do not read, so the hour's capture is read instead.
+    async fn kept_answers(&self, hour: DateTime<Utc>) -> Result<Option<Answers>, MonitorError> {
+        let key = answers_key(&self.config.model, hour);
+        match self.state.read::<Answers>(&key).await {
+            Ok(stored) => Ok(stored.map(|s| s.value)),
+            Err(StateError::Corrupt { uri, source }) => {
+                tracing::warn!(uri, error = %source, "kept answers do not read: the hour's capture is read instead");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The folders under the capture prefix that hold hours: SageMaker writes `<variant>/yyyy/mm/dd/hh/` under

@@ -328,6 +328,38 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         "{again:?}"
     );
 
+    // The next hour (10) within the same window: hour 09's capture is gone, yet its late labels (still in the
+    // window) join, to the answers the first run kept; hour 08 was never judged, so its capture is read again.
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(format!(
+            "{captured}/09/{a}-1-2026-12-02-09-00-00-000-0001.jsonl"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let next = monitor
+        .handle(schedule("2026-12-02T11:15:00Z"))
+        .await
+        .unwrap();
+    assert!(matches!(&next, Outcome::Judged { .. }), "{next:?}");
+    let stored: Value = serde_json::from_slice(
+        &testkit::object_bytes(
+            &s3,
+            &bucket,
+            &format!("monitor-reports/{a}/2026/12/02/10.json"),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(stored["files"]["keptHours"], 1, "{}", stored["files"]);
+    assert_eq!(
+        stored["report"]["earlierCapture"]["read"], 300,
+        "hour 08 only"
+    );
+    assert_eq!(stored["report"]["capture"]["read"], 1000, "hour 10");
+    assert_eq!(stored["report"]["modelQuality"]["join"]["matched"], 904);
+
     // B: texts of another distribution, no ground truth configured.
     let b = unique_name("tickets-b");
     let drifted: String = (0..600)

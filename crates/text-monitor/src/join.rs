@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::batch::{MAX_LABELS, OVERFLOW_LABEL};
 use crate::quality::Confusion;
 
 /// What happened to one ground-truth label.
@@ -52,8 +53,62 @@ pub const MAX_SEGMENTS: usize = 32;
 /// Where segments past [`MAX_SEGMENTS`] are counted.
 pub const OVERFLOW_SEGMENT: &str = "(other segments)";
 
-fn key(event_id: &str) -> u64 {
+/// The key a request is joined by: its event id's 64-bit hash (a collision among a window's requests is about as
+/// likely as a billion requests against 2⁶⁴).
+pub fn event_key(event_id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(event_id.as_bytes())
+}
+
+/// The answers of one hour of capture, kept so that later runs join late labels to them without reading the
+/// hour's capture again: each single-record request's key and its answer, about 16 bytes each (a million answers
+/// are some 30 MB of JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answers {
+    /// The labels answered, indexed by `answers`; past [`MAX_LABELS`], [`OVERFLOW_LABEL`].
+    pub labels: Vec<String>,
+    /// Each single-record request's [`event_key`] and its answer's index in `labels`.
+    pub answers: Vec<(u64, u16)>,
+    /// Requests of several records: counted, never joined.
+    pub multi_record: u64,
+    /// Answers past the capacity, not kept.
+    pub dropped: u64,
+    #[serde(skip)]
+    index: HashMap<String, u16>,
+}
+
+impl Answers {
+    /// The request `event_id` was answered with `labels`; kept while fewer than `capacity` are.
+    pub fn add(&mut self, event_id: &str, labels: &[&str], capacity: usize) {
+        let [label] = labels else {
+            if labels.len() > 1 {
+                self.multi_record += 1;
+            }
+            return;
+        };
+        if self.answers.len() >= capacity {
+            self.dropped += 1;
+            return;
+        }
+        let index = self.label_index(label);
+        self.answers.push((event_key(event_id), index));
+    }
+
+    fn label_index(&mut self, label: &str) -> u16 {
+        let label = if self.index.contains_key(label) || self.labels.len() + 1 < MAX_LABELS {
+            label
+        } else {
+            OVERFLOW_LABEL
+        };
+        if let Some(&i) = self.index.get(label) {
+            return i;
+        }
+        // At most MAX_LABELS (256) labels: the index fits.
+        let i = u16::try_from(self.labels.len()).unwrap_or(u16::MAX);
+        self.labels.push(label.to_owned());
+        self.index.insert(label.to_owned(), i);
+        i
+    }
 }
 
 impl Joiner {
@@ -76,12 +131,28 @@ impl Joiner {
             }
             return;
         };
+        self.wait(event_key(event_id), label);
+    }
+
+    /// An earlier hour's answers, as kept by the run that judged it.
+    pub fn predicted_earlier(&mut self, answers: &Answers) {
+        self.counts.multi_record += answers.multi_record;
+        self.counts.dropped += answers.dropped;
+        for &(key, index) in &answers.answers {
+            // An index outside the labels is a damaged record: its answer is unknown, so it is not joined.
+            if let Some(label) = answers.labels.get(usize::from(index)) {
+                self.wait(key, label);
+            }
+        }
+    }
+
+    fn wait(&mut self, key: u64, label: &str) {
         if self.waiting.len() >= self.capacity {
             self.counts.dropped += 1;
             return;
         }
         let index = self.confusion.label_index(label);
-        if self.waiting.insert(key(event_id), index).is_none() {
+        if self.waiting.insert(key, index).is_none() {
             self.counts.predictions += 1;
         }
     }
@@ -89,7 +160,7 @@ impl Joiner {
     /// The request `event_id` truly was `label` (in `segment`, if the ground truth names one). The prediction is
     /// taken out: a duplicate label is unmatched.
     pub fn truth(&mut self, event_id: &str, label: &str, segment: Option<&str>) -> Joined {
-        match self.waiting.remove(&key(event_id)) {
+        match self.waiting.remove(&event_key(event_id)) {
             Some(predicted) => {
                 let truth = self.confusion.label_index(label);
                 self.confusion.add(truth, predicted);
@@ -134,6 +205,48 @@ impl Joiner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_hours_kept_answers_join_as_its_capture_would() {
+        let requests: [(&str, &[&str]); 5] = [
+            ("a", &["ventas"]),
+            ("b", &["soporte"]),
+            ("c", &["ventas", "Otros"]),
+            ("d", &["Otros"]),
+            ("e", &["ventas"]),
+        ];
+        let mut kept = Answers::default();
+        let mut direct = Joiner::new(10);
+        for (id, labels) in requests {
+            kept.add(id, labels, 3);
+            direct.predicted(id, labels);
+        }
+        assert_eq!(
+            (kept.answers.len(), kept.multi_record, kept.dropped),
+            (3, 1, 1)
+        );
+        let stored: Answers = serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+        let mut cached = Joiner::new(10);
+        cached.predicted_earlier(&stored);
+        for (id, truth) in [
+            ("a", "ventas"),
+            ("b", "ventas"),
+            ("d", "Otros"),
+            ("e", "ventas"),
+        ] {
+            direct.truth(id, truth, None);
+            cached.truth(id, truth, None);
+        }
+        let ventas = cached.confusion().index_of("ventas").unwrap();
+        assert_eq!(cached.confusion().count(ventas, ventas), 1);
+        assert_eq!(cached.counts().matched, 3);
+        assert_eq!(
+            cached.counts().unmatched,
+            1,
+            "e was past the kept answers' capacity"
+        );
+        assert_eq!(direct.counts().matched, 4);
+    }
 
     #[test]
     fn labels_join_their_own_prediction_once() {

@@ -11,7 +11,7 @@ use crate::batch::{Batch, Summary};
 use crate::bias::{Disparity, recall_disparity};
 use crate::capture::{LineDefect, Reading, read_capture, read_truth};
 use crate::drift::{DriftReport, InputDrift, Limits};
-use crate::join::{JoinCounts, Joiner};
+use crate::join::{Answers, JoinCounts, Joiner};
 use crate::quality::{Quality, REPLICATES};
 
 /// The label a request whose answer did not read is joined with (never a true label: counted wrong).
@@ -185,6 +185,7 @@ pub struct Monitor<'a> {
     capture: LineCounts,
     earlier: LineCounts,
     truth: LineCounts,
+    answers: Answers,
 }
 
 impl<'a> Monitor<'a> {
@@ -199,6 +200,7 @@ impl<'a> Monitor<'a> {
             capture: LineCounts::default(),
             earlier: LineCounts::default(),
             truth: LineCounts::default(),
+            answers: Answers::default(),
         }
     }
 
@@ -227,6 +229,23 @@ impl<'a> Monitor<'a> {
             }
         }
         self.wait_for_labels(&captured.event_id, &labels);
+        if !captured.event_id.is_empty() {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            self.answers
+                .add(&captured.event_id, &labels, self.settings.max_waiting);
+        }
+    }
+
+    /// An earlier hour's answers as the run that judged it kept them ([`Monitor::take_answers`]): joined like
+    /// that hour's capture lines, without reading them again. Read these before the ground truth too.
+    pub fn earlier_answers(&mut self, answers: &Answers) {
+        self.join.predicted_earlier(answers);
+    }
+
+    /// The answers of the capture lines read with [`Monitor::capture_line`], for later runs to join their labels
+    /// to; taken, so the report is finished without them.
+    pub fn take_answers(&mut self) -> Answers {
+        std::mem::take(&mut self.answers)
     }
 
     /// A capture line of an earlier hour of the label window: its answers only wait for their labels (its texts
