@@ -134,8 +134,8 @@ pub fn gauges(report: &Report, label_psi: Option<f64>, min_texts: u64) -> Vec<Ga
 mod tests {
     use super::*;
     use dataset_check::profile::Profile;
-    use serde_json::json;
     use text_monitor::monitor::{Monitor, Settings};
+    use text_monitor::samples;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -190,23 +190,12 @@ mod tests {
         assert_eq!(hour_folder(at("2026-03-04T05:00:00Z")), "2026/03/04/05/");
     }
 
-    fn capture(event: &str, text: &str, answer: &str) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "captureData": {
-                "endpointInput": {"observedContentType": "application/json", "data": json!({"text": text}).to_string(), "encoding": "JSON"},
-                "endpointOutput": {"observedContentType": "application/json", "data": json!({"label": answer, "confidence": 0.9}).to_string(), "encoding": "JSON"}
-            },
-            "eventMetadata": {"eventId": event}
-        }))
-        .unwrap()
+    fn capture(event: &str, text: &str, label: &str) -> Vec<u8> {
+        samples::capture(event, text, &samples::answer(label, 0.9)).into_bytes()
     }
 
     fn truth(event: &str, label: &str) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "groundTruthData": {"data": label, "encoding": "CSV"},
-            "eventMetadata": {"eventId": event}
-        }))
-        .unwrap()
+        samples::truth(event, label).into_bytes()
     }
 
     /// A report of `n` captured texts, all labelled, the model right on `right` of them.

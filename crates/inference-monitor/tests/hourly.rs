@@ -16,6 +16,7 @@ use inference_monitor::{InferenceMonitor, Outcome, STAGE};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use testkit::{KmsBucket, emf_documents, emulator, fixture, fixture_text, unique_name};
+use text_monitor::samples;
 
 const LABELS: [&str; 4] = ["facturacion", "soporte", "ventas", "Otros"];
 
@@ -65,25 +66,7 @@ fn drifted(i: usize) -> String {
 
 /// A captured request and its answer, as SageMaker writes them (JSON encoding).
 fn capture(event: &str, text: &str, label: &str) -> String {
-    json!({
-        "captureData": {
-            "endpointInput": {"observedContentType": "application/json", "mode": "INPUT", "data": json!({"text": text}).to_string(), "encoding": "JSON"},
-            "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT", "data": json!({"label": label, "confidence": 0.9}).to_string(), "encoding": "JSON"}
-        },
-        "eventMetadata": {"eventId": event, "inferenceTime": "2026-12-02T09:00:00Z"},
-        "eventVersion": "0"
-    })
-    .to_string()
-}
-
-/// A label in Model Monitor's ground-truth format.
-fn truth(event: &str, label: &str) -> String {
-    json!({
-        "groundTruthData": {"data": label, "encoding": "CSV"},
-        "eventMetadata": {"eventId": event},
-        "eventVersion": "0"
-    })
-    .to_string()
+    samples::capture(event, text, &samples::answer(label, 0.9))
 }
 
 /// Requests `range` of the training distribution; the model is right on three in five.
@@ -99,7 +82,7 @@ fn traffic(range: std::ops::Range<usize>, model: &str) -> (String, String) {
             LABELS[(i + 1) % 4]
         };
         captured += &(capture(&id, &ticket(i), answer) + "\n");
-        labels += &(truth(&id, label) + "\n");
+        labels += &(samples::truth(&id, label) + "\n");
     }
     (captured, labels)
 }
@@ -244,7 +227,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         &s3,
         &bucket,
         &format!("{labelled}/09/labels-0002.jsonl"),
-        fixture_text("ground-truth.jsonl") + &truth(&format!("{a}-gone"), "ventas"),
+        fixture_text("ground-truth.jsonl") + &samples::truth(&format!("{a}-gone"), "ventas"),
     )
     .await;
 

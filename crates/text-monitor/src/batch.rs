@@ -1,7 +1,7 @@
 //! Prediction quality without ground truth: the statistics of one batch of predictions (confidence, the
 //! low-confidence and catch-all shares, the label mix), in one streaming pass and bounded memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -15,6 +15,31 @@ const EPSILON: f64 = 1e-4;
 pub const MAX_LABELS: usize = 256;
 /// Where labels past [`MAX_LABELS`] are counted.
 pub const OVERFLOW_LABEL: &str = "(other labels)";
+
+/// The index of `label` in a label table (`labels`, and `index` to find them), added when new; past
+/// [`MAX_LABELS`] labels, the index of [`OVERFLOW_LABEL`].
+pub(crate) fn label_index(
+    labels: &mut Vec<String>,
+    index: &mut HashMap<String, u16>,
+    label: &str,
+) -> u16 {
+    if let Some(&i) = index.get(label) {
+        return i;
+    }
+    let label = if labels.len() + 1 < MAX_LABELS {
+        label
+    } else {
+        OVERFLOW_LABEL
+    };
+    if let Some(&i) = index.get(label) {
+        return i;
+    }
+    // At most MAX_LABELS (256) labels: the index fits.
+    let i = u16::try_from(labels.len()).unwrap_or(u16::MAX);
+    labels.push(label.to_owned());
+    index.insert(label.to_owned(), i);
+    i
+}
 
 /// One prediction, as read from an output line.
 #[derive(Debug, Clone, PartialEq)]

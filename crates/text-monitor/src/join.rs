@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{MAX_LABELS, OVERFLOW_LABEL};
 use crate::quality::Confusion;
 
 /// What happened to one ground-truth label.
@@ -65,7 +64,7 @@ pub fn event_key(event_id: &str) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Answers {
-    /// The labels answered, indexed by `answers`; past [`MAX_LABELS`], [`OVERFLOW_LABEL`].
+    /// The labels answered, indexed by `answers`; past [`MAX_LABELS`](crate::batch::MAX_LABELS), [`OVERFLOW_LABEL`](crate::batch::OVERFLOW_LABEL).
     pub labels: Vec<String>,
     /// Each single-record request's [`event_key`] and its answer's index in `labels`.
     pub answers: Vec<(u64, u16)>,
@@ -95,19 +94,7 @@ impl Answers {
     }
 
     fn label_index(&mut self, label: &str) -> u16 {
-        let label = if self.index.contains_key(label) || self.labels.len() + 1 < MAX_LABELS {
-            label
-        } else {
-            OVERFLOW_LABEL
-        };
-        if let Some(&i) = self.index.get(label) {
-            return i;
-        }
-        // At most MAX_LABELS (256) labels: the index fits.
-        let i = u16::try_from(self.labels.len()).unwrap_or(u16::MAX);
-        self.labels.push(label.to_owned());
-        self.index.insert(label.to_owned(), i);
-        i
+        crate::batch::label_index(&mut self.labels, &mut self.index, label)
     }
 }
 

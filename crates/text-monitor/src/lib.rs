@@ -12,6 +12,7 @@
 //! - [`quality`] judges the joined records: accuracy, F1 and per-class figures with confidence intervals.
 //! - [`monitor`] is one run over capture and ground truth, to one report: the engine the monitoring function and
 //!   the `text-monitor` CLI share.
+//! - [`samples`] writes capture and ground-truth lines, for tests and benches.
 
 pub mod batch;
 pub mod bias;
@@ -21,3 +22,4 @@ pub mod join;
 pub mod monitor;
 pub mod prediction;
 pub mod quality;
+pub mod samples;

@@ -335,22 +335,11 @@ mod tests {
     use super::*;
 
     fn capture(event: &str, answer: &str) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "captureData": {
-                "endpointInput": {"observedContentType": "application/json", "data": "{\"text\": \"hola\"}", "encoding": "JSON"},
-                "endpointOutput": {"observedContentType": "application/json", "data": answer, "encoding": "JSON"}
-            },
-            "eventMetadata": {"eventId": event}
-        }))
-        .unwrap()
+        crate::samples::capture(event, "hola", answer).into_bytes()
     }
 
     fn truth(event: &str, label: &str) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "groundTruthData": {"data": label, "encoding": "CSV"},
-            "eventMetadata": {"eventId": event}
-        }))
-        .unwrap()
+        crate::samples::truth(event, label).into_bytes()
     }
 
     #[test]

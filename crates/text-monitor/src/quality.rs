@@ -15,8 +15,6 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, Poisson};
 use serde::Serialize;
 
-use crate::batch::{MAX_LABELS, OVERFLOW_LABEL};
-
 /// The normal quantile of a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
 
@@ -80,24 +78,9 @@ pub struct Quality {
 }
 
 impl Confusion {
-    /// The index of `label`, added when new; past [`MAX_LABELS`] labels, the index of [`OVERFLOW_LABEL`].
+    /// The index of `label`, added when new; past [`MAX_LABELS`](crate::batch::MAX_LABELS) labels, the index of [`OVERFLOW_LABEL`](crate::batch::OVERFLOW_LABEL).
     pub fn label_index(&mut self, label: &str) -> u16 {
-        if let Some(&i) = self.index.get(label) {
-            return i;
-        }
-        let label = if self.labels.len() + 1 < MAX_LABELS {
-            label
-        } else {
-            OVERFLOW_LABEL
-        };
-        if let Some(&i) = self.index.get(label) {
-            return i;
-        }
-        // At most MAX_LABELS (256) labels: the index fits.
-        let i = u16::try_from(self.labels.len()).unwrap_or(u16::MAX);
-        self.labels.push(label.to_owned());
-        self.index.insert(label.to_owned(), i);
-        i
+        crate::batch::label_index(&mut self.labels, &mut self.index, label)
     }
 
     /// The index of `label`, if seen.

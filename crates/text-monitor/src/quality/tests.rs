@@ -1,4 +1,5 @@
 use super::*;
+use crate::batch::{MAX_LABELS, OVERFLOW_LABEL};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 5e-4
