@@ -30,12 +30,12 @@ pub struct Config {
     pub lineage_prefix: String,
     /// Output files are the keys ending with this (`OUTPUT_SUFFIX`, default `.out`, SageMaker's).
     pub output_suffix: String,
-    /// The catch-all label (`OTHER_LABEL`, default `Otros`).
-    pub other_label: String,
-    /// Below this confidence a prediction is "low confidence" (`LOW_CONFIDENCE`, default 0.5).
-    pub low_confidence: f64,
-    /// Field names (`LABEL_FIELD`, `CONFIDENCE_FIELD`, `PROBABILITIES_FIELD`, `PROBABILITY_TOLERANCE`).
-    pub fields: Fields,
+    /// The engine's settings, for batches and hours alike: how answers, texts and ground truth are read
+    /// (`LABEL_FIELD`, `CONFIDENCE_FIELD`, `PROBABILITIES_FIELD`, `PROBABILITY_TOLERANCE`, `TEXT_FIELD`,
+    /// `GROUND_TRUTH_LABEL_FIELD`, `SEGMENT_FIELD`, `RECORD_ID_FIELD`), the catch-all label (`OTHER_LABEL`,
+    /// `Otros`), the low-confidence threshold (`LOW_CONFIDENCE`, 0.5), the input-drift limits and the minimum
+    /// samples; `min_f1` is the serving version's, per hour.
+    pub settings: Settings,
     /// The hourly run over real-time capture, when `CAPTURE_URI` is set.
     pub hourly: Option<Hourly>,
 }
@@ -56,9 +56,8 @@ pub struct Hourly {
     /// How far under that F1 the weighted F1 against ground truth may fall, significantly, before it is a
     /// violation (`MAX_F1_DROP`, 0.05).
     pub max_f1_drop: f64,
-    /// The engine's settings (reading, limits, minimum samples); `min_f1` is the serving version's, per run.
-    pub settings: Settings,
 }
+
 impl Config {
     /// Reads the configuration.
     ///
@@ -77,20 +76,43 @@ impl Config {
             lineage_prefix: env
                 .prefix_or("LINEAGE_PREFIX", guardrails_core::lineage::DEFAULT_PREFIX),
             output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
-            other_label: env.optional_or("OTHER_LABEL", "Otros"),
-            low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
-            fields: fields(env)?,
+            settings: settings(env)?,
             hourly: Hourly::from_env(env)?,
         })
     }
 }
 
-fn fields(env: &Env) -> Result<Fields, ConfigError> {
-    Ok(Fields {
-        label: env.optional_or("LABEL_FIELD", "label"),
-        confidence: env.optional_or("CONFIDENCE_FIELD", "confidence"),
-        probabilities: env.optional_or("PROBABILITIES_FIELD", "probabilities"),
-        tolerance: env.fraction_or("PROBABILITY_TOLERANCE", 0.01)?,
+/// The engine's settings.
+fn settings(env: &Env) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    let limits = Limits {
+        psi: env.parse_or("MAX_TEXT_PSI", defaults.limits.psi)?,
+        empty_share: env.fraction_or("MAX_EMPTY_SHARE_SHIFT", defaults.limits.empty_share)?,
+        out_of_vocabulary: env.fraction_or("MAX_OOV_RATE", defaults.limits.out_of_vocabulary)?,
+        min_texts: env.parse_or("MIN_TEXTS", defaults.limits.min_texts)?,
+    };
+    let reading = Reading {
+        text_field: env.optional_or("TEXT_FIELD", "text"),
+        fields: Fields {
+            label: env.optional_or("LABEL_FIELD", "label"),
+            confidence: env.optional_or("CONFIDENCE_FIELD", "confidence"),
+            probabilities: env.optional_or("PROBABILITIES_FIELD", "probabilities"),
+            tolerance: env.fraction_or("PROBABILITY_TOLERANCE", 0.01)?,
+        },
+        label_field: env.optional_or("GROUND_TRUTH_LABEL_FIELD", "label"),
+        segment_field: env.optional("SEGMENT_FIELD"),
+        record_id_field: env.optional_or("RECORD_ID_FIELD", "id"),
+    };
+    Ok(Settings {
+        reading,
+        limits,
+        low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
+        other_label: env.optional_or("OTHER_LABEL", "Otros"),
+        min_f1: None,
+        min_labelled: env.parse_or("MIN_LABELLED", defaults.min_labelled)?,
+        max_waiting: env.parse_or("MAX_WAITING", defaults.max_waiting)?,
+        max_recall_gap: env.fraction_or("MAX_RECALL_GAP", defaults.max_recall_gap)?,
+        min_segment_support: env.parse_or("MIN_SEGMENT_SUPPORT", defaults.min_segment_support)?,
     })
 }
 
@@ -120,39 +142,12 @@ impl Hourly {
                 "hours from 1 to 168",
             ));
         }
-        let defaults = Settings::default();
-        let limits = Limits {
-            psi: env.parse_or("MAX_TEXT_PSI", defaults.limits.psi)?,
-            empty_share: env.fraction_or("MAX_EMPTY_SHARE_SHIFT", defaults.limits.empty_share)?,
-            out_of_vocabulary: env
-                .fraction_or("MAX_OOV_RATE", defaults.limits.out_of_vocabulary)?,
-            min_texts: env.parse_or("MIN_TEXTS", defaults.limits.min_texts)?,
-        };
-        let reading = Reading {
-            text_field: env.optional_or("TEXT_FIELD", "text"),
-            fields: fields(env)?,
-            label_field: env.optional_or("GROUND_TRUTH_LABEL_FIELD", "label"),
-            segment_field: env.optional("SEGMENT_FIELD"),
-            record_id_field: env.optional_or("RECORD_ID_FIELD", "id"),
-        };
         Ok(Some(Hourly {
             capture,
             ground_truth: uri(env, "GROUND_TRUTH_URI")?,
             label_window_hours,
             f1_metric: env.optional_or("F1_METRIC", "validation:weighted_f1"),
             max_f1_drop: env.fraction_or("MAX_F1_DROP", 0.05)?,
-            settings: Settings {
-                reading,
-                limits,
-                low_confidence: env.fraction_or("LOW_CONFIDENCE", 0.5)?,
-                other_label: env.optional_or("OTHER_LABEL", "Otros"),
-                min_f1: None,
-                min_labelled: env.parse_or("MIN_LABELLED", defaults.min_labelled)?,
-                max_waiting: env.parse_or("MAX_WAITING", defaults.max_waiting)?,
-                max_recall_gap: env.fraction_or("MAX_RECALL_GAP", defaults.max_recall_gap)?,
-                min_segment_support: env
-                    .parse_or("MIN_SEGMENT_SUPPORT", defaults.min_segment_support)?,
-            },
         }))
     }
 }
@@ -170,11 +165,7 @@ mod tests {
             ("STATE_BUCKET", "b"),
         ];
         let config = Config::from_env(&Env::from_pairs(base)).unwrap();
-        assert_eq!(
-            (config.other_label.as_str(), config.low_confidence),
-            ("Otros", 0.5)
-        );
-        assert_eq!(config.fields, Fields::default());
+        assert_eq!(config.settings, Settings::default());
         assert_eq!(
             config.model, "tickets-classifier",
             "the metric dimension defaults to the group"
@@ -214,7 +205,6 @@ mod tests {
             ObjectRef::new("artifacts", "data-capture/tickets/")
         );
         assert_eq!((hourly.ground_truth, hourly.label_window_hours), (None, 24));
-        assert_eq!(hourly.settings.limits, Limits::default());
         let table = [
             (
                 "GROUND_TRUTH_URI",

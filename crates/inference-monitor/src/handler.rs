@@ -21,13 +21,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::{Config, STAGE};
+use dataset_check::profile::Profile;
 use guardrails_core::metric::{
     AVG_CONFIDENCE, BAD_PREDICTIONS, BATCH_SECONDS, LABEL_PSI, LOW_CONFIDENCE_PCT, OTHER_PCT,
     P10_CONFIDENCE, PREDICTIONS, dimension,
 };
 use guardrails_core::s3::{self, Line};
-use text_monitor::batch::{Batch, Defect, Summary, psi};
-use text_monitor::prediction::parse_line;
+use text_monitor::batch::{Summary, psi};
+use text_monitor::monitor::{Monitor, Settings};
+
+use crate::window::{Gauge, drift_gauges};
 
 /// The events the function is wired to, told apart by `detail-type`.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +85,9 @@ pub enum Outcome {
         summary: Summary,
         /// PSI of the label mix against the serving version's baseline, when there is one.
         label_psi: Option<f64>,
+        /// The input-drift checks the batch's texts breached (texts are read from output joined with its input,
+        /// and judged with at least `MIN_TEXTS` of them against a baseline).
+        input_drift: Vec<String>,
         /// The serving model package whose baseline the batch was compared with.
         baseline_of: Option<String>,
         /// The transform job's duration, when the trigger was its completion.
@@ -288,23 +294,29 @@ impl InferenceMonitor {
         self.monitor(files, job.seconds()).await
     }
 
-    /// Reads every file into one batch, then emits its metrics.
+    /// Reads every file into one batch against the serving version's baseline, then emits its metrics.
     async fn monitor(
         &self,
         files: Vec<ObjectRef>,
         batch_seconds: Option<f64>,
     ) -> Result<Outcome, MonitorError> {
-        let mut batch = Batch::new(self.config.low_confidence, &self.config.other_label);
-        for file in &files {
-            self.read_into(file, &mut batch).await?;
-        }
-        // The baseline before any metric: a failed invocation is retried, and counters emitted before a failure
-        // would be counted again by each retry.
+        // The baseline before reading (the texts are judged against it as they stream) and before any metric: a
+        // failed invocation is retried, and counters emitted before a failure would be counted again.
         let baseline = self
             .serving()
             .await?
             .and_then(|s| Some((s.package, s.baseline?)));
-        let summary = batch.summary();
+        let mut settings = self.config.settings.clone();
+        // No ground truth is read for a batch: nothing waits for a label.
+        settings.max_waiting = 0;
+        let empty = Profile::empty();
+        let profile = judged_against(baseline.as_ref().map(|(_, b)| &**b), &mut settings, &empty);
+        let mut monitor = Monitor::new(profile, &settings);
+        for file in &files {
+            self.read_into(file, &mut monitor).await?;
+        }
+        let report = monitor.finish();
+        let summary = report.predictions.clone();
         let label_psi = baseline
             .as_ref()
             .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
@@ -321,29 +333,36 @@ impl InferenceMonitor {
                 metrics::gauge!(metric.name, dimension::MODEL => model.clone()).set(v);
             }
         }
+        emit(&model, &drift_gauges(&report));
         metrics::counter!(PREDICTIONS.name, dimension::MODEL => model.clone())
             .increment(summary.predictions);
         let bad: u64 = summary.defects.values().sum();
         metrics::counter!(BAD_PREDICTIONS.name, dimension::MODEL => model).increment(bad);
-        tracing::info!(files = files.len(), summary = %json!(summary), label_psi, batch_seconds, "batch monitored");
+        let input_drift: Vec<String> = report
+            .drift
+            .violations()
+            .map(|c| c.check.as_str().to_owned())
+            .collect();
+        tracing::info!(files = files.len(), summary = %json!(summary), label_psi, batch_seconds, ?input_drift, "batch monitored");
         Ok(Outcome::Monitored {
             files: files.iter().map(ObjectRef::uri).collect(),
             summary,
             label_psi,
+            input_drift,
             batch_seconds,
             baseline_of: baseline.map(|(arn, _)| arn),
         })
     }
 
     /// Streams one JSON Lines file, line by line, in bounded memory.
-    async fn read_into(&self, file: &ObjectRef, batch: &mut Batch) -> Result<(), MonitorError> {
-        let fields = &self.config.fields;
+    async fn read_into(
+        &self,
+        file: &ObjectRef,
+        monitor: &mut Monitor<'_>,
+    ) -> Result<(), MonitorError> {
         s3::for_each_line(&self.s3, file, s3::MAX_LINE, |line| match line {
-            Line::Text(line) => match parse_line(line, fields) {
-                Ok(prediction) => batch.add(prediction),
-                Err(defect) => batch.defect(defect),
-            },
-            Line::TooLong => batch.defect(Defect::TooLong),
+            Line::Text(line) => monitor.batch_line(line),
+            Line::TooLong => monitor.batch_defect(),
         })
         .await?;
         Ok(())
@@ -417,6 +436,34 @@ impl InferenceMonitor {
             baseline,
             metrics: Arc::new(record.verdict.metrics),
         })
+    }
+}
+
+/// The profile texts are judged against: the serving version's baseline; without one, an empty profile and a
+/// minimum sample no run reaches, so the texts are measured and never judged.
+pub(crate) fn judged_against<'a>(
+    baseline: Option<&'a Baseline>,
+    settings: &mut Settings,
+    empty: &'a Profile,
+) -> &'a Profile {
+    match baseline {
+        Some(baseline) => &baseline.profile,
+        None => {
+            settings.limits.min_texts = u64::MAX;
+            empty
+        }
+    }
+}
+
+/// Sets each gauge under the `Model` dimension (and its `Check`, for the input-drift ones).
+pub(crate) fn emit(model: &str, gauges: &[Gauge]) {
+    for gauge in gauges {
+        match gauge.check {
+            Some(check) => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.to_owned(), dimension::CHECK => check)
+                .set(gauge.value),
+            None => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.to_owned())
+                .set(gauge.value),
+        }
     }
 }
 

@@ -7,7 +7,6 @@
 use chrono::{DateTime, Utc};
 use dataset_check::profile::Profile;
 use guardrails_core::ObjectRef;
-use guardrails_core::metric::dimension;
 use guardrails_core::monitor_report::answers_key;
 use guardrails_core::s3::{self, Line};
 use guardrails_core::state::StateError;
@@ -18,7 +17,7 @@ use text_monitor::join::Answers;
 use text_monitor::monitor::{Monitor, Report};
 
 use crate::config::Hourly;
-use crate::handler::{InferenceMonitor, MonitorError, Outcome};
+use crate::handler::{InferenceMonitor, MonitorError, Outcome, emit, judged_against};
 use crate::window::{Window, gauges, hour_folder};
 
 /// The hour report's format version.
@@ -108,20 +107,13 @@ impl InferenceMonitor {
                 reason: "no serving version with a lineage record to judge against".into(),
             });
         };
-        let mut settings = hourly.settings.clone();
+        let mut settings = self.config.settings.clone();
         settings.min_f1 = serving
             .metrics
             .get(&hourly.f1_metric)
             .map(|f1| (f1 - hourly.max_f1_drop).max(0.0));
         let empty = Profile::empty();
-        let profile = match &serving.baseline {
-            Some(baseline) => &baseline.profile,
-            None => {
-                // Nothing to compare the texts with: measured, never judged.
-                settings.limits.min_texts = u64::MAX;
-                &empty
-            }
-        };
+        let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
         let mut monitor = Monitor::new(profile, &settings);
         let files = self.read_window(hourly, &window, &mut monitor).await?;
         let answers = monitor.take_answers();
@@ -134,14 +126,8 @@ impl InferenceMonitor {
         // hour is done. A retry after a failure in between emits the same gauges again (gauges, not counters, so
         // nothing counts twice) and finds the answers kept.
         let model = self.config.model.clone();
-        for gauge in gauges(&report, label_psi, hourly.settings.limits.min_texts) {
-            match gauge.check {
-                Some(check) => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.clone(), dimension::CHECK => check)
-                    .set(gauge.value),
-                None => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.clone())
-                    .set(gauge.value),
-            }
-        }
+        let min_texts = self.config.settings.limits.min_texts;
+        emit(&model, &gauges(&report, label_psi, min_texts));
         self.state
             .create(&answers_key(&model, window.hour), &answers)
             .await?;

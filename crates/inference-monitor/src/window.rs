@@ -97,21 +97,7 @@ pub fn gauges(report: &Report, label_psi: Option<f64>, min_texts: u64) -> Vec<Ga
             out.extend(value.map(|v| plain(metric, v)));
         }
     }
-    if report.drift.judged {
-        for check in &report.drift.checks {
-            let name = Some(check.check.as_str());
-            out.push(Gauge {
-                metric: INPUT_DRIFT,
-                check: name,
-                value: check.observed,
-            });
-            out.push(Gauge {
-                metric: INPUT_DRIFT_VIOLATION,
-                check: name,
-                value: flag(check.violation),
-            });
-        }
-    }
+    out.extend(drift_gauges(report));
     let quality = &report.model_quality;
     if let (true, Some(q)) = (quality.judged, &quality.quality) {
         out.push(plain(WEIGHTED_F1, q.weighted_f1.estimate));
@@ -126,6 +112,28 @@ pub fn gauges(report: &Report, label_psi: Option<f64>, min_texts: u64) -> Vec<Ga
     if let Some(gap) = widest {
         out.push(plain(RECALL_GAP, gap));
         out.push(plain(BIAS_VIOLATION, flag(quality.bias_violation)));
+    }
+    out
+}
+
+/// Each input-drift check's value and verdict, when enough texts were read to judge.
+pub fn drift_gauges(report: &Report) -> Vec<Gauge> {
+    if !report.drift.judged {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for check in &report.drift.checks {
+        let name = Some(check.check.as_str());
+        out.push(Gauge {
+            metric: INPUT_DRIFT,
+            check: name,
+            value: check.observed,
+        });
+        out.push(Gauge {
+            metric: INPUT_DRIFT_VIOLATION,
+            check: name,
+            value: if check.violation { 1.0 } else { 0.0 },
+        });
     }
     out
 }

@@ -109,6 +109,7 @@ async fn a_shifted_label_mix_is_measured_against_the_serving_versions_baseline()
         files,
         summary,
         label_psi,
+        input_drift,
         batch_seconds,
         baseline_of,
     } = outcome
@@ -135,6 +136,7 @@ async fn a_shifted_label_mix_is_measured_against_the_serving_versions_baseline()
     assert!((psi - expected).abs() < 1e-9, "{psi} vs {expected}");
     assert!(psi > 0.2, "a significant shift: {psi}");
     assert_eq!(batch_seconds, Some(663.0));
+    assert!(input_drift.is_empty(), "answers alone carry no text");
 
     // What CloudWatch would get, in the EMF log lines.
     let documents = emf_documents(collector);

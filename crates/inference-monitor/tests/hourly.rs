@@ -1,7 +1,8 @@
-//! The hourly run against the emulator: SageMaker data capture and Model Monitor ground truth under their hourly
-//! prefixes, judged against the serving version's signed baseline. An hour whose F1 fell (labels arriving an hour
-//! late included) gives the model-quality violation; drifted texts the input-drift ones; a small hour and an
-//! empty one give no signal, only their counts; every hour's report is in the state bucket, written once.
+//! The monitor's drift signals against the emulator: SageMaker data capture and Model Monitor ground truth under
+//! their hourly prefixes, judged against the serving version's signed baseline. An hour whose F1 fell (labels
+//! arriving an hour late included) gives the model-quality violation; drifted texts the input-drift ones, in an
+//! hour of capture and in a batch's output joined with its input alike; a small hour and an empty one give no
+//! signal, only their counts; every hour's report is in the state bucket, written once.
 
 #![allow(clippy::unwrap_used)]
 
@@ -345,14 +346,14 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
 
     // B: texts of another distribution, no ground truth configured.
     let b = unique_name("tickets-b");
-    let drifted: String = (0..600)
+    let other_texts: String = (0..600)
         .map(|i| capture(&format!("{b}-{i}"), &drifted(i), "Otros") + "\n")
         .collect();
     put(
         &s3,
         &bucket,
         &format!("data-capture/{b}/AllTraffic/2026/12/02/09/{b}-1.jsonl"),
-        drifted,
+        other_texts,
     )
     .await;
     let Outcome::Judged { violations, .. } = setup
@@ -388,6 +389,45 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
     assert!(
         top.starts_with("shipment") || top == "delayed" || top == "warehouse",
         "{top}"
+    );
+
+    // E: a batch transform's output joined with its input (as batch-launcher starts jobs), of drifted texts.
+    let e = unique_name("tickets-e");
+    let joined: String = (0..600)
+        .map(|i| json!({"id": format!("r{i}"), "text": drifted(i), "SageMakerOutput": {"label": "Otros", "confidence": 0.7}}).to_string() + "\n")
+        .collect();
+    let output = format!("batch-output/{e}/part-0001.jsonl.out");
+    put(&s3, &bucket, &output, joined).await;
+    let mut created = fixture("eventbridge-s3-object-created.json");
+    created["detail"]["bucket"]["name"] = json!(bucket);
+    created["detail"]["object"]["key"] = json!(output);
+    let outcome = setup
+        .monitor(&e, false)
+        .handle(event(created))
+        .await
+        .unwrap();
+    let Outcome::Monitored {
+        input_drift,
+        summary,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(summary.predictions, 600);
+    assert!(
+        input_drift.iter().any(|c| c == "out-of-vocabulary"),
+        "{input_drift:?}"
+    );
+    let documents = emf_documents(collector);
+    assert_eq!(
+        gauge(
+            &documents,
+            &e,
+            "InputDriftViolation",
+            Some("out-of-vocabulary")
+        ),
+        Some(1.0)
     );
 
     // C: 50 texts, 20 answered wrong: under both minimum samples, nothing but the counts is emitted.

@@ -175,6 +175,28 @@ enum Record {
     Csv(Vec<String>),
 }
 
+/// A line of batch transform output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputLine {
+    /// Joined with its input record (`JoinSource: Input`, as batch-launcher starts jobs): its text, id and answer.
+    Joined(Captured),
+    /// The model's answer alone.
+    Bare(Result<Prediction, Defect>),
+}
+
+/// Reads one line of batch transform output, parsed once: joined with its input, or the answer alone.
+///
+/// # Errors
+/// [`LineDefect::Malformed`]: not JSON.
+pub fn read_output(line: &[u8], reading: &Reading) -> Result<OutputLine, LineDefect> {
+    let value: Value = serde_json::from_slice(line).map_err(|_| LineDefect::Malformed)?;
+    Ok(if value.get(JOINED_OUTPUT).is_some() {
+        OutputLine::Joined(read_batch_record(&value, reading))
+    } else {
+        OutputLine::Bare(parse_value(&value, &reading.fields))
+    })
+}
+
 /// Reads one capture line.
 ///
 /// # Errors

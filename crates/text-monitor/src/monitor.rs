@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use dataset_check::profile::Profile;
 use serde::Serialize;
 
+use crate::batch::Defect;
 use crate::batch::{Batch, Summary};
 use crate::bias::{Disparity, recall_disparity};
-use crate::capture::{LineDefect, Reading, read_capture, read_truth};
+use crate::capture::{
+    Captured, LineDefect, OutputLine, Reading, read_capture, read_output, read_truth,
+};
 use crate::drift::{DriftReport, InputDrift, Limits};
 use crate::join::{Answers, JoinCounts, Joiner};
 use crate::quality::{Quality, REPLICATES};
@@ -206,12 +209,40 @@ impl<'a> Monitor<'a> {
 
     /// One capture line (read every capture line before the ground truth).
     pub fn capture_line(&mut self, line: &[u8]) {
-        let Some(captured) = self
+        if let Some(captured) = self
             .capture
             .count(read_capture(line, &self.settings.reading))
-        else {
-            return;
-        };
+        {
+            self.captured(captured);
+        }
+    }
+
+    /// One line of batch transform output: joined with its input record, it is read like a capture line (text,
+    /// answer, record id); the answer alone counts for prediction quality only. A line that is not JSON is a
+    /// malformed prediction, as prediction quality has always counted it.
+    pub fn batch_line(&mut self, line: &[u8]) {
+        match read_output(line, &self.settings.reading) {
+            Ok(OutputLine::Joined(captured)) => {
+                self.capture.read += 1;
+                self.captured(captured);
+            }
+            Ok(OutputLine::Bare(prediction)) => {
+                self.capture.read += 1;
+                match prediction {
+                    Ok(p) => self.batch.add(p),
+                    Err(defect) => self.batch.defect(defect),
+                }
+            }
+            Err(_) => self.batch.defect(Defect::Malformed),
+        }
+    }
+
+    /// A batch output line too long to read: a prediction that does not count.
+    pub fn batch_defect(&mut self) {
+        self.batch.defect(Defect::TooLong);
+    }
+
+    fn captured(&mut self, captured: Captured) {
         for text in &captured.texts {
             self.drift.text(text, self.baseline);
         }
