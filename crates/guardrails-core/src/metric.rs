@@ -111,17 +111,17 @@ pub const DRIFT_ALARMS: Metric = metric(DRIFT_HANDLER, "DriftAlarms", &[KIND]);
 /// Rollbacks by result (counter).
 pub const ROLLBACKS: Metric = metric(DRIFT_HANDLER, "Rollbacks", &[RESULT]);
 
-/// A batch's mean top-label confidence (gauge).
+/// A batch's mean top-label confidence (one value per run).
 pub const AVG_CONFIDENCE: Metric = metric(INFERENCE_MONITOR, "AvgConfidence", &[MODEL]);
-/// A batch's 10th-percentile confidence (gauge).
+/// A batch's 10th-percentile confidence (one value per run).
 pub const P10_CONFIDENCE: Metric = metric(INFERENCE_MONITOR, "P10Confidence", &[MODEL]);
-/// Predictions under the low-confidence threshold, percent (gauge).
+/// Predictions under the low-confidence threshold, percent (one value per run).
 pub const LOW_CONFIDENCE_PCT: Metric = metric(INFERENCE_MONITOR, "LowConfidencePct", &[MODEL]);
-/// Predictions of the catch-all label, percent (gauge).
+/// Predictions of the catch-all label, percent (one value per run).
 pub const OTHER_PCT: Metric = metric(INFERENCE_MONITOR, "OtherPct", &[MODEL]);
-/// PSI of the batch's label mix against training (gauge).
+/// PSI of the batch's label mix against training (one value per run).
 pub const LABEL_PSI: Metric = metric(INFERENCE_MONITOR, "LabelPSI", &[MODEL]);
-/// The transform job's duration, seconds (gauge).
+/// The transform job's duration, seconds (one value per run).
 pub const BATCH_SECONDS: Metric = metric(INFERENCE_MONITOR, "BatchSeconds", &[MODEL]);
 /// Predictions read (counter).
 pub const PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "Predictions", &[MODEL]);
@@ -129,28 +129,28 @@ pub const PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "Predictions", &[MODEL
 pub const BAD_PREDICTIONS: Metric = metric(INFERENCE_MONITOR, "BadPredictions", &[MODEL]);
 
 /// An input-drift check's observed value over the hour's texts (a PSI or a share), when enough texts were read
-/// to judge (gauge).
+/// to judge (one value per run).
 pub const INPUT_DRIFT: Metric = metric(INFERENCE_MONITOR, "InputDrift", &[MODEL, CHECK]);
-/// 1 when the check breached its limit over the hour's texts, else 0; only when judged (gauge).
+/// 1 when the check breached its limit over the hour's texts, else 0; only when judged (one value per run).
 pub const INPUT_DRIFT_VIOLATION: Metric =
     metric(INFERENCE_MONITOR, "InputDriftViolation", &[MODEL, CHECK]);
-/// Texts the hourly run judged (gauge).
+/// Texts the hourly run judged (one value per run).
 pub const MONITORED_TEXTS: Metric = metric(INFERENCE_MONITOR, "MonitoredTexts", &[MODEL]);
-/// Predictions joined with their ground truth over the label window (gauge).
+/// Predictions joined with their ground truth over the label window (one value per run).
 pub const LABELLED_RECORDS: Metric = metric(INFERENCE_MONITOR, "LabelledRecords", &[MODEL]);
-/// Weighted F1 against ground truth, when enough records are labelled (gauge).
+/// Weighted F1 against ground truth, when enough records are labelled (one value per run).
 pub const WEIGHTED_F1: Metric = metric(INFERENCE_MONITOR, "WeightedF1", &[MODEL]);
 /// The 99th percentile of the weighted F1's bootstrap: under the serving version's threshold, the drop is
-/// significant (gauge).
+/// significant (one value per run).
 pub const WEIGHTED_F1_UPPER_BOUND: Metric =
     metric(INFERENCE_MONITOR, "WeightedF1UpperBound", &[MODEL]);
 /// 1 when the weighted F1 fell significantly under the serving version's threshold, else 0; only when judged
-/// (gauge).
+/// (one value per run).
 pub const MODEL_QUALITY_VIOLATION: Metric =
     metric(INFERENCE_MONITOR, "ModelQualityViolation", &[MODEL]);
-/// The largest per-class recall gap between segments, when ground truth names segments (gauge).
+/// The largest per-class recall gap between segments, when ground truth names segments (one value per run).
 pub const RECALL_GAP: Metric = metric(INFERENCE_MONITOR, "RecallGap", &[MODEL]);
-/// 1 when a class's recall differs across segments by more than the limit, significantly, else 0 (gauge).
+/// 1 when a class's recall differs across segments by more than the limit, significantly, else 0 (one value per run).
 pub const BIAS_VIOLATION: Metric = metric(INFERENCE_MONITOR, "BiasViolation", &[MODEL]);
 
 /// Changes of what serves, and refusals, by result: `deployed`, `rolled-back`, `refused`, `stranded` (counter).

@@ -179,7 +179,7 @@ impl Findings {
                 let per = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"));
                 format!(
                     "{} ({} → {} per 10k)",
-                    t.token,
+                    shown(&t.token),
                     per(t.baseline_per10k),
                     per(t.observed_per10k)
                 )
@@ -212,6 +212,23 @@ impl Findings {
         }
         lines
     }
+}
+
+/// The longest token a notice shows.
+const MAX_TOKEN_CHARS: usize = 40;
+
+/// A token as a notice shows it: it comes from callers' texts, so control characters become spaces and a long
+/// one is cut.
+fn shown(token: &str) -> String {
+    let mut shown: String = token
+        .chars()
+        .take(MAX_TOKEN_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if token.chars().count() > MAX_TOKEN_CHARS {
+        shown.push('…');
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -275,5 +292,11 @@ mod tests {
             ]
         );
         assert!(lines[0].starts_with("Hour 2026-12-02 09:00 UTC"));
+        assert_eq!(
+            shown("a\nb\u{7}c"),
+            "a b c",
+            "no line break from a caller's text"
+        );
+        assert_eq!(shown(&"x".repeat(50)).chars().count(), 41);
     }
 }

@@ -67,9 +67,19 @@ impl Config {
         let common = CommonConfig::from_env(env)?;
         let state_bucket = common.require_state_bucket()?.to_owned();
         let model_package_group = env.required("MODEL_PACKAGE_GROUP")?;
+        let model = env.optional_or("MODEL_NAME", &model_package_group);
+        // It names the hour reports' keys: one model's may not reach into another's (`x/answers`).
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if model.is_empty() || model.len() > 255 || !model.chars().all(plain) {
+            return Err(ConfigError::invalid(
+                "MODEL_NAME",
+                model,
+                "1 to 255 letters, digits, '-', '_' or '.'",
+            ));
+        }
         Ok(Config {
             common,
-            model: env.optional_or("MODEL_NAME", &model_package_group),
+            model,
             model_package_group,
             state_bucket,
             lineage_key_id: env.required("LINEAGE_KEY_ID")?,
@@ -216,6 +226,7 @@ mod tests {
             ("LABEL_WINDOW_HOURS", "169", "LABEL_WINDOW_HOURS"),
             ("MAX_F1_DROP", "5", "MAX_F1_DROP"),
             ("MIN_TEXTS", "-1", "MIN_TEXTS"),
+            ("MODEL_NAME", "tickets/answers", "MODEL_NAME"),
         ];
         for (name, value, named) in table {
             let mut env = base.to_vec();

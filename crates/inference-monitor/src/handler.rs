@@ -321,19 +321,21 @@ impl InferenceMonitor {
             .as_ref()
             .and_then(|(_, b)| psi(&b.profile.labels, &summary.label_counts));
         let model = self.config.model.clone();
-        for (metric, value) in [
+        let batch_values = [
             (AVG_CONFIDENCE, summary.avg_confidence),
             (P10_CONFIDENCE, summary.p10_confidence),
             (LOW_CONFIDENCE_PCT, summary.low_confidence_pct),
             (OTHER_PCT, summary.other_pct),
             (LABEL_PSI, label_psi),
             (BATCH_SECONDS, batch_seconds),
-        ] {
-            if let Some(v) = value {
-                metrics::gauge!(metric.name, dimension::MODEL => model.clone()).set(v);
-            }
-        }
-        emit(&model, &drift_gauges(&report));
+        ];
+        emit(
+            &model,
+            batch_values
+                .iter()
+                .filter_map(|(metric, value)| value.map(|v| (metric.name, None, v))),
+        );
+        emit(&model, values(&drift_gauges(&report)));
         metrics::counter!(PREDICTIONS.name, dimension::MODEL => model.clone())
             .increment(summary.predictions);
         let bad: u64 = summary.defects.values().sum();
@@ -455,16 +457,26 @@ pub(crate) fn judged_against<'a>(
     }
 }
 
-/// Sets each gauge under the `Model` dimension (and its `Check`, for the input-drift ones).
-pub(crate) fn emit(model: &str, gauges: &[Gauge]) {
-    for gauge in gauges {
-        match gauge.check {
-            Some(check) => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.to_owned(), dimension::CHECK => check)
-                .set(gauge.value),
-            None => metrics::gauge!(gauge.metric.name, dimension::MODEL => model.to_owned())
-                .set(gauge.value),
+/// Records each value under the `Model` dimension (and its `Check`, for the input-drift ones). Histograms, not
+/// gauges: the EMF recorder sends a gauge's last value again at every flush of a warm container, so an hour's
+/// verdict would reappear in hours too small to judge; a histogram's values are sent once.
+pub(crate) fn emit<'a>(
+    model: &str,
+    values: impl IntoIterator<Item = (&'a str, Option<&'a str>, f64)>,
+) {
+    for (name, check, value) in values {
+        let name = name.to_owned();
+        match check {
+            Some(check) => metrics::histogram!(name, dimension::MODEL => model.to_owned(), dimension::CHECK => check.to_owned())
+                .record(value),
+            None => metrics::histogram!(name, dimension::MODEL => model.to_owned()).record(value),
         }
     }
+}
+
+/// A report's values, as [`emit`] takes them.
+pub(crate) fn values(gauges: &[Gauge]) -> impl Iterator<Item = (&str, Option<&str>, f64)> {
+    gauges.iter().map(|g| (g.metric.name, g.check, g.value))
 }
 
 /// The serving version as the monitor compares with it, from its verified lineage record.

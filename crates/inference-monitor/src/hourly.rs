@@ -1,24 +1,26 @@
 //! The hourly run over real-time data capture: the last complete hour's texts and answers judged against the
 //! serving version's baseline, and the label window's capture joined with the ground truth that has arrived, into
-//! one report in the state bucket and the gauges the drift alarms watch. Each file is read in one streaming pass, a
+//! one report in the state bucket and the values the drift alarms watch. Each file is read in one streaming pass, a
 //! line at a time; an hour's capture is parsed once, by the run that judges it, which keeps the hour's answers
-//! (about 16 bytes a request) for the later runs whose label window covers it.
+//! (about 16 bytes a request), tagged with the version that served, for the later runs whose label window covers
+//! it. Only the answers of the version serving now are joined: the labels of a version that served before must
+//! not judge its successor.
 
 use chrono::{DateTime, Utc};
 use dataset_check::profile::Profile;
-use guardrails_core::ObjectRef;
 use guardrails_core::monitor_report::answers_key;
 use guardrails_core::s3::{self, Line};
 use guardrails_core::state::StateError;
-use serde::Serialize;
+use guardrails_core::{Classify, ErrorClass, ObjectRef};
+use serde::{Deserialize, Serialize};
 use text_monitor::batch::psi;
 use text_monitor::capture::LineDefect;
 use text_monitor::join::Answers;
 use text_monitor::monitor::{Monitor, Report};
 
 use crate::config::Hourly;
-use crate::handler::{InferenceMonitor, MonitorError, Outcome, emit, judged_against};
-use crate::window::{Window, gauges, hour_folder};
+use crate::handler::{InferenceMonitor, MonitorError, Outcome, emit, judged_against, values};
+use crate::window::{StoredGauge, Window, gauges, hour_folder};
 
 /// The hour report's format version.
 pub const REPORT_VERSION: u32 = 1;
@@ -29,15 +31,35 @@ pub const REPORT_VERSION: u32 = 1;
 pub struct FilesRead {
     /// Capture files of the judged hour.
     pub capture: u64,
-    /// Capture files of the window's earlier hours read again (joined with ground truth only): hours whose
-    /// answers were not kept.
-    pub earlier_capture: u64,
-    /// Earlier hours whose answers the run that judged them kept, read instead of their capture.
+    /// Earlier hours of the window whose kept answers, of the version serving now, were joined.
     pub kept_hours: u64,
+    /// Earlier hours left out of the join: never judged (no kept answers), or judged while another version
+    /// served.
+    pub skipped_hours: u64,
     /// Ground-truth files of the window.
     pub ground_truth: u64,
-    /// Bytes of all of them.
+    /// Files that could not be read for good (access denied, a key the role cannot use, an archived object):
+    /// skipped and logged, so one bad upload does not blind the monitor.
+    pub unreadable: u64,
+    /// Bytes read.
     pub bytes: u64,
+}
+
+/// An hour's answers as the run that judged it kept them: with the model package that served.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptAnswers {
+    /// The model package serving when the hour was judged.
+    pub serving: String,
+    /// The answers.
+    pub answers: Answers,
+}
+
+/// The part of a stored hour report a repeated delivery reads.
+#[derive(Deserialize)]
+struct Judged {
+    #[serde(default)]
+    gauges: Vec<StoredGauge>,
 }
 
 /// One hour's report, as stored in the state bucket: what was judged, against what, and the engine's report
@@ -67,6 +89,8 @@ pub struct HourReport<'a> {
     pub violations: Vec<String>,
     /// One line for people.
     pub verdict: String,
+    /// The values emitted, emitted again by a delivery that finds the hour judged.
+    pub gauges: Vec<StoredGauge>,
     /// The engine's report.
     pub report: &'a Report,
 }
@@ -75,13 +99,13 @@ pub struct HourReport<'a> {
 #[derive(Debug, Clone, Copy)]
 enum Part {
     Capture,
-    EarlierCapture,
     GroundTruth,
 }
 
 impl InferenceMonitor {
     /// Judges the last complete hour before `time` (the schedule's due time, so a replay judges the same hour),
-    /// once: an hour whose report exists is not judged again.
+    /// once: an hour whose report exists is not judged again, its values are emitted again (the invocation that
+    /// wrote the report may have died before its metrics were flushed; a retry finishes that).
     ///
     /// # Errors
     /// [`MonitorError`]: a listing, a read, the serving version's lineage or baseline, the report's write.
@@ -93,10 +117,17 @@ impl InferenceMonitor {
         };
         let window = Window::before(time, hourly.label_window_hours);
         let key = window.report_key(&self.config.model);
-        if self.state.read_bytes(&key).await?.is_some() {
+        if let Some(judged) = self.judged(&key).await? {
+            emit(
+                &self.config.model,
+                judged
+                    .gauges
+                    .iter()
+                    .map(|g| (g.metric.as_str(), g.check.as_deref(), g.value)),
+            );
             return Ok(Outcome::Ignored {
                 reason: format!(
-                    "hour {} already judged: {}",
+                    "hour {} already judged: {} (its values emitted again)",
                     window.hour,
                     self.state.at(&key).uri()
                 ),
@@ -115,21 +146,25 @@ impl InferenceMonitor {
         let empty = Profile::empty();
         let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
         let mut monitor = Monitor::new(profile, &settings);
-        let files = self.read_window(hourly, &window, &mut monitor).await?;
+        let files = self
+            .read_window(hourly, &window, &serving.package, &mut monitor)
+            .await?;
         let answers = monitor.take_answers();
         let report = monitor.finish();
         let label_psi = serving
             .baseline
             .as_ref()
             .and_then(|b| psi(&b.profile.labels, &report.predictions.label_counts));
-        // Effects before the record: the gauges and the hour's answers, then the report whose presence says the
-        // hour is done. A retry after a failure in between emits the same gauges again (gauges, not counters, so
-        // nothing counts twice) and finds the answers kept.
+        // The hour's answers, then the report whose presence says the hour is done, then its values (they leave
+        // with the invocation's metrics, after the handler returns; a retry finds the report and emits them).
         let model = self.config.model.clone();
-        let min_texts = self.config.settings.limits.min_texts;
-        emit(&model, &gauges(&report, label_psi, min_texts));
+        let gauges = gauges(&report, label_psi, self.config.settings.limits.min_texts);
+        let kept = KeptAnswers {
+            serving: serving.package.clone(),
+            answers,
+        };
         self.state
-            .create(&answers_key(&model, window.hour), &answers)
+            .create(&answers_key(&model, window.hour), &kept)
             .await?;
         let violations = report.violations();
         let verdict = report.verdict();
@@ -145,9 +180,11 @@ impl InferenceMonitor {
             files,
             violations: violations.clone(),
             verdict: verdict.clone(),
+            gauges: gauges.iter().map(StoredGauge::from).collect(),
             report: &report,
         };
         self.state.create(&key, &document).await?;
+        emit(&model, values(&gauges));
         tracing::info!(hour = %window.hour, ?files, ?violations, verdict, "hour judged");
         Ok(Outcome::Judged {
             hour: window.hour,
@@ -158,29 +195,40 @@ impl InferenceMonitor {
         })
     }
 
-    /// Reads the window into `monitor`: the earlier hours' capture, the judged hour's, then the ground truth
-    /// (the engine joins labels to the predictions already read).
+    /// The stored report of an hour already judged, if any. A report that does not read still says the hour was
+    /// judged: nothing is emitted again.
+    async fn judged(&self, key: &str) -> Result<Option<Judged>, MonitorError> {
+        match self.state.read::<Judged>(key).await {
+            Ok(stored) => Ok(stored.map(|s| s.value)),
+            Err(StateError::Corrupt { uri, source }) => {
+                tracing::warn!(uri, error = %source, "the hour's report does not read: not judged again");
+                Ok(Some(Judged { gauges: Vec::new() }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads the window into `monitor`: the earlier hours' kept answers of the version serving now, the judged
+    /// hour's capture, then the ground truth (the engine joins labels to the answers already read).
     async fn read_window(
         &self,
         hourly: &Hourly,
         window: &Window,
+        serving: &str,
         monitor: &mut Monitor<'_>,
     ) -> Result<FilesRead, MonitorError> {
-        let variants = self.variants(&hourly.capture).await?;
         let mut files = FilesRead::default();
         for hour in window.earlier_hours() {
-            if let Some(answers) = self.kept_answers(hour).await? {
-                monitor.earlier_answers(&answers);
-                files.kept_hours += 1;
-                continue;
-            }
-            for variant in &variants {
-                self.read_hour(variant, hour, Part::EarlierCapture, monitor, &mut files)
-                    .await?;
+            match self.kept_answers(hour).await? {
+                Some(kept) if kept.serving == serving => {
+                    monitor.earlier_answers(&kept.answers);
+                    files.kept_hours += 1;
+                }
+                _ => files.skipped_hours += 1,
             }
         }
-        for variant in &variants {
-            self.read_hour(variant, window.hour, Part::Capture, monitor, &mut files)
+        for variant in self.variants(&hourly.capture).await? {
+            self.read_hour(&variant, window.hour, Part::Capture, monitor, &mut files)
                 .await?;
         }
         if let Some(truth) = &hourly.ground_truth {
@@ -192,14 +240,14 @@ impl InferenceMonitor {
         Ok(files)
     }
 
-    /// The answers the run that judged `hour` kept; `None` when it kept none (the hour was never judged, or
-    /// before answers were kept) or they do not read, so the hour's capture is read instead.
-    async fn kept_answers(&self, hour: DateTime<Utc>) -> Result<Option<Answers>, MonitorError> {
+    /// The answers the run that judged `hour` kept; `None` when it kept none (the hour was never judged) or they
+    /// do not read.
+    async fn kept_answers(&self, hour: DateTime<Utc>) -> Result<Option<KeptAnswers>, MonitorError> {
         let key = answers_key(&self.config.model, hour);
-        match self.state.read::<Answers>(&key).await {
+        match self.state.read::<KeptAnswers>(&key).await {
             Ok(stored) => Ok(stored.map(|s| s.value)),
             Err(StateError::Corrupt { uri, source }) => {
-                tracing::warn!(uri, error = %source, "kept answers do not read: the hour's capture is read instead");
+                tracing::warn!(uri, error = %source, "kept answers do not read: the hour is left out of the join");
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -207,7 +255,8 @@ impl InferenceMonitor {
     }
 
     /// The folders under the capture prefix that hold hours: SageMaker writes `<variant>/yyyy/mm/dd/hh/` under
-    /// the endpoint's prefix; a prefix that holds the years itself is read as one variant.
+    /// the endpoint's prefix, so each folder that is not a year is a variant; the prefix itself is read too when
+    /// it holds years (capture copied without its variant level). A stray year folder hides no variant.
     async fn variants(&self, capture: &ObjectRef) -> Result<Vec<ObjectRef>, MonitorError> {
         let capture = folder(capture);
         let folders = s3::folders(&self.s3, &capture).await?;
@@ -215,10 +264,12 @@ impl InferenceMonitor {
             let name = f.key[capture.key.len()..].trim_end_matches('/');
             name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit())
         };
-        if folders.is_empty() || folders.iter().any(is_year) {
-            return Ok(vec![capture]);
+        let years = folders.iter().any(is_year);
+        let mut variants: Vec<ObjectRef> = folders.into_iter().filter(|f| !is_year(f)).collect();
+        if years {
+            variants.push(capture);
         }
-        Ok(folders)
+        Ok(variants)
     }
 
     /// Every file of one hour under `prefix`, line by line into `monitor`.
@@ -236,20 +287,26 @@ impl InferenceMonitor {
             format!("{}{}", folder.key, hour_folder(hour)),
         );
         for (object, size) in s3::list(&self.s3, &hour_prefix).await? {
-            s3::for_each_line(&self.s3, &object, s3::MAX_LINE, |line| match (part, line) {
-                (Part::Capture, Line::Text(l)) => monitor.capture_line(l),
-                (Part::Capture, Line::TooLong) => monitor.capture_defect(LineDefect::TooLong),
-                (Part::EarlierCapture, Line::Text(l)) => monitor.earlier_capture_line(l),
-                (Part::EarlierCapture, Line::TooLong) => {
-                    monitor.earlier_capture_defect(LineDefect::TooLong);
+            let read =
+                s3::for_each_line(&self.s3, &object, s3::MAX_LINE, |line| match (part, line) {
+                    (Part::Capture, Line::Text(l)) => monitor.capture_line(l),
+                    (Part::Capture, Line::TooLong) => monitor.capture_defect(LineDefect::TooLong),
+                    (Part::GroundTruth, Line::Text(l)) => monitor.truth_line(l),
+                    (Part::GroundTruth, Line::TooLong) => monitor.truth_defect(LineDefect::TooLong),
+                })
+                .await;
+            match read {
+                Ok(()) => {}
+                // For good (denied, a key the role cannot use, archived): skipped, counted in the report.
+                Err(e) if e.class() == ErrorClass::NonRetryable => {
+                    tracing::warn!(uri = %object.uri(), error = %e, "file skipped: it cannot be read");
+                    files.unreadable += 1;
+                    continue;
                 }
-                (Part::GroundTruth, Line::Text(l)) => monitor.truth_line(l),
-                (Part::GroundTruth, Line::TooLong) => monitor.truth_defect(LineDefect::TooLong),
-            })
-            .await?;
+                Err(e) => return Err(e.into()),
+            }
             *match part {
                 Part::Capture => &mut files.capture,
-                Part::EarlierCapture => &mut files.earlier_capture,
                 Part::GroundTruth => &mut files.ground_truth,
             } += 1;
             files.bytes += size;

@@ -7,6 +7,7 @@ use guardrails_core::metric::{
     LABELLED_RECORDS, LOW_CONFIDENCE_PCT, MODEL_QUALITY_VIOLATION, MONITORED_TEXTS, Metric,
     OTHER_PCT, P10_CONFIDENCE, RECALL_GAP, WEIGHTED_F1, WEIGHTED_F1_UPPER_BOUND,
 };
+use serde::{Deserialize, Serialize};
 use text_monitor::monitor::Report;
 
 /// The longest label window: a week of hours.
@@ -59,7 +60,7 @@ pub fn hour_folder(hour: DateTime<Utc>) -> String {
     hour.format("%Y/%m/%d/%H/").to_string()
 }
 
-/// One gauge a report gives.
+/// One value a report gives (each run's own: emitted once, never carried to the next invocation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gauge {
     /// The metric.
@@ -68,6 +69,28 @@ pub struct Gauge {
     pub check: Option<&'static str>,
     /// The value.
     pub value: f64,
+}
+
+/// A [`Gauge`] as the hour's report keeps it, so a delivery that finds the hour judged emits it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredGauge {
+    /// The metric's name.
+    pub metric: String,
+    /// Its `Check` dimension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// The value.
+    pub value: f64,
+}
+
+impl From<&Gauge> for StoredGauge {
+    fn from(gauge: &Gauge) -> Self {
+        StoredGauge {
+            metric: gauge.metric.name.to_owned(),
+            check: gauge.check.map(str::to_owned),
+            value: gauge.value,
+        }
+    }
 }
 
 /// The gauges of a run's report: counts always; prediction quality and input drift only with at least

@@ -144,9 +144,13 @@ async fn a_shifted_label_mix_is_measured_against_the_serving_versions_baseline()
         .iter()
         .filter(|d| d["Model"] == json!(model))
         .collect();
+    // A batch's values are sent once, as EMF value lists; its counters as numbers.
     let value = |name: &str| {
         ours.iter()
-            .find_map(|d| d.get(name).and_then(Value::as_f64))
+            .find_map(|d| match d.get(name)? {
+                Value::Array(values) => values.first().and_then(Value::as_f64),
+                other => other.as_f64(),
+            })
             .unwrap_or_else(|| panic!("no {name} in {ours:?}"))
     };
     assert!((value("LabelPSI") - expected).abs() < 1e-9);

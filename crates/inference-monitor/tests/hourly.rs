@@ -107,13 +107,30 @@ fn schedule(time: &str) -> aws_lambda_events::eventbridge::EventBridgeEvent<Valu
     event(scheduled)
 }
 
-/// The gauge `name` (with `check` as its `Check` dimension) emitted for `model`, if any.
+/// The value `name` (with `check` as its `Check` dimension) emitted for `model`, if any: the largest, as the
+/// alarms' `Maximum` reads them (a run's values are EMF value lists).
 fn gauge(documents: &[Value], model: &str, name: &str, check: Option<&str>) -> Option<f64> {
     documents
         .iter()
         .filter(|d| d["Model"] == json!(model))
         .filter(|d| d.get("Check").and_then(Value::as_str) == check)
-        .find_map(|d| d.get(name).and_then(Value::as_f64))
+        .filter_map(|d| d.get(name))
+        .flat_map(|v| match v {
+            Value::Array(values) => values.iter().filter_map(Value::as_f64).collect(),
+            other => other.as_f64().into_iter().collect::<Vec<_>>(),
+        })
+        .reduce(f64::max)
+}
+
+/// The training data's profile: 3,000 tickets, four even labels.
+fn baseline_profile() -> dataset_check::Profile {
+    let mut profiler = Profiler::default();
+    for i in 0..3000 {
+        let text = ticket(i);
+        profiler.text(&text, text.chars().count() as u64);
+    }
+    let labels: BTreeMap<String, u64> = LABELS.iter().map(|l| ((*l).to_owned(), 750)).collect();
+    profiler.finish(labels)
 }
 
 struct Setup {
@@ -158,13 +175,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
     let group = group(&sdk).await;
 
     // The serving version trained on 3,000 tickets, four even labels; its record's validation F1 is 0.87.
-    let mut profiler = Profiler::default();
-    for i in 0..3000 {
-        let text = ticket(i);
-        profiler.text(&text, text.chars().count() as u64);
-    }
-    let labels: BTreeMap<String, u64> = LABELS.iter().map(|l| ((*l).to_owned(), 750)).collect();
-    let metadata = trained_on(&sdk, &bucket, &key, "train-1", profiler.finish(labels)).await;
+    let metadata = trained_on(&sdk, &bucket, &key, "train-1", baseline_profile()).await;
     let serving = register(
         &sdk,
         &group,
@@ -180,8 +191,9 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         key,
     };
 
-    // A: the model right on 60 % of the texts it was trained for. Hour 08's labels arrive in hour 09's folder;
-    // one label is of a request older than the window. Hour 09 also holds the real-shaped capture sample (JSON,
+    // A: the model right on 60 % of the texts it was trained for. Hour 08 is judged first (its labels have not
+    // arrived); they arrive in hour 09's folder, and join hour 08's kept answers when hour 09 is judged. One label
+    // is of a request older than the window. Hour 09 also holds the real-shaped capture sample (JSON,
     // CSV and BASE64 encodings, a probabilities answer, a broken line) and its labels.
     let a = unique_name("tickets-a");
     let (earlier, earlier_labels) = traffic(0..300, &a);
@@ -233,6 +245,14 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
     .await;
 
     let monitor = setup.monitor(&a, true);
+    let first = monitor
+        .handle(schedule("2026-12-02T09:15:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&first, Outcome::Judged { violations, .. } if violations.is_empty()),
+        "hour 08, no label yet: {first:?}"
+    );
     let outcome = monitor
         .handle(schedule("2026-12-02T10:15:00Z"))
         .await
@@ -260,7 +280,14 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         "600 texts and the four of the sample"
     );
     assert_eq!(body["capture"]["defects"]["malformed"], 1, "{body}");
-    assert_eq!(body["earlierCapture"]["read"], 300);
+    assert_eq!(
+        (
+            &stored["files"]["keptHours"],
+            &stored["files"]["skippedHours"]
+        ),
+        (&json!(1), &json!(1)),
+        "hour 08 kept, hour 07 never judged"
+    );
     assert_eq!(
         body["modelQuality"]["join"]["matched"], 904,
         "hour 08's late labels joined"
@@ -302,7 +329,8 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
     }
     assert!(gauge(&documents, &a, "LabelPSI", None).unwrap() < 0.1);
 
-    // The same hour again (a duplicate delivery, a retry): judged once.
+    // The same hour again (a duplicate delivery, or a retry after the invocation died before its metrics were
+    // flushed): judged once, its values emitted again from the report.
     let again = monitor
         .handle(schedule("2026-12-02T10:59:00Z"))
         .await
@@ -311,13 +339,26 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         matches!(&again, Outcome::Ignored { reason } if reason.contains("already judged")),
         "{again:?}"
     );
+    let documents = emf_documents(collector);
+    assert_eq!(
+        gauge(&documents, &a, "ModelQualityViolation", None),
+        Some(1.0)
+    );
 
-    // The next hour (10) within the same window: hour 09's capture is gone, yet its late labels (still in the
-    // window) join, to the answers the first run kept; hour 08 was never judged, so its capture is read again.
+    // The next hour (10) within the same window: hour 08's and 09's capture is gone, yet their late labels (still
+    // in the window) join, to the answers kept when they were judged.
     s3.delete_object()
         .bucket(&bucket)
         .key(format!(
             "{captured}/09/{a}-1-2026-12-02-09-00-00-000-0001.jsonl"
+        ))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(format!(
+            "{captured}/08/{a}-1-2026-12-02-08-00-00-000-0001.jsonl"
         ))
         .send()
         .await
@@ -336,13 +377,51 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         .await,
     )
     .unwrap();
-    assert_eq!(stored["files"]["keptHours"], 1, "{}", stored["files"]);
-    assert_eq!(
-        stored["report"]["earlierCapture"]["read"], 300,
-        "hour 08 only"
-    );
+    assert_eq!(stored["files"]["keptHours"], 2, "{}", stored["files"]);
     assert_eq!(stored["report"]["capture"]["read"], 1000, "hour 10");
     assert_eq!(stored["report"]["modelQuality"]["join"]["matched"], 904);
+
+    // A newer version serves: the answers the old one gave are not joined, so its labels do not judge the new.
+    let metadata = trained_on(&sdk, &bucket, &setup.key, "train-2", baseline_profile()).await;
+    register(
+        &sdk,
+        &setup.group,
+        ModelApprovalStatus::Approved,
+        "train-2",
+        &metadata,
+    )
+    .await;
+    let Outcome::Judged {
+        violations,
+        serving: judged,
+        ..
+    } = monitor
+        .handle(schedule("2026-12-02T12:15:00Z"))
+        .await
+        .unwrap()
+    else {
+        panic!("not judged");
+    };
+    assert_ne!(judged, serving, "the newer version serves");
+    assert!(violations.is_empty(), "{violations:?}");
+    let stored: Value = serde_json::from_slice(
+        &testkit::object_bytes(
+            &s3,
+            &bucket,
+            &format!("monitor-reports/{a}/2026/12/02/11.json"),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &stored["files"]["keptHours"],
+            &stored["files"]["skippedHours"]
+        ),
+        (&json!(0), &json!(2)),
+        "hours 09 and 10 were answered by the version before"
+    );
+    assert_eq!(stored["report"]["modelQuality"]["join"]["matched"], 0);
 
     // B: texts of another distribution, no ground truth configured.
     let b = unique_name("tickets-b");

@@ -116,9 +116,6 @@ pub struct ModelQuality {
 pub struct Report {
     /// Capture lines.
     pub capture: LineCounts,
-    /// Capture lines of earlier hours, read only to join their predictions with late ground truth (their texts
-    /// and answers were judged in their own hour).
-    pub earlier_capture: LineCounts,
     /// Ground-truth lines.
     pub ground_truth: LineCounts,
     /// Prediction quality, without ground truth.
@@ -186,7 +183,6 @@ pub struct Monitor<'a> {
     batch: Batch,
     join: Joiner,
     capture: LineCounts,
-    earlier: LineCounts,
     truth: LineCounts,
     answers: Answers,
 }
@@ -201,7 +197,6 @@ impl<'a> Monitor<'a> {
             batch: Batch::new(settings.low_confidence, settings.other_label.clone()),
             join: Joiner::new(settings.max_waiting),
             capture: LineCounts::default(),
-            earlier: LineCounts::default(),
             truth: LineCounts::default(),
             answers: Answers::default(),
         }
@@ -279,28 +274,6 @@ impl<'a> Monitor<'a> {
         std::mem::take(&mut self.answers)
     }
 
-    /// A capture line of an earlier hour of the label window: its answers only wait for their labels (its texts
-    /// and answers were judged in their own hour). Read these before the ground truth too.
-    pub fn earlier_capture_line(&mut self, line: &[u8]) {
-        let Some(captured) = self
-            .earlier
-            .count(read_capture(line, &self.settings.reading))
-        else {
-            return;
-        };
-        let labels: Vec<String> = captured
-            .predictions
-            .into_iter()
-            .map(|p| p.map_or_else(|_| NO_ANSWER.to_owned(), |p| p.label))
-            .collect();
-        self.wait_for_labels(&captured.event_id, &labels);
-    }
-
-    /// An earlier hour's capture line a reader could not take whole.
-    pub fn earlier_capture_defect(&mut self, defect: LineDefect) {
-        self.earlier.count::<()>(Err(defect));
-    }
-
     /// A request's answers wait for their labels. An answer that does not read is still the model's answer to
     /// that request: joined as wrong ([`NO_ANSWER`]), so model quality does not leave out exactly the bad answers.
     fn wait_for_labels(&mut self, event_id: &str, labels: &[String]) {
@@ -342,7 +315,6 @@ impl<'a> Monitor<'a> {
             .any(|d| d.significant && d.gap > settings.max_recall_gap);
         Report {
             capture: self.capture,
-            earlier_capture: self.earlier,
             ground_truth: self.truth,
             predictions: self.batch.summary(),
             drift: self.drift.finish(self.baseline, &settings.limits),
