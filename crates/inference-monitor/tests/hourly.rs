@@ -220,6 +220,14 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         fixture_text("data-capture.jsonl"),
     )
     .await;
+    // A stray object under a year folder beside the variant hides no variant.
+    put(
+        &s3,
+        &bucket,
+        &format!("data-capture/{a}/2026/stray.jsonl"),
+        "{}\n".into(),
+    )
+    .await;
     // The next hour's capture is not this run's.
     put(
         &s3,
