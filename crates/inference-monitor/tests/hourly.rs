@@ -98,6 +98,12 @@ async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: String) {
         .unwrap();
 }
 
+/// `model`'s stored report of hour `hour` on 2026-12-02.
+async fn report_of(s3: &aws_sdk_s3::Client, bucket: &str, model: &str, hour: &str) -> Value {
+    let key = format!("monitor-reports/{model}/2026/12/02/{hour}.json");
+    serde_json::from_slice(&testkit::object_bytes(s3, bucket, &key).await).unwrap()
+}
+
 /// The schedule's event, due at `time`.
 fn schedule(time: &str) -> aws_lambda_events::eventbridge::EventBridgeEvent<Value> {
     let mut scheduled = fixture("scheduled-event.json");
@@ -280,8 +286,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
     assert_eq!(violations, ["model-quality"], "{verdict}");
     let report_key = format!("monitor-reports/{a}/2026/12/02/09.json");
     assert_eq!(report, format!("s3://{bucket}/{report_key}"));
-    let stored: Value =
-        serde_json::from_slice(&testkit::object_bytes(&s3, &bucket, &report_key).await).unwrap();
+    let stored = report_of(&s3, &bucket, &a, "09").await;
     let body = &stored["report"];
     assert_eq!(
         body["capture"]["read"], 604,
@@ -376,15 +381,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         .await
         .unwrap();
     assert!(matches!(&next, Outcome::Judged { .. }), "{next:?}");
-    let stored: Value = serde_json::from_slice(
-        &testkit::object_bytes(
-            &s3,
-            &bucket,
-            &format!("monitor-reports/{a}/2026/12/02/10.json"),
-        )
-        .await,
-    )
-    .unwrap();
+    let stored = report_of(&s3, &bucket, &a, "10").await;
     assert_eq!(stored["files"]["keptHours"], 2, "{}", stored["files"]);
     assert_eq!(stored["report"]["capture"]["read"], 1000, "hour 10");
     assert_eq!(stored["report"]["modelQuality"]["join"]["matched"], 904);
@@ -412,15 +409,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
     };
     assert_ne!(judged, serving, "the newer version serves");
     assert!(violations.is_empty(), "{violations:?}");
-    let stored: Value = serde_json::from_slice(
-        &testkit::object_bytes(
-            &s3,
-            &bucket,
-            &format!("monitor-reports/{a}/2026/12/02/11.json"),
-        )
-        .await,
-    )
-    .unwrap();
+    let stored = report_of(&s3, &bucket, &a, "11").await;
     assert_eq!(
         (
             &stored["files"]["keptHours"],
@@ -461,15 +450,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
             "{check} not in {violations:?}"
         );
     }
-    let stored: Value = serde_json::from_slice(
-        &testkit::object_bytes(
-            &s3,
-            &bucket,
-            &format!("monitor-reports/{b}/2026/12/02/09.json"),
-        )
-        .await,
-    )
-    .unwrap();
+    let stored = report_of(&s3, &bucket, &b, "09").await;
     let top = stored["report"]["drift"]["topDriftingTokens"][0]["token"]
         .as_str()
         .unwrap();
@@ -566,15 +547,7 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
             .filter(|name| name != "MonitoredTexts" && name != "LabelledRecords")
             .collect();
         assert!(signals.is_empty(), "{model}: {signals:?}");
-        assert!(
-            testkit::object_bytes(
-                &s3,
-                &bucket,
-                &format!("monitor-reports/{model}/2026/12/02/09.json")
-            )
-            .await
-            .len()
-                > 100
-        );
+        let stored = report_of(&s3, &bucket, model, "09").await;
+        assert_eq!(stored["report"]["drift"]["texts"], texts as u64, "{model}");
     }
 }
