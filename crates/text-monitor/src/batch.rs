@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Confidence histogram resolution: p10 is exact to a thousandth, whatever the batch size.
 const BINS: usize = 1000;
@@ -51,7 +51,7 @@ pub struct Prediction {
 }
 
 /// Why a line was not counted as a prediction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Defect {
     /// Not JSON, or not an object.
@@ -69,7 +69,8 @@ pub enum Defect {
 }
 
 /// Accumulates a batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Batch {
     predictions: u64,
     confidence_sum: f64,
@@ -139,6 +140,32 @@ impl Batch {
             OVERFLOW_LABEL.to_owned()
         };
         *self.labels.entry(label).or_default() += 1;
+    }
+
+    /// Adds `other`'s counts, as if its predictions had been counted here (a part of the same batch or hour,
+    /// read apart); labels past [`MAX_LABELS`] are counted under [`OVERFLOW_LABEL`] as [`Batch::add`] does.
+    pub fn merge(&mut self, other: &Batch) {
+        self.predictions += other.predictions;
+        self.confidence_sum += other.confidence_sum;
+        self.low_confidence += other.low_confidence;
+        self.other += other.other;
+        if other.bins.len() > self.bins.len() {
+            self.bins.resize(other.bins.len(), 0);
+        }
+        for (mine, theirs) in self.bins.iter_mut().zip(&other.bins) {
+            *mine += theirs;
+        }
+        for (label, n) in &other.labels {
+            let label = if self.labels.len() < MAX_LABELS || self.labels.contains_key(label) {
+                label.clone()
+            } else {
+                OVERFLOW_LABEL.to_owned()
+            };
+            *self.labels.entry(label).or_default() += n;
+        }
+        for (defect, n) in &other.defects {
+            *self.defects.entry(*defect).or_default() += n;
+        }
     }
 
     /// Counts one line that was not a prediction.

@@ -18,7 +18,7 @@ use crate::batch::{Defect, Prediction};
 use crate::prediction::{Fields, JOINED_OUTPUT, parse_value};
 
 /// Why a line was not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LineDefect {
     /// Not JSON, or not a capture (ground-truth) line: a field the format requires is missing.

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use dataset_check::profile::{Histogram, Profile, Profiler, TokenCount, tokens};
-use serde::Serialize;
+use dataset_check::profile::{Histogram, MergeError, Profile, Profiler, TokenCount, tokens};
+use serde::{Deserialize, Serialize};
 
 use crate::batch::psi;
 
@@ -130,34 +130,42 @@ impl DriftReport {
 /// How many drifting tokens a report names.
 pub const TOP_DRIFTING: usize = 10;
 
-/// Accumulates texts to compare with a baseline profile.
-#[derive(Default)]
-pub struct InputDrift {
-    profiler: Profiler,
-    tokens: u64,
-    unknown: u64,
+/// The input drift of some texts (a file of an hour read on its own), mergeable with the rest's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftPart {
+    /// The texts' profile.
+    pub profile: Profile,
+    /// Tokens counted.
+    pub tokens: u64,
+    /// Of those, tokens the baseline never had.
+    pub unknown: u64,
 }
 
-impl InputDrift {
-    /// Counts one text; `baseline` says which tokens the training data had.
-    pub fn text(&mut self, text: &str, baseline: &Profile) {
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            self.profiler.empty();
-            return;
-        }
-        self.profiler.text(trimmed, trimmed.chars().count() as u64);
-        for token in tokens(trimmed) {
-            self.tokens += 1;
-            if !baseline.vocabulary.sketch.contains(&token) {
-                self.unknown += 1;
-            }
+impl DriftPart {
+    /// No text yet: what merging starts from.
+    pub fn empty() -> Self {
+        DriftPart {
+            profile: Profile::empty(),
+            tokens: 0,
+            unknown: 0,
         }
     }
 
-    /// The report against `baseline`.
+    /// Adds `other`'s texts, as if they had been counted here.
+    ///
+    /// # Errors
+    /// [`MergeError`]: a profile of another version.
+    pub fn merge(&mut self, other: &DriftPart) -> Result<(), MergeError> {
+        self.profile.merge(&other.profile)?;
+        self.tokens += other.tokens;
+        self.unknown += other.unknown;
+        Ok(())
+    }
+
+    /// The drift of these texts against `baseline`.
     pub fn finish(self, baseline: &Profile, limits: &Limits) -> DriftReport {
-        let observed = self.profiler.finish(BTreeMap::new());
+        let observed = self.profile;
         let texts = observed.texts + observed.empty;
         let judged = texts >= limits.min_texts;
         let mut checks = Vec::new();
@@ -214,6 +222,46 @@ impl InputDrift {
             checks,
             top_drifting_tokens: drifting_tokens(baseline, &observed),
         }
+    }
+}
+
+/// Accumulates texts to compare with a baseline profile.
+#[derive(Default)]
+pub struct InputDrift {
+    profiler: Profiler,
+    tokens: u64,
+    unknown: u64,
+}
+
+impl InputDrift {
+    /// Counts one text; `baseline` says which tokens the training data had.
+    pub fn text(&mut self, text: &str, baseline: &Profile) {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            self.profiler.empty();
+            return;
+        }
+        self.profiler.text(trimmed, trimmed.chars().count() as u64);
+        for token in tokens(trimmed) {
+            self.tokens += 1;
+            if !baseline.vocabulary.sketch.contains(&token) {
+                self.unknown += 1;
+            }
+        }
+    }
+
+    /// What the texts counted so far look like, to merge with other parts' or to finish.
+    pub fn into_part(self) -> DriftPart {
+        DriftPart {
+            profile: self.profiler.finish(BTreeMap::new()),
+            tokens: self.tokens,
+            unknown: self.unknown,
+        }
+    }
+
+    /// The report against `baseline`.
+    pub fn finish(self, baseline: &Profile, limits: &Limits) -> DriftReport {
+        self.into_part().finish(baseline, limits)
     }
 }
 

@@ -93,7 +93,31 @@ impl Answers {
         self.answers.push((event_key(event_id), index));
     }
 
+    /// Adds `other`'s answers (another part of the same hour), kept while fewer than `capacity` are.
+    pub fn merge(&mut self, other: &Answers, capacity: usize) {
+        self.multi_record += other.multi_record;
+        self.dropped += other.dropped;
+        for &(key, index) in &other.answers {
+            let Some(label) = other.labels.get(usize::from(index)) else {
+                continue;
+            };
+            if self.answers.len() >= capacity {
+                self.dropped += 1;
+                continue;
+            }
+            let index = self.label_index(label);
+            self.answers.push((key, index));
+        }
+    }
+
     fn label_index(&mut self, label: &str) -> u16 {
+        // Answers read back from JSON come without the lookup: rebuild it before adding to them.
+        if self.index.len() != self.labels.len() {
+            self.index = (0u16..)
+                .zip(&self.labels)
+                .map(|(i, l)| (l.clone(), i))
+                .collect();
+        }
         crate::batch::label_index(&mut self.labels, &mut self.index, label)
     }
 }

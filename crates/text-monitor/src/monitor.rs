@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use dataset_check::profile::Profile;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::batch::Defect;
 use crate::batch::{Batch, Summary};
@@ -13,9 +13,10 @@ use crate::bias::{Disparity, recall_disparity};
 use crate::capture::{
     Captured, LineDefect, OutputLine, Reading, read_capture, read_output, read_truth,
 };
-use crate::drift::{DriftReport, InputDrift, Limits};
+use crate::drift::{DriftPart, DriftReport, InputDrift, Limits};
 use crate::join::{Answers, JoinCounts, Joiner};
 use crate::quality::{Quality, REPLICATES};
+use dataset_check::profile::MergeError;
 
 /// The label a request whose answer did not read is joined with (never a true label: counted wrong).
 pub const NO_ANSWER: &str = "(no readable answer)";
@@ -65,7 +66,7 @@ impl Default for Settings {
 }
 
 /// Lines read, and those not read by reason.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineCounts {
     /// Lines read.
@@ -75,6 +76,14 @@ pub struct LineCounts {
 }
 
 impl LineCounts {
+    /// Adds `other`'s counts.
+    pub fn merge(&mut self, other: &LineCounts) {
+        self.read += other.read;
+        for (defect, n) in &other.defects {
+            *self.defects.entry(*defect).or_default() += n;
+        }
+    }
+
     fn count<T>(&mut self, line: Result<T, LineDefect>) -> Option<T> {
         match line {
             Ok(value) => {
@@ -175,6 +184,22 @@ impl Report {
     }
 }
 
+/// What a part of a run read: the capture lines of some of the judged hour's files, read by an invocation of
+/// their own when the hour is more than one should read. The run that judges the hour merges the parts
+/// ([`Monitor::add_part`]) and reads the ground truth itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    /// Capture lines.
+    pub capture: LineCounts,
+    /// The texts.
+    pub drift: DriftPart,
+    /// The answers' prediction quality.
+    pub predictions: Batch,
+    /// The answers, for the join.
+    pub answers: Answers,
+}
+
 /// A run in progress.
 pub struct Monitor<'a> {
     baseline: &'a Profile,
@@ -185,6 +210,7 @@ pub struct Monitor<'a> {
     capture: LineCounts,
     truth: LineCounts,
     answers: Answers,
+    parts: DriftPart,
 }
 
 impl<'a> Monitor<'a> {
@@ -199,6 +225,7 @@ impl<'a> Monitor<'a> {
             capture: LineCounts::default(),
             truth: LineCounts::default(),
             answers: Answers::default(),
+            parts: DriftPart::empty(),
         }
     }
 
@@ -301,8 +328,38 @@ impl<'a> Monitor<'a> {
         }
     }
 
+    /// What this run read, as a part for the run that judges the hour (its ground truth is read there).
+    pub fn into_part(self) -> Part {
+        let mut drift = self.drift.into_part();
+        // `parts` holds only parts already merged with a profile of this version: merging cannot fail.
+        let _ = drift.merge(&self.parts);
+        Part {
+            capture: self.capture,
+            drift,
+            predictions: self.batch,
+            answers: self.answers,
+        }
+    }
+
+    /// A part another invocation read of this hour's capture: counted as if its lines had been read here. Add
+    /// parts before the ground truth.
+    ///
+    /// # Errors
+    /// [`MergeError`]: a part whose profile is of another version.
+    pub fn add_part(&mut self, part: &Part) -> Result<(), MergeError> {
+        self.parts.merge(&part.drift)?;
+        self.capture.merge(&part.capture);
+        self.batch.merge(&part.predictions);
+        self.join.predicted_earlier(&part.answers);
+        self.answers.merge(&part.answers, self.settings.max_waiting);
+        Ok(())
+    }
+
     /// The report.
     pub fn finish(self) -> Report {
+        let mut drift = self.drift.into_part();
+        // `parts` holds only parts already merged with a profile of this version: merging cannot fail.
+        let _ = drift.merge(&self.parts);
         let settings = self.settings;
         let quality = self.join.confusion().quality(REPLICATES, SEED);
         let labelled = quality.as_ref().map_or(0, |q| q.labelled);
@@ -317,7 +374,7 @@ impl<'a> Monitor<'a> {
             capture: self.capture,
             ground_truth: self.truth,
             predictions: self.batch.summary(),
-            drift: self.drift.finish(self.baseline, &settings.limits),
+            drift: drift.finish(self.baseline, &settings.limits),
             model_quality: ModelQuality {
                 join: self.join.counts(),
                 quality,
@@ -343,6 +400,83 @@ mod tests {
 
     fn truth(event: &str, label: &str) -> Vec<u8> {
         crate::samples::truth(event, label).into_bytes()
+    }
+
+    #[test]
+    fn an_hour_read_in_parts_is_judged_as_if_read_whole() {
+        let mut profiler = dataset_check::profile::Profiler::default();
+        for text in ["mi factura no llegó", "no puedo entrar a mi cuenta"] {
+            profiler.text(text, text.chars().count() as u64);
+        }
+        let baseline = profiler.finish(BTreeMap::new());
+        let settings = Settings {
+            min_f1: Some(0.9),
+            min_labelled: 10,
+            ..Settings::default()
+        };
+        let texts = [
+            "mi factura",
+            "hola",
+            "",
+            "no puedo entrar",
+            "shipment delayed",
+        ];
+        let labels = ["facturacion", "Otros", "soporte"];
+        let line = |i: usize| {
+            let answer = crate::samples::answer(labels[i % 3], 0.3 + (i % 7) as f64 / 10.0);
+            crate::samples::capture(&format!("e{i}"), texts[i % 5], &answer).into_bytes()
+        };
+        let truth =
+            |i: usize| crate::samples::truth(&format!("e{i}"), labels[(i / 2) % 3]).into_bytes();
+        let mut whole = Monitor::new(&baseline, &settings);
+        let mut parts: Vec<Monitor> = (0..3).map(|_| Monitor::new(&baseline, &settings)).collect();
+        for i in 0..600 {
+            whole.capture_line(&line(i));
+            parts[i % 3].capture_line(&line(i));
+        }
+        whole.capture_line(b"{broken");
+        parts[1].capture_line(b"{broken");
+        let mut merged = Monitor::new(&baseline, &settings);
+        merged.capture_line(&line(600));
+        whole.capture_line(&line(600));
+        for part in parts {
+            let stored: Part =
+                serde_json::from_str(&serde_json::to_string(&part.into_part()).unwrap()).unwrap();
+            merged.add_part(&stored).unwrap();
+        }
+        for i in 0..601 {
+            whole.truth_line(&truth(i));
+            merged.truth_line(&truth(i));
+        }
+        let (kept_whole, kept_merged) = (whole.take_answers(), merged.take_answers());
+        assert_eq!(kept_merged.answers.len(), kept_whole.answers.len());
+        assert_eq!(
+            kept_merged.labels.len(),
+            3,
+            "one entry per label: {:?}",
+            kept_merged.labels
+        );
+        let (mut whole, mut merged) = (whole.finish(), merged.finish());
+        // The bootstrap resamples cells in the matrix's label order, which the order of reading may change:
+        // the intervals are compared to the resampling's precision, everything else exactly.
+        let (w, m) = (
+            whole.model_quality.quality.take().unwrap(),
+            merged.model_quality.quality.take().unwrap(),
+        );
+        assert_eq!(
+            (w.labelled, w.accuracy.estimate, w.weighted_f1.estimate),
+            (m.labelled, m.accuracy.estimate, m.weighted_f1.estimate)
+        );
+        assert!((w.weighted_f1_bound - m.weighted_f1_bound).abs() < 0.02);
+        // A sum of confidences differs in its last bits with the order of addition.
+        let (wa, ma) = (
+            whole.predictions.avg_confidence.take(),
+            merged.predictions.avg_confidence.take(),
+        );
+        assert!((wa.unwrap() - ma.unwrap()).abs() < 1e-12);
+        assert_eq!(whole.drift, merged.drift);
+        assert_eq!(whole, merged);
+        assert_eq!(whole.capture.read, 601);
     }
 
     #[test]
