@@ -34,17 +34,8 @@ impl Default for Fields {
 /// starts them) puts the model's answer.
 pub const JOINED_OUTPUT: &str = "SageMakerOutput";
 
-/// Parses one line (JSON object): the model's answer itself, or an input record with the answer joined under
-/// [`JOINED_OUTPUT`].
-///
-/// # Errors
-/// The [`Defect`] that keeps it from counting.
-pub fn parse_line(line: &[u8], fields: &Fields) -> Result<Prediction, Defect> {
-    let value: Value = serde_json::from_slice(line).map_err(|_| Defect::Malformed)?;
-    parse_value(&value, fields)
-}
-
-/// [`parse_line`] for a value already parsed (a record of a captured response).
+/// Reads one answer (a JSON object already parsed: an output line, or a record of a captured response): the
+/// model's answer itself, or an input record with the answer joined under [`JOINED_OUTPUT`].
 ///
 /// # Errors
 /// The [`Defect`] that keeps it from counting.
@@ -100,6 +91,12 @@ pub fn parse_value(value: &Value, fields: &Fields) -> Result<Prediction, Defect>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One output line: not JSON is malformed, as the monitor counts it.
+    fn parse_line(line: &[u8], fields: &Fields) -> Result<Prediction, Defect> {
+        let value: Value = serde_json::from_slice(line).map_err(|_| Defect::Malformed)?;
+        parse_value(&value, fields)
+    }
 
     #[test]
     fn line_table() {

@@ -3,6 +3,22 @@
 
 use serde_json::json;
 
+/// Words of Spanish support tickets, for texts of a training distribution.
+pub const WORDS: [&str; 12] = [
+    "factura",
+    "pago",
+    "envío",
+    "pedido",
+    "cuenta",
+    "tarjeta",
+    "devolución",
+    "cobro",
+    "cliente",
+    "llega",
+    "error",
+    "precio",
+];
+
 /// A captured request whose body is `{"text": text}` and whose response body is `answer` (the model's JSON).
 pub fn capture(event_id: &str, text: &str, answer: &str) -> String {
     json!({

@@ -11,23 +11,10 @@ use base64::Engine as _;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
+use text_monitor::samples::WORDS;
 
 const BIN: &str = env!("CARGO_BIN_EXE_text-monitor");
 const LABELS: [&str; 3] = ["facturacion", "soporte", "ventas"];
-const WORDS: [&str; 12] = [
-    "factura",
-    "pago",
-    "envío",
-    "pedido",
-    "cuenta",
-    "tarjeta",
-    "devolución",
-    "cobro",
-    "cliente",
-    "llega",
-    "error",
-    "precio",
-];
 
 /// A fresh folder for one test.
 fn folder(test: &str) -> PathBuf {

@@ -2,21 +2,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::*;
-
-const WORDS: [&str; 12] = [
-    "factura",
-    "pago",
-    "envío",
-    "pedido",
-    "cuenta",
-    "tarjeta",
-    "devolución",
-    "cobro",
-    "cliente",
-    "llega",
-    "error",
-    "precio",
-];
+use crate::samples::WORDS;
 
 /// `n` texts of `length` words from `words`, every `empty_every`-th empty (0: none), drawn from `seed`.
 fn texts(
