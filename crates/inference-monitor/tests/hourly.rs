@@ -515,8 +515,17 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         few_labels,
     )
     .await;
-    // D: an empty hour.
+    // D: an empty hour, whose first attempt died after keeping the hour's answers, before its report: the retry
+    // finds them kept and finishes the hour.
     let d = unique_name("tickets-d");
+    let kept = json!({"serving": serving, "answers": {"labels": [], "answers": [], "multiRecord": 0, "dropped": 0}});
+    put(
+        &s3,
+        &bucket,
+        &format!("monitor-reports/{d}/answers/2026/12/02/09.json"),
+        kept.to_string(),
+    )
+    .await;
     for model in [&c, &d] {
         let outcome = setup
             .monitor(model, true)
