@@ -95,8 +95,11 @@ posture-weakened: setup ## the posture check fails on each deliberately weakened
 cargo-tests: setup ## every Rust test: decision tables, emulator tests on moto, the local loop end to end
 	$(CARGO) test --workspace --locked
 
-# Licenses, banned and duplicate crates, sources (deny.toml): offline. Unused dependencies: cargo-machete.
+# Licenses, banned and duplicate crates, sources (deny.toml): offline, once every platform's crates are fetched
+# (cargo-deny reads the whole graph, Windows and Android crates included, which a Linux build never downloads).
+# Unused dependencies: cargo-machete.
 deps: setup ## dependency checks: licenses, bans and duplicates, sources (cargo-deny), unused dependencies (cargo-machete)
+	$(CARGO) fetch --locked
 	cargo-deny --locked --offline check licenses bans sources
 	cargo-machete
 
