@@ -6,7 +6,6 @@
 //! a changed pattern, name or environment variable changes the local loop with it. [`story::tell`] is
 //! `make demo`; the `guardrails-local` binary is `make demo` and `make up`.
 
-pub mod asl;
 pub mod describe;
 pub mod functions;
 pub mod iam;

@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::LoopError;
-use crate::asl::DIRECT;
 use crate::describe::describe_published;
 use crate::functions::{BuildError, Handler};
 use crate::stack::{Route, Stack};
@@ -22,6 +21,7 @@ use crate::timeline::{Fact, Timeline};
 use guardrails_core::AwsError;
 use guardrails_core::aws_events::{BucketDetail, ObjectCreatedDetail, ObjectDetail};
 use guardrails_core::notice::cut;
+use testkit::asl::DIRECT;
 
 /// An event as an AWS service puts it on the default bus.
 pub struct ServiceEvent {

@@ -830,7 +830,7 @@ impl<'p> Provisioning<'p> {
                 continue;
             }
             let (queue_url, _) = runner_queue(&self.sqs, &format!("{function_name}-tasks")).await?;
-            crate::asl::lambda_tasks_to_callbacks(
+            testkit::asl::lambda_tasks_to_callbacks(
                 definition,
                 &[&function_arn, &function_name],
                 &queue_url,

@@ -6,10 +6,11 @@
 
 #![allow(clippy::unwrap_used)] // a test kit reports setup failures by panicking, with context
 
-mod asl;
+pub mod asl;
 mod faults;
 mod probes;
 mod server;
+mod tasks;
 
 pub use asl::{emulator_definition, fail_state, try_emulator_definition};
 pub use faults::{Faults, When};
@@ -20,6 +21,7 @@ pub use probes::{
 pub use server::{
     Emulator, RUNNER_ACCESS_KEY, RUNNER_ARN, emulator, python_path, try_emulator, try_iam_emulator,
 };
+pub use tasks::{Ended, TaskError, TaskRunner};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
