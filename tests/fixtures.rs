@@ -369,6 +369,31 @@ fn batch_input_reaches_batch_launcher_with_its_key_encoded() {
 }
 
 #[test]
+fn the_monitor_hour_tasks_and_the_schedule_reach_inference_monitor_as_their_input() {
+    use inference_monitor::{Input, Task};
+    let hour = "2026-11-20T09:00:00Z".parse().unwrap();
+    let input = |name| serde_json::from_str::<Input>(&fixture(name)).unwrap();
+    assert!(matches!(
+        input("monitor-read-part.json"),
+        Input::Task(Task::ReadPart { part: 2, hour: h }) if h == hour
+    ));
+    assert!(matches!(
+        input("monitor-judge.json"),
+        Input::Task(Task::Judge { hour: h }) if h == hour
+    ));
+    assert!(matches!(
+        input("scheduled-event.json"),
+        Input::Event(e) if e.detail_type == "Scheduled Event"
+    ));
+    // What the state machine passes is what the function wrote into the execution's input.
+    let written = serde_json::to_value(Task::ReadPart { hour, part: 2 }).unwrap();
+    assert_eq!(
+        written,
+        serde_json::from_str::<serde_json::Value>(&fixture("monitor-read-part.json")).unwrap()
+    );
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -397,6 +422,8 @@ fn every_fixture_is_covered_by_a_test() {
         "alarm-input-drift.json",
         "data-capture.jsonl",
         "ground-truth.jsonl",
+        "monitor-read-part.json",
+        "monitor-judge.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -25,6 +25,23 @@ pub fn answers_key(model: &str, hour: DateTime<Utc>) -> String {
     )
 }
 
+/// Where the run that fanned out `model`'s `hour` (too large for one invocation) wrote its plan: the hour's
+/// capture files in parts.
+pub fn plan_key(model: &str, hour: DateTime<Utc>) -> String {
+    format!(
+        "{REPORT_PREFIX}{model}/plans/{}.json",
+        hour.format("%Y/%m/%d/%H")
+    )
+}
+
+/// Where the invocation that read part `part` of `model`'s fanned-out `hour` wrote its statistics.
+pub fn part_key(model: &str, hour: DateTime<Utc>, part: usize) -> String {
+    format!(
+        "{REPORT_PREFIX}{model}/parts/{}/{part}.json",
+        hour.format("%Y/%m/%d/%H")
+    )
+}
+
 /// The hours whose report an alarm that changed state at `since` rests on, newest first: the monitor judges the
 /// last complete hour a little after it ends, so the hour before `since`'s, or the one before that when the
 /// alarm was evaluated late.

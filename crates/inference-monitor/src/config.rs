@@ -56,7 +56,24 @@ pub struct Hourly {
     /// How far under that F1 the weighted F1 against ground truth may fall, significantly, before it is a
     /// violation (`MAX_F1_DROP`, 0.05).
     pub max_f1_drop: f64,
+    /// Hours whose capture is larger than one invocation should read are fanned out; `None`: every hour is read
+    /// by the run that judges it.
+    pub fan_out: Option<FanOut>,
 }
+
+/// How a large hour is read in parts: a Step Functions Distributed Map over the parts of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FanOut {
+    /// The state machine (`FAN_OUT_STATE_MACHINE_ARN`: `infra/statemachine/monitor-hour.asl.json`).
+    pub state_machine_arn: String,
+    /// The capture one invocation reads, in bytes (`PART_BYTES`, [`DEFAULT_PART_BYTES`]): an hour with more is
+    /// read in parts of about this size.
+    pub part_bytes: u64,
+}
+
+/// Default of `PART_BYTES`: 4 GiB, about 70 s at the 60 MB/s a 1 GB function parses (under half a core), far
+/// inside Lambda's 15 minutes, with room for the label window's ground truth.
+pub const DEFAULT_PART_BYTES: u64 = 4 << 30;
 
 impl Config {
     /// Reads the configuration.
@@ -158,6 +175,38 @@ impl Hourly {
             label_window_hours,
             f1_metric: env.optional_or("F1_METRIC", "validation:weighted_f1"),
             max_f1_drop: env.fraction_or("MAX_F1_DROP", 0.05)?,
+            fan_out: FanOut::from_env(env)?,
+        }))
+    }
+}
+
+impl FanOut {
+    /// `None` without `FAN_OUT_STATE_MACHINE_ARN`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the malformed variable.
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(state_machine_arn) = env.optional("FAN_OUT_STATE_MACHINE_ARN") else {
+            return Ok(None);
+        };
+        if !state_machine_arn.starts_with("arn:") || !state_machine_arn.contains(":stateMachine:") {
+            return Err(ConfigError::invalid(
+                "FAN_OUT_STATE_MACHINE_ARN",
+                state_machine_arn,
+                "not a state machine ARN",
+            ));
+        }
+        let part_bytes: u64 = env.parse_or("PART_BYTES", DEFAULT_PART_BYTES)?;
+        if part_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "PART_BYTES",
+                part_bytes.to_string(),
+                "a positive number of bytes",
+            ));
+        }
+        Ok(Some(FanOut {
+            state_machine_arn,
+            part_bytes,
         }))
     }
 }
@@ -215,6 +264,23 @@ mod tests {
             ObjectRef::new("artifacts", "data-capture/tickets/")
         );
         assert_eq!((hourly.ground_truth, hourly.label_window_hours), (None, 24));
+        assert_eq!(hourly.fan_out, None, "no state machine, no fan-out");
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:guardrails-monitor-hour";
+        let with_machine = |part_bytes: Option<&'static str>| {
+            let mut env = base.to_vec();
+            env.push(("FAN_OUT_STATE_MACHINE_ARN", machine));
+            env.extend(part_bytes.map(|b| ("PART_BYTES", b)));
+            Config::from_env(&Env::from_pairs(env)).map(|c| c.hourly.unwrap().fan_out)
+        };
+        assert_eq!(
+            with_machine(None).unwrap(),
+            Some(FanOut {
+                state_machine_arn: machine.into(),
+                part_bytes: DEFAULT_PART_BYTES
+            })
+        );
+        let error = with_machine(Some("0")).unwrap_err().to_string();
+        assert!(error.contains("PART_BYTES"), "{error}");
         let table = [
             (
                 "GROUND_TRUTH_URI",
@@ -227,6 +293,11 @@ mod tests {
             ("MAX_F1_DROP", "5", "MAX_F1_DROP"),
             ("MIN_TEXTS", "-1", "MIN_TEXTS"),
             ("MODEL_NAME", "tickets/answers", "MODEL_NAME"),
+            (
+                "FAN_OUT_STATE_MACHINE_ARN",
+                "monitor-hour",
+                "FAN_OUT_STATE_MACHINE_ARN",
+            ),
         ];
         for (name, value, named) in table {
             let mut env = base.to_vec();

@@ -4,6 +4,7 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_s3::Client as S3;
 use aws_sdk_sagemaker::Client as SageMaker;
+use aws_sdk_sfn::Client as Sfn;
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
@@ -30,7 +31,20 @@ use guardrails_core::s3::{self, Line};
 use text_monitor::batch::{Summary, psi};
 use text_monitor::monitor::{Monitor, Settings};
 
+use crate::fanout::Task;
+use crate::hourly::FilesRead;
 use crate::window::{Gauge, drift_gauges};
+
+/// What the function is invoked with: an EventBridge event, or a task of the fan-out state machine (told apart
+/// by its `task` field, which no EventBridge event has).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Input {
+    /// A task of `infra/statemachine/monitor-hour.asl.json`.
+    Task(Task),
+    /// An event of the rules that target the function (boxed: it is ten times a task's size).
+    Event(Box<EventBridgeEvent<Value>>),
+}
 
 /// The events the function is wired to, told apart by `detail-type`.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +120,24 @@ pub enum Outcome {
         /// The report's one line.
         verdict: String,
     },
+    /// An hour too large for one invocation was planned in parts and handed to the fan-out state machine.
+    FannedOut {
+        /// The hour's start.
+        hour: DateTime<Utc>,
+        /// How many parts it is read in.
+        parts: usize,
+        /// The execution reading them.
+        execution: String,
+    },
+    /// One part of a fanned-out hour was read and its statistics stored.
+    PartRead {
+        /// The hour's start.
+        hour: DateTime<Utc>,
+        /// The part.
+        part: usize,
+        /// What was read.
+        files: FilesRead,
+    },
     /// Nothing to do, and why.
     Ignored { reason: String },
 }
@@ -131,12 +163,15 @@ pub enum MonitorError {
     /// Reading or writing the state bucket (an hour's report) failed.
     #[error(transparent)]
     State(#[from] guardrails_core::state::StateError),
+    /// A fanned-out hour cannot be read or judged as planned (no plan, a part missing, another version serving).
+    #[error("fan-out: {0}")]
+    FanOut(String),
 }
 
 impl Classify for MonitorError {
     fn class(&self) -> ErrorClass {
         match self {
-            MonitorError::Unrecognised(_) => ErrorClass::NonRetryable,
+            MonitorError::Unrecognised(_) | MonitorError::FanOut(_) => ErrorClass::NonRetryable,
             MonitorError::Aws(e) => e.class(),
             MonitorError::Baseline(e) => e.class(),
             MonitorError::Lineage(e) => e.class(),
@@ -151,6 +186,8 @@ impl Classify for MonitorError {
 pub struct InferenceMonitor {
     pub(crate) s3: S3,
     sagemaker: SageMaker,
+    /// Starts the fan-out state machine.
+    pub(crate) sfn: Sfn,
     lineage: Lineage,
     baselines: Baselines,
     /// The state bucket: the hours' reports.
@@ -166,7 +203,7 @@ type VerifiedKey = (String, String, Vec<String>, Vec<String>);
 impl Function for InferenceMonitor {
     const STAGE: &'static str = STAGE;
     type Config = Config;
-    type Event = EventBridgeEvent<Value>;
+    type Event = Input;
     type Response = Outcome;
     type Error = MonitorError;
 
@@ -190,23 +227,32 @@ impl Function for InferenceMonitor {
         Ok(InferenceMonitor::new(
             s3,
             SageMaker::new(sdk),
+            Sfn::new(sdk),
             lineage,
             config,
         ))
     }
 
-    async fn invoke(
-        &self,
-        event: EventBridgeEvent<Value>,
-        _: Invocation<'_>,
-    ) -> Result<Outcome, MonitorError> {
-        self.handle(event).await
+    async fn invoke(&self, input: Input, _: Invocation<'_>) -> Result<Outcome, MonitorError> {
+        match input {
+            Input::Event(event) => self.handle(*event).await,
+            Input::Task(task) => self.task(task).await,
+        }
     }
 
     fn describe(outcome: &Outcome) -> String {
         match outcome {
             Outcome::Ignored { reason } => format!("ignored: {reason}"),
             Outcome::Judged { hour, verdict, .. } => format!("hour {hour}: {verdict}"),
+            Outcome::FannedOut {
+                hour,
+                parts,
+                execution,
+            } => format!("hour {hour}: read in {parts} part(s) by {execution}"),
+            Outcome::PartRead { hour, part, files } => format!(
+                "hour {hour}, part {part}: {} capture file(s), {} byte(s)",
+                files.capture, files.bytes
+            ),
             Outcome::Monitored {
                 files,
                 summary,
@@ -228,13 +274,14 @@ impl Function for InferenceMonitor {
 impl InferenceMonitor {
     /// The function over its clients: S3 (output files and the state bucket alike), the model registry, and the
     /// lineage store that vouches for each version's baseline.
-    pub fn new(s3: S3, sagemaker: SageMaker, lineage: Lineage, config: Config) -> Self {
+    pub fn new(s3: S3, sagemaker: SageMaker, sfn: Sfn, lineage: Lineage, config: Config) -> Self {
         let state = StateStore::new(s3.clone(), &config.state_bucket);
         InferenceMonitor {
             baselines: Baselines::new(state.clone()),
             state,
             s3,
             sagemaker,
+            sfn,
             lineage,
             verified: Mutex::new(None),
             config,

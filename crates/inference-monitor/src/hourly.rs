@@ -16,17 +16,19 @@ use serde::{Deserialize, Serialize};
 use text_monitor::batch::psi;
 use text_monitor::capture::LineDefect;
 use text_monitor::join::Answers;
-use text_monitor::monitor::{Monitor, Report};
+use text_monitor::monitor::{Monitor, Report, Settings};
 
 use crate::config::Hourly;
-use crate::handler::{InferenceMonitor, MonitorError, Outcome, emit, judged_against, values};
+use crate::handler::{
+    InferenceMonitor, MonitorError, Outcome, Serving, emit, judged_against, values,
+};
 use crate::window::{StoredGauge, Window, gauges, hour_folder};
 
 /// The hour report's format version.
 pub const REPORT_VERSION: u32 = 1;
 
 /// What a run read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FilesRead {
     /// Capture files of the judged hour.
@@ -43,6 +45,18 @@ pub struct FilesRead {
     pub unreadable: u64,
     /// Bytes read.
     pub bytes: u64,
+}
+
+impl FilesRead {
+    /// Adds what another invocation read of the same hour.
+    pub fn add(&mut self, other: &FilesRead) {
+        self.capture += other.capture;
+        self.kept_hours += other.kept_hours;
+        self.skipped_hours += other.skipped_hours;
+        self.ground_truth += other.ground_truth;
+        self.unreadable += other.unreadable;
+        self.bytes += other.bytes;
+    }
 }
 
 /// An hour's answers as the run that judged it kept them: with the model package that served.
@@ -97,7 +111,7 @@ pub struct HourReport<'a> {
 
 /// Which part of the run a file feeds.
 #[derive(Debug, Clone, Copy)]
-enum Part {
+pub(crate) enum Part {
     Capture,
     GroundTruth,
 }
@@ -105,7 +119,8 @@ enum Part {
 impl InferenceMonitor {
     /// Judges the last complete hour before `time` (the schedule's due time, so a replay judges the same hour),
     /// once: an hour whose report exists is not judged again, its values are emitted again (the invocation that
-    /// wrote the report may have died before its metrics were flushed; a retry finishes that).
+    /// wrote the report may have died before its metrics were flushed; a retry finishes that). An hour with more
+    /// capture than one invocation should read is handed to the fan-out state machine instead.
     ///
     /// # Errors
     /// [`MonitorError`]: a listing, a read, the serving version's lineage or baseline, the report's write.
@@ -116,48 +131,90 @@ impl InferenceMonitor {
             });
         };
         let window = Window::before(time, hourly.label_window_hours);
-        let key = window.report_key(&self.config.model);
-        if let Some(judged) = self.judged(&key).await? {
-            emit(
-                &self.config.model,
-                judged
-                    .gauges
-                    .iter()
-                    .map(|g| (g.metric.as_str(), g.check.as_deref(), g.value)),
-            );
-            return Ok(Outcome::Ignored {
-                reason: format!(
-                    "hour {} already judged: {} (its values emitted again)",
-                    window.hour,
-                    self.state.at(&key).uri()
-                ),
-            });
+        if let Some(outcome) = self.already_judged(&window).await? {
+            return Ok(outcome);
         }
         let Some(serving) = self.serving().await? else {
             return Ok(Outcome::Ignored {
                 reason: "no serving version with a lineage record to judge against".into(),
             });
         };
+        let capture = self.capture_files(hourly, window.hour).await?;
+        if let Some(fan_out) = &hourly.fan_out {
+            let bytes: u64 = capture.iter().map(|(_, size)| size).sum();
+            if bytes > fan_out.part_bytes {
+                return self.fan_out(fan_out, &window, &serving, capture).await;
+            }
+        }
+        let mut settings = self.judging(hourly, &serving);
+        let empty = Profile::empty();
+        let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
+        let mut monitor = Monitor::new(profile, &settings);
+        let mut files = self
+            .read_earlier(&window, &serving.package, &mut monitor)
+            .await?;
+        self.read_files(&capture, Part::Capture, &mut monitor, &mut files)
+            .await?;
+        self.read_truth(hourly, &window, &mut monitor, &mut files)
+            .await?;
+        self.finish_hour(&window, &serving, &settings, monitor, files)
+            .await
+    }
+
+    /// The settings `serving` is judged with: its minimum F1 is its record's validation F1 less the allowed drop.
+    pub(crate) fn judging(&self, hourly: &Hourly, serving: &Serving) -> Settings {
         let mut settings = self.config.settings.clone();
         settings.min_f1 = serving
             .metrics
             .get(&hourly.f1_metric)
             .map(|f1| (f1 - hourly.max_f1_drop).max(0.0));
-        let empty = Profile::empty();
-        let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
-        let mut monitor = Monitor::new(profile, &settings);
-        let files = self
-            .read_window(hourly, &window, &serving.package, &mut monitor)
-            .await?;
+        settings
+    }
+
+    /// The outcome of a run for an hour already judged, its values emitted again; `None` when it was not.
+    pub(crate) async fn already_judged(
+        &self,
+        window: &Window,
+    ) -> Result<Option<Outcome>, MonitorError> {
+        let key = window.report_key(&self.config.model);
+        let Some(judged) = self.judged(&key).await? else {
+            return Ok(None);
+        };
+        emit(
+            &self.config.model,
+            judged
+                .gauges
+                .iter()
+                .map(|g| (g.metric.as_str(), g.check.as_deref(), g.value)),
+        );
+        Ok(Some(Outcome::Ignored {
+            reason: format!(
+                "hour {} already judged: {} (its values emitted again)",
+                window.hour,
+                self.state.at(&key).uri()
+            ),
+        }))
+    }
+
+    /// The report of the hour read into `monitor`: the hour's answers kept, then the report whose presence says
+    /// the hour is done, then its values (they leave with the invocation's metrics, after the handler returns; a
+    /// retry finds the report and emits them).
+    pub(crate) async fn finish_hour(
+        &self,
+        window: &Window,
+        serving: &Serving,
+        settings: &Settings,
+        mut monitor: Monitor<'_>,
+        files: FilesRead,
+    ) -> Result<Outcome, MonitorError> {
         let answers = monitor.take_answers();
         let report = monitor.finish();
         let label_psi = serving
             .baseline
             .as_ref()
             .and_then(|b| psi(&b.profile.labels, &report.predictions.label_counts));
-        // The hour's answers, then the report whose presence says the hour is done, then its values (they leave
-        // with the invocation's metrics, after the handler returns; a retry finds the report and emits them).
         let model = self.config.model.clone();
+        let key = window.report_key(&model);
         let gauges = gauges(&report, label_psi, self.config.settings.limits.min_texts);
         let kept = KeptAnswers {
             serving: serving.package.clone(),
@@ -208,11 +265,10 @@ impl InferenceMonitor {
         }
     }
 
-    /// Reads the window into `monitor`: the earlier hours' kept answers of the version serving now, the judged
-    /// hour's capture, then the ground truth (the engine joins labels to the answers already read).
-    async fn read_window(
+    /// Reads the earlier hours' kept answers of the version serving now into `monitor`, before the judged hour's
+    /// capture (the engine joins labels to the answers already read).
+    pub(crate) async fn read_earlier(
         &self,
-        hourly: &Hourly,
         window: &Window,
         serving: &str,
         monitor: &mut Monitor<'_>,
@@ -227,17 +283,26 @@ impl InferenceMonitor {
                 _ => files.skipped_hours += 1,
             }
         }
-        for variant in self.variants(&hourly.capture).await? {
-            self.read_hour(&variant, window.hour, Part::Capture, monitor, &mut files)
+        Ok(files)
+    }
+
+    /// Reads the label window's ground truth into `monitor`, after the capture.
+    pub(crate) async fn read_truth(
+        &self,
+        hourly: &Hourly,
+        window: &Window,
+        monitor: &mut Monitor<'_>,
+        files: &mut FilesRead,
+    ) -> Result<(), MonitorError> {
+        let Some(truth) = &hourly.ground_truth else {
+            return Ok(());
+        };
+        for hour in window.truth_hours() {
+            let listed = s3::list(&self.s3, &hour_prefix(truth, hour)).await?;
+            self.read_files(&listed, Part::GroundTruth, monitor, files)
                 .await?;
         }
-        if let Some(truth) = &hourly.ground_truth {
-            for hour in window.truth_hours() {
-                self.read_hour(truth, hour, Part::GroundTruth, monitor, &mut files)
-                    .await?;
-            }
-        }
-        Ok(files)
+        Ok(())
     }
 
     /// The answers the run that judged `hour` kept; `None` when it kept none (the hour was never judged) or they
@@ -272,23 +337,30 @@ impl InferenceMonitor {
         Ok(variants)
     }
 
-    /// Every file of one hour under `prefix`, line by line into `monitor`.
-    async fn read_hour(
+    /// The capture files of `hour`, with their sizes, in every variant's folder.
+    pub(crate) async fn capture_files(
         &self,
-        prefix: &ObjectRef,
+        hourly: &Hourly,
         hour: DateTime<Utc>,
+    ) -> Result<Vec<(ObjectRef, u64)>, MonitorError> {
+        let mut files = Vec::new();
+        for variant in self.variants(&hourly.capture).await? {
+            files.extend(s3::list(&self.s3, &hour_prefix(&variant, hour)).await?);
+        }
+        Ok(files)
+    }
+
+    /// `files`, each line by line into `monitor`.
+    pub(crate) async fn read_files(
+        &self,
+        listed: &[(ObjectRef, u64)],
         part: Part,
         monitor: &mut Monitor<'_>,
         files: &mut FilesRead,
     ) -> Result<(), MonitorError> {
-        let folder = folder(prefix);
-        let hour_prefix = ObjectRef::new(
-            &folder.bucket,
-            format!("{}{}", folder.key, hour_folder(hour)),
-        );
-        for (object, size) in s3::list(&self.s3, &hour_prefix).await? {
+        for (object, size) in listed {
             let read =
-                s3::for_each_line(&self.s3, &object, s3::MAX_LINE, |line| match (part, line) {
+                s3::for_each_line(&self.s3, object, s3::MAX_LINE, |line| match (part, line) {
                     (Part::Capture, Line::Text(l)) => monitor.capture_line(l),
                     (Part::Capture, Line::TooLong) => monitor.capture_defect(LineDefect::TooLong),
                     (Part::GroundTruth, Line::Text(l)) => monitor.truth_line(l),
@@ -313,6 +385,15 @@ impl InferenceMonitor {
         }
         Ok(())
     }
+}
+
+/// The folder of `hour` under `prefix`.
+fn hour_prefix(prefix: &ObjectRef, hour: DateTime<Utc>) -> ObjectRef {
+    let folder = folder(prefix);
+    ObjectRef::new(
+        &folder.bucket,
+        format!("{}{}", folder.key, hour_folder(hour)),
+    )
 }
 
 /// `prefix` as a folder: its key ending with `/` (unless it is the whole bucket).

@@ -5,6 +5,9 @@
 //!   prediction quality), and the label window's capture is joined with the ground truth that arrived (model
 //!   quality with confidence intervals, per-segment recall disparity). One report per hour in the state bucket;
 //!   the gauges the drift alarms watch, none below the minimum sample.
+//! - **A large hour, in parts** ([`fanout`]): an hour with more capture than `PART_BYTES` is planned in parts and
+//!   handed to a Step Functions Distributed Map, whose items invoke the function to read one part each; its last
+//!   state merges them and judges the hour as the hourly run would have.
 //! - **Per batch** ([`handler`]): each batch transform output's confidence, low-confidence share, the share of
 //!   the catch-all label ("Otros") and the population stability index of the label mix against the training
 //!   data's.
@@ -13,9 +16,11 @@
 //! lineage; [`window`] and the `text-monitor` crate decide, free of AWS types.
 
 pub mod config;
+pub mod fanout;
 pub mod handler;
 pub mod hourly;
 pub mod window;
 
 pub use config::{Config, Hourly, STAGE};
-pub use handler::{InferenceMonitor, MonitorError, Outcome};
+pub use fanout::Task;
+pub use handler::{InferenceMonitor, Input, MonitorError, Outcome};

@@ -33,6 +33,20 @@ impl Window {
         }
     }
 
+    /// The hour starting at `hour` (a fanned-out hour's, named by its plan), and the `label_hours` ending with it.
+    pub fn at(hour: DateTime<Utc>, label_hours: u32) -> Window {
+        Window {
+            hour: hour.duration_trunc(TimeDelta::hours(1)).unwrap_or(hour),
+            label_hours: label_hours.clamp(1, MAX_LABEL_WINDOW_HOURS),
+        }
+    }
+
+    /// The name of the execution that reads this hour in parts: one per hour and state machine, so a repeated
+    /// delivery of the schedule's event finds the execution it started rather than a second one.
+    pub fn execution_name(&self) -> String {
+        self.hour.format("hour-%Y%m%dT%H").to_string()
+    }
+
     /// The hours before the judged one whose capture is read only to be joined with ground truth, oldest first.
     pub fn earlier_hours(&self) -> Vec<DateTime<Utc>> {
         (1..self.label_hours)
@@ -53,6 +67,33 @@ impl Window {
     pub fn report_key(&self, model: &str) -> String {
         guardrails_core::monitor_report::report_key(model, self.hour)
     }
+}
+
+/// The most parts an hour is read in: the execution's input lists them and must stay under Step Functions'
+/// 256 KiB (a part's item is under 100 bytes).
+pub const MAX_PARTS: usize = 1000;
+
+/// An hour's capture files (key and size) in parts.
+pub type Parts = Vec<Vec<(String, u64)>>;
+
+/// An hour's capture files (key and size, in listing order) in parts of at most `part_bytes` each, a file larger
+/// than that alone in its part; `None` when that takes more than [`MAX_PARTS`].
+pub fn plan_parts(files: &[(String, u64)], part_bytes: u64) -> Option<Parts> {
+    let mut parts: Parts = Vec::new();
+    let mut bytes = 0_u64;
+    for (key, size) in files {
+        match parts.last_mut() {
+            Some(part) if bytes.saturating_add(*size) <= part_bytes => {
+                part.push((key.clone(), *size));
+                bytes += size;
+            }
+            _ => {
+                parts.push(vec![(key.clone(), *size)]);
+                bytes = *size;
+            }
+        }
+    }
+    (parts.len() <= MAX_PARTS).then_some(parts)
 }
 
 /// The hourly folder SageMaker data capture and Model Monitor's ground truth use: `yyyy/mm/dd/hh/`.
@@ -170,6 +211,57 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_hour_is_planned_in_parts_of_at_most_the_part_size() {
+        let files = |sizes: &[u64]| -> Vec<(String, u64)> {
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("f{i}"), *s))
+                .collect()
+        };
+        let sizes = |parts: Parts| -> Vec<Vec<u64>> {
+            parts
+                .into_iter()
+                .map(|p| p.into_iter().map(|(_, s)| s).collect())
+                .collect()
+        };
+        type Row<'a> = (&'a [u64], u64, Vec<Vec<u64>>);
+        let table: [Row; 6] = [
+            (&[], 10, vec![]),
+            (&[3, 3, 3], 10, vec![vec![3, 3, 3]]),
+            (&[4, 4, 4], 10, vec![vec![4, 4], vec![4]]),
+            (&[5, 5, 5, 5], 10, vec![vec![5, 5], vec![5, 5]]),
+            // A file larger than a part is read alone.
+            (&[2, 25, 2], 10, vec![vec![2], vec![25], vec![2]]),
+            (&[0, 0, 10, 0], 10, vec![vec![0, 0, 10, 0]]),
+        ];
+        for (input, part_bytes, expected) in table {
+            let planned = plan_parts(&files(input), part_bytes).unwrap();
+            assert_eq!(
+                sizes(planned.clone()),
+                expected,
+                "{input:?} in {part_bytes}"
+            );
+            let keys: Vec<String> = planned.into_iter().flatten().map(|(k, _)| k).collect();
+            let listed: Vec<String> = files(input).into_iter().map(|(k, _)| k).collect();
+            assert_eq!(keys, listed, "every file once, in listing order");
+        }
+        assert_eq!(
+            plan_parts(&files(&[1; MAX_PARTS]), 1).map(|p| p.len()),
+            Some(MAX_PARTS)
+        );
+        assert_eq!(plan_parts(&files(&[1; MAX_PARTS + 1]), 1), None);
+    }
+
+    #[test]
+    fn a_fanned_out_hour_has_one_execution_name() {
+        let window = Window::at(at("2026-12-02T11:00:00Z"), 24);
+        assert_eq!(window, Window::before(at("2026-12-02T12:15:00Z"), 24));
+        assert_eq!(window.execution_name(), "hour-20261202T11");
+        assert_eq!(Window::at(at("2026-12-02T11:59:59Z"), 24), window);
     }
 
     #[test]

@@ -12,11 +12,14 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
 use common::{event, group, monitor_with, register, trained_on};
 use dataset_check::profile::Profiler;
-use guardrails_core::{aws, telemetry};
-use inference_monitor::{InferenceMonitor, Outcome, STAGE};
+use guardrails_core::{Classify, ErrorClass, aws, telemetry};
+use inference_monitor::{InferenceMonitor, Input, Outcome, STAGE, Task};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use testkit::{KmsBucket, emf_documents, emulator, fixture, fixture_text, unique_name};
+use testkit::{
+    KmsBucket, TaskError, TaskRunner, emf_documents, emulator, emulator_definition, fixture,
+    fixture_text, unique_name,
+};
 use text_monitor::samples;
 
 const LABELS: [&str; 4] = ["facturacion", "soporte", "ventas", "Otros"];
@@ -559,4 +562,258 @@ async fn each_hour_is_judged_once_against_the_serving_baseline_and_nothing_below
         let stored = report_of(&s3, &bucket, model, "09").await;
         assert_eq!(stored["report"]["drift"]["texts"], texts as u64, "{model}");
     }
+}
+
+/// The fan-out state machine as the template deploys it, on the emulator, its tasks answered by `monitor`.
+const MONITOR_HOUR: &str = include_str!("../../../infra/statemachine/monitor-hour.asl.json");
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:inference-monitor";
+
+/// `a` and `b` equal, numbers up to the rounding of sums taken in another order (a part's sums are added to the
+/// others', not its values one by one).
+fn assert_same(a: &Value, b: &Value, path: &str) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{path}"
+            );
+            for (k, v) in x {
+                assert_same(v, &y[k], &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}");
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                assert_same(v, w, &format!("{path}[{i}]"));
+            }
+        }
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                "{path}: {x} and {y}"
+            );
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+/// `payload` handled by `monitor` as the Lambda runtime would hand it over.
+async fn invoke(monitor: &InferenceMonitor, payload: Value) -> Result<Value, TaskError> {
+    let handled = match serde_json::from_value::<Input>(payload) {
+        Ok(Input::Task(task)) => monitor.task(task).await,
+        Ok(Input::Event(event)) => monitor.handle(*event).await,
+        Err(e) => panic!("a payload the function cannot take: {e}"),
+    };
+    handled
+        .map(|outcome| serde_json::to_value(outcome).unwrap())
+        .map_err(|e| TaskError {
+            error_type: e.class().error_type().into(),
+            message: e.to_string(),
+        })
+}
+
+#[tokio::test]
+async fn a_large_hour_read_in_parts_by_the_state_machine_is_judged_as_if_read_whole() {
+    let sdk = emulator().sdk_config().await;
+    let bucket = KmsBucket::create(&sdk, "monitor").await.name.clone();
+    let s3 = aws::s3_client(&sdk);
+    let key = testkit::signing_key(&sdk).await;
+    let group = group(&sdk).await;
+    let metadata = trained_on(&sdk, &bucket, &key, "train-1", baseline_profile()).await;
+    register(
+        &sdk,
+        &group,
+        ModelApprovalStatus::Approved,
+        "train-1",
+        &metadata,
+    )
+    .await;
+
+    let runner = TaskRunner::create(&sdk).await;
+    let mut definition = emulator_definition(
+        MONITOR_HOUR,
+        &[("InferenceMonitorFunctionArn", FUNCTION_ARN)],
+    );
+    assert_eq!(
+        runner.rewrite(&mut definition, &[FUNCTION_ARN]),
+        2,
+        "ReadPart and Judge"
+    );
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let machine = sfn
+        .create_state_machine()
+        .name(unique_name("monitor-hour"))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/monitor-hour")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+
+    // Hour 08: 300 requests (about 120 kB), read whole by both. Hour 09: 1,200 requests in four files of
+    // the main variant and the real-shaped sample in a second one; with parts of 150 kB, four parts. Their labels
+    // arrive in hour 09. The model is right on three in five: a model-quality violation.
+    let a = unique_name("tickets-f");
+    let (earlier, mut labels) = traffic(0..300, &a);
+    let day = "2026/12/02";
+    put(
+        &s3,
+        &bucket,
+        &format!("data-capture/{a}/AllTraffic/{day}/08/0001.jsonl"),
+        earlier,
+    )
+    .await;
+    for file in 0..4 {
+        let (captured, labelled) = traffic(300 + file * 300..600 + file * 300, &a);
+        let key = format!("data-capture/{a}/AllTraffic/{day}/09/{file:04}.jsonl");
+        put(&s3, &bucket, &key, captured).await;
+        labels += &labelled;
+    }
+    let sample = format!("data-capture/{a}/Shadow/{day}/09/0001.jsonl");
+    put(&s3, &bucket, &sample, fixture_text("data-capture.jsonl")).await;
+    labels += &fixture_text("ground-truth.jsonl");
+    put(
+        &s3,
+        &bucket,
+        &format!("ground-truth/{a}/{day}/09/labels.jsonl"),
+        labels,
+    )
+    .await;
+
+    let capture = format!("s3://{bucket}/data-capture/{a}/");
+    let truth = format!("s3://{bucket}/ground-truth/{a}/");
+    let (whole_model, parts_model) = (format!("{a}-whole"), format!("{a}-parts"));
+    let common = [
+        ("CAPTURE_URI", capture.as_str()),
+        ("GROUND_TRUTH_URI", truth.as_str()),
+        ("LABEL_WINDOW_HOURS", "3"),
+    ];
+    let whole = monitor_with(&sdk, &bucket, &group, &key, Some(&whole_model), &common);
+    let mut fanned = common.to_vec();
+    fanned.extend([
+        ("FAN_OUT_STATE_MACHINE_ARN", machine.as_str()),
+        ("PART_BYTES", "150000"),
+    ]);
+    let parts = monitor_with(&sdk, &bucket, &group, &key, Some(&parts_model), &fanned);
+
+    for monitor in [&whole, &parts] {
+        let outcome = monitor
+            .handle(schedule("2026-12-02T09:15:00Z"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, Outcome::Judged { .. }),
+            "hour 08 is small: {outcome:?}"
+        );
+    }
+    let outcome = parts
+        .handle(schedule("2026-12-02T10:15:00Z"))
+        .await
+        .unwrap();
+    let Outcome::FannedOut {
+        parts: count,
+        execution,
+        ..
+    } = outcome
+    else {
+        panic!("hour 09 is large: {outcome:?}");
+    };
+    assert_eq!(
+        count, 4,
+        "three files alone, the fourth with the small sample"
+    );
+    // A repeated delivery finds the plan and the execution it started.
+    let again = parts
+        .handle(schedule("2026-12-02T10:15:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, Outcome::FannedOut { execution: e, parts: 4, .. } if *e == execution),
+        "{again:?}"
+    );
+    let executions = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(executions.executions().len(), 1);
+
+    let ended = runner
+        .run(&execution, std::time::Duration::from_secs(120), |payload| {
+            invoke(&parts, payload)
+        })
+        .await;
+    assert_eq!(
+        ended.status,
+        aws_sdk_sfn::types::ExecutionStatus::Succeeded,
+        "{ended:?}"
+    );
+    let mut read: Vec<u64> = ended.payloads[..4]
+        .iter()
+        .map(|p| p["part"].as_u64().unwrap())
+        .collect();
+    read.sort_unstable();
+    assert_eq!(
+        (read, &ended.payloads[4]["task"]),
+        (vec![0, 1, 2, 3], &json!("judge"))
+    );
+    let judged = &ended.output.as_ref().unwrap()["judged"];
+    assert_eq!(judged["outcome"], "judged", "{judged}");
+    assert_eq!(judged["violations"], json!(["model-quality"]), "{judged}");
+
+    whole
+        .handle(schedule("2026-12-02T10:15:00Z"))
+        .await
+        .unwrap();
+    let (by_parts, read_whole) = (
+        report_of(&s3, &bucket, &parts_model, "09").await,
+        report_of(&s3, &bucket, &whole_model, "09").await,
+    );
+    for field in [
+        "report",
+        "violations",
+        "gauges",
+        "files",
+        "verdict",
+        "minF1",
+        "labelPsi",
+    ] {
+        assert_same(&by_parts[field], &read_whole[field], field);
+    }
+    assert_eq!(by_parts["files"]["capture"], 5);
+    assert_eq!(
+        by_parts["files"]["keptHours"], 1,
+        "hour 08's answers, kept when it was judged"
+    );
+    assert_eq!(by_parts["report"]["capture"]["read"], 1204);
+
+    // Judged once: the schedule's redelivery and the judge's retry find the report.
+    let late = parts
+        .handle(schedule("2026-12-02T10:40:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&late, Outcome::Ignored { reason } if reason.contains("already judged")),
+        "{late:?}"
+    );
+    let hour = "2026-12-02T09:00:00Z".parse().unwrap();
+    let retried = parts.task(Task::Judge { hour }).await.unwrap();
+    assert!(
+        matches!(&retried, Outcome::Ignored { reason } if reason.contains("already judged")),
+        "{retried:?}"
+    );
+    // A task for an hour that was never planned fails for good, naming what is missing.
+    let error = parts
+        .task(Task::ReadPart {
+            hour: "2026-12-02T13:00:00Z".parse().unwrap(),
+            part: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable);
+    assert!(error.to_string().contains("no plan"), "{error}");
 }

@@ -126,6 +126,7 @@ pub fn monitor_with(
     InferenceMonitor::new(
         aws::s3_client(sdk),
         aws_sdk_sagemaker::Client::new(sdk),
+        aws_sdk_sfn::Client::new(sdk),
         Lineage::from_sdk(sdk, state, key, &config.lineage_prefix),
         config,
     )
