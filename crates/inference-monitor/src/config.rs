@@ -71,7 +71,7 @@ pub struct FanOut {
     pub part_bytes: u64,
 }
 
-/// Default of `PART_BYTES`: 4 GiB, about 70 s at the 60 MB/s a 1 GB function parses (under half a core), far
+/// Default of `PART_BYTES`: 4 GiB, about 70 s at the 60 MB/s a 1 GB function parses (about 0.6 of a vCPU), far
 /// inside Lambda's 15 minutes, with room for the label window's ground truth.
 pub const DEFAULT_PART_BYTES: u64 = 4 << 30;
 

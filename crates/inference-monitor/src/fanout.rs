@@ -6,6 +6,7 @@
 //! ground truth and judge the hour as the hourly run does. Every step can be retried: the plan and each part are
 //! created once, the execution is named after the hour, and the judge finds a report already written.
 
+use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use dataset_check::profile::Profile;
 use guardrails_core::monitor_report::{part_key, plan_key};
@@ -105,8 +106,17 @@ impl InferenceMonitor {
         let count = if self.state.create(&key, &plan).await?.is_some() {
             plan.parts.len()
         } else {
-            // Planned by an earlier delivery: its parts, whatever was listed since, are the ones started.
-            self.plan(window.hour).await?.parts.len()
+            // Planned by an earlier delivery: its parts, whatever was listed since, are the ones started. A
+            // concurrent delivery still writing it: retried.
+            match self.state.read::<Plan>(&key).await? {
+                Some(stored) => stored.value.parts.len(),
+                None => {
+                    return Err(MonitorError::Contended(format!(
+                        "hour {}: another delivery is writing the plan",
+                        window.hour
+                    )));
+                }
+            }
         };
         let input = ExecutionInput {
             hour: window.hour,
@@ -155,17 +165,46 @@ impl InferenceMonitor {
                     .is_some_and(|e| e.is_execution_already_exists()) =>
             {
                 // Execution ARNs are the machine's with `execution` for `stateMachine`, and the name.
-                Ok(format!(
+                let arn = format!(
                     "{}:{name}",
                     machine.replacen(":stateMachine:", ":execution:", 1)
-                ))
+                );
+                self.started_before(&arn).await?;
+                Ok(arn)
             }
             Err(e) => Err(AwsError::from_sdk("StartExecution", machine, e).into()),
         }
     }
 
+    /// The execution `arn` an earlier delivery started: fine while it runs or once it succeeded; one that
+    /// failed, timed out or was stopped left the hour unjudged, which this delivery says rather than hides.
+    async fn started_before(&self, arn: &str) -> Result<(), MonitorError> {
+        let described = self
+            .sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeExecution", arn, e))?;
+        match described.status() {
+            ExecutionStatus::Running | ExecutionStatus::Succeeded => Ok(()),
+            status => Err(MonitorError::FanOut(format!(
+                "{arn} ended {}: the hour is not judged (runbook: monitor-hour-failures)",
+                status.as_str()
+            ))),
+        }
+    }
+
     /// Reads part `part` of `hour`'s plan and stores its statistics.
     async fn read_part(&self, hour: DateTime<Utc>, part: usize) -> Result<Outcome, MonitorError> {
+        // Read already (a retry whose first attempt wrote the part): not read again.
+        if let Some(read) = self.part_read(hour, part).await? {
+            return Ok(Outcome::PartRead {
+                hour,
+                part,
+                files: read.files,
+            });
+        }
         let (hourly, plan, serving) = self.planned(hour).await?;
         let key = part_key(&self.config.model, hour, part);
         let listed: Vec<(ObjectRef, u64)> = plan
@@ -199,11 +238,14 @@ impl InferenceMonitor {
 
     /// Merges `hour`'s parts, joins the label window's ground truth and judges the hour.
     async fn judge(&self, hour: DateTime<Utc>) -> Result<Outcome, MonitorError> {
-        let (hourly, plan, serving) = self.planned(hour).await?;
+        // The report first: a judge retried after it wrote the report (or re-run after a release) has nothing to
+        // do, whatever serves now.
+        let hourly = self.hourly_settings()?;
         let window = Window::at(hour, hourly.label_window_hours);
         if let Some(outcome) = self.already_judged(&window).await? {
             return Ok(outcome);
         }
+        let (hourly, plan, serving) = self.planned(hour).await?;
         let mut settings = self.judging(hourly, &serving);
         let empty = Profile::empty();
         let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
@@ -212,7 +254,20 @@ impl InferenceMonitor {
             .read_earlier(&window, &serving.package, &mut monitor)
             .await?;
         for part in 0..plan.parts.len() {
-            let read = self.part_read(hour, part).await?;
+            let read = self.part_read(hour, part).await?.ok_or_else(|| {
+                MonitorError::FanOut(format!(
+                    "hour {hour}: part {part} was not read ({} is missing)",
+                    self.state
+                        .at(&part_key(&self.config.model, hour, part))
+                        .uri()
+                ))
+            })?;
+            if read.serving != plan.serving {
+                return Err(MonitorError::FanOut(format!(
+                    "hour {hour}: part {part} was read against {}, the plan is for {}",
+                    read.serving, plan.serving
+                )));
+            }
             monitor.add_part(&read.part).map_err(|e| {
                 MonitorError::FanOut(format!("hour {hour}: part {part} does not merge: {e}"))
             })?;
@@ -261,18 +316,25 @@ impl InferenceMonitor {
             })
     }
 
-    /// Part `part` of `hour` as read.
-    async fn part_read(&self, hour: DateTime<Utc>, part: usize) -> Result<PartRead, MonitorError> {
+    /// Part `part` of `hour` as read, if it was.
+    async fn part_read(
+        &self,
+        hour: DateTime<Utc>,
+        part: usize,
+    ) -> Result<Option<PartRead>, MonitorError> {
         let key = part_key(&self.config.model, hour, part);
-        self.state
+        Ok(self
+            .state
             .read::<PartRead>(&key)
             .await?
-            .map(|stored| stored.value)
-            .ok_or_else(|| {
-                MonitorError::FanOut(format!(
-                    "hour {hour}: part {part} was not read ({} is missing)",
-                    self.state.at(&key).uri()
-                ))
-            })
+            .map(|stored| stored.value))
+    }
+
+    /// The hourly run's settings; a task without them cannot run.
+    fn hourly_settings(&self) -> Result<&Hourly, MonitorError> {
+        self.config
+            .hourly
+            .as_ref()
+            .ok_or_else(|| MonitorError::FanOut("no CAPTURE_URI: the hourly run is off".into()))
     }
 }

@@ -166,12 +166,16 @@ pub enum MonitorError {
     /// A fanned-out hour cannot be read or judged as planned (no plan, a part missing, another version serving).
     #[error("fan-out: {0}")]
     FanOut(String),
+    /// Another invocation is doing the same step right now: retried.
+    #[error("contended: {0}")]
+    Contended(String),
 }
 
 impl Classify for MonitorError {
     fn class(&self) -> ErrorClass {
         match self {
             MonitorError::Unrecognised(_) | MonitorError::FanOut(_) => ErrorClass::NonRetryable,
+            MonitorError::Contended(_) => ErrorClass::Retryable,
             MonitorError::Aws(e) => e.class(),
             MonitorError::Baseline(e) => e.class(),
             MonitorError::Lineage(e) => e.class(),

@@ -816,4 +816,50 @@ async fn a_large_hour_read_in_parts_by_the_state_machine_is_judged_as_if_read_wh
         .unwrap_err();
     assert_eq!(error.class(), ErrorClass::NonRetryable);
     assert!(error.to_string().contains("no plan"), "{error}");
+
+    // Hour 10 is planned while version 1 serves; version 2 is released before its parts are read: they are not
+    // judged against another version's baseline, the execution fails (the alarm's signal), and a redelivered
+    // schedule event says the hour was not judged instead of reporting it handed over.
+    for file in 0..2 {
+        let key = format!("data-capture/{a}/AllTraffic/{day}/10/{file:04}.jsonl");
+        put(
+            &s3,
+            &bucket,
+            &key,
+            traffic(2000 + file * 300..2300 + file * 300, &a).0,
+        )
+        .await;
+    }
+    let outcome = parts
+        .handle(schedule("2026-12-02T11:15:00Z"))
+        .await
+        .unwrap();
+    let Outcome::FannedOut { execution, .. } = outcome else {
+        panic!("hour 10 is large: {outcome:?}");
+    };
+    let metadata = trained_on(&sdk, &bucket, &key, "train-2", baseline_profile()).await;
+    register(
+        &sdk,
+        &group,
+        ModelApprovalStatus::Approved,
+        "train-2",
+        &metadata,
+    )
+    .await;
+    let ended = runner
+        .run(&execution, std::time::Duration::from_secs(120), |payload| {
+            invoke(&parts, payload)
+        })
+        .await;
+    assert_eq!(
+        ended.status,
+        aws_sdk_sfn::types::ExecutionStatus::Failed,
+        "{ended:?}"
+    );
+    let error = parts
+        .handle(schedule("2026-12-02T11:20:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::NonRetryable);
+    assert!(error.to_string().contains("ended FAILED"), "{error}");
 }
