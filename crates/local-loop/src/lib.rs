@@ -6,7 +6,9 @@
 //! a changed pattern, name or environment variable changes the local loop with it. [`story::tell`] is
 //! `make demo`; the `guardrails-local` binary is `make demo` and `make up`.
 
+pub mod alarms;
 pub mod describe;
+pub mod emitted;
 pub mod functions;
 pub mod iam;
 pub mod registry;
