@@ -222,6 +222,45 @@ async fn an_upload_pattern_that_no_longer_matches_stops_the_story() {
     );
 }
 
+/// The story on a copy of the template with `from` replaced by `to` stops at the quarantine chapter's alarm,
+/// naming it, after the quarantine itself happened.
+async fn stops_at_the_quarantine_alarm(from: &str, to: &str, project: &str) {
+    let template = broken_template(from, to);
+    let (local, told) = tell(&template, project, Duration::from_secs(6)).await;
+    let failure = told.expect_err("the story passed with a blinded alarm");
+    assert!(
+        failure.step.contains("…-quarantine-rate goes to ALARM"),
+        "{failure}\n{}",
+        timeline(&local)
+    );
+    assert!(sent(&local, "Object Created"), "{}", timeline(&local));
+    assert!(
+        timeline(&local).contains("Dataset quarantined"),
+        "{}",
+        timeline(&local)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_on_a_metric_no_handler_emits_stops_the_story_at_that_alarm() {
+    stops_at_the_quarantine_alarm(
+        "MetricName: FilesQuarantined\n",
+        "MetricName: FilesQuarantine\n",
+        "e2e-metric",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_threshold_out_of_reach_stops_the_story_at_that_alarm() {
+    stops_at_the_quarantine_alarm(
+        "Threshold: !Ref QuarantineRatePercent",
+        "Threshold: 100",
+        "e2e-threshold",
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
     let template = broken_template(

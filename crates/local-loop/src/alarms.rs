@@ -582,6 +582,73 @@ impl Parser {
     }
 }
 
+impl AlarmSpec {
+    /// The `configuration.metrics` of its state-change events, as CloudWatch writes them (drift-handler reads
+    /// the metric to classify the alarm).
+    pub fn event_metrics(&self) -> Json {
+        let stat_json = |id: &str, metric: &MetricId, stat: Stat| {
+            let stat = match stat {
+                Stat::Sum => "Sum".to_owned(),
+                Stat::Average => "Average".to_owned(),
+                Stat::Maximum => "Maximum".to_owned(),
+                Stat::Minimum => "Minimum".to_owned(),
+                Stat::SampleCount => "SampleCount".to_owned(),
+                Stat::Percentile(q) => format!("p{q}"),
+            };
+            serde_json::json!({"id": id, "metricStat": {"metric": {"namespace": metric.namespace,
+                "name": metric.name, "dimensions": metric.dimensions}, "period": self.period_seconds,
+                "stat": stat}, "returnData": false})
+        };
+        match &self.source {
+            Source::Metric { metric, stat } => {
+                let mut m = stat_json("m1", metric, *stat);
+                m["returnData"] = Json::Bool(true);
+                serde_json::json!([m])
+            }
+            Source::Math {
+                queries,
+                expression,
+            } => {
+                let mut all: Vec<Json> = queries
+                    .iter()
+                    .map(|(id, (metric, stat))| stat_json(id, metric, *stat))
+                    .collect();
+                all.push(
+                    serde_json::json!({"id": "e1", "expression": expression.to_string(),
+                    "returnData": true}),
+                );
+                Json::Array(all)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Number(n) => write!(f, "{n}"),
+            Expr::Metric(id) => write!(f, "{id}"),
+            Expr::Negate(e) => write!(f, "-({e})"),
+            Expr::If(c, a, b) => write!(f, "IF({c}, {a}, {b})"),
+            Expr::Binary(a, op, b) => {
+                let op = match op {
+                    Op::Add => "+",
+                    Op::Sub => "-",
+                    Op::Mul => "*",
+                    Op::Div => "/",
+                    Op::Gt => ">",
+                    Op::Ge => ">=",
+                    Op::Lt => "<",
+                    Op::Le => "<=",
+                    Op::Eq => "==",
+                    Op::Ne => "!=",
+                };
+                write!(f, "({a} {op} {b})")
+            }
+        }
+    }
+}
+
 /// A state change, as CloudWatch reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {

@@ -50,7 +50,8 @@ impl Sink {
             .unwrap_or_default()
     }
 
-    fn push(&self, loop_id: u64, point: Datapoint) {
+    /// Adds a datapoint of `loop_id` (what a service, not a handler, reports).
+    pub fn push(&self, loop_id: u64, point: Datapoint) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -61,6 +61,30 @@ pub enum StartError {
     /// The emulator did not start (the message says how to fix it).
     #[error("{0}")]
     Emulator(String),
+    /// An alarm of the template the loop cannot judge.
+    #[error(transparent)]
+    Alarm(#[from] alarms::AlarmError),
+    /// The handlers' metrics cannot be captured.
+    #[error("{0}")]
+    Metrics(String),
+}
+
+/// The template's alarms, resolved against what was provisioned.
+fn alarms_of(
+    template: &Template,
+    stack: &stack::Stack,
+) -> Result<Vec<alarms::AlarmSpec>, StartError> {
+    let mut specs = Vec::new();
+    for r in template.resources()? {
+        if r.kind == "AWS::CloudWatch::Alarm" {
+            let properties = template.resolve(&r.properties, stack)?;
+            specs.push(alarms::AlarmSpec::from_properties(
+                &r.logical_id,
+                &properties,
+            )?);
+        }
+    }
+    Ok(specs)
 }
 
 /// What an action of the local loop (a command, a story step, a role to act as) could not do, with what it
@@ -167,7 +191,11 @@ impl Local {
                 acting_as.insert(id.clone(), sdk);
             }
         }
-        let runtime = Arc::new(Runtime::new(stack, &sdk, &acting_as, timeline)?);
+        let alarms = alarms_of(&template, &stack)?;
+        let sink = emitted::sink().map_err(StartError::Metrics)?;
+        let runtime = Arc::new(Runtime::new(
+            stack, &sdk, &acting_as, timeline, alarms, sink,
+        )?);
         let group = template
             .parameter("ModelPackageGroupName")
             .unwrap_or_default();
@@ -260,7 +288,8 @@ fn provisioned(stack: &stack::Stack) -> String {
     let not_emulated: usize = stack.not_emulated.values().sum();
     format!(
         "provisioned {} buckets, {} queues, {} topic(s), {} bus(es), {} parameter(s), {} state machine(s), \
-         {} rules ({} scheduled), {} functions in-process; {not_emulated} resources not emulated ({})",
+         {} rules ({} scheduled), {} functions in-process, {} alarms judged on their metrics (a period is {} s); \
+         {not_emulated} resources not emulated ({})",
         stack.buckets.len(),
         stack.queues.len(),
         stack.topics.len(),
@@ -270,6 +299,8 @@ fn provisioned(stack: &stack::Stack) -> String {
         stack.rules.len(),
         stack.schedules.len(),
         stack.functions.len(),
+        stack.alarms,
+        runtime::ALARM_TICK.as_secs(),
         stack.not_emulated_names().join(", "),
     )
 }

@@ -2,7 +2,8 @@
 //! executions watched, and the events the emulator never emits sent on command.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -13,7 +14,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::LoopError;
+use crate::alarms::{AlarmSpec, Datapoint, Judged, MetricId, State, Transition};
 use crate::describe::describe_published;
+use crate::emitted::{Emitter, Sink, emitting};
 use crate::functions::{BuildError, Handler};
 use crate::stack::{Route, Stack};
 use crate::template::{ACCOUNT_ID, Names, REGION, text_of};
@@ -42,6 +45,12 @@ const ASYNC_ATTEMPTS: u32 = 3;
 /// How often executions are listed.
 const EXECUTION_POLL: Duration = Duration::from_millis(250);
 
+/// One period of every alarm, locally: CloudWatch's hours and minutes compressed into ticks of this length.
+pub const ALARM_TICK: Duration = Duration::from_secs(2);
+
+/// Tells apart the loops of one process (their handlers' metrics share the process's recorder).
+static LOOPS: AtomicU64 = AtomicU64::new(0);
+
 /// The template's resources on the emulator, its functions in this process, and the facts they produce.
 pub struct Runtime {
     /// What was provisioned.
@@ -54,6 +63,12 @@ pub struct Runtime {
     sns: aws_sdk_sns::Client,
     events: aws_sdk_eventbridge::Client,
     sagemaker: aws_sdk_sagemaker::Client,
+    /// This loop, among the process's.
+    loop_id: u64,
+    /// What the handlers emitted, not yet judged.
+    sink: Arc<Sink>,
+    /// The template's alarms, judged every [`ALARM_TICK`].
+    alarms: Mutex<Vec<Judged>>,
 }
 
 impl Runtime {
@@ -67,6 +82,8 @@ impl Runtime {
         sdk: &SdkConfig,
         acting_as: &BTreeMap<String, SdkConfig>,
         timeline: Arc<Timeline>,
+        alarms: Vec<AlarmSpec>,
+        sink: Arc<Sink>,
     ) -> Result<Self, BuildError> {
         let mut functions = BTreeMap::new();
         for (id, spec) in &stack.functions {
@@ -82,6 +99,9 @@ impl Runtime {
             sns: aws_sdk_sns::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             sagemaker: aws_sdk_sagemaker::Client::new(sdk),
+            loop_id: LOOPS.fetch_add(1, Ordering::Relaxed),
+            sink,
+            alarms: Mutex::new(alarms.into_iter().map(Judged::new).collect()),
         })
     }
 
@@ -102,6 +122,10 @@ impl Runtime {
             let runtime = Arc::clone(self);
             let machine = machine.clone();
             tasks.push(tokio::spawn(async move { runtime.watch(&machine).await }));
+        }
+        {
+            let runtime = Arc::clone(self);
+            tasks.push(tokio::spawn(async move { runtime.judge_alarms().await }));
         }
         for group in groups.iter().filter(|g| !g.is_empty()) {
             let runtime = Arc::clone(self);
@@ -605,7 +629,12 @@ impl Runtime {
                 message: format!("no function {function}"),
             });
         };
-        let answer = handler.invoke(payload, request_id).await;
+        let invocation = handler.invoke(payload, request_id);
+        let answer = match self.emitter(function) {
+            Some(emitter) => emitting(emitter, invocation).await,
+            None => invocation.await,
+        };
+        self.lambda_metrics(function, answer.is_err());
         let line = match &answer {
             Ok((_, line)) => cut(line, 200),
             Err(error) => format!("failed: {}", cut(&error.to_string(), 160)),
@@ -621,6 +650,137 @@ impl Runtime {
             },
         );
         result
+    }
+
+    /// Who emits a function's metrics: its stage and its namespace, as its own recorder would set them.
+    fn emitter(&self, function: &str) -> Option<Emitter> {
+        let spec = self.stack.functions.get(function)?;
+        let stage = crate::functions::binaries().find(|b| *b == spec.binary)?;
+        let namespace = spec
+            .environment
+            .iter()
+            .find(|(name, _)| name == "METRICS_NAMESPACE")
+            .map_or_else(
+                || guardrails_core::config::DEFAULT_METRICS_NAMESPACE.to_owned(),
+                |(_, v)| v.clone(),
+            );
+        Some(Emitter {
+            loop_id: self.loop_id,
+            namespace,
+            stage,
+        })
+    }
+
+    /// What Lambda itself reports of an invocation: `Invocations` and `Errors` by `FunctionName`.
+    fn lambda_metrics(&self, function: &str, failed: bool) {
+        let Some(spec) = self.stack.functions.get(function) else {
+            return;
+        };
+        for (name, value) in [
+            ("Invocations", 1.0),
+            ("Errors", f64::from(u8::from(failed))),
+        ] {
+            self.sink.push(
+                self.loop_id,
+                Datapoint {
+                    metric: MetricId {
+                        namespace: "AWS/Lambda".into(),
+                        name: name.into(),
+                        dimensions: [("FunctionName".to_owned(), spec.name.clone())].into(),
+                    },
+                    value,
+                },
+            );
+        }
+    }
+
+    /// Every [`ALARM_TICK`], closes one period of every alarm on what was emitted in it, and acts on each change
+    /// of state as CloudWatch does.
+    async fn judge_alarms(&self) {
+        loop {
+            tokio::time::sleep(ALARM_TICK).await;
+            let points = self.sink.take(self.loop_id);
+            let changed: Vec<(AlarmSpec, Transition)> = self
+                .alarms
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter_mut()
+                .filter_map(|alarm| {
+                    alarm
+                        .close_period(&points)
+                        .map(|change| (alarm.spec.clone(), change))
+                })
+                .collect();
+            for (spec, change) in changed {
+                self.alarm_changed(&spec, &change).await;
+            }
+        }
+    }
+
+    /// A change of `spec`'s state: in the timeline; into or out of ALARM, also a "CloudWatch Alarm State Change"
+    /// on the default bus and a message to the alarm's actions. (CloudWatch also reports a new alarm's first
+    /// INSUFFICIENT_DATA → OK; locally that stays in the timeline, so thirty quiet alarms do not flood the story.)
+    async fn alarm_changed(&self, spec: &AlarmSpec, change: &Transition) {
+        let (from, to) = (change.from.as_str(), change.to.as_str());
+        self.timeline.record(
+            "cloudwatch",
+            format!("alarm {} {from} → {to}: {}", spec.name, change.reason),
+            Fact::Alarm {
+                name: spec.name.clone(),
+                state: to.to_owned(),
+            },
+        );
+        if change.from != State::Alarm && change.to != State::Alarm {
+            return;
+        }
+        let timestamp = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+        let detail = json!({
+            "alarmName": spec.name,
+            "configuration": {"metrics": spec.event_metrics()},
+            "previousState": {"value": from, "timestamp": timestamp},
+            "state": {"value": to, "reason": change.reason, "timestamp": timestamp},
+        });
+        let arn = format!(
+            "arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{}",
+            spec.name
+        );
+        let event = ServiceEvent {
+            source: "aws.cloudwatch",
+            detail_type: "CloudWatch Alarm State Change".into(),
+            detail,
+            resources: vec![arn],
+            time: Some(Utc::now()),
+        };
+        self.send(
+            "cloudwatch",
+            &format!(
+                "alarm {} → {to}: CloudWatch Alarm State Change to the default bus",
+                spec.name
+            ),
+            event,
+        )
+        .await;
+        let actions = if change.to == State::Alarm {
+            &spec.alarm_actions
+        } else {
+            &spec.ok_actions
+        };
+        let message = json!({"AlarmName": spec.name, "NewStateValue": to, "OldStateValue": from,
+            "NewStateReason": change.reason, "StateChangeTime": timestamp, "Region": REGION});
+        for topic in actions.iter().filter(|a| a.starts_with("arn:aws:sns:")) {
+            let published = self
+                .sns
+                .publish()
+                .topic_arn(topic)
+                .subject(cut(&format!("{to}: \"{}\" in {REGION}", spec.name), 100))
+                .message(message.to_string())
+                .send()
+                .await;
+            if let Err(e) = published {
+                let e = AwsError::from_sdk("Publish", topic, e);
+                self.timeline.record("runner", e.to_string(), Fact::Trouble);
+            }
+        }
     }
 
     /// Watches a state machine's executions and records each change of status.

@@ -142,6 +142,20 @@ impl Story<'_> {
         .await
     }
 
+    /// The alarm whose name ends with `suffix` goes to ALARM, judged on what the handlers emitted.
+    async fn alarmed(&self, suffix: &str) -> Result<String, StoryFailure> {
+        self.expect(
+            &format!("the alarm …{suffix} goes to ALARM on the metrics the handlers emitted"),
+            |f| match f {
+                Fact::Alarm { name, state } if name.ends_with(suffix) && state == "ALARM" => {
+                    Some(name.clone())
+                }
+                _ => None,
+            },
+        )
+        .await
+    }
+
     async fn notice(&self, kind_prefix: &str) -> Result<String, StoryFailure> {
         self.expect(
             &format!("a {kind_prefix}… notice on the topic"),
@@ -506,9 +520,12 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
-    /// Chapter 2: a bad dataset is quarantined with its reasons and a notice.
+    /// Chapter 2: a bad dataset is quarantined with its reasons and a notice, and the quarantine rate's alarm
+    /// goes off on validate-ingest's own metrics.
     async fn bad_dataset(&mut self) -> Result<(), StoryFailure> {
-        self.chapter("2. A bad dataset: quarantined with its reasons and a notice");
+        self.chapter(
+            "2. A bad dataset: quarantined with its reasons, a notice, the quarantine-rate alarm",
+        );
         self.upload_dataset("lote manual 2026-11.csv", BAD).await?;
         self.delivered("RawObjectCreatedRule", "Object Created")
             .await?;
@@ -526,6 +543,7 @@ impl<'a> Story<'a> {
             return Err(failed("the quarantine names its reasons"));
         }
         self.notice("dataset-quarantined").await?;
+        self.alarmed("-quarantine-rate").await?;
         Ok(())
     }
 
@@ -585,7 +603,9 @@ impl<'a> Story<'a> {
     /// Chapter 4: the daily cost run finds yesterday over budget and alerts.
     async fn cost_run(&mut self) -> Result<(), StoryFailure> {
         let local = self.local;
-        self.chapter("4. The daily cost run, with yesterday over budget");
+        self.chapter(
+            "4. The daily cost run, with yesterday over budget: notices and the budget alarm",
+        );
         inject_costs(local, &SPEND).map_err(failed)?;
         self.say(
             "cost explorer",
@@ -615,6 +635,7 @@ impl<'a> Story<'a> {
         self.told.breaches = report["breaches"].as_array().map_or(0, Vec::len);
         self.notice("budget-").await?;
         self.published("Budget Exceeded").await?;
+        self.alarmed("-cost-over-budget").await?;
         Ok(())
     }
 }

@@ -55,6 +55,13 @@ pub enum Fact {
         /// RUNNING, SUCCEEDED, FAILED…
         status: String,
     },
+    /// One of the template's alarms changed state (judged locally on the handlers' metrics).
+    Alarm {
+        /// Its name.
+        name: String,
+        /// OK, ALARM or INSUFFICIENT_DATA.
+        state: String,
+    },
     /// Something went wrong in the runner itself (a queue that could not be read, an answer not delivered).
     Trouble,
 }
