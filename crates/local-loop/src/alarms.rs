@@ -198,6 +198,7 @@ pub struct AlarmSpec {
     /// `AlarmActions`, `OKActions`.
     pub alarm_actions: Vec<String>,
     pub ok_actions: Vec<String>,
+    pub insufficient_data_actions: Vec<String>,
 }
 
 impl AlarmSpec {
@@ -226,7 +227,10 @@ impl AlarmSpec {
             as usize;
         let datapoints_to_alarm = match &p["DatapointsToAlarm"] {
             Json::Null => evaluation_periods,
-            v => number(v).ok_or_else(|| bad("DatapointsToAlarm".into()))? as usize,
+            v => number(v)
+                .filter(|n| *n >= 1.0 && *n as usize <= evaluation_periods)
+                .ok_or_else(|| bad(format!("DatapointsToAlarm {v} (1 to EvaluationPeriods)")))?
+                as usize,
         };
         let missing = match text("TreatMissingData") {
             None => Missing::Missing,
@@ -257,11 +261,12 @@ impl AlarmSpec {
             comparison,
             threshold,
             evaluation_periods,
-            datapoints_to_alarm: datapoints_to_alarm.clamp(1, evaluation_periods),
+            datapoints_to_alarm,
             missing,
             period_seconds,
             alarm_actions: actions("AlarmActions"),
             ok_actions: actions("OKActions"),
+            insufficient_data_actions: actions("InsufficientDataActions"),
         })
     }
 
@@ -336,7 +341,10 @@ fn math(p: &Json) -> Result<(Source, u64), String> {
         let metric = metric_id(&stat["Metric"]).map_err(|e| format!("{id}: {e}"))?;
         let kind = stat["Stat"].as_str().and_then(Stat::parse);
         let kind = kind.ok_or_else(|| format!("{id}: Stat {}", stat["Stat"]))?;
-        period = period.or(stat["Period"].as_u64());
+        let seconds = stat["Period"]
+            .as_u64()
+            .or_else(|| text_of(&stat["Period"]).trim().parse().ok());
+        period = period.or(seconds);
         if query["ReturnData"] == Json::Bool(true) {
             expression = Some(Expr::Metric(id.clone()));
         }
@@ -941,6 +949,10 @@ mod tests {
         assert!(error.reason.contains("Statistic"), "{error}");
         let mut p = p;
         p["Statistic"] = json!("Sum");
+        p["DatapointsToAlarm"] = json!(2);
+        let error = AlarmSpec::from_properties("X", &p).unwrap_err().to_string();
+        assert!(error.contains("DatapointsToAlarm"), "{error}");
+        p["DatapointsToAlarm"] = json!(1);
         p["ComparisonOperator"] = json!("LessThanLowerOrGreaterThanUpperThreshold");
         let error = AlarmSpec::from_properties("X", &p).unwrap_err().to_string();
         assert!(error.contains("ComparisonOperator"), "{error}");

@@ -449,39 +449,15 @@ impl Runtime {
                 serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
             let token = body["TaskToken"].as_str().unwrap_or_default().to_owned();
             let request_id = message.message_id().unwrap_or("local").to_owned();
-            let answer = match self
+            let result = self
                 .invoke(function, body["Payload"].clone(), &request_id)
                 .await
-            {
-                Ok(result) => {
-                    // lambda:invoke wraps the function's response; a task on the function's ARN gets it bare.
-                    let output = if body["Integration"] == DIRECT {
-                        result
-                    } else {
-                        json!({"Payload": result, "StatusCode": 200, "ExecutedVersion": "$LATEST"})
-                    };
-                    self.sfn
-                        .send_task_success()
-                        .task_token(&token)
-                        .output(output.to_string())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
-                }
-                Err(error) => {
-                    let cause = json!({"errorType": error.class.error_type(), "errorMessage": error.message});
-                    self.sfn
-                        .send_task_failure()
-                        .task_token(&token)
-                        .error(error.class.error_type())
-                        .cause(cause.to_string())
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
-                }
-            };
+                .map_err(|error| testkit::TaskError {
+                    error_type: error.class.error_type().to_owned(),
+                    message: error.message,
+                });
+            let direct = body["Integration"] == DIRECT;
+            let answer = testkit::answer_task(&self.sfn, &token, direct, result).await;
             match answer {
                 Ok(()) => done.push(message),
                 Err(e) => {
@@ -631,7 +607,7 @@ impl Runtime {
         };
         let invocation = handler.invoke(payload, request_id);
         let answer = match self.emitter(function) {
-            Some(emitter) => emitting(emitter, invocation).await,
+            Some(emitter) => emitting(emitter, &self.sink, invocation).await,
             None => invocation.await,
         };
         self.lambda_metrics(function, answer.is_err());
@@ -676,22 +652,21 @@ impl Runtime {
         let Some(spec) = self.stack.functions.get(function) else {
             return;
         };
-        for (name, value) in [
+        let points = [
             ("Invocations", 1.0),
             ("Errors", f64::from(u8::from(failed))),
-        ] {
-            self.sink.push(
-                self.loop_id,
-                Datapoint {
-                    metric: MetricId {
-                        namespace: "AWS/Lambda".into(),
-                        name: name.into(),
-                        dimensions: [("FunctionName".to_owned(), spec.name.clone())].into(),
-                    },
-                    value,
-                },
-            );
-        }
+        ]
+        .into_iter()
+        .map(|(name, value)| Datapoint {
+            metric: MetricId {
+                namespace: "AWS/Lambda".into(),
+                name: name.into(),
+                dimensions: [("FunctionName".to_owned(), spec.name.clone())].into(),
+            },
+            value,
+        })
+        .collect();
+        self.sink.extend(self.loop_id, points);
     }
 
     /// Every [`ALARM_TICK`], closes one period of every alarm on what was emitted in it, and acts on each change
@@ -718,8 +693,9 @@ impl Runtime {
     }
 
     /// A change of `spec`'s state: in the timeline; into or out of ALARM, also a "CloudWatch Alarm State Change"
-    /// on the default bus and a message to the alarm's actions. (CloudWatch also reports a new alarm's first
-    /// INSUFFICIENT_DATA → OK; locally that stays in the timeline, so thirty quiet alarms do not flood the story.)
+    /// on the default bus and a message to the alarm's actions. (CloudWatch sends every change; locally the
+    /// others, a new alarm's first INSUFFICIENT_DATA → OK among them, stay in the timeline, so thirty quiet alarms
+    /// reach no rule and no topic.)
     async fn alarm_changed(&self, spec: &AlarmSpec, change: &Transition) {
         let (from, to) = (change.from.as_str(), change.to.as_str());
         self.timeline.record(
@@ -760,10 +736,10 @@ impl Runtime {
             event,
         )
         .await;
-        let actions = if change.to == State::Alarm {
-            &spec.alarm_actions
-        } else {
-            &spec.ok_actions
+        let actions = match change.to {
+            State::Alarm => &spec.alarm_actions,
+            State::Ok => &spec.ok_actions,
+            State::InsufficientData => &spec.insufficient_data_actions,
         };
         let message = json!({"AlarmName": spec.name, "NewStateValue": to, "OldStateValue": from,
             "NewStateReason": change.reason, "StateChangeTime": timestamp, "Region": REGION});

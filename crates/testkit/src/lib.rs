@@ -21,7 +21,7 @@ pub use probes::{
 pub use server::{
     Emulator, RUNNER_ACCESS_KEY, RUNNER_ARN, emulator, python_path, try_emulator, try_iam_emulator,
 };
-pub use tasks::{Ended, TaskError, TaskRunner};
+pub use tasks::{Ended, TaskError, TaskRunner, answer_task};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -118,38 +118,49 @@ impl TaskRunner {
         }
     }
 
-    /// Answers the task of `token` as Lambda would: `lambda:invoke` wraps the response, a task on the function's
-    /// ARN gets it bare; an error by its type.
     async fn answer(&self, token: &str, direct: bool, result: Result<Value, TaskError>) {
-        let sent = match result {
-            Ok(response) => {
-                let output = if direct {
-                    response
-                } else {
-                    json!({"Payload": response, "StatusCode": 200, "ExecutedVersion": "$LATEST"})
-                };
-                self.sfn
-                    .send_task_success()
-                    .task_token(token)
-                    .output(output.to_string())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
-            }
-            Err(error) => {
-                let cause = json!({"errorType": error.error_type, "errorMessage": error.message});
-                self.sfn
-                    .send_task_failure()
-                    .task_token(token)
-                    .error(&error.error_type)
-                    .cause(cause.to_string())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
-            }
-        };
-        sent.unwrap_or_else(|e| panic!("answering the task failed: {e}"));
+        answer_task(&self.sfn, token, direct, result)
+            .await
+            .unwrap_or_else(|e| panic!("answering the task failed: {e}"));
+    }
+}
+
+/// Answers the task of `token` as Lambda would: `lambda:invoke` wraps the response (`direct`: a task on the
+/// function's ARN gets it bare); an error by its type, which `Retry` and `Catch` match.
+///
+/// # Errors
+/// The call's error, with its context.
+pub async fn answer_task(
+    sfn: &aws_sdk_sfn::Client,
+    token: &str,
+    direct: bool,
+    result: Result<Value, TaskError>,
+) -> Result<(), String> {
+    match result {
+        Ok(response) => {
+            let output = if direct {
+                response
+            } else {
+                json!({"Payload": response, "StatusCode": 200, "ExecutedVersion": "$LATEST"})
+            };
+            sfn.send_task_success()
+                .task_token(token)
+                .output(output.to_string())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
+        }
+        Err(error) => {
+            let cause = json!({"errorType": error.error_type, "errorMessage": error.message});
+            sfn.send_task_failure()
+                .task_token(token)
+                .error(&error.error_type)
+                .cause(cause.to_string())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
+        }
     }
 }
