@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use text_monitor::monitor::{self, Monitor};
 
 use crate::config::{FanOut, Hourly};
-use crate::handler::{InferenceMonitor, MonitorError, Outcome, Serving, judged_against};
+use crate::handler::{InferenceMonitor, MonitorError, Outcome, Serving};
 use crate::hourly::{FilesRead, Part};
 use crate::window::{MAX_PARTS, Parts, Window, plan_parts};
 
@@ -219,9 +219,8 @@ impl InferenceMonitor {
             .iter()
             .map(|(k, size)| (ObjectRef::new(&plan.bucket, k), *size))
             .collect();
-        let mut settings = self.judging(hourly, &serving);
         let empty = Profile::empty();
-        let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
+        let (settings, profile) = self.judging(hourly, &serving, &empty);
         let mut monitor = Monitor::new(profile, &settings);
         let mut files = FilesRead::default();
         self.read_files(&listed, Part::Capture, &mut monitor, &mut files)
@@ -246,9 +245,8 @@ impl InferenceMonitor {
             return Ok(outcome);
         }
         let (hourly, plan, serving) = self.planned(hour).await?;
-        let mut settings = self.judging(hourly, &serving);
         let empty = Profile::empty();
-        let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
+        let (settings, profile) = self.judging(hourly, &serving, &empty);
         let mut monitor = Monitor::new(profile, &settings);
         let mut files = self
             .read_earlier(&window, &serving.package, &mut monitor)

@@ -146,9 +146,8 @@ impl InferenceMonitor {
                 return self.fan_out(fan_out, &window, &serving, capture).await;
             }
         }
-        let mut settings = self.judging(hourly, &serving);
         let empty = Profile::empty();
-        let profile = judged_against(serving.baseline.as_deref(), &mut settings, &empty);
+        let (settings, profile) = self.judging(hourly, &serving, &empty);
         let mut monitor = Monitor::new(profile, &settings);
         let mut files = self
             .read_earlier(&window, &serving.package, &mut monitor)
@@ -161,14 +160,21 @@ impl InferenceMonitor {
             .await
     }
 
-    /// The settings `serving` is judged with: its minimum F1 is its record's validation F1 less the allowed drop.
-    pub(crate) fn judging(&self, hourly: &Hourly, serving: &Serving) -> Settings {
+    /// The settings `serving` is judged with (its minimum F1 is its record's validation F1 less the allowed
+    /// drop) and the profile its texts are judged against: its baseline's, or `empty` without one.
+    pub(crate) fn judging<'a>(
+        &self,
+        hourly: &Hourly,
+        serving: &'a Serving,
+        empty: &'a Profile,
+    ) -> (Settings, &'a Profile) {
         let mut settings = self.config.settings.clone();
         settings.min_f1 = serving
             .metrics
             .get(&hourly.f1_metric)
             .map(|f1| (f1 - hourly.max_f1_drop).max(0.0));
-        settings
+        let profile = judged_against(serving.baseline.as_deref(), &mut settings, empty);
+        (settings, profile)
     }
 
     /// The outcome of a run for an hour already judged, its values emitted again; `None` when it was not.

@@ -17,7 +17,7 @@ use inference_monitor::{InferenceMonitor, Input, Outcome, STAGE, Task};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use testkit::{
-    KmsBucket, TaskError, TaskRunner, emf_documents, emulator, emulator_definition, fixture,
+    Ended, KmsBucket, TaskError, TaskRunner, emf_documents, emulator, emulator_definition, fixture,
     fixture_text, unique_name,
 };
 use text_monitor::samples;
@@ -614,6 +614,15 @@ async fn invoke(monitor: &InferenceMonitor, payload: Value) -> Result<Value, Tas
         })
 }
 
+/// The hour's execution, its tasks answered by `monitor`, until it ends.
+async fn run_hour(runner: &TaskRunner, execution: &str, monitor: &InferenceMonitor) -> Ended {
+    runner
+        .run(execution, std::time::Duration::from_secs(120), |payload| {
+            invoke(monitor, payload)
+        })
+        .await
+}
+
 #[tokio::test]
 async fn a_large_hour_read_in_parts_by_the_state_machine_is_judged_as_if_read_whole() {
     let sdk = emulator().sdk_config().await;
@@ -742,11 +751,7 @@ async fn a_large_hour_read_in_parts_by_the_state_machine_is_judged_as_if_read_wh
         .unwrap();
     assert_eq!(executions.executions().len(), 1);
 
-    let ended = runner
-        .run(&execution, std::time::Duration::from_secs(120), |payload| {
-            invoke(&parts, payload)
-        })
-        .await;
+    let ended = run_hour(&runner, &execution, &parts).await;
     assert_eq!(
         ended.status,
         aws_sdk_sfn::types::ExecutionStatus::Succeeded,
@@ -846,11 +851,7 @@ async fn a_large_hour_read_in_parts_by_the_state_machine_is_judged_as_if_read_wh
         &metadata,
     )
     .await;
-    let ended = runner
-        .run(&execution, std::time::Duration::from_secs(120), |payload| {
-            invoke(&parts, payload)
-        })
-        .await;
+    let ended = run_hour(&runner, &execution, &parts).await;
     assert_eq!(
         ended.status,
         aws_sdk_sfn::types::ExecutionStatus::Failed,
