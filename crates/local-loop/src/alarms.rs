@@ -664,6 +664,8 @@ pub struct Transition {
     pub to: State,
     /// CloudWatch's kind of reason, with the values judged.
     pub reason: String,
+    /// The reason the alarm was in `from` (CloudWatch's event carries both states' reasons).
+    pub previous_reason: String,
     /// The values of the window, oldest first (`None`: no data in that period).
     pub window: Vec<Option<f64>>,
 }
@@ -673,6 +675,8 @@ pub struct Transition {
 pub struct Judged {
     pub spec: AlarmSpec,
     pub state: State,
+    /// Why it is in its state.
+    reason: String,
     window: VecDeque<Option<f64>>,
 }
 
@@ -682,6 +686,7 @@ impl Judged {
         Judged {
             spec,
             state: State::InsufficientData,
+            reason: "Unchecked: Initial alarm creation".to_owned(),
             window: VecDeque::new(),
         }
     }
@@ -715,6 +720,7 @@ impl Judged {
         let transition = Transition {
             from: self.state,
             to: next,
+            previous_reason: std::mem::replace(&mut self.reason, reason.clone()),
             reason,
             window,
         };
@@ -1005,6 +1011,21 @@ mod template_tests {
                 matches!(&quarantine.source, Source::Math { queries, .. } if queries.len() == 2)
             );
             assert_eq!(quarantine.alarm_actions, ["NoticeTopic"]);
+            // The drift rule takes every alarm named with the drift prefix: only the monitor's verdicts may be,
+            // or drift-handler would be sent, say, its own failures.
+            let prefix = template.parameter("DriftAlarmPrefix").unwrap();
+            let drift: Vec<&AlarmSpec> = alarms
+                .iter()
+                .filter(|a| a.name.starts_with(&prefix))
+                .collect();
+            assert!(drift.len() >= 9, "{serving}: {}", drift.len());
+            for alarm in drift {
+                let namespace = match &alarm.source {
+                    Source::Metric { metric, .. } => &metric.namespace,
+                    Source::Math { .. } => panic!("{}: a drift alarm on metric math", alarm.name),
+                };
+                assert_eq!(namespace, "MlopsGuardrails", "{serving}: {}", alarm.name);
+            }
         }
     }
 }

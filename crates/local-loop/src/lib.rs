@@ -17,6 +17,7 @@ pub mod stack;
 pub mod story;
 pub mod template;
 pub mod timeline;
+pub mod transform;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,12 +33,14 @@ use crate::timeline::{Fact, Timeline};
 
 /// Parameters the local loop sets unless told otherwise: the template requires a training image, and the
 /// sample datasets are small.
-pub const LOCAL_DEFAULTS: [(&str, &str); 2] = [
+pub const LOCAL_DEFAULTS: [(&str, &str); 3] = [
     (
         "TrainingImage",
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:local",
     ),
     ("MinNewRows", "10"),
+    // The story's batches are 60 texts; 500 (the default) is for real traffic, where PSI on fewer is biased.
+    ("MinMonitoredTexts", "40"),
 ];
 
 /// The template shipped with the project.

@@ -76,13 +76,16 @@ async fn demo(local: &Local, timeout: Duration) -> ExitCode {
             tokio::time::sleep(Duration::from_millis(500)).await;
             println!(
                 "\ndemo passed in {:.1} s: a dataset validated and its model registered ({}), one quarantined with \
-                 {} reason(s), {} rolled back to {}, {} budget(s) breached and alerted",
+                 {} reason(s), a batch drifted ({}), {} rolled back to {}, {} budget(s) breached and alerted, an \
+                 altered lineage record refused ({})",
                 local.runtime.timeline.elapsed().as_secs_f64(),
                 told.verdict,
                 told.reasons.len(),
+                told.drifted.join(", "),
                 told.rolled_back.0,
                 told.rolled_back.1,
-                told.breaches
+                told.breaches,
+                told.error_alarm
             );
             ExitCode::SUCCESS
         }

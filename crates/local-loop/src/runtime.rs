@@ -63,6 +63,7 @@ pub struct Runtime {
     sns: aws_sdk_sns::Client,
     events: aws_sdk_eventbridge::Client,
     sagemaker: aws_sdk_sagemaker::Client,
+    s3: aws_sdk_s3::Client,
     /// This loop, among the process's.
     loop_id: u64,
     /// What the handlers emitted, not yet judged.
@@ -99,6 +100,7 @@ impl Runtime {
             sns: aws_sdk_sns::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             sagemaker: aws_sdk_sagemaker::Client::new(sdk),
+            s3: guardrails_core::aws::s3_client(sdk),
             loop_id: LOOPS.fetch_add(1, Ordering::Relaxed),
             sink,
             alarms: Mutex::new(alarms.into_iter().map(Judged::new).collect()),
@@ -126,6 +128,10 @@ impl Runtime {
         {
             let runtime = Arc::clone(self);
             tasks.push(tokio::spawn(async move { runtime.judge_alarms().await }));
+        }
+        {
+            let runtime = Arc::clone(self);
+            tasks.push(tokio::spawn(async move { runtime.play_transforms().await }));
         }
         for group in groups.iter().filter(|g| !g.is_empty()) {
             let runtime = Arc::clone(self);
@@ -710,11 +716,16 @@ impl Runtime {
             return;
         }
         let timestamp = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+        // reasonData as CloudWatch writes it for a threshold alarm: the period's values and the threshold.
+        let recent: Vec<f64> = change.window.iter().flatten().copied().collect();
+        let reason_data = json!({"version": "1.0", "queryDate": timestamp, "period": spec.period_seconds,
+            "recentDatapoints": recent, "threshold": spec.threshold});
         let detail = json!({
             "alarmName": spec.name,
             "configuration": {"metrics": spec.event_metrics()},
-            "previousState": {"value": from, "timestamp": timestamp},
-            "state": {"value": to, "reason": change.reason, "timestamp": timestamp},
+            "previousState": {"value": from, "reason": change.previous_reason, "timestamp": timestamp},
+            "state": {"value": to, "reason": change.reason, "reasonData": reason_data.to_string(),
+                "timestamp": timestamp},
         });
         let arn = format!(
             "arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{}",
@@ -830,6 +841,162 @@ impl Runtime {
                     .record("step functions", text, Fact::Execution { name, status });
             }
         }
+    }
+
+    /// Plays Batch Transform for the transform jobs whose output goes to one of the loop's buckets (see
+    /// [`crate::transform`]); a job that cannot be played is tried at the next listings, then given up.
+    async fn play_transforms(&self) {
+        let mut played: BTreeMap<String, u32> = BTreeMap::new();
+        loop {
+            tokio::time::sleep(EXECUTION_POLL).await;
+            let Ok(listed) = self.sagemaker.list_transform_jobs().send().await else {
+                continue;
+            };
+            for summary in listed.transform_job_summaries() {
+                let name = summary.transform_job_name().unwrap_or_default();
+                let attempts = played.entry(name.to_owned()).or_default();
+                if *attempts >= ASYNC_ATTEMPTS {
+                    continue;
+                }
+                *attempts += 1;
+                match self.play_transform(name).await {
+                    Ok(()) => *attempts = ASYNC_ATTEMPTS,
+                    Err(e) if *attempts >= ASYNC_ATTEMPTS => self.timeline.record(
+                        "sagemaker",
+                        format!("transform job {name}: gave up after {attempts} attempts: {e}"),
+                        Fact::Trouble,
+                    ),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Writes a transform job's output and sends its state change; nothing for another loop's job.
+    async fn play_transform(&self, name: &str) -> Result<(), LoopError> {
+        let job = self
+            .sagemaker
+            .describe_transform_job()
+            .transform_job_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTransformJob", name, e))?;
+        let uri = |u: Option<&str>| guardrails_core::ObjectRef::parse_uri(u?);
+        let output_config = job.transform_output();
+        let (Some(input), Some(output)) = (
+            uri(job
+                .transform_input()
+                .and_then(|i| i.data_source())
+                .and_then(|d| d.s3_data_source())
+                .and_then(|s| s.s3_uri())),
+            uri(output_config.and_then(|o| o.s3_output_path())),
+        ) else {
+            return Ok(());
+        };
+        if !self.stack.buckets.values().any(|b| *b == output.bucket) {
+            return Ok(());
+        }
+        let kms_key_id = output_config
+            .and_then(|o| o.kms_key_id())
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned);
+        let mut lines = 0;
+        for (object, _) in guardrails_core::s3::list(&self.s3, &input).await? {
+            let body = self.read(&object).await?;
+            let out: Vec<String> = body
+                .lines()
+                .map(|line| crate::transform::joined(line, &self.text_field()))
+                .collect();
+            lines += out.len();
+            let key = crate::transform::output_key(&input.key, &object.key, &output.key);
+            let mut put = self
+                .s3
+                .put_object()
+                .bucket(&output.bucket)
+                .key(&key)
+                .body(format!("{}\n", out.join("\n")).into_bytes().into());
+            if let Some(key_id) = &kms_key_id {
+                put = put
+                    .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                    .ssekms_key_id(key_id);
+            }
+            put.send()
+                .await
+                .map_err(|e| AwsError::from_sdk("PutObject", &key, e))?;
+        }
+        let arn = job.transform_job_arn().unwrap_or_default().to_owned();
+        let tags = self
+            .sagemaker
+            .list_tags()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListTags", &arn, e))?;
+        let millis = |t: Option<&aws_sdk_sagemaker::primitives::DateTime>| {
+            t.and_then(|t| t.to_millis().ok()).unwrap_or_default()
+        };
+        let created = millis(job.creation_time());
+        let played = crate::transform::Job {
+            name: name.to_owned(),
+            arn: arn.clone(),
+            model: job.model_name().unwrap_or_default().to_owned(),
+            input_uri: input.uri(),
+            output_uri: output.uri(),
+            kms_key_id,
+            times: [created, created, Utc::now().timestamp_millis().max(created)],
+            tags: tags
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                .collect(),
+        };
+        let event = ServiceEvent {
+            source: "aws.sagemaker",
+            detail_type: "SageMaker Transform Job State Change".into(),
+            detail: crate::transform::completed(&played),
+            resources: vec![arn],
+            time: None,
+        };
+        let what = format!(
+            "transform job {name}: {lines} line(s) answered by the stand-in model, written under {}; Completed to the default bus",
+            output.uri()
+        );
+        if self.send("sagemaker", &what, event).await {
+            Ok(())
+        } else {
+            Err(LoopError::NothingToDo(format!(
+                "the bus refused transform job {name}'s state change"
+            )))
+        }
+    }
+
+    /// A whole object as text (the loop's batches are small).
+    async fn read(&self, object: &guardrails_core::ObjectRef) -> Result<String, LoopError> {
+        let got = self
+            .s3
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetObject", object.uri(), e))?;
+        let bytes = got
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::from_code("GetObject", object.uri(), None, e.to_string()))?
+            .into_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The field of a request record that holds its text: inference-monitor's `TEXT_FIELD`, else `text`.
+    fn text_field(&self) -> String {
+        self.stack
+            .functions
+            .values()
+            .flat_map(|f| f.environment.iter())
+            .find(|(name, _)| name == "TEXT_FIELD")
+            .map_or_else(|| "text".to_owned(), |(_, v)| v.clone())
     }
 
     /// Puts `event` on the default bus as its AWS service would (the emulator lets any source through) and

@@ -20,7 +20,10 @@ use guardrails_core::state::StateStore;
 
 const GOOD: &str = include_str!("../data/tickets-good.csv");
 const BAD: &str = include_str!("../data/tickets-bad.csv");
+/// Today's tickets: the training file's texts again, so nothing drifts (see `transform.rs`'s tests).
 const BATCH: &str = include_str!("../data/batch-tickets.jsonl");
+/// A batch unlike training: spam in Cyrillic and English, links, codes.
+const DRIFTED: &str = include_str!("../data/batch-drifted.jsonl");
 /// What the training jobs on the emulator report (a training container's metric definitions would).
 pub const TRAINING_METRICS: [(&str, f64); 4] = [
     ("validation:weighted_f1", 0.91),
@@ -35,6 +38,9 @@ const SPEND: [(&str, f64); 2] = [
     ("Amazon SageMaker", 180.0),
     ("Amazon Simple Storage Service", 4.2),
 ];
+
+/// The title of the chapter that makes a handler fail on purpose: what comes before it runs clean.
+pub const FAILS_ON_PURPOSE: &str = "6. The serving version's lineage record altered: the monitor refuses it, its error alarm goes off";
 
 /// The step that did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +61,10 @@ pub struct Told {
     pub reasons: Vec<String>,
     /// The budgets breached.
     pub breaches: usize,
+    /// The input-drift checks the drifted batch breached.
+    pub drifted: Vec<String>,
+    /// The error alarm the failing handler raised.
+    pub error_alarm: String,
 }
 
 /// The story being told: the loop, what it showed so far, and where the current chapter's facts start.
@@ -69,6 +79,8 @@ struct Story<'a> {
     raw: String,
     sagemaker: aws_sdk_sagemaker::Client,
     s3: aws_sdk_s3::Client,
+    /// Version 1's signed lineage record.
+    record_v1: Option<guardrails_core::ObjectRef>,
 }
 
 impl Story<'_> {
@@ -144,10 +156,20 @@ impl Story<'_> {
 
     /// The alarm whose name ends with `suffix` goes to ALARM, judged on what the handlers emitted.
     async fn alarmed(&self, suffix: &str) -> Result<String, StoryFailure> {
+        self.alarmed_where(&format!("…{suffix}"), |name| name.ends_with(suffix))
+            .await
+    }
+
+    /// An alarm whose name `matches` (described as `alarm`) goes to ALARM, judged on what the handlers emitted.
+    async fn alarmed_where(
+        &self,
+        alarm: &str,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<String, StoryFailure> {
         self.expect(
-            &format!("the alarm …{suffix} goes to ALARM on the metrics the handlers emitted"),
+            &format!("the alarm {alarm} goes to ALARM on the metrics the handlers emitted"),
             |f| match f {
-                Fact::Alarm { name, state } if name.ends_with(suffix) && state == "ALARM" => {
+                Fact::Alarm { name, state } if matches(name) && state == "ALARM" => {
                     Some(name.clone())
                 }
                 _ => None,
@@ -179,8 +201,10 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     story.registry().await?;
     story.good_dataset().await?;
     story.bad_dataset().await?;
+    story.drifted_batch().await?;
     story.drift().await?;
     story.cost_run().await?;
+    story.altered_record().await?;
     Ok(story.told)
 }
 
@@ -212,6 +236,7 @@ impl<'a> Story<'a> {
             raw,
             sagemaker: aws_sdk_sagemaker::Client::new(&local.sdk),
             s3: guardrails_core::aws::s3_client(&local.sdk),
+            record_v1: None,
         })
     }
 
@@ -234,6 +259,7 @@ impl<'a> Story<'a> {
             .record(&record)
             .await
             .map_err(|e| failed(format!("sign version 1's lineage record: {e}")))?;
+        self.record_v1 = Some(signed.record.clone());
         let metadata = std::collections::BTreeMap::from([
             ("validation:weighted_f1".to_owned(), CHAMPION_F1.to_owned()),
             (lineage::PACKAGE_RECORD.to_owned(), signed.record.uri()),
@@ -361,12 +387,60 @@ impl<'a> Story<'a> {
             self.approve(v2).await?;
         }
         self.served("/2", "deploy makes version 2 serve").await?;
-        self.batch("/2").await
+        self.batch("tickets.jsonl", BATCH, "/2").await?;
+        let monitored = self.monitored().await?;
+        let drift = monitored["input_drift"].as_array().map_or(0, Vec::len);
+        if drift > 0 {
+            return Err(failed(format!(
+                "today's tickets drift from nothing (the monitor found {})",
+                monitored["input_drift"]
+            )));
+        }
+        Ok(())
     }
 
-    /// A day's texts uploaded as batch input: batch-launcher starts a transform job with the model of the
-    /// version ending in `serving`.
-    async fn batch(&self, serving: &str) -> Result<(), StoryFailure> {
+    /// inference-monitor measures the transform job's output against the serving version's baseline, and says so.
+    async fn monitored(&self) -> Result<Value, StoryFailure> {
+        let monitored = self
+            .answered(
+                "inference-monitor",
+                "inference-monitor measures the batch's output",
+                |v| v["outcome"] == "monitored",
+            )
+            .await?;
+        let summary = &monitored["summary"];
+        let drift: Vec<&str> = monitored["input_drift"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        self.say(
+            "monitor",
+            format!(
+                "{} predictions against {}'s baseline: average confidence {:.2}, label PSI {:.3}, input drift: {}",
+                summary["predictions"],
+                version(&monitored["baseline_of"]),
+                summary["avgConfidence"].as_f64().unwrap_or_default(),
+                monitored["label_psi"].as_f64().unwrap_or_default(),
+                if drift.is_empty() {
+                    "none".to_owned()
+                } else {
+                    drift.join(", ")
+                }
+            ),
+        );
+        Ok(monitored)
+    }
+
+    /// `body` uploaded as batch input named `file`: batch-launcher starts a transform job with the model of the
+    /// version ending in `serving`, and SageMaker (played by the loop) runs it.
+    async fn batch(
+        &self,
+        file: &str,
+        body: &'static str,
+        serving: &str,
+    ) -> Result<(), StoryFailure> {
         let bucket = self
             .local
             .runtime
@@ -374,18 +448,13 @@ impl<'a> Story<'a> {
             .buckets
             .get("ArtifactsBucket")
             .ok_or_else(|| failed("the template has the artifacts bucket"))?;
-        let key = format!(
-            "batch-input/{}/tickets.jsonl",
-            Utc::now().format("%Y-%m-%d")
-        );
-        upload(&self.s3, bucket, &key, BATCH)
-            .await
-            .map_err(failed)?;
+        let key = format!("batch-input/{}/{file}", Utc::now().format("%Y-%m-%d"));
+        upload(&self.s3, bucket, &key, body).await.map_err(failed)?;
         self.say(
             "you",
             format!(
                 "uploaded s3://{bucket}/{key} ({} texts)",
-                BATCH.lines().count()
+                body.lines().count()
             ),
         );
         self.delivered("BatchInputRule", "Object Created").await?;
@@ -396,16 +465,20 @@ impl<'a> Story<'a> {
                 |v| v["outcome"] == "started" && version(&v["package"]).ends_with(serving),
             )
             .await?;
+        let job = started["job"].as_str().unwrap_or_default();
         self.say(
             "batch",
             format!(
-                "transform job {} runs {} ({}), input and output joined",
-                started["job"].as_str().unwrap_or_default(),
+                "transform job {job} runs {} ({}), input and output joined",
                 started["model"].as_str().unwrap_or_default(),
                 version(&started["package"])
             ),
         );
-        Ok(())
+        self.delivered(
+            "InferenceMonitorRule",
+            "SageMaker Transform Job State Change",
+        )
+        .await
     }
 
     /// deploy answers that the version ending in `suffix` serves, and says so.
@@ -547,9 +620,65 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
-    /// Chapter 3: a drift alarm rolls the model back to the previous approved version and asks for retraining.
+    /// Chapter 3: a batch unlike training raises the input-drift alarms on the monitor's own metrics; drift-handler
+    /// asks for retraining (data drift rolls nothing back), which the cooldown holds.
+    async fn drifted_batch(&mut self) -> Result<(), StoryFailure> {
+        self.chapter(
+            "3. A batch unlike training: the monitor's input-drift alarms, retraining asked",
+        );
+        self.batch("drifted.jsonl", DRIFTED, "/2").await?;
+        let monitored = self.monitored().await?;
+        self.told.drifted = monitored["input_drift"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect();
+        if self.told.drifted.is_empty() {
+            return Err(failed("the monitor finds input drift in the drifted batch"));
+        }
+        let input = format!("{}input-", self.local.parameter("DriftAlarmPrefix"));
+        self.alarmed_where(&format!("{input}…"), |name| name.starts_with(&input))
+            .await?;
+        self.delivered("DriftAlarmsRule", "CloudWatch Alarm State Change")
+            .await?;
+        // One alarm per breached check, each handled once: the chapter ends when all were.
+        let (want, handler) = (
+            self.told.drifted.len(),
+            self.local.function_id("drift-handler"),
+        );
+        let mut handled = std::collections::BTreeSet::new();
+        self.expect(
+            &format!("drift-handler asks for retraining on each of the {want} input-drift alarms"),
+            |f| match f {
+                Fact::Invoked {
+                    function,
+                    result: Ok(v),
+                } if *function == handler && v["retraining_requested"] == true => {
+                    let alarm = v["alarm"].as_str().filter(|a| a.starts_with(&input))?;
+                    handled.insert(alarm.to_owned());
+                    (handled.len() >= want).then_some(())
+                }
+                _ => None,
+            },
+        )
+        .await?;
+        self.published("Retraining Requested").await?;
+        self.notice("drift-").await?;
+        self.answered(
+            "trigger-training",
+            "trigger-training decides on the retraining request",
+            |v| v["outcome"] == "skipped" || v["outcome"] == "started",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Chapter 4: a model-quality alarm rolls the model back to the previous approved version and asks for
+    /// retraining. Injected: model quality is judged on real-time capture joined with ground truth, and the loop
+    /// serves in batch.
     async fn drift(&mut self) -> Result<(), StoryFailure> {
-        self.chapter("3. A model-quality drift alarm: rollback to the previous approved version, retraining asked");
+        self.chapter("4. A model-quality alarm (injected: ground truth is joined for real-time serving only): rollback to the previous approved version, retraining asked");
         let alarm = self.local.drift_alarm_name();
         if !self.local.runtime.alarm(&alarm, false).await {
             return Err(failed("the default bus takes the alarm state change"));
@@ -600,11 +729,11 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
-    /// Chapter 4: the daily cost run finds yesterday over budget and alerts.
+    /// Chapter 5: the daily cost run finds yesterday over budget and alerts.
     async fn cost_run(&mut self) -> Result<(), StoryFailure> {
         let local = self.local;
         self.chapter(
-            "4. The daily cost run, with yesterday over budget: notices and the budget alarm",
+            "5. The daily cost run, with yesterday over budget: notices and the budget alarm",
         );
         inject_costs(local, &SPEND).map_err(failed)?;
         self.say(
@@ -636,6 +765,74 @@ impl<'a> Story<'a> {
         self.notice("budget-").await?;
         self.published("Budget Exceeded").await?;
         self.alarmed("-cost-over-budget").await?;
+        Ok(())
+    }
+
+    /// Chapter 6: someone alters the serving version's signed lineage record (the state bucket's policy lets no
+    /// persona write it; the story writes with the emulator's own credentials). The next batch's monitoring fails on
+    /// it instead of judging against a forged baseline, and inference-monitor's error alarm goes off on Lambda's
+    /// `Errors`.
+    async fn altered_record(&mut self) -> Result<(), StoryFailure> {
+        self.chapter(FAILS_ON_PURPOSE);
+        let record = self
+            .record_v1
+            .clone()
+            .ok_or_else(|| failed("version 1's lineage record was written"))?;
+        self.alter(&record).await?;
+        self.say(
+            "intruder",
+            format!(
+                "rewrote {} (version 1's validation F1 raised to 0.99)",
+                record.uri()
+            ),
+        );
+        self.batch("tickets-evening.jsonl", BATCH, "/1").await?;
+        self.expect(
+            "inference-monitor refuses version 1's altered lineage record",
+            |f| match f {
+                Fact::Invoked {
+                    function,
+                    result: Err(e),
+                } if *function == self.local.function_id("inference-monitor")
+                    && e.contains("lineage") =>
+                {
+                    Some(e.clone())
+                }
+                _ => None,
+            },
+        )
+        .await?;
+        self.told.error_alarm = self.alarmed("-inference-monitor-errors").await?;
+        Ok(())
+    }
+
+    /// Rewrites the lineage record at `record` with a better F1, as someone who wants a weaker gate would.
+    async fn alter(&self, record: &guardrails_core::ObjectRef) -> Result<(), StoryFailure> {
+        let got = self
+            .s3
+            .get_object()
+            .bucket(&record.bucket)
+            .key(&record.key)
+            .send()
+            .await
+            .map_err(|e| failed(format!("read {}: {e}", record.uri())))?;
+        let bytes = got
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(format!("read {}: {e}", record.uri())))?
+            .into_bytes();
+        let mut value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| failed(format!("{} is JSON: {e}", record.uri())))?;
+        value["verdict"]["metrics"]["validation:weighted_f1"] = json!(0.99);
+        self.s3
+            .put_object()
+            .bucket(&record.bucket)
+            .key(&record.key)
+            .body(ByteStream::from(value.to_string().into_bytes()))
+            .send()
+            .await
+            .map_err(|e| failed(format!("rewrite {}: {e}", record.uri())))?;
         Ok(())
     }
 }
