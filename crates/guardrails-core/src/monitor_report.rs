@@ -42,6 +42,28 @@ pub fn part_key(model: &str, hour: DateTime<Utc>, part: usize) -> String {
     )
 }
 
+/// The folder of `model`'s batches that ended on `day`'s date: each keeps its answers in `<job>.json`, for the
+/// ground-truth uploads of the label window to join.
+pub fn batch_answers_folder(model: &str, day: DateTime<Utc>) -> String {
+    format!("{REPORT_PREFIX}{model}/batches/{}/", day.format("%Y/%m/%d"))
+}
+
+/// Where the batch `job` of `model` that ended at `ended` keeps its answers (`None` for a job name SageMaker
+/// would not give: it must not reach into another key).
+pub fn batch_answers_key(model: &str, ended: DateTime<Utc>, job: &str) -> Option<String> {
+    let plain = !job.is_empty()
+        && job.len() <= 63
+        && job.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    plain.then(|| format!("{}{job}.json", batch_answers_folder(model, ended)))
+}
+
+/// Where the judgement of `model`'s batches against the ground-truth file `truth` (its bucket and key) is kept:
+/// named by the file's digest, so any key names one report and a redelivered upload finds it.
+pub fn truth_report_key(model: &str, truth_bucket: &str, truth_key: &str) -> String {
+    let digest = crate::lineage::sha256_hex(format!("{truth_bucket}/{truth_key}").as_bytes());
+    format!("{REPORT_PREFIX}{model}/ground-truth/{digest}.json")
+}
+
 /// The hours whose report an alarm that changed state at `since` rests on, newest first: the monitor judges the
 /// last complete hour a little after it ends, so the hour before `since`'s, or the one before that when the
 /// alarm was evaluated late.
@@ -254,6 +276,26 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn batch_keys_stay_under_their_model_and_day() {
+        let ended = at("2026-12-02T16:40:00Z");
+        assert_eq!(
+            batch_answers_key("tickets", ended, "guardrails-batch-1a2b").as_deref(),
+            Some("monitor-reports/tickets/batches/2026/12/02/guardrails-batch-1a2b.json")
+        );
+        for job in ["", "../x", "a/b", "a.json", &"x".repeat(64)] {
+            assert_eq!(batch_answers_key("tickets", ended, job), None, "{job}");
+        }
+        let key = truth_report_key("tickets", "artifacts", "ground-truth/../../x");
+        assert!(
+            key.starts_with("monitor-reports/tickets/ground-truth/") && key.len() == 37 + 64 + 5
+        );
+        assert_ne!(
+            key,
+            truth_report_key("tickets", "artifacts", "ground-truth/x")
+        );
     }
 
     #[test]

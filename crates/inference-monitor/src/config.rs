@@ -38,6 +38,30 @@ pub struct Config {
     pub settings: Settings,
     /// The hourly run over real-time capture, when `CAPTURE_URI` is set.
     pub hourly: Option<Hourly>,
+    /// Model quality in batch serving, when `GROUND_TRUTH_URI` is set without `CAPTURE_URI`.
+    pub batch_truth: Option<BatchTruth>,
+}
+
+/// The F1 a serving version must keep against ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct F1Limit {
+    /// The serving version's validation F1 in its lineage record (`F1_METRIC`, `validation:weighted_f1`).
+    pub metric: String,
+    /// How far under that F1 the weighted F1 against ground truth may fall, significantly, before it is a
+    /// violation (`MAX_F1_DROP`, 0.05).
+    pub max_drop: f64,
+}
+
+/// Model quality in batch serving: each completed batch's answers are kept by record id, and each ground-truth
+/// upload joins the label window's labels with the kept answers of the version serving now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchTruth {
+    /// Ground truth, with Model Monitor's `yyyy/mm/dd/hh/` below (`GROUND_TRUTH_URI`).
+    pub ground_truth: ObjectRef,
+    /// Hours a label may arrive after its batch (`LABEL_WINDOW_HOURS`, 24, at most 168).
+    pub label_window_hours: u32,
+    /// The F1 to keep.
+    pub f1: F1Limit,
 }
 
 /// The hourly run's settings.
@@ -51,11 +75,8 @@ pub struct Hourly {
     pub ground_truth: Option<ObjectRef>,
     /// Hours of capture a label may arrive after (`LABEL_WINDOW_HOURS`, 24, at most 168).
     pub label_window_hours: u32,
-    /// The serving version's validation F1 in its lineage record (`F1_METRIC`, `validation:weighted_f1`).
-    pub f1_metric: String,
-    /// How far under that F1 the weighted F1 against ground truth may fall, significantly, before it is a
-    /// violation (`MAX_F1_DROP`, 0.05).
-    pub max_f1_drop: f64,
+    /// The F1 to keep.
+    pub f1: F1Limit,
     /// Hours whose capture is larger than one invocation should read are fanned out; `None`: every hour is read
     /// by the run that judges it.
     pub fan_out: Option<FanOut>,
@@ -105,6 +126,7 @@ impl Config {
             output_suffix: env.optional_or("OUTPUT_SUFFIX", ".out"),
             settings: settings(env)?,
             hourly: Hourly::from_env(env)?,
+            batch_truth: BatchTruth::from_env(env)?,
         })
     }
 }
@@ -161,23 +183,63 @@ impl Hourly {
         let Some(capture) = uri(env, "CAPTURE_URI")? else {
             return Ok(None);
         };
-        let label_window_hours: u32 = env.parse_or("LABEL_WINDOW_HOURS", 24)?;
-        if !(1..=MAX_LABEL_WINDOW_HOURS).contains(&label_window_hours) {
-            return Err(ConfigError::invalid(
-                "LABEL_WINDOW_HOURS",
-                label_window_hours.to_string(),
-                "hours from 1 to 168",
-            ));
-        }
         Ok(Some(Hourly {
             capture,
             ground_truth: uri(env, "GROUND_TRUTH_URI")?,
-            label_window_hours,
-            f1_metric: env.optional_or("F1_METRIC", "validation:weighted_f1"),
-            max_f1_drop: env.fraction_or("MAX_F1_DROP", 0.05)?,
+            label_window_hours: label_window_hours(env)?,
+            f1: F1Limit::from_env(env)?,
             fan_out: FanOut::from_env(env)?,
         }))
     }
+}
+
+impl BatchTruth {
+    /// `None` with `CAPTURE_URI` (the hourly run joins the ground truth) or without `GROUND_TRUTH_URI`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the malformed variable.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        if env.optional("CAPTURE_URI").is_some() {
+            return Ok(None);
+        }
+        let Some(ground_truth) = uri(env, "GROUND_TRUTH_URI")? else {
+            return Ok(None);
+        };
+        Ok(Some(BatchTruth {
+            ground_truth,
+            label_window_hours: label_window_hours(env)?,
+            f1: F1Limit::from_env(env)?,
+        }))
+    }
+}
+
+impl F1Limit {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(F1Limit {
+            metric: env.optional_or("F1_METRIC", "validation:weighted_f1"),
+            max_drop: env.fraction_or("MAX_F1_DROP", 0.05)?,
+        })
+    }
+
+    /// The weighted F1 `metrics` (a lineage record's) call for: the validation F1 less the allowed drop.
+    pub fn min_f1(&self, metrics: &std::collections::BTreeMap<String, f64>) -> Option<f64> {
+        metrics
+            .get(&self.metric)
+            .map(|f1| (f1 - self.max_drop).max(0.0))
+    }
+}
+
+/// `LABEL_WINDOW_HOURS`: 24 by default, 1 to 168.
+fn label_window_hours(env: &Env) -> Result<u32, ConfigError> {
+    let hours: u32 = env.parse_or("LABEL_WINDOW_HOURS", 24)?;
+    if !(1..=MAX_LABEL_WINDOW_HOURS).contains(&hours) {
+        return Err(ConfigError::invalid(
+            "LABEL_WINDOW_HOURS",
+            hours.to_string(),
+            "hours from 1 to 168",
+        ));
+    }
+    Ok(hours)
 }
 
 impl FanOut {
@@ -244,6 +306,30 @@ mod tests {
             .to_string();
         assert!(error.contains("LINEAGE_KEY_ID"), "{error}");
         assert_eq!(config.hourly, None, "no capture, no hourly run");
+        assert_eq!(
+            config.batch_truth, None,
+            "no ground truth, no batch quality"
+        );
+        let mut batch = base.to_vec();
+        batch.push(("GROUND_TRUTH_URI", "s3://artifacts/ground-truth/"));
+        let truth = Config::from_env(&Env::from_pairs(batch.clone()))
+            .unwrap()
+            .batch_truth
+            .unwrap();
+        assert_eq!(
+            (
+                truth.ground_truth,
+                truth.label_window_hours,
+                truth.f1.max_drop
+            ),
+            (ObjectRef::new("artifacts", "ground-truth/"), 24, 0.05)
+        );
+        batch.push(("CAPTURE_URI", "s3://artifacts/data-capture/tickets/"));
+        let both = Config::from_env(&Env::from_pairs(batch)).unwrap();
+        assert!(
+            both.batch_truth.is_none() && both.hourly.is_some(),
+            "real-time: the hourly run joins"
+        );
     }
 
     #[test]

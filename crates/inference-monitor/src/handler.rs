@@ -298,17 +298,31 @@ impl InferenceMonitor {
     /// # Errors
     /// [`MonitorError`], classified.
     pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Outcome, MonitorError> {
+        let time = event.time.unwrap_or_else(Utc::now);
         match Trigger::from_event(event)? {
-            Trigger::OutputFile(detail) => self.output_file(detail).await,
+            Trigger::OutputFile(detail) => self.uploaded(detail, time).await,
             Trigger::TransformJob(detail) => self.transform_job(detail).await,
             Trigger::Schedule(time) => self.hourly(time).await,
         }
     }
 
-    /// One output file: measured alone, if it is an output file.
-    async fn output_file(&self, detail: ObjectCreatedDetail) -> Result<Outcome, MonitorError> {
+    /// One uploaded file: ground truth in batch serving, joined with the kept answers; an output file, measured
+    /// alone.
+    async fn uploaded(
+        &self,
+        detail: ObjectCreatedDetail,
+        time: DateTime<Utc>,
+    ) -> Result<Outcome, MonitorError> {
         let key = decode_notification_key(&detail.object.key)
             .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
+        let object = ObjectRef::new(detail.bucket.name, key);
+        if let Some(truth) = &self.config.batch_truth
+            && object.bucket == truth.ground_truth.bucket
+            && object.key.starts_with(&truth.ground_truth.key)
+        {
+            return self.batch_truth(truth, object, time).await;
+        }
+        let key = object.key;
         if !key.ends_with(&self.config.output_suffix) {
             return Ok(Outcome::Ignored {
                 reason: format!(
@@ -317,7 +331,7 @@ impl InferenceMonitor {
                 ),
             });
         }
-        self.monitor(vec![ObjectRef::new(detail.bucket.name, key)], None)
+        self.monitor(vec![ObjectRef::new(object.bucket, key)], None, None)
             .await
     }
 
@@ -342,29 +356,45 @@ impl InferenceMonitor {
                 ),
             });
         }
-        self.monitor(files, job.seconds()).await
+        let ended = job
+            .transform_end_time
+            .and_then(|t| DateTime::from_timestamp_millis(t.0 as i64))
+            .unwrap_or_else(Utc::now);
+        let seconds = job.seconds();
+        self.monitor(files, seconds, Some((job.transform_job_name, ended)))
+            .await
     }
 
-    /// Reads every file into one batch against the serving version's baseline, then emits its metrics.
+    /// Reads every file into one batch against the serving version's baseline, keeps the answers of a completed
+    /// `job` (its name and end) for the ground truth to come, then emits its metrics.
     async fn monitor(
         &self,
         files: Vec<ObjectRef>,
         batch_seconds: Option<f64>,
+        job: Option<(String, DateTime<Utc>)>,
     ) -> Result<Outcome, MonitorError> {
         // The baseline before reading (the texts are judged against it as they stream) and before any metric: a
         // failed invocation is retried, and counters emitted before a failure would be counted again.
-        let baseline = self
-            .serving()
-            .await?
-            .and_then(|s| Some((s.package, s.baseline?)));
+        let serving = self.serving().await?;
+        let baseline = serving
+            .as_ref()
+            .and_then(|s| Some((s.package.clone(), s.baseline.clone()?)));
         let mut settings = self.config.settings.clone();
-        // No ground truth is read for a batch: nothing waits for a label.
-        settings.max_waiting = 0;
+        // Answers wait for labels only where ground truth will be joined with them.
+        let keep = self.config.batch_truth.is_some() && job.is_some() && serving.is_some();
+        if !keep {
+            settings.max_waiting = 0;
+        }
         let empty = Profile::empty();
         let profile = judged_against(baseline.as_ref().map(|(_, b)| &**b), &mut settings, &empty);
         let mut monitor = Monitor::new(profile, &settings);
         for file in &files {
             self.read_into(file, &mut monitor).await?;
+        }
+        let answers = monitor.take_answers();
+        if let (true, Some((job, ended)), Some(serving)) = (keep, &job, &serving) {
+            self.keep_batch_answers(job, *ended, &serving.package, answers)
+                .await?;
         }
         let report = monitor.finish();
         let summary = report.predictions.clone();

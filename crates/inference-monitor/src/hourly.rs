@@ -71,9 +71,18 @@ pub struct KeptAnswers {
 
 /// The part of a stored hour report a repeated delivery reads.
 #[derive(Deserialize)]
-struct Judged {
+pub(crate) struct Judged {
     #[serde(default)]
     gauges: Vec<StoredGauge>,
+}
+
+impl Judged {
+    /// The values the report's run emitted, as [`emit`] takes them.
+    pub(crate) fn values(&self) -> impl Iterator<Item = (&str, Option<&str>, f64)> {
+        self.gauges
+            .iter()
+            .map(|g| (g.metric.as_str(), g.check.as_deref(), g.value))
+    }
 }
 
 /// One hour's report, as stored in the state bucket: what was judged, against what, and the engine's report
@@ -169,10 +178,7 @@ impl InferenceMonitor {
         empty: &'a Profile,
     ) -> (Settings, &'a Profile) {
         let mut settings = self.config.settings.clone();
-        settings.min_f1 = serving
-            .metrics
-            .get(&hourly.f1_metric)
-            .map(|f1| (f1 - hourly.max_f1_drop).max(0.0));
+        settings.min_f1 = hourly.f1.min_f1(&serving.metrics);
         let profile = judged_against(serving.baseline.as_deref(), &mut settings, empty);
         (settings, profile)
     }
@@ -186,13 +192,7 @@ impl InferenceMonitor {
         let Some(judged) = self.judged(&key).await? else {
             return Ok(None);
         };
-        emit(
-            &self.config.model,
-            judged
-                .gauges
-                .iter()
-                .map(|g| (g.metric.as_str(), g.check.as_deref(), g.value)),
-        );
+        emit(&self.config.model, judged.values());
         Ok(Some(Outcome::Ignored {
             reason: format!(
                 "hour {} already judged: {} (its values emitted again)",
@@ -260,7 +260,7 @@ impl InferenceMonitor {
 
     /// The stored report of an hour already judged, if any. A report that does not read still says the hour was
     /// judged: nothing is emitted again.
-    async fn judged(&self, key: &str) -> Result<Option<Judged>, MonitorError> {
+    pub(crate) async fn judged(&self, key: &str) -> Result<Option<Judged>, MonitorError> {
         match self.state.read::<Judged>(key).await {
             Ok(stored) => Ok(stored.map(|s| s.value)),
             Err(StateError::Corrupt { uri, source }) => {

@@ -10,11 +10,14 @@
 //!   state merges them and judges the hour as the hourly run would have.
 //! - **Per batch** ([`handler`]): each batch transform output's confidence, low-confidence share, the share of
 //!   the catch-all label ("Otros") and the population stability index of the label mix against the training
-//!   data's.
+//!   data's; with `GROUND_TRUTH_URI` in batch serving, the batch's answers kept by record id.
+//! - **Ground truth in batch serving** ([`batch_truth`]): each upload joins the label window's ground truth with
+//!   the kept answers of the version serving now, and judges model quality as the hourly run does.
 //!
 //! `main.rs` wires configuration and the clients; [`handler`] and [`hourly`] read S3 and the serving version's
 //! lineage; [`window`] and the `text-monitor` crate decide, free of AWS types.
 
+pub mod batch_truth;
 pub mod config;
 pub mod fanout;
 pub mod handler;

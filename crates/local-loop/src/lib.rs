@@ -33,7 +33,7 @@ use crate::timeline::{Fact, Timeline};
 
 /// Parameters the local loop sets unless told otherwise: the template requires a training image, and the
 /// sample datasets are small.
-pub const LOCAL_DEFAULTS: [(&str, &str); 3] = [
+pub const LOCAL_DEFAULTS: [(&str, &str); 4] = [
     (
         "TrainingImage",
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:local",
@@ -41,6 +41,8 @@ pub const LOCAL_DEFAULTS: [(&str, &str); 3] = [
     ("MinNewRows", "10"),
     // The story's batches are 60 texts; 500 (the default) is for real traffic, where PSI on fewer is biased.
     ("MinMonitoredTexts", "40"),
+    // The story's ground truth labels 60 records; 200 (the default) is for real traffic.
+    ("MinLabelledRecords", "40"),
 ];
 
 /// The template shipped with the project.

@@ -24,6 +24,8 @@ const BAD: &str = include_str!("../data/tickets-bad.csv");
 const BATCH: &str = include_str!("../data/batch-tickets.jsonl");
 /// A batch unlike training: spam in Cyrillic and English, links, codes.
 const DRIFTED: &str = include_str!("../data/batch-drifted.jsonl");
+/// The agents' labels for today's tickets: the billing questions were account problems, the greetings billing.
+const TRUTH: &str = include_str!("../data/ground-truth-today.jsonl");
 /// What the training jobs on the emulator report (a training container's metric definitions would).
 pub const TRAINING_METRICS: [(&str, f64); 4] = [
     ("validation:weighted_f1", 0.91),
@@ -202,7 +204,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     story.good_dataset().await?;
     story.bad_dataset().await?;
     story.drifted_batch().await?;
-    story.drift().await?;
+    story.ground_truth().await?;
     story.cost_run().await?;
     story.altered_record().await?;
     Ok(story.told)
@@ -674,15 +676,47 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
-    /// Chapter 4: a model-quality alarm rolls the model back to the previous approved version and asks for
-    /// retraining. Injected: model quality is judged on real-time capture joined with ground truth, and the loop
-    /// serves in batch.
-    async fn drift(&mut self) -> Result<(), StoryFailure> {
-        self.chapter("4. A model-quality alarm (injected: ground truth is joined for real-time serving only): rollback to the previous approved version, retraining asked");
+    /// Chapter 4: the agents' labels for today's tickets arrive; joined with the batch's kept answers they show
+    /// the F1 drop, the model-quality alarm goes off on the monitor's metric, and drift-handler rolls the model
+    /// back to the previous approved version and asks for retraining.
+    async fn ground_truth(&mut self) -> Result<(), StoryFailure> {
+        self.chapter("4. Ground truth for today's tickets: the F1 drop, the model-quality alarm, rollback to the previous approved version");
+        let bucket = self
+            .local
+            .runtime
+            .stack
+            .buckets
+            .get("ArtifactsBucket")
+            .ok_or_else(|| failed("the template has the artifacts bucket"))?;
+        let key = format!(
+            "ground-truth/batch/{}/labels.jsonl",
+            Utc::now().format("%Y/%m/%d/%H")
+        );
+        upload(&self.s3, bucket, &key, TRUTH)
+            .await
+            .map_err(failed)?;
+        self.say(
+            "you",
+            format!(
+                "uploaded s3://{bucket}/{key} (the agents' labels for {} of today's tickets)",
+                TRUTH.lines().count()
+            ),
+        );
+        self.delivered("BatchGroundTruthRule", "Object Created")
+            .await?;
+        let judged = self
+            .answered(
+                "inference-monitor",
+                "inference-monitor judges the batches' answers against the ground truth",
+                |v| v["outcome"] == "judged",
+            )
+            .await?;
+        self.say(
+            "monitor",
+            judged["verdict"].as_str().unwrap_or_default().to_owned(),
+        );
         let alarm = self.local.drift_alarm_name();
-        if !self.local.runtime.alarm(&alarm, false).await {
-            return Err(failed("the default bus takes the alarm state change"));
-        }
+        self.alarmed_where(&alarm, |name| name == alarm).await?;
         self.delivered("DriftAlarmsRule", "CloudWatch Alarm State Change")
             .await?;
         let drifted = self
