@@ -73,6 +73,9 @@ pub struct TransformJobStateChange {
     /// End, epoch milliseconds.
     #[serde(default)]
     pub transform_end_time: Option<EpochMillis>,
+    /// The job's tags (batch-launcher's name the model package that runs: `model-package`, `group/version`).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl TransformJobStateChange {

@@ -57,10 +57,12 @@ pub fn batch_answers_key(model: &str, ended: DateTime<Utc>, job: &str) -> Option
     plain.then(|| format!("{}{job}.json", batch_answers_folder(model, ended)))
 }
 
-/// Where the judgement of `model`'s batches against the ground-truth file `truth` (its bucket and key) is kept:
-/// named by the file's digest, so any key names one report and a redelivered upload finds it.
-pub fn truth_report_key(model: &str, truth_bucket: &str, truth_key: &str) -> String {
-    let digest = crate::lineage::sha256_hex(format!("{truth_bucket}/{truth_key}").as_bytes());
+/// Where the judgement of `model`'s batches against the ground-truth upload (its bucket, key and version id or
+/// ETag) is kept: named by their digest, so any key names one report, a redelivered upload finds it, and the same
+/// key uploaded again with more labels is judged again.
+pub fn truth_report_key(model: &str, truth_bucket: &str, truth_key: &str, version: &str) -> String {
+    let digest =
+        crate::lineage::sha256_hex(format!("{truth_bucket}/{truth_key}\n{version}").as_bytes());
     format!("{REPORT_PREFIX}{model}/ground-truth/{digest}.json")
 }
 
@@ -288,14 +290,17 @@ mod tests {
         for job in ["", "../x", "a/b", "a.json", &"x".repeat(64)] {
             assert_eq!(batch_answers_key("tickets", ended, job), None, "{job}");
         }
-        let key = truth_report_key("tickets", "artifacts", "ground-truth/../../x");
+        let key = truth_report_key("tickets", "artifacts", "ground-truth/../../x", "v1");
         assert!(
             key.starts_with("monitor-reports/tickets/ground-truth/") && key.len() == 37 + 64 + 5
         );
-        assert_ne!(
-            key,
-            truth_report_key("tickets", "artifacts", "ground-truth/x")
-        );
+        for (other_key, other_version) in [("ground-truth/x", "v1"), ("ground-truth/../../x", "v2")]
+        {
+            assert_ne!(
+                key,
+                truth_report_key("tickets", "artifacts", other_key, other_version)
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Days, Utc};
 use dataset_check::profile::Profile;
 use guardrails_core::ObjectRef;
+use guardrails_core::domain::package_version;
 use guardrails_core::monitor_report::{batch_answers_folder, batch_answers_key, truth_report_key};
 use guardrails_core::s3;
 use guardrails_core::state::StateError;
@@ -36,14 +37,26 @@ pub struct BatchAnswers {
 }
 
 impl InferenceMonitor {
-    /// Keeps a completed batch's answers for the ground truth to come (once: a redelivery finds them written).
+    /// Keeps a completed batch's answers for the ground truth to come (once: a redelivery finds them written),
+    /// tagged with the version serving now. A job whose tag says another version ran it (a rollback or a release
+    /// while it ran) keeps nothing: its answers would judge a version that never gave them.
     pub(crate) async fn keep_batch_answers(
         &self,
         job: &str,
         ended: DateTime<Utc>,
+        ran: Option<&str>,
         serving: &str,
         answers: Answers,
     ) -> Result<(), MonitorError> {
+        if let Some(ran) = ran.filter(|ran| *ran != package_version(serving)) {
+            tracing::warn!(
+                job,
+                ran,
+                serving,
+                "the job ran another version than the one serving: its answers are not kept"
+            );
+            return Ok(());
+        }
         let Some(key) = batch_answers_key(&self.config.model, ended, job) else {
             tracing::warn!(job, "not a transform job name: its answers are not kept");
             return Ok(());
@@ -58,11 +71,13 @@ impl InferenceMonitor {
         Ok(())
     }
 
-    /// Judges model quality on the ground-truth upload `object` (under `truth`'s prefix), received at `time`.
+    /// Judges model quality on the ground-truth upload `object` (under `truth`'s prefix; `version` tells apart
+    /// two uploads of one key: its version id or ETag), received at `time`.
     pub(crate) async fn batch_truth(
         &self,
         truth: &BatchTruth,
         object: ObjectRef,
+        version: &str,
         time: DateTime<Utc>,
     ) -> Result<Outcome, MonitorError> {
         let window = Window::at(time, truth.label_window_hours);
@@ -82,7 +97,7 @@ impl InferenceMonitor {
             });
         }
         let model = self.config.model.clone();
-        let key = truth_report_key(&model, &object.bucket, &object.key);
+        let key = truth_report_key(&model, &object.bucket, &object.key, version);
         if let Some(judged) = self.judged(&key).await? {
             emit(&model, judged.values());
             return Ok(Outcome::Ignored {
@@ -151,7 +166,8 @@ impl InferenceMonitor {
     }
 
     /// Reads the kept answers of the batches that ended in `window` and were answered by `serving` into
-    /// `monitor`, before the ground truth (counted as kept hours in `FilesRead`, one per batch).
+    /// `monitor`, oldest first (a record id answered twice joins its latest answer), before the ground truth
+    /// (counted as kept hours in `FilesRead`, one per batch).
     async fn read_batches(
         &self,
         window: &Window,
@@ -164,6 +180,7 @@ impl InferenceMonitor {
             return Ok(files);
         };
         let end = last + chrono::TimeDelta::hours(1);
+        let mut joined = Vec::new();
         let mut day = first;
         while day.date_naive() <= last.date_naive() {
             let folder = ObjectRef::new(
@@ -175,8 +192,7 @@ impl InferenceMonitor {
                     Some(kept)
                         if kept.serving == serving && kept.ended >= first && kept.ended < end =>
                     {
-                        monitor.earlier_answers(&kept.answers);
-                        files.kept_hours += 1;
+                        joined.push(kept);
                     }
                     _ => files.skipped_hours += 1,
                 }
@@ -185,6 +201,11 @@ impl InferenceMonitor {
                 break;
             };
             day = next;
+        }
+        joined.sort_by_key(|kept| kept.ended);
+        for kept in &joined {
+            monitor.earlier_answers(&kept.answers);
+            files.kept_hours += 1;
         }
         Ok(files)
     }

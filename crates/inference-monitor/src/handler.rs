@@ -32,6 +32,9 @@ use text_monitor::batch::{Summary, psi};
 use text_monitor::monitor::{Monitor, Settings};
 
 use crate::fanout::Task;
+
+/// The tag batch-launcher puts on each transform job: the model package (`group/version`) that runs it.
+const MODEL_PACKAGE_TAG: &str = "model-package";
 use crate::hourly::FilesRead;
 use crate::window::{Gauge, drift_gauges};
 
@@ -315,12 +318,17 @@ impl InferenceMonitor {
     ) -> Result<Outcome, MonitorError> {
         let key = decode_notification_key(&detail.object.key)
             .map_err(|e| MonitorError::Unrecognised(e.to_string()))?;
+        let version = detail
+            .object
+            .version_id
+            .or(detail.object.etag)
+            .unwrap_or_default();
         let object = ObjectRef::new(detail.bucket.name, key);
         if let Some(truth) = &self.config.batch_truth
             && object.bucket == truth.ground_truth.bucket
             && object.key.starts_with(&truth.ground_truth.key)
         {
-            return self.batch_truth(truth, object, time).await;
+            return self.batch_truth(truth, object, &version, time).await;
         }
         let key = object.key;
         if !key.ends_with(&self.config.output_suffix) {
@@ -361,17 +369,19 @@ impl InferenceMonitor {
             .and_then(|t| DateTime::from_timestamp_millis(t.0 as i64))
             .unwrap_or_else(Utc::now);
         let seconds = job.seconds();
-        self.monitor(files, seconds, Some((job.transform_job_name, ended)))
+        let ran = job.tags.get(MODEL_PACKAGE_TAG).cloned();
+        self.monitor(files, seconds, Some((job.transform_job_name, ended, ran)))
             .await
     }
 
     /// Reads every file into one batch against the serving version's baseline, keeps the answers of a completed
-    /// `job` (its name and end) for the ground truth to come, then emits its metrics.
+    /// `job` (its name, end, and the package its tag says ran it) for the ground truth to come, then emits its
+    /// metrics.
     async fn monitor(
         &self,
         files: Vec<ObjectRef>,
         batch_seconds: Option<f64>,
-        job: Option<(String, DateTime<Utc>)>,
+        job: Option<(String, DateTime<Utc>, Option<String>)>,
     ) -> Result<Outcome, MonitorError> {
         // The baseline before reading (the texts are judged against it as they stream) and before any metric: a
         // failed invocation is retried, and counters emitted before a failure would be counted again.
@@ -392,8 +402,8 @@ impl InferenceMonitor {
             self.read_into(file, &mut monitor).await?;
         }
         let answers = monitor.take_answers();
-        if let (true, Some((job, ended)), Some(serving)) = (keep, &job, &serving) {
-            self.keep_batch_answers(job, *ended, &serving.package, answers)
+        if let (true, Some((job, ended, ran)), Some(serving)) = (keep, &job, &serving) {
+            self.keep_batch_answers(job, *ended, ran.as_deref(), &serving.package, answers)
                 .await?;
         }
         let report = monitor.finish();

@@ -96,7 +96,28 @@ async fn ground_truth_judges_the_answers_the_serving_version_gave_in_its_batches
         "{measured:?}"
     );
     // Measured again (a redelivery): the answers are kept once, nothing fails.
-    monitor.handle(event(completed)).await.unwrap();
+    monitor.handle(event(completed.clone())).await.unwrap();
+    // A job another version ran (a rollback while it ran): measured, its answers not kept for version 1.
+    let other = unique_name("batch");
+    let wrong: Vec<Value> = (0..60)
+        .map(|i| {
+            json!({"id": format!("r-{i}"), "text": "Hola",
+            "SageMakerOutput": {"label": "facturacion", "confidence": 0.9}})
+        })
+        .collect();
+    put(
+        &s3,
+        &bucket.name,
+        &format!("batch-output/{other}/part.jsonl.out"),
+        wrong,
+    )
+    .await;
+    let mut ran_by_another = completed;
+    ran_by_another["detail"]["TransformJobName"] = json!(other);
+    ran_by_another["detail"]["TransformOutput"]["S3OutputPath"] =
+        json!(format!("s3://{}/batch-output/{other}/", bucket.name));
+    ran_by_another["detail"]["Tags"]["model-package"] = json!(format!("{group}/9"));
+    monitor.handle(event(ran_by_another)).await.unwrap();
 
     // The labels: right for the first 20 records, wrong for the other 40.
     let hour = Utc::now().format("%Y/%m/%d/%H");
@@ -132,7 +153,7 @@ async fn ground_truth_judges_the_answers_the_serving_version_gave_in_its_batches
     };
     assert_eq!(
         stored["files"]["keptHours"], 1,
-        "one batch joined: {stored}"
+        "one batch joined, not the one another version ran: {stored}"
     );
     assert_eq!(stored["report"]["modelQuality"]["join"]["matched"], 60);
 
@@ -145,6 +166,11 @@ async fn ground_truth_judges_the_answers_the_serving_version_gave_in_its_batches
         matches!(&again, Outcome::Ignored { reason } if reason.contains("already judged")),
         "{again:?}"
     );
+    // The same key uploaded again (another version of the object): judged again.
+    let mut replaced = created(&bucket.name, &truth);
+    replaced["detail"]["object"]["version-id"] = json!("another-version");
+    let rejudged = monitor.handle(event(replaced)).await.unwrap();
+    assert!(matches!(&rejudged, Outcome::Judged { .. }), "{rejudged:?}");
     // Labels outside Model Monitor's hour folders are not read: the upload says where they go.
     put(
         &s3,

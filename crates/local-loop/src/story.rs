@@ -731,16 +731,23 @@ impl<'a> Story<'a> {
         self.published("Model Rolled Back").await?;
         self.served("/1", "deploy makes version 1 serve again")
             .await?;
-        self.published("Retraining Requested").await?;
-        self.notice("drift-").await?;
-        self.delivered("TrainingTriggersRule", "Retraining Requested")
-            .await?;
-        self.answered(
-            "trigger-training",
-            "trigger-training decides on the retraining request",
-            |v| v["outcome"] == "skipped" || v["outcome"] == "started",
+        // This alarm's own request and notice (chapter 3's prediction-quality alarms may still be answered).
+        self.expect(
+            "Retraining Requested for model quality on the project bus",
+            |f| match f {
+                Fact::Published {
+                    detail_type,
+                    detail,
+                } if detail_type == "Retraining Requested"
+                    && detail["cause"] == "model-quality" =>
+                {
+                    Some(())
+                }
+                _ => None,
+            },
         )
         .await?;
+        self.notice("drift-model-quality").await?;
         self.rejected().await
     }
 
