@@ -622,3 +622,56 @@ fn a_serving_record_as_written_validates_and_altered_ones_do_not() {
         ],
     );
 }
+
+#[test]
+fn a_notice_as_published_validates_and_altered_ones_do_not() {
+    use guardrails_core::notice::{Notice, Severity};
+    let notice = Notice {
+        severity: Severity::Critical,
+        kind: "drift-model-quality".into(),
+        title: "Rolled back: model quality drift, weighted_f1 0.74 vs 0.8".into(),
+        body: "Alarm \"x\" went to ALARM.\nVersion 2 is now Rejected.".into(),
+        details: json!({"from": "tickets/2", "to": "tickets/1"}),
+    };
+    let structured: Value = serde_json::from_str(&notice.structured()).unwrap();
+    let written: Value = serde_json::from_str(structured["default"].as_str().unwrap()).unwrap();
+    validate("notice.schema.json", &written).unwrap();
+    assert_refused(
+        "notice.schema.json",
+        &written,
+        &[
+            (
+                "not Amazon Q Developer's format",
+                |n| *at(n, "/version") = json!("2.0"),
+                "'1.0' was expected",
+            ),
+            (
+                "a severity a filter policy does not know",
+                |n| *at(n, "/metadata/additionalContext/severity") = json!("CRITICAL"),
+                "'CRITICAL' is not one of",
+            ),
+            (
+                "no kind",
+                |n| remove(n, "/metadata/additionalContext", "kind"),
+                "'kind' is a required property",
+            ),
+            (
+                "a kind that is not kebab-case",
+                |n| *at(n, "/metadata/eventType") = json!("Drift Model Quality"),
+                "does not match",
+            ),
+            (
+                "a context value that is not a string (the format takes strings only)",
+                |n| {
+                    object(n, "/metadata/additionalContext").insert("rows".into(), json!(3));
+                },
+                "3 is not of type 'string'",
+            ),
+            (
+                "a title longer than an SNS subject",
+                |n| *at(n, "/content/title") = json!("x".repeat(120)),
+                "is too long",
+            ),
+        ],
+    );
+}

@@ -1,5 +1,8 @@
 //! Notices: every human-facing alert goes to one SNS topic, with `severity` and `kind` message attributes so
-//! subscribers can filter (e.g. page only on `critical`).
+//! subscribers can filter (e.g. page only on `critical`). Each is published with `MessageStructure: json`: e-mail
+//! gets the readable message, SMS the one-line subject, and every other protocol (SQS, Lambda, HTTPS, Amazon Q
+//! Developer in chat applications) the default: a custom notification in Amazon Q Developer's format, version
+//! [`FORMAT_VERSION`] of `schemas/notice.schema.json`, which a Slack or Teams channel shows without code.
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde::{Deserialize, Serialize};
@@ -9,8 +12,17 @@ use crate::error::AwsError;
 /// SNS subjects must be under 100 characters, one line, no control characters.
 const MAX_SUBJECT_CHARS: usize = 99;
 
-/// SNS messages may be 256 KiB; keep a margin for the envelope and attributes.
-const MAX_MESSAGE_BYTES: usize = 240 * 1024;
+/// SNS messages may be 256 KiB, all protocols' messages together: the e-mail message takes most, the chat
+/// notification's description and details a bounded share.
+const MAX_MESSAGE_BYTES: usize = 200 * 1024;
+/// The chat notification's description (Amazon Q Developer shows a few thousand characters).
+const MAX_DESCRIPTION_CHARS: usize = 4_000;
+/// The chat notification's details, as JSON text.
+const MAX_CHAT_DETAILS_BYTES: usize = 16 * 1024;
+/// What SNS takes in one message, all protocols' together, with a margin for the envelope.
+const MAX_SNS_BYTES: usize = 250 * 1024;
+/// The notice format's version (`metadata.additionalContext.noticeVersion`).
+pub const FORMAT_VERSION: &str = "1";
 
 /// How urgent a notice is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,11 +76,16 @@ impl Notice {
 
     /// The SNS message: the body, then the details as pretty JSON, within the SNS size limit.
     pub fn message(&self) -> String {
+        self.message_within(MAX_MESSAGE_BYTES)
+    }
+
+    /// [`Notice::message`] in at most about `max_bytes`.
+    fn message_within(&self, max_bytes: usize) -> String {
         let details =
             serde_json::to_string_pretty(&self.details).unwrap_or_else(|_| "{}".to_owned());
         let mut message = format!("{}\n\nDetails (JSON):\n{details}\n", self.body.trim_end());
-        if message.len() > MAX_MESSAGE_BYTES {
-            let mut end = MAX_MESSAGE_BYTES;
+        if message.len() > max_bytes {
+            let mut end = max_bytes;
             while !message.is_char_boundary(end) {
                 end -= 1;
             }
@@ -77,6 +94,65 @@ impl Notice {
         }
         message
     }
+
+    /// The default message: a custom notification in Amazon Q Developer in chat applications' format (`version`
+    /// 1.0, `source` custom), with the project's facts in `metadata` (every `additionalContext` value a string, as
+    /// the format requires).
+    pub fn chat(&self) -> serde_json::Value {
+        let details = serde_json::to_string(&self.details).unwrap_or_else(|_| "{}".to_owned());
+        serde_json::json!({
+            "version": "1.0",
+            "source": "custom",
+            "content": {
+                "textType": "client-markdown",
+                "title": self.subject(),
+                "description": cut(self.body.trim_end(), MAX_DESCRIPTION_CHARS),
+                "keywords": [self.severity.as_str(), self.kind],
+            },
+            "metadata": {
+                "summary": self.subject(),
+                "eventType": self.kind,
+                "additionalContext": {
+                    "noticeVersion": FORMAT_VERSION,
+                    "severity": self.severity.as_str(),
+                    "kind": self.kind,
+                    "details": cut_bytes(&details, MAX_CHAT_DETAILS_BYTES),
+                },
+            },
+        })
+    }
+
+    /// The message SNS takes with `MessageStructure: json`: the chat notification by default, the readable
+    /// message for e-mail, the subject for SMS.
+    pub fn structured(&self) -> String {
+        let chat = self.chat().to_string();
+        // JSON escaping can double a message full of quotes: the e-mail message shrinks until all fit.
+        let mut budget = MAX_MESSAGE_BYTES;
+        loop {
+            let structured = serde_json::json!({
+                "default": chat,
+                "email": self.message_within(budget),
+                "sms": self.subject(),
+            })
+            .to_string();
+            if structured.len() <= MAX_SNS_BYTES || budget < 1024 {
+                return structured;
+            }
+            budget = budget / 4 * 3;
+        }
+    }
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary (the chat notification's details).
+fn cut_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// At most `max` characters of `text`, cut on a character boundary with an ellipsis: for subjects, registry
@@ -138,7 +214,8 @@ impl Notifier {
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(notice.subject())
-            .message(notice.message())
+            .message_structure("json")
+            .message(notice.structured())
             .message_attributes("severity", attribute(notice.severity.as_str())?)
             .message_attributes("kind", attribute(&notice.kind)?);
         let output = request
@@ -153,6 +230,7 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn cut_keeps_short_text_and_cuts_on_characters() {
@@ -205,6 +283,62 @@ mod tests {
         assert_eq!(body, "Body.\n\n");
         let details: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(details["rows"], 3);
+    }
+
+    #[test]
+    fn every_protocol_gets_its_message_and_chat_gets_the_custom_notification_format() {
+        let mut n = notice("Dataset quarantined: tickets.csv");
+        n.details = serde_json::json!({"rows": 3, "reasons": ["unknown_label: 2 rows"]});
+        let structured: serde_json::Value = serde_json::from_str(&n.structured()).unwrap();
+        assert_eq!(structured["email"], n.message());
+        assert_eq!(structured["sms"], n.subject());
+        let chat: serde_json::Value =
+            serde_json::from_str(structured["default"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (&chat["version"], &chat["source"]),
+            (&json!("1.0"), &json!("custom"))
+        );
+        assert_eq!(
+            chat["content"]["title"],
+            "[WARNING] Dataset quarantined: tickets.csv"
+        );
+        assert_eq!(chat["content"]["description"], "Body.");
+        let context = &chat["metadata"]["additionalContext"];
+        assert_eq!(
+            (
+                &context["severity"],
+                &context["kind"],
+                &context["noticeVersion"]
+            ),
+            (
+                &json!("warning"),
+                &json!("dataset-quarantined"),
+                &json!(FORMAT_VERSION)
+            )
+        );
+        let details: serde_json::Value =
+            serde_json::from_str(context["details"].as_str().unwrap()).unwrap();
+        assert_eq!(details["rows"], 3);
+    }
+
+    #[test]
+    fn a_huge_notice_stays_within_the_sns_limit_for_all_protocols_together() {
+        let mut n = notice("t");
+        n.body = "\"ñ\n".repeat(100_000);
+        n.details = serde_json::json!({"blob": "\"é".repeat(MAX_MESSAGE_BYTES)});
+        let structured = n.structured();
+        assert!(structured.len() <= MAX_SNS_BYTES, "{}", structured.len());
+        let parsed: serde_json::Value = serde_json::from_str(&structured).unwrap();
+        let chat: serde_json::Value =
+            serde_json::from_str(parsed["default"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            chat["content"]["description"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
+            MAX_DESCRIPTION_CHARS
+        );
     }
 
     #[test]

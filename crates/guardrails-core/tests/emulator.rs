@@ -31,11 +31,19 @@ async fn notice_reaches_the_topic_with_subject_body_and_filter_attributes() {
         envelope["Subject"],
         "[CRITICAL] Rollback: tickets-classifier v7 → v6 after weighted_f1 alarm"
     );
-    let message = envelope["Message"].as_str().unwrap();
-    assert!(message.starts_with("weighted_f1 fell to 0.74"), "{message}");
-    let (_, json) = message.split_once("Details (JSON):\n").unwrap();
+    // A queue is neither e-mail nor SMS: it receives the default message, the chat notification.
+    let message: serde_json::Value =
+        serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["source"], "custom");
     assert_eq!(
-        serde_json::from_str::<serde_json::Value>(json).unwrap()["to"],
+        message["content"]["description"],
+        "weighted_f1 fell to 0.74 (threshold 0.80)."
+    );
+    let details = message["metadata"]["additionalContext"]["details"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(details).unwrap()["to"],
         6
     );
     let attributes = &envelope["MessageAttributes"];
