@@ -17,9 +17,9 @@ use text_monitor::join::Answers;
 use text_monitor::monitor::Monitor;
 
 use crate::config::BatchTruth;
-use crate::handler::{InferenceMonitor, MonitorError, Outcome, emit, values};
-use crate::hourly::{FilesRead, HourReport, Part, REPORT_VERSION};
-use crate::window::{StoredGauge, Window, gauges, hour_folder};
+use crate::handler::{InferenceMonitor, MonitorError, Outcome, emit};
+use crate::hourly::{FilesRead, Judgement, Part};
+use crate::window::{Window, gauges, hour_folder};
 use guardrails_core::metric::MONITORED_TEXTS;
 
 /// A batch's answers as the run that measured it kept them.
@@ -136,33 +136,17 @@ impl InferenceMonitor {
             .into_iter()
             .filter(|g| g.metric != MONITORED_TEXTS)
             .collect();
-        let violations = report.violations();
-        let verdict = report.verdict();
-        let document = HourReport {
-            report_version: REPORT_VERSION,
-            model: &model,
-            hour: window.hour,
-            label_window_hours: window.label_hours,
-            serving: &serving.package,
-            baseline: serving.baseline.is_some(),
+        tracing::info!(truth = %object.uri(), "batches judged against ground truth");
+        let judgement = Judgement {
+            window: &window,
+            serving: &serving,
             min_f1: settings.min_f1,
             label_psi: None,
             files,
-            violations: violations.clone(),
-            verdict: verdict.clone(),
-            gauges: gauges.iter().map(StoredGauge::from).collect(),
+            gauges,
             report: &report,
         };
-        self.state.create(&key, &document).await?;
-        emit(&model, values(&gauges));
-        tracing::info!(truth = %object.uri(), ?files, ?violations, verdict, "batches judged against ground truth");
-        Ok(Outcome::Judged {
-            hour: window.hour,
-            report: self.state.at(&key).uri(),
-            serving: serving.package,
-            violations,
-            verdict,
-        })
+        self.record(&key, judgement).await
     }
 
     /// Reads the kept answers of the batches that ended in `window` and were answered by `serving` into

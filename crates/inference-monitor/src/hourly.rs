@@ -22,7 +22,7 @@ use crate::config::Hourly;
 use crate::handler::{
     InferenceMonitor, MonitorError, Outcome, Serving, emit, judged_against, values,
 };
-use crate::window::{StoredGauge, Window, gauges, hour_folder};
+use crate::window::{Gauge, StoredGauge, Window, gauges, hour_folder};
 
 /// The hour report's format version.
 pub const REPORT_VERSION: u32 = 1;
@@ -115,6 +115,17 @@ pub struct HourReport<'a> {
     /// The values emitted, emitted again by a delivery that finds the hour judged.
     pub gauges: Vec<StoredGauge>,
     /// The engine's report.
+    pub report: &'a Report,
+}
+
+/// What a run judged, for [`InferenceMonitor::record`].
+pub(crate) struct Judgement<'a> {
+    pub window: &'a Window,
+    pub serving: &'a Serving,
+    pub min_f1: Option<f64>,
+    pub label_psi: Option<f64>,
+    pub files: FilesRead,
+    pub gauges: Vec<Gauge>,
     pub report: &'a Report,
 }
 
@@ -229,29 +240,58 @@ impl InferenceMonitor {
         self.state
             .create(&answers_key(&model, window.hour), &kept)
             .await?;
+        let judgement = Judgement {
+            window,
+            serving,
+            min_f1: settings.min_f1,
+            label_psi,
+            files,
+            gauges,
+            report: &report,
+        };
+        self.record(&key, judgement).await
+    }
+
+    /// Writes a judgement's report under `key`, created once (its presence says the judgement is done), then
+    /// emits its values (they leave with the invocation's metrics, after the handler returns).
+    pub(crate) async fn record(
+        &self,
+        key: &str,
+        judgement: Judgement<'_>,
+    ) -> Result<Outcome, MonitorError> {
+        let Judgement {
+            window,
+            serving,
+            min_f1,
+            label_psi,
+            files,
+            gauges,
+            report,
+        } = judgement;
+        let model = &self.config.model;
         let violations = report.violations();
         let verdict = report.verdict();
         let document = HourReport {
             report_version: REPORT_VERSION,
-            model: &model,
+            model,
             hour: window.hour,
             label_window_hours: window.label_hours,
             serving: &serving.package,
             baseline: serving.baseline.is_some(),
-            min_f1: settings.min_f1,
+            min_f1,
             label_psi,
             files,
             violations: violations.clone(),
             verdict: verdict.clone(),
             gauges: gauges.iter().map(StoredGauge::from).collect(),
-            report: &report,
+            report,
         };
-        self.state.create(&key, &document).await?;
-        emit(&model, values(&gauges));
-        tracing::info!(hour = %window.hour, ?files, ?violations, verdict, "hour judged");
+        self.state.create(key, &document).await?;
+        emit(model, values(&gauges));
+        tracing::info!(hour = %window.hour, key, ?files, ?violations, verdict, "judged");
         Ok(Outcome::Judged {
             hour: window.hour,
-            report: self.state.at(&key).uri(),
+            report: self.state.at(key).uri(),
             serving: serving.package.clone(),
             violations,
             verdict,
