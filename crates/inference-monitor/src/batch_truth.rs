@@ -11,7 +11,6 @@ use guardrails_core::ObjectRef;
 use guardrails_core::domain::package_version;
 use guardrails_core::monitor_report::{batch_answers_folder, batch_answers_key, truth_report_key};
 use guardrails_core::s3;
-use guardrails_core::state::StateError;
 use serde::{Deserialize, Serialize};
 use text_monitor::join::Answers;
 use text_monitor::monitor::Monitor;
@@ -172,7 +171,7 @@ impl InferenceMonitor {
                 batch_answers_folder(&self.config.model, day),
             );
             for (object, _) in s3::list(&self.s3, &folder).await? {
-                match self.batch_answers(&object.key).await? {
+                match self.read_kept::<BatchAnswers>(&object.key).await? {
                     Some(kept)
                         if kept.serving == serving && kept.ended >= first && kept.ended < end =>
                     {
@@ -192,17 +191,5 @@ impl InferenceMonitor {
             files.kept_hours += 1;
         }
         Ok(files)
-    }
-
-    /// A batch's kept answers; `None` when they do not read (left out of the join, with a warning).
-    async fn batch_answers(&self, key: &str) -> Result<Option<BatchAnswers>, MonitorError> {
-        match self.state.read::<BatchAnswers>(key).await {
-            Ok(stored) => Ok(stored.map(|s| s.value)),
-            Err(StateError::Corrupt { uri, source }) => {
-                tracing::warn!(uri, error = %source, "kept batch answers do not read: left out of the join");
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 }

@@ -354,11 +354,19 @@ impl InferenceMonitor {
     /// The answers the run that judged `hour` kept; `None` when it kept none (the hour was never judged) or they
     /// do not read.
     async fn kept_answers(&self, hour: DateTime<Utc>) -> Result<Option<KeptAnswers>, MonitorError> {
-        let key = answers_key(&self.config.model, hour);
-        match self.state.read::<KeptAnswers>(&key).await {
+        self.read_kept(&answers_key(&self.config.model, hour)).await
+    }
+
+    /// Kept answers (an hour's or a batch's) at `key`; `None` when there are none or they do not read: left out
+    /// of the join, with a warning, so one damaged document does not blind the monitor.
+    pub(crate) async fn read_kept<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, MonitorError> {
+        match self.state.read::<T>(key).await {
             Ok(stored) => Ok(stored.map(|s| s.value)),
             Err(StateError::Corrupt { uri, source }) => {
-                tracing::warn!(uri, error = %source, "kept answers do not read: the hour is left out of the join");
+                tracing::warn!(uri, error = %source, "kept answers do not read: left out of the join");
                 Ok(None)
             }
             Err(e) => Err(e.into()),

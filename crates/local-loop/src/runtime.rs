@@ -901,11 +901,12 @@ impl Runtime {
             .filter(|k| !k.is_empty())
             .map(str::to_owned);
         let mut lines = 0;
+        let text_field = self.text_field();
         for (object, _) in guardrails_core::s3::list(&self.s3, &input).await? {
-            let body = self.read(&object).await?;
+            let body = read_text(&self.s3, &object).await?;
             let out: Vec<String> = body
                 .lines()
-                .map(|line| crate::transform::joined(line, &self.text_field()))
+                .map(|line| crate::transform::joined(line, &text_field))
                 .collect();
             lines += out.len();
             let key = crate::transform::output_key(&input.key, &object.key, &output.key);
@@ -968,25 +969,6 @@ impl Runtime {
                 "the bus refused transform job {name}'s state change"
             )))
         }
-    }
-
-    /// A whole object as text (the loop's batches are small).
-    async fn read(&self, object: &guardrails_core::ObjectRef) -> Result<String, LoopError> {
-        let got = self
-            .s3
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetObject", object.uri(), e))?;
-        let bytes = got
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::from_code("GetObject", object.uri(), None, e.to_string()))?
-            .into_bytes();
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The field of a request record that holds its text: inference-monitor's `TEXT_FIELD`, else `text`.
@@ -1129,4 +1111,28 @@ fn receive_count(message: &Message) -> u32 {
         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1)
+}
+
+/// A whole object as text (the loop's batches and records are small).
+///
+/// # Errors
+/// The GetObject call, or reading its body.
+pub(crate) async fn read_text(
+    s3: &aws_sdk_s3::Client,
+    object: &guardrails_core::ObjectRef,
+) -> Result<String, LoopError> {
+    let got = s3
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetObject", object.uri(), e))?;
+    let bytes = got
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::from_code("GetObject", object.uri(), None, e.to_string()))?
+        .into_bytes();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -849,21 +849,10 @@ impl<'a> Story<'a> {
 
     /// Rewrites the lineage record at `record` with a better F1, as someone who wants a weaker gate would.
     async fn alter(&self, record: &guardrails_core::ObjectRef) -> Result<(), StoryFailure> {
-        let got = self
-            .s3
-            .get_object()
-            .bucket(&record.bucket)
-            .key(&record.key)
-            .send()
+        let text = crate::runtime::read_text(&self.s3, record)
             .await
             .map_err(|e| failed(format!("read {}: {e}", record.uri())))?;
-        let bytes = got
-            .body
-            .collect()
-            .await
-            .map_err(|e| failed(format!("read {}: {e}", record.uri())))?
-            .into_bytes();
-        let mut value: Value = serde_json::from_slice(&bytes)
+        let mut value: Value = serde_json::from_str(&text)
             .map_err(|e| failed(format!("{} is JSON: {e}", record.uri())))?;
         value["verdict"]["metrics"]["validation:weighted_f1"] = json!(0.99);
         self.s3
