@@ -625,10 +625,10 @@ fn a_serving_record_as_written_validates_and_altered_ones_do_not() {
 
 #[test]
 fn a_notice_as_published_validates_and_altered_ones_do_not() {
-    use guardrails_core::notice::{Notice, Severity};
+    use guardrails_core::notice::{Kind, Notice, Severity};
     let notice = Notice {
         severity: Severity::Critical,
-        kind: "drift-model-quality".into(),
+        kind: Kind::DriftModelQuality,
         title: "Rolled back: model quality drift, weighted_f1 0.74 vs 0.8".into(),
         body: "Alarm \"x\" went to ALARM.\nVersion 2 is now Rejected.".into(),
         details: json!({"from": "tickets/2", "to": "tickets/1"}),
@@ -656,9 +656,14 @@ fn a_notice_as_published_validates_and_altered_ones_do_not() {
                 "'kind' is a required property",
             ),
             (
-                "a kind that is not kebab-case",
-                |n| *at(n, "/metadata/eventType") = json!("Drift Model Quality"),
-                "does not match",
+                "a kind the project does not send",
+                |n| *at(n, "/metadata/eventType") = json!("drift-anything"),
+                "'drift-anything' is not one of",
+            ),
+            (
+                "no runbook",
+                |n| remove(n, "/metadata/additionalContext", "runbook"),
+                "'runbook' is a required property",
             ),
             (
                 "a context value that is not a string (the format takes strings only)",
@@ -674,4 +679,20 @@ fn a_notice_as_published_validates_and_altered_ones_do_not() {
             ),
         ],
     );
+}
+
+#[test]
+fn the_schema_lists_every_notice_kind_and_no_other() {
+    let schema = schema_file("notice.schema.json");
+    let listed: Vec<&str> = schema["$defs"]["kind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let kinds: Vec<&str> = guardrails_core::notice::Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(listed, kinds);
 }

@@ -16,7 +16,7 @@ use guardrails_core::serving::{Serving, ServingRecord};
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, Notice,
-    Notifier, Severity,
+    NoticeKind, Notifier, Severity,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -285,7 +285,7 @@ impl BatchLauncher {
         tracing::warn!(%input, %reason, "batch input not run");
         let notice = Notice {
             severity: Severity::Warning,
-            kind: "batch-refused".to_owned(),
+            kind: NoticeKind::BatchRefused,
             title: "Batch input not run".to_owned(),
             body: format!(
                 "{input} was uploaded as batch input but no job was started: {reason}.\n\nOnce a version serves \

@@ -8,7 +8,7 @@ use guardrails_core::domain::BudgetExceeded;
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Function,
-    Invocation, Notice, Notifier, Severity,
+    Invocation, Notice, NoticeKind, Notifier, Severity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -392,7 +392,10 @@ fn breach_notice(breach: &Breach, costs: &DayCosts) -> Notice {
             Level::Over => Severity::Critical,
             Level::Near => Severity::Warning,
         },
-        kind: format!("budget-{}", breach.level.as_str()),
+        kind: match breach.level {
+            Level::Over => NoticeKind::BudgetOver,
+            Level::Near => NoticeKind::BudgetNear,
+        },
         title: format!(
             "{what} {verb} budget: {} of {} ({})",
             usd(breach.actual_usd),
@@ -431,7 +434,7 @@ fn enforcement_notice(
     }
     Notice {
         severity: Severity::Critical,
-        kind: "cost-enforcement".to_owned(),
+        kind: NoticeKind::CostEnforcement,
         title: format!(
             "{} {} job(s) over the {} hard limit",
             if dry_run { "Would stop" } else { "Stopping" },

@@ -13,7 +13,7 @@ use guardrails_core::serving::{Reason, Replaced, SERVING_VERSION, Serving, Servi
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, Notice,
-    Notifier, ObjectRef, Severity,
+    NoticeKind, Notifier, ObjectRef, Severity,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -670,7 +670,7 @@ impl Deploy {
         tracing::warn!(%package, %reason, "deploy refused");
         let notice = Notice {
             severity: Severity::Critical,
-            kind: "deploy-refused".to_owned(),
+            kind: NoticeKind::DeployRefused,
             title: format!("Deploy refused: {}", package_version(package)),
             body: format!(
                 "{package} does not serve: {reason}\n\nWhat serves is unchanged. Check the version's lineage \
@@ -694,7 +694,7 @@ impl Deploy {
         tracing::warn!(%package, %reason, "serving version stranded");
         let notice = Notice {
             severity: Severity::Critical,
-            kind: "serving-not-approved".to_owned(),
+            kind: NoticeKind::ServingNotApproved,
             title: format!("{} serves but is not Approved", package_version(package)),
             body: format!(
                 "{reason}.\n\nBatch inference refuses to start with it. Approve a version in the registry (or \
@@ -744,7 +744,7 @@ fn deployed_notice(serving: &ServingRecord) -> Notice {
     };
     Notice {
         severity: Severity::Info,
-        kind: "model-deployed".to_owned(),
+        kind: NoticeKind::ModelDeployed,
         title,
         body: format!(
             "{opening}\nModel: {} (trained by {}). Before it: {before}.",

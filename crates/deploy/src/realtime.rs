@@ -5,7 +5,7 @@
 use chrono::Utc;
 use guardrails_core::domain::package_version;
 use guardrails_core::serving::Release;
-use guardrails_core::{Classify, ErrorClass, Notice, Severity};
+use guardrails_core::{Classify, ErrorClass, Notice, NoticeKind, Severity};
 use serde_json::json;
 
 use crate::endpoint::{self, EndpointSettings, Move, Started, Step};
@@ -166,7 +166,7 @@ impl Deploy {
         let version = package_version(package);
         let notice = Notice {
             severity: Severity::Critical,
-            kind: "release-undone".to_owned(),
+            kind: NoticeKind::ReleaseUndone,
             title: format!("Release undone: {version} does not serve"),
             body: format!(
                 "The endpoint did not take {package}: {why}.\n\nWhat serves is unchanged. The endpoint's alarms \

@@ -94,6 +94,19 @@ impl DriftKind {
         }
     }
 
+    /// The kind of the notice it makes.
+    pub fn notice_kind(self) -> guardrails_core::NoticeKind {
+        use guardrails_core::NoticeKind as K;
+        match self {
+            DriftKind::DataDrift => K::DriftDataDrift,
+            DriftKind::ModelQuality => K::DriftModelQuality,
+            DriftKind::Bias => K::DriftBias,
+            DriftKind::FeatureAttribution => K::DriftFeatureAttribution,
+            DriftKind::PredictionQuality => K::DriftPredictionQuality,
+            DriftKind::Unknown => K::DriftUnknown,
+        }
+    }
+
     /// The retraining cause it gives, if any.
     pub fn cause(self) -> Option<RetrainingCause> {
         match self {

@@ -8,7 +8,7 @@ use guardrails_core::serving::Serving as ServingRecords;
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Function,
-    Invocation, Notice, Notifier, Severity,
+    Invocation, Notice, NoticeKind, Notifier, Severity,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -571,7 +571,7 @@ impl DriftHandler {
         );
         Notice {
             severity,
-            kind: format!("drift-{}", kind.as_str()),
+            kind: kind.notice_kind(),
             title: drift_title(facts, kind, rollback),
             body,
             details: json!({
@@ -596,7 +596,7 @@ impl DriftHandler {
     fn recovery_notice(&self, facts: &AlarmFacts, kind: DriftKind) -> Notice {
         Notice {
             severity: Severity::Info,
-            kind: "drift-recovered".to_owned(),
+            kind: NoticeKind::DriftRecovered,
             title: format!("Recovered: {} ({})", facts.name, describe_metric(facts)),
             body: format!(
                 "Alarm {} is back to OK at {} ({}).\n{}\n\nA rollback or retraining it caused stays in place; \

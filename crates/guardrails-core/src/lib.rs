@@ -26,5 +26,5 @@ pub use config::{CommonConfig, ConfigError, DEFAULT_PROJECT, Env, Network};
 pub use domain::{DomainEvent, EventPublisher};
 pub use error::{AwsError, Classify, ErrorClass, HandlerError};
 pub use function::{Function, Invocation};
-pub use notice::{Notice, Notifier, Severity};
+pub use notice::{Kind as NoticeKind, Notice, Notifier, Severity};
 pub use s3::ObjectRef;

@@ -47,13 +47,183 @@ impl Severity {
     }
 }
 
+/// Where the runbooks are: the README of the project's repository (`repository` in the workspace's Cargo.toml, so
+/// a fork that changes it links its own), each kind's section by its anchor.
+pub const RUNBOOKS: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/README.md");
+
+/// What a notice is about: the `kind` attribute subscribers filter on, and the runbook section it links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// An upload broke the dataset contract and was quarantined (validate-ingest).
+    DatasetQuarantined,
+    /// The share of quarantined uploads passed its alarm's limit.
+    QuarantineRate,
+    /// Someone changed the dataset contract parameter.
+    ContractChanged,
+    /// One of the project's SageMaker or Glue jobs failed.
+    JobFailed,
+    /// A training workflow execution failed, timed out or was aborted.
+    WorkflowFailed,
+    /// Workflow executions keep failing (the training or hourly-monitor workflow's alarm).
+    WorkflowFailing,
+    /// A model package's approval changed (a pending one waits for a person).
+    ModelPackageStatus,
+    /// A model version now serves.
+    ModelDeployed,
+    /// The deploy path refused a request.
+    DeployRefused,
+    /// What serves is no longer Approved.
+    ServingNotApproved,
+    /// A real-time release was undone.
+    ReleaseUndone,
+    /// batch-launcher refused a batch.
+    BatchRefused,
+    /// Input data moved away from the training baseline.
+    DriftDataDrift,
+    /// Model quality against ground truth fell.
+    DriftModelQuality,
+    /// A bias metric drifted.
+    DriftBias,
+    /// Feature attribution drifted.
+    DriftFeatureAttribution,
+    /// Prediction confidence or the label mix moved.
+    DriftPredictionQuality,
+    /// A drift alarm drift-handler cannot classify.
+    DriftUnknown,
+    /// A drift alarm went back to OK.
+    DriftRecovered,
+    /// Spend reached the warning share of a budget.
+    BudgetNear,
+    /// Spend passed a budget.
+    BudgetOver,
+    /// cost-guard stopped (or would stop) jobs over the hard limit.
+    CostEnforcement,
+    /// The daily-cost alarm.
+    CostOverBudget,
+    /// A function fails or is throttled.
+    FunctionFailing,
+    /// Messages wait in a dead-letter queue.
+    DeadLetters,
+    /// The real-time endpoint errs or is slow.
+    EndpointUnhealthy,
+    /// A stage that should have run did not (a heartbeat alarm).
+    PipelineSilent,
+    /// An alarm of the project the notifier has no kind for.
+    AlarmUnclassified,
+}
+
+impl Kind {
+    /// Every kind, in declaration order (the schema's `kind` enum and the README's runbooks are checked against
+    /// it).
+    pub const ALL: [Kind; 28] = [
+        Kind::DatasetQuarantined,
+        Kind::QuarantineRate,
+        Kind::ContractChanged,
+        Kind::JobFailed,
+        Kind::WorkflowFailed,
+        Kind::WorkflowFailing,
+        Kind::ModelPackageStatus,
+        Kind::ModelDeployed,
+        Kind::DeployRefused,
+        Kind::ServingNotApproved,
+        Kind::ReleaseUndone,
+        Kind::BatchRefused,
+        Kind::DriftDataDrift,
+        Kind::DriftModelQuality,
+        Kind::DriftBias,
+        Kind::DriftFeatureAttribution,
+        Kind::DriftPredictionQuality,
+        Kind::DriftUnknown,
+        Kind::DriftRecovered,
+        Kind::BudgetNear,
+        Kind::BudgetOver,
+        Kind::CostEnforcement,
+        Kind::CostOverBudget,
+        Kind::FunctionFailing,
+        Kind::DeadLetters,
+        Kind::EndpointUnhealthy,
+        Kind::PipelineSilent,
+        Kind::AlarmUnclassified,
+    ];
+
+    /// The kebab-case name: the `kind` message attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::DatasetQuarantined => "dataset-quarantined",
+            Kind::QuarantineRate => "quarantine-rate",
+            Kind::ContractChanged => "contract-changed",
+            Kind::JobFailed => "job-failed",
+            Kind::WorkflowFailed => "workflow-failed",
+            Kind::WorkflowFailing => "workflow-failing",
+            Kind::ModelPackageStatus => "model-package-status",
+            Kind::ModelDeployed => "model-deployed",
+            Kind::DeployRefused => "deploy-refused",
+            Kind::ServingNotApproved => "serving-not-approved",
+            Kind::ReleaseUndone => "release-undone",
+            Kind::BatchRefused => "batch-refused",
+            Kind::DriftDataDrift => "drift-data-drift",
+            Kind::DriftModelQuality => "drift-model-quality",
+            Kind::DriftBias => "drift-bias",
+            Kind::DriftFeatureAttribution => "drift-feature-attribution",
+            Kind::DriftPredictionQuality => "drift-prediction-quality",
+            Kind::DriftUnknown => "drift-unknown",
+            Kind::DriftRecovered => "drift-recovered",
+            Kind::BudgetNear => "budget-near",
+            Kind::BudgetOver => "budget-over",
+            Kind::CostEnforcement => "cost-enforcement",
+            Kind::CostOverBudget => "cost-over-budget",
+            Kind::FunctionFailing => "function-failing",
+            Kind::DeadLetters => "dead-letters",
+            Kind::EndpointUnhealthy => "endpoint-unhealthy",
+            Kind::PipelineSilent => "pipeline-silent",
+            Kind::AlarmUnclassified => "alarm-unclassified",
+        }
+    }
+
+    /// The README section with its runbook (a heading `#### <section>` under "Runbooks"); related kinds share
+    /// one.
+    pub fn runbook_section(self) -> &'static str {
+        match self {
+            Kind::DatasetQuarantined | Kind::QuarantineRate => "dataset-quarantined",
+            Kind::DriftDataDrift
+            | Kind::DriftBias
+            | Kind::DriftFeatureAttribution
+            | Kind::DriftPredictionQuality
+            | Kind::DriftUnknown
+            | Kind::DriftRecovered => "drift",
+            Kind::BudgetNear | Kind::BudgetOver | Kind::CostEnforcement | Kind::CostOverBudget => {
+                "cost"
+            }
+            Kind::ModelDeployed
+            | Kind::DeployRefused
+            | Kind::ServingNotApproved
+            | Kind::ReleaseUndone
+            | Kind::BatchRefused => "deploy",
+            Kind::WorkflowFailed | Kind::WorkflowFailing | Kind::JobFailed => "job-failed",
+            other => other.as_str(),
+        }
+    }
+
+    /// The runbook's address.
+    pub fn runbook(self) -> String {
+        format!("{RUNBOOKS}#{}", self.runbook_section())
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One notice: a one-line title, a human-readable body, and the machine-readable facts behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     /// How urgent.
     pub severity: Severity,
-    /// What happened, as a stable kebab-case word subscribers filter on, e.g. `dataset-quarantined`.
-    pub kind: String,
+    /// What happened: the `kind` attribute subscribers filter on, and the runbook the notice links.
+    pub kind: Kind,
     /// One line; becomes the e-mail subject (cut to fit SNS rules).
     pub title: String,
     /// A few sentences for a person: what happened, what was done, what to do.
@@ -83,7 +253,11 @@ impl Notice {
     fn message_within(&self, max_bytes: usize) -> String {
         let details =
             serde_json::to_string_pretty(&self.details).unwrap_or_else(|_| "{}".to_owned());
-        let mut message = format!("{}\n\nDetails (JSON):\n{details}\n", self.body.trim_end());
+        let mut message = format!(
+            "{}\n\nRunbook: {}\n\nDetails (JSON):\n{details}\n",
+            self.body.trim_end(),
+            self.kind.runbook()
+        );
         if message.len() > max_bytes {
             let mut end = max_bytes;
             while !message.is_char_boundary(end) {
@@ -107,15 +281,16 @@ impl Notice {
                 "textType": "client-markdown",
                 "title": self.subject(),
                 "description": cut(self.body.trim_end(), MAX_DESCRIPTION_CHARS),
-                "keywords": [self.severity.as_str(), self.kind],
+                "keywords": [self.severity.as_str(), self.kind.as_str()],
             },
             "metadata": {
                 "summary": self.subject(),
-                "eventType": self.kind,
+                "eventType": self.kind.as_str(),
                 "additionalContext": {
                     "noticeVersion": FORMAT_VERSION,
                     "severity": self.severity.as_str(),
-                    "kind": self.kind,
+                    "kind": self.kind.as_str(),
+                    "runbook": self.kind.runbook(),
                     "details": cut_bytes(&details, MAX_CHAT_DETAILS_BYTES),
                 },
             },
@@ -217,12 +392,16 @@ impl Notifier {
             .message_structure("json")
             .message(notice.structured())
             .message_attributes("severity", attribute(notice.severity.as_str())?)
-            .message_attributes("kind", attribute(&notice.kind)?);
+            .message_attributes("kind", attribute(notice.kind.as_str())?);
         let output = request
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("Publish", &self.topic_arn, e))?;
-        tracing::info!(kind = %notice.kind, severity = notice.severity.as_str(), "notice sent");
+        tracing::info!(
+            kind = notice.kind.as_str(),
+            severity = notice.severity.as_str(),
+            "notice sent"
+        );
         Ok(output.message_id().unwrap_or_default().to_owned())
     }
 }
@@ -255,7 +434,7 @@ mod tests {
     fn notice(title: &str) -> Notice {
         Notice {
             severity: Severity::Warning,
-            kind: "dataset-quarantined".into(),
+            kind: Kind::DatasetQuarantined,
             title: title.into(),
             body: "Body.".into(),
             details: serde_json::json!({"rows": 3}),
@@ -280,7 +459,10 @@ mod tests {
     fn message_has_body_then_parsable_json() {
         let message = notice("t").message();
         let (body, json) = message.split_once("Details (JSON):\n").unwrap();
-        assert_eq!(body, "Body.\n\n");
+        assert_eq!(
+            body,
+            format!("Body.\n\nRunbook: {RUNBOOKS}#dataset-quarantined\n\n")
+        );
         let details: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(details["rows"], 3);
     }

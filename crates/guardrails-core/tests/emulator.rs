@@ -15,7 +15,7 @@ async fn notice_reaches_the_topic_with_subject_body_and_filter_attributes() {
     let notifier = Notifier::from_sdk(&sdk, &probe.topic_arn);
     let notice = Notice {
         severity: Severity::Critical,
-        kind: "model-rolled-back".into(),
+        kind: guardrails_core::NoticeKind::DriftModelQuality,
         title: "Rollback: tickets-classifier v7 → v6\nafter weighted_f1 alarm".into(),
         body: "weighted_f1 fell to 0.74 (threshold 0.80).".into(),
         details: serde_json::json!({"from": 7, "to": 6}),
@@ -48,7 +48,7 @@ async fn notice_reaches_the_topic_with_subject_body_and_filter_attributes() {
     );
     let attributes = &envelope["MessageAttributes"];
     assert_eq!(attributes["severity"]["Value"], "critical");
-    assert_eq!(attributes["kind"]["Value"], "model-rolled-back");
+    assert_eq!(attributes["kind"]["Value"], "drift-model-quality");
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Notice,
-    Notifier, ObjectRef, Severity,
+    NoticeKind, Notifier, ObjectRef, Severity,
 };
 use serde::Serialize;
 
@@ -624,7 +624,7 @@ fn quarantine_notice(detail: &DatasetQuarantined) -> Notice {
         .collect();
     Notice {
         severity: Severity::Warning,
-        kind: "dataset-quarantined".to_owned(),
+        kind: NoticeKind::DatasetQuarantined,
         title: format!("Dataset quarantined: {} / {file}", detail.dataset),
         body: format!(
             "{} failed its dataset contract and did not reach training.\n\nTop reasons:\n{reasons}\n\
