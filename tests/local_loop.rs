@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod schema_check;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -362,17 +364,22 @@ async fn a_failed_training_run_reaches_the_topic_through_the_failure_rule() {
         })
         .await
         .unwrap_or_else(|| panic!("no execution failed\n{}", self::timeline(&local)));
-    // The template's rule turns Step Functions' status change into a one-line critical notice.
-    let notice = timeline
+    // The template's rule sends Step Functions' status change to the notifier: one critical notice, with the
+    // attributes a filter policy routes on.
+    let (notice, severity) = timeline
         .wait_for(0, Duration::from_secs(10), |f| match f {
-            Fact::Notice { subject, .. } if subject.contains(&failed) => Some(subject.clone()),
+            Fact::Notice {
+                subject,
+                severity,
+                kind,
+            } if kind == "workflow-failed" => Some((subject.clone(), severity.clone())),
             _ => None,
         })
         .await
         .unwrap_or_else(|| panic!("no notice of {failed}\n{}", self::timeline(&local)));
+    assert_eq!(severity, "critical");
     assert!(
-        notice.starts_with("[critical] Training workflow execution")
-            && notice.contains("ended FAILED"),
+        notice.starts_with("[CRITICAL] Workflow ") && notice.contains(&failed[..20]),
         "{notice}"
     );
     assert!(
@@ -522,7 +529,7 @@ async fn a_change_of_the_dataset_contract_is_notified() {
         .runtime
         .timeline
         .wait_for(0, Duration::from_secs(15), |f| match f {
-            Fact::Notice { subject, .. } if subject.contains("dataset contract") => {
+            Fact::Notice { subject, kind, .. } if kind == "contract-changed" => {
                 Some(subject.clone())
             }
             _ => None,
@@ -530,7 +537,7 @@ async fn a_change_of_the_dataset_contract_is_notified() {
         .await
         .unwrap_or_else(|| panic!("no notice of the contract change\n{}", timeline(&local)));
     assert!(
-        notice.contains(&contract) && notice.contains("Update"),
+        notice.starts_with("[WARNING] Dataset contract") && notice.contains("(Update)"),
         "{notice}"
     );
     let notices = local
@@ -748,5 +755,211 @@ async fn a_role_missing_a_permission_fails_its_function() {
             .await
             .contains(&local.upload_key("lote.jsonl")),
         "the raw version must still exist"
+    );
+}
+
+/// One event on the default bus, as the service would put it.
+fn service_event(
+    source: &'static str,
+    sample: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> local_loop::runtime::ServiceEvent {
+    let sample = testkit::fixture(sample);
+    let mut detail = sample["detail"].clone();
+    edit(&mut detail);
+    local_loop::runtime::ServiceEvent {
+        source,
+        detail_type: sample["detail-type"].as_str().unwrap().to_owned(),
+        detail,
+        resources: vec![],
+        time: None,
+    }
+}
+
+/// Every alarm of the template going off, and every rule that notifies, each with the event its service sends:
+/// each reaches a subscriber of the topic as a notice with `severity` and `kind` attributes whose message is the
+/// schema's, and names the alarm or job it is about. Another team's failed job notifies no one.
+#[tokio::test]
+async fn every_alarm_and_notifying_rule_reaches_the_topic_as_a_notice() {
+    let local = Local::start(&default_template(), &own_project("e2e-notices"), false)
+        .await
+        .unwrap();
+    let project = local.parameter("ProjectName");
+    let topic = local.runtime.stack.topics["NoticeTopic"].clone();
+    let subscriber = testkit::TopicProbe::attach(&local.sdk, &topic, None).await;
+    let alarms = local.runtime.alarm_names();
+    assert!(alarms.len() >= 30, "{alarms:?}");
+    for alarm in &alarms {
+        assert!(local.runtime.alarm(alarm, false).await, "{alarm}");
+    }
+    let machine = local.runtime.stack.state_machines["TrainingStateMachine"].clone();
+    let execution = format!(
+        "{}:workflow-failed",
+        machine.replace(":stateMachine:", ":execution:")
+    );
+    let group = local.parameter("ModelPackageGroupName");
+    let contract = local.runtime.stack.parameters["DatasetContract"].clone();
+    let tagged = serde_json::json!({ "project": project });
+    let events = [
+        service_event("aws.sagemaker", "sagemaker-training-job-failed.json", |d| {
+            d["TrainingJobName"] = "tickets-training-failed".into();
+            d["Tags"] = tagged.clone();
+        }),
+        service_event(
+            "aws.sagemaker",
+            "sagemaker-transform-job-completed.json",
+            |d| {
+                d["TransformJobName"] = format!("{project}-transform-failed").into();
+                d["TransformJobStatus"] = "Failed".into();
+                d["FailureReason"] = "ClientError: the input was not JSON Lines".into();
+            },
+        ),
+        service_event("aws.glue", "glue-job-failed.json", |d| {
+            d["jobName"] = format!("{project}-glue-failed").into();
+        }),
+        // Not the project's: the rule's pattern leaves it out.
+        service_event("aws.glue", "glue-job-failed.json", |d| {
+            d["jobName"] = "another-team-glue-failed".into();
+        }),
+        service_event("aws.states", "step-functions-execution-failed.json", |d| {
+            d["stateMachineArn"] = machine.clone().into();
+            d["name"] = "workflow-failed".into();
+            d["executionArn"] = execution.clone().into();
+        }),
+        service_event(
+            "aws.sagemaker",
+            "sagemaker-model-package-approved.json",
+            |d| {
+                d["ModelPackageGroupName"] = group.clone().into();
+                d["ModelPackageArn"] =
+                    format!("arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/7")
+                        .into();
+                d["ModelApprovalStatus"] = "PendingManualApproval".into();
+            },
+        ),
+        service_event("aws.ssm", "parameter-store-change.json", |d| {
+            d["name"] = contract.clone().into();
+        }),
+    ];
+    for event in events {
+        assert!(local.runtime.send("test", "event", event).await);
+    }
+    // One notice per alarm and per event of the project (drift-handler's for the drift alarms).
+    let expected = alarms.len() + 6;
+    let notices = subscriber
+        .notices(expected + 1, Duration::from_secs(120))
+        .await;
+    let mut about = Vec::new();
+    for notice in &notices {
+        let attributes = &notice["MessageAttributes"];
+        let (severity, kind) = (
+            attributes["severity"]["Value"].as_str().unwrap_or_default(),
+            attributes["kind"]["Value"].as_str().unwrap_or_default(),
+        );
+        assert!(
+            ["info", "warning", "critical"].contains(&severity) && !kind.is_empty(),
+            "{notice}"
+        );
+        assert_ne!(kind, "alarm-unclassified", "{notice}");
+        let message: serde_json::Value =
+            serde_json::from_str(notice["Message"].as_str().unwrap()).unwrap();
+        schema_check::validate("notice.schema.json", &message)
+            .unwrap_or_else(|e| panic!("{e}\n{message}"));
+        about.push(
+            message["metadata"]["additionalContext"]["details"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let named = |name: &str| about.iter().any(|d| d.contains(&format!("\"{name}\"")));
+    for name in alarms.iter().map(String::as_str).chain([
+        "tickets-training-failed",
+        &format!("{project}-transform-failed"),
+        &format!("{project}-glue-failed"),
+        &execution,
+        &contract,
+    ]) {
+        assert!(named(name), "no notice names {name}\n{}", timeline(&local));
+    }
+    assert!(
+        about.iter().any(|d| d.contains("PendingManualApproval")),
+        "{about:?}"
+    );
+    assert!(
+        !about.iter().any(|d| d.contains("another-team")),
+        "{about:?}"
+    );
+    // At least one each (drift-handler may add its own for what the alarm led to).
+    assert!(
+        notices.len() >= expected,
+        "{} of {expected}: {about:#?}",
+        notices.len()
+    );
+}
+
+/// The SMS subscription's filter policy, as the template writes it, on a subscriber of the emulator's topic: only
+/// critical notices arrive, and the notifier's own fallback alarm (CloudWatch's message, no attributes).
+#[tokio::test]
+async fn the_sms_subscription_receives_only_critical_notices() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    let template: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let sms = &template["Resources"]["NoticeSmsSubscription"]["Properties"];
+    assert_eq!(
+        (&sms["Protocol"], &sms["FilterPolicyScope"]),
+        (&"sms".into(), &"MessageAttributes".into())
+    );
+    let policy = serde_json::to_string(&sms["FilterPolicy"]).unwrap();
+    let sdk = testkit::emulator().sdk_config().await;
+    let everything = testkit::TopicProbe::create(&sdk).await;
+    let phone = testkit::TopicProbe::attach(&sdk, &everything.topic_arn, Some(&policy)).await;
+    let notifier = guardrails_core::Notifier::from_sdk(&sdk, &everything.topic_arn);
+    for severity in [
+        guardrails_core::Severity::Info,
+        guardrails_core::Severity::Warning,
+        guardrails_core::Severity::Critical,
+    ] {
+        let notice = guardrails_core::Notice {
+            severity,
+            kind: guardrails_core::NoticeKind::FunctionFailing,
+            title: format!("a {} notice", severity.as_str()),
+            body: "Body.".into(),
+            details: serde_json::json!({}),
+        };
+        notifier.send(&notice).await.unwrap();
+    }
+    // The fallback alarm's own message, as CloudWatch publishes it: no attributes.
+    aws_sdk_sns::Client::new(&sdk)
+        .publish()
+        .topic_arn(&everything.topic_arn)
+        .message(r#"{"AlarmName":"p-notifier-errors","NewStateValue":"ALARM"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        everything.notices(4, Duration::from_secs(10)).await.len(),
+        4
+    );
+    let texted: Vec<String> = phone
+        .notices(3, Duration::from_secs(3))
+        .await
+        .iter()
+        .map(|n| {
+            n["Subject"]
+                .as_str()
+                .or(n["Message"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(texted.len(), 2, "{texted:?}");
+    assert!(
+        texted.iter().any(|t| t == "[CRITICAL] a critical notice"),
+        "{texted:?}"
+    );
+    assert!(
+        texted.iter().any(|t| t.contains("p-notifier-errors")),
+        "{texted:?}"
     );
 }

@@ -300,6 +300,15 @@ WEAKENINGS = [
         "ComparisonOperator: GreaterThan",
         "E3030",  # cfn-lint: not one of the allowed values
     ),
+    (
+        "alarm-publishes-plain-text",
+        """      AlarmName: !Sub "${ProjectName}-validate-ingest-errors"
+""",
+        """      AlarmName: !Sub "${ProjectName}-validate-ingest-errors"
+      AlarmActions: [!Ref NoticeTopic]
+""",
+        "operations.guard/notices_go_through_the_notifier",
+    ),
 ]
 
 

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use guardrails_core::Severity;
 use guardrails_core::domain::RetrainingCause;
 use guardrails_core::metric::{
@@ -13,55 +12,7 @@ use guardrails_core::metric::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The alarm's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AlarmState {
-    /// Within bounds.
-    Ok,
-    /// Breaching.
-    Alarm,
-    /// Not enough data to evaluate.
-    InsufficientData,
-}
-
-/// What the handler needs from an alarm state change, read from the event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlarmFacts {
-    /// Alarm name.
-    pub name: String,
-    /// The new state.
-    pub state: AlarmState,
-    /// The state before.
-    pub previous: Option<AlarmState>,
-    /// When the alarm entered the new state: with the name, it identifies the transition.
-    pub since: DateTime<Utc>,
-    /// CloudWatch's reason text.
-    pub reason: String,
-    /// The alarm description.
-    pub description: Option<String>,
-    /// The metric's namespace (a single-metric alarm).
-    pub namespace: Option<String>,
-    /// The metric's name.
-    pub metric: Option<String>,
-    /// The metric's dimensions (`Endpoint`, `MonitoringSchedule` …).
-    pub dimensions: BTreeMap<String, String>,
-    /// The threshold crossed, from the reason data.
-    pub threshold: Option<f64>,
-    /// The newest datapoint evaluated, from the reason data.
-    pub value: Option<f64>,
-}
-
-impl AlarmFacts {
-    /// A key naming this transition, the same for every delivery of it.
-    pub fn transition_key(&self) -> String {
-        format!(
-            "{}@{}",
-            self.name,
-            self.since.format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        )
-    }
-}
+pub use guardrails_core::alarm::{AlarmFacts, AlarmState};
 
 /// What drifted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -4,10 +4,11 @@
 //! before it, on the endpoint too in real-time); drift asks for retraining.
 //! Each transition is acted on once.
 //!
-//! `main.rs` wires configuration and clients; [`handler`] runs one transition; [`alarm`] reads the event;
+//! `main.rs` wires configuration and clients; [`handler`] runs one transition; [`alarm`] (guardrails-core's) reads the event;
 //! [`classify`] and [`rollback`] decide, free of AWS types; [`registry`] makes the SageMaker calls.
 
-pub mod alarm;
+/// The alarm event reader, shared with the notifier.
+pub use guardrails_core::alarm;
 pub mod classify;
 pub mod config;
 pub mod handler;

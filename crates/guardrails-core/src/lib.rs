@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alarm;
 pub mod aws;
 pub mod aws_events;
 pub mod baseline;

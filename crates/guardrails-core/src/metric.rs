@@ -33,6 +33,8 @@ pub mod stage {
     pub const DEPLOY: &str = "deploy";
     /// batch-launcher.
     pub const BATCH_LAUNCHER: &str = "batch-launcher";
+    /// notifier.
+    pub const NOTIFIER: &str = "notifier";
 }
 
 /// The bounded labels metrics carry besides `Stage`.
@@ -55,6 +57,8 @@ pub mod dimension {
     pub const DECISION: &str = "Decision";
     /// An input-drift check of the monitor (six values, `text_monitor::drift::CheckName`).
     pub const CHECK: &str = "Check";
+    /// A notice's severity (`info`, `warning`, `critical`).
+    pub const SEVERITY: &str = "Severity";
 }
 
 use dimension::*;
@@ -162,8 +166,12 @@ pub const BATCH_JOBS: Metric = metric(BATCH_LAUNCHER, "BatchJobs", &[RESULT]);
 /// A day's cost in USD by service (gauge).
 pub const COST_USD: Metric = metric(COST_GUARD, "CostUsd", &[SERVICE]);
 
+/// Notices the notifier published, by severity (counter).
+pub const NOTICES: Metric = metric(NOTIFIER, "Notices", &[SEVERITY]);
+
 /// Every metric, each once.
 pub const CATALOG: &[Metric] = &[
+    NOTICES,
     FILES_PROCESSED,
     FILES_QUARANTINED,
     VALIDATION_ERRORS,

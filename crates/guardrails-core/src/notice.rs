@@ -181,8 +181,8 @@ impl Kind {
         }
     }
 
-    /// The README section with its runbook (a heading `#### <section>` under "Runbooks"); related kinds share
-    /// one.
+    /// The README section with its runbook (a heading `#### Notice: <section>` under "Runbooks", whose anchor is
+    /// `notice-<section>`); related kinds share one.
     pub fn runbook_section(self) -> &'static str {
         match self {
             Kind::DatasetQuarantined | Kind::QuarantineRate => "dataset-quarantined",
@@ -207,7 +207,7 @@ impl Kind {
 
     /// The runbook's address.
     pub fn runbook(self) -> String {
-        format!("{RUNBOOKS}#{}", self.runbook_section())
+        format!("{RUNBOOKS}#notice-{}", self.runbook_section())
     }
 }
 
@@ -412,6 +412,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn every_kind_has_its_runbook_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for kind in Kind::ALL {
+            let heading = format!("\n#### Notice: {}\n", kind.runbook_section());
+            assert!(
+                readme.contains(&heading),
+                "{kind}: no {heading:?} in README.md"
+            );
+        }
+    }
+
+    #[test]
     fn cut_keeps_short_text_and_cuts_on_characters() {
         assert_eq!(cut("abc", 3), "abc");
         assert_eq!(cut("ááááá", 3), "áá…");
@@ -461,7 +473,7 @@ mod tests {
         let (body, json) = message.split_once("Details (JSON):\n").unwrap();
         assert_eq!(
             body,
-            format!("Body.\n\nRunbook: {RUNBOOKS}#dataset-quarantined\n\n")
+            format!("Body.\n\nRunbook: {RUNBOOKS}#notice-dataset-quarantined\n\n")
         );
         let details: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(details["rows"], 3);

@@ -1010,7 +1010,13 @@ mod template_tests {
             assert!(
                 matches!(&quarantine.source, Source::Math { queries, .. } if queries.len() == 2)
             );
-            assert_eq!(quarantine.alarm_actions, ["NoticeTopic"]);
+            // Alarms reach people through the notifier; only its own errors alarm publishes itself.
+            assert!(quarantine.alarm_actions.is_empty());
+            let fallback = alarms
+                .iter()
+                .find(|a| a.name.ends_with("-notifier-errors"))
+                .unwrap();
+            assert_eq!(fallback.alarm_actions, ["NoticeTopic"]);
             // The drift rule takes every alarm named with the drift prefix: only the monitor's verdicts may be,
             // or drift-handler would be sent, say, its own failures.
             let prefix = template.parameter("DriftAlarmPrefix").unwrap();

@@ -71,6 +71,10 @@ const REGISTRY: &[(&str, Build)] = &[
         <cost_guard::CostGuard as Function>::STAGE,
         build::<cost_guard::CostGuard>,
     ),
+    (
+        <notifier::Notify as Function>::STAGE,
+        build::<notifier::Notify>,
+    ),
 ];
 
 /// The binaries the local loop can run.

@@ -1072,6 +1072,14 @@ impl Runtime {
         Ok(())
     }
 
+    /// The names of the template's alarms, as provisioned.
+    pub fn alarm_names(&self) -> Vec<String> {
+        self.alarms
+            .lock()
+            .map(|alarms| alarms.iter().map(|a| a.spec.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// Sends a CloudWatch alarm state change for `alarm` (OK → ALARM unless `recovered`), shaped like the sample
     /// under `events/`, as CloudWatch sends it to the default bus.
     pub async fn alarm(&self, alarm: &str, recovered: bool) -> bool {

@@ -167,6 +167,29 @@ impl TopicProbe {
         }
     }
 
+    /// A queue subscribed to an existing topic, with `filter_policy` on the message attributes when given: what
+    /// a subscriber with that policy receives.
+    pub async fn attach(sdk: &SdkConfig, topic_arn: &str, filter_policy: Option<&str>) -> Self {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let (queue_url, queue_arn) = create_queue(&sqs, "subscriber").await;
+        let mut subscribe = aws_sdk_sns::Client::new(sdk)
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn);
+        if let Some(policy) = filter_policy {
+            subscribe = subscribe
+                .attributes("FilterPolicyScope", "MessageAttributes")
+                .attributes("FilterPolicy", policy);
+        }
+        subscribe.send().await.expect("subscribe queue to topic");
+        TopicProbe {
+            topic_arn: topic_arn.to_owned(),
+            queue_url,
+            sqs,
+        }
+    }
+
     /// The SNS envelopes (`Subject`, `Message`, `MessageAttributes` …) received within `timeout`, returning
     /// early once `at_least` arrived. Pass a short timeout and expect none to assert that nothing was sent.
     pub async fn notices(&self, at_least: usize, timeout: Duration) -> Vec<Value> {

@@ -1,13 +1,66 @@
-//! Reads the facts the handler needs from an EventBridge "CloudWatch Alarm State Change".
+//! CloudWatch alarm state changes as EventBridge delivers them, read into plain facts (drift-handler acts on
+//! the drift alarms, the notifier on the others).
 
 use aws_lambda_events::cloudwatch_alarms::{
     CloudWatchAlarmData, CloudWatchAlarmState, CloudWatchAlarmStateReasonData,
     CloudWatchAlarmStateValue, CloudWatchMetricAlarmConfiguration,
 };
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::classify::{AlarmFacts, AlarmState};
+/// The alarm's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    /// Within bounds.
+    Ok,
+    /// Breaching.
+    Alarm,
+    /// Not enough data to evaluate.
+    InsufficientData,
+}
+
+/// What the handler needs from an alarm state change, read from the event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmFacts {
+    /// Alarm name.
+    pub name: String,
+    /// The new state.
+    pub state: AlarmState,
+    /// The state before.
+    pub previous: Option<AlarmState>,
+    /// When the alarm entered the new state: with the name, it identifies the transition.
+    pub since: DateTime<Utc>,
+    /// CloudWatch's reason text.
+    pub reason: String,
+    /// The alarm description.
+    pub description: Option<String>,
+    /// The metric's namespace (a single-metric alarm).
+    pub namespace: Option<String>,
+    /// The metric's name.
+    pub metric: Option<String>,
+    /// The metric's dimensions (`Endpoint`, `MonitoringSchedule` …).
+    pub dimensions: BTreeMap<String, String>,
+    /// The threshold crossed, from the reason data.
+    pub threshold: Option<f64>,
+    /// The newest datapoint evaluated, from the reason data.
+    pub value: Option<f64>,
+}
+
+impl AlarmFacts {
+    /// A key naming this transition, the same for every delivery of it.
+    pub fn transition_key(&self) -> String {
+        format!(
+            "{}@{}",
+            self.name,
+            self.since.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        )
+    }
+}
 
 /// The EventBridge `detail-type` of alarm state changes.
 pub const DETAIL_TYPE: &str = "CloudWatch Alarm State Change";

@@ -1,0 +1,609 @@
+//! What deserves a notice, how urgent it is and what it says: plain Rust, no AWS types.
+//!
+//! Only the project's resources notify: alarms named `<project>-…` (but not the drift alarms, which
+//! drift-handler announces with what it did), jobs tagged `project=<project>` or named `<project>-…`. The rules'
+//! patterns select the same; checking again here keeps a widened pattern from paging the project's on-call for
+//! another team's jobs.
+
+use guardrails_core::alarm::{AlarmFacts, AlarmState};
+use guardrails_core::notice::details;
+use guardrails_core::{Notice, NoticeKind, Severity};
+use serde_json::json;
+
+use crate::event::{Incoming, JobChange, PackageChange, ParameterChange, WorkflowChange};
+
+/// Whose resources notify.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    /// The project's name: the prefix of its alarms and jobs, the value of its `project` tag.
+    pub name: String,
+    /// The drift alarms' name prefix (drift-handler's to announce).
+    pub drift_alarm_prefix: Option<String>,
+}
+
+/// A notice to send, or why not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Send this.
+    Notify(Notice),
+    /// Stay quiet, for this reason.
+    Quiet(String),
+}
+
+/// How an alarm's name (after `<project>-`) is matched.
+#[derive(Debug, Clone, Copy)]
+enum Name {
+    /// The whole rest of the name.
+    Is(&'static str),
+    /// Its end.
+    EndsWith(&'static str),
+    /// Its start.
+    StartsWith(&'static str),
+}
+
+impl Name {
+    fn matches(self, rest: &str) -> bool {
+        match self {
+            Name::Is(name) => rest == name,
+            Name::EndsWith(end) => rest.ends_with(end),
+            Name::StartsWith(start) => rest.starts_with(start),
+        }
+    }
+}
+
+/// The project's alarms: what each kind of name is about, how urgent its ALARM is, and what it means. The first
+/// match wins; `tests/notices.rs` shows every alarm of the template matches one.
+const ALARMS: &[(Name, NoticeKind, Severity, &str)] = &[
+    (
+        Name::StartsWith("silent-"),
+        NoticeKind::PipelineSilent,
+        Severity::Critical,
+        "A stage that should have run has not",
+    ),
+    (
+        Name::EndsWith("-errors"),
+        NoticeKind::FunctionFailing,
+        Severity::Critical,
+        "A function fails",
+    ),
+    (
+        Name::EndsWith("-throttles"),
+        NoticeKind::FunctionFailing,
+        Severity::Warning,
+        "A function is throttled",
+    ),
+    (
+        Name::EndsWith("-dlq-depth"),
+        NoticeKind::DeadLetters,
+        Severity::Critical,
+        "Messages wait in a dead-letter queue",
+    ),
+    (
+        Name::Is("endpoint-5xx"),
+        NoticeKind::EndpointUnhealthy,
+        Severity::Critical,
+        "The endpoint answers with errors",
+    ),
+    (
+        Name::Is("endpoint-latency"),
+        NoticeKind::EndpointUnhealthy,
+        Severity::Warning,
+        "The endpoint is slow",
+    ),
+    (
+        Name::Is("training-failures"),
+        NoticeKind::WorkflowFailing,
+        Severity::Critical,
+        "Training workflow executions fail",
+    ),
+    (
+        Name::Is("monitor-hour-failures"),
+        NoticeKind::WorkflowFailing,
+        Severity::Critical,
+        "The hourly monitor's executions fail",
+    ),
+    (
+        Name::Is("quarantine-rate"),
+        NoticeKind::QuarantineRate,
+        Severity::Warning,
+        "Many uploads are quarantined",
+    ),
+    (
+        Name::Is("cost-over-budget"),
+        NoticeKind::CostOverBudget,
+        Severity::Critical,
+        "The day's cost is over budget",
+    ),
+];
+
+/// The notice `incoming` deserves, if any. `region` names the console links.
+pub fn decide(incoming: &Incoming, project: &Project, region: &str) -> Decision {
+    match incoming {
+        Incoming::Alarm(facts) => alarm(facts, project, region),
+        Incoming::Job(job) => job_failed(job, project),
+        Incoming::Workflow(workflow) => workflow_ended(workflow),
+        Incoming::Package(package) => package_status(package),
+        Incoming::Parameter(parameter) => parameter_changed(parameter),
+    }
+}
+
+fn alarm(facts: &AlarmFacts, project: &Project, region: &str) -> Decision {
+    if let Some(prefix) = project
+        .drift_alarm_prefix
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        && facts.name.starts_with(prefix)
+    {
+        return Decision::Quiet(format!(
+            "{} is a drift alarm: drift-handler announces it",
+            facts.name
+        ));
+    }
+    let Some(rest) = facts.name.strip_prefix(&format!("{}-", project.name)) else {
+        return Decision::Quiet(format!(
+            "{} is not one of {}'s alarms",
+            facts.name, project.name
+        ));
+    };
+    let (kind, severity, what) = ALARMS
+        .iter()
+        .find(|(name, ..)| name.matches(rest))
+        .map(|&(_, kind, severity, what)| (kind, severity, what))
+        .unwrap_or((
+            NoticeKind::AlarmUnclassified,
+            Severity::Warning,
+            "An alarm of the project",
+        ));
+    let (severity, title) = match (facts.previous, facts.state) {
+        (_, AlarmState::Alarm) => (
+            severity,
+            format!("{what}: {}{}", facts.name, figures(facts)),
+        ),
+        (Some(AlarmState::Alarm), _) => (Severity::Info, format!("Recovered: {}", facts.name)),
+        (previous, state) => {
+            return Decision::Quiet(format!(
+                "{} went {previous:?} → {state:?}: nothing to act on",
+                facts.name
+            ));
+        }
+    };
+    let link = format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{}",
+        facts.name
+    );
+    let body = format!(
+        "Alarm {} went {} → {} at {}.\nWhy: {}\n{}\n\nThe alarm: {link}",
+        facts.name,
+        facts.previous.map_or("(none)", state_name),
+        state_name(facts.state),
+        facts.since.to_rfc3339(),
+        facts.reason,
+        facts.description.as_deref().unwrap_or_default(),
+    );
+    Decision::Notify(Notice {
+        severity,
+        kind,
+        title,
+        body,
+        details: details(&json!({"alarm": facts, "console": link})),
+    })
+}
+
+/// ` (value vs threshold)` when the reason data gives both.
+fn figures(facts: &AlarmFacts) -> String {
+    match (facts.value, facts.threshold) {
+        (Some(value), Some(threshold)) => format!(" ({value} vs {threshold})"),
+        _ => String::new(),
+    }
+}
+
+fn state_name(state: AlarmState) -> &'static str {
+    match state {
+        AlarmState::Ok => "OK",
+        AlarmState::Alarm => "ALARM",
+        AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+    }
+}
+
+fn job_failed(job: &JobChange, project: &Project) -> Decision {
+    let tagged = job.tags.get("project") == Some(&project.name);
+    if !tagged && !job.name.starts_with(&format!("{}-", project.name)) {
+        return Decision::Quiet(format!(
+            "{} is neither tagged nor named for {}",
+            job.name, project.name
+        ));
+    }
+    if !matches!(
+        job.status.as_str(),
+        "Failed" | "FAILED" | "TIMEOUT" | "ERROR"
+    ) {
+        return Decision::Quiet(format!("{} is {}: not a failure", job.name, job.status));
+    }
+    let what = job.service.describe();
+    Decision::Notify(Notice {
+        severity: Severity::Critical,
+        kind: NoticeKind::JobFailed,
+        title: format!("{what} {} ended {}", job.name, job.status),
+        body: format!(
+            "The {what} {} ended {}.\nWhy: {}\n\nA training job failing inside the training workflow also fails the \
+             workflow (its own notice follows); a transform job's batch is not judged by inference-monitor.",
+            job.name,
+            job.status,
+            job.reason
+                .as_deref()
+                .unwrap_or("(the service gave no reason)"),
+        ),
+        details: details(
+            &json!({"service": what, "job": job.name, "status": job.status,
+            "reason": job.reason, "runId": job.run_id, "tags": job.tags}),
+        ),
+    })
+}
+
+fn workflow_ended(workflow: &WorkflowChange) -> Decision {
+    let severity = match workflow.status.as_str() {
+        "FAILED" | "TIMED_OUT" => Severity::Critical,
+        // Someone stopped it by hand: worth knowing, not worth a page.
+        "ABORTED" => Severity::Warning,
+        other => return Decision::Quiet(format!("execution {} is {other}", workflow.name)),
+    };
+    let machine = workflow
+        .state_machine_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default();
+    Decision::Notify(Notice {
+        severity,
+        kind: NoticeKind::WorkflowFailed,
+        title: format!(
+            "Workflow {machine}: execution {} ended {}",
+            workflow.name, workflow.status
+        ),
+        body: format!(
+            "Execution {} of {machine} ended {}.\nError: {}\nCause: {}\n\nNo model was registered by it; the \
+             dataset stays pinned and a new request starts a new execution.",
+            workflow.name,
+            workflow.status,
+            workflow.error.as_deref().unwrap_or("(none given)"),
+            workflow.cause.as_deref().unwrap_or("(none given)"),
+        ),
+        details: details(
+            &json!({"execution": workflow.execution_arn, "stateMachine": workflow.state_machine_arn,
+            "status": workflow.status, "error": workflow.error, "cause": workflow.cause}),
+        ),
+    })
+}
+
+fn package_status(package: &PackageChange) -> Decision {
+    let version = package
+        .model_package_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let group = &package.model_package_group_name;
+    let (severity, title, next) = match package.model_approval_status.as_deref() {
+        Some("PendingManualApproval") => (
+            Severity::Warning,
+            format!("Model {group} version {version} waits for your approval"),
+            "model-gate left the decision to a person: review its reasons in the package's description, then \
+             approve or reject it in the registry. Approving it makes deploy serve it.",
+        ),
+        Some("Approved") => (
+            Severity::Info,
+            format!("Model {group} version {version} is Approved"),
+            "deploy serves it once its lineage record verifies; its own notice says when.",
+        ),
+        Some("Rejected") => (
+            Severity::Info,
+            format!("Model {group} version {version} is Rejected"),
+            "If it was serving, deploy serves the approved version before it.",
+        ),
+        other => {
+            return Decision::Quiet(format!(
+                "{} changed with approval status {other:?}",
+                package.model_package_arn
+            ));
+        }
+    };
+    Decision::Notify(Notice {
+        severity,
+        kind: NoticeKind::ModelPackageStatus,
+        title,
+        body: format!(
+            "{} is now {}.\n{next}",
+            package.model_package_arn,
+            package.model_approval_status.as_deref().unwrap_or_default()
+        ),
+        details: details(
+            &json!({"modelPackage": package.model_package_arn, "group": group,
+            "status": package.model_approval_status}),
+        ),
+    })
+}
+
+fn parameter_changed(parameter: &ParameterChange) -> Decision {
+    Decision::Notify(Notice {
+        severity: Severity::Warning,
+        kind: NoticeKind::ContractChanged,
+        title: format!(
+            "Dataset contract {} changed ({})",
+            parameter.name, parameter.operation
+        ),
+        body: format!(
+            "The dataset contract {} changed ({}). Uploads are checked against the new version from now on; \
+             CloudTrail (ssm:PutParameter) says who changed it.",
+            parameter.name, parameter.operation
+        ),
+        details: details(&json!({"parameter": parameter.name, "operation": parameter.operation})),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::event::JobService;
+
+    fn project() -> Project {
+        Project {
+            name: "p".into(),
+            drift_alarm_prefix: Some("p-drift-".into()),
+        }
+    }
+
+    fn facts(name: &str, previous: AlarmState, state: AlarmState) -> Incoming {
+        Incoming::Alarm(AlarmFacts {
+            name: name.into(),
+            state,
+            previous: Some(previous),
+            since: "2026-11-21T03:10:45.341Z".parse().unwrap(),
+            reason: "Threshold Crossed".into(),
+            description: None,
+            namespace: None,
+            metric: None,
+            dimensions: BTreeMap::new(),
+            threshold: Some(0.0),
+            value: Some(2.0),
+        })
+    }
+
+    fn verdict(decision: Decision) -> Option<(NoticeKind, Severity)> {
+        match decision {
+            Decision::Notify(n) => Some((n.kind, n.severity)),
+            Decision::Quiet(_) => None,
+        }
+    }
+
+    #[test]
+    fn alarms_by_name_and_transition() {
+        use AlarmState::{Alarm, InsufficientData as Insufficient, Ok};
+        use NoticeKind as K;
+        use Severity::{Critical, Info, Warning};
+        let table = [
+            (
+                "p-validate-ingest-errors",
+                Ok,
+                Alarm,
+                Some((K::FunctionFailing, Critical)),
+            ),
+            (
+                "p-deploy-throttles",
+                Ok,
+                Alarm,
+                Some((K::FunctionFailing, Warning)),
+            ),
+            (
+                "p-events-dlq-depth",
+                Insufficient,
+                Alarm,
+                Some((K::DeadLetters, Critical)),
+            ),
+            (
+                "p-endpoint-5xx",
+                Ok,
+                Alarm,
+                Some((K::EndpointUnhealthy, Critical)),
+            ),
+            (
+                "p-endpoint-latency",
+                Ok,
+                Alarm,
+                Some((K::EndpointUnhealthy, Warning)),
+            ),
+            (
+                "p-training-failures",
+                Ok,
+                Alarm,
+                Some((K::WorkflowFailing, Critical)),
+            ),
+            (
+                "p-quarantine-rate",
+                Ok,
+                Alarm,
+                Some((K::QuarantineRate, Warning)),
+            ),
+            (
+                "p-cost-over-budget",
+                Ok,
+                Alarm,
+                Some((K::CostOverBudget, Critical)),
+            ),
+            (
+                "p-silent-uploads",
+                Ok,
+                Alarm,
+                Some((K::PipelineSilent, Critical)),
+            ),
+            // A silence alarm named "...-errors" is still a silence: the first match wins.
+            (
+                "p-silent-errors",
+                Ok,
+                Alarm,
+                Some((K::PipelineSilent, Critical)),
+            ),
+            (
+                "p-someone-elses-alarm",
+                Ok,
+                Alarm,
+                Some((K::AlarmUnclassified, Warning)),
+            ),
+            // Recoveries are for the record.
+            (
+                "p-validate-ingest-errors",
+                Alarm,
+                Ok,
+                Some((K::FunctionFailing, Info)),
+            ),
+            (
+                "p-quarantine-rate",
+                Alarm,
+                Insufficient,
+                Some((K::QuarantineRate, Info)),
+            ),
+            // A new alarm settling, or data going missing while fine, is nothing to act on.
+            ("p-validate-ingest-errors", Insufficient, Ok, None),
+            ("p-validate-ingest-errors", Ok, Insufficient, None),
+            // Drift alarms are drift-handler's; other projects' alarms are not ours.
+            ("p-drift-model-quality-tickets", Ok, Alarm, None),
+            ("q-validate-ingest-errors", Ok, Alarm, None),
+            ("pvalidate-ingest-errors", Ok, Alarm, None),
+        ];
+        for (name, previous, state, expected) in table {
+            let got = verdict(decide(
+                &facts(name, previous, state),
+                &project(),
+                "eu-west-1",
+            ));
+            assert_eq!(got, expected, "{name} {previous:?} → {state:?}");
+        }
+    }
+
+    #[test]
+    fn an_alarm_notice_says_what_why_and_where() {
+        let Decision::Notify(notice) = decide(
+            &facts("p-model-gate-errors", AlarmState::Ok, AlarmState::Alarm),
+            &project(),
+            "eu-west-1",
+        ) else {
+            panic!("quiet");
+        };
+        assert_eq!(
+            notice.title,
+            "A function fails: p-model-gate-errors (2 vs 0)"
+        );
+        assert!(notice.body.contains("went OK → ALARM"), "{}", notice.body);
+        assert!(
+            notice.body.contains("Why: Threshold Crossed"),
+            "{}",
+            notice.body
+        );
+        assert!(
+            notice.body.contains("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/p-model-gate-errors"),
+            "{}",
+            notice.body
+        );
+        assert_eq!(notice.details["alarm"]["name"], "p-model-gate-errors");
+    }
+
+    fn job(service: JobService, name: &str, status: &str, tag: Option<&str>) -> Incoming {
+        Incoming::Job(JobChange {
+            service,
+            name: name.into(),
+            status: status.into(),
+            reason: Some("AlgorithmError".into()),
+            tags: tag
+                .map(|t| BTreeMap::from([("project".to_owned(), t.to_owned())]))
+                .unwrap_or_default(),
+            run_id: None,
+        })
+    }
+
+    #[test]
+    fn only_the_projects_failed_jobs_notify() {
+        use JobService::{Glue, Processing, Training, Transform};
+        let failed = Some((NoticeKind::JobFailed, Severity::Critical));
+        let table = [
+            (job(Training, "tickets-1", "Failed", Some("p")), failed),
+            (job(Transform, "p-batch-1", "Failed", None), failed),
+            (job(Glue, "p-prepare", "TIMEOUT", None), failed),
+            (job(Glue, "p-prepare", "ERROR", None), failed),
+            (job(Processing, "other-team", "Failed", Some("q")), None),
+            (job(Glue, "other-team", "FAILED", None), None),
+            (job(Training, "tickets-1", "Completed", Some("p")), None),
+            (job(Transform, "p-batch-1", "Stopped", None), None),
+        ];
+        for (incoming, expected) in table {
+            assert_eq!(
+                verdict(decide(&incoming, &project(), "r")),
+                expected,
+                "{incoming:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn workflows_packages_and_the_contract() {
+        let workflow = |status: &str| {
+            Incoming::Workflow(WorkflowChange {
+                name: "e".into(),
+                execution_arn: "arn:aws:states:r:1:execution:p-training:e".into(),
+                state_machine_arn: "arn:aws:states:r:1:stateMachine:p-training".into(),
+                status: status.into(),
+                error: None,
+                cause: None,
+            })
+        };
+        let package = |status: Option<&str>| {
+            Incoming::Package(PackageChange {
+                model_package_arn: "arn:aws:sagemaker:r:1:model-package/tickets/3".into(),
+                model_package_group_name: "tickets".into(),
+                model_approval_status: status.map(str::to_owned),
+            })
+        };
+        use NoticeKind as K;
+        use Severity::{Critical, Info, Warning};
+        let table = [
+            (workflow("FAILED"), Some((K::WorkflowFailed, Critical))),
+            (workflow("TIMED_OUT"), Some((K::WorkflowFailed, Critical))),
+            (workflow("ABORTED"), Some((K::WorkflowFailed, Warning))),
+            (workflow("SUCCEEDED"), None),
+            (
+                package(Some("PendingManualApproval")),
+                Some((K::ModelPackageStatus, Warning)),
+            ),
+            (
+                package(Some("Approved")),
+                Some((K::ModelPackageStatus, Info)),
+            ),
+            (
+                package(Some("Rejected")),
+                Some((K::ModelPackageStatus, Info)),
+            ),
+            (package(None), None),
+            (
+                Incoming::Parameter(ParameterChange {
+                    name: "/p/dataset-contract".into(),
+                    operation: "Update".into(),
+                }),
+                Some((K::ContractChanged, Warning)),
+            ),
+        ];
+        for (incoming, expected) in table {
+            assert_eq!(
+                verdict(decide(&incoming, &project(), "r")),
+                expected,
+                "{incoming:?}"
+            );
+        }
+        let Decision::Notify(pending) =
+            decide(&package(Some("PendingManualApproval")), &project(), "r")
+        else {
+            panic!("quiet");
+        };
+        assert_eq!(
+            pending.title,
+            "Model tickets version 3 waits for your approval"
+        );
+    }
+}
