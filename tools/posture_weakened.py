@@ -232,7 +232,7 @@ WEAKENINGS = [
     (
         "topic-open-to-anyone",
         """            Principal:
-              Service: [events.amazonaws.com, cloudwatch.amazonaws.com]
+              Service: cloudwatch.amazonaws.com
             Action: sns:Publish""",
         """            Principal:
               AWS: "*"
