@@ -244,29 +244,45 @@ fn scheduled_event_parses() {
     assert!(event.time.is_some());
 }
 
-/// No function reads this event: a rule's input transformer turns it into a notice. What must hold is that every
-/// path the transformer reads is in the event SageMaker sends.
+/// The failure samples, read as the notifier reads them: each is a critical notice of the project that names the
+/// failed job or execution and carries the reason the service gave.
 #[test]
-fn training_job_failure_carries_what_the_failure_notice_reads() {
-    let event: serde_json::Value =
-        serde_json::from_str(&fixture("sagemaker-training-job-failed.json")).unwrap();
-    assert_eq!(event["detail"]["TrainingJobStatus"], "Failed");
-    let path = format!("{}/../infra/template.yaml", env!("CARGO_MANIFEST_DIR"));
-    let template: yaml_serde::Value =
-        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let rule = &template["Resources"]["SageMakerJobFailedRule"]["Properties"];
-    let paths = rule["Targets"][0]["InputTransformer"]["InputPathsMap"]
-        .as_mapping()
-        .unwrap();
-    assert!(paths.len() >= 3);
-    for (name, path) in paths {
-        let path = path.as_str().unwrap();
-        let pointer = format!("/{}", path.trim_start_matches("$.").replace('.', "/"));
-        let value = event.pointer(&pointer);
-        assert!(
-            value.is_some_and(|v| !v.is_null()),
-            "{name:?}: {path} is not in the sample"
+fn failure_samples_become_the_notices_the_notifier_sends() {
+    use notifier::decide::{Decision, Project, decide};
+    let project = Project {
+        name: "mlops-guardrails".into(),
+        drift_alarm_prefix: Some("mlops-guardrails-drift-".into()),
+    };
+    for (file, names, reason) in [
+        (
+            "sagemaker-training-job-failed.json",
+            "tickets-classifier-20261121-0300",
+            "CUDA out of memory",
+        ),
+        (
+            "glue-job-failed.json",
+            "mlops-guardrails-prepare-tickets",
+            "Access Denied",
+        ),
+        (
+            "step-functions-execution-failed.json",
+            "dataset-tickets-20261121-0300",
+            "AlgorithmError",
+        ),
+    ] {
+        let event: EventBridgeEvent<serde_json::Value> =
+            serde_json::from_str(&fixture(file)).unwrap();
+        let incoming = notifier::event::read(event).unwrap();
+        let Decision::Notify(notice) = decide(&incoming, &project, "us-east-1") else {
+            panic!("{file}: no notice");
+        };
+        assert_eq!(
+            notice.severity,
+            guardrails_core::Severity::Critical,
+            "{file}"
         );
+        assert!(notice.title.contains(names), "{file}: {}", notice.title);
+        assert!(notice.body.contains(reason), "{file}: {}", notice.body);
     }
 }
 
@@ -406,6 +422,8 @@ fn every_fixture_is_covered_by_a_test() {
         "alarm-model-quality-ok.json",
         "scheduled-event.json",
         "sagemaker-training-job-failed.json",
+        "glue-job-failed.json",
+        "step-functions-execution-failed.json",
         "manual-training-request.json",
         "model-gate-request.json",
         "alarm-insufficient-data.json",

@@ -52,7 +52,8 @@ impl Name {
 }
 
 /// The project's alarms: what each kind of name is about, how urgent its ALARM is, and what it means. The first
-/// match wins; `tests/notices.rs` shows every alarm of the template matches one.
+/// match wins; `tests/local_loop.rs` (`every_alarm_and_notifying_rule_reaches_the_topic_as_a_notice`) shows every
+/// alarm of the template matches one.
 const ALARMS: &[(Name, NoticeKind, Severity, &str)] = &[
     (
         Name::StartsWith("silent-"),
@@ -206,8 +207,13 @@ fn state_name(state: AlarmState) -> &'static str {
 }
 
 fn job_failed(job: &JobChange, project: &Project) -> Decision {
-    let tagged = job.tags.get("project") == Some(&project.name);
-    if !tagged && !job.name.starts_with(&format!("{}-", project.name)) {
+    // The tag decides when there is one: a job named `<project>-…` but tagged for another project (whose name
+    // this one's is a prefix of, say) is theirs.
+    let ours = match job.tags.get("project") {
+        Some(tag) => *tag == project.name,
+        None => job.name.starts_with(&format!("{}-", project.name)),
+    };
+    if !ours {
         return Decision::Quiet(format!(
             "{} is neither tagged nor named for {}",
             job.name, project.name
@@ -225,8 +231,8 @@ fn job_failed(job: &JobChange, project: &Project) -> Decision {
         kind: NoticeKind::JobFailed,
         title: format!("{what} {} ended {}", job.name, job.status),
         body: format!(
-            "The {what} {} ended {}.\nWhy: {}\n\nA training job failing inside the training workflow also fails the \
-             workflow (its own notice follows); a transform job's batch is not judged by inference-monitor.",
+            "The {what} {} ended {}.\nWhy: {}\n\nA training workflow's job is retried once on demand; if that \
+             fails too, the workflow's own notice follows. A failed transform job's batch is not judged.",
             job.name,
             job.status,
             job.reason
@@ -529,6 +535,11 @@ mod tests {
             (job(Glue, "p-prepare", "TIMEOUT", None), failed),
             (job(Glue, "p-prepare", "ERROR", None), failed),
             (job(Processing, "other-team", "Failed", Some("q")), None),
+            // Named like ours, tagged for another project (one whose name ours is a prefix of).
+            (
+                job(Training, "p-staging-train", "Failed", Some("p-staging")),
+                None,
+            ),
             (job(Glue, "other-team", "FAILED", None), None),
             (job(Training, "tickets-1", "Completed", Some("p")), None),
             (job(Transform, "p-batch-1", "Stopped", None), None),
