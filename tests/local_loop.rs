@@ -811,6 +811,8 @@ async fn every_alarm_and_notifying_rule_reaches_the_topic_as_a_notice() {
             |d| {
                 d["TransformJobName"] = format!("{project}-transform-failed").into();
                 d["TransformJobStatus"] = "Failed".into();
+                // The sample is tagged for the default project: the tag decides whose a job is.
+                d["Tags"] = tagged.clone();
                 d["FailureReason"] = "ClientError: the input was not JSON Lines".into();
             },
         ),
