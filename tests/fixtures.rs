@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod schema_check;
+
 use aws_lambda_events::cloudwatch_alarms::{
     CloudWatchAlarmData, CloudWatchAlarmStateValue, CloudWatchMetricAlarmConfiguration,
 };
@@ -244,6 +246,50 @@ fn scheduled_event_parses() {
     assert!(event.time.is_some());
 }
 
+/// The notice SNS delivers to the Slack forwarder: the SNS event Lambda receives, its message a notice of the
+/// schema, read into the Slack message the forwarder posts (severity, kind and runbook from the notice).
+#[test]
+fn the_sns_notice_sample_becomes_the_slack_message_the_forwarder_posts() {
+    use aws_lambda_events::sns::SnsEvent;
+    let event: SnsEvent = serde_json::from_str(&fixture("sns-notice.json")).unwrap();
+    let sns = &event.records[0].sns;
+    let message: serde_json::Value = serde_json::from_str(&sns.message).unwrap();
+    schema_check::validate("notice.schema.json", &message).unwrap();
+    let attribute = |name: &str| sns.message_attributes.get(name).map(|a| a.value.as_str());
+    let incoming = slack_forwarder::message::read(
+        sns.subject.as_deref(),
+        &sns.message,
+        attribute("severity"),
+        attribute("kind"),
+    );
+    assert_eq!(
+        (incoming.severity, incoming.kind),
+        (
+            guardrails_core::Severity::Warning,
+            Some(guardrails_core::NoticeKind::DatasetQuarantined)
+        )
+    );
+    assert_eq!(
+        incoming.title,
+        format!("Dataset quarantined: {DECODED_KEY}")
+    );
+    assert_eq!(
+        incoming.runbook.as_deref(),
+        Some(
+            guardrails_core::NoticeKind::DatasetQuarantined
+                .runbook()
+                .as_str()
+        )
+    );
+    let payload = slack_forwarder::slack::payload(&incoming, None);
+    let details = payload["blocks"][3]["text"]["text"].as_str().unwrap();
+    assert!(details.contains("label-not-allowed"), "{details}");
+    assert!(
+        details.starts_with("```{") && details.ends_with("}```"),
+        "{details}"
+    );
+}
+
 /// The failure samples, read as the notifier reads them: each is a critical notice of the project that names the
 /// failed job or execution and carries the reason the service gave.
 #[test]
@@ -442,6 +488,7 @@ fn every_fixture_is_covered_by_a_test() {
         "ground-truth.jsonl",
         "monitor-read-part.json",
         "monitor-judge.json",
+        "sns-notice.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -1028,3 +1028,127 @@ async fn put_file(local: &Local, bucket: &str, file: &str) {
         .await
         .unwrap();
 }
+
+/// Slack through the template's wiring: the forwarder's subscription to the notice topic, its secret and its
+/// on-failure destination. With the webhook set in the secret (no redeploy), a quarantine notice arrives on a real
+/// HTTP server as blocks; when the webhook keeps failing, the forwarder's retries, then Lambda's, give up and the
+/// notice waits in the events dead-letter queue as Lambda's failure record.
+#[tokio::test]
+async fn notices_reach_slack_and_a_webhook_that_keeps_failing_leaves_them_in_the_dead_letter_queue()
+{
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let local = Local::start(&default_template(), &own_project("e2e-slack"), false)
+        .await
+        .unwrap();
+    let project = local.parameter("ProjectName");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("rollup_error"))
+        .mount(&server)
+        .await;
+    aws_sdk_secretsmanager::Client::new(&local.sdk)
+        .put_secret_value()
+        .secret_id(format!("{project}/notification-webhook"))
+        .secret_string(serde_json::json!({"url": format!("{}/hook", server.uri())}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let raw = local.runtime.stack.upload_bucket().unwrap().to_owned();
+    let forwarder = local.function_id("slack-forwarder");
+    let failed = |fact: &Fact| match fact {
+        Fact::Invoked {
+            function,
+            result: Err(e),
+        } if *function == forwarder => Some(e.clone()),
+        _ => None,
+    };
+
+    put_file(&local, &raw, "tickets-bad.csv").await;
+    let posted = wait_for_posts(&server, 1).await;
+    let header = posted[0]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        header.starts_with(":large_orange_circle: Dataset quarantined"),
+        "{header}\n{}",
+        timeline(&local)
+    );
+    let context = posted[0]["blocks"][2]["elements"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(context.contains("`dataset-quarantined`"), "{context}");
+    assert!(
+        context.contains(&format!("#dashboards/dashboard/{project}|Dashboard>")),
+        "{context}"
+    );
+
+    // From now on the webhook answers 500: three posts per invocation, three invocations, then the destination.
+    put_file(&local, &raw.clone(), "tickets-bad.csv").await;
+    let error = local
+        .runtime
+        .timeline
+        .wait_for(0, Duration::from_secs(60), failed)
+        .await
+        .unwrap_or_else(|| panic!("the forwarder never failed\n{}", timeline(&local)));
+    assert!(error.contains("HTTP 500 rollup_error"), "{error}");
+    assert!(
+        !error.contains("/hook"),
+        "the webhook URL is a credential: {error}"
+    );
+    let queue = &local.runtime.stack.queues["EventsDeadLetterQueue"];
+    let sqs = aws_sdk_sqs::Client::new(&local.sdk);
+    let records = testkit::drain_queue(&sqs, queue, 1, Duration::from_secs(60)).await;
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .filter(|r: &serde_json::Value| {
+            r["requestContext"]["functionArn"]
+                .as_str()
+                .is_some_and(|arn| arn.contains(&format!("{project}-slack-forwarder")))
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}\n{}", timeline(&local));
+    assert_eq!(
+        records[0]["requestContext"]["condition"],
+        "RetriesExhausted"
+    );
+    assert_eq!(records[0]["requestContext"]["approximateInvokeCount"], 3);
+    let message = records[0]["requestPayload"]["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("dataset-quarantined"), "{message}");
+    let quarantined = |posts: &[serde_json::Value]| {
+        posts
+            .iter()
+            .filter(|p| {
+                p["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("[WARNING] Dataset quarantined"))
+            })
+            .count()
+    };
+    assert_eq!(
+        quarantined(&wait_for_posts(&server, 10).await),
+        10,
+        "1 post, then 3 invocations of 3 failed posts"
+    );
+}
+
+/// The webhook bodies `server` received, once there are `at_least` (or after 60 s).
+async fn wait_for_posts(server: &wiremock::MockServer, at_least: usize) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let received = server.received_requests().await.unwrap_or_default();
+        if received.len() >= at_least || tokio::time::Instant::now() > deadline {
+            return received.iter().map(|r| r.body_json().unwrap()).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -35,6 +35,8 @@ pub mod stage {
     pub const BATCH_LAUNCHER: &str = "batch-launcher";
     /// notifier.
     pub const NOTIFIER: &str = "notifier";
+    /// slack-forwarder.
+    pub const SLACK_FORWARDER: &str = "slack-forwarder";
 }
 
 /// The bounded labels metrics carry besides `Stage`.
@@ -169,9 +171,14 @@ pub const COST_USD: Metric = metric(COST_GUARD, "CostUsd", &[SERVICE]);
 /// Notices the notifier published, by severity (counter).
 pub const NOTICES: Metric = metric(NOTIFIER, "Notices", &[SEVERITY]);
 
+/// Notices the Slack forwarder handled, by outcome: `posted`, `unconfigured` (no webhook set), `failed`
+/// (counter).
+pub const CHAT_POSTS: Metric = metric(SLACK_FORWARDER, "ChatPosts", &[OUTCOME]);
+
 /// Every metric, each once.
 pub const CATALOG: &[Metric] = &[
     NOTICES,
+    CHAT_POSTS,
     FILES_PROCESSED,
     FILES_QUARANTINED,
     VALIDATION_ERRORS,

@@ -75,6 +75,10 @@ const REGISTRY: &[(&str, Build)] = &[
         <notifier::Notify as Function>::STAGE,
         build::<notifier::Notify>,
     ),
+    (
+        <slack_forwarder::Forward as Function>::STAGE,
+        build::<slack_forwarder::Forward>,
+    ),
 ];
 
 /// The binaries the local loop can run.

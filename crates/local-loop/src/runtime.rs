@@ -200,6 +200,10 @@ impl Runtime {
                     self.batch_to_function(queue, rules, function, &messages)
                         .await
                 }
+                Route::TopicToFunction {
+                    subscription,
+                    function,
+                } => self.to_subscriber(subscription, function, &messages).await,
                 Route::RuleToTopic { rule, topic_arn } => {
                     self.to_topic(rule, topic_arn, &messages).await
                 }
@@ -244,11 +248,6 @@ impl Runtime {
         function: &str,
         messages: &'m [Message],
     ) -> Vec<&'m Message> {
-        let retries = self
-            .stack
-            .functions
-            .get(function)
-            .map_or(0, |f| f.max_retry_attempts);
         let mut done = Vec::new();
         for message in messages {
             let event: Value =
@@ -262,20 +261,61 @@ impl Runtime {
                     detail_type,
                 },
             );
-            // One request id for every attempt of an invocation, as Lambda keeps it across retries.
-            let request_id = message.message_id().unwrap_or("local").to_owned();
-            match self.invoke(function, event.clone(), &request_id).await {
-                Ok(_) => done.push(message),
-                Err(error) => {
-                    if self.give_up(&self.actor(function), message, retries + 1, "invocation") {
-                        self.on_failure(function, &event, &error, receive_count(message))
-                            .await;
-                        done.push(message);
-                    }
-                }
+            if self.invoke_async(function, event, message).await {
+                done.push(message);
             }
         }
         done
+    }
+
+    /// SNS invoking a subscribed function: one asynchronous invocation per message, with the event Lambda
+    /// receives (the envelope the runner's queue got, as a record), retried and given up as
+    /// [`Runtime::to_function`] does.
+    async fn to_subscriber<'m>(
+        &self,
+        subscription: &str,
+        function: &str,
+        messages: &'m [Message],
+    ) -> Vec<&'m Message> {
+        let subscription_arn = self
+            .stack
+            .reference(subscription)
+            .map(|r| text_of(&r))
+            .unwrap_or_default();
+        let mut done = Vec::new();
+        for message in messages {
+            let envelope: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            let event = testkit::sns_event(&envelope, &subscription_arn);
+            if self.invoke_async(function, event, message).await {
+                done.push(message);
+            }
+        }
+        done
+    }
+
+    /// One asynchronous invocation of `function` for `message`: whether the message is done with (handled, or
+    /// given up after the function's retries and sent to its on-failure destination).
+    async fn invoke_async(&self, function: &str, event: Value, message: &Message) -> bool {
+        let retries = self
+            .stack
+            .functions
+            .get(function)
+            .map_or(0, |f| f.max_retry_attempts);
+        // One request id for every attempt of an invocation, as Lambda keeps it across retries.
+        let request_id = message.message_id().unwrap_or("local").to_owned();
+        match self.invoke(function, event.clone(), &request_id).await {
+            Ok(_) => true,
+            Err(error) => {
+                let given_up =
+                    self.give_up(&self.actor(function), message, retries + 1, "invocation");
+                if given_up {
+                    self.on_failure(function, &event, &error, receive_count(message))
+                        .await;
+                }
+                given_up
+            }
+        }
     }
 
     /// Sends a given-up asynchronous invocation to the function's on-failure destination, shaped as Lambda's

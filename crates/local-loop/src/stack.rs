@@ -137,6 +137,14 @@ pub enum Route {
         /// The bucket's logical id.
         bucket: String,
     },
+    /// A topic's subscription by a function: one asynchronous invocation per message, with the SNS event Lambda
+    /// receives.
+    TopicToFunction {
+        /// The subscription's logical id.
+        subscription: String,
+        /// The function's logical id.
+        function: String,
+    },
     /// What a topic sends (read by the runner to tell the story).
     Notices {
         /// The topic's logical id.
@@ -314,10 +322,12 @@ const RESOURCES: &[(&str, Handling)] = &[
     ("AWS::SNS::Topic", step!(create_topics)),
     ("AWS::Events::EventBus", step!(create_buses)),
     ("AWS::SSM::Parameter", step!(put_parameters)),
+    ("AWS::SecretsManager::Secret", step!(create_secrets)),
     ("AWS::Serverless::StateMachine", step!(create_machines)),
     ("AWS::Serverless::Function", step!(configure_functions)),
     ("AWS::Lambda::EventInvokeConfig", step!(configure_async)),
     ("AWS::Events::Rule", step!(create_rules)),
+    ("AWS::SNS::Subscription", step!(subscribe_functions)),
     ("AWS::CloudWatch::Alarm", step!(count_alarms)),
     ("AWS::CloudWatch::Dashboard", NotEmulated("dashboard")),
     ("AWS::CloudTrail::Trail", NotEmulated("trail")),
@@ -327,8 +337,6 @@ const RESOURCES: &[(&str, Handling)] = &[
     ("AWS::SNS::TopicPolicy", NotEmulated("policies")),
     ("AWS::Lambda::Permission", NotEmulated("invoke permissions")),
     ("AWS::KMS::Alias", NotEmulated("key alias")),
-    ("AWS::SecretsManager::Secret", NotEmulated("secret")),
-    ("AWS::SNS::Subscription", NotEmulated("email subscription")),
 ];
 
 /// Whether some step of [`RESOURCES`] creates or names resources of this type.
@@ -761,6 +769,114 @@ impl<'p> Provisioning<'p> {
                 &[("Value", p["Value"].clone())],
             );
             self.stack.parameters.insert(r.logical_id.clone(), name);
+        }
+        Ok(())
+    }
+
+    /// Secrets, created for real with the value the template gives them (`SecretString`, or
+    /// `GenerateSecretString`'s template with a generated key), so that a function reads what it would after the
+    /// first deploy.
+    async fn create_secrets(&mut self, secrets: &[&Resource]) -> Result<(), ProvisionError> {
+        let client = aws_sdk_secretsmanager::Client::new(self.sdk);
+        for r in secrets {
+            let p = self.properties(r)?;
+            let name = self.name(r, "Name")?;
+            let value = match (&p["SecretString"], &p["GenerateSecretString"]) {
+                (Json::String(value), _) => value.clone(),
+                (_, generate) if generate.is_object() => {
+                    let mut value: Json = generate["SecretStringTemplate"]
+                        .as_str()
+                        .map_or(
+                            Ok(Json::Object(serde_json::Map::new())),
+                            serde_json::from_str,
+                        )
+                        .map_err(|e| shape(r, &format!("SecretStringTemplate: {e}")))?;
+                    if let (Some(key), Some(object)) = (
+                        generate["GenerateStringKey"].as_str(),
+                        value.as_object_mut(),
+                    ) {
+                        object.insert(key.to_owned(), testkit::unique_name("local").into());
+                    }
+                    value.to_string()
+                }
+                _ => String::new(),
+            };
+            let secret_arn = client
+                .create_secret()
+                .name(&name)
+                .secret_string(value)
+                .send()
+                .await
+                .on(&r.logical_id)?
+                .arn()
+                .unwrap_or_default()
+                .to_owned();
+            self.stack.set(
+                &r.logical_id,
+                secret_arn.clone(),
+                &[("Id", secret_arn.into())],
+            );
+        }
+        Ok(())
+    }
+
+    /// A function's subscription to a topic: a runner queue subscribed in its place (with its filter policy),
+    /// whose messages the runner hands to the function as SNS would. E-mail and SMS subscriptions reach people,
+    /// not the emulator: they are counted as not emulated.
+    async fn subscribe_functions(
+        &mut self,
+        subscriptions: &[&Resource],
+    ) -> Result<(), ProvisionError> {
+        let sns = aws_sdk_sns::Client::new(self.sdk);
+        for r in subscriptions {
+            let p = self.properties(r)?;
+            let endpoint = text_of(&p["Endpoint"]);
+            let function = match p["Protocol"].as_str() {
+                Some("lambda") => self.stack.logical_id_of(&endpoint).map(str::to_owned),
+                _ => None,
+            };
+            let Some(function) = function.filter(|f| self.stack.functions.contains_key(f)) else {
+                *self
+                    .stack
+                    .not_emulated
+                    .entry(format!("{} subscription", text_of(&p["Protocol"])))
+                    .or_default() += 1;
+                continue;
+            };
+            let topic_arn = text_of(&p["TopicArn"]);
+            // Named for the project: each loop on a shared emulator polls its own.
+            let project = self
+                .template
+                .parameter("ProjectName")
+                .unwrap_or_else(|| "local".into());
+            let queue = format!("{project}-{}", r.logical_id.to_ascii_lowercase());
+            let (queue_url, queue_arn) = runner_queue(&self.sqs, &queue).await?;
+            let mut subscribe = sns
+                .subscribe()
+                .topic_arn(&topic_arn)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .attributes("RawMessageDelivery", "false");
+            if p["FilterPolicy"].is_object() {
+                subscribe = subscribe
+                    .attributes("FilterPolicy", p["FilterPolicy"].to_string())
+                    .attributes("FilterPolicyScope", text_of(&p["FilterPolicyScope"]));
+            }
+            let subscription_arn = subscribe
+                .send()
+                .await
+                .on(&r.logical_id)?
+                .subscription_arn()
+                .unwrap_or_default()
+                .to_owned();
+            self.stack.set(&r.logical_id, subscription_arn, &[]);
+            self.stack.polled.push(Polled {
+                queue_url,
+                route: Route::TopicToFunction {
+                    subscription: r.logical_id.clone(),
+                    function,
+                },
+            });
         }
         Ok(())
     }

@@ -16,7 +16,8 @@ pub use asl::{emulator_definition, fail_state, try_emulator_definition};
 pub use faults::{Faults, When};
 pub use probes::{
     BusProbe, KmsBucket, PACKAGE_IMAGE, TopicProbe, drain_queue, encrypt_with_kms, lineage_record,
-    object_bytes, pinned_run, queue_with_arn, register_package, signing_key, training_job,
+    object_bytes, pinned_run, queue_with_arn, register_package, signing_key, sns_event,
+    training_job,
 };
 pub use server::{
     Emulator, RUNNER_ACCESS_KEY, RUNNER_ARN, emulator, python_path, try_emulator, try_iam_emulator,

@@ -503,3 +503,16 @@ pub fn training_job(
     }
     out.build()
 }
+
+/// The Lambda event SNS delivers to a function subscribed to a topic, for one envelope as an SQS subscriber
+/// receives it (a [`TopicProbe`] notice): the same message, subject, attributes and ids.
+pub fn sns_event(envelope: &Value, subscription_arn: &str) -> Value {
+    serde_json::json!({
+        "Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": subscription_arn,
+            "Sns": envelope,
+        }]
+    })
+}
