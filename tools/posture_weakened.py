@@ -309,6 +309,26 @@ WEAKENINGS = [
 """,
         "operations.guard/notices_go_through_the_notifier",
     ),
+    (
+        "subscription-without-dead-letters",
+        """      Endpoint: !GetAtt SlackForwarderFunction.Arn
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt EventsDeadLetterQueue.Arn
+""",
+        """      Endpoint: !GetAtt SlackForwarderFunction.Arn
+""",
+        "operations.guard/subscriptions_keep_failures",
+    ),
+    (
+        "sns-invoked-function-drops-failures",
+        """      MaximumEventAgeInSeconds: 21600
+      DestinationConfig:
+        OnFailure: { Destination: !GetAtt EventsDeadLetterQueue.Arn }
+""",
+        """      MaximumEventAgeInSeconds: 21600
+""",
+        "operations.guard/async_invocations_keep_failures",
+    ),
 ]
 
 
