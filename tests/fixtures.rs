@@ -290,6 +290,60 @@ fn the_sns_notice_sample_becomes_the_slack_message_the_forwarder_posts() {
     );
 }
 
+/// A training run the gate rejected ends SUCCEEDED, its verdict in the output: the notifier says so (a warning:
+/// nothing was registered), with the reasons; a run that registered a model stays quiet (its package's state
+/// change speaks).
+#[test]
+fn a_rejected_run_becomes_a_model_rejected_notice() {
+    use notifier::decide::{Decision, Project, decide};
+    let project = Project {
+        name: "mlops-guardrails".into(),
+        drift_alarm_prefix: None,
+    };
+    let mut event: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("step-functions-execution-rejected.json")).unwrap();
+    let incoming = notifier::event::read(event.clone()).unwrap();
+    let Decision::Notify(notice) = decide(&incoming, &project, "us-east-1") else {
+        panic!("no notice");
+    };
+    assert_eq!(
+        (notice.severity, notice.kind),
+        (
+            guardrails_core::Severity::Warning,
+            guardrails_core::NoticeKind::ModelRejected
+        )
+    );
+    assert_eq!(
+        notice.title,
+        "The gate rejected the model of tickets-classifier-20261122-0300"
+    );
+    assert!(
+        notice.body.contains("worse than the champion"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        notice.body.contains("tickets: 1350 new rows"),
+        "{}",
+        notice.body
+    );
+    assert_eq!(
+        notice.details["champion"],
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/tickets-classifier/4"
+    );
+
+    let output = event.detail["output"]
+        .as_str()
+        .unwrap()
+        .replace("\"Rejected\"", "\"PendingManualApproval\"");
+    event.detail["output"] = output.into();
+    let incoming = notifier::event::read(event).unwrap();
+    assert!(matches!(
+        decide(&incoming, &project, "us-east-1"),
+        Decision::Quiet(_)
+    ));
+}
+
 /// The failure samples, read as the notifier reads them: each is a critical notice of the project that names the
 /// failed job or execution and carries the reason the service gave.
 #[test]
@@ -489,6 +543,7 @@ fn every_fixture_is_covered_by_a_test() {
         "monitor-read-part.json",
         "monitor-judge.json",
         "sns-notice.json",
+        "step-functions-execution-rejected.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -353,3 +353,51 @@ fn make_package_builds_every_function_the_template_deploys() {
     built.sort();
     assert_eq!(built, deployed, "make package and the template's CodeUris");
 }
+
+/// The training workflow's `TimeoutSeconds` leaves room for the longest run trigger-training asks for, as the
+/// template configures it: the spot attempt's wait, the on-demand fallback's runtime, and half an hour for the
+/// gate and the registration. A run stuck past it ends `TIMED_OUT` and is paged (`workflow-failed`); one that
+/// could legitimately outlast it would be paged by mistake.
+#[test]
+fn the_training_workflow_times_out_only_after_its_longest_legitimate_run() {
+    let definition: serde_json::Value =
+        serde_json::from_str(include_str!("../infra/statemachine/training.asl.json")).unwrap();
+    let timeout = definition["TimeoutSeconds"].as_u64().unwrap();
+    let template = template();
+    let own =
+        &template["Resources"]["TriggerTrainingFunction"]["Properties"]["Environment"]["Variables"];
+    let limit = |name: &'static str| number(&own[name]).map(|n| (name, n.to_string()));
+    let limits: Vec<(&str, String)> = [limit("MAX_RUNTIME_SECONDS"), limit("MAX_WAIT_SECONDS")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut env: Vec<(&str, &str)> = vec![
+        (
+            "STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:1:stateMachine:t",
+        ),
+        ("TRAINING_DATASET", "tickets"),
+        ("STATE_BUCKET", "state"),
+        ("TRAINING_IMAGE", "i"),
+        ("INFERENCE_IMAGE", "i"),
+        ("MODEL_PACKAGE_GROUP", "g"),
+        ("TRAINING_DATA_URI", "s3://b/p/"),
+        ("OUTPUT_URI", "s3://b/o/"),
+    ];
+    env.extend(limits.iter().map(|(k, v)| (*k, v.as_str())));
+    let config =
+        trigger_training::Config::from_env(&guardrails_core::Env::from_pairs(env)).unwrap();
+    let training = &config.training;
+    let longest =
+        u64::from(training.max_wait_seconds) + u64::from(training.max_runtime_seconds) + 1800;
+    assert!(
+        timeout >= longest,
+        "TimeoutSeconds {timeout} < {longest}: spot wait {} + fallback {} + 30 min",
+        training.max_wait_seconds,
+        training.max_runtime_seconds
+    );
+    assert!(
+        timeout <= longest + 3600,
+        "TimeoutSeconds {timeout}: a stuck run waits more than an hour past the longest legitimate one ({longest})"
+    );
+}

@@ -1,7 +1,8 @@
 //! The training workflow (`infra/statemachine/training.asl.json`) executed by the emulator's Step Functions
 //! interpreter, started by trigger-training with its real execution input, with model-gate's real verdicts:
 //! the success, rejection, fallback and failure branches, asserted on the registry, the jobs the emulator's
-//! SageMaker received, and the notices on the topic's queue.
+//! SageMaker received, and the notice the notifier makes of how the execution ended (the workflow sends none
+//! itself).
 //!
 //! What the emulator cannot do is stood in for, nothing else: `.sync` is stripped (jobs complete at once); a
 //! failed job (or gate) is a task pointed at a call that fails ([`fail_state`]); the gate's Lambda
@@ -26,7 +27,7 @@ use guardrails_core::{Env, ObjectRef};
 use model_gate::ModelGate;
 use model_gate::registry::Registry;
 use serde_json::{Value, json};
-use testkit::{KmsBucket, TopicProbe, emulator, emulator_definition, fail_state, unique_name};
+use testkit::{KmsBucket, emulator, emulator_definition, fail_state, unique_name};
 use trigger_training::input::Trigger;
 use trigger_training::manifest::Manifests;
 use trigger_training::policy::TriggerKind;
@@ -43,7 +44,6 @@ static GATE_ANSWERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 struct World {
     sfn: aws_sdk_sfn::Client,
     sagemaker: aws_sdk_sagemaker::Client,
-    notices: TopicProbe,
     group: String,
     trigger: TriggerTraining,
     state: StateStore,
@@ -64,7 +64,6 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
     let sdk = emulator().sdk_config().await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
     let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
-    let notices = TopicProbe::create(&sdk).await;
     let group = unique_name("tickets");
     sagemaker
         .create_model_package_group()
@@ -79,7 +78,6 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
                 "SageMakerRoleArn",
                 "arn:aws:iam::123456789012:role/sagemaker-training",
             ),
-            ("NoticeTopicArn", &notices.topic_arn),
             (
                 "ModelGateFunctionArn",
                 "arn:aws:lambda:us-east-1:123456789012:function:model-gate",
@@ -148,7 +146,6 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
     World {
         sfn,
         sagemaker,
-        notices,
         group,
         trigger,
         state,
@@ -270,6 +267,7 @@ fn manual(reason: &str) -> Trigger {
 /// How the finished execution ended: status, output (or error and cause).
 #[derive(Debug)]
 struct Ended {
+    execution_arn: String,
     status: ExecutionStatus,
     output: Value,
     error: Option<String>,
@@ -370,6 +368,7 @@ impl World {
                     })
                 });
                 return Ended {
+                    execution_arn: execution_arn.clone(),
                     gate_payload,
                     status: d.status().clone(),
                     output: d
@@ -421,23 +420,43 @@ impl World {
         out
     }
 
-    /// The one notice the run sent: (subject, message, severity, kind).
-    async fn notice(&self) -> (String, String, String, String) {
-        let notices = self.notices.notices(1, Duration::from_secs(10)).await;
-        assert_eq!(notices.len(), 1, "{notices:?}");
-        let n = &notices[0];
-        let attribute = |name: &str| {
-            n["MessageAttributes"][name]["Value"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+    /// The notice the notifier makes of how the execution ended (the "Step Functions Execution Status Change"
+    /// Step Functions puts on the default bus: status, error, cause, output), as (subject, message, severity,
+    /// kind); `None` when it stays quiet.
+    fn notice(ended: &Ended) -> Option<(String, String, String, String)> {
+        let machine = ended
+            .execution_arn
+            .replacen(":execution:", ":stateMachine:", 1)
+            .rsplit_once(':')
+            .map(|(machine, _)| machine.to_owned())
+            .unwrap();
+        let event = json!({
+            "version": "0", "id": "e", "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states", "account": "123456789012", "time": "2026-12-01T00:00:00Z",
+            "region": "us-east-1", "resources": [ended.execution_arn],
+            "detail": {
+                "executionArn": ended.execution_arn,
+                "stateMachineArn": machine,
+                "name": ended.execution_arn.rsplit(':').next().unwrap(),
+                "status": ended.status.as_str(),
+                "error": ended.error, "cause": ended.cause,
+                "output": (!ended.output.is_null()).then(|| ended.output.to_string()),
+            },
+        });
+        let incoming = notifier::event::read(serde_json::from_value(event).unwrap()).unwrap();
+        let project = notifier::decide::Project {
+            name: "p".into(),
+            drift_alarm_prefix: None,
         };
-        (
-            n["Subject"].as_str().unwrap().to_owned(),
-            n["Message"].as_str().unwrap().to_owned(),
-            attribute("severity"),
-            attribute("kind"),
-        )
+        match notifier::decide::decide(&incoming, &project, "us-east-1") {
+            notifier::decide::Decision::Quiet(_) => None,
+            notifier::decide::Decision::Notify(notice) => Some((
+                notice.subject(),
+                notice.message(),
+                notice.severity.as_str().to_owned(),
+                notice.kind.as_str().to_owned(),
+            )),
+        }
     }
 
     /// The customer metadata of the group's one package.
@@ -648,16 +667,8 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         lineage.verify(key, &digest).await,
         Err(LineageError::Invalid(_))
     ));
-    let (subject, message, severity, kind) = world.notice().await;
-    assert_eq!(subject, "Model registered: Approved");
-    assert_eq!(
-        (severity.as_str(), kind.as_str()),
-        ("info", "model-registered")
-    );
-    assert!(
-        message.contains(&job) && message.contains("model-package/"),
-        "{message}"
-    );
+    // Registered: the package's own state change announces it, not the end of the run.
+    assert_eq!(World::notice(&ended), None);
 
     // A file validated after the first run is in the second run only.
     let (later_key, later_body) = (
@@ -691,8 +702,11 @@ async fn an_approved_model_is_registered_and_a_worse_one_is_rejected() {
         "a rejected model is a working workflow"
     );
     assert_eq!(world.packages().await.len(), 1, "nothing registered");
-    let (subject, message, severity, kind) = world.notice().await;
-    assert_eq!(subject, format!("Model rejected by the gate: {job2}"));
+    let (subject, message, severity, kind) = World::notice(&ended).unwrap();
+    assert_eq!(
+        subject,
+        format!("[WARNING] The gate rejected the model of {job2}")
+    );
     assert_eq!(
         (severity.as_str(), kind.as_str()),
         ("warning", "model-rejected")
@@ -757,7 +771,7 @@ async fn a_failed_first_attempt_falls_back_to_on_demand() {
         ended.output
     );
     assert_eq!(
-        ended.gate_payload.unwrap()["training_job_name"],
+        ended.gate_payload.as_ref().unwrap()["training_job_name"],
         json!(fallback),
         "the gate judges the fallback's job"
     );
@@ -784,8 +798,11 @@ async fn a_failed_first_attempt_falls_back_to_on_demand() {
         packages[0].0, "PendingManualApproval",
         "auto-approval off: a person decides"
     );
-    let (subject, ..) = world.notice().await;
-    assert_eq!(subject, "Model registered: PendingManualApproval");
+    assert_eq!(
+        World::notice(&ended),
+        None,
+        "the package's state change says it"
+    );
 }
 
 #[tokio::test]
@@ -806,13 +823,19 @@ async fn both_attempts_failing_notifies_and_fails() {
         "{ended:?}"
     );
     assert!(world.packages().await.is_empty());
-    let (subject, message, severity, kind) = world.notice().await;
-    assert_eq!(subject, format!("Training failed: {job}"));
+    let (subject, message, severity, kind) = World::notice(&ended).unwrap();
+    assert!(subject.starts_with("[CRITICAL] Workflow "), "{subject}");
     assert_eq!(
         (severity.as_str(), kind.as_str()),
-        ("critical", "training-failed")
+        ("critical", "workflow-failed")
     );
-    assert!(message.contains(&format!("{job}-od")), "{message}");
+    // The cause names both jobs and the trigger: what the on-call engineer needs, in the page itself.
+    assert!(
+        message.contains(&format!("Training job {job} failed"))
+            && message.contains(&format!("{job}-od"))
+            && message.contains("doomed"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -824,12 +847,15 @@ async fn an_unknown_verdict_fails_the_workflow_with_a_notice() {
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("GateFailed"), "{ended:?}");
     assert!(world.packages().await.is_empty());
-    let (_, message, severity, kind) = world.notice().await;
+    let (_, message, severity, kind) = World::notice(&ended).unwrap();
     assert_eq!(
         (severity.as_str(), kind.as_str()),
-        ("critical", "gate-failed")
+        ("critical", "workflow-failed")
     );
-    assert!(message.contains("Maybe"), "{message}");
+    assert!(
+        message.contains("The model gate answered") && message.contains("Maybe"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -841,11 +867,14 @@ async fn a_failing_gate_fails_the_workflow_with_a_notice() {
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("GateFailed"), "{ended:?}");
     assert!(world.packages().await.is_empty());
-    let (subject, message, severity, kind) = world.notice().await;
-    assert_eq!(subject, format!("Model gate failed: {job}"));
+    let (_, message, severity, kind) = World::notice(&ended).unwrap();
     assert_eq!(
         (severity.as_str(), kind.as_str()),
-        ("critical", "gate-failed")
+        ("critical", "workflow-failed")
     );
-    assert!(message.contains("nothing was registered"), "{message}");
+    assert!(
+        message.contains(&format!("could not judge the model of {job}"))
+            && message.contains("nothing was registered"),
+        "{message}"
+    );
 }

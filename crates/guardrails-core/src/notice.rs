@@ -69,6 +69,8 @@ pub enum Kind {
     WorkflowFailing,
     /// A model package's approval changed (a pending one waits for a person).
     ModelPackageStatus,
+    /// model-gate rejected a trained model: nothing was registered.
+    ModelRejected,
     /// A model version now serves.
     ModelDeployed,
     /// The deploy path refused a request.
@@ -116,7 +118,7 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in declaration order (the schema's `kind` enum and the README's runbooks are checked against
     /// it).
-    pub const ALL: [Kind; 28] = [
+    pub const ALL: [Kind; 29] = [
         Kind::DatasetQuarantined,
         Kind::QuarantineRate,
         Kind::ContractChanged,
@@ -124,6 +126,7 @@ impl Kind {
         Kind::WorkflowFailed,
         Kind::WorkflowFailing,
         Kind::ModelPackageStatus,
+        Kind::ModelRejected,
         Kind::ModelDeployed,
         Kind::DeployRefused,
         Kind::ServingNotApproved,
@@ -157,6 +160,7 @@ impl Kind {
             Kind::WorkflowFailed => "workflow-failed",
             Kind::WorkflowFailing => "workflow-failing",
             Kind::ModelPackageStatus => "model-package-status",
+            Kind::ModelRejected => "model-rejected",
             Kind::ModelDeployed => "model-deployed",
             Kind::DeployRefused => "deploy-refused",
             Kind::ServingNotApproved => "serving-not-approved",
@@ -201,6 +205,7 @@ impl Kind {
             | Kind::ReleaseUndone
             | Kind::BatchRefused => "deploy",
             Kind::WorkflowFailed | Kind::WorkflowFailing | Kind::JobFailed => "job-failed",
+            Kind::ModelRejected => "model-package-status",
             other => other.as_str(),
         }
     }

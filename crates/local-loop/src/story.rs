@@ -181,10 +181,21 @@ impl Story<'_> {
     }
 
     async fn notice(&self, kind_prefix: &str) -> Result<String, StoryFailure> {
+        self.notice_about(kind_prefix, "").await
+    }
+
+    /// A notice whose kind starts with `kind_prefix` and whose subject mentions `mentioning`.
+    async fn notice_about(
+        &self,
+        kind_prefix: &str,
+        mentioning: &str,
+    ) -> Result<String, StoryFailure> {
         self.expect(
-            &format!("a {kind_prefix}… notice on the topic"),
+            &format!("a {kind_prefix}… notice on the topic mentioning {mentioning:?}"),
             |f| match f {
-                Fact::Notice { kind, subject, .. } if kind.starts_with(kind_prefix) => {
+                Fact::Notice { kind, subject, .. }
+                    if kind.starts_with(kind_prefix) && subject.contains(mentioning) =>
+                {
                     Some(subject.clone())
                 }
                 _ => None,
@@ -311,7 +322,9 @@ impl<'a> Story<'a> {
         self.delivered("TrainingTriggersRule", "Dataset Validated")
             .await?;
         self.trained().await?;
-        self.notice("model-registered").await?;
+        // The workflow sends no notice itself: the new package's state change reaches the notifier.
+        self.notice_about("model-package-status", "version 2")
+            .await?;
         self.registered().await
     }
 

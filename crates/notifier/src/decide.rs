@@ -8,7 +8,7 @@
 use guardrails_core::alarm::{AlarmFacts, AlarmState};
 use guardrails_core::notice::details;
 use guardrails_core::{Notice, NoticeKind, Severity};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::event::{Incoming, JobChange, PackageChange, ParameterChange, WorkflowChange};
 
@@ -248,9 +248,11 @@ fn job_failed(job: &JobChange, project: &Project) -> Decision {
 
 fn workflow_ended(workflow: &WorkflowChange) -> Decision {
     let severity = match workflow.status.as_str() {
+        // A run stuck past the workflow's TimeoutSeconds ends TIMED_OUT: paged like a failure.
         "FAILED" | "TIMED_OUT" => Severity::Critical,
         // Someone stopped it by hand: worth knowing, not worth a page.
         "ABORTED" => Severity::Warning,
+        "SUCCEEDED" => return workflow_succeeded(workflow),
         other => return Decision::Quiet(format!("execution {} is {other}", workflow.name)),
     };
     let machine = workflow
@@ -277,6 +279,51 @@ fn workflow_ended(workflow: &WorkflowChange) -> Decision {
             &json!({"execution": workflow.execution_arn, "stateMachine": workflow.state_machine_arn,
             "status": workflow.status, "error": workflow.error, "cause": workflow.cause}),
         ),
+    })
+}
+
+/// A training run that ended well: a model the gate rejected is said here (nothing was registered, so no
+/// package state change will say it); a registered one is announced by its package's state change.
+fn workflow_succeeded(workflow: &WorkflowChange) -> Decision {
+    let output: Option<Value> = workflow
+        .output
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok());
+    let Some(verdict) = output.as_ref().map(|o| &o["gate"]["verdict"]) else {
+        return Decision::Quiet(format!(
+            "execution {} succeeded; its output is not in the event",
+            workflow.name
+        ));
+    };
+    if verdict["decision"] != "Rejected" {
+        return Decision::Quiet(format!(
+            "execution {} registered a model: its package's state change announces it",
+            workflow.name
+        ));
+    }
+    let job = verdict["training_job_name"].as_str().unwrap_or("?");
+    let trigger = output.as_ref().map(|o| &o["trigger"]);
+    let text =
+        |v: Option<&Value>, key: &str| v.and_then(|v| v[key].as_str()).unwrap_or("?").to_owned();
+    Decision::Notify(Notice {
+        severity: Severity::Warning,
+        kind: NoticeKind::ModelRejected,
+        title: format!("The gate rejected the model of {job}"),
+        body: format!(
+            "model-gate rejected the model trained by {job}; nothing was registered and what serves is unchanged.\n\
+             {}\nTrigger: {} ({}).\nExecution: {}",
+            verdict["summary"].as_str().unwrap_or_default(),
+            text(trigger, "kind"),
+            text(trigger, "reason"),
+            workflow.execution_arn,
+        ),
+        details: details(&json!({
+            "execution": workflow.execution_arn,
+            "trainingJob": job,
+            "reasons": verdict["reasons"],
+            "metrics": verdict["metrics"],
+            "champion": verdict["champion_arn"],
+        })),
     })
 }
 
@@ -555,7 +602,7 @@ mod tests {
 
     #[test]
     fn workflows_packages_and_the_contract() {
-        let workflow = |status: &str| {
+        let ended = |status: &str, output: Option<&str>| {
             Incoming::Workflow(WorkflowChange {
                 name: "e".into(),
                 execution_arn: "arn:aws:states:r:1:execution:p-training:e".into(),
@@ -563,8 +610,13 @@ mod tests {
                 status: status.into(),
                 error: None,
                 cause: None,
+                output: output.map(str::to_owned),
             })
         };
+        let workflow = |status: &str| ended(status, None);
+        let rejected =
+            r#"{"gate": {"verdict": {"decision": "Rejected", "training_job_name": "j"}}}"#;
+        let registered = r#"{"gate": {"verdict": {"decision": "PendingManualApproval"}}}"#;
         let package = |status: Option<&str>| {
             Incoming::Package(PackageChange {
                 model_package_arn: "arn:aws:sagemaker:r:1:model-package/tickets/3".into(),
@@ -579,6 +631,12 @@ mod tests {
             (workflow("TIMED_OUT"), Some((K::WorkflowFailed, Critical))),
             (workflow("ABORTED"), Some((K::WorkflowFailed, Warning))),
             (workflow("SUCCEEDED"), None),
+            (
+                ended("SUCCEEDED", Some(rejected)),
+                Some((K::ModelRejected, Warning)),
+            ),
+            (ended("SUCCEEDED", Some(registered)), None),
+            (ended("SUCCEEDED", Some("not json")), None),
             (
                 package(Some("PendingManualApproval")),
                 Some((K::ModelPackageStatus, Warning)),

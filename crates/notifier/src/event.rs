@@ -104,6 +104,9 @@ pub struct WorkflowChange {
     /// Its cause.
     #[serde(default)]
     pub cause: Option<String>,
+    /// Its output as JSON text, when it succeeded (Step Functions leaves out one above 248 KiB).
+    #[serde(default)]
+    pub output: Option<String>,
 }
 
 /// A "SageMaker Model Package State Change".
