@@ -401,3 +401,36 @@ fn the_training_workflow_times_out_only_after_its_longest_legitimate_run() {
         "TimeoutSeconds {timeout}: a stuck run waits more than an hour past the longest legitimate one ({longest})"
     );
 }
+
+/// The Slack forwarder's timeout holds every attempt at one notice its configuration allows (each post up to its
+/// timeout, the longest wait between two, one more post after re-reading a rotated secret, the pacing before
+/// each): Lambda must not stop it between a post Slack took and the invocation's end.
+#[test]
+fn the_slack_forwarder_outlives_its_own_retries() {
+    let template = template();
+    let function = &template["Resources"]["SlackForwarderFunction"]["Properties"];
+    let timeout = number(&function["Timeout"])
+        .or_else(|| number(&template["Globals"]["Function"]["Timeout"]))
+        .unwrap();
+    let own = &function["Environment"]["Variables"];
+    let settings: Vec<(&str, String)> = [
+        "POST_ATTEMPTS",
+        "POST_TIMEOUT_MS",
+        "POST_INTERVAL_MS",
+        "POST_BACKOFF_MS",
+    ]
+    .into_iter()
+    .filter_map(|name| number(&own[name]).map(|n| (name, n.to_string())))
+    .collect();
+    let mut env: Vec<(&str, &str)> = vec![("WEBHOOK_SECRET_ID", "s")];
+    env.extend(settings.iter().map(|(k, v)| (*k, v.as_str())));
+    let config = slack_forwarder::Config::from_env(&guardrails_core::Env::from_pairs(env)).unwrap();
+    let posts = config.attempts + 1;
+    let longest = config.timeout * posts
+        + slack_forwarder::webhook::MAX_WAIT * (config.attempts - 1)
+        + config.interval * posts;
+    assert!(
+        std::time::Duration::from_secs(timeout) > longest,
+        "Timeout {timeout} s, but one notice may take {longest:?}"
+    );
+}

@@ -9,7 +9,8 @@
 # `make posture-weakened` each need only the check meant to catch them.
 set -uo pipefail
 template=${1:?usage: tools/posture.sh TEMPLATE}
-checks=" ${POSTURE_CHECKS:-guard lint sam statelint} "
+list=${POSTURE_CHECKS:-guard lint sam statelint}
+checks=" $list "
 runs() { [[ $checks == *" $1 "* ]]; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/.venv/bin:$root/node_modules/.bin:$root/.tools/bin:$PATH" SAM_CLI_TELEMETRY=0
@@ -48,4 +49,4 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   echo "posture: FAILED (${failed[*]}) for $template"
   exit 1
 fi
-echo "posture: passed for $template (${checks# })"
+echo "posture: passed for $template ($list)"

@@ -858,9 +858,10 @@ impl<'p> Provisioning<'p> {
                 .endpoint(queue_arn)
                 .attributes("RawMessageDelivery", "false");
             if p["FilterPolicy"].is_object() {
-                subscribe = subscribe
-                    .attributes("FilterPolicy", p["FilterPolicy"].to_string())
-                    .attributes("FilterPolicyScope", text_of(&p["FilterPolicyScope"]));
+                subscribe = subscribe.attributes("FilterPolicy", p["FilterPolicy"].to_string());
+            }
+            if let Some(scope) = p["FilterPolicyScope"].as_str() {
+                subscribe = subscribe.attributes("FilterPolicyScope", scope);
             }
             let subscription_arn = subscribe
                 .send()

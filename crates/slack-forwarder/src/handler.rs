@@ -192,7 +192,9 @@ impl Forward {
     /// this call.
     async fn webhook(&self, reread: bool) -> Result<(Webhook, bool), ForwardError> {
         let mut cached = self.cached.lock().await;
-        if let Some((webhook, read_at)) = cached.as_ref()
+        // "Not set" is never trusted from the cache: the first notices after an administrator sets the webhook
+        // are posted, not skipped for the cache's lifetime.
+        if let Some((webhook @ Webhook::Url(_), read_at)) = cached.as_ref()
             && !reread
             && read_at.elapsed() < self.config.secret_ttl
         {

@@ -79,7 +79,8 @@ pub fn payload(notice: &Incoming, dashboard: Option<&str>) -> Value {
         }));
     }
     json!({
-        "text": format!("[{}] {title}", severity.to_uppercase()),
+        // Slack reads the notification text as mrkdwn too: a title holds names uploaders choose.
+        "text": format!("[{}] {}", severity.to_uppercase(), escape(&title)),
         "blocks": blocks,
     })
 }
@@ -110,7 +111,10 @@ mod tests {
     #[test]
     fn blocks_say_severity_what_happened_and_where_to_look() {
         let got = payload(&incoming(), Some("https://console/x#dashboards:name=p|x"));
-        assert_eq!(got["text"], "[WARNING] Dataset quarantined: <tickets>.csv");
+        assert_eq!(
+            got["text"],
+            "[WARNING] Dataset quarantined: &lt;tickets&gt;.csv"
+        );
         assert_eq!(got["blocks"][0]["type"], "header");
         // The header is plain text: nothing to escape there.
         assert_eq!(

@@ -153,8 +153,8 @@ async fn a_notice_from_the_topic_is_posted_as_blocks_with_its_runbook_and_dashbo
     let posted = world.received("/hook").await;
     assert_eq!(posted.len(), 1);
     assert_eq!(
-        posted[0]["text"],
-        "[WARNING] Dataset quarantined: tickets <2026-12>.csv"
+        posted[0]["text"], "[WARNING] Dataset quarantined: tickets &lt;2026-12&gt;.csv",
+        "the notification text is mrkdwn too: what an uploader named is escaped"
     );
     let texts = texts(&posted[0]);
     assert_eq!(
@@ -182,7 +182,11 @@ async fn server_errors_and_rate_limits_are_retried_until_the_post_goes_through()
     let limited = answer(429, "rate_limited").insert_header("Retry-After", "1");
     respond(&world, "/hook", 1, limited).await;
     respond(&world, "/hook", 1, answer(200, "ok")).await;
+    let started = std::time::Instant::now();
     let outcome = world.forward(&quarantined()).await.unwrap();
+    // A lower bound only (a wait cannot be shorter than asked): the 429's Retry-After of 1 s was honoured, where
+    // the backoff alone would have waited 40 ms.
+    assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(outcome.posted, 1);
     let posted = world.received("/hook").await;
     assert_eq!(posted.len(), 3, "a 500, a 429, then the post");
@@ -264,4 +268,25 @@ async fn no_webhook_set_forwards_nothing_and_a_refused_payload_is_not_retried() 
     assert_eq!(error.class(), ErrorClass::NonRetryable);
     assert!(error.to_string().contains("must use https"), "{error}");
     assert!(!error.to_string().contains("/services/"), "{error}");
+}
+
+#[tokio::test]
+async fn a_webhook_that_cannot_be_reached_fails_as_retryable_without_naming_the_url() {
+    let world = World::new().await;
+    // A port nothing listens on: the connection is refused, each of the three attempts.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    world
+        .rotate(&format!("http://127.0.0.1:{port}/services/T0/B0/token"))
+        .await;
+    let world = world.restart();
+    let error = world.forward(&quarantined()).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Retryable);
+    let text = error.to_string();
+    assert!(text.contains("the connection failed"), "{text}");
+    assert!(
+        !text.contains("/services/") && !text.contains(&format!(":{port}")),
+        "reqwest's own message names the URL, a credential: {text}"
+    );
 }
