@@ -255,13 +255,7 @@ fn the_sns_notice_sample_becomes_the_slack_message_the_forwarder_posts() {
     let sns = &event.records[0].sns;
     let message: serde_json::Value = serde_json::from_str(&sns.message).unwrap();
     schema_check::validate("notice.schema.json", &message).unwrap();
-    let attribute = |name: &str| sns.message_attributes.get(name).map(|a| a.value.as_str());
-    let incoming = slack_forwarder::message::read(
-        sns.subject.as_deref(),
-        &sns.message,
-        attribute("severity"),
-        attribute("kind"),
-    );
+    let incoming = slack_forwarder::handler::incoming(sns);
     assert_eq!(
         (incoming.severity, incoming.kind),
         (

@@ -100,6 +100,20 @@ fn number(value: &Value) -> Option<u64> {
     }
 }
 
+/// Of `names`, the numeric variables the template sets on `function`, as an environment's pairs (a variable it
+/// leaves unset keeps the function's default).
+fn numeric_settings(
+    template: &Value,
+    function: &str,
+    names: &[&'static str],
+) -> Vec<(&'static str, String)> {
+    let own = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+    names
+        .iter()
+        .filter_map(|&name| number(&own[name]).map(|n| (name, n.to_string())))
+        .collect()
+}
+
 #[test]
 fn every_function_claim_outlives_its_timeout() {
     // A claim must not lapse while its delivery still runs (two deliveries would act), and should lapse soon
@@ -364,13 +378,11 @@ fn the_training_workflow_times_out_only_after_its_longest_legitimate_run() {
         serde_json::from_str(include_str!("../infra/statemachine/training.asl.json")).unwrap();
     let timeout = definition["TimeoutSeconds"].as_u64().unwrap();
     let template = template();
-    let own =
-        &template["Resources"]["TriggerTrainingFunction"]["Properties"]["Environment"]["Variables"];
-    let limit = |name: &'static str| number(&own[name]).map(|n| (name, n.to_string()));
-    let limits: Vec<(&str, String)> = [limit("MAX_RUNTIME_SECONDS"), limit("MAX_WAIT_SECONDS")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let limits = numeric_settings(
+        &template,
+        "TriggerTrainingFunction",
+        &["MAX_RUNTIME_SECONDS", "MAX_WAIT_SECONDS"],
+    );
     let mut env: Vec<(&str, &str)> = vec![
         (
             "STATE_MACHINE_ARN",
@@ -412,16 +424,16 @@ fn the_slack_forwarder_outlives_its_own_retries() {
     let timeout = number(&function["Timeout"])
         .or_else(|| number(&template["Globals"]["Function"]["Timeout"]))
         .unwrap();
-    let own = &function["Environment"]["Variables"];
-    let settings: Vec<(&str, String)> = [
-        "POST_ATTEMPTS",
-        "POST_TIMEOUT_MS",
-        "POST_INTERVAL_MS",
-        "POST_BACKOFF_MS",
-    ]
-    .into_iter()
-    .filter_map(|name| number(&own[name]).map(|n| (name, n.to_string())))
-    .collect();
+    let settings = numeric_settings(
+        &template,
+        "SlackForwarderFunction",
+        &[
+            "POST_ATTEMPTS",
+            "POST_TIMEOUT_MS",
+            "POST_INTERVAL_MS",
+            "POST_BACKOFF_MS",
+        ],
+    );
     let mut env: Vec<(&str, &str)> = vec![("WEBHOOK_SECRET_ID", "s")];
     env.extend(settings.iter().map(|(k, v)| (*k, v.as_str())));
     let config = slack_forwarder::Config::from_env(&guardrails_core::Env::from_pairs(env)).unwrap();

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::config::{Config, STAGE};
-use crate::message;
+use crate::message::{self, Incoming};
 use crate::slack;
 use crate::webhook::{self, Reply, SecretError, Webhook, WebhookUrl};
 
@@ -123,7 +123,8 @@ impl Forward {
             unconfigured: 0,
         };
         for record in event.records {
-            let payload = payload(&record.sns, self.config.dashboard_url.as_deref());
+            let payload =
+                slack::payload(&incoming(&record.sns), self.config.dashboard_url.as_deref());
             let result = self.deliver(&payload).await;
             let counted = match &result {
                 Ok(true) => "posted",
@@ -258,16 +259,15 @@ fn transport_failure(error: &reqwest::Error) -> &'static str {
     }
 }
 
-/// The Slack payload of one SNS message.
-fn payload(sns: &SnsMessage, dashboard: Option<&str>) -> serde_json::Value {
+/// What one SNS message says: its subject, body and `severity` and `kind` attributes, read by [`message::read`].
+pub fn incoming(sns: &SnsMessage) -> Incoming {
     let attribute = |name: &str| sns.message_attributes.get(name).map(|a| a.value.as_str());
-    let incoming = message::read(
+    message::read(
         sns.subject.as_deref(),
         &sns.message,
         attribute("severity"),
         attribute("kind"),
-    );
-    slack::payload(&incoming, dashboard)
+    )
 }
 
 impl Function for Forward {
