@@ -13,7 +13,7 @@ use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::SqsEvent;
 use guardrails_core::aws_events::{ObjectCreatedDetail, TransformJobStateChange};
 use guardrails_core::domain::{
-    DatasetValidated, RetrainingCause, RetrainingRequested, parse_envelope,
+    DatasetQuarantined, DatasetValidated, RetrainingCause, RetrainingRequested, parse_envelope,
 };
 use guardrails_core::s3::decode_notification_key;
 
@@ -86,6 +86,47 @@ fn dataset_validated_is_a_typed_domain_event() {
     assert_eq!(event.detail.label_counts.values().sum::<u64>(), 18);
     assert_eq!(event.detail.contract.as_ref().map(|c| c.version), Some(1));
     assert!(event.detail.report.unwrap().key.ends_with(".report.json"));
+}
+
+/// validate-ingest's Dataset Quarantined reaches the notifier (`NotifierQuarantineRule`), which says it: one
+/// notice naming the file, its top reasons and its report, valid against the notice schema, kept to leave with
+/// the dataset's other quarantines of the window.
+#[test]
+fn dataset_quarantined_becomes_a_notice_naming_the_file_its_reasons_and_its_report() {
+    use notifier::decide::{Decision, Project, decide};
+    let event = parse_envelope::<DatasetQuarantined>(&fixture("dataset-quarantined.json")).unwrap();
+    assert_eq!(event.detail.invalid_rows, 97);
+    let envelope: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("dataset-quarantined.json")).unwrap();
+    let incoming = notifier::event::read(envelope).unwrap();
+    let project = Project {
+        name: "mlops-guardrails".into(),
+        drift_alarm_prefix: None,
+    };
+    let Decision::Notify(notice) = decide(&incoming, &project, "us-east-1") else {
+        panic!("no notice");
+    };
+    assert_eq!(
+        notice.title,
+        "Dataset quarantined: tickets / export 2026-11-20.csv"
+    );
+    assert_eq!(notice.kind, guardrails_core::NoticeKind::DatasetQuarantined);
+    assert!(
+        notice.body.contains("97 rows (23.5%) have an empty text"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        notice
+            .body
+            .contains("quarantine/tickets/export 2026-11-20.csv.report.json"),
+        "{}",
+        notice.body
+    );
+    let message: serde_json::Value = serde_json::from_str(&notice.chat().to_string()).unwrap();
+    schema_check::validate("notice.schema.json", &message).unwrap();
+    let group = notifier::digest::group_of(&incoming, &notice).unwrap();
+    assert_eq!(group.key(), "dataset-quarantined/tickets");
 }
 
 #[test]
@@ -510,6 +551,7 @@ fn every_fixture_is_covered_by_a_test() {
         "eventbridge-s3-object-created.json",
         "sqs-eventbridge-s3-object-created.json",
         "dataset-validated.json",
+        "dataset-quarantined.json",
         "retraining-requested.json",
         "alarm-data-drift.json",
         "alarm-model-quality.json",

@@ -140,6 +140,12 @@ fn decode<F: Function>(payload: Value) -> Result<F::Event, HandlerError> {
     })
 }
 
+/// Whether a raw payload is an SQS batch (what an event source mapping delivers), for a function fed both by a
+/// queue and by other sources.
+pub fn is_sqs_batch(payload: &Value) -> bool {
+    payload["Records"][0]["eventSource"] == "aws:sqs"
+}
+
 /// Handles an SQS batch message by message (`ReportBatchItemFailures`): a message whose handling fails is
 /// logged with its class and listed in the answer, so only it is redelivered; the others are done.
 pub async fn partial_batch<E, Fut>(

@@ -171,6 +171,10 @@ pub const COST_USD: Metric = metric(COST_GUARD, "CostUsd", &[SERVICE]);
 /// Notices the notifier published, by severity (counter).
 pub const NOTICES: Metric = metric(NOTIFIER, "Notices", &[SEVERITY]);
 
+/// Notices kept to leave with others of their group (a storm of quarantines, a flapping alarm), by kind
+/// (counter).
+pub const NOTICES_HELD: Metric = metric(NOTIFIER, "NoticesHeld", &[KIND]);
+
 /// Notices the Slack forwarder handled, by outcome: `posted`, `unconfigured` (no webhook set), `failed`
 /// (counter).
 pub const CHAT_POSTS: Metric = metric(SLACK_FORWARDER, "ChatPosts", &[OUTCOME]);
@@ -178,6 +182,7 @@ pub const CHAT_POSTS: Metric = metric(SLACK_FORWARDER, "ChatPosts", &[OUTCOME]);
 /// Every metric, each once.
 pub const CATALOG: &[Metric] = &[
     NOTICES,
+    NOTICES_HELD,
     CHAT_POSTS,
     FILES_PROCESSED,
     FILES_QUARANTINED,

@@ -33,7 +33,7 @@ use crate::timeline::{Fact, Timeline};
 
 /// Parameters the local loop sets unless told otherwise: the template requires a training image, and the
 /// sample datasets are small.
-pub const LOCAL_DEFAULTS: [(&str, &str); 4] = [
+pub const LOCAL_DEFAULTS: [(&str, &str); 6] = [
     (
         "TrainingImage",
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:local",
@@ -43,6 +43,9 @@ pub const LOCAL_DEFAULTS: [(&str, &str); 4] = [
     ("MinMonitoredTexts", "40"),
     // The story's ground truth labels 60 records; 200 (the default) is for real traffic.
     ("MinLabelledRecords", "40"),
+    // The loop's alarms are judged every 2 s, and its story takes a minute: digests gather over seconds here.
+    ("QuarantineDigestSeconds", "2"),
+    ("AlarmDigestSeconds", "6"),
 ];
 
 /// The template shipped with the project.

@@ -378,7 +378,12 @@ impl Runtime {
             .attribute(queue, "Arn")
             .map(|arn| text_of(&arn))
             .unwrap_or_default();
-        let rule = rules.join(", ");
+        // A queue no rule feeds (one a function schedules its own work on) is named by itself.
+        let rule = if rules.is_empty() {
+            queue.to_owned()
+        } else {
+            rules.join(", ")
+        };
         let mut records = Vec::new();
         for message in messages {
             let body = message.body().unwrap_or_default();

@@ -6,6 +6,7 @@
 //! another team's jobs.
 
 use guardrails_core::alarm::{AlarmFacts, AlarmState};
+use guardrails_core::domain::DatasetQuarantined;
 use guardrails_core::notice::details;
 use guardrails_core::{Notice, NoticeKind, Severity};
 use serde_json::{Value, json};
@@ -125,6 +126,7 @@ pub fn decide(incoming: &Incoming, project: &Project, region: &str) -> Decision 
         Incoming::Workflow(workflow) => workflow_ended(workflow),
         Incoming::Package(package) => package_status(package),
         Incoming::Parameter(parameter) => parameter_changed(parameter),
+        Incoming::Quarantined(detail) => Decision::Notify(quarantined(detail)),
     }
 }
 
@@ -372,6 +374,34 @@ fn package_status(package: &PackageChange) -> Decision {
             "status": package.model_approval_status}),
         ),
     })
+}
+
+/// An upload validate-ingest quarantined: which file, its top reasons, where its report and copy are.
+fn quarantined(detail: &DatasetQuarantined) -> Notice {
+    let file = detail
+        .source
+        .key
+        .rsplit('/')
+        .next()
+        .unwrap_or(&detail.source.key);
+    let reasons: String = detail
+        .reasons
+        .iter()
+        .map(|r| format!("  - {r}\n"))
+        .collect();
+    Notice {
+        severity: Severity::Warning,
+        kind: NoticeKind::DatasetQuarantined,
+        title: format!("Dataset quarantined: {} / {file}", detail.dataset),
+        body: format!(
+            "{} failed its dataset contract and did not reach training.\n\nTop reasons:\n{reasons}\n\
+             Report: {}\nQuarantined copy: {}\n\nFix the file and upload it again; the report lists example rows.",
+            detail.source.uri(),
+            detail.report.uri(),
+            detail.quarantined.uri()
+        ),
+        details: details(detail),
+    }
 }
 
 fn parameter_changed(parameter: &ParameterChange) -> Decision {

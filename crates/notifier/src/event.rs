@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use guardrails_core::alarm::{self, AlarmFacts};
+use guardrails_core::domain::{DatasetQuarantined, DomainEvent};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -21,6 +22,8 @@ pub enum Incoming {
     Package(PackageChange),
     /// A Parameter Store parameter changed.
     Parameter(ParameterChange),
+    /// validate-ingest quarantined an upload (its Dataset Quarantined event on the project's bus).
+    Quarantined(DatasetQuarantined),
 }
 
 /// The service a job ran on.
@@ -183,6 +186,9 @@ pub fn read(event: EventBridgeEvent<Value>) -> Result<Incoming, Unreadable> {
         "Parameter Store Change" => serde_json::from_value(event.detail)
             .map(Incoming::Parameter)
             .map_err(|e| failed(&e)),
+        DatasetQuarantined::DETAIL_TYPE => serde_json::from_value(event.detail)
+            .map(Incoming::Quarantined)
+            .map_err(|e| failed(&e)),
         _ => Err(Unreadable::DetailType(detail_type)),
     }
 }
@@ -227,6 +233,10 @@ mod tests {
         assert!(matches!(
             read(event("alarm-insufficient-data.json")).unwrap(),
             Incoming::Alarm(_)
+        ));
+        assert!(matches!(
+            read(event("dataset-quarantined.json")).unwrap(),
+            Incoming::Quarantined(DatasetQuarantined { ref dataset, .. }) if dataset == "tickets"
         ));
     }
 

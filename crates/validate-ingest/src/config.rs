@@ -10,7 +10,8 @@ pub const STAGE: &str = guardrails_core::metric::stage::VALIDATE_INGEST;
 /// validate-ingest configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Shared settings (bus, metrics namespace, notice topic).
+    /// Shared settings (bus, metrics namespace, state bucket). Quarantines are said by the notifier, from the
+    /// Dataset Quarantined event, so this function publishes no notice.
     pub common: CommonConfig,
     /// Where valid datasets are copied, with their report beside them (`INGESTED_BUCKET`).
     pub ingested_bucket: String,
@@ -41,7 +42,6 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         common.require_event_bus()?;
-        common.require_notice_topic()?;
         let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
             common,
@@ -62,12 +62,8 @@ impl Config {
 mod tests {
     use super::*;
 
-    const REQUIRED: [(&str, &str); 5] = [
+    const REQUIRED: [(&str, &str); 4] = [
         ("EVENT_BUS_NAME", "bus"),
-        (
-            "NOTICE_TOPIC_ARN",
-            "arn:aws:sns:us-east-1:123456789012:notices",
-        ),
         ("INGESTED_BUCKET", "ingested"),
         ("STATE_BUCKET", "state"),
         ("CONTRACT_PARAMETER", "/mlops-guardrails/contract"),

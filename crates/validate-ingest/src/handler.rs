@@ -21,8 +21,7 @@ use guardrails_core::metric::{
 use guardrails_core::s3::{KeyDecodeError, decode_notification_key};
 use guardrails_core::state::{Begin, Claim, StateError, StateStore};
 use guardrails_core::{
-    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, Notice,
-    NoticeKind, Notifier, ObjectRef, Severity,
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, EventPublisher, ObjectRef,
 };
 use serde::Serialize;
 
@@ -226,7 +225,6 @@ pub struct Ingest {
     state: StateStore,
     ledger: Ledger,
     events: EventPublisher,
-    notifier: Notifier,
     contracts: ContractSource,
     config: Config,
 }
@@ -253,7 +251,6 @@ impl Function for Ingest {
             Store::new(s3.clone()),
             StateStore::new(s3, &config.state_bucket),
             EventPublisher::from_sdk(sdk, config.common.require_event_bus()?),
-            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             ContractSource::new(
                 aws_sdk_ssm::Client::new(sdk),
                 &config.contract_parameter,
@@ -295,7 +292,6 @@ impl Ingest {
         store: Store,
         state: StateStore,
         events: EventPublisher,
-        notifier: Notifier,
         contracts: ContractSource,
         config: Config,
     ) -> Self {
@@ -309,7 +305,6 @@ impl Ingest {
             state,
             ledger,
             events,
-            notifier,
             contracts,
             config,
         }
@@ -322,7 +317,7 @@ impl Ingest {
     /// For direct invocations, the first upload that failed (Lambda retries the event). An SQS batch never fails
     /// as a whole: failed messages are listed in the response and only they are redelivered.
     pub async fn handle(&self, payload: serde_json::Value) -> Result<Response, IngestError> {
-        if is_sqs(&payload) {
+        if function::is_sqs_batch(&payload) {
             let batch: SqsEvent = serde_json::from_value(payload)
                 .map_err(|e| IngestError::UnknownEvent(format!("SQS event: {e}")))?;
             return Ok(Response::Batch(self.handle_batch(batch).await));
@@ -431,14 +426,6 @@ impl Ingest {
         claim
             .step(IngestStep::Published, async || self.publish(&verdict).await)
             .await?;
-        if let Verdict::Quarantined(detail) = &verdict {
-            claim
-                .step(IngestStep::Notified, async || {
-                    self.notifier.send(&quarantine_notice(detail)).await?;
-                    Ok::<(), IngestError>(())
-                })
-                .await?;
-        }
         if self.config.delete_raw {
             claim
                 .step(IngestStep::RawRemoved, async || {
@@ -610,40 +597,8 @@ fn record_metrics(dataset: &str, report: &Report, size: u64, elapsed: Duration) 
     }
 }
 
-fn quarantine_notice(detail: &DatasetQuarantined) -> Notice {
-    let file = detail
-        .source
-        .key
-        .rsplit('/')
-        .next()
-        .unwrap_or(&detail.source.key);
-    let reasons: String = detail
-        .reasons
-        .iter()
-        .map(|r| format!("  - {r}\n"))
-        .collect();
-    Notice {
-        severity: Severity::Warning,
-        kind: NoticeKind::DatasetQuarantined,
-        title: format!("Dataset quarantined: {} / {file}", detail.dataset),
-        body: format!(
-            "{} failed its dataset contract and did not reach training.\n\nTop reasons:\n{reasons}\n\
-             Report: {}\nQuarantined copy: {}\n\nFix the file and upload it again; the report lists example rows.",
-            detail.source.uri(),
-            detail.report.uri(),
-            detail.quarantined.uri()
-        ),
-        details: guardrails_core::notice::details(detail),
-    }
-}
-
 fn s3_arn(object: &ObjectRef) -> String {
     format!("arn:aws:s3:::{}/{}", object.bucket, object.key)
-}
-
-/// Whether the payload is an SQS batch.
-fn is_sqs(payload: &serde_json::Value) -> bool {
-    payload["Records"][0]["eventSource"] == "aws:sqs"
 }
 
 /// The uploads a direct payload (or an SQS message body) announces: an S3 notification, an EventBridge

@@ -46,7 +46,8 @@ pub enum IngestStep {
     Ledgered,
     /// Dataset Validated or Dataset Quarantined is on the bus.
     Published,
-    /// The quarantine notice went out.
+    /// The quarantine notice went out. No longer taken: the notifier says quarantines, from Dataset Quarantined,
+    /// so that a storm is one notice. Kept so that job documents written before still read.
     Notified,
     /// The raw object version is deleted (when `DELETE_RAW` is on).
     RawRemoved,

@@ -1,6 +1,6 @@
 //! validate-ingest against the emulator, through the real SDK: uploads, the contract in SSM, the sample events
-//! from `events/`, and what really happened read back — copies, reports, events on a rule's queue, notices on
-//! the topic's queue, EMF documents.
+//! from `events/`, and what really happened read back — copies, reports, events on a rule's queue, EMF
+//! documents.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,14 +11,10 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use guardrails_core::ledger::Ledger;
 use guardrails_core::metric::{BYTES_INGESTED, FILES_PROCESSED, ROWS_INGESTED, VALIDATION_ERRORS};
 use guardrails_core::state::StateStore;
-use guardrails_core::{
-    CommonConfig, ErrorClass, EventPublisher, HandlerError, Notifier, aws, telemetry,
-};
+use guardrails_core::{CommonConfig, ErrorClass, EventPublisher, HandlerError, aws, telemetry};
 use serde_json::{Value, json};
 use testkit::fixture;
-use testkit::{
-    BusProbe, Faults, KmsBucket, TopicProbe, When, emf_documents, emulator, unique_name,
-};
+use testkit::{BusProbe, Faults, KmsBucket, When, emf_documents, emulator, unique_name};
 use validate_ingest::handler::{ContractSource, Response, describe_metrics};
 use validate_ingest::store::Store;
 use validate_ingest::{Config, Ingest, STAGE};
@@ -47,7 +43,6 @@ struct World {
     ingested: KmsBucket,
     state: KmsBucket,
     bus: BusProbe,
-    topic: TopicProbe,
     parameter: String,
 }
 
@@ -61,7 +56,6 @@ impl World {
         // Versioned, so a second copy would show as a second version.
         enable_versioning(&s3, &ingested.name).await;
         let bus = BusProbe::create(&sdk, &json!({"source": ["mlops.guardrails"]})).await;
-        let topic = TopicProbe::create(&sdk).await;
         let parameter = format!("/{}/contract", unique_name("guardrails"));
         aws_sdk_ssm::Client::new(&sdk)
             .put_parameter()
@@ -78,7 +72,6 @@ impl World {
             ingested,
             state,
             bus,
-            topic,
             parameter,
         }
     }
@@ -88,7 +81,6 @@ impl World {
             store,
             StateStore::new(self.s3.clone(), &self.state.name),
             EventPublisher::from_sdk(&self.sdk, &self.bus.bus_name),
-            Notifier::from_sdk(&self.sdk, &self.topic.topic_arn),
             self.contracts(),
             self.config(delete_raw),
         )
@@ -107,7 +99,7 @@ impl World {
             common: CommonConfig {
                 metrics_namespace: "GuardrailsTest".into(),
                 event_bus_name: Some(self.bus.bus_name.clone()),
-                notice_topic_arn: Some(self.topic.topic_arn.clone()),
+                notice_topic_arn: None,
                 state_bucket: Some(self.state.name.clone()),
                 claim_lease: Duration::from_secs(330),
             },
@@ -334,10 +326,6 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
     assert_eq!(detail["labelCounts"]["facturacion"], 5);
     assert_eq!(detail["report"]["key"], report_key);
     assert_eq!(detail["contract"]["version"], 1);
-    assert!(
-        w.topic.notices(1, Duration::from_secs(2)).await.is_empty(),
-        "no notice for a valid file"
-    );
 
     let docs = emf_documents(metrics);
     let doc = docs
@@ -362,7 +350,7 @@ async fn valid_upload_is_ingested_with_its_report_announced_counted_and_raw_dele
 }
 
 #[tokio::test]
-async fn invalid_upload_is_quarantined_with_report_event_and_notice() {
+async fn invalid_upload_is_quarantined_with_report_and_event() {
     let w = World::new().await;
     let mut data = valid_csv(10);
     data.push_str("\"Una etiqueta inventada\",spam\n\"Otra más\",spam\n");
@@ -408,19 +396,12 @@ async fn invalid_upload_is_quarantined_with_report_event_and_notice() {
     assert_eq!(events[0]["detail"]["invalidRows"], 2);
     let reason = events[0]["detail"]["reasons"][0].as_str().unwrap();
     assert!(reason.starts_with("unknown_label: 2 rows"), "{reason}");
-
-    let notices = w.topic.notices(1, Duration::from_secs(10)).await;
-    assert_eq!(notices.len(), 1, "{notices:?}");
+    // What the notifier's notice names (validate-ingest publishes none itself: storms become one digest there).
     assert_eq!(
-        notices[0]["MessageAttributes"]["kind"]["Value"],
-        "dataset-quarantined"
+        events[0]["detail"]["report"]["key"],
+        format!("{quarantined}.report.json")
     );
-    let message = notices[0]["Message"].as_str().unwrap();
-    assert!(message.contains("unknown_label: 2 rows"), "{message}");
-    assert!(
-        message.contains(&format!("{quarantined}.report.json")),
-        "{message}"
-    );
+    assert_eq!(events[0]["detail"]["quarantined"]["key"], quarantined);
 }
 
 #[tokio::test]
@@ -648,7 +629,6 @@ impl World {
             Store::new(faults.s3(&self.sdk)),
             StateStore::new(faults.s3(&self.sdk), &self.state.name),
             EventPublisher::new(faults.events(&self.sdk), &self.bus.bus_name),
-            Notifier::new(faults.sns(&self.sdk), &self.topic.topic_arn),
             self.contracts(),
             self.config(true),
         )
@@ -714,7 +694,6 @@ async fn after_a_failure_at_each_step_every_effect_happens_once_and_the_raw_vers
     // Each delivery fails at a later step; the next one resumes there.
     for (operation, step) in [
         ("PutEvents", "the announcement"),
-        ("Publish", "the quarantine notice"),
         ("DeleteObject", "deleting the raw version"),
     ] {
         faults.fail(operation, When::BeforeSend, 1);
@@ -743,8 +722,6 @@ async fn after_a_failure_at_each_step_every_effect_happens_once_and_the_raw_vers
     );
     let events = w.bus.events(2, Duration::from_secs(5)).await;
     assert_eq!(events.len(), 1, "announced once: {events:?}");
-    let notices = w.topic.notices(2, Duration::from_secs(5)).await;
-    assert_eq!(notices.len(), 1, "notified once: {notices:?}");
 }
 
 #[tokio::test]
