@@ -5,10 +5,11 @@
 //! - **Trail** (quarantined uploads): every notice of a dataset waits `window`, and whatever gathered by then
 //!   leaves as one notice. A hundred files quarantined in a minute are one notice listing them, at most a window
 //!   late; none of them is urgent (the quarantine-rate alarm is the urgent signal, and it is an alarm).
-//! - **Lead** (alarm state changes): the first change of an alarm after a quiet window leaves at once (a page
-//!   must not wait), later ones wait until a window has passed since the last notice about that alarm, and then
-//!   leave as one notice whose latest change is its headline. A flapping alarm is one notice per window, and its
-//!   last word (recovered or not) always arrives.
+//! - **Lead** (alarm state changes): the first change of an alarm after a quiet window leaves at once, later
+//!   ones wait until a window has passed since the last notice about that alarm, and then leave as one notice
+//!   whose latest change is its headline. A flapping alarm is one notice per window, and its last word (recovered
+//!   or not) always arrives. A page never waits: a critical change after a notice that was not critical (an alarm
+//!   that recovered and broke again) leaves at once, with whatever waited before it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use guardrails_core::notice::details;
@@ -64,6 +65,8 @@ impl Group {
 
     /// The group's name in a state-bucket key: its kind, then the subject with every byte outside
     /// `[A-Za-z0-9._-]` percent-encoded, so two subjects never share a name and none can climb out of the prefix.
+    /// A subject whose name would pass [`MAX_SUBJECT_KEY`] bytes (an uploader chooses the dataset's) keeps its
+    /// first bytes and the SHA-256 of the whole, so a waiting notice's key stays within S3's 1,024 bytes.
     pub fn key(&self) -> String {
         let mut subject = String::with_capacity(self.subject.len());
         for byte in self.subject.bytes() {
@@ -72,6 +75,11 @@ impl Group {
             } else {
                 subject.push_str(&format!("%{byte:02X}"));
             }
+        }
+        if subject.len() > MAX_SUBJECT_KEY {
+            // ASCII only after encoding: any byte is a character boundary.
+            let digest = guardrails_core::lineage::sha256_hex(self.subject.as_bytes());
+            subject = format!("{}~{}", &subject[..MAX_SUBJECT_KEY - 34], &digest[..32]);
         }
         format!("{}/{subject}", self.kind)
     }
@@ -97,6 +105,18 @@ pub fn group_of(incoming: &Incoming, notice: &Notice) -> Option<Group> {
     }
 }
 
+/// The last notice about a group that left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Last {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How urgent it was.
+    pub severity: Severity,
+}
+
+/// The longest a subject's part of a key may be.
+pub const MAX_SUBJECT_KEY: usize = 200;
+
 /// What to do with a notice of a group as it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -104,26 +124,33 @@ pub enum Arrival {
     Send,
     /// Keep it with the group; the group is due at this time.
     Hold(DateTime<Utc>),
+    /// Keep it with those waiting and send the group now: a page that must not wait behind them.
+    SendWithWaiting,
 }
 
-/// A notice of `group` arriving at `now`, when the last notice about the group left at `last_sent` and
-/// `waiting` says whether others of the group wait already (they go first, so the group's order holds).
+/// A notice of `severity` of `group` arriving at `now`, after `last` (the last notice about the group that left),
+/// `waiting` saying whether others of the group wait already (they go first, so the group's order holds).
 pub fn arrive(
     group: &Group,
     windows: Windows,
     now: DateTime<Utc>,
-    last_sent: Option<DateTime<Utc>>,
-    waiting: bool,
+    (last, waiting): (Option<Last>, bool),
+    severity: Severity,
 ) -> Arrival {
     let window = group.window(windows);
+    if window.is_zero() && !waiting {
+        return Arrival::Send;
+    }
     match group.rule() {
         Rule::Trail => Arrival::Hold(now + window),
         Rule::Lead => {
-            let quiet_since = last_sent.map_or(now, |at| at + window);
-            if !waiting && quiet_since <= now {
-                Arrival::Send
-            } else {
-                Arrival::Hold(quiet_since.max(now))
+            let quiet_since = last.map_or(now, |l| l.at + window);
+            let escalates = severity == Severity::Critical
+                && last.is_none_or(|l| l.severity != Severity::Critical);
+            match (waiting, escalates || quiet_since <= now) {
+                (false, true) => Arrival::Send,
+                (true, true) if escalates => Arrival::SendWithWaiting,
+                (_, _) => Arrival::Hold(quiet_since.max(now)),
             }
         }
     }
@@ -294,32 +321,129 @@ mod tests {
         }
     }
 
+    fn last(seconds: i64, severity: Severity) -> Option<Last> {
+        Some(Last {
+            at: at(seconds),
+            severity,
+        })
+    }
+
     #[test]
     fn arrivals() {
+        use Severity::{Critical, Info, Warning};
         let cases = [
-            // (group, now, last sent, others waiting, expected)
-            (quarantines(), at(0), None, false, Arrival::Hold(at(60))),
+            // (group, now, last sent, others waiting, severity, expected)
+            (
+                quarantines(),
+                at(0),
+                None,
+                false,
+                Warning,
+                Arrival::Hold(at(60)),
+            ),
             (
                 quarantines(),
                 at(30),
-                Some(at(0)),
+                last(0, Warning),
                 true,
+                Warning,
                 Arrival::Hold(at(90)),
             ),
-            (alarm(), at(0), None, false, Arrival::Send),
-            (alarm(), at(700), Some(at(0)), false, Arrival::Send),
-            (alarm(), at(600), Some(at(0)), false, Arrival::Send),
-            (alarm(), at(60), Some(at(0)), false, Arrival::Hold(at(600))),
-            (alarm(), at(60), Some(at(0)), true, Arrival::Hold(at(600))),
+            (alarm(), at(0), None, false, Critical, Arrival::Send),
+            (
+                alarm(),
+                at(700),
+                last(0, Critical),
+                false,
+                Critical,
+                Arrival::Send,
+            ),
+            (
+                alarm(),
+                at(600),
+                last(0, Critical),
+                false,
+                Info,
+                Arrival::Send,
+            ),
+            (
+                alarm(),
+                at(60),
+                last(0, Critical),
+                false,
+                Info,
+                Arrival::Hold(at(600)),
+            ),
+            (
+                alarm(),
+                at(120),
+                last(0, Critical),
+                true,
+                Critical,
+                Arrival::Hold(at(600)),
+            ),
             // Others wait past their time (a look failed): this one joins them, and they leave now.
-            (alarm(), at(900), Some(at(0)), true, Arrival::Hold(at(900))),
-            (alarm(), at(10), None, true, Arrival::Hold(at(10))),
+            (
+                alarm(),
+                at(900),
+                last(0, Critical),
+                true,
+                Info,
+                Arrival::Hold(at(900)),
+            ),
+            (alarm(), at(10), None, true, Info, Arrival::Hold(at(10))),
+            // A page after a recovery leaves at once, alone or with what waited before it.
+            (
+                alarm(),
+                at(60),
+                last(0, Info),
+                false,
+                Critical,
+                Arrival::Send,
+            ),
+            (
+                alarm(),
+                at(60),
+                last(0, Warning),
+                true,
+                Critical,
+                Arrival::SendWithWaiting,
+            ),
+            (
+                alarm(),
+                at(60),
+                last(0, Info),
+                false,
+                Warning,
+                Arrival::Hold(at(600)),
+            ),
         ];
-        for (group, now, last, waiting, expected) in cases {
+        for (group, now, last, waiting, severity, expected) in cases {
             assert_eq!(
-                arrive(&group, WINDOWS, now, last, waiting),
+                arrive(&group, WINDOWS, now, (last, waiting), severity),
                 expected,
-                "{group:?} at {now} (last {last:?}, waiting {waiting})"
+                "{group:?} at {now} (last {last:?}, waiting {waiting}, {severity:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zero_window_sends_each_notice_on_its_own() {
+        let off = Windows {
+            quarantine: TimeDelta::zero(),
+            alarm: TimeDelta::zero(),
+        };
+        for group in [quarantines(), alarm()] {
+            assert_eq!(
+                arrive(
+                    &group,
+                    off,
+                    at(5),
+                    (last(4, Severity::Warning), false),
+                    Severity::Warning
+                ),
+                Arrival::Send,
+                "{group:?}"
             );
         }
     }
@@ -482,5 +606,15 @@ mod tests {
         assert_eq!(key("../serving/x"), "dataset-quarantined/..%2Fserving%2Fx");
         assert_ne!(key("a/b"), key("a%2Fb"));
         assert_eq!(key("é"), "dataset-quarantined/%C3%A9");
+        let long = key(&"é".repeat(300));
+        assert!(
+            long.len() <= "dataset-quarantined/".len() + MAX_SUBJECT_KEY,
+            "{long}"
+        );
+        assert_ne!(
+            long,
+            key(&format!("{}x", "é".repeat(300))),
+            "the digest keeps them apart"
+        );
     }
 }

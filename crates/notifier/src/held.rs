@@ -4,22 +4,24 @@
 //! Layout, all under `notifier/`:
 //! - `held/<group>/<event time>-<event id>.json`: one waiting notice, created once (a redelivered event finds
 //!   it); the event's time leads the name, so a listing is in the order things happened;
-//! - `sent/<group>.json`: when the last notice about the group left;
+//! - `sent/<group>.json`: when the last notice about the group left, and how urgent it was;
 //! - `flushes/<group>/<oldest waiting>`: the job of one look that sends, claimed like every job of the project:
 //!   what it lists is recorded before it sends, the notice leaves before the marker is written, and the waiting
-//!   notices are deleted last, so a look that dies anywhere is finished by the next delivery of its message.
+//!   notices are deleted last (the oldest, which names the job, after the others), so a look that dies anywhere
+//!   is finished by the next delivery of its message, and never sends what it sent under another name.
 //!
 //! A notice the look sends is at least once: a look that dies after SNS took the digest and before recording it
-//! sends it again, and an event redelivered after its group left is kept again and sent with the next.
+//! sends it again. An event redelivered after its group left is kept again under its old name; the next look
+//! finds that name's job finished, deletes it unsent, and schedules a look for whatever else waits.
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use guardrails_core::state::{Begin, StateError, StateStore};
-use guardrails_core::{AwsError, Notice, Notifier};
+use guardrails_core::state::{Begin, Change, StateError, StateStore};
+use guardrails_core::{AwsError, Notice, Notifier, Severity};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{self, Arrival, Flush, Group, Held, LISTED, Windows};
+use crate::digest::{self, Arrival, Flush, Group, Held, LISTED, Last, Windows};
 
 /// The state bucket's prefix of everything here.
 pub const PREFIX: &str = "notifier/";
@@ -43,12 +45,6 @@ pub enum HeldError {
     Aws(#[from] AwsError),
 }
 
-/// When the last notice about a group left.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Sent {
-    at: DateTime<Utc>,
-}
-
 /// The steps of a look that sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,6 +64,9 @@ enum LookStep {
 struct Look {
     /// The waiting notices' keys, oldest first.
     keys: Vec<String>,
+    /// How urgent the notice it sent was (recorded with the send).
+    #[serde(default)]
+    severity: Option<Severity>,
 }
 
 /// What became of an arriving notice.
@@ -144,26 +143,45 @@ impl Digests {
         now: DateTime<Utc>,
         notifier: &Notifier,
     ) -> Result<Kept, HeldError> {
-        let last_sent = self.last_sent(group).await?;
+        // Waiting first, then the last send: a look that sends in between is then seen as sent, never as nothing
+        // waiting after an old send (which would send this one at once, a second notice in the window). Two
+        // arrivals at the same moment may still both send: at least once, at most one extra.
         let waiting = !self.waiting(group, 1).await?.is_empty();
-        match digest::arrive(group, self.windows, now, last_sent, waiting) {
+        let last = self.last(group).await?;
+        // An event stamped in the future (a skewed clock) is named as arriving now, so it never waits for its time.
+        let time = time.min(now);
+        let severity = notice.severity;
+        let keep = async |notice| {
+            let key = format!(
+                "{}{}-{}.json",
+                held_prefix(group),
+                time.format(ARRIVAL),
+                name_part(id)
+            );
+            // A redelivered event finds its notice kept.
+            self.state.create(&key, &Held { at: time, notice }).await
+        };
+        match digest::arrive(group, self.windows, now, (last, waiting), severity) {
             Arrival::Send => {
                 let message_id = notifier.send(&notice).await?;
-                self.mark_sent(group, now).await?;
+                self.mark_sent(group, now, severity).await?;
                 Ok(Kept::Sent(message_id))
             }
             Arrival::Hold(due) => {
-                let key = format!(
-                    "{}{}-{}.json",
-                    held_prefix(group),
-                    time.format(ARRIVAL),
-                    name_part(id)
-                );
-                // A redelivered event finds its notice kept; the look is scheduled again all the same (the one
-                // the first delivery scheduled may never have been sent).
-                self.state.create(&key, &Held { at: time, notice }).await?;
+                keep(notice).await?;
+                // Scheduled again on a redelivery too: the look the first delivery scheduled may never have left.
                 self.schedule(group, due, now).await?;
                 Ok(Kept::Held(due))
+            }
+            Arrival::SendWithWaiting => {
+                keep(notice).await?;
+                match self.send_listed(group, now, notifier).await? {
+                    Looked::Sent {
+                        message_id: Some(id),
+                        ..
+                    } => Ok(Kept::Sent(id)),
+                    _ => Ok(Kept::Held(now)),
+                }
             }
         }
     }
@@ -178,75 +196,100 @@ impl Digests {
         now: DateTime<Utc>,
         notifier: &Notifier,
     ) -> Result<Looked, HeldError> {
-        let keys = self.waiting(group, PER_LOOK).await?;
+        let keys = self.waiting(group, 1).await?;
         let oldest = keys.first().map(|key| arrival(key).unwrap_or(now));
-        let last_sent = self.last_sent(group).await?;
-        match digest::look(group, self.windows, now, oldest, last_sent) {
+        let last = self.last(group).await?.map(|l| l.at);
+        match digest::look(group, self.windows, now, oldest, last) {
             Flush::Nothing => Ok(Looked::Nothing),
             Flush::Later(due) => {
                 self.schedule(group, due, now).await?;
                 Ok(Looked::Later(due))
             }
-            Flush::Send => {
-                let full = keys.len() >= usize::try_from(PER_LOOK).unwrap_or(usize::MAX);
-                let looked = self.send_waiting(group, keys, now, notifier).await?;
-                if full {
-                    self.schedule(group, now, now).await?;
-                }
-                Ok(looked)
-            }
+            Flush::Send => self.send_listed(group, now, notifier).await,
         }
     }
 
-    /// Sends the waiting notices `keys` as one, under a claim named after the oldest of them.
-    async fn send_waiting(
+    /// Sends what waits of `group` (up to [`PER_LOOK`]) as one, under a claim named after the oldest; schedules a
+    /// look at once for what it leaves waiting.
+    async fn send_listed(
+        &self,
+        group: &Group,
+        now: DateTime<Utc>,
+        notifier: &Notifier,
+    ) -> Result<Looked, HeldError> {
+        let keys = self.waiting(group, PER_LOOK).await?;
+        let Some(oldest) = keys.first() else {
+            return Ok(Looked::Nothing);
+        };
+        let job_key = format!("{PREFIX}flushes/{}/{}", group.key(), leaf(oldest));
+        let (looked, sent) = match self
+            .state
+            .begin::<LookStep, Look>(&job_key, Look::default(), now, self.lease)
+            .await?
+        {
+            // Its notices left: what waits under their names was kept again by a redelivered event.
+            Begin::Finished(job) => {
+                let again: Vec<String> = keys
+                    .iter()
+                    .filter(|k| job.data.keys.contains(k))
+                    .cloned()
+                    .collect();
+                self.clear(&again).await?;
+                (Looked::Nothing, job.data.keys)
+            }
+            Begin::Claimed(mut claim) => {
+                let result = self
+                    .send_claimed(group, keys.clone(), now, notifier, &mut claim)
+                    .await;
+                let sent = claim.data().keys.clone();
+                (claim.conclude(result).await?, sent)
+            }
+        };
+        // What the listing holds beyond what was sent (newer notices, a listing cut at PER_LOOK) gets its look.
+        if keys.iter().any(|k| !sent.contains(k)) {
+            self.schedule(group, now, now).await?;
+        }
+        Ok(looked)
+    }
+
+    /// The steps of a claimed look: record what it sends, send it as one, say when the group left, clear it.
+    async fn send_claimed(
         &self,
         group: &Group,
         keys: Vec<String>,
         now: DateTime<Utc>,
         notifier: &Notifier,
+        claim: &mut guardrails_core::state::Claim<'_, LookStep, Look>,
     ) -> Result<Looked, HeldError> {
-        let oldest = keys.first().map_or("", |k| leaf(k));
-        let job_key = format!("{PREFIX}flushes/{}/{oldest}", group.key());
-        let mut claim = match self
-            .state
-            .begin::<LookStep, Look>(&job_key, Look::default(), now, self.lease)
-            .await?
-        {
-            Begin::Finished(_) => return Ok(Looked::Nothing),
-            Begin::Claimed(claim) => claim,
-        };
-        let result = async {
-            if !claim.is_done(&LookStep::Listed) {
-                claim.data_mut().keys = keys;
-                claim.record(LookStep::Listed).await?;
-            }
-            let keys = claim.data().keys.clone();
-            let mut sent = (None, None);
-            claim
-                .step(LookStep::Sent, async || {
-                    let shown = self.read_shown(&keys).await?;
-                    if let Some(notice) = digest::compose(group, self.windows, &shown, keys.len()) {
-                        let id = notifier.send(&notice).await?;
-                        sent = (Some(notice), Some(id));
-                    }
-                    Ok::<(), HeldError>(())
-                })
-                .await?;
-            claim
-                .step(LookStep::Marked, async || self.mark_sent(group, now).await)
-                .await?;
-            claim
-                .step(LookStep::Cleared, async || self.clear(&keys).await)
-                .await?;
-            Ok::<Looked, HeldError>(Looked::Sent {
-                count: keys.len(),
-                notice: sent.0,
-                message_id: sent.1,
-            })
+        if !claim.is_done(&LookStep::Listed) {
+            claim.data_mut().keys = keys;
+            claim.record(LookStep::Listed).await?;
         }
-        .await;
-        claim.conclude(result).await
+        let keys = claim.data().keys.clone();
+        let mut sent = (None, None);
+        if !claim.is_done(&LookStep::Sent) {
+            let shown = self.read_shown(&keys).await?;
+            if let Some(notice) = digest::compose(group, self.windows, &shown, keys.len()) {
+                let id = notifier.send(&notice).await?;
+                claim.data_mut().severity = Some(notice.severity);
+                sent = (Some(notice), Some(id));
+            }
+            claim.record(LookStep::Sent).await?;
+        }
+        let severity = claim.data().severity.unwrap_or(Severity::Info);
+        claim
+            .step(LookStep::Marked, async || {
+                self.mark_sent(group, now, severity).await
+            })
+            .await?;
+        claim
+            .step(LookStep::Cleared, async || self.clear(&keys).await)
+            .await?;
+        Ok(Looked::Sent {
+            count: keys.len(),
+            notice: sent.0,
+            message_id: sent.1,
+        })
     }
 
     /// The waiting notices a digest names one by one: the oldest, and the newest when some are left out.
@@ -263,19 +306,24 @@ impl Digests {
         Ok(shown)
     }
 
-    async fn last_sent(&self, group: &Group) -> Result<Option<DateTime<Utc>>, HeldError> {
+    async fn last(&self, group: &Group) -> Result<Option<Last>, HeldError> {
         Ok(self
             .state
-            .read::<Sent>(&sent_key(group))
+            .read::<Last>(&sent_key(group))
             .await?
-            .map(|s| s.value.at))
+            .map(|s| s.value))
     }
 
-    async fn mark_sent(&self, group: &Group, at: DateTime<Utc>) -> Result<(), HeldError> {
+    async fn mark_sent(
+        &self,
+        group: &Group,
+        at: DateTime<Utc>,
+        severity: Severity,
+    ) -> Result<(), HeldError> {
         self.state
-            .update::<Sent, _>(&sent_key(group), |current| match current {
-                Some(sent) if sent.at >= at => guardrails_core::state::Change::Keep,
-                _ => guardrails_core::state::Change::Write(Sent { at }),
+            .update::<Last, _>(&sent_key(group), |current| match current {
+                Some(last) if last.at >= at => Change::Keep,
+                _ => Change::Write(Last { at, severity }),
             })
             .await?;
         Ok(())
@@ -304,8 +352,16 @@ impl Digests {
     /// Deletes the waiting notices `keys`, 16 at a time. One DeleteObject per key rather than DeleteObjects:
     /// S3 authorizes either per key against the role's `notifier/*` grant, but the emulator the local loop runs
     /// under IAM authorizes DeleteObjects on the bucket as a whole, and a look clears a few hundred keys at most.
+    /// The oldest goes last: it names the look's job, so a look that dies while clearing is resumed under the
+    /// same name, never taken for a new group of notices that were sent already.
     async fn clear(&self, keys: &[String]) -> Result<(), HeldError> {
-        for chunk in keys.chunks(DELETE_AT_ONCE) {
+        let Some((oldest, rest)) = keys.split_first() else {
+            return Ok(());
+        };
+        for chunk in rest
+            .chunks(DELETE_AT_ONCE)
+            .chain([std::slice::from_ref(oldest)])
+        {
             let mut deletes = tokio::task::JoinSet::new();
             for key in chunk {
                 let (s3, bucket, key) = (

@@ -10,7 +10,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, TimeDelta, Utc};
 use guardrails_core::state::StateStore;
-use guardrails_core::{Classify, ErrorClass, Notifier, aws};
+use guardrails_core::{Classify, ErrorClass, Notifier, Severity, aws};
 use notifier::decide::Project;
 use notifier::digest::Windows;
 use notifier::held::Digests;
@@ -76,7 +76,8 @@ impl World {
         self.t0 + TimeDelta::milliseconds((seconds * 1000.0) as i64)
     }
 
-    /// The looks scheduled so far (delayed on the queue, as SQS holds them), drained into one SQS event.
+    /// How many looks were scheduled so far (delayed on the queue, as SQS holds them; nothing reads this queue
+    /// here), and the look the queue would deliver.
     async fn scheduled_looks(&self) -> (usize, SqsEvent) {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let delayed = sqs
@@ -90,11 +91,6 @@ impl World {
             .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessagesDelayed))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        sqs.purge_queue()
-            .queue_url(&self.queue_url)
-            .send()
-            .await
-            .unwrap();
         (delayed, look_event())
     }
 
@@ -138,7 +134,10 @@ fn look_event() -> SqsEvent {
 fn quarantined(i: usize) -> EventBridgeEvent<Value> {
     let mut event = fixture("dataset-quarantined.json");
     event["id"] = format!("event-{i}").into();
-    event["time"] = format!("2026-12-03T06:00:{:02}Z", i * 30 / 100).into();
+    let at: DateTime<Utc> = "2026-12-03T06:00:00Z".parse().unwrap();
+    event["time"] = (at + TimeDelta::milliseconds(i as i64 * 300))
+        .to_rfc3339()
+        .into();
     event["detail"]["source"]["key"] = format!("tickets/f{i}.csv").into();
     serde_json::from_value(event).unwrap()
 }
@@ -215,6 +214,27 @@ async fn a_storm_of_quarantines_is_one_notice_listing_them() {
     // The other looks scheduled by the storm find nothing.
     notify.look_batch(look, w.at(110.0)).await;
     assert!(w.notices(0).await.is_empty(), "sent once");
+
+    // An event redelivered after its group left is kept again under its old name; the look finds that name's job
+    // done and drops it unsent, and a newer quarantine still gets its own notice.
+    notify.handle_at(quarantined(0), w.at(120.0)).await.unwrap();
+    notify
+        .handle_at(quarantined(500), w.at(121.0))
+        .await
+        .unwrap();
+    let (_, look) = w.scheduled_looks().await;
+    notify.look_batch(look.clone(), w.at(200.0)).await;
+    assert_eq!(w.waiting().await.len(), 1, "the redelivered one is dropped");
+    assert!(w.notices(0).await.is_empty(), "and not sent again");
+    // The newer one (06:02:30) is due a window after it happened.
+    notify.look_batch(look, w.at(215.0)).await;
+    let newer = w.notices(2).await;
+    assert_eq!(newer.len(), 1, "{newer:?}");
+    assert_eq!(
+        newer[0]["Subject"],
+        "[WARNING] Dataset quarantined: tickets / f500.csv"
+    );
+    assert!(w.waiting().await.is_empty());
 }
 
 #[tokio::test]
@@ -265,18 +285,65 @@ async fn a_flapping_alarm_is_one_notice_per_window_and_its_last_word_arrives() {
         "its last word: recovered"
     );
 
-    // A window after the digest, the next page leaves at once again.
-    let later = notify
-        .handle_at(alarm("ALARM", "OK", w.at(1300.0)), w.at(1300.0))
+    // A page after that recovery does not wait out the window: a page never waits.
+    let page = notify
+        .handle_at(alarm("ALARM", "OK", w.at(650.0)), w.at(650.0))
         .await
         .unwrap();
-    assert!(matches!(later, Outcome::Notified { .. }), "{later:?}");
+    assert!(
+        matches!(
+            page,
+            Outcome::Notified {
+                severity: Severity::Critical,
+                ..
+            }
+        ),
+        "{page:?}"
+    );
     assert_eq!(w.notices(1).await.len(), 1);
-    let soon = notify
-        .handle_at(alarm("OK", "ALARM", w.at(1310.0)), w.at(1310.0))
+    // Flapping on from there is held again: its recovery, then another page after a page.
+    for (seconds, state, previous) in [(660.0, "OK", "ALARM"), (670.0, "ALARM", "OK")] {
+        let outcome = notify
+            .handle_at(alarm(state, previous, w.at(seconds)), w.at(seconds))
+            .await
+            .unwrap();
+        assert_eq!(outcome_due(&outcome), Some(w.at(1250.0)), "{outcome:?}");
+    }
+}
+
+/// A page that arrives while changes of the same alarm wait (the last notice was not a page) takes them along, at
+/// once, as one notice headed by the page.
+#[tokio::test]
+async fn a_page_leaves_at_once_with_what_waited_before_it() {
+    let w = World::new().await;
+    let notify = w.notify();
+    for (seconds, state, previous) in [(0.0, "OK", "ALARM"), (5.0, "INSUFFICIENT_DATA", "ALARM")] {
+        notify
+            .handle_at(alarm(state, previous, w.at(seconds)), w.at(seconds))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        w.notices(1).await.len(),
+        1,
+        "the first recovery left at once"
+    );
+    let page = notify
+        .handle_at(alarm("ALARM", "INSUFFICIENT_DATA", w.at(10.0)), w.at(10.0))
         .await
         .unwrap();
-    assert_eq!(outcome_due(&soon), Some(w.at(1900.0)));
+    assert!(matches!(page, Outcome::Notified { .. }), "{page:?}");
+    let sent = w.notices(1).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(attribute(&sent[0], "severity"), "critical");
+    assert!(
+        sent[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] p-deploy-errors changed 2 times; latest: A function fails"),
+        "{sent:?}"
+    );
+    assert!(w.waiting().await.is_empty());
 }
 
 fn outcome_due(outcome: &Outcome) -> Option<DateTime<Utc>> {
@@ -312,8 +379,8 @@ async fn a_look_that_dies_is_finished_by_the_next_delivery_without_a_second_noti
     assert_eq!(w.notices(1).await.len(), 1, "the digest left");
     assert_eq!(
         w.waiting().await.len(),
-        1,
-        "the notice whose delete failed still waits"
+        2,
+        "the one whose delete failed, and the oldest, deleted last"
     );
 
     let done = notify.look_batch(look, w.at(63.0)).await;
