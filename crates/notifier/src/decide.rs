@@ -11,7 +11,12 @@ use guardrails_core::notice::details;
 use guardrails_core::{Notice, NoticeKind, Severity};
 use serde_json::{Value, json};
 
-use crate::event::{Incoming, JobChange, PackageChange, ParameterChange, WorkflowChange};
+use crate::event::{
+    Incoming, JobChange, JobService, PackageChange, ParameterChange, WorkflowChange,
+};
+
+/// The tag trigger-training puts on every training job of the workflow (its trigger's kind).
+const TRIGGER_TAG: &str = "trigger";
 
 /// Whose resources notify.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,13 +233,28 @@ fn job_failed(job: &JobChange, project: &Project) -> Decision {
         return Decision::Quiet(format!("{} is {}: not a failure", job.name, job.status));
     }
     let what = job.service.describe();
+    // A training job the workflow started (trigger-training tags each with its trigger): the workflow tries its
+    // on-demand fallback, and if that fails too its own workflow-failed notice pages. Paging for each job as well
+    // would wake on-call three times for one failure, and once for a spot failure the fallback mended.
+    let in_workflow = job.service == JobService::Training && job.tags.contains_key(TRIGGER_TAG);
+    let (severity, next) = if in_workflow {
+        (
+            Severity::Warning,
+            "The training workflow that started it tries its on-demand fallback; if that fails too, the \
+             workflow-failed notice pages. Nothing to do unless it does.",
+        )
+    } else {
+        (
+            Severity::Critical,
+            "A failed transform job's batch is not judged: upload the input again once fixed.",
+        )
+    };
     Decision::Notify(Notice {
-        severity: Severity::Critical,
+        severity,
         kind: NoticeKind::JobFailed,
         title: format!("{what} {} ended {}", job.name, job.status),
         body: format!(
-            "The {what} {} ended {}.\nWhy: {}\n\nA training workflow's job is retried once on demand; if that \
-             fails too, the workflow's own notice follows. A failed transform job's batch is not judged.",
+            "The {what} {} ended {}.\nWhy: {}\n\n{next}",
             job.name,
             job.status,
             job.reason
@@ -426,7 +446,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::event::JobService;
 
     fn project() -> Project {
         Project {
@@ -602,6 +621,15 @@ mod tests {
         })
     }
 
+    /// A job of the training workflow: tagged with the project and the run's trigger, as trigger-training tags it.
+    fn workflow_job(service: JobService, name: &str) -> Incoming {
+        let Incoming::Job(mut job) = job(service, name, "Failed", Some("p")) else {
+            unreachable!()
+        };
+        job.tags.insert("trigger".into(), "data".into());
+        Incoming::Job(job)
+    }
+
     #[test]
     fn only_the_projects_failed_jobs_notify() {
         use JobService::{Glue, Processing, Training, Transform};
@@ -620,6 +648,13 @@ mod tests {
             (job(Glue, "other-team", "FAILED", None), None),
             (job(Training, "tickets-1", "Completed", Some("p")), None),
             (job(Transform, "p-batch-1", "Stopped", None), None),
+            // The workflow's own training jobs warn: its workflow-failed notice is the page.
+            (
+                workflow_job(Training, "p-model-20261203"),
+                Some((NoticeKind::JobFailed, Severity::Warning)),
+            ),
+            // A trigger tag means nothing on another service's job.
+            (workflow_job(Transform, "p-batch-2"), failed),
         ];
         for (incoming, expected) in table {
             assert_eq!(

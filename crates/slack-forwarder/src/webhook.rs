@@ -125,7 +125,8 @@ pub enum Reply {
 pub fn classify(status: u16, retry_after: Option<&str>) -> Reply {
     match status {
         200..=299 => Reply::Delivered,
-        429 => Reply::Retry {
+        // A 503 may say when to come back too (RFC 9110 §10.2.3), as a 429 does.
+        429 | 503 => Reply::Retry {
             after: retry_after
                 .and_then(|s| s.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
@@ -210,7 +211,8 @@ mod tests {
             (429, Some("7"), retry(Some(7))),
             (429, Some("soon"), retry(None)),
             (500, None, retry(None)),
-            (503, Some("1"), retry(None)),
+            (503, Some("1"), retry(Some(1))),
+            (503, None, retry(None)),
             (408, None, retry(None)),
             (403, None, Reply::Revoked),
             (404, None, Reply::Revoked),
