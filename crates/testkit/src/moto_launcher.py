@@ -89,6 +89,22 @@ def _put_object(self):
 
 
 S3Response.put_object = _put_object
+
+
+# S3 answers GetBucketVersioning with a <VersioningConfiguration> root, which the SDK for Rust checks by name; moto's
+# serializer names it <GetBucketVersioningResponse>.
+def _get_bucket_versioning(self):
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    self.data["Action"] = "GetBucketVersioning"
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+S3Response.get_bucket_versioning = _get_bucket_versioning
 moto_app = DomainDispatcherApplication(create_backend_app)
 
 

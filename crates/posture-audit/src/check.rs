@@ -1,0 +1,307 @@
+//! The checks: each one's id, severity, remediation and nearest CloudSploit plugin, and what a finding says.
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Hygiene.
+    Low,
+    /// Weakens a defence.
+    Medium,
+    /// Opens a way in, or loses evidence.
+    High,
+    /// Open to anyone now.
+    Critical,
+}
+
+impl Severity {
+    /// As printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One check of the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// A bucket ACL grants everyone or every AWS account.
+    S3PublicAcl,
+    /// A bucket policy allows everyone without a condition that narrows it.
+    S3PublicPolicy,
+    /// A bucket's public access block is missing or not fully on.
+    S3PublicAccessBlockOff,
+    /// A bucket has no default encryption configured.
+    S3NoDefaultEncryption,
+    /// A bucket's policy does not deny requests without TLS.
+    S3NoTlsDeny,
+    /// A bucket is not versioned.
+    S3NoVersioning,
+    /// The root user has access keys.
+    IamRootAccessKeys,
+    /// An active access key is older than 90 days.
+    IamOldAccessKey,
+    /// An active access key has not been used for 90 days.
+    IamUnusedAccessKey,
+    /// A user who can sign in to the console has no MFA device.
+    IamConsoleUserWithoutMfa,
+    /// A customer managed policy allows every action on every resource.
+    IamAdminPolicy,
+    /// A customer managed policy allows every action of a service (`service:*`).
+    IamWildcardActionPolicy,
+    /// A role's trust policy lets any principal assume it.
+    IamOpenTrust,
+    /// A role's trust policy lets another account assume it without an external id.
+    IamCrossAccountTrustWithoutExternalId,
+    /// A customer managed KMS key does not rotate.
+    KmsRotationOff,
+    /// A KMS key policy allows any principal without a condition that narrows it.
+    KmsOpenKeyPolicy,
+    /// A topic policy allows everyone without a condition that narrows it.
+    SnsPublicPolicy,
+    /// A topic is not encrypted with KMS.
+    SnsUnencrypted,
+    /// A queue policy allows everyone without a condition that narrows it.
+    SqsPublicPolicy,
+    /// A queue is not encrypted.
+    SqsUnencrypted,
+    /// A secret does not rotate.
+    SecretRotationOff,
+}
+
+/// What a check is about, beyond its finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// The id printed and stored (`s3-public-acl` …).
+    pub id: &'static str,
+    /// Its severity.
+    pub severity: Severity,
+    /// What to do about it.
+    pub remediation: &'static str,
+    /// The nearest CloudSploit plugin (`category/plugin`), for teams that know that catalogue.
+    pub cloudsploit: &'static str,
+}
+
+impl Check {
+    /// Every check, in report order.
+    pub const ALL: [Check; 21] = [
+        Check::S3PublicAcl,
+        Check::S3PublicPolicy,
+        Check::S3PublicAccessBlockOff,
+        Check::S3NoDefaultEncryption,
+        Check::S3NoTlsDeny,
+        Check::S3NoVersioning,
+        Check::IamRootAccessKeys,
+        Check::IamOldAccessKey,
+        Check::IamUnusedAccessKey,
+        Check::IamConsoleUserWithoutMfa,
+        Check::IamAdminPolicy,
+        Check::IamWildcardActionPolicy,
+        Check::IamOpenTrust,
+        Check::IamCrossAccountTrustWithoutExternalId,
+        Check::KmsRotationOff,
+        Check::KmsOpenKeyPolicy,
+        Check::SnsPublicPolicy,
+        Check::SnsUnencrypted,
+        Check::SqsPublicPolicy,
+        Check::SqsUnencrypted,
+        Check::SecretRotationOff,
+    ];
+
+    /// Its id, severity, remediation and CloudSploit plugin.
+    pub fn meta(self) -> Meta {
+        use Severity::{Critical, High, Low, Medium};
+        let (id, severity, remediation, cloudsploit) = match self {
+            Check::S3PublicAcl => (
+                "s3-public-acl",
+                Critical,
+                "Remove the AllUsers and AuthenticatedUsers grants and set ObjectOwnership to BucketOwnerEnforced.",
+                "s3/bucketAllUsersAcl",
+            ),
+            Check::S3PublicPolicy => (
+                "s3-public-policy",
+                Critical,
+                "Name the principals in the bucket policy, or add a condition (aws:SourceArn, aws:PrincipalOrgID) to the statement.",
+                "s3/bucketAllUsersPolicy",
+            ),
+            Check::S3PublicAccessBlockOff => (
+                "s3-public-access-block-off",
+                High,
+                "Turn on all four settings of the bucket's public access block.",
+                "s3/bucketPublicAccessBlock",
+            ),
+            Check::S3NoDefaultEncryption => (
+                "s3-no-default-encryption",
+                Medium,
+                "Set default encryption (SSE-KMS with a customer managed key for data buckets).",
+                "s3/bucketEncryption",
+            ),
+            Check::S3NoTlsDeny => (
+                "s3-no-tls-deny",
+                Medium,
+                "Add a statement denying s3:* to everyone when aws:SecureTransport is false.",
+                "s3/bucketSecureTransportEnabled",
+            ),
+            Check::S3NoVersioning => (
+                "s3-no-versioning",
+                Low,
+                "Turn on versioning, with a lifecycle rule that expires noncurrent versions.",
+                "s3/bucketVersioning",
+            ),
+            Check::IamRootAccessKeys => (
+                "iam-root-access-keys",
+                Critical,
+                "Delete the root user's access keys; use roles for programmatic access.",
+                "iam/rootAccessKeys",
+            ),
+            Check::IamOldAccessKey => (
+                "iam-old-access-key",
+                Medium,
+                "Rotate the key (create a new one, move its users, deactivate and delete the old one).",
+                "iam/accessKeysRotated",
+            ),
+            Check::IamUnusedAccessKey => (
+                "iam-unused-access-key",
+                Medium,
+                "Deactivate and delete an access key that nothing uses.",
+                "iam/accessKeysLastUsed",
+            ),
+            Check::IamConsoleUserWithoutMfa => (
+                "iam-console-user-without-mfa",
+                High,
+                "Require an MFA device for the user, or remove the console password.",
+                "iam/usersMfaEnabled",
+            ),
+            Check::IamAdminPolicy => (
+                "iam-admin-policy",
+                High,
+                "Replace Action \"*\" on Resource \"*\" with the actions and resources the role needs.",
+                "iam/iamRolePolicies",
+            ),
+            Check::IamWildcardActionPolicy => (
+                "iam-wildcard-action-policy",
+                Medium,
+                "List the actions of the service the principal needs instead of service:*.",
+                "iam/iamUserAdmins",
+            ),
+            Check::IamOpenTrust => (
+                "iam-open-trust",
+                Critical,
+                "Name the principals allowed to assume the role in its trust policy.",
+                "iam/trustedCrossAccountRoles",
+            ),
+            Check::IamCrossAccountTrustWithoutExternalId => (
+                "iam-cross-account-trust-without-external-id",
+                High,
+                "Require sts:ExternalId in the trust policy's condition for the other account.",
+                "iam/crossAccountMfaExtIdAccess",
+            ),
+            Check::KmsRotationOff => (
+                "kms-rotation-off",
+                Medium,
+                "Turn on automatic rotation of the key.",
+                "kms/kmsKeyRotation",
+            ),
+            Check::KmsOpenKeyPolicy => (
+                "kms-open-key-policy",
+                Critical,
+                "Name the principals in the key policy, or add a condition (kms:CallerAccount, kms:ViaService).",
+                "kms/kmsKeyPolicy",
+            ),
+            Check::SnsPublicPolicy => (
+                "sns-public-policy",
+                High,
+                "Name the principals in the topic policy, or add a condition (aws:SourceArn, aws:SourceAccount).",
+                "sns/topicPolicies",
+            ),
+            Check::SnsUnencrypted => (
+                "sns-unencrypted",
+                Medium,
+                "Set the topic's KmsMasterKeyId to a customer managed key.",
+                "sns/topicCmkEncrypted",
+            ),
+            Check::SqsPublicPolicy => (
+                "sqs-public-policy",
+                High,
+                "Name the principals in the queue policy, or add a condition (aws:SourceArn, aws:SourceAccount).",
+                "sqs/sqsPublicAccess",
+            ),
+            Check::SqsUnencrypted => (
+                "sqs-unencrypted",
+                Medium,
+                "Set the queue's KmsMasterKeyId (or at least SqsManagedSseEnabled).",
+                "sqs/sqsEncryptionEnabled",
+            ),
+            Check::SecretRotationOff => (
+                "secret-rotation-off",
+                Low,
+                "Turn on rotation with a rotation function, or document why the secret cannot rotate.",
+                "secretsmanager/secretRotationEnabled",
+            ),
+        };
+        Meta {
+            id,
+            severity,
+            remediation,
+            cloudsploit,
+        }
+    }
+}
+
+/// One thing wrong with one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The check.
+    pub check: Check,
+    /// Its severity.
+    pub severity: Severity,
+    /// The resource's ARN.
+    pub resource: String,
+    /// What was seen, in a sentence.
+    pub evidence: String,
+    /// What to do.
+    pub remediation: String,
+}
+
+impl Finding {
+    /// A finding of `check` on `resource`.
+    pub fn new(check: Check, resource: impl Into<String>, evidence: impl Into<String>) -> Self {
+        let meta = check.meta();
+        Finding {
+            check,
+            severity: meta.severity,
+            resource: resource.into(),
+            evidence: evidence.into(),
+            remediation: meta.remediation.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_has_its_own_id_that_serde_writes_too() {
+        let mut ids: Vec<&str> = Check::ALL.iter().map(|c| c.meta().id).collect();
+        for check in Check::ALL {
+            assert_eq!(
+                serde_json::to_value(check).unwrap(),
+                check.meta().id,
+                "{check:?}"
+            );
+            assert!(!check.meta().remediation.is_empty());
+            assert!(check.meta().cloudsploit.contains('/'));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), Check::ALL.len());
+    }
+}

@@ -1,0 +1,421 @@
+//! Reads what the checks judge, one service at a time, through the SDK's paginators: settings and policies
+//! only, never object contents or secret values.
+
+use aws_config::SdkConfig;
+use aws_sdk_iam::types::{StatusType, SummaryKeyType};
+use aws_sdk_kms::types::{KeyManagerType, KeySpec, KeyState};
+use aws_sdk_s3::types::{BucketVersioningStatus, Type};
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::{DateTime, Utc};
+use guardrails_core::AwsError;
+
+use crate::check::Finding;
+use crate::judge::{self, AccessKey, Bucket, Channel, ConsoleUser, Key};
+use crate::policy;
+
+/// The grantee URIs that mean everyone.
+const EVERYONE: [&str; 2] = [
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+];
+
+fn time(t: Option<&aws_sdk_iam::primitives::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+/// The error's service code when the call failed with one of `absent` (the setting is not there), `Ok(None)`.
+fn absent<T>(result: Result<T, AwsError>, absent: &[&str]) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.code.as_deref().is_some_and(|c| absent.contains(&c)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The buckets of `region`, judged.
+///
+/// # Errors
+/// A call that failed for another reason than a missing setting.
+pub async fn s3(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError> {
+    let s3 = guardrails_core::aws::s3_client(sdk);
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_buckets()
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListBuckets", "s3", e))?;
+        names.extend(
+            page.buckets()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_owned)),
+        );
+        token = page.continuation_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut found = Vec::new();
+    for name in names {
+        let location = s3
+            .get_bucket_location()
+            .bucket(&name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetBucketLocation", &name, e))?;
+        // No constraint is us-east-1; EU is eu-west-1's old name.
+        let located = match location.location_constraint().map(|c| c.as_str()) {
+            None | Some("") => "us-east-1",
+            Some("EU") => "eu-west-1",
+            Some(other) => other,
+        };
+        if located == region {
+            found.extend(judge::bucket(&bucket(&s3, &name).await?));
+        }
+    }
+    Ok(found)
+}
+
+async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<Bucket, AwsError> {
+    let acl = s3
+        .get_bucket_acl()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetBucketAcl", name, e))?;
+    let public_grants = acl
+        .grants()
+        .iter()
+        .filter_map(|g| {
+            let grantee = g.grantee()?;
+            let uri = grantee.uri().filter(|u| EVERYONE.contains(u))?;
+            (grantee.r#type() == &Type::Group).then(|| {
+                let who = uri.rsplit('/').next().unwrap_or(uri);
+                let what = g.permission().map_or("?", |p| p.as_str());
+                format!("{who}: {what}")
+            })
+        })
+        .collect();
+    let block = absent(
+        s3.get_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetPublicAccessBlock", name, e)),
+        &["NoSuchPublicAccessBlockConfiguration"],
+    )?;
+    let public_access_block = block
+        .as_ref()
+        .and_then(|b| b.public_access_block_configuration())
+        .map(|c| {
+            [
+                c.block_public_acls().unwrap_or(false),
+                c.ignore_public_acls().unwrap_or(false),
+                c.block_public_policy().unwrap_or(false),
+                c.restrict_public_buckets().unwrap_or(false),
+            ]
+        });
+    let encryption = absent(
+        s3.get_bucket_encryption()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetBucketEncryption", name, e)),
+        &["ServerSideEncryptionConfigurationNotFoundError"],
+    )?;
+    let default_encryption = encryption.as_ref().and_then(|e| {
+        e.server_side_encryption_configuration()?
+            .rules()
+            .iter()
+            .find_map(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| d.sse_algorithm().as_str().to_owned())
+    });
+    let policy = absent(
+        s3.get_bucket_policy()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetBucketPolicy", name, e)),
+        &["NoSuchBucketPolicy"],
+    )?
+    .and_then(|p| p.policy().and_then(policy::parse));
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetBucketVersioning", name, e))?;
+    Ok(Bucket {
+        arn: format!("arn:aws:s3:::{name}"),
+        public_grants,
+        public_access_block,
+        default_encryption,
+        policy,
+        versioned: versioning.status() == Some(&BucketVersioningStatus::Enabled),
+    })
+}
+
+/// The account's IAM (global: judged once, from any region): root keys, users' keys and MFA, customer managed
+/// policies, roles' trust.
+///
+/// # Errors
+/// A failed call.
+pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let account = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetCallerIdentity", "sts", e))?
+        .account()
+        .unwrap_or_default()
+        .to_owned();
+    let mut found = Vec::new();
+    let summary = iam
+        .get_account_summary()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetAccountSummary", "iam", e))?;
+    let root_keys = summary
+        .summary_map()
+        .and_then(|m| m.get(&SummaryKeyType::AccountAccessKeysPresent))
+        .is_some_and(|n| *n > 0);
+    found.extend(judge::root(&account, root_keys));
+    found.extend(users(&iam, now).await?);
+    let mut policies = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(p) = policies.next().await {
+        let p = p.map_err(|e| AwsError::from_sdk("ListPolicies", "iam", e))?;
+        let (Some(arn), Some(version)) = (p.arn(), p.default_version_id()) else {
+            continue;
+        };
+        let document = iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetPolicyVersion", arn, e))?;
+        if let Some(doc) = document
+            .policy_version()
+            .and_then(|v| v.document())
+            .and_then(policy::parse)
+        {
+            found.extend(judge::managed_policy(arn, &doc));
+        }
+    }
+    let mut roles = iam.list_roles().into_paginator().items().send();
+    while let Some(role) = roles.next().await {
+        let role = role.map_err(|e| AwsError::from_sdk("ListRoles", "iam", e))?;
+        if let Some(trust) = role.assume_role_policy_document().and_then(policy::parse) {
+            found.extend(judge::role(role.arn(), &trust, &account));
+        }
+    }
+    Ok(found)
+}
+
+async fn users(iam: &aws_sdk_iam::Client, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
+    let mut found = Vec::new();
+    let mut users = iam.list_users().into_paginator().items().send();
+    while let Some(user) = users.next().await {
+        let user = user.map_err(|e| AwsError::from_sdk("ListUsers", "iam", e))?;
+        let name = user.user_name();
+        let keys = iam
+            .list_access_keys()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListAccessKeys", user.arn(), e))?;
+        for key in keys.access_key_metadata() {
+            let Some(id) = key.access_key_id() else {
+                continue;
+            };
+            let used = iam
+                .get_access_key_last_used()
+                .access_key_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetAccessKeyLastUsed", id, e))?;
+            let key = AccessKey {
+                user_arn: user.arn().to_owned(),
+                id: id.to_owned(),
+                active: key.status() == Some(&StatusType::Active),
+                created: time(key.create_date()).unwrap_or(now),
+                last_used: time(used.access_key_last_used().and_then(|u| u.last_used_date())),
+            };
+            found.extend(judge::access_key(&key, now));
+        }
+        let console = absent(
+            iam.get_login_profile()
+                .user_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetLoginProfile", user.arn(), e)),
+            &["NoSuchEntity"],
+        )?
+        .is_some();
+        if console {
+            let mfa = iam
+                .list_mfa_devices()
+                .user_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListMFADevices", user.arn(), e))?;
+            found.extend(judge::console_user(&ConsoleUser {
+                arn: user.arn().to_owned(),
+                mfa_devices: mfa.mfa_devices().len(),
+            }));
+        }
+    }
+    Ok(found)
+}
+
+/// The region's customer managed KMS keys, judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn kms(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut keys = kms.list_keys().into_paginator().items().send();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| AwsError::from_sdk("ListKeys", "kms", e))?;
+        let Some(id) = key.key_id() else {
+            continue;
+        };
+        let described = kms
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeKey", id, e))?;
+        let Some(meta) = described.key_metadata() else {
+            continue;
+        };
+        if meta.key_manager() != Some(&KeyManagerType::Customer)
+            || meta.key_state() == Some(&KeyState::PendingDeletion)
+        {
+            continue;
+        }
+        let arn = meta.arn().unwrap_or(id).to_owned();
+        // Only enabled symmetric encryption keys can rotate automatically.
+        let rotates = if meta.key_state() == Some(&KeyState::Enabled)
+            && meta
+                .key_spec()
+                .is_none_or(|s| s == &KeySpec::SymmetricDefault)
+        {
+            let status = kms
+                .get_key_rotation_status()
+                .key_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetKeyRotationStatus", &arn, e))?;
+            Some(status.key_rotation_enabled())
+        } else {
+            None
+        };
+        let policy = kms
+            .get_key_policy()
+            .key_id(id)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetKeyPolicy", &arn, e))?
+            .policy()
+            .and_then(policy::parse);
+        found.extend(judge::key(&Key {
+            arn,
+            rotates,
+            policy,
+        }));
+    }
+    Ok(found)
+}
+
+/// The region's topics, judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn sns(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut topics = sns.list_topics().into_paginator().items().send();
+    while let Some(topic) = topics.next().await {
+        let topic = topic.map_err(|e| AwsError::from_sdk("ListTopics", "sns", e))?;
+        let Some(arn) = topic.topic_arn() else {
+            continue;
+        };
+        let attributes = sns
+            .get_topic_attributes()
+            .topic_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetTopicAttributes", arn, e))?;
+        let attributes = attributes.attributes().cloned().unwrap_or_default();
+        found.extend(judge::topic(&Channel {
+            arn: arn.to_owned(),
+            encrypted: attributes
+                .get("KmsMasterKeyId")
+                .is_some_and(|k| !k.is_empty()),
+            policy: attributes.get("Policy").and_then(|p| policy::parse(p)),
+        }));
+    }
+    Ok(found)
+}
+
+/// The region's queues, judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn sqs(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut urls = sqs.list_queues().into_paginator().items().send();
+    while let Some(url) = urls.next().await {
+        let url = url.map_err(|e| AwsError::from_sdk("ListQueues", "sqs", e))?;
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetQueueAttributes", &url, e))?;
+        let attributes = attributes.attributes().cloned().unwrap_or_default();
+        let get = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
+        found.extend(judge::queue(&Channel {
+            arn: get(QueueAttributeName::QueueArn),
+            encrypted: !get(QueueAttributeName::KmsMasterKeyId).is_empty()
+                || get(QueueAttributeName::SqsManagedSseEnabled) == "true",
+            policy: policy::parse(&get(QueueAttributeName::Policy)),
+        }));
+    }
+    Ok(found)
+}
+
+/// The region's secrets (their metadata only: no value is read), judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn secrets(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut pages = secrets.list_secrets().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListSecrets", "secretsmanager", e))?;
+        for secret in page.secret_list() {
+            if let Some(arn) = secret.arn() {
+                found.extend(judge::secret(
+                    arn,
+                    secret.rotation_enabled().unwrap_or(false),
+                ));
+            }
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,442 @@
+//! What is wrong with each resource, from the facts `gather` read: plain values in, findings out, no AWS types.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+use crate::check::{Check, Finding};
+use crate::policy::{self, Breadth, Trust};
+
+/// An access key older than this, or unused this long, is a finding.
+pub const KEY_AGE: TimeDelta = TimeDelta::days(90);
+
+/// A bucket's settings.
+#[derive(Debug, Clone, Default)]
+pub struct Bucket {
+    /// `arn:aws:s3:::name`.
+    pub arn: String,
+    /// The grantees of its ACL that mean everyone (`AllUsers`, `AuthenticatedUsers`) and what they get.
+    pub public_grants: Vec<String>,
+    /// Its public access block's four settings; `None` when it has none.
+    pub public_access_block: Option<[bool; 4]>,
+    /// Its default encryption's algorithm; `None` when none is configured.
+    pub default_encryption: Option<String>,
+    /// Its policy.
+    pub policy: Option<Value>,
+    /// Whether versioning is on.
+    pub versioned: bool,
+}
+
+/// A bucket's findings.
+pub fn bucket(b: &Bucket) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if !b.public_grants.is_empty() {
+        found.push(Finding::new(
+            Check::S3PublicAcl,
+            &b.arn,
+            format!("the ACL grants {}", b.public_grants.join(", ")),
+        ));
+    }
+    let public = b
+        .policy
+        .as_ref()
+        .map(policy::public_statements)
+        .unwrap_or_default();
+    if !public.is_empty() {
+        found.push(Finding::new(
+            Check::S3PublicPolicy,
+            &b.arn,
+            format!("the bucket policy's {} allows everyone", public.join(", ")),
+        ));
+    }
+    match b.public_access_block {
+        None => found.push(Finding::new(
+            Check::S3PublicAccessBlockOff,
+            &b.arn,
+            "the bucket has no public access block",
+        )),
+        Some(settings) if settings.contains(&false) => {
+            let names = [
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            ];
+            let off: Vec<&str> = names
+                .iter()
+                .zip(settings)
+                .filter(|(_, on)| !on)
+                .map(|(name, _)| *name)
+                .collect();
+            found.push(Finding::new(
+                Check::S3PublicAccessBlockOff,
+                &b.arn,
+                format!("public access block settings off: {}", off.join(", ")),
+            ));
+        }
+        Some(_) => {}
+    }
+    if b.default_encryption.is_none() {
+        found.push(Finding::new(
+            Check::S3NoDefaultEncryption,
+            &b.arn,
+            "no default encryption is configured",
+        ));
+    }
+    if !b
+        .policy
+        .as_ref()
+        .is_some_and(policy::denies_insecure_transport)
+    {
+        found.push(Finding::new(
+            Check::S3NoTlsDeny,
+            &b.arn,
+            "no bucket policy statement denies requests without TLS",
+        ));
+    }
+    if !b.versioned {
+        found.push(Finding::new(
+            Check::S3NoVersioning,
+            &b.arn,
+            "versioning is off",
+        ));
+    }
+    found
+}
+
+/// An IAM user's access key.
+#[derive(Debug, Clone)]
+pub struct AccessKey {
+    /// The user's ARN.
+    pub user_arn: String,
+    /// The key's id.
+    pub id: String,
+    /// Whether it is active.
+    pub active: bool,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// When it was last used, if ever.
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+/// An access key's findings at `now`: only active keys count.
+pub fn access_key(k: &AccessKey, now: DateTime<Utc>) -> Vec<Finding> {
+    if !k.active {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    let age = now - k.created;
+    if age > KEY_AGE {
+        found.push(Finding::new(
+            Check::IamOldAccessKey,
+            &k.user_arn,
+            format!("access key {} is {} days old", k.id, age.num_days()),
+        ));
+    }
+    let idle_since = k.last_used.unwrap_or(k.created);
+    if now - idle_since > KEY_AGE {
+        let evidence = match k.last_used {
+            Some(at) => format!(
+                "access key {} was last used {} days ago",
+                k.id,
+                (now - at).num_days()
+            ),
+            None => format!(
+                "access key {} was never used in {} days",
+                k.id,
+                age.num_days()
+            ),
+        };
+        found.push(Finding::new(
+            Check::IamUnusedAccessKey,
+            &k.user_arn,
+            evidence,
+        ));
+    }
+    found
+}
+
+/// An IAM user who may sign in to the console.
+#[derive(Debug, Clone)]
+pub struct ConsoleUser {
+    /// Its ARN.
+    pub arn: String,
+    /// How many MFA devices it has.
+    pub mfa_devices: usize,
+}
+
+/// A console user's finding.
+pub fn console_user(u: &ConsoleUser) -> Option<Finding> {
+    (u.mfa_devices == 0).then(|| {
+        Finding::new(
+            Check::IamConsoleUserWithoutMfa,
+            &u.arn,
+            "the user has a console password and no MFA device",
+        )
+    })
+}
+
+/// The root user's finding, `keys` being whether it has access keys.
+pub fn root(account: &str, keys: bool) -> Option<Finding> {
+    keys.then(|| {
+        Finding::new(
+            Check::IamRootAccessKeys,
+            format!("arn:aws:iam::{account}:root"),
+            "the account summary says the root user has access keys",
+        )
+    })
+}
+
+/// A customer managed policy's finding (its default version's document).
+pub fn managed_policy(arn: &str, document: &Value) -> Option<Finding> {
+    match policy::breadth(document)? {
+        Breadth::Admin(statement) => Some(Finding::new(
+            Check::IamAdminPolicy,
+            arn,
+            format!("{statement} allows Action \"*\" on Resource \"*\""),
+        )),
+        Breadth::ServiceWildcard(statement, action) => Some(Finding::new(
+            Check::IamWildcardActionPolicy,
+            arn,
+            format!("{statement} allows {action}"),
+        )),
+    }
+}
+
+/// A role's findings from its trust policy, `own` being the account it is in.
+pub fn role(arn: &str, trust: &Value, own: &str) -> Vec<Finding> {
+    policy::trust(trust, own)
+        .into_iter()
+        .map(|t| match t {
+            Trust::Open(statement) => Finding::new(
+                Check::IamOpenTrust,
+                arn,
+                format!("the trust policy's {statement} lets any principal assume the role"),
+            ),
+            Trust::OtherAccountWithoutExternalId(statement, account) => Finding::new(
+                Check::IamCrossAccountTrustWithoutExternalId,
+                arn,
+                format!("the trust policy's {statement} lets account {account} assume the role without sts:ExternalId"),
+            ),
+        })
+        .collect()
+}
+
+/// A customer managed KMS key (AWS managed keys rotate by themselves and are not judged).
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// Its ARN.
+    pub arn: String,
+    /// Whether automatic rotation is on (asked only of enabled symmetric keys).
+    pub rotates: Option<bool>,
+    /// Its default policy.
+    pub policy: Option<Value>,
+}
+
+/// A key's findings.
+pub fn key(k: &Key) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if k.rotates == Some(false) {
+        found.push(Finding::new(
+            Check::KmsRotationOff,
+            &k.arn,
+            "automatic rotation is off",
+        ));
+    }
+    let public = k
+        .policy
+        .as_ref()
+        .map(policy::public_statements)
+        .unwrap_or_default();
+    if !public.is_empty() {
+        found.push(Finding::new(
+            Check::KmsOpenKeyPolicy,
+            &k.arn,
+            format!(
+                "the key policy's {} allows any principal",
+                public.join(", ")
+            ),
+        ));
+    }
+    found
+}
+
+/// A topic or a queue: its encryption and policy.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    /// Its ARN.
+    pub arn: String,
+    /// Whether it is encrypted at rest.
+    pub encrypted: bool,
+    /// Its access policy.
+    pub policy: Option<Value>,
+}
+
+/// A topic's findings.
+pub fn topic(t: &Channel) -> Vec<Finding> {
+    channel(t, Check::SnsPublicPolicy, Check::SnsUnencrypted, "topic")
+}
+
+/// A queue's findings.
+pub fn queue(q: &Channel) -> Vec<Finding> {
+    channel(q, Check::SqsPublicPolicy, Check::SqsUnencrypted, "queue")
+}
+
+fn channel(c: &Channel, public_check: Check, unencrypted: Check, what: &str) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let public = c
+        .policy
+        .as_ref()
+        .map(policy::public_statements)
+        .unwrap_or_default();
+    if !public.is_empty() {
+        found.push(Finding::new(
+            public_check,
+            &c.arn,
+            format!("the {what} policy's {} allows everyone", public.join(", ")),
+        ));
+    }
+    if !c.encrypted {
+        found.push(Finding::new(
+            unencrypted,
+            &c.arn,
+            format!("the {what} is not encrypted at rest"),
+        ));
+    }
+    found
+}
+
+/// A secret's finding, `rotates` being whether rotation is on.
+pub fn secret(arn: &str, rotates: bool) -> Option<Finding> {
+    (!rotates).then(|| Finding::new(Check::SecretRotationOff, arn, "rotation is off"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn checks(found: &[Finding]) -> Vec<Check> {
+        found.iter().map(|f| f.check).collect()
+    }
+
+    fn good_bucket() -> Bucket {
+        Bucket {
+            arn: "arn:aws:s3:::b".into(),
+            public_grants: vec![],
+            public_access_block: Some([true; 4]),
+            default_encryption: Some("aws:kms".into()),
+            policy: Some(
+                json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}),
+            ),
+            versioned: true,
+        }
+    }
+
+    #[test]
+    fn a_bucket_is_judged_setting_by_setting() {
+        assert!(bucket(&good_bucket()).is_empty());
+        type Weaken = fn(&mut Bucket);
+        let cases: [(Weaken, Check); 6] = [
+            (
+                |b| b.public_grants = vec!["AllUsers: READ".into()],
+                Check::S3PublicAcl,
+            ),
+            (
+                |b| {
+                    b.policy = Some(json!({"Statement": [
+                        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}));
+                },
+                Check::S3PublicPolicy,
+            ),
+            (
+                |b| b.public_access_block = Some([true, true, false, true]),
+                Check::S3PublicAccessBlockOff,
+            ),
+            (
+                |b| b.default_encryption = None,
+                Check::S3NoDefaultEncryption,
+            ),
+            (|b| b.policy = None, Check::S3NoTlsDeny),
+            (|b| b.versioned = false, Check::S3NoVersioning),
+        ];
+        for (change, check) in cases {
+            let mut b = good_bucket();
+            change(&mut b);
+            assert_eq!(checks(&bucket(&b)), [check]);
+        }
+        let mut none = good_bucket();
+        none.public_access_block = None;
+        assert_eq!(
+            bucket(&none)[0].evidence,
+            "the bucket has no public access block"
+        );
+    }
+
+    #[test]
+    fn access_keys_by_age_and_use() {
+        let now: DateTime<Utc> = "2026-12-03T00:00:00Z".parse().unwrap();
+        let key = |created_days: i64, used_days: Option<i64>, active: bool| AccessKey {
+            user_arn: "arn:aws:iam::1:user/u".into(),
+            id: "AKIA1".into(),
+            active,
+            created: now - TimeDelta::days(created_days),
+            last_used: used_days.map(|d| now - TimeDelta::days(d)),
+        };
+        let cases = [
+            (key(10, Some(1), true), vec![]),
+            (key(91, Some(1), true), vec![Check::IamOldAccessKey]),
+            (
+                key(91, None, true),
+                vec![Check::IamOldAccessKey, Check::IamUnusedAccessKey],
+            ),
+            (key(60, Some(59), true), vec![]),
+            (
+                key(200, Some(100), true),
+                vec![Check::IamOldAccessKey, Check::IamUnusedAccessKey],
+            ),
+            (key(200, None, false), vec![]),
+        ];
+        for (k, expected) in cases {
+            assert_eq!(checks(&access_key(&k, now)), expected, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn keys_topics_queues_and_secrets() {
+        let open = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*"}]});
+        let k = |rotates, policy: Option<Value>| Key {
+            arn: "arn:aws:kms:r:1:key/k".into(),
+            rotates,
+            policy,
+        };
+        assert!(key(&k(Some(true), None)).is_empty());
+        assert!(
+            key(&k(None, None)).is_empty(),
+            "rotation not asked of this key"
+        );
+        assert_eq!(checks(&key(&k(Some(false), None))), [Check::KmsRotationOff]);
+        assert_eq!(
+            checks(&key(&k(Some(true), Some(open.clone())))),
+            [Check::KmsOpenKeyPolicy]
+        );
+        let c = |encrypted, policy: Option<Value>| Channel {
+            arn: "arn:aws:sns:r:1:t".into(),
+            encrypted,
+            policy,
+        };
+        assert_eq!(checks(&topic(&c(false, None))), [Check::SnsUnencrypted]);
+        assert_eq!(
+            checks(&queue(&c(true, Some(open)))),
+            [Check::SqsPublicPolicy]
+        );
+        assert!(topic(&c(true, None)).is_empty());
+        assert_eq!(
+            secret("arn:s", false).map(|f| f.check),
+            Some(Check::SecretRotationOff)
+        );
+        assert_eq!(secret("arn:s", true), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! posture-audit: the live account's security posture, checked continuously (the seed's CloudSploit role). The
+//! template's posture rules judge what is deployed; this judges what the account is now, console changes
+//! included.
+//!
+//! [`check`] names each check (id, severity, remediation, nearest CloudSploit plugin); [`policy`] reads policy
+//! documents and [`judge`] turns plain facts into findings, both free of AWS types; [`gather`] reads the facts
+//! through the SDK (settings and policies only, never object contents or secret values); [`audit`] runs every
+//! service within a time bound; [`report`] prints a table or JSON. `main.rs` is the CLI.
+
+pub mod audit;
+pub mod check;
+pub mod gather;
+pub mod judge;
+pub mod policy;
+pub mod report;
+
+pub use audit::{Audit, Service, Unchecked};
+pub use check::{Check, Finding, Severity};

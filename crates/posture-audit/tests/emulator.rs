@@ -1,0 +1,511 @@
+//! The audit on the emulator, through the real SDK: for each check it can seed, a resource with exactly that
+//! misconfiguration yields exactly that finding, and a well-configured one yields none. The emulator's account is
+//! shared by the tests of this process, so each test judges only the resources it made (by ARN). Access keys
+//! cannot be aged on the emulator: their checks are the judge's unit tables.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_s3::types::{
+    BucketCannedAcl, BucketVersioningStatus, PublicAccessBlockConfiguration,
+    VersioningConfiguration,
+};
+use guardrails_core::aws;
+use posture_audit::{Audit, Check, audit};
+use serde_json::json;
+use testkit::{KmsBucket, REGION, RUNNER_ACCESS_KEY, emulator, unique_name};
+
+async fn run() -> Audit {
+    let sdk = emulator().sdk_config().await;
+    let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60)).await;
+    assert!(audit.unchecked.is_empty(), "{:?}", audit.unchecked);
+    audit
+}
+
+/// The checks found on each of `arns`.
+fn on(audit: &Audit, arns: &[&str]) -> BTreeMap<String, Vec<Check>> {
+    arns.iter()
+        .map(|arn| {
+            let checks = audit
+                .findings
+                .iter()
+                .filter(|f| f.resource == *arn)
+                .map(|f| f.check)
+                .collect();
+            ((*arn).to_owned(), checks)
+        })
+        .collect()
+}
+
+/// A bucket as the project's template makes one: KMS default encryption, all four public access blocks, a TLS-only
+/// deny, versioning.
+async fn good_bucket(sdk: &aws::SdkConfig) -> String {
+    let bucket = KmsBucket::create(sdk, "audit").await;
+    let s3 = aws::s3_client(sdk);
+    s3.put_public_access_block()
+        .bucket(&bucket.name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put_policy(sdk, &bucket.name, false).await;
+    s3.put_bucket_versioning()
+        .bucket(&bucket.name)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bucket.name
+}
+
+async fn put_policy(sdk: &aws::SdkConfig, bucket: &str, public: bool) {
+    let mut statements = vec![
+        json!({"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+    ];
+    if public {
+        statements.push(
+            json!({"Sid": "Everyone", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}),
+        );
+    }
+    aws::s3_client(sdk)
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn each_bucket_misconfiguration_is_exactly_its_finding() {
+    let sdk = emulator().sdk_config().await;
+    let s3 = aws::s3_client(&sdk);
+    let good = good_bucket(&sdk).await;
+    let public_acl = good_bucket(&sdk).await;
+    s3.delete_public_access_block()
+        .bucket(&public_acl)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_acl()
+        .bucket(&public_acl)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let public_policy = good_bucket(&sdk).await;
+    put_policy(&sdk, &public_policy, true).await;
+    let no_block = good_bucket(&sdk).await;
+    s3.delete_public_access_block()
+        .bucket(&no_block)
+        .send()
+        .await
+        .unwrap();
+    let no_encryption = good_bucket(&sdk).await;
+    s3.delete_bucket_encryption()
+        .bucket(&no_encryption)
+        .send()
+        .await
+        .unwrap();
+    let no_tls = good_bucket(&sdk).await;
+    s3.delete_bucket_policy()
+        .bucket(&no_tls)
+        .send()
+        .await
+        .unwrap();
+    let unversioned = good_bucket(&sdk).await;
+    s3.put_bucket_versioning()
+        .bucket(&unversioned)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let arn = |name: &str| format!("arn:aws:s3:::{name}");
+    let arns: Vec<String> = [
+        &good,
+        &public_acl,
+        &public_policy,
+        &no_block,
+        &no_encryption,
+        &no_tls,
+        &unversioned,
+    ]
+    .iter()
+    .map(|n| arn(n))
+    .collect();
+    let refs: Vec<&str> = arns.iter().map(String::as_str).collect();
+    let found = on(&run().await, &refs);
+    let expected = [
+        (arn(&good), vec![]),
+        (
+            arn(&public_acl),
+            vec![Check::S3PublicAcl, Check::S3PublicAccessBlockOff],
+        ),
+        (arn(&public_policy), vec![Check::S3PublicPolicy]),
+        (arn(&no_block), vec![Check::S3PublicAccessBlockOff]),
+        (arn(&no_encryption), vec![Check::S3NoDefaultEncryption]),
+        (arn(&no_tls), vec![Check::S3NoTlsDeny]),
+        (arn(&unversioned), vec![Check::S3NoVersioning]),
+    ];
+    for (resource, checks) in expected {
+        assert_eq!(found[&resource], checks, "{resource}");
+    }
+}
+
+#[tokio::test]
+async fn iam_users_policies_and_trust() {
+    let sdk = emulator().sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let user = |name: String| {
+        let iam = iam.clone();
+        async move {
+            let arn = iam
+                .create_user()
+                .user_name(&name)
+                .send()
+                .await
+                .unwrap()
+                .user()
+                .unwrap()
+                .arn()
+                .to_owned();
+            iam.create_login_profile()
+                .user_name(&name)
+                .password("Correct-Horse-1")
+                .send()
+                .await
+                .unwrap();
+            arn
+        }
+    };
+    let without_mfa = user(unique_name("nomfa")).await;
+    let with_mfa_name = unique_name("mfa");
+    let with_mfa = user(with_mfa_name.clone()).await;
+    let device = iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name(unique_name("device"))
+        .send()
+        .await
+        .unwrap();
+    iam.enable_mfa_device()
+        .user_name(&with_mfa_name)
+        .serial_number(device.virtual_mfa_device().unwrap().serial_number())
+        .authentication_code1("123456")
+        .authentication_code2("654321")
+        .send()
+        .await
+        .unwrap();
+
+    let policy = |actions: serde_json::Value, resource: &str| {
+        let (iam, resource) = (iam.clone(), resource.to_owned());
+        async move {
+            iam.create_policy()
+                .policy_name(unique_name("policy"))
+                .policy_document(
+                    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]})
+                        .to_string(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .policy()
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let admin = policy(json!("*"), "*").await;
+    let wildcard = policy(json!(["s3:*"]), "arn:aws:s3:::x/*").await;
+    let narrow = policy(json!(["s3:GetObject"]), "arn:aws:s3:::x/*").await;
+
+    let role = |principal: serde_json::Value, condition: Option<serde_json::Value>| {
+        let iam = iam.clone();
+        async move {
+            let mut statement =
+                json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
+            if let Some(condition) = condition {
+                statement["Condition"] = condition;
+            }
+            iam.create_role()
+                .role_name(unique_name("role"))
+                .assume_role_policy_document(
+                    json!({"Version": "2012-10-17", "Statement": [statement]}).to_string(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .role()
+                .unwrap()
+                .arn()
+                .to_owned()
+        }
+    };
+    let open = role(json!({"AWS": "*"}), None).await;
+    let foreign = role(json!({"AWS": "arn:aws:iam::999999999999:root"}), None).await;
+    let foreign_with_id = role(
+        json!({"AWS": "arn:aws:iam::999999999999:root"}),
+        Some(json!({"StringEquals": {"sts:ExternalId": "partner-7"}})),
+    )
+    .await;
+    let service = role(json!({"Service": "lambda.amazonaws.com"}), None).await;
+
+    let found = on(
+        &run().await,
+        &[
+            &without_mfa,
+            &with_mfa,
+            &admin,
+            &wildcard,
+            &narrow,
+            &open,
+            &foreign,
+            &foreign_with_id,
+            &service,
+        ],
+    );
+    let expected = [
+        (without_mfa, vec![Check::IamConsoleUserWithoutMfa]),
+        (with_mfa, vec![]),
+        (admin, vec![Check::IamAdminPolicy]),
+        (wildcard, vec![Check::IamWildcardActionPolicy]),
+        (narrow, vec![]),
+        (open, vec![Check::IamOpenTrust]),
+        (foreign, vec![Check::IamCrossAccountTrustWithoutExternalId]),
+        (foreign_with_id, vec![]),
+        (service, vec![]),
+    ];
+    for (resource, checks) in expected {
+        assert_eq!(found[&resource], checks, "{resource}");
+    }
+}
+
+#[tokio::test]
+async fn keys_topics_queues_and_secrets() {
+    let sdk = emulator().sdk_config().await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let key = |rotate: bool| {
+        let kms = kms.clone();
+        async move {
+            let meta = kms
+                .create_key()
+                .send()
+                .await
+                .unwrap()
+                .key_metadata()
+                .unwrap()
+                .clone();
+            if rotate {
+                kms.enable_key_rotation()
+                    .key_id(meta.key_id())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            (meta.key_id().to_owned(), meta.arn().unwrap().to_owned())
+        }
+    };
+    let (_, rotating) = key(true).await;
+    let (_, still) = key(false).await;
+    let (open_id, open_key) = key(true).await;
+    kms.put_key_policy()
+        .key_id(&open_id)
+        .policy_name("default")
+        .policy(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = |encrypted: bool, public: bool| {
+        let (sns, rotating) = (sns.clone(), rotating.clone());
+        async move {
+            let mut create = sns.create_topic().name(unique_name("topic"));
+            if encrypted {
+                create = create.attributes("KmsMasterKeyId", rotating);
+            }
+            let arn = create.send().await.unwrap().topic_arn().unwrap().to_owned();
+            if public {
+                sns.set_topic_attributes()
+                    .topic_arn(&arn)
+                    .attribute_name("Policy")
+                    .attribute_value(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": arn}]}).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            arn
+        }
+    };
+    let good_topic = topic(true, false).await;
+    let plain_topic = topic(false, false).await;
+    let public_topic = topic(true, true).await;
+
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = |encrypted: bool, public: bool| {
+        let sqs = sqs.clone();
+        async move {
+            use aws_sdk_sqs::types::QueueAttributeName as A;
+            let name = unique_name("queue");
+            let mut create = sqs
+                .create_queue()
+                .queue_name(&name)
+                .attributes(A::SqsManagedSseEnabled, encrypted.to_string());
+            if public {
+                let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": "*"}]});
+                create = create.attributes(A::Policy, policy.to_string());
+            }
+            let url = create.send().await.unwrap().queue_url().unwrap().to_owned();
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(A::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes()
+                .unwrap()[&A::QueueArn]
+                .clone()
+        }
+    };
+    let good_queue = queue(true, false).await;
+    let plain_queue = queue(false, false).await;
+    let public_queue = queue(true, true).await;
+
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secret = |rotate: bool| {
+        let secrets = secrets.clone();
+        async move {
+            let arn = secrets
+                .create_secret()
+                .name(unique_name("secret"))
+                .secret_string("x")
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_owned();
+            if rotate {
+                // Rules without a function: the emulator marks rotation on without invoking anything.
+                secrets
+                    .rotate_secret()
+                    .secret_id(&arn)
+                    .rotation_rules(
+                        aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                            .automatically_after_days(30)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            arn
+        }
+    };
+    let rotated = secret(true).await;
+    let unrotated = secret(false).await;
+
+    let found = on(
+        &run().await,
+        &[
+            &rotating,
+            &still,
+            &open_key,
+            &good_topic,
+            &plain_topic,
+            &public_topic,
+            &good_queue,
+            &plain_queue,
+            &public_queue,
+            &rotated,
+            &unrotated,
+        ],
+    );
+    let expected = [
+        (rotating, vec![]),
+        (still, vec![Check::KmsRotationOff]),
+        (open_key, vec![Check::KmsOpenKeyPolicy]),
+        (good_topic, vec![]),
+        (plain_topic, vec![Check::SnsUnencrypted]),
+        (public_topic, vec![Check::SnsPublicPolicy]),
+        (good_queue, vec![]),
+        (plain_queue, vec![Check::SqsUnencrypted]),
+        (public_queue, vec![Check::SqsPublicPolicy]),
+        (rotated, vec![]),
+        (unrotated, vec![Check::SecretRotationOff]),
+    ];
+    for (resource, checks) in expected {
+        assert_eq!(found[&resource], checks, "{resource}");
+    }
+}
+
+/// The CLI prints the findings the library finds on the same account, as JSON, and exits 1 since there are some.
+#[tokio::test]
+async fn the_cli_prints_the_same_findings_as_json_and_exits_1() {
+    let sdk = emulator().sdk_config().await;
+    let name = KmsBucket::create(&sdk, "cli").await.name;
+    let resource = format!("arn:aws:s3:::{name}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_posture-audit"))
+        .args(["--region", REGION, "--format", "json"])
+        .env("AWS_ENDPOINT_URL", emulator().endpoint())
+        .env("AWS_ACCESS_KEY_ID", RUNNER_ACCESS_KEY.0)
+        .env("AWS_SECRET_ACCESS_KEY", RUNNER_ACCESS_KEY.1)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let mine: Vec<&serde_json::Value> = printed
+        .iter()
+        .filter(|f| f["resource"] == resource)
+        .collect();
+    let checks: Vec<&str> = mine.iter().map(|f| f["check"].as_str().unwrap()).collect();
+    assert_eq!(
+        checks,
+        [
+            "s3-public-access-block-off",
+            "s3-no-tls-deny",
+            "s3-no-versioning"
+        ]
+    );
+    for f in mine {
+        for field in ["severity", "evidence", "remediation"] {
+            assert!(f[field].as_str().is_some_and(|v| !v.is_empty()), "{f}");
+        }
+    }
+    let library = on(&run().await, &[&resource]);
+    assert_eq!(
+        library[&resource],
+        [
+            Check::S3PublicAccessBlockOff,
+            Check::S3NoTlsDeny,
+            Check::S3NoVersioning
+        ]
+    );
+}
