@@ -26,17 +26,23 @@ pub enum Service {
     Sqs,
     /// Secrets Manager secrets.
     Secrets,
+    /// SageMaker notebook instances, endpoints, recent training jobs.
+    SageMaker,
+    /// CloudTrail trails.
+    CloudTrail,
 }
 
 impl Service {
     /// Every service, in report order.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 8] = [
         Service::S3,
         Service::Iam,
         Service::Kms,
         Service::Sns,
         Service::Sqs,
         Service::Secrets,
+        Service::SageMaker,
+        Service::CloudTrail,
     ];
 }
 
@@ -72,6 +78,8 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration) -> Audit 
                 Service::Sns => gather::sns(sdk).await,
                 Service::Sqs => gather::sqs(sdk).await,
                 Service::Secrets => gather::secrets(sdk).await,
+                Service::SageMaker => gather::sagemaker(sdk, now).await,
+                Service::CloudTrail => gather::cloudtrail(sdk, &region).await,
             }
         };
         match tokio::time::timeout(bound, read).await {

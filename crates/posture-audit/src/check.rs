@@ -74,7 +74,40 @@ pub enum Check {
     SqsUnencrypted,
     /// A secret does not rotate.
     SecretRotationOff,
+    /// A notebook instance reaches the internet directly.
+    #[serde(rename = "sagemaker-notebook-direct-internet")]
+    SageMakerNotebookDirectInternet,
+    /// A notebook instance gives its users root.
+    #[serde(rename = "sagemaker-notebook-root-access")]
+    SageMakerNotebookRootAccess,
+    /// An endpoint's configuration names no KMS key for its storage.
+    #[serde(rename = "sagemaker-endpoint-without-kms")]
+    SageMakerEndpointWithoutKms,
+    /// An endpoint captures no data (the project's monitor has nothing to judge).
+    #[serde(rename = "sagemaker-endpoint-without-data-capture")]
+    SageMakerEndpointWithoutDataCapture,
+    /// An endpoint serves a model package that is not Approved.
+    #[serde(rename = "sagemaker-endpoint-serves-unapproved-package")]
+    SageMakerEndpointServesUnapprovedPackage,
+    /// A recent training job's volume has no KMS key.
+    #[serde(rename = "sagemaker-training-volume-unencrypted")]
+    SageMakerTrainingVolumeUnencrypted,
+    /// A recent training job ran without network isolation.
+    #[serde(rename = "sagemaker-training-without-network-isolation")]
+    SageMakerTrainingWithoutNetworkIsolation,
+    /// No trail is logging in the region.
+    #[serde(rename = "cloudtrail-off")]
+    CloudTrailOff,
+    /// No logging trail covers every region.
+    #[serde(rename = "cloudtrail-not-multi-region")]
+    CloudTrailNotMultiRegion,
+    /// A trail does not validate its log files.
+    #[serde(rename = "cloudtrail-no-log-validation")]
+    CloudTrailNoLogValidation,
 }
+
+/// Where CloudSploit has no plugin for a check.
+pub const NONE: &str = "none";
 
 /// What a check is about, beyond its finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +118,13 @@ pub struct Meta {
     pub severity: Severity,
     /// What to do about it.
     pub remediation: &'static str,
-    /// The nearest CloudSploit plugin (`category/plugin`), for teams that know that catalogue.
+    /// The nearest CloudSploit plugin (`category/plugin`), for teams that know that catalogue, or [`NONE`].
     pub cloudsploit: &'static str,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 21] = [
+    pub const ALL: [Check; 31] = [
         Check::S3PublicAcl,
         Check::S3PublicPolicy,
         Check::S3PublicAccessBlockOff,
@@ -113,6 +146,16 @@ impl Check {
         Check::SqsPublicPolicy,
         Check::SqsUnencrypted,
         Check::SecretRotationOff,
+        Check::SageMakerNotebookDirectInternet,
+        Check::SageMakerNotebookRootAccess,
+        Check::SageMakerEndpointWithoutKms,
+        Check::SageMakerEndpointWithoutDataCapture,
+        Check::SageMakerEndpointServesUnapprovedPackage,
+        Check::SageMakerTrainingVolumeUnencrypted,
+        Check::SageMakerTrainingWithoutNetworkIsolation,
+        Check::CloudTrailOff,
+        Check::CloudTrailNotMultiRegion,
+        Check::CloudTrailNoLogValidation,
     ];
 
     /// Its id, severity, remediation and CloudSploit plugin.
@@ -245,6 +288,66 @@ impl Check {
                 "Turn on rotation with a rotation function, or document why the secret cannot rotate.",
                 "secretsmanager/secretRotationEnabled",
             ),
+            Check::SageMakerNotebookDirectInternet => (
+                "sagemaker-notebook-direct-internet",
+                High,
+                "Recreate the notebook instance in a private subnet with DirectInternetAccess Disabled.",
+                "sagemaker/notebookDirectInternetAccess",
+            ),
+            Check::SageMakerNotebookRootAccess => (
+                "sagemaker-notebook-root-access",
+                Medium,
+                "Set RootAccess to Disabled on the notebook instance (stop, update, start).",
+                NONE,
+            ),
+            Check::SageMakerEndpointWithoutKms => (
+                "sagemaker-endpoint-without-kms",
+                Medium,
+                "Deploy through an endpoint configuration with a KmsKeyId (deploy does, with the project key).",
+                NONE,
+            ),
+            Check::SageMakerEndpointWithoutDataCapture => (
+                "sagemaker-endpoint-without-data-capture",
+                Medium,
+                "Deploy through an endpoint configuration with DataCaptureConfig enabled, so the monitor can judge it.",
+                NONE,
+            ),
+            Check::SageMakerEndpointServesUnapprovedPackage => (
+                "sagemaker-endpoint-serves-unapproved-package",
+                Critical,
+                "Serve only through deploy, which serves the newest Approved version; reject or approve the package.",
+                NONE,
+            ),
+            Check::SageMakerTrainingVolumeUnencrypted => (
+                "sagemaker-training-volume-unencrypted",
+                Medium,
+                "Pass ResourceConfig.VolumeKmsKeyId when creating training jobs.",
+                NONE,
+            ),
+            Check::SageMakerTrainingWithoutNetworkIsolation => (
+                "sagemaker-training-without-network-isolation",
+                Low,
+                "Set EnableNetworkIsolation when the algorithm needs no network.",
+                NONE,
+            ),
+            Check::CloudTrailOff => (
+                "cloudtrail-off",
+                Critical,
+                "Create a multi-region trail with log file validation (EnableCloudTrail in the template) and start logging.",
+                "cloudtrail/cloudtrailEnabled",
+            ),
+            Check::CloudTrailNotMultiRegion => (
+                "cloudtrail-not-multi-region",
+                High,
+                "Set IsMultiRegionTrail on a logging trail, so every region's API calls are recorded.",
+                "cloudtrail/cloudtrailEnabled",
+            ),
+            Check::CloudTrailNoLogValidation => (
+                "cloudtrail-no-log-validation",
+                Medium,
+                "Turn on log file validation, so a changed or deleted log file is detected.",
+                "cloudtrail/cloudtrailFileValidation",
+            ),
         };
         Meta {
             id,
@@ -298,7 +401,8 @@ mod tests {
                 "{check:?}"
             );
             assert!(!check.meta().remediation.is_empty());
-            assert!(check.meta().cloudsploit.contains('/'));
+            let plugin = check.meta().cloudsploit;
+            assert!(plugin.contains('/') || plugin == NONE, "{plugin}");
         }
         ids.sort_unstable();
         ids.dedup();

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use guardrails_core::AwsError;
 
 use crate::check::Finding;
-use crate::judge::{self, AccessKey, Bucket, Channel, ConsoleUser, Key};
+use crate::judge::{
+    self, AccessKey, Bucket, Channel, ConsoleUser, Endpoint, Key, Notebook, Trail, TrainingJob,
+};
 use crate::policy;
 
 /// The grantee URIs that mean everyone.
@@ -157,6 +159,18 @@ async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<Bucket, AwsError>
     })
 }
 
+/// The account the credentials belong to.
+async fn account(sdk: &SdkConfig) -> Result<String, AwsError> {
+    Ok(aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetCallerIdentity", "sts", e))?
+        .account()
+        .unwrap_or_default()
+        .to_owned())
+}
+
 /// The account's IAM (global: judged once, from any region): root keys, users' keys and MFA, customer managed
 /// policies, roles' trust.
 ///
@@ -164,14 +178,7 @@ async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<Bucket, AwsError>
 /// A failed call.
 pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
     let iam = aws_sdk_iam::Client::new(sdk);
-    let account = aws_sdk_sts::Client::new(sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetCallerIdentity", "sts", e))?
-        .account()
-        .unwrap_or_default()
-        .to_owned();
+    let account = account(sdk).await?;
     let mut found = Vec::new();
     let summary = iam
         .get_account_summary()
@@ -418,4 +425,168 @@ pub async fn secrets(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
         }
     }
     Ok(found)
+}
+
+/// Training jobs created within this many days are judged (older ones ran long ago, and there can be thousands).
+pub const RECENT_TRAINING_DAYS: i64 = 30;
+
+/// The region's SageMaker notebook instances, endpoints and recent training jobs, judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
+    use aws_sdk_sagemaker::types::{DirectInternetAccess, RootAccess};
+    let sm = aws_sdk_sagemaker::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut notebooks = sm.list_notebook_instances().into_paginator().send();
+    while let Some(page) = notebooks.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListNotebookInstances", "sagemaker", e))?;
+        for summary in page.notebook_instances() {
+            let name = summary.notebook_instance_name().unwrap_or_default();
+            let d = sm
+                .describe_notebook_instance()
+                .notebook_instance_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeNotebookInstance", name, e))?;
+            found.extend(judge::notebook(&Notebook {
+                arn: d.notebook_instance_arn().unwrap_or(name).to_owned(),
+                direct_internet: d.direct_internet_access() == Some(&DirectInternetAccess::Enabled),
+                root_access: d.root_access() == Some(&RootAccess::Enabled),
+            }));
+        }
+    }
+    let mut endpoints = sm.list_endpoints().into_paginator().send();
+    while let Some(page) = endpoints.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListEndpoints", "sagemaker", e))?;
+        for summary in page.endpoints() {
+            let Some(name) = summary.endpoint_name() else {
+                continue;
+            };
+            found.extend(judge::endpoint(&endpoint(&sm, name).await?));
+        }
+    }
+    let since = now - chrono::TimeDelta::days(RECENT_TRAINING_DAYS);
+    let mut jobs = sm
+        .list_training_jobs()
+        .creation_time_after(aws_sdk_sagemaker::primitives::DateTime::from_secs(
+            since.timestamp(),
+        ))
+        .into_paginator()
+        .send();
+    while let Some(page) = jobs.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListTrainingJobs", "sagemaker", e))?;
+        for summary in page.training_job_summaries() {
+            let (Some(name), Some(arn)) = (summary.training_job_name(), summary.training_job_arn())
+            else {
+                continue;
+            };
+            let d = sm
+                .describe_training_job()
+                .training_job_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeTrainingJob", name, e))?;
+            found.extend(judge::training_job(&TrainingJob {
+                arn: arn.to_owned(),
+                volume_kms: d
+                    .resource_config()
+                    .and_then(|r| r.volume_kms_key_id())
+                    .is_some_and(|k| !k.is_empty()),
+                network_isolation: d.enable_network_isolation().unwrap_or(false),
+            }));
+        }
+    }
+    Ok(found)
+}
+
+/// An endpoint as its configuration and its variants' models say.
+async fn endpoint(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<Endpoint, AwsError> {
+    let d = sm
+        .describe_endpoint()
+        .endpoint_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeEndpoint", name, e))?;
+    let config_name = d.endpoint_config_name().unwrap_or_default().to_owned();
+    let config = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(&config_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeEndpointConfig", &config_name, e))?;
+    let mut packages = Vec::new();
+    for variant in config.production_variants() {
+        let Some(model) = variant.model_name() else {
+            continue;
+        };
+        let m = sm
+            .describe_model()
+            .model_name(model)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeModel", model, e))?;
+        let names = m
+            .primary_container()
+            .into_iter()
+            .chain(m.containers())
+            .filter_map(|c| c.model_package_name().map(str::to_owned));
+        for package in names {
+            let p = sm
+                .describe_model_package()
+                .model_package_name(&package)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeModelPackage", &package, e))?;
+            let status = p.model_approval_status().map_or("unknown", |s| s.as_str());
+            packages.push((
+                p.model_package_arn().unwrap_or(&package).to_owned(),
+                status.to_owned(),
+            ));
+        }
+    }
+    Ok(Endpoint {
+        arn: d.endpoint_arn().unwrap_or(name).to_owned(),
+        config: config_name,
+        kms: config.kms_key_id().is_some_and(|k| !k.is_empty()),
+        // A capture configuration without EnableCapture captures (AWS's default is true), if it says where to.
+        capture: config.data_capture_config().is_some_and(|c| {
+            c.enable_capture().unwrap_or(true)
+                && c.destination_s3_uri().is_some_and(|d| !d.is_empty())
+        }),
+        packages,
+    })
+}
+
+/// The region's trails (multi-region ones from other regions included), judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn cloudtrail(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError> {
+    let ct = aws_sdk_cloudtrail::Client::new(sdk);
+    let described = ct
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeTrails", "cloudtrail", e))?;
+    let mut trails = Vec::new();
+    for trail in described.trail_list() {
+        let Some(arn) = trail.trail_arn() else {
+            continue;
+        };
+        let status = ct
+            .get_trail_status()
+            .name(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetTrailStatus", arn, e))?;
+        trails.push(Trail {
+            arn: arn.to_owned(),
+            logging: status.is_logging().unwrap_or(false),
+            multi_region: trail.is_multi_region_trail().unwrap_or(false),
+            validation: trail.log_file_validation_enabled().unwrap_or(false),
+        });
+    }
+    Ok(judge::trails(&account(sdk).await?, region, &trails))
 }

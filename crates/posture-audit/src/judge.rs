@@ -310,6 +310,155 @@ pub fn secret(arn: &str, rotates: bool) -> Option<Finding> {
     (!rotates).then(|| Finding::new(Check::SecretRotationOff, arn, "rotation is off"))
 }
 
+/// A SageMaker notebook instance.
+#[derive(Debug, Clone)]
+pub struct Notebook {
+    /// Its ARN.
+    pub arn: String,
+    /// `DirectInternetAccess` is `Enabled`.
+    pub direct_internet: bool,
+    /// `RootAccess` is `Enabled`.
+    pub root_access: bool,
+}
+
+/// A notebook instance's findings.
+pub fn notebook(n: &Notebook) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if n.direct_internet {
+        found.push(Finding::new(
+            Check::SageMakerNotebookDirectInternet,
+            &n.arn,
+            "DirectInternetAccess is Enabled",
+        ));
+    }
+    if n.root_access {
+        found.push(Finding::new(
+            Check::SageMakerNotebookRootAccess,
+            &n.arn,
+            "RootAccess is Enabled",
+        ));
+    }
+    found
+}
+
+/// A SageMaker endpoint, as its current configuration and models say.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Its ARN.
+    pub arn: String,
+    /// Its configuration's name.
+    pub config: String,
+    /// The configuration names a KMS key.
+    pub kms: bool,
+    /// The configuration captures data.
+    pub capture: bool,
+    /// The model packages its variants' models were made from, with their approval status.
+    pub packages: Vec<(String, String)>,
+}
+
+/// An endpoint's findings.
+pub fn endpoint(e: &Endpoint) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if !e.kms {
+        found.push(Finding::new(
+            Check::SageMakerEndpointWithoutKms,
+            &e.arn,
+            format!("endpoint configuration {} names no KmsKeyId", e.config),
+        ));
+    }
+    if !e.capture {
+        found.push(Finding::new(
+            Check::SageMakerEndpointWithoutDataCapture,
+            &e.arn,
+            format!("endpoint configuration {} captures no data", e.config),
+        ));
+    }
+    for (package, status) in &e.packages {
+        if status != "Approved" {
+            found.push(Finding::new(
+                Check::SageMakerEndpointServesUnapprovedPackage,
+                &e.arn,
+                format!("it serves {package}, which is {status}"),
+            ));
+        }
+    }
+    found
+}
+
+/// A recent training job.
+#[derive(Debug, Clone)]
+pub struct TrainingJob {
+    /// Its ARN.
+    pub arn: String,
+    /// Its volume has a KMS key.
+    pub volume_kms: bool,
+    /// It ran with network isolation.
+    pub network_isolation: bool,
+}
+
+/// A training job's findings.
+pub fn training_job(j: &TrainingJob) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if !j.volume_kms {
+        found.push(Finding::new(
+            Check::SageMakerTrainingVolumeUnencrypted,
+            &j.arn,
+            "ResourceConfig names no VolumeKmsKeyId",
+        ));
+    }
+    if !j.network_isolation {
+        found.push(Finding::new(
+            Check::SageMakerTrainingWithoutNetworkIsolation,
+            &j.arn,
+            "EnableNetworkIsolation is off",
+        ));
+    }
+    found
+}
+
+/// A trail of the region (or a multi-region one seen from it).
+#[derive(Debug, Clone)]
+pub struct Trail {
+    /// Its ARN.
+    pub arn: String,
+    /// It is logging now.
+    pub logging: bool,
+    /// It covers every region.
+    pub multi_region: bool,
+    /// It validates its log files.
+    pub validation: bool,
+}
+
+/// The region's CloudTrail findings, `account` naming the account when no trail logs.
+pub fn trails(account: &str, region: &str, trails: &[Trail]) -> Vec<Finding> {
+    let logging: Vec<&Trail> = trails.iter().filter(|t| t.logging).collect();
+    let account_arn = format!("arn:aws:cloudtrail:{region}:{account}:trail/*");
+    if logging.is_empty() {
+        let evidence = if trails.is_empty() {
+            "no trail exists in the region".to_owned()
+        } else {
+            format!("{} trail(s) exist but none is logging", trails.len())
+        };
+        return vec![Finding::new(Check::CloudTrailOff, account_arn, evidence)];
+    }
+    let mut found = Vec::new();
+    if !logging.iter().any(|t| t.multi_region) {
+        found.push(Finding::new(
+            Check::CloudTrailNotMultiRegion,
+            account_arn,
+            "no logging trail is multi-region: other regions' API calls are not recorded",
+        ));
+    }
+    for t in logging.iter().filter(|t| !t.validation) {
+        found.push(Finding::new(
+            Check::CloudTrailNoLogValidation,
+            &t.arn,
+            "log file validation is off",
+        ));
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -401,6 +550,85 @@ mod tests {
         ];
         for (k, expected) in cases {
             assert_eq!(checks(&access_key(&k, now)), expected, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn sagemaker_resources() {
+        let n = |direct_internet, root_access| Notebook {
+            arn: "arn:n".into(),
+            direct_internet,
+            root_access,
+        };
+        assert!(notebook(&n(false, false)).is_empty());
+        assert_eq!(
+            checks(&notebook(&n(true, true))),
+            [
+                Check::SageMakerNotebookDirectInternet,
+                Check::SageMakerNotebookRootAccess
+            ]
+        );
+        let e = |kms, capture, status: &str| Endpoint {
+            arn: "arn:e".into(),
+            config: "c".into(),
+            kms,
+            capture,
+            packages: vec![("arn:p/1".into(), status.into())],
+        };
+        assert!(endpoint(&e(true, true, "Approved")).is_empty());
+        assert_eq!(
+            checks(&endpoint(&e(false, true, "Approved"))),
+            [Check::SageMakerEndpointWithoutKms]
+        );
+        assert_eq!(
+            checks(&endpoint(&e(true, false, "Approved"))),
+            [Check::SageMakerEndpointWithoutDataCapture]
+        );
+        let rejected = endpoint(&e(true, true, "Rejected"));
+        assert_eq!(
+            checks(&rejected),
+            [Check::SageMakerEndpointServesUnapprovedPackage]
+        );
+        assert_eq!(rejected[0].evidence, "it serves arn:p/1, which is Rejected");
+        let j = |volume_kms, network_isolation| TrainingJob {
+            arn: "arn:j".into(),
+            volume_kms,
+            network_isolation,
+        };
+        assert!(training_job(&j(true, true)).is_empty());
+        assert_eq!(
+            checks(&training_job(&j(false, false))),
+            [
+                Check::SageMakerTrainingVolumeUnencrypted,
+                Check::SageMakerTrainingWithoutNetworkIsolation
+            ]
+        );
+    }
+
+    #[test]
+    fn cloudtrail_in_a_region() {
+        let t = |logging, multi_region, validation| Trail {
+            arn: "arn:t".into(),
+            logging,
+            multi_region,
+            validation,
+        };
+        let cases = [
+            (vec![], vec![Check::CloudTrailOff]),
+            (vec![t(false, true, true)], vec![Check::CloudTrailOff]),
+            (vec![t(true, true, true)], vec![]),
+            (
+                vec![t(true, false, true)],
+                vec![Check::CloudTrailNotMultiRegion],
+            ),
+            (
+                vec![t(true, true, false)],
+                vec![Check::CloudTrailNoLogValidation],
+            ),
+            (vec![t(true, false, true), t(true, true, true)], vec![]),
+        ];
+        for (list, expected) in cases {
+            assert_eq!(checks(&trails("1", "r", &list)), expected, "{list:?}");
         }
     }
 

@@ -509,3 +509,245 @@ async fn the_cli_prints_the_same_findings_as_json_and_exits_1() {
         ]
     );
 }
+
+#[tokio::test]
+async fn sagemaker_notebooks_endpoints_and_training_jobs() {
+    use aws_sdk_sagemaker::types::{
+        AlgorithmSpecification, ContainerDefinition, DataCaptureConfig, DirectInternetAccess,
+        OutputDataConfig, ProductionVariant, ResourceConfig, RootAccess, StoppingCondition,
+        TrainingInputMode, TrainingInstanceType,
+    };
+    let sdk = emulator().sdk_config().await;
+    let sm = aws_sdk_sagemaker::Client::new(&sdk);
+    let role = "arn:aws:iam::123456789012:role/sagemaker";
+    let notebook = |open: bool| {
+        let sm = sm.clone();
+        async move {
+            let (internet, root) = if open {
+                (DirectInternetAccess::Enabled, RootAccess::Enabled)
+            } else {
+                (DirectInternetAccess::Disabled, RootAccess::Disabled)
+            };
+            sm.create_notebook_instance()
+                .notebook_instance_name(unique_name("nb"))
+                .instance_type(aws_sdk_sagemaker::types::InstanceType::MlT3Medium)
+                .role_arn(role)
+                .subnet_id("subnet-1")
+                .security_group_ids("sg-1")
+                .direct_internet_access(internet)
+                .root_access(root)
+                .send()
+                .await
+                .unwrap()
+                .notebook_instance_arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let open_notebook = notebook(true).await;
+    let closed_notebook = notebook(false).await;
+
+    let model = unique_name("model");
+    sm.create_model()
+        .model_name(&model)
+        .execution_role_arn(role)
+        .primary_container(ContainerDefinition::builder().image("nlp:1").build())
+        .send()
+        .await
+        .unwrap();
+    let endpoint = |kms: bool, capture: bool| {
+        let (sm, model) = (sm.clone(), model.clone());
+        async move {
+            let config = unique_name("config");
+            let mut create = sm
+                .create_endpoint_config()
+                .endpoint_config_name(&config)
+                .production_variants(
+                    ProductionVariant::builder()
+                        .variant_name("AllTraffic")
+                        .model_name(&model)
+                        .initial_instance_count(1)
+                        .instance_type(
+                            aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large,
+                        )
+                        .build(),
+                );
+            if kms {
+                create = create.kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k");
+            }
+            if capture {
+                create = create.data_capture_config(
+                    DataCaptureConfig::builder()
+                        .enable_capture(true)
+                        .initial_sampling_percentage(100)
+                        .destination_s3_uri("s3://capture/")
+                        .capture_options(
+                            aws_sdk_sagemaker::types::CaptureOption::builder()
+                                .capture_mode(aws_sdk_sagemaker::types::CaptureMode::Input)
+                                .build(),
+                        )
+                        .build(),
+                );
+            }
+            create.send().await.unwrap();
+            sm.create_endpoint()
+                .endpoint_name(unique_name("endpoint"))
+                .endpoint_config_name(&config)
+                .send()
+                .await
+                .unwrap()
+                .endpoint_arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let good_endpoint = endpoint(true, true).await;
+    let plain_endpoint = endpoint(false, false).await;
+
+    let job = |protected: bool| {
+        let sm = sm.clone();
+        async move {
+            let mut resources = ResourceConfig::builder()
+                .instance_type(TrainingInstanceType::MlM5Large)
+                .instance_count(1)
+                .volume_size_in_gb(10);
+            if protected {
+                resources = resources.volume_kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k");
+            }
+            sm.create_training_job()
+                .training_job_name(unique_name("job"))
+                .algorithm_specification(
+                    AlgorithmSpecification::builder()
+                        .training_image("nlp-train:1")
+                        .training_input_mode(TrainingInputMode::File)
+                        .build(),
+                )
+                .role_arn(role)
+                .output_data_config(
+                    OutputDataConfig::builder()
+                        .s3_output_path("s3://out/")
+                        .build(),
+                )
+                .resource_config(resources.build())
+                .stopping_condition(
+                    StoppingCondition::builder()
+                        .max_runtime_in_seconds(3600)
+                        .build(),
+                )
+                .enable_network_isolation(protected)
+                .send()
+                .await
+                .unwrap()
+                .training_job_arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let protected_job = job(true).await;
+    let bare_job = job(false).await;
+
+    let found = on(
+        &run().await,
+        &[
+            &open_notebook,
+            &closed_notebook,
+            &good_endpoint,
+            &plain_endpoint,
+            &protected_job,
+            &bare_job,
+        ],
+    );
+    let expected = [
+        (
+            open_notebook,
+            vec![
+                Check::SageMakerNotebookDirectInternet,
+                Check::SageMakerNotebookRootAccess,
+            ],
+        ),
+        (closed_notebook, vec![]),
+        (good_endpoint, vec![]),
+        (
+            plain_endpoint,
+            vec![
+                Check::SageMakerEndpointWithoutKms,
+                Check::SageMakerEndpointWithoutDataCapture,
+            ],
+        ),
+        (protected_job, vec![]),
+        (
+            bare_job,
+            vec![
+                Check::SageMakerTrainingVolumeUnencrypted,
+                Check::SageMakerTrainingWithoutNetworkIsolation,
+            ],
+        ),
+    ];
+    for (resource, checks) in expected {
+        assert_eq!(found[&resource], checks, "{resource}");
+    }
+}
+
+/// CloudTrail is judged per region: off with no trail, then a trail's weaknesses, then none. Its own region, so the
+/// account-wide answer is this test's alone.
+#[tokio::test]
+async fn cloudtrail_off_then_weak_then_sound() {
+    let region = "eu-west-3";
+    let sdk = emulator()
+        .sdk_config()
+        .await
+        .to_builder()
+        .region(aws_config::Region::new(region))
+        .build();
+    let audit = || async {
+        let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60)).await;
+        assert!(audit.unchecked.is_empty(), "{:?}", audit.unchecked);
+        audit
+            .findings
+            .into_iter()
+            .filter(|f| {
+                f.resource
+                    .starts_with(&format!("arn:aws:cloudtrail:{region}:"))
+            })
+            .map(|f| f.check)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(audit().await, [Check::CloudTrailOff]);
+
+    let bucket = unique_name("trail");
+    aws::s3_client(&sdk)
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(&sdk);
+    let name = unique_name("trail");
+    ct.create_trail()
+        .name(&name)
+        .s3_bucket_name(&bucket)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(&name).send().await.unwrap();
+    assert_eq!(
+        audit().await,
+        [
+            Check::CloudTrailNotMultiRegion,
+            Check::CloudTrailNoLogValidation
+        ]
+    );
+    ct.update_trail()
+        .name(&name)
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audit().await, Vec::<Check>::new());
+}
