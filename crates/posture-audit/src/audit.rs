@@ -30,11 +30,15 @@ pub enum Service {
     SageMaker,
     /// CloudTrail trails.
     CloudTrail,
+    /// Lambda functions.
+    Lambda,
+    /// ECR repositories.
+    Ecr,
 }
 
 impl Service {
     /// Every service, in report order.
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 10] = [
         Service::S3,
         Service::Iam,
         Service::Kms,
@@ -43,6 +47,8 @@ impl Service {
         Service::Secrets,
         Service::SageMaker,
         Service::CloudTrail,
+        Service::Lambda,
+        Service::Ecr,
     ];
 }
 
@@ -80,6 +86,8 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration) -> Audit 
                 Service::Secrets => gather::secrets(sdk).await,
                 Service::SageMaker => gather::sagemaker(sdk, now).await,
                 Service::CloudTrail => gather::cloudtrail(sdk, &region).await,
+                Service::Lambda => gather::lambda(sdk).await,
+                Service::Ecr => gather::ecr(sdk).await,
             }
         };
         match tokio::time::timeout(bound, read).await {

@@ -104,6 +104,16 @@ pub enum Check {
     /// A trail does not validate its log files.
     #[serde(rename = "cloudtrail-no-log-validation")]
     CloudTrailNoLogValidation,
+    /// A function's resource policy lets anyone invoke it.
+    LambdaPublicPolicy,
+    /// A function URL takes requests without authentication.
+    LambdaUrlWithoutAuth,
+    /// A function runs on a runtime Lambda no longer supports.
+    LambdaDeprecatedRuntime,
+    /// An image repository does not scan on push.
+    EcrScanOnPushOff,
+    /// An image repository lets a tag move to another image.
+    EcrMutableTags,
 }
 
 /// Where CloudSploit has no plugin for a check.
@@ -124,7 +134,7 @@ pub struct Meta {
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 31] = [
+    pub const ALL: [Check; 36] = [
         Check::S3PublicAcl,
         Check::S3PublicPolicy,
         Check::S3PublicAccessBlockOff,
@@ -156,6 +166,11 @@ impl Check {
         Check::CloudTrailOff,
         Check::CloudTrailNotMultiRegion,
         Check::CloudTrailNoLogValidation,
+        Check::LambdaPublicPolicy,
+        Check::LambdaUrlWithoutAuth,
+        Check::LambdaDeprecatedRuntime,
+        Check::EcrScanOnPushOff,
+        Check::EcrMutableTags,
     ];
 
     /// Its id, severity, remediation and CloudSploit plugin.
@@ -347,6 +362,36 @@ impl Check {
                 Medium,
                 "Turn on log file validation, so a changed or deleted log file is detected.",
                 "cloudtrail/cloudtrailFileValidation",
+            ),
+            Check::LambdaPublicPolicy => (
+                "lambda-public-policy",
+                Critical,
+                "Remove the statement, or name the principal and add aws:SourceArn or aws:SourceAccount.",
+                "lambda/lambdaPublicAccess",
+            ),
+            Check::LambdaUrlWithoutAuth => (
+                "lambda-url-without-auth",
+                Critical,
+                "Set the function URL's AuthType to AWS_IAM, or delete the URL.",
+                "lambda/lambdaFunctionalUrl",
+            ),
+            Check::LambdaDeprecatedRuntime => (
+                "lambda-deprecated-runtime",
+                Medium,
+                "Move the function to a supported runtime (provided.al2023 for the project's functions).",
+                "lambda/lambdaOldRuntimes",
+            ),
+            Check::EcrScanOnPushOff => (
+                "ecr-scan-on-push-off",
+                Medium,
+                "Turn on scan on push for the repository (or enhanced scanning for the registry).",
+                "ecr/ecrImageVulnerability",
+            ),
+            Check::EcrMutableTags => (
+                "ecr-mutable-tags",
+                Medium,
+                "Set the repository's image tag mutability to IMMUTABLE.",
+                "ecr/ecrRepositoryTagImmutability",
             ),
         };
         Meta {

@@ -11,7 +11,8 @@ use guardrails_core::AwsError;
 
 use crate::check::Finding;
 use crate::judge::{
-    self, AccessKey, Bucket, Channel, ConsoleUser, Endpoint, Key, Notebook, Trail, TrainingJob,
+    self, AccessKey, Bucket, Channel, ConsoleUser, Endpoint, Function, Key, Notebook, Repository,
+    Trail, TrainingJob,
 };
 use crate::policy;
 
@@ -589,4 +590,81 @@ pub async fn cloudtrail(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, A
         });
     }
     Ok(judge::trails(&account(sdk).await?, region, &trails))
+}
+
+/// The region's Lambda functions, judged: resource policy, URL, runtime.
+///
+/// # Errors
+/// A failed call.
+pub async fn lambda(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut pages = lambda.list_functions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListFunctions", "lambda", e))?;
+        for f in page.functions() {
+            let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else {
+                continue;
+            };
+            let policy = absent(
+                lambda
+                    .get_policy()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetPolicy", arn, e)),
+                &["ResourceNotFoundException"],
+            )?
+            .and_then(|p| p.policy().and_then(policy::parse));
+            // The unqualified function's URL; a URL on an alias is not read yet.
+            let url = absent(
+                lambda
+                    .get_function_url_config()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetFunctionUrlConfig", arn, e)),
+                &["ResourceNotFoundException"],
+            )?;
+            found.extend(judge::function(&Function {
+                arn: arn.to_owned(),
+                runtime: f.runtime().map(|r| r.as_str().to_owned()),
+                policy,
+                url_auth: url
+                    .iter()
+                    .map(|u| u.auth_type().as_str().to_owned())
+                    .collect(),
+            }));
+        }
+    }
+    Ok(found)
+}
+
+/// The region's ECR repositories, judged.
+///
+/// # Errors
+/// A failed call.
+pub async fn ecr(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+    let ecr = aws_sdk_ecr::Client::new(sdk);
+    let mut found = Vec::new();
+    let mut pages = ecr.describe_repositories().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeRepositories", "ecr", e))?;
+        for repo in page.repositories() {
+            let Some(arn) = repo.repository_arn() else {
+                continue;
+            };
+            found.extend(judge::repository(&Repository {
+                arn: arn.to_owned(),
+                scan_on_push: repo
+                    .image_scanning_configuration()
+                    .is_some_and(|c| c.scan_on_push()),
+                // MUTABLE, and MUTABLE_WITH_EXCLUSION (mutable but for some tags).
+                mutable_tags: repo
+                    .image_tag_mutability()
+                    .is_none_or(|m| m.as_str().starts_with("MUTABLE")),
+            }));
+        }
+    }
+    Ok(found)
 }

@@ -459,6 +459,120 @@ pub fn trails(account: &str, region: &str, trails: &[Trail]) -> Vec<Finding> {
     found
 }
 
+/// Runtimes Lambda no longer supports (deprecated, from the runtime deprecation table in the Lambda Developer
+/// Guide, as of December 2026). Kept here rather than asked of an API: Lambda has none that lists them.
+pub const DEPRECATED_RUNTIMES: &[&str] = &[
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "python3.9",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "nodejs18.x",
+    "java8",
+    "go1.x",
+    "provided",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet5.0",
+    "dotnet6",
+    "ruby2.5",
+    "ruby2.7",
+];
+
+/// A Lambda function.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// Its ARN.
+    pub arn: String,
+    /// Its runtime (none for a container image).
+    pub runtime: Option<String>,
+    /// Its resource policy.
+    pub policy: Option<Value>,
+    /// The auth types of its URLs.
+    pub url_auth: Vec<String>,
+}
+
+/// A function's findings.
+pub fn function(f: &Function) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let public = f
+        .policy
+        .as_ref()
+        .map(policy::public_statements)
+        .unwrap_or_default();
+    if !public.is_empty() {
+        found.push(Finding::new(
+            Check::LambdaPublicPolicy,
+            &f.arn,
+            format!(
+                "the resource policy's {} lets anyone invoke it",
+                public.join(", ")
+            ),
+        ));
+    }
+    if f.url_auth.iter().any(|a| a == "NONE") {
+        found.push(Finding::new(
+            Check::LambdaUrlWithoutAuth,
+            &f.arn,
+            "a function URL has AuthType NONE",
+        ));
+    }
+    if let Some(runtime) = f
+        .runtime
+        .as_deref()
+        .filter(|r| DEPRECATED_RUNTIMES.contains(r))
+    {
+        found.push(Finding::new(
+            Check::LambdaDeprecatedRuntime,
+            &f.arn,
+            format!("runtime {runtime} is deprecated"),
+        ));
+    }
+    found
+}
+
+/// An ECR repository's settings.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    /// Its ARN.
+    pub arn: String,
+    /// It scans each pushed image.
+    pub scan_on_push: bool,
+    /// Its tags can move.
+    pub mutable_tags: bool,
+}
+
+/// A repository's findings.
+pub fn repository(r: &Repository) -> Vec<Finding> {
+    let mut found = Vec::new();
+    if !r.scan_on_push {
+        found.push(Finding::new(
+            Check::EcrScanOnPushOff,
+            &r.arn,
+            "scanOnPush is off",
+        ));
+    }
+    if r.mutable_tags {
+        found.push(Finding::new(
+            Check::EcrMutableTags,
+            &r.arn,
+            "imageTagMutability is MUTABLE: a tag the pipeline pins can be moved to another image",
+        ));
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -602,6 +716,43 @@ mod tests {
                 Check::SageMakerTrainingVolumeUnencrypted,
                 Check::SageMakerTrainingWithoutNetworkIsolation
             ]
+        );
+    }
+
+    #[test]
+    fn functions_and_repositories() {
+        let f = |runtime: &str, policy: Option<Value>, url: &[&str]| Function {
+            arn: "arn:f".into(),
+            runtime: Some(runtime.into()),
+            policy,
+            url_auth: url.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        assert!(function(&f("provided.al2023", None, &["AWS_IAM"])).is_empty());
+        assert_eq!(
+            checks(&function(&f("python3.8", None, &[]))),
+            [Check::LambdaDeprecatedRuntime]
+        );
+        assert_eq!(
+            checks(&function(&f("nodejs22.x", None, &["NONE"]))),
+            [Check::LambdaUrlWithoutAuth]
+        );
+        let open = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction"}]});
+        let scoped = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:events:r:1:rule/x"}}}]});
+        assert_eq!(
+            checks(&function(&f("python3.13", Some(open), &[]))),
+            [Check::LambdaPublicPolicy]
+        );
+        assert!(function(&f("python3.13", Some(scoped), &[])).is_empty());
+        let r = |scan_on_push, mutable_tags| Repository {
+            arn: "arn:r".into(),
+            scan_on_push,
+            mutable_tags,
+        };
+        assert!(repository(&r(true, false)).is_empty());
+        assert_eq!(
+            checks(&repository(&r(false, true))),
+            [Check::EcrScanOnPushOff, Check::EcrMutableTags]
         );
     }
 

@@ -13,7 +13,8 @@ enum Format {
     Json,
 }
 
-/// Audits an AWS account's security posture in one region: S3, IAM, KMS, SNS, SQS, Secrets Manager.
+/// Audits an AWS account's security posture in one region: S3, IAM, KMS, SNS, SQS, Secrets Manager, SageMaker,
+/// CloudTrail, Lambda, ECR.
 #[derive(Debug, Parser)]
 #[command(name = "posture-audit", version)]
 struct Cli {

@@ -751,3 +751,150 @@ async fn cloudtrail_off_then_weak_then_sound() {
         .unwrap();
     assert_eq!(audit().await, Vec::<Check>::new());
 }
+
+#[tokio::test]
+async fn lambda_functions_and_ecr_repositories() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, FunctionUrlAuthType, Runtime};
+    let sdk = emulator().sdk_config().await;
+    let role = aws_sdk_iam::Client::new(&sdk)
+        .create_role()
+        .role_name(unique_name("fn-role"))
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_owned();
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let function = |runtime: Runtime| {
+        let (lambda, role) = (lambda.clone(), role.clone());
+        async move {
+            let name = unique_name("fn");
+            let arn = lambda
+                .create_function()
+                .function_name(&name)
+                .runtime(runtime)
+                .role(role)
+                .handler("index.handler")
+                .code(FunctionCode::builder().zip_file(Blob::new(zip())).build())
+                .send()
+                .await
+                .unwrap()
+                .function_arn()
+                .unwrap()
+                .to_owned();
+            (name, arn)
+        }
+    };
+    let (_, current) = function(Runtime::Python313).await;
+    let (_, old) = function(Runtime::Python38).await;
+    let (open_name, open) = function(Runtime::Python313).await;
+    lambda
+        .add_permission()
+        .function_name(&open_name)
+        .statement_id("everyone")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await
+        .unwrap();
+    let (url_name, with_url) = function(Runtime::Python313).await;
+    lambda
+        .create_function_url_config()
+        .function_name(&url_name)
+        .auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+
+    let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let repository = |sound: bool| {
+        let ecr = ecr.clone();
+        async move {
+            use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
+            ecr.create_repository()
+                .repository_name(unique_name("images"))
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(sound)
+                        .build(),
+                )
+                .image_tag_mutability(if sound {
+                    ImageTagMutability::Immutable
+                } else {
+                    ImageTagMutability::Mutable
+                })
+                .send()
+                .await
+                .unwrap()
+                .repository()
+                .unwrap()
+                .repository_arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let sound = repository(true).await;
+    let loose = repository(false).await;
+
+    let found = on(
+        &run().await,
+        &[&current, &old, &open, &with_url, &sound, &loose],
+    );
+    let expected = [
+        (current, vec![]),
+        (old, vec![Check::LambdaDeprecatedRuntime]),
+        (open, vec![Check::LambdaPublicPolicy]),
+        (with_url, vec![Check::LambdaUrlWithoutAuth]),
+        (sound, vec![]),
+        (loose, vec![Check::EcrScanOnPushOff, Check::EcrMutableTags]),
+    ];
+    for (resource, checks) in expected {
+        assert_eq!(found[&resource], checks, "{resource}");
+    }
+}
+
+/// A zip archive holding one empty file, enough for the emulator to take a function's code.
+fn zip() -> Vec<u8> {
+    // The smallest valid archive: one stored entry "index.py" of zero bytes, its central directory and end record.
+    let name = b"index.py";
+    let mut out = Vec::new();
+    let local = [
+        &[0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
+        &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &(name.len() as u16).to_le_bytes(),
+        &[0, 0],
+        name,
+    ]
+    .concat();
+    out.extend_from_slice(&local);
+    let central_at = out.len() as u32;
+    let central = [
+        &[0x50, 0x4b, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
+        &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &(name.len() as u16).to_le_bytes(),
+        // extra and comment lengths, disk, internal and external attributes
+        &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        // the local header's offset
+        &0u32.to_le_bytes(),
+        name,
+    ]
+    .concat();
+    out.extend_from_slice(&central);
+    let end = [
+        &[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0][..],
+        &(central.len() as u32).to_le_bytes(),
+        &central_at.to_le_bytes(),
+        &[0, 0],
+    ]
+    .concat();
+    out.extend_from_slice(&end);
+    out
+}
