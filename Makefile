@@ -139,7 +139,7 @@ coldstart: setup ## cold start + one invocation of the release validate-ingest b
 	tools/coldstart.sh target/release/validate-ingest
 
 package: setup ## build the Lambda zips (release profile) into target/lambda/, where the template's CodeUri points
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit
 	@ls -l target/lambda/*/bootstrap.zip
 
 deploy: package posture ## deploy the stack with SAM (guided the first time, then from samconfig.toml)

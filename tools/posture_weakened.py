@@ -330,6 +330,18 @@ WEAKENINGS = [
 """,
         "operations.guard/async_invocations_keep_failures",
     ),
+    (
+        "auditor-reads-secret-values",
+        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets]",
+        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:GetSecretValue]",
+        "iam.guard/auditors_read_only_configuration",
+    ),
+    (
+        "auditor-changes-buckets",
+        "Action: [s3:ListAllMyBuckets, s3:GetBucketLocation,",
+        "Action: [s3:PutBucketPolicy, s3:ListAllMyBuckets, s3:GetBucketLocation,",
+        "iam.guard/auditors_read_only_configuration",
+    ),
 ]
 
 

@@ -37,6 +37,8 @@ pub mod stage {
     pub const NOTIFIER: &str = "notifier";
     /// slack-forwarder.
     pub const SLACK_FORWARDER: &str = "slack-forwarder";
+    /// posture-audit.
+    pub const POSTURE_AUDIT: &str = "posture-audit";
 }
 
 /// The bounded labels metrics carry besides `Stage`.
@@ -179,11 +181,15 @@ pub const NOTICES_HELD: Metric = metric(NOTIFIER, "NoticesHeld", &[KIND]);
 /// (counter).
 pub const CHAT_POSTS: Metric = metric(SLACK_FORWARDER, "ChatPosts", &[OUTCOME]);
 
+/// Open posture findings after each audit, by severity: `critical`, `high`, `medium`, `low` (histogram).
+pub const OPEN_FINDINGS: Metric = metric(POSTURE_AUDIT, "OpenFindings", &[SEVERITY]);
+
 /// Every metric, each once.
 pub const CATALOG: &[Metric] = &[
     NOTICES,
     NOTICES_HELD,
     CHAT_POSTS,
+    OPEN_FINDINGS,
     FILES_PROCESSED,
     FILES_QUARANTINED,
     VALIDATION_ERRORS,

@@ -111,6 +111,8 @@ pub enum Kind {
     EndpointUnhealthy,
     /// A stage that should have run did not (a heartbeat alarm).
     PipelineSilent,
+    /// The posture audit found new weaknesses in the live account, or saw some fixed.
+    PostureFinding,
     /// An alarm of the project the notifier has no kind for.
     AlarmUnclassified,
 }
@@ -118,7 +120,7 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in declaration order (the schema's `kind` enum and the README's runbooks are checked against
     /// it).
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 30] = [
         Kind::DatasetQuarantined,
         Kind::QuarantineRate,
         Kind::ContractChanged,
@@ -147,6 +149,7 @@ impl Kind {
         Kind::DeadLetters,
         Kind::EndpointUnhealthy,
         Kind::PipelineSilent,
+        Kind::PostureFinding,
         Kind::AlarmUnclassified,
     ];
 
@@ -181,6 +184,7 @@ impl Kind {
             Kind::DeadLetters => "dead-letters",
             Kind::EndpointUnhealthy => "endpoint-unhealthy",
             Kind::PipelineSilent => "pipeline-silent",
+            Kind::PostureFinding => "posture-finding",
             Kind::AlarmUnclassified => "alarm-unclassified",
         }
     }

@@ -79,6 +79,10 @@ const REGISTRY: &[(&str, Build)] = &[
         <slack_forwarder::Forward as Function>::STAGE,
         build::<slack_forwarder::Forward>,
     ),
+    (
+        <posture_audit::PostureAudit as Function>::STAGE,
+        build::<posture_audit::PostureAudit>,
+    ),
 ];
 
 /// The binaries the local loop can run.

@@ -121,6 +121,12 @@ const ALARMS: &[(Name, NoticeKind, Severity, &str)] = &[
         Severity::Critical,
         "The day's cost is over budget",
     ),
+    (
+        Name::Is("posture-critical"),
+        NoticeKind::PostureFinding,
+        Severity::Critical,
+        "Critical posture findings are open in the account",
+    ),
 ];
 
 /// The notice `incoming` deserves, if any. `region` names the console links.

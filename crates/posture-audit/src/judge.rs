@@ -323,22 +323,21 @@ pub struct Notebook {
 
 /// A notebook instance's findings.
 pub fn notebook(n: &Notebook) -> Vec<Finding> {
-    let mut found = Vec::new();
-    if n.direct_internet {
-        found.push(Finding::new(
-            Check::SageMakerNotebookDirectInternet,
-            &n.arn,
-            "DirectInternetAccess is Enabled",
-        ));
-    }
-    if n.root_access {
-        found.push(Finding::new(
-            Check::SageMakerNotebookRootAccess,
-            &n.arn,
-            "RootAccess is Enabled",
-        ));
-    }
-    found
+    flagged(
+        &n.arn,
+        &[
+            (
+                n.direct_internet,
+                Check::SageMakerNotebookDirectInternet,
+                "DirectInternetAccess is Enabled",
+            ),
+            (
+                n.root_access,
+                Check::SageMakerNotebookRootAccess,
+                "RootAccess is Enabled",
+            ),
+        ],
+    )
 }
 
 /// A SageMaker endpoint, as its current configuration and models say.
@@ -398,22 +397,21 @@ pub struct TrainingJob {
 
 /// A training job's findings.
 pub fn training_job(j: &TrainingJob) -> Vec<Finding> {
-    let mut found = Vec::new();
-    if !j.volume_kms {
-        found.push(Finding::new(
-            Check::SageMakerTrainingVolumeUnencrypted,
-            &j.arn,
-            "ResourceConfig names no VolumeKmsKeyId",
-        ));
-    }
-    if !j.network_isolation {
-        found.push(Finding::new(
-            Check::SageMakerTrainingWithoutNetworkIsolation,
-            &j.arn,
-            "EnableNetworkIsolation is off",
-        ));
-    }
-    found
+    flagged(
+        &j.arn,
+        &[
+            (
+                !j.volume_kms,
+                Check::SageMakerTrainingVolumeUnencrypted,
+                "ResourceConfig names no VolumeKmsKeyId",
+            ),
+            (
+                !j.network_isolation,
+                Check::SageMakerTrainingWithoutNetworkIsolation,
+                "EnableNetworkIsolation is off",
+            ),
+        ],
+    )
 }
 
 /// A trail of the region (or a multi-region one seen from it).
@@ -555,22 +553,30 @@ pub struct Repository {
 
 /// A repository's findings.
 pub fn repository(r: &Repository) -> Vec<Finding> {
-    let mut found = Vec::new();
-    if !r.scan_on_push {
-        found.push(Finding::new(
-            Check::EcrScanOnPushOff,
-            &r.arn,
-            "scanOnPush is off",
-        ));
-    }
-    if r.mutable_tags {
-        found.push(Finding::new(
-            Check::EcrMutableTags,
-            &r.arn,
-            "imageTagMutability is MUTABLE: a tag the pipeline pins can be moved to another image",
-        ));
-    }
-    found
+    flagged(
+        &r.arn,
+        &[
+            (
+                !r.scan_on_push,
+                Check::EcrScanOnPushOff,
+                "scanOnPush is off",
+            ),
+            (
+                r.mutable_tags,
+                Check::EcrMutableTags,
+                "imageTagMutability is MUTABLE: a tag the pipeline pins can be moved to another image",
+            ),
+        ],
+    )
+}
+
+/// The findings of `resource` whose condition holds, in the order given.
+fn flagged(resource: &str, rules: &[(bool, Check, &str)]) -> Vec<Finding> {
+    rules
+        .iter()
+        .filter(|(holds, ..)| *holds)
+        .map(|(_, check, evidence)| Finding::new(*check, resource, *evidence))
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,14 +5,21 @@
 //! [`check`] names each check (id, severity, remediation, nearest CloudSploit plugin); [`policy`] reads policy
 //! documents and [`judge`] turns plain facts into findings, both free of AWS types; [`gather`] reads the facts
 //! through the SDK (settings and policies only, never object contents or secret values); [`audit`] runs every
-//! service within a time bound; [`report`] prints a table or JSON. `main.rs` is the CLI.
+//! service within a time bound; [`report`] prints a table or JSON. As a function, [`handler`] runs an audit on
+//! a daily schedule, and [`lifecycle`] (no AWS types) keeps the ledger of findings: new, still open, resolved,
+//! each told once. `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
 
 pub mod audit;
 pub mod check;
+pub mod config;
 pub mod gather;
+pub mod handler;
 pub mod judge;
+pub mod lifecycle;
 pub mod policy;
 pub mod report;
 
 pub use audit::{Audit, Service, Unchecked};
 pub use check::{Check, Finding, Severity};
+pub use config::{Config, STAGE};
+pub use handler::PostureAudit;

@@ -1,5 +1,7 @@
-//! `posture-audit`: audits the account and region of the current credentials. Exit 0 with no finding, 1 with
-//! findings, 2 when a service could not be read (its findings unknown) or the audit could not start.
+//! `posture-audit`: on Lambda, the daily audit function (`guardrails_core::function::run`, the one shape every
+//! function has); in a shell, the CLI that audits the account and region of the current credentials. Exit 0 with
+//! no finding, 1 with findings, 2 when a service could not be read (its findings unknown) or the audit could not
+//! start.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +36,16 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One binary for both: Lambda's runtime sets AWS_LAMBDA_RUNTIME_API, a person's shell does not.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return match guardrails_core::function::run::<posture_audit::PostureAudit>().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("posture-audit: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(profile) = &cli.profile {

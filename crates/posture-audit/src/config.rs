@@ -1,0 +1,36 @@
+//! posture-audit settings (as a function), read once at cold start.
+
+use std::time::Duration;
+
+use guardrails_core::{CommonConfig, ConfigError, Env};
+
+/// The metric `Stage` dimension and log name of this function.
+pub const STAGE: &str = guardrails_core::metric::stage::POSTURE_AUDIT;
+
+/// posture-audit configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Shared settings (`NOTICE_TOPIC_ARN`, `STATE_BUCKET` required).
+    pub common: CommonConfig,
+    /// Where the ledger of findings and the reports live (`STATE_BUCKET`, under `posture-audit/`).
+    pub state_bucket: String,
+    /// The longest one service may take (`SERVICE_TIMEOUT_SECONDS`, default 120).
+    pub bound: Duration,
+}
+
+impl Config {
+    /// Reads the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the missing or malformed variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        common.require_notice_topic()?;
+        let state_bucket = common.require_state_bucket()?.to_owned();
+        Ok(Config {
+            bound: Duration::from_secs(env.parse_or("SERVICE_TIMEOUT_SECONDS", 120)?),
+            state_bucket,
+            common,
+        })
+    }
+}

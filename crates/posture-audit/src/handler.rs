@@ -1,0 +1,271 @@
+//! The audit as a Lambda on a daily schedule: the account audited, the ledger of findings updated, the new and
+//! the resolved told in one notice, the report kept, the open findings counted.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use guardrails_core::function::{Function, Invocation};
+use guardrails_core::metric::{OPEN_FINDINGS, dimension};
+use guardrails_core::state::{Change, StateError, StateStore};
+use guardrails_core::{
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Notice, NoticeKind, Notifier,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::audit::{self, Audit, Service};
+use crate::check::Severity;
+use crate::config::{Config, STAGE};
+use crate::lifecycle::{self, Ledger, Open, Resolved};
+
+/// Where the ledger of findings lives in the state bucket.
+pub const LEDGER: &str = "posture-audit/ledger.json";
+/// Where each run's report goes.
+pub const REPORTS: &str = "posture-audit/reports/";
+
+/// The audit function, built once per cold start.
+#[derive(Debug)]
+pub struct PostureAudit {
+    sdk: SdkConfig,
+    state: StateStore,
+    notifier: Notifier,
+    config: Config,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Findings open now.
+    pub open: usize,
+    /// Findings told as new in this run's notice.
+    pub new: usize,
+    /// Findings told as resolved.
+    pub resolved: usize,
+    /// The report's key in the state bucket.
+    pub report: String,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// Some services could not be read: their findings are unknown (the rest were recorded and told).
+    #[error("not checked: {0}")]
+    Unchecked(String),
+    /// The state bucket.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// SNS.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl Classify for AuditError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            AuditError::Unchecked(_) => ErrorClass::Retryable,
+            AuditError::State(e) => e.class(),
+            AuditError::Aws(e) => e.class(),
+        }
+    }
+}
+
+impl PostureAudit {
+    /// An audit function over these clients.
+    pub fn new(sdk: SdkConfig, state: StateStore, notifier: Notifier, config: Config) -> Self {
+        PostureAudit {
+            sdk,
+            state,
+            notifier,
+            config,
+        }
+    }
+
+    /// One run at `now`: audit, record, tell, report, count.
+    ///
+    /// # Errors
+    /// The state bucket or SNS failing; [`AuditError::Unchecked`] after everything else was done when a service
+    /// could not be read (the errors alarm says so; its findings stay as they were).
+    pub async fn run_at(&self, now: DateTime<Utc>) -> Result<Summary, AuditError> {
+        let audit = audit::run(&self.sdk, now, self.config.bound).await;
+        let read: Vec<Service> = Service::ALL
+            .into_iter()
+            .filter(|s| !audit.unchecked.iter().any(|u| u.service == *s))
+            .collect();
+        let ledger = self
+            .state
+            .update::<Ledger, _>(LEDGER, |current| {
+                Change::Write(lifecycle::merge(
+                    &current.cloned().unwrap_or_default(),
+                    &audit.findings,
+                    &read,
+                    now,
+                ))
+            })
+            .await?
+            .unwrap_or_default();
+        let report = format!("{REPORTS}{}.json", now.format("%Y/%m/%d/%H%M%S"));
+        self.state.create(&report, &report_of(&audit, now)).await?;
+        let (new, resolved) = lifecycle::untold(&ledger);
+        let (new_keys, resolved_keys): (Vec<String>, Vec<String>) = (
+            new.iter().map(|o| lifecycle::key(&o.finding)).collect(),
+            resolved
+                .iter()
+                .map(|r| lifecycle::key(&r.finding))
+                .collect(),
+        );
+        if let Some(notice) = notice(&new, resolved, &report) {
+            // Told first, marked after: a run that dies between tells again rather than never.
+            self.notifier.send(&notice).await?;
+            self.state
+                .update::<Ledger, _>(LEDGER, |current| {
+                    Change::Write(lifecycle::told(
+                        &current.cloned().unwrap_or_default(),
+                        &new_keys,
+                        &resolved_keys,
+                    ))
+                })
+                .await?;
+        }
+        for (severity, count) in lifecycle::open_by_severity(&ledger) {
+            metrics::histogram!(OPEN_FINDINGS.name, dimension::SEVERITY => severity.as_str())
+                .record(count as f64);
+        }
+        if !audit.unchecked.is_empty() {
+            let list: Vec<String> = audit
+                .unchecked
+                .iter()
+                .map(|u| format!("{:?}: {}", u.service, u.reason))
+                .collect();
+            return Err(AuditError::Unchecked(list.join("; ")));
+        }
+        Ok(Summary {
+            open: ledger.open.len(),
+            new: new_keys.len(),
+            resolved: resolved_keys.len(),
+            report,
+        })
+    }
+}
+
+/// The report kept for each run: every finding, what could not be read.
+fn report_of(audit: &Audit, now: DateTime<Utc>) -> Value {
+    json!({"at": now, "findings": audit.findings, "unchecked": audit.unchecked})
+}
+
+/// The one notice of a run: the new findings (critical first) and the resolved ones; none when nothing changed.
+fn notice(new: &[&Open], resolved: &[Resolved], report: &str) -> Option<Notice> {
+    if new.is_empty() && resolved.is_empty() {
+        return None;
+    }
+    let worst = new.iter().map(|o| o.finding.severity).max();
+    let severity = match worst {
+        Some(Severity::Critical) => guardrails_core::Severity::Critical,
+        Some(_) => guardrails_core::Severity::Warning,
+        None => guardrails_core::Severity::Info,
+    };
+    let mut by_severity: BTreeMap<std::cmp::Reverse<Severity>, Vec<&Open>> = BTreeMap::new();
+    for open in new {
+        by_severity
+            .entry(std::cmp::Reverse(open.finding.severity))
+            .or_default()
+            .push(open);
+    }
+    let mut body = String::new();
+    if !new.is_empty() {
+        body.push_str(&format!("{} new finding(s):\n", new.len()));
+        for open in by_severity.values().flatten().take(30) {
+            let f = &open.finding;
+            body.push_str(&format!(
+                "  - [{}] {} {}: {}\n    fix: {}\n",
+                f.severity.as_str(),
+                f.check.meta().id,
+                f.resource,
+                f.evidence,
+                f.remediation
+            ));
+        }
+        if new.len() > 30 {
+            body.push_str(&format!("  … and {} more in the report\n", new.len() - 30));
+        }
+    }
+    if !resolved.is_empty() {
+        body.push_str(&format!("\n{} resolved:\n", resolved.len()));
+        for r in resolved.iter().take(30) {
+            body.push_str(&format!(
+                "  - {} {}\n",
+                r.finding.check.meta().id,
+                r.finding.resource
+            ));
+        }
+    }
+    body.push_str(&format!(
+        "\nThe whole report: {report} in the state bucket."
+    ));
+    let title = match (new.len(), resolved.len()) {
+        (0, r) => format!("Posture: {r} finding(s) resolved"),
+        (n, 0) => format!("Posture: {n} new finding(s)"),
+        (n, r) => format!("Posture: {n} new finding(s), {r} resolved"),
+    };
+    Some(Notice {
+        severity,
+        kind: NoticeKind::PostureFinding,
+        title,
+        body,
+        details: guardrails_core::notice::details(&json!({
+            "new": new.iter().take(10).map(|o| &o.finding).collect::<Vec<_>>(),
+            "resolved": resolved.iter().take(10).map(|r| &r.finding).collect::<Vec<_>>(),
+            "report": report,
+        })),
+    })
+}
+
+impl Function for PostureAudit {
+    const STAGE: &'static str = STAGE;
+    type Config = Config;
+    type Event = EventBridgeEvent<Value>;
+    type Response = Summary;
+    type Error = AuditError;
+
+    fn config(env: &Env) -> Result<Config, ConfigError> {
+        Config::from_env(env)
+    }
+
+    fn common(config: &Config) -> &CommonConfig {
+        &config.common
+    }
+
+    fn from_sdk(sdk: &SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        Ok(PostureAudit::new(
+            sdk.clone(),
+            StateStore::new(guardrails_core::aws::s3_client(sdk), &config.state_bucket),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
+            config,
+        ))
+    }
+
+    fn describe_metrics() {
+        metrics::describe_histogram!(
+            OPEN_FINDINGS.name,
+            metrics::Unit::Count,
+            "Open posture findings after each audit, by severity"
+        );
+    }
+
+    async fn invoke(
+        &self,
+        _: EventBridgeEvent<Value>,
+        _: Invocation<'_>,
+    ) -> Result<Summary, AuditError> {
+        self.run_at(Utc::now()).await
+    }
+
+    fn describe(summary: &Summary) -> String {
+        format!(
+            "{} open, {} new, {} resolved; report {}",
+            summary.open, summary.new, summary.resolved, summary.report
+        )
+    }
+}

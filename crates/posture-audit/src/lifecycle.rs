@@ -1,0 +1,273 @@
+//! Findings over time: each is new, still open, or resolved, and people hear of the new and the resolved only.
+//! Plain values: the stored ledger and one audit in, the next ledger out.
+//!
+//! A finding is told once: it enters the ledger untold, the notice names it, and only then is it marked told, so an
+//! audit that dies between the two tells it again rather than never. A finding resolved before it was told is
+//! dropped without a word. A service the audit could not read keeps its findings as they were: unknown is not
+//! resolved.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Service;
+use crate::check::{Check, Finding, Severity};
+
+/// What the ledger holds of one open finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Open {
+    /// The finding as last seen.
+    pub finding: Finding,
+    /// When it was first seen.
+    pub first_seen: DateTime<Utc>,
+    /// When it was last seen.
+    pub last_seen: DateTime<Utc>,
+    /// Whether a notice named it as new.
+    pub told: bool,
+}
+
+/// A finding that no longer shows, waiting to be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// The finding as last seen.
+    pub finding: Finding,
+    /// When it was first seen.
+    pub first_seen: DateTime<Utc>,
+    /// When an audit no longer saw it.
+    pub resolved_at: DateTime<Utc>,
+}
+
+/// The stored state of the account's findings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ledger {
+    /// Open findings by key (`<check id> <resource>`).
+    pub open: BTreeMap<String, Open>,
+    /// Resolved findings not told yet.
+    pub resolved: Vec<Resolved>,
+}
+
+/// A finding's key in the ledger.
+pub fn key(finding: &Finding) -> String {
+    format!("{} {}", finding.check.meta().id, finding.resource)
+}
+
+/// The service a check reads.
+pub fn service(check: Check) -> Service {
+    use Check::*;
+    match check {
+        S3PublicAcl
+        | S3PublicPolicy
+        | S3PublicAccessBlockOff
+        | S3NoDefaultEncryption
+        | S3NoTlsDeny
+        | S3NoVersioning => Service::S3,
+        IamRootAccessKeys
+        | IamOldAccessKey
+        | IamUnusedAccessKey
+        | IamConsoleUserWithoutMfa
+        | IamAdminPolicy
+        | IamWildcardActionPolicy
+        | IamOpenTrust
+        | IamCrossAccountTrustWithoutExternalId => Service::Iam,
+        KmsRotationOff | KmsOpenKeyPolicy => Service::Kms,
+        SnsPublicPolicy | SnsUnencrypted => Service::Sns,
+        SqsPublicPolicy | SqsUnencrypted => Service::Sqs,
+        SecretRotationOff => Service::Secrets,
+        SageMakerNotebookDirectInternet
+        | SageMakerNotebookRootAccess
+        | SageMakerEndpointWithoutKms
+        | SageMakerEndpointWithoutDataCapture
+        | SageMakerEndpointServesUnapprovedPackage
+        | SageMakerTrainingVolumeUnencrypted
+        | SageMakerTrainingWithoutNetworkIsolation => Service::SageMaker,
+        CloudTrailOff | CloudTrailNotMultiRegion | CloudTrailNoLogValidation => Service::CloudTrail,
+        LambdaPublicPolicy | LambdaUrlWithoutAuth | LambdaDeprecatedRuntime => Service::Lambda,
+        EcrScanOnPushOff | EcrMutableTags => Service::Ecr,
+    }
+}
+
+/// The ledger after an audit at `now` that read `read` and found `findings`.
+pub fn merge(
+    ledger: &Ledger,
+    findings: &[Finding],
+    read: &[Service],
+    now: DateTime<Utc>,
+) -> Ledger {
+    let mut next = Ledger {
+        open: BTreeMap::new(),
+        resolved: ledger.resolved.clone(),
+    };
+    for finding in findings {
+        let key = key(finding);
+        let open = match ledger.open.get(&key) {
+            Some(before) => Open {
+                finding: finding.clone(),
+                last_seen: now,
+                ..before.clone()
+            },
+            None => Open {
+                finding: finding.clone(),
+                first_seen: now,
+                last_seen: now,
+                told: false,
+            },
+        };
+        next.open.insert(key, open);
+    }
+    for (key, before) in &ledger.open {
+        if next.open.contains_key(key) {
+            continue;
+        }
+        if !read.contains(&service(before.finding.check)) {
+            next.open.insert(key.clone(), before.clone());
+        } else if before.told {
+            next.resolved.push(Resolved {
+                finding: before.finding.clone(),
+                first_seen: before.first_seen,
+                resolved_at: now,
+            });
+        }
+    }
+    next
+}
+
+/// What a notice should say: the open findings not told yet, and the resolved ones.
+pub fn untold(ledger: &Ledger) -> (Vec<&Open>, &[Resolved]) {
+    (
+        ledger.open.values().filter(|o| !o.told).collect(),
+        &ledger.resolved,
+    )
+}
+
+/// The ledger once a notice told `new` (keys) and the resolved findings it listed (keys).
+pub fn told(ledger: &Ledger, new: &[String], resolved: &[String]) -> Ledger {
+    let mut next = ledger.clone();
+    for key in new {
+        if let Some(open) = next.open.get_mut(key) {
+            open.told = true;
+        }
+    }
+    next.resolved
+        .retain(|r| !resolved.contains(&self::key(&r.finding)));
+    next
+}
+
+/// Open findings by severity, every severity present (zero included), for the metrics.
+pub fn open_by_severity(ledger: &Ledger) -> BTreeMap<Severity, usize> {
+    let mut counts: BTreeMap<Severity, usize> = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ]
+    .into_iter()
+    .map(|s| (s, 0))
+    .collect();
+    for open in ledger.open.values() {
+        *counts.entry(open.finding.severity).or_default() += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000 + hours * 3600, 0).unwrap()
+    }
+
+    fn finding(check: Check, resource: &str) -> Finding {
+        Finding::new(check, resource, "seen")
+    }
+
+    #[test]
+    fn every_check_belongs_to_the_service_that_reads_it() {
+        for check in Check::ALL {
+            let id = check.meta().id;
+            let expected = match service(check) {
+                Service::S3 => "s3-",
+                Service::Iam => "iam-",
+                Service::Kms => "kms-",
+                Service::Sns => "sns-",
+                Service::Sqs => "sqs-",
+                Service::Secrets => "secret-",
+                Service::SageMaker => "sagemaker-",
+                Service::CloudTrail => "cloudtrail-",
+                Service::Lambda => "lambda-",
+                Service::Ecr => "ecr-",
+            };
+            assert!(id.starts_with(expected), "{id}");
+        }
+    }
+
+    #[test]
+    fn new_then_open_then_resolved_each_told_once() {
+        let all = Service::ALL;
+        let bucket = finding(Check::S3NoVersioning, "arn:aws:s3:::b");
+        let first = merge(
+            &Ledger::default(),
+            std::slice::from_ref(&bucket),
+            &all,
+            at(0),
+        );
+        let (new, resolved) = untold(&first);
+        assert_eq!((new.len(), resolved.len()), (1, 0));
+        let told_first = told(&first, &[key(&bucket)], &[]);
+        let second = merge(&told_first, std::slice::from_ref(&bucket), &all, at(24));
+        assert_eq!(untold(&second).0.len(), 0, "still open: nothing to tell");
+        assert_eq!(second.open[&key(&bucket)].first_seen, at(0));
+        assert_eq!(second.open[&key(&bucket)].last_seen, at(24));
+        let third = merge(&second, &[], &all, at(48));
+        assert!(third.open.is_empty());
+        assert_eq!(third.resolved.len(), 1);
+        assert_eq!(third.resolved[0].resolved_at, at(48));
+        let done = told(&third, &[], &[key(&bucket)]);
+        assert_eq!(done, Ledger::default());
+    }
+
+    #[test]
+    fn an_audit_that_dies_before_marking_tells_again_and_unread_services_keep_theirs() {
+        let all = Service::ALL;
+        let key_finding = finding(Check::KmsRotationOff, "arn:k");
+        let first = merge(
+            &Ledger::default(),
+            std::slice::from_ref(&key_finding),
+            &all,
+            at(0),
+        );
+        // The notice left, the mark was never written: the next audit still has it untold.
+        let again = merge(&first, std::slice::from_ref(&key_finding), &all, at(1));
+        assert_eq!(untold(&again).0.len(), 1);
+        // Resolved before it was told: dropped without a word.
+        let gone = merge(&first, &[], &all, at(1));
+        assert_eq!(gone, Ledger::default());
+        // KMS could not be read: its finding stays open as it was.
+        let told_first = told(&first, &[key(&key_finding)], &[]);
+        let unread = merge(&told_first, &[], &[Service::S3, Service::Iam], at(2));
+        assert_eq!(unread.open, told_first.open);
+        assert!(unread.resolved.is_empty());
+    }
+
+    #[test]
+    fn counts_by_severity_include_zeros() {
+        let ledger = merge(
+            &Ledger::default(),
+            &[
+                finding(Check::S3PublicAcl, "a"),
+                finding(Check::S3PublicPolicy, "a"),
+                finding(Check::S3NoVersioning, "a"),
+            ],
+            &Service::ALL,
+            at(0),
+        );
+        let counts = open_by_severity(&ledger);
+        assert_eq!(counts[&Severity::Critical], 2);
+        assert_eq!(counts[&Severity::Low], 1);
+        assert_eq!(counts[&Severity::High], 0);
+    }
+}
