@@ -384,7 +384,13 @@ pub async fn sns(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
 pub async fn sqs(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut found = Vec::new();
-    let mut urls = sqs.list_queues().into_paginator().items().send();
+    // Without MaxResults, ListQueues answers 1,000 queues and no next page.
+    let mut urls = sqs
+        .list_queues()
+        .max_results(1000)
+        .into_paginator()
+        .items()
+        .send();
     while let Some(url) = urls.next().await {
         let url = url.map_err(|e| AwsError::from_sdk("ListQueues", "sqs", e))?;
         let attributes = sqs

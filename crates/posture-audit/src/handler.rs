@@ -106,6 +106,11 @@ impl PostureAudit {
             })
             .await?
             .unwrap_or_default();
+        // Counted first: a notice or report that fails later must not leave the critical alarm without its figure.
+        for (severity, count) in lifecycle::open_by_severity(&ledger) {
+            metrics::histogram!(OPEN_FINDINGS.name, dimension::SEVERITY => severity.as_str())
+                .record(count as f64);
+        }
         let report = format!("{REPORTS}{}.json", now.format("%Y/%m/%d/%H%M%S"));
         self.state.create(&report, &report_of(&audit, now)).await?;
         let (new, resolved) = lifecycle::untold(&ledger);
@@ -128,10 +133,6 @@ impl PostureAudit {
                     ))
                 })
                 .await?;
-        }
-        for (severity, count) in lifecycle::open_by_severity(&ledger) {
-            metrics::histogram!(OPEN_FINDINGS.name, dimension::SEVERITY => severity.as_str())
-                .record(count as f64);
         }
         if !audit.unchecked.is_empty() {
             let list: Vec<String> = audit

@@ -21,7 +21,6 @@ const NARROWING_KEYS: &[&str] = &[
     "aws:sourceip",
     "aws:principalorgpaths",
     "kms:calleraccount",
-    "kms:viaservice",
 ];
 
 /// A policy document's statements, `Statement` being one object or a list.
@@ -71,32 +70,60 @@ fn aws_principals(statement: &Value) -> Vec<&str> {
     }
 }
 
-/// Whether a condition narrows who the statement applies to (see [`NARROWING_KEYS`]).
+/// Whether a principal means any account: `*`, or an ARN whose account is a wildcard (`arn:aws:iam::*:root`).
+fn anyone(principal: &str) -> bool {
+    principal == "*" || account_of(principal).is_some_and(|a| a.contains('*') || a.contains('?'))
+}
+
+/// Whether a statement lets in any account: an open AWS principal, or `NotPrincipal` (everyone but those named).
+fn open(statement: &Value) -> bool {
+    statement.get("NotPrincipal").is_some() || aws_principals(statement).into_iter().any(anyone)
+}
+
+/// Whether a condition narrows who the statement applies to: a positive operator (not a `Not…`, `…IfExists` or
+/// `Null` one, which widen) on a key of [`NARROWING_KEYS`] whose values are exact (no wildcard, no `/0` range).
 fn narrowed(statement: &Value) -> bool {
     let Some(operators) = statement["Condition"].as_object() else {
         return false;
     };
-    operators.values().filter_map(Value::as_object).any(|keys| {
-        keys.keys()
-            .any(|k| NARROWING_KEYS.contains(&k.to_ascii_lowercase().as_str()))
-    })
+    operators
+        .iter()
+        .filter(|(op, _)| {
+            let op = op.to_ascii_lowercase();
+            !op.contains("not") && !op.ends_with("ifexists") && op != "null"
+        })
+        .filter_map(|(_, keys)| keys.as_object())
+        .flat_map(|keys| keys.iter())
+        .any(|(key, values)| {
+            NARROWING_KEYS.contains(&key.to_ascii_lowercase().as_str()) && {
+                let values = strings(values);
+                !values.is_empty()
+                    && values
+                        .iter()
+                        .all(|v| !v.contains('*') && !v.contains('?') && !v.ends_with("/0"))
+            }
+        })
 }
 
-/// The statements that allow anyone (`Principal: "*"` or `{"AWS": "*"}`) with no narrowing condition, named.
+/// The statements that allow any account (see [`open`]) with no narrowing condition, named.
 pub fn public_statements(policy: &Value) -> Vec<String> {
     statements(policy)
         .into_iter()
         .enumerate()
-        .filter(|(_, s)| allows(s) && aws_principals(s).contains(&"*") && !narrowed(s))
+        .filter(|(_, s)| allows(s) && open(s) && !narrowed(s))
         .map(|(i, s)| name(s, i))
         .collect()
 }
 
-/// Whether the policy denies every request made without TLS (`aws:SecureTransport` false, for everyone).
+/// Whether the policy denies every request made without TLS (`aws:SecureTransport` false, for everyone, on
+/// every action: `s3:*` or `*`).
 pub fn denies_insecure_transport(policy: &Value) -> bool {
     statements(policy).into_iter().any(|s| {
         s["Effect"] == "Deny"
             && aws_principals(s).contains(&"*")
+            && strings(&s["Action"])
+                .iter()
+                .any(|a| *a == "*" || *a == "s3:*")
             && s["Condition"]["Bool"]
                 .as_object()
                 .and_then(|keys| {
@@ -124,11 +151,17 @@ pub fn breadth(policy: &Value) -> Option<Breadth> {
         .filter(|(_, s)| allows(s))
         .map(|(i, s)| (name(s, i), strings(&s["Action"]), strings(&s["Resource"])))
         .collect();
-    if let Some((name, ..)) = allowed
-        .iter()
-        .find(|(_, actions, resources)| actions.contains(&"*") && resources.contains(&"*"))
+    // Every action (or every action but some: NotAction) on every resource (or every one but some).
+    let every_action =
+        |s: &Value| strings(&s["Action"]).contains(&"*") || s.get("NotAction").is_some();
+    let every_resource =
+        |s: &Value| strings(&s["Resource"]).contains(&"*") || s.get("NotResource").is_some();
+    if let Some((i, s)) = statements(policy)
+        .into_iter()
+        .enumerate()
+        .find(|(_, s)| allows(s) && every_action(s) && every_resource(s))
     {
-        return Some(Breadth::Admin(name.clone()));
+        return Some(Breadth::Admin(name(s, i)));
     }
     allowed.iter().find_map(|(name, actions, _)| {
         actions
@@ -172,7 +205,13 @@ pub fn trust(policy: &Value, own: &str) -> Vec<Trust> {
             continue;
         }
         let principals = aws_principals(statement);
-        if principals.contains(&"*") && !narrowed(statement) {
+        // A federated principal (an OIDC provider, GitHub's say) without any condition lets every identity of
+        // that provider in.
+        let federated_unconditioned = statement["Principal"].get("Federated").is_some()
+            && statement["Condition"]
+                .as_object()
+                .is_none_or(|c| c.is_empty());
+        if (open(statement) && !narrowed(statement)) || federated_unconditioned {
             found.push(Trust::Open(name(statement, i)));
             continue;
         }
@@ -233,6 +272,42 @@ mod tests {
                 vec![],
             ),
             (json!({}), vec![]),
+            // Conditions that do not narrow: a wildcard value, a negated or IfExists operator, a /0 range, a
+            // service alone.
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish",
+                "Condition": {"StringLike": {"aws:SourceAccount": "*"}}}]}),
+                vec!["statement 1"],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish",
+                "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-1"}}}]}),
+                vec!["statement 1"],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish",
+                "Condition": {"ArnLikeIfExists": {"aws:SourceArn": "arn:aws:s3:::b"}}}]}),
+                vec!["statement 1"],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}]}),
+                vec!["statement 1"],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt",
+                "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]}),
+                vec!["statement 1"],
+            ),
+            // Any account in disguise.
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::*:root"}, "Action": "s3:GetObject"}]}),
+                vec!["statement 1"],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}, "Action": "s3:GetObject"}]}),
+                vec!["statement 1"],
+            ),
         ];
         for (policy, expected) in cases {
             assert_eq!(public_statements(&policy), expected, "{policy}");
@@ -249,6 +324,12 @@ mod tests {
         assert!(denies_insecure_transport(&deny(json!(false))));
         assert!(!denies_insecure_transport(&deny(json!("true"))));
         assert!(!denies_insecure_transport(&json!({"Statement": []})));
+        let put_only = json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]});
+        assert!(
+            !denies_insecure_transport(&put_only),
+            "a deny of one action is not TLS-only"
+        );
     }
 
     #[test]
@@ -267,6 +348,12 @@ mod tests {
                 "statement 1".into(),
                 "s3:*".into()
             ))
+        );
+        let not_action =
+            json!({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]});
+        assert_eq!(
+            breadth(&not_action),
+            Some(Breadth::Admin("statement 1".into()))
         );
         let narrow = json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
             {"Effect": "Deny", "Action": "*", "Resource": "*"}]});
@@ -299,6 +386,23 @@ mod tests {
             ),
             (
                 json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+                vec![],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::*:root"}, "Action": "sts:AssumeRole"}]}),
+                vec![Trust::Open("statement 1".into())],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow",
+                "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity"}]}),
+                vec![Trust::Open("statement 1".into())],
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow",
+                "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:o/r:ref:refs/heads/main"}}}]}),
                 vec![],
             ),
         ];
