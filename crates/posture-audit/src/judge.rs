@@ -36,18 +36,12 @@ pub fn bucket(b: &Bucket) -> Vec<Finding> {
             format!("the ACL grants {}", b.public_grants.join(", ")),
         ));
     }
-    let public = b
-        .policy
-        .as_ref()
-        .map(policy::public_statements)
-        .unwrap_or_default();
-    if !public.is_empty() {
-        found.push(Finding::new(
-            Check::S3PublicPolicy,
-            &b.arn,
-            format!("the bucket policy's {} allows everyone", public.join(", ")),
-        ));
-    }
+    found.extend(public_policy(
+        b.policy.as_ref(),
+        Check::S3PublicPolicy,
+        &b.arn,
+        |statements| format!("the bucket policy's {} allows everyone", statements),
+    ));
     match b.public_access_block {
         None => found.push(Finding::new(
             Check::S3PublicAccessBlockOff,
@@ -242,22 +236,25 @@ pub fn key(k: &Key) -> Vec<Finding> {
             "automatic rotation is off",
         ));
     }
-    let public = k
-        .policy
-        .as_ref()
-        .map(policy::public_statements)
-        .unwrap_or_default();
-    if !public.is_empty() {
-        found.push(Finding::new(
-            Check::KmsOpenKeyPolicy,
-            &k.arn,
-            format!(
-                "the key policy's {} allows any principal",
-                public.join(", ")
-            ),
-        ));
-    }
+    found.extend(public_policy(
+        k.policy.as_ref(),
+        Check::KmsOpenKeyPolicy,
+        &k.arn,
+        |statements| format!("the key policy's {} allows any principal", statements),
+    ));
     found
+}
+
+/// The finding of `check` on `resource` when `policy` has statements open to anyone, `evidence` saying so of
+/// them (named, comma-separated).
+fn public_policy(
+    policy: Option<&Value>,
+    check: Check,
+    resource: &str,
+    evidence: impl FnOnce(&str) -> String,
+) -> Option<Finding> {
+    let public = policy.map(policy::public_statements).unwrap_or_default();
+    (!public.is_empty()).then(|| Finding::new(check, resource, evidence(&public.join(", "))))
 }
 
 /// A topic or a queue: its encryption and policy.
@@ -283,18 +280,12 @@ pub fn queue(q: &Channel) -> Vec<Finding> {
 
 fn channel(c: &Channel, public_check: Check, unencrypted: Check, what: &str) -> Vec<Finding> {
     let mut found = Vec::new();
-    let public = c
-        .policy
-        .as_ref()
-        .map(policy::public_statements)
-        .unwrap_or_default();
-    if !public.is_empty() {
-        found.push(Finding::new(
-            public_check,
-            &c.arn,
-            format!("the {what} policy's {} allows everyone", public.join(", ")),
-        ));
-    }
+    found.extend(public_policy(
+        c.policy.as_ref(),
+        public_check,
+        &c.arn,
+        |statements| format!("the {what} policy's {} allows everyone", statements),
+    ));
     if !c.encrypted {
         found.push(Finding::new(
             unencrypted,
@@ -504,21 +495,12 @@ pub struct Function {
 /// A function's findings.
 pub fn function(f: &Function) -> Vec<Finding> {
     let mut found = Vec::new();
-    let public = f
-        .policy
-        .as_ref()
-        .map(policy::public_statements)
-        .unwrap_or_default();
-    if !public.is_empty() {
-        found.push(Finding::new(
-            Check::LambdaPublicPolicy,
-            &f.arn,
-            format!(
-                "the resource policy's {} lets anyone invoke it",
-                public.join(", ")
-            ),
-        ));
-    }
+    found.extend(public_policy(
+        f.policy.as_ref(),
+        Check::LambdaPublicPolicy,
+        &f.arn,
+        |statements| format!("the resource policy's {} lets anyone invoke it", statements),
+    ));
     if f.url_auth.iter().any(|a| a == "NONE") {
         found.push(Finding::new(
             Check::LambdaUrlWithoutAuth,
