@@ -545,6 +545,21 @@ fn the_monitor_hour_tasks_and_the_schedule_reach_inference_monitor_as_their_inpu
 }
 
 #[test]
+fn a_cloudtrail_record_of_a_bucket_policy_names_the_bucket_to_recheck() {
+    use posture_audit::change::{ApiCall, DETAIL_TYPE, Target, target};
+    let event: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("cloudtrail-put-bucket-policy.json")).unwrap();
+    assert_eq!(event.detail_type, DETAIL_TYPE);
+    let call: ApiCall = serde_json::from_value(event.detail).unwrap();
+    assert_eq!(
+        target(&call),
+        Some(Target::Bucket(
+            "mlops-guardrails-artifacts-123456789012".into()
+        ))
+    );
+}
+
+#[test]
 fn every_fixture_is_covered_by_a_test() {
     let tested = [
         "s3-object-created.json",
@@ -580,6 +595,7 @@ fn every_fixture_is_covered_by_a_test() {
         "monitor-judge.json",
         "sns-notice.json",
         "step-functions-execution-rejected.json",
+        "cloudtrail-put-bucket-policy.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -446,3 +446,45 @@ fn the_slack_forwarder_outlives_its_own_retries() {
         "Timeout {timeout} s, but one notice may take {longest:?}"
     );
 }
+
+#[test]
+fn the_posture_change_rule_listens_for_exactly_the_calls_the_auditor_rechecks() {
+    use posture_audit::change::{DETAIL_TYPE, WATCHED};
+    let template = template();
+    let pattern = &template["Resources"]["PostureAuditChangeRule"]["Properties"]["EventPattern"];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => s.clone(),
+                prefix => format!("{}*", text(&prefix["prefix"])),
+            })
+            .collect()
+    };
+    assert_eq!(strings(&pattern["detail-type"]), [DETAIL_TYPE]);
+    let sources: Vec<String> = WATCHED.iter().map(|(s, _)| (*s).to_owned()).collect();
+    assert_eq!(strings(&pattern["detail"]["eventSource"]), sources);
+    let buses: Vec<String> = WATCHED
+        .iter()
+        .map(|(s, _)| format!("aws.{}", s.split('.').next().unwrap()))
+        .collect();
+    assert_eq!(strings(&pattern["source"]), buses);
+    let mut expected: Vec<String> = WATCHED
+        .iter()
+        .flat_map(|(source, names)| {
+            names.iter().map(move |n| {
+                if *source == "lambda.amazonaws.com" {
+                    format!("{n}*")
+                } else {
+                    (*n).to_owned()
+                }
+            })
+        })
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let mut listed = strings(&pattern["detail"]["eventName"]);
+    listed.sort();
+    assert_eq!(listed, expected);
+}

@@ -27,7 +27,10 @@ fn time(t: Option<&aws_sdk_iam::primitives::DateTime>) -> Option<DateTime<Utc>> 
 }
 
 /// The error's service code when the call failed with one of `absent` (the setting is not there), `Ok(None)`.
-fn absent<T>(result: Result<T, AwsError>, absent: &[&str]) -> Result<Option<T>, AwsError> {
+pub(crate) fn absent<T>(
+    result: Result<T, AwsError>,
+    absent: &[&str],
+) -> Result<Option<T>, AwsError> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(e) if e.code.as_deref().is_some_and(|c| absent.contains(&c)) => Ok(None),
@@ -62,23 +65,38 @@ pub async fn s3(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError>
     }
     let mut found = Vec::new();
     for name in names {
-        let location = s3
-            .get_bucket_location()
-            .bucket(&name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetBucketLocation", &name, e))?;
-        // No constraint is us-east-1; EU is eu-west-1's old name.
-        let located = match location.location_constraint().map(|c| c.as_str()) {
-            None | Some("") => "us-east-1",
-            Some("EU") => "eu-west-1",
-            Some(other) => other,
-        };
-        if located == region {
-            found.extend(judge::bucket(&bucket(&s3, &name).await?));
-        }
+        found.extend(bucket_in(&s3, &name, region).await?);
     }
     Ok(found)
+}
+
+/// A bucket's findings if it is in `region` (none if it is elsewhere or gone).
+pub(crate) async fn bucket_in(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    region: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    let Some(location) = absent(
+        s3.get_bucket_location()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetBucketLocation", name, e)),
+        &["NoSuchBucket"],
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    // No constraint is us-east-1; EU is eu-west-1's old name.
+    let located = match location.location_constraint().map(|c| c.as_str()) {
+        None | Some("") => "us-east-1",
+        Some("EU") => "eu-west-1",
+        Some(other) => other,
+    };
+    if located != region {
+        return Ok(Vec::new());
+    }
+    Ok(judge::bucket(&bucket(s3, name).await?))
 }
 
 async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<Bucket, AwsError> {
@@ -161,7 +179,7 @@ async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<Bucket, AwsError>
 }
 
 /// The account the credentials belong to.
-async fn account(sdk: &SdkConfig) -> Result<String, AwsError> {
+pub(crate) async fn account(sdk: &SdkConfig) -> Result<String, AwsError> {
     Ok(aws_sdk_sts::Client::new(sdk)
         .get_caller_identity()
         .send()
@@ -181,16 +199,7 @@ pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, Aw
     let iam = aws_sdk_iam::Client::new(sdk);
     let account = account(sdk).await?;
     let mut found = Vec::new();
-    let summary = iam
-        .get_account_summary()
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetAccountSummary", "iam", e))?;
-    let root_keys = summary
-        .summary_map()
-        .and_then(|m| m.get(&SummaryKeyType::AccountAccessKeysPresent))
-        .is_some_and(|n| *n > 0);
-    found.extend(judge::root(&account, root_keys));
+    found.extend(root(&iam, &account).await?);
     found.extend(users(&iam, now).await?);
     let mut policies = iam
         .list_policies()
@@ -200,22 +209,8 @@ pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, Aw
         .send();
     while let Some(p) = policies.next().await {
         let p = p.map_err(|e| AwsError::from_sdk("ListPolicies", "iam", e))?;
-        let (Some(arn), Some(version)) = (p.arn(), p.default_version_id()) else {
-            continue;
-        };
-        let document = iam
-            .get_policy_version()
-            .policy_arn(arn)
-            .version_id(version)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetPolicyVersion", arn, e))?;
-        if let Some(doc) = document
-            .policy_version()
-            .and_then(|v| v.document())
-            .and_then(policy::parse)
-        {
-            found.extend(judge::managed_policy(arn, &doc));
+        if let (Some(arn), Some(version)) = (p.arn(), p.default_version_id()) {
+            found.extend(policy_version(&iam, arn, version).await?);
         }
     }
     let mut roles = iam.list_roles().into_paginator().items().send();
@@ -228,58 +223,106 @@ pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, Aw
     Ok(found)
 }
 
+/// The root user's finding.
+pub(crate) async fn root(
+    iam: &aws_sdk_iam::Client,
+    account: &str,
+) -> Result<Option<Finding>, AwsError> {
+    let summary = iam
+        .get_account_summary()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetAccountSummary", "iam", e))?;
+    let root_keys = summary
+        .summary_map()
+        .and_then(|m| m.get(&SummaryKeyType::AccountAccessKeysPresent))
+        .is_some_and(|n| *n > 0);
+    Ok(judge::root(account, root_keys))
+}
+
+/// A customer managed policy's finding, from its version `version`.
+pub(crate) async fn policy_version(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+    version: &str,
+) -> Result<Option<Finding>, AwsError> {
+    let document = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetPolicyVersion", arn, e))?;
+    Ok(document
+        .policy_version()
+        .and_then(|v| v.document())
+        .and_then(policy::parse)
+        .and_then(|doc| judge::managed_policy(arn, &doc)))
+}
+
 async fn users(iam: &aws_sdk_iam::Client, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
     let mut found = Vec::new();
     let mut users = iam.list_users().into_paginator().items().send();
     while let Some(user) = users.next().await {
         let user = user.map_err(|e| AwsError::from_sdk("ListUsers", "iam", e))?;
-        let name = user.user_name();
-        let keys = iam
-            .list_access_keys()
+        found.extend(user_findings(iam, &user, now).await?);
+    }
+    Ok(found)
+}
+
+/// A user's findings: its active keys' age and use, its console sign-in without MFA.
+pub(crate) async fn user_findings(
+    iam: &aws_sdk_iam::Client,
+    user: &aws_sdk_iam::types::User,
+    now: DateTime<Utc>,
+) -> Result<Vec<Finding>, AwsError> {
+    let mut found = Vec::new();
+    let name = user.user_name();
+    let keys = iam
+        .list_access_keys()
+        .user_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ListAccessKeys", user.arn(), e))?;
+    for key in keys.access_key_metadata() {
+        let Some(id) = key.access_key_id() else {
+            continue;
+        };
+        let used = iam
+            .get_access_key_last_used()
+            .access_key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetAccessKeyLastUsed", id, e))?;
+        let key = AccessKey {
+            user_arn: user.arn().to_owned(),
+            id: id.to_owned(),
+            active: key.status() == Some(&StatusType::Active),
+            created: time(key.create_date()).unwrap_or(now),
+            last_used: time(used.access_key_last_used().and_then(|u| u.last_used_date())),
+        };
+        found.extend(judge::access_key(&key, now));
+    }
+    let console = absent(
+        iam.get_login_profile()
             .user_name(name)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ListAccessKeys", user.arn(), e))?;
-        for key in keys.access_key_metadata() {
-            let Some(id) = key.access_key_id() else {
-                continue;
-            };
-            let used = iam
-                .get_access_key_last_used()
-                .access_key_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetAccessKeyLastUsed", id, e))?;
-            let key = AccessKey {
-                user_arn: user.arn().to_owned(),
-                id: id.to_owned(),
-                active: key.status() == Some(&StatusType::Active),
-                created: time(key.create_date()).unwrap_or(now),
-                last_used: time(used.access_key_last_used().and_then(|u| u.last_used_date())),
-            };
-            found.extend(judge::access_key(&key, now));
-        }
-        let console = absent(
-            iam.get_login_profile()
-                .user_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetLoginProfile", user.arn(), e)),
-            &["NoSuchEntity"],
-        )?
-        .is_some();
-        if console {
-            let mfa = iam
-                .list_mfa_devices()
-                .user_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListMFADevices", user.arn(), e))?;
-            found.extend(judge::console_user(&ConsoleUser {
-                arn: user.arn().to_owned(),
-                mfa_devices: mfa.mfa_devices().len(),
-            }));
-        }
+            .map_err(|e| AwsError::from_sdk("GetLoginProfile", user.arn(), e)),
+        &["NoSuchEntity"],
+    )?
+    .is_some();
+    if console {
+        let mfa = iam
+            .list_mfa_devices()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListMFADevices", user.arn(), e))?;
+        found.extend(judge::console_user(&ConsoleUser {
+            arn: user.arn().to_owned(),
+            mfa_devices: mfa.mfa_devices().len(),
+        }));
     }
     Ok(found)
 }
@@ -294,56 +337,70 @@ pub async fn kms(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
     let mut keys = kms.list_keys().into_paginator().items().send();
     while let Some(key) = keys.next().await {
         let key = key.map_err(|e| AwsError::from_sdk("ListKeys", "kms", e))?;
-        let Some(id) = key.key_id() else {
-            continue;
-        };
-        let described = kms
-            .describe_key()
-            .key_id(id)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeKey", id, e))?;
-        let Some(meta) = described.key_metadata() else {
-            continue;
-        };
-        if meta.key_manager() != Some(&KeyManagerType::Customer)
-            || meta.key_state() == Some(&KeyState::PendingDeletion)
-        {
-            continue;
+        if let Some(id) = key.key_id() {
+            found.extend(key_findings(&kms, id).await?.1);
         }
-        let arn = meta.arn().unwrap_or(id).to_owned();
-        // Only enabled symmetric encryption keys can rotate automatically.
-        let rotates = if meta.key_state() == Some(&KeyState::Enabled)
-            && meta
-                .key_spec()
-                .is_none_or(|s| s == &KeySpec::SymmetricDefault)
-        {
-            let status = kms
-                .get_key_rotation_status()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetKeyRotationStatus", &arn, e))?;
-            Some(status.key_rotation_enabled())
-        } else {
-            None
-        };
-        let policy = kms
-            .get_key_policy()
-            .key_id(id)
-            .policy_name("default")
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetKeyPolicy", &arn, e))?
-            .policy()
-            .and_then(policy::parse);
-        found.extend(judge::key(&Key {
-            arn,
-            rotates,
-            policy,
-        }));
     }
     Ok(found)
+}
+
+/// A key's ARN (none if it does not exist) and findings (none unless customer managed and not being deleted).
+pub(crate) async fn key_findings(
+    kms: &aws_sdk_kms::Client,
+    id: &str,
+) -> Result<(Option<String>, Vec<Finding>), AwsError> {
+    let Some(described) = absent(
+        kms.describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeKey", id, e)),
+        &["NotFoundException"],
+    )?
+    else {
+        return Ok((None, Vec::new()));
+    };
+    let Some(meta) = described.key_metadata() else {
+        return Ok((None, Vec::new()));
+    };
+    let arn = meta.arn().unwrap_or(id).to_owned();
+    let id = meta.key_id();
+    if meta.key_manager() != Some(&KeyManagerType::Customer)
+        || meta.key_state() == Some(&KeyState::PendingDeletion)
+    {
+        return Ok((Some(arn), Vec::new()));
+    }
+    // Only enabled symmetric encryption keys can rotate automatically.
+    let rotates = if meta.key_state() == Some(&KeyState::Enabled)
+        && meta
+            .key_spec()
+            .is_none_or(|s| s == &KeySpec::SymmetricDefault)
+    {
+        let status = kms
+            .get_key_rotation_status()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetKeyRotationStatus", &arn, e))?;
+        Some(status.key_rotation_enabled())
+    } else {
+        None
+    };
+    let policy = kms
+        .get_key_policy()
+        .key_id(id)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetKeyPolicy", &arn, e))?
+        .policy()
+        .and_then(policy::parse);
+    let found = judge::key(&Key {
+        arn: arn.clone(),
+        rotates,
+        policy,
+    });
+    Ok((Some(arn), found))
 }
 
 /// The region's topics, judged.
@@ -356,25 +413,37 @@ pub async fn sns(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
     let mut topics = sns.list_topics().into_paginator().items().send();
     while let Some(topic) = topics.next().await {
         let topic = topic.map_err(|e| AwsError::from_sdk("ListTopics", "sns", e))?;
-        let Some(arn) = topic.topic_arn() else {
-            continue;
-        };
-        let attributes = sns
-            .get_topic_attributes()
+        if let Some(arn) = topic.topic_arn() {
+            found.extend(topic_findings(&sns, arn).await?);
+        }
+    }
+    Ok(found)
+}
+
+/// A topic's findings (none if it is gone).
+pub(crate) async fn topic_findings(
+    sns: &aws_sdk_sns::Client,
+    arn: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    let Some(attributes) = absent(
+        sns.get_topic_attributes()
             .topic_arn(arn)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetTopicAttributes", arn, e))?;
-        let attributes = attributes.attributes().cloned().unwrap_or_default();
-        found.extend(judge::topic(&Channel {
-            arn: arn.to_owned(),
-            encrypted: attributes
-                .get("KmsMasterKeyId")
-                .is_some_and(|k| !k.is_empty()),
-            policy: attributes.get("Policy").and_then(|p| policy::parse(p)),
-        }));
-    }
-    Ok(found)
+            .map_err(|e| AwsError::from_sdk("GetTopicAttributes", arn, e)),
+        &["NotFound"],
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    let attributes = attributes.attributes().cloned().unwrap_or_default();
+    Ok(judge::topic(&Channel {
+        arn: arn.to_owned(),
+        encrypted: attributes
+            .get("KmsMasterKeyId")
+            .is_some_and(|k| !k.is_empty()),
+        policy: attributes.get("Policy").and_then(|p| policy::parse(p)),
+    }))
 }
 
 /// The region's queues, judged.
@@ -393,23 +462,39 @@ pub async fn sqs(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
         .send();
     while let Some(url) = urls.next().await {
         let url = url.map_err(|e| AwsError::from_sdk("ListQueues", "sqs", e))?;
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
+        found.extend(queue_findings(&sqs, &url).await?);
+    }
+    Ok(found)
+}
+
+/// A queue's findings (none if it is gone).
+pub(crate) async fn queue_findings(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    let Some(attributes) = absent(
+        sqs.get_queue_attributes()
+            .queue_url(url)
             .attribute_names(QueueAttributeName::All)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetQueueAttributes", &url, e))?;
-        let attributes = attributes.attributes().cloned().unwrap_or_default();
-        let get = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
-        found.extend(judge::queue(&Channel {
-            arn: get(QueueAttributeName::QueueArn),
-            encrypted: !get(QueueAttributeName::KmsMasterKeyId).is_empty()
-                || get(QueueAttributeName::SqsManagedSseEnabled) == "true",
-            policy: policy::parse(&get(QueueAttributeName::Policy)),
-        }));
-    }
-    Ok(found)
+            .map_err(|e| AwsError::from_sdk("GetQueueAttributes", url, e)),
+        &[
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        ],
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    let attributes = attributes.attributes().cloned().unwrap_or_default();
+    let get = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
+    Ok(judge::queue(&Channel {
+        arn: get(QueueAttributeName::QueueArn),
+        encrypted: !get(QueueAttributeName::KmsMasterKeyId).is_empty()
+            || get(QueueAttributeName::SqsManagedSseEnabled) == "true",
+        policy: policy::parse(&get(QueueAttributeName::Policy)),
+    }))
 }
 
 /// The region's secrets (their metadata only: no value is read), judged.
@@ -442,7 +527,6 @@ pub const RECENT_TRAINING_DAYS: i64 = 30;
 /// # Errors
 /// A failed call.
 pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
-    use aws_sdk_sagemaker::types::{DirectInternetAccess, RootAccess};
     let sm = aws_sdk_sagemaker::Client::new(sdk);
     let mut found = Vec::new();
     let mut notebooks = sm.list_notebook_instances().into_paginator().send();
@@ -450,29 +534,10 @@ pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Findin
         let page = page.map_err(|e| AwsError::from_sdk("ListNotebookInstances", "sagemaker", e))?;
         for summary in page.notebook_instances() {
             let name = summary.notebook_instance_name().unwrap_or_default();
-            let d = sm
-                .describe_notebook_instance()
-                .notebook_instance_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeNotebookInstance", name, e))?;
-            found.extend(judge::notebook(&Notebook {
-                arn: d.notebook_instance_arn().unwrap_or(name).to_owned(),
-                direct_internet: d.direct_internet_access() == Some(&DirectInternetAccess::Enabled),
-                root_access: d.root_access() == Some(&RootAccess::Enabled),
-            }));
+            found.extend(notebook_findings(&sm, name).await?);
         }
     }
-    let mut endpoints = sm.list_endpoints().into_paginator().send();
-    while let Some(page) = endpoints.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("ListEndpoints", "sagemaker", e))?;
-        for summary in page.endpoints() {
-            let Some(name) = summary.endpoint_name() else {
-                continue;
-            };
-            found.extend(judge::endpoint(&endpoint(&sm, name).await?));
-        }
-    }
+    found.extend(endpoints(&sm).await?);
     let since = now - chrono::TimeDelta::days(RECENT_TRAINING_DAYS);
     let mut jobs = sm
         .list_training_jobs()
@@ -484,27 +549,99 @@ pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Findin
     while let Some(page) = jobs.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("ListTrainingJobs", "sagemaker", e))?;
         for summary in page.training_job_summaries() {
-            let (Some(name), Some(arn)) = (summary.training_job_name(), summary.training_job_arn())
-            else {
-                continue;
-            };
-            let d = sm
-                .describe_training_job()
-                .training_job_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("DescribeTrainingJob", name, e))?;
-            found.extend(judge::training_job(&TrainingJob {
-                arn: arn.to_owned(),
-                volume_kms: d
-                    .resource_config()
-                    .and_then(|r| r.volume_kms_key_id())
-                    .is_some_and(|k| !k.is_empty()),
-                network_isolation: d.enable_network_isolation().unwrap_or(false),
-            }));
+            if let Some(name) = summary.training_job_name() {
+                found.extend(training_job_findings(&sm, name).await?);
+            }
         }
     }
     Ok(found)
+}
+
+/// SageMaker answers a Describe of what does not exist with a ValidationException: none.
+const SAGEMAKER_ABSENT: &[&str] = &["ValidationException", "ResourceNotFound"];
+
+/// A notebook instance's findings (none if it is gone).
+pub(crate) async fn notebook_findings(
+    sm: &aws_sdk_sagemaker::Client,
+    name: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    use aws_sdk_sagemaker::types::{DirectInternetAccess, RootAccess};
+    let Some(d) = absent(
+        sm.describe_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeNotebookInstance", name, e)),
+        SAGEMAKER_ABSENT,
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(judge::notebook(&Notebook {
+        arn: d.notebook_instance_arn().unwrap_or(name).to_owned(),
+        direct_internet: d.direct_internet_access() == Some(&DirectInternetAccess::Enabled),
+        root_access: d.root_access() == Some(&RootAccess::Enabled),
+    }))
+}
+
+/// A training job's findings (none if it is gone).
+pub(crate) async fn training_job_findings(
+    sm: &aws_sdk_sagemaker::Client,
+    name: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    let Some(d) = absent(
+        sm.describe_training_job()
+            .training_job_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTrainingJob", name, e)),
+        SAGEMAKER_ABSENT,
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(judge::training_job(&TrainingJob {
+        arn: d.training_job_arn().unwrap_or(name).to_owned(),
+        volume_kms: d
+            .resource_config()
+            .and_then(|r| r.volume_kms_key_id())
+            .is_some_and(|k| !k.is_empty()),
+        network_isolation: d.enable_network_isolation().unwrap_or(false),
+    }))
+}
+
+/// Every endpoint's findings.
+pub(crate) async fn endpoints(sm: &aws_sdk_sagemaker::Client) -> Result<Vec<Finding>, AwsError> {
+    let mut found = Vec::new();
+    let mut endpoints = sm.list_endpoints().into_paginator().send();
+    while let Some(page) = endpoints.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListEndpoints", "sagemaker", e))?;
+        for summary in page.endpoints() {
+            if let Some(name) = summary.endpoint_name() {
+                found.extend(endpoint_findings(sm, name).await?);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// An endpoint's findings (none if it is gone).
+pub(crate) async fn endpoint_findings(
+    sm: &aws_sdk_sagemaker::Client,
+    name: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    match endpoint(sm, name).await {
+        Ok(e) => Ok(judge::endpoint(&e)),
+        Err(e)
+            if e.operation == "DescribeEndpoint"
+                && e.code
+                    .as_deref()
+                    .is_some_and(|c| SAGEMAKER_ABSENT.contains(&c)) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// An endpoint as its configuration and its variants' models say.
@@ -612,38 +749,48 @@ pub async fn lambda(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
             let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else {
                 continue;
             };
-            let policy = absent(
-                lambda
-                    .get_policy()
-                    .function_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("GetPolicy", arn, e)),
-                &["ResourceNotFoundException"],
-            )?
-            .and_then(|p| p.policy().and_then(policy::parse));
-            // The unqualified function's URL; a URL on an alias is not read yet.
-            let url = absent(
-                lambda
-                    .get_function_url_config()
-                    .function_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("GetFunctionUrlConfig", arn, e)),
-                &["ResourceNotFoundException"],
-            )?;
-            found.extend(judge::function(&Function {
-                arn: arn.to_owned(),
-                runtime: f.runtime().map(|r| r.as_str().to_owned()),
-                policy,
-                url_auth: url
-                    .iter()
-                    .map(|u| u.auth_type().as_str().to_owned())
-                    .collect(),
-            }));
+            found.extend(function_findings(&lambda, name, arn, f.runtime()).await?);
         }
     }
     Ok(found)
+}
+
+/// A function's findings: resource policy, URL, runtime.
+pub(crate) async fn function_findings(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    arn: &str,
+    runtime: Option<&aws_sdk_lambda::types::Runtime>,
+) -> Result<Vec<Finding>, AwsError> {
+    let policy = absent(
+        lambda
+            .get_policy()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetPolicy", arn, e)),
+        &["ResourceNotFoundException"],
+    )?
+    .and_then(|p| p.policy().and_then(policy::parse));
+    // The unqualified function's URL; a URL on an alias is not read yet.
+    let url = absent(
+        lambda
+            .get_function_url_config()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetFunctionUrlConfig", arn, e)),
+        &["ResourceNotFoundException"],
+    )?;
+    Ok(judge::function(&Function {
+        arn: arn.to_owned(),
+        runtime: runtime.map(|r| r.as_str().to_owned()),
+        policy,
+        url_auth: url
+            .iter()
+            .map(|u| u.auth_type().as_str().to_owned())
+            .collect(),
+    }))
 }
 
 /// The region's ECR repositories, judged.
@@ -656,21 +803,24 @@ pub async fn ecr(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
     let mut pages = ecr.describe_repositories().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeRepositories", "ecr", e))?;
-        for repo in page.repositories() {
-            let Some(arn) = repo.repository_arn() else {
-                continue;
-            };
-            found.extend(judge::repository(&Repository {
-                arn: arn.to_owned(),
-                scan_on_push: repo
-                    .image_scanning_configuration()
-                    .is_some_and(|c| c.scan_on_push()),
-                // MUTABLE, and MUTABLE_WITH_EXCLUSION (mutable but for some tags).
-                mutable_tags: repo
-                    .image_tag_mutability()
-                    .is_none_or(|m| m.as_str().starts_with("MUTABLE")),
-            }));
-        }
+        found.extend(page.repositories().iter().flat_map(repository_findings));
     }
     Ok(found)
+}
+
+/// A repository's findings.
+pub(crate) fn repository_findings(repo: &aws_sdk_ecr::types::Repository) -> Vec<Finding> {
+    let Some(arn) = repo.repository_arn() else {
+        return Vec::new();
+    };
+    judge::repository(&Repository {
+        arn: arn.to_owned(),
+        scan_on_push: repo
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
+        // MUTABLE, and MUTABLE_WITH_EXCLUSION (mutable but for some tags).
+        mutable_tags: repo
+            .image_tag_mutability()
+            .is_none_or(|m| m.as_str().starts_with("MUTABLE")),
+    })
 }

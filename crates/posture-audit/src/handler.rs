@@ -1,5 +1,7 @@
-//! The audit as a Lambda on a daily schedule: the account audited, the ledger of findings updated, the new and
-//! the resolved told in one notice, the report kept, the open findings counted.
+//! The audit as a Lambda: on a daily schedule, the account audited, the ledger of findings updated, the new and
+//! the resolved told in one notice, the report kept, the open findings counted; on a CloudTrail record of a change
+//! that matters, that resource alone re-checked and its critical findings told at once (the rest wait for the
+//! daily notice).
 
 use std::collections::BTreeMap;
 
@@ -15,10 +17,12 @@ use guardrails_core::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::audit::{self, Audit, Service};
+use crate::audit::{self, Audit, Service, Unchecked};
+use crate::change::{self, ApiCall, Scope, Target};
 use crate::check::Severity;
 use crate::config::{Config, STAGE};
-use crate::lifecycle::{self, Ledger, Open, Resolved};
+use crate::lifecycle::{self, Ledger, Open, Resolved, Telling};
+use crate::recheck;
 
 /// Where the ledger of findings lives in the state bucket.
 pub const LEDGER: &str = "posture-audit/ledger.json";
@@ -38,14 +42,16 @@ pub struct PostureAudit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// What was checked: `account`, or the changed resource.
+    pub checked: String,
     /// Findings open now.
     pub open: usize,
     /// Findings told as new in this run's notice.
     pub new: usize,
     /// Findings told as resolved.
     pub resolved: usize,
-    /// The report's key in the state bucket.
-    pub report: String,
+    /// The report's key in the state bucket (none when a record named nothing the checks judge).
+    pub report: Option<String>,
 }
 
 /// Why a run failed.
@@ -94,13 +100,86 @@ impl PostureAudit {
             .into_iter()
             .filter(|s| !audit.unchecked.iter().any(|u| u.service == *s))
             .collect();
+        let report = format!("{REPORTS}{}.json", now.format("%Y/%m/%d/%H%M%S"));
+        self.record(
+            &Scope::Services(read),
+            &audit,
+            Telling::All,
+            now,
+            "account",
+            report,
+        )
+        .await
+    }
+
+    /// The re-check at `now` of what one API call changed (record `id`): its findings replace the resource's in
+    /// the ledger; only critical ones are told now.
+    ///
+    /// # Errors
+    /// As [`PostureAudit::run_at`]; [`AuditError::Unchecked`] when the resource could not be read.
+    pub async fn recheck_at(
+        &self,
+        target: &Target,
+        now: DateTime<Utc>,
+        id: &str,
+    ) -> Result<Summary, AuditError> {
+        let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
+        let read = recheck::run(&self.sdk, region, now, target);
+        let (scope, audit) = match tokio::time::timeout(self.config.bound, read).await {
+            Ok(Ok(r)) => (
+                r.scope,
+                Audit {
+                    findings: r.findings,
+                    unchecked: Vec::new(),
+                },
+            ),
+            failed => {
+                let reason = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("not read within {} s", self.config.bound.as_secs()),
+                };
+                let unchecked = vec![Unchecked {
+                    service: target.service(),
+                    reason,
+                }];
+                (
+                    Scope::Resources(Vec::new()),
+                    Audit {
+                        findings: Vec::new(),
+                        unchecked,
+                    },
+                )
+            }
+        };
+        // Event ids are AWS's UUIDs; kept to safe characters all the same, as they name an object.
+        let id: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(64)
+            .collect();
+        let report = format!("{REPORTS}{}-{id}.json", now.format("%Y/%m/%d/%H%M%S"));
+        let checked = format!("{target:?}");
+        self.record(&scope, &audit, Telling::Critical, now, &checked, report)
+            .await
+    }
+
+    /// Records what a run read in `scope`, counts, reports, and tells what `telling` says.
+    async fn record(
+        &self,
+        scope: &Scope,
+        audit: &Audit,
+        telling: Telling,
+        now: DateTime<Utc>,
+        checked: &str,
+        report: String,
+    ) -> Result<Summary, AuditError> {
         let ledger = self
             .state
             .update::<Ledger, _>(LEDGER, |current| {
                 Change::Write(lifecycle::merge(
                     &current.cloned().unwrap_or_default(),
                     &audit.findings,
-                    &read,
+                    scope,
                     now,
                 ))
             })
@@ -111,9 +190,10 @@ impl PostureAudit {
             metrics::histogram!(OPEN_FINDINGS.name, dimension::SEVERITY => severity.as_str())
                 .record(count as f64);
         }
-        let report = format!("{REPORTS}{}.json", now.format("%Y/%m/%d/%H%M%S"));
-        self.state.create(&report, &report_of(&audit, now)).await?;
-        let (new, resolved) = lifecycle::untold(&ledger);
+        self.state
+            .create(&report, &report_of(audit, checked, now))
+            .await?;
+        let (new, resolved) = lifecycle::untold(&ledger, telling);
         let (new_keys, resolved_keys): (Vec<String>, Vec<String>) = (
             new.iter().map(|o| lifecycle::key(&o.finding)).collect(),
             resolved
@@ -121,7 +201,7 @@ impl PostureAudit {
                 .map(|r| lifecycle::key(&r.finding))
                 .collect(),
         );
-        if let Some(notice) = notice(&new, resolved, &report) {
+        if let Some(notice) = notice(&new, &resolved, &report) {
             // Told first, marked after: a run that dies between tells again rather than never.
             self.notifier.send(&notice).await?;
             self.state
@@ -143,21 +223,22 @@ impl PostureAudit {
             return Err(AuditError::Unchecked(list.join("; ")));
         }
         Ok(Summary {
+            checked: checked.to_owned(),
             open: ledger.open.len(),
             new: new_keys.len(),
             resolved: resolved_keys.len(),
-            report,
+            report: Some(report),
         })
     }
 }
 
 /// The report kept for each run: every finding, what could not be read.
-fn report_of(audit: &Audit, now: DateTime<Utc>) -> Value {
-    json!({"at": now, "findings": audit.findings, "unchecked": audit.unchecked})
+fn report_of(audit: &Audit, checked: &str, now: DateTime<Utc>) -> Value {
+    json!({"at": now, "checked": checked, "findings": audit.findings, "unchecked": audit.unchecked})
 }
 
 /// The one notice of a run: the new findings (critical first) and the resolved ones; none when nothing changed.
-fn notice(new: &[&Open], resolved: &[Resolved], report: &str) -> Option<Notice> {
+fn notice(new: &[&Open], resolved: &[&Resolved], report: &str) -> Option<Notice> {
     if new.is_empty() && resolved.is_empty() {
         return None;
     }
@@ -255,18 +336,43 @@ impl Function for PostureAudit {
         );
     }
 
+    /// A CloudTrail record re-checks what it changed; any other event (the schedule, a person's invoke) audits
+    /// the account.
     async fn invoke(
         &self,
-        _: EventBridgeEvent<Value>,
+        event: EventBridgeEvent<Value>,
         _: Invocation<'_>,
     ) -> Result<Summary, AuditError> {
-        self.run_at(Utc::now()).await
+        if event.detail_type != change::DETAIL_TYPE {
+            return self.run_at(Utc::now()).await;
+        }
+        let call: ApiCall = serde_json::from_value(event.detail).unwrap_or_default();
+        match change::target(&call) {
+            Some(target) => {
+                self.recheck_at(&target, Utc::now(), event.id.as_deref().unwrap_or(""))
+                    .await
+            }
+            None => {
+                tracing::info!(source = %call.event_source, name = %call.event_name, "a change no check judges");
+                Ok(Summary {
+                    checked: "nothing".to_owned(),
+                    open: 0,
+                    new: 0,
+                    resolved: 0,
+                    report: None,
+                })
+            }
+        }
     }
 
     fn describe(summary: &Summary) -> String {
         format!(
-            "{} open, {} new, {} resolved; report {}",
-            summary.open, summary.new, summary.resolved, summary.report
+            "{}: {} open, {} new told, {} resolved told; report {}",
+            summary.checked,
+            summary.open,
+            summary.new,
+            summary.resolved,
+            summary.report.as_deref().unwrap_or("none")
         )
     }
 }

@@ -7,9 +7,11 @@
 //! through the SDK (settings and policies only, never object contents or secret values); [`audit`] runs every
 //! service within a time bound; [`report`] prints a table or JSON. As a function, [`handler`] runs an audit on
 //! a daily schedule, and [`lifecycle`] (no AWS types) keeps the ledger of findings: new, still open, resolved,
-//! each told once. `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
+//! each told once; a CloudTrail record of a change ([`change`], no AWS types) re-checks that resource alone
+//! ([`recheck`]). `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
 
 pub mod audit;
+pub mod change;
 pub mod check;
 pub mod config;
 pub mod gather;
@@ -17,6 +19,7 @@ pub mod handler;
 pub mod judge;
 pub mod lifecycle;
 pub mod policy;
+pub mod recheck;
 pub mod report;
 
 pub use audit::{Audit, Service, Unchecked};

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Service;
+use crate::change::Scope;
 use crate::check::{Check, Finding, Severity};
 
 /// What the ledger holds of one open finding.
@@ -90,13 +91,8 @@ pub fn service(check: Check) -> Service {
     }
 }
 
-/// The ledger after an audit at `now` that read `read` and found `findings`.
-pub fn merge(
-    ledger: &Ledger,
-    findings: &[Finding],
-    read: &[Service],
-    now: DateTime<Utc>,
-) -> Ledger {
+/// The ledger after an audit at `now` that re-read `scope` and found `findings` there.
+pub fn merge(ledger: &Ledger, findings: &[Finding], scope: &Scope, now: DateTime<Utc>) -> Ledger {
     let mut next = Ledger {
         open: BTreeMap::new(),
         resolved: ledger.resolved.clone(),
@@ -122,7 +118,7 @@ pub fn merge(
         if next.open.contains_key(key) {
             continue;
         }
-        if !read.contains(&service(before.finding.check)) {
+        if !scope.covers(before.finding.check, &before.finding.resource) {
             next.open.insert(key.clone(), before.clone());
         } else if before.told {
             next.resolved.push(Resolved {
@@ -135,11 +131,34 @@ pub fn merge(
     next
 }
 
-/// What a notice should say: the open findings not told yet, and the resolved ones.
-pub fn untold(ledger: &Ledger) -> (Vec<&Open>, &[Resolved]) {
+/// Which findings a run tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Telling {
+    /// Every new and resolved finding not told yet (the daily audit: one digest).
+    All,
+    /// Only critical ones (the re-check of a change: a page cannot wait for the digest; the rest can).
+    Critical,
+}
+
+impl Telling {
+    fn tells(self, finding: &Finding) -> bool {
+        self == Telling::All || finding.severity == Severity::Critical
+    }
+}
+
+/// What a notice should say: the open findings not told yet, and the resolved ones, as far as `telling` goes.
+pub fn untold(ledger: &Ledger, telling: Telling) -> (Vec<&Open>, Vec<&Resolved>) {
     (
-        ledger.open.values().filter(|o| !o.told).collect(),
-        &ledger.resolved,
+        ledger
+            .open
+            .values()
+            .filter(|o| !o.told && telling.tells(&o.finding))
+            .collect(),
+        ledger
+            .resolved
+            .iter()
+            .filter(|r| telling.tells(&r.finding))
+            .collect(),
     )
 }
 
@@ -207,7 +226,7 @@ mod tests {
 
     #[test]
     fn new_then_open_then_resolved_each_told_once() {
-        let all = Service::ALL;
+        let all = Scope::Services(Service::ALL.to_vec());
         let bucket = finding(Check::S3NoVersioning, "arn:aws:s3:::b");
         let first = merge(
             &Ledger::default(),
@@ -215,11 +234,15 @@ mod tests {
             &all,
             at(0),
         );
-        let (new, resolved) = untold(&first);
+        let (new, resolved) = untold(&first, Telling::All);
         assert_eq!((new.len(), resolved.len()), (1, 0));
         let told_first = told(&first, &[key(&bucket)], &[]);
         let second = merge(&told_first, std::slice::from_ref(&bucket), &all, at(24));
-        assert_eq!(untold(&second).0.len(), 0, "still open: nothing to tell");
+        assert_eq!(
+            untold(&second, Telling::All).0.len(),
+            0,
+            "still open: nothing to tell"
+        );
         assert_eq!(second.open[&key(&bucket)].first_seen, at(0));
         assert_eq!(second.open[&key(&bucket)].last_seen, at(24));
         let third = merge(&second, &[], &all, at(48));
@@ -232,7 +255,7 @@ mod tests {
 
     #[test]
     fn an_audit_that_dies_before_marking_tells_again_and_unread_services_keep_theirs() {
-        let all = Service::ALL;
+        let all = Scope::Services(Service::ALL.to_vec());
         let key_finding = finding(Check::KmsRotationOff, "arn:k");
         let first = merge(
             &Ledger::default(),
@@ -242,15 +265,54 @@ mod tests {
         );
         // The notice left, the mark was never written: the next audit still has it untold.
         let again = merge(&first, std::slice::from_ref(&key_finding), &all, at(1));
-        assert_eq!(untold(&again).0.len(), 1);
+        assert_eq!(untold(&again, Telling::All).0.len(), 1);
         // Resolved before it was told: dropped without a word.
         let gone = merge(&first, &[], &all, at(1));
         assert_eq!(gone, Ledger::default());
         // KMS could not be read: its finding stays open as it was.
         let told_first = told(&first, &[key(&key_finding)], &[]);
-        let unread = merge(&told_first, &[], &[Service::S3, Service::Iam], at(2));
+        let unread = merge(
+            &told_first,
+            &[],
+            &Scope::Services(vec![Service::S3, Service::Iam]),
+            at(2),
+        );
         assert_eq!(unread.open, told_first.open);
         assert!(unread.resolved.is_empty());
+    }
+
+    #[test]
+    fn a_recheck_replaces_its_resource_alone_and_tells_only_the_critical() {
+        let all = Scope::Services(Service::ALL.to_vec());
+        let public = finding(Check::S3PublicPolicy, "arn:aws:s3:::a");
+        let unversioned = finding(Check::S3NoVersioning, "arn:aws:s3:::a");
+        let other = finding(Check::S3NoVersioning, "arn:aws:s3:::b");
+        let day = merge(
+            &Ledger::default(),
+            std::slice::from_ref(&other),
+            &all,
+            at(0),
+        );
+        let day = told(&day, &[key(&other)], &[]);
+        let only_a = Scope::Resources(vec!["arn:aws:s3:::a".into()]);
+        let change = merge(&day, &[public.clone(), unversioned.clone()], &only_a, at(1));
+        assert!(change.open.contains_key(&key(&other)), "b was not re-read");
+        let (new, resolved) = untold(&change, Telling::Critical);
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].finding, public);
+        assert!(resolved.is_empty());
+        assert_eq!(
+            untold(&change, Telling::All).0.len(),
+            2,
+            "the daily notice tells both"
+        );
+        // a is deleted: both its findings resolve, b stays.
+        let change = told(&change, &[key(&public), key(&unversioned)], &[]);
+        let gone = merge(&change, &[], &only_a, at(2));
+        assert_eq!(gone.open.keys().collect::<Vec<_>>(), [&key(&other)]);
+        let (_, resolved) = untold(&gone, Telling::Critical);
+        assert_eq!(resolved.len(), 1, "the critical one is told at once");
+        assert_eq!(untold(&gone, Telling::All).1.len(), 2);
     }
 
     #[test]
@@ -262,7 +324,7 @@ mod tests {
                 finding(Check::S3PublicPolicy, "a"),
                 finding(Check::S3NoVersioning, "a"),
             ],
-            &Service::ALL,
+            &Scope::Services(Service::ALL.to_vec()),
             at(0),
         );
         let counts = open_by_severity(&ledger);

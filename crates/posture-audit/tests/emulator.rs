@@ -898,3 +898,215 @@ fn zip() -> Vec<u8> {
     out.extend_from_slice(&end);
     out
 }
+
+/// The re-check of one changed resource reads what the audit reads: the same findings on it, in a scope that covers
+/// them; once the resource is deleted, no findings in a scope that still covers the old ones, so they resolve.
+#[tokio::test]
+async fn each_changed_resource_is_rechecked_as_the_audit_sees_it_and_resolved_when_deleted() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    use posture_audit::change::Target;
+    use posture_audit::recheck;
+    let sdk = emulator().sdk_config().await;
+    let account = "123456789012";
+    let (s3, iam) = (aws::s3_client(&sdk), aws_sdk_iam::Client::new(&sdk));
+    let bucket = KmsBucket::create(&sdk, "recheck").await.name;
+    let user = unique_name("rk-user");
+    iam.create_user().user_name(&user).send().await.unwrap();
+    iam.create_login_profile()
+        .user_name(&user)
+        .password("Correct-Horse-9")
+        .send()
+        .await
+        .unwrap();
+    let open_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "sts:AssumeRole"}]});
+    let role = unique_name("rk-role");
+    let role_arn = iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(open_trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_owned();
+    let policy = iam
+        .create_policy()
+        .policy_name(unique_name("rk-admin"))
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let key = kms.create_key().send().await.unwrap();
+    let (key_id, key_arn) = {
+        let meta = key.key_metadata().unwrap();
+        (meta.key_id().to_owned(), meta.arn().unwrap().to_owned())
+    };
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns
+        .create_topic()
+        .name(unique_name("rk-topic"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_name = unique_name("rk-queue");
+    let queue = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
+            "false",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secret = secrets
+        .create_secret()
+        .name(unique_name("rk-secret"))
+        .secret_string("x")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let function = unique_name("rk-fn");
+    let function_arn = lambda
+        .create_function()
+        .function_name(&function)
+        .runtime(Runtime::Python38)
+        .role(&role_arn)
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(zip())).build())
+        .send()
+        .await
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_owned();
+    let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let repository = unique_name("rk-repo");
+    let repository_arn = ecr
+        .create_repository()
+        .repository_name(&repository)
+        .send()
+        .await
+        .unwrap()
+        .repository()
+        .unwrap()
+        .repository_arn()
+        .unwrap()
+        .to_owned();
+    let targets = [
+        (
+            Target::Bucket(bucket.clone()),
+            format!("arn:aws:s3:::{bucket}"),
+        ),
+        (
+            Target::User(user.clone()),
+            format!("arn:aws:iam::{account}:user/{user}"),
+        ),
+        (Target::Role(role.clone()), role_arn.clone()),
+        (Target::Policy(policy.clone()), policy.clone()),
+        (Target::Key(key_id.clone()), key_arn.clone()),
+        (Target::Topic(topic.clone()), topic.clone()),
+        (
+            Target::Queue(queue.clone()),
+            format!("arn:aws:sqs:{REGION}:{account}:{queue_name}"),
+        ),
+        (Target::Secret(secret.clone()), secret.clone()),
+        (Target::Function(function.clone()), function_arn.clone()),
+        (
+            Target::Repository(repository.clone()),
+            repository_arn.clone(),
+        ),
+    ];
+    let audit = run().await;
+    let now = chrono::Utc::now();
+    for (target, arn) in &targets {
+        let expected = on(&audit, &[arn])[arn].clone();
+        assert!(!expected.is_empty(), "{target:?} is seeded with a weakness");
+        let again = recheck::run(&sdk, REGION, now, target).await.unwrap();
+        let checks: Vec<Check> = again.findings.iter().map(|f| f.check).collect();
+        assert_eq!(checks, expected, "{target:?}");
+        assert!(
+            again
+                .findings
+                .iter()
+                .all(|f| again.scope.covers(f.check, &f.resource)),
+            "{target:?}: {:?}",
+            again.scope
+        );
+    }
+
+    s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    iam.delete_login_profile()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_user().user_name(&user).send().await.unwrap();
+    iam.delete_role().role_name(&role).send().await.unwrap();
+    iam.delete_policy()
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    kms.schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    sns.delete_topic().topic_arn(&topic).send().await.unwrap();
+    sqs.delete_queue().queue_url(&queue).send().await.unwrap();
+    secrets
+        .delete_secret()
+        .secret_id(&secret)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .delete_function()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap();
+    ecr.delete_repository()
+        .repository_name(&repository)
+        .send()
+        .await
+        .unwrap();
+    for (target, arn) in &targets {
+        let gone = recheck::run(&sdk, REGION, now, target).await.unwrap();
+        assert!(gone.findings.is_empty(), "{target:?}: {:?}", gone.findings);
+        for check in &on(&audit, &[arn])[arn] {
+            assert!(
+                gone.scope.covers(*check, arn),
+                "{target:?} resolves {check:?}"
+            );
+        }
+    }
+}

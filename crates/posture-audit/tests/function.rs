@@ -1,39 +1,46 @@
 //! The audit as a function, on the emulator: a weakness is told once as new, stays quiet while open, and is told
-//! once as resolved; the ledger and each run's report are in the state bucket. This test process has its own
-//! emulator, so the account holds only what this file makes.
+//! once as resolved; the ledger and each run's report are in the state bucket. A CloudTrail record re-checks its
+//! resource alone and tells only what is critical at once. The tests run one after the other on one emulator
+//! (they share the account's ledger of findings).
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
 };
 use chrono::{DateTime, TimeDelta, Utc};
+use guardrails_core::function::{Function, Invocation};
 use guardrails_core::state::StateStore;
 use guardrails_core::{CommonConfig, Notifier, aws};
-use posture_audit::handler::LEDGER;
+use posture_audit::handler::{LEDGER, Summary};
 use posture_audit::lifecycle::Ledger;
 use posture_audit::{Config, PostureAudit};
 use serde_json::{Value, json};
 use testkit::{KmsBucket, TopicProbe, emulator};
+use tokio::sync::Mutex;
+
+/// One test at a time: both audit the one account of this process's emulator.
+static ACCOUNT: Mutex<()> = Mutex::const_new(());
 
 fn message(notice: &Value) -> Value {
     serde_json::from_str(notice["Message"].as_str().unwrap()).unwrap()
 }
 
-#[tokio::test]
-async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
-    let sdk = emulator().sdk_config().await;
-    let state = KmsBucket::create(&sdk, "state").await;
-    let topic = TopicProbe::create(&sdk).await;
-    let s3 = aws::s3_client(&sdk);
-    let weak = KmsBucket::create(&sdk, "weak").await.name;
-    let arn = format!("arn:aws:s3:::{weak}");
-    let function = PostureAudit::new(
+fn description(notice: &Value) -> String {
+    message(notice)["content"]["description"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn function(sdk: &aws::SdkConfig, state: &KmsBucket, topic: &TopicProbe) -> PostureAudit {
+    PostureAudit::new(
         sdk.clone(),
-        StateStore::new(s3.clone(), &state.name),
-        Notifier::from_sdk(&sdk, &topic.topic_arn),
+        StateStore::new(aws::s3_client(sdk), &state.name),
+        Notifier::from_sdk(sdk, &topic.topic_arn),
         Config {
             common: CommonConfig {
                 metrics_namespace: "GuardrailsTest".into(),
@@ -45,7 +52,19 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
             state_bucket: state.name.clone(),
             bound: Duration::from_secs(60),
         },
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
+    let _account = ACCOUNT.lock().await;
+    let sdk = emulator().sdk_config().await;
+    let state = KmsBucket::create(&sdk, "state").await;
+    let topic = TopicProbe::create(&sdk).await;
+    let s3 = aws::s3_client(&sdk);
+    let weak = KmsBucket::create(&sdk, "weak").await.name;
+    let arn = format!("arn:aws:s3:::{weak}");
+    let function = function(&sdk, &state, &topic);
     let t0: DateTime<Utc> = "2026-12-03T05:30:00Z".parse().unwrap();
 
     let first = function.run_at(t0).await.unwrap();
@@ -56,10 +75,7 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
         notices[0]["MessageAttributes"]["kind"]["Value"],
         "posture-finding"
     );
-    let text = message(&notices[0])["content"]["description"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = description(&notices[0]);
     assert!(
         text.contains(&format!("s3-public-access-block-off {arn}")),
         "{text}"
@@ -72,7 +88,7 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
         .collect();
     assert_eq!(mine.len(), 3, "{mine:?}");
     assert!(mine.iter().all(|o| o.told && o.first_seen == t0));
-    let report: Value = state_json(&s3, &state.name, &first.report).await;
+    let report: Value = state_json(&s3, &state.name, first.report.as_deref().unwrap()).await;
     assert!(
         report["findings"]
             .as_array()
@@ -128,14 +144,144 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
         resolved[0]["MessageAttributes"]["severity"]["Value"],
         "info"
     );
-    let text = message(&resolved[0])["content"]["description"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let text = description(&resolved[0]);
     assert!(text.contains("3 resolved"), "{text}");
     let ledger: Ledger = state_json(&s3, &state.name, LEDGER).await;
     assert!(ledger.open.values().all(|o| o.finding.resource != arn));
     assert!(ledger.resolved.is_empty(), "told, so dropped");
+}
+
+/// The sample CloudTrail record of `events/`, made about `bucket` and `call`, perhaps failed.
+fn record(bucket: &str, call: &str, error: Option<&str>) -> EventBridgeEvent<Value> {
+    let mut event: Value =
+        serde_json::from_str(&testkit::fixture_text("cloudtrail-put-bucket-policy.json")).unwrap();
+    event["detail"]["requestParameters"]["bucketName"] = json!(bucket);
+    event["detail"]["eventName"] = json!(call);
+    if let Some(code) = error {
+        event["detail"]["errorCode"] = json!(code);
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+async fn invoke(function: &PostureAudit, event: EventBridgeEvent<Value>) -> Summary {
+    function
+        .invoke(event, Invocation { request_id: "test" })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_change_is_rechecked_alone_and_only_a_critical_finding_is_told_at_once() {
+    let _account = ACCOUNT.lock().await;
+    let sdk = emulator().sdk_config().await;
+    let state = KmsBucket::create(&sdk, "state").await;
+    let topic = TopicProbe::create(&sdk).await;
+    let s3 = aws::s3_client(&sdk);
+    let changed = KmsBucket::create(&sdk, "changed").await.name;
+    let function = function(&sdk, &state, &topic);
+    function.run_at(Utc::now()).await.unwrap();
+    topic.notices(1, Duration::from_secs(5)).await;
+
+    // After the daily audit: one bucket is made public, another is made without a word.
+    let quiet = KmsBucket::create(&sdk, "quiet").await.name;
+    let changed_arn = format!("arn:aws:s3:::{changed}");
+    s3.put_bucket_policy()
+        .bucket(&changed)
+        .policy(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                "Action": "s3:GetObject", "Resource": format!("{changed_arn}/*")}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // A call that failed changed nothing; a call no check judges names nothing.
+    let failed = invoke(
+        &function,
+        record(&changed, "PutBucketPolicy", Some("AccessDenied")),
+    )
+    .await;
+    assert_eq!(
+        (failed.checked.as_str(), failed.report.as_deref()),
+        ("nothing", None)
+    );
+    let unjudged = invoke(&function, record(&changed, "PutBucketTagging", None)).await;
+    assert_eq!(unjudged.checked, "nothing");
+
+    let made_public = invoke(&function, record(&changed, "PutBucketPolicy", None)).await;
+    assert_eq!(
+        (made_public.new, made_public.resolved),
+        (1, 0),
+        "{made_public:?}"
+    );
+    let page = topic.notices(1, Duration::from_secs(5)).await;
+    assert_eq!(page.len(), 1, "{page:?}");
+    assert_eq!(
+        page[0]["MessageAttributes"]["severity"]["Value"],
+        "critical"
+    );
+    let text = description(&page[0]);
+    assert!(
+        text.contains(&format!("s3-public-policy {changed_arn}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&quiet),
+        "only the changed bucket is re-checked: {text}"
+    );
+    let ledger: Ledger = state_json(&s3, &state.name, LEDGER).await;
+    assert!(
+        ledger
+            .open
+            .values()
+            .all(|o| !o.finding.resource.contains(&quiet))
+    );
+
+    // A change to the quiet bucket that finds only medium and low findings records them and waits for the day.
+    let quiet_change = invoke(&function, record(&quiet, "PutBucketVersioning", None)).await;
+    assert_eq!(
+        (quiet_change.new, quiet_change.resolved),
+        (0, 0),
+        "{quiet_change:?}"
+    );
+    assert!(topic.notices(1, Duration::from_secs(2)).await.is_empty());
+    let ledger: Ledger = state_json(&s3, &state.name, LEDGER).await;
+    let waiting = ledger
+        .open
+        .values()
+        .filter(|o| o.finding.resource.contains(&quiet) && !o.told)
+        .count();
+    assert_eq!(waiting, 3);
+    let day = function
+        .run_at(Utc::now() + TimeDelta::days(1))
+        .await
+        .unwrap();
+    // The three waited; the quiet bucket's KMS key, never re-checked, is new to the daily audit.
+    assert_eq!(day.new, 4, "{day:?}");
+    let digest = description(&topic.notices(1, Duration::from_secs(5)).await[0]);
+    assert_eq!(
+        digest.matches(&format!("arn:aws:s3:::{quiet}")).count(),
+        3,
+        "{digest}"
+    );
+    assert!(
+        !digest.contains("s3-public-policy"),
+        "told already: {digest}"
+    );
+
+    // The policy removed: the resolution of a critical finding is told at once too.
+    s3.delete_bucket_policy()
+        .bucket(&changed)
+        .send()
+        .await
+        .unwrap();
+    let fixed = invoke(&function, record(&changed, "DeleteBucketPolicy", None)).await;
+    assert_eq!((fixed.new, fixed.resolved), (0, 1), "{fixed:?}");
+    let told = description(&topic.notices(1, Duration::from_secs(5)).await[0]);
+    assert!(
+        told.contains("1 resolved") && told.contains(&changed_arn),
+        "{told}"
+    );
 }
 
 async fn state_json<T: serde::de::DeserializeOwned>(
