@@ -626,45 +626,7 @@ async fn each_role_writes_only_its_own_state_and_no_persona_writes_any() {
     }
 
     // The data engineer, held to the template's persona policy: uploads, nothing else.
-    let resources = local.template.resources().unwrap();
-    let persona = resources
-        .iter()
-        .find(|r| r.logical_id == "DataEngineerPolicy")
-        .unwrap();
-    let document = local
-        .template
-        .resolve(&persona.properties["PolicyDocument"], stack)
-        .unwrap();
-    let iam = aws_sdk_iam::Client::new(&local.sdk);
-    let user = unique_name("data-engineer");
-    iam.create_user().user_name(&user).send().await.unwrap();
-    iam.put_user_policy()
-        .user_name(&user)
-        .policy_name("data-engineer")
-        .policy_document(local_loop::iam::judged_policy(&document).to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(&user)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    let engineer = local
-        .sdk
-        .to_builder()
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new(
-                key.access_key_id(),
-                key.secret_access_key(),
-                None,
-                None,
-                "persona",
-            ),
-        ))
-        .build();
+    let engineer = persona(&local, "DataEngineerPolicy").await;
     let raw = stack.upload_bucket().unwrap();
     assert!(
         put(&engineer, raw, "tickets/upload.csv").await.is_ok(),
@@ -700,6 +662,75 @@ async fn each_role_writes_only_its_own_state_and_no_persona_writes_any() {
         denied(&refusal),
         "the data engineer must not replace the contract: {refusal:?}"
     );
+
+    // A posture suppression is the admin's to write, and no one else's.
+    let suppression = format!(
+        "/{}/posture-audit/suppressions/probe",
+        local.parameter("ProjectName")
+    );
+    let write = |sdk: aws_config::SdkConfig| {
+        let name = suppression.clone();
+        async move {
+            aws_sdk_ssm::Client::new(&sdk)
+                .put_parameter()
+                .name(name)
+                .value(r#"{"check": "s3-no-versioning", "resource": "arn:aws:s3:::b", "reason": "r", "expires": "2027-01-01"}"#)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_ssm::error::DisplayErrorContext(e).to_string())
+        }
+    };
+    let by_engineer = write(engineer).await;
+    assert!(denied(&by_engineer), "{by_engineer:?}");
+    let by_admin = write(persona(&local, "AdminPolicy").await).await;
+    assert!(by_admin.is_ok(), "{by_admin:?}");
+}
+
+/// Credentials of a new user held to the template's persona policy `logical_id`.
+async fn persona(local: &Local, logical_id: &str) -> aws_config::SdkConfig {
+    let stack = &local.runtime.stack;
+    let resources = local.template.resources().unwrap();
+    let persona = resources
+        .iter()
+        .find(|r| r.logical_id == logical_id)
+        .unwrap();
+    let document = local
+        .template
+        .resolve(&persona.properties["PolicyDocument"], stack)
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&local.sdk);
+    let user = unique_name("persona");
+    iam.create_user().user_name(&user).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(&user)
+        .policy_name(logical_id)
+        .policy_document(local_loop::iam::judged_policy(&document).to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    local
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new(
+                key.access_key_id(),
+                key.secret_access_key(),
+                None,
+                None,
+                "persona",
+            ),
+        ))
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -332,9 +332,15 @@ WEAKENINGS = [
     ),
     (
         "auditor-reads-secret-values",
-        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets]",
-        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:GetSecretValue]",
+        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:DescribeSecret]",
+        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:DescribeSecret, secretsmanager:GetSecretValue]",
         "iam.guard/auditors_read_only_configuration",
+    ),
+    (
+        "auditor-writes-suppressions",
+        "Action: [ssm:GetParametersByPath]\n                Resource: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ProjectName}/posture-audit/suppressions\"",
+        "Action: [ssm:GetParametersByPath, ssm:PutParameter]\n                Resource: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ProjectName}/posture-audit/suppressions*\"",
+        "state.guard/only_the_contract_owner_changes_parameters",
     ),
     (
         "auditor-changes-buckets",

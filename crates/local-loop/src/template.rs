@@ -487,6 +487,9 @@ impl Template {
             "AWS::Partition" => Some("aws"),
             "AWS::URLSuffix" => Some("amazonaws.com"),
             "AWS::StackName" => Some("mlops-guardrails-local"),
+            "AWS::StackId" => Some(
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/mlops-guardrails-local/00000000-0000-0000-0000-000000000000",
+            ),
             _ => None,
         };
         if let Some(value) = pseudo {

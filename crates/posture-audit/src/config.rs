@@ -16,6 +16,8 @@ pub struct Config {
     pub state_bucket: String,
     /// The longest one service may take (`SERVICE_TIMEOUT_SECONDS`, default 120).
     pub bound: Duration,
+    /// The SSM path under which each parameter is one suppression (`SUPPRESSIONS_PATH`; none: no suppression).
+    pub suppressions: Option<String>,
 }
 
 impl Config {
@@ -29,6 +31,7 @@ impl Config {
         let state_bucket = common.require_state_bucket()?.to_owned();
         Ok(Config {
             bound: Duration::from_secs(env.parse_or("SERVICE_TIMEOUT_SECONDS", 120)?),
+            suppressions: env.optional("SUPPRESSIONS_PATH"),
             state_bucket,
             common,
         })

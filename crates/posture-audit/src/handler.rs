@@ -23,6 +23,7 @@ use crate::check::Severity;
 use crate::config::{Config, STAGE};
 use crate::lifecycle::{self, Ledger, Open, Resolved, Telling};
 use crate::recheck;
+use crate::suppress::{self, Ignored, Suppression};
 
 /// Where the ledger of findings lives in the state bucket.
 pub const LEDGER: &str = "posture-audit/ledger.json";
@@ -33,6 +34,7 @@ pub const REPORTS: &str = "posture-audit/reports/";
 #[derive(Debug)]
 pub struct PostureAudit {
     sdk: SdkConfig,
+    ssm: aws_sdk_ssm::Client,
     state: StateStore,
     notifier: Notifier,
     config: Config,
@@ -50,6 +52,10 @@ pub struct Summary {
     pub new: usize,
     /// Findings told as resolved.
     pub resolved: usize,
+    /// Open findings a suppression silences.
+    pub suppressed: usize,
+    /// Suppression parameters that do not read as one (named in the report).
+    pub ignored_suppressions: usize,
     /// The report's key in the state bucket (none when a record named nothing the checks judge).
     pub report: Option<String>,
 }
@@ -82,6 +88,7 @@ impl PostureAudit {
     /// An audit function over these clients.
     pub fn new(sdk: SdkConfig, state: StateStore, notifier: Notifier, config: Config) -> Self {
         PostureAudit {
+            ssm: aws_sdk_ssm::Client::new(&sdk),
             sdk,
             state,
             notifier,
@@ -173,6 +180,8 @@ impl PostureAudit {
         checked: &str,
         report: String,
     ) -> Result<Summary, AuditError> {
+        // Read before the ledger is touched: a run that cannot know what is accepted must not tell it, nor end it.
+        let (suppressions, ignored) = self.suppressions(now).await?;
         let ledger = self
             .state
             .update::<Ledger, _>(LEDGER, |current| {
@@ -180,6 +189,7 @@ impl PostureAudit {
                     &current.cloned().unwrap_or_default(),
                     &audit.findings,
                     scope,
+                    &suppressions,
                     now,
                 ))
             })
@@ -191,7 +201,7 @@ impl PostureAudit {
                 .record(count as f64);
         }
         self.state
-            .create(&report, &report_of(audit, checked, now))
+            .create(&report, &report_of(audit, &ledger, &ignored, checked, now))
             .await?;
         let (new, resolved) = lifecycle::untold(&ledger, telling);
         let (new_keys, resolved_keys): (Vec<String>, Vec<String>) = (
@@ -201,7 +211,13 @@ impl PostureAudit {
                 .map(|r| lifecycle::key(&r.finding))
                 .collect(),
         );
-        if let Some(notice) = notice(&new, &resolved, &report) {
+        // A suppression that does not read is said each day until it is fixed; a change's page does not carry it.
+        let nagged = if telling == Telling::All {
+            &ignored[..]
+        } else {
+            &[]
+        };
+        if let Some(notice) = notice(&new, &resolved, nagged, &report) {
             // Told first, marked after: a run that dies between tells again rather than never.
             self.notifier.send(&notice).await?;
             self.state
@@ -227,19 +243,75 @@ impl PostureAudit {
             open: ledger.open.len(),
             new: new_keys.len(),
             resolved: resolved_keys.len(),
+            suppressed: ledger
+                .open
+                .values()
+                .filter(|o| o.suppressed.is_some())
+                .count(),
+            ignored_suppressions: ignored.len(),
             report: Some(report),
         })
+    }
+
+    /// The suppressions under the configured path, and the parameters there that are not one.
+    async fn suppressions(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Suppression>, Vec<Ignored>), AuditError> {
+        let Some(path) = &self.config.suppressions else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let (mut valid, mut ignored) = (Vec::new(), Vec::new());
+        let mut pages = self
+            .ssm
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk("GetParametersByPath", path.as_str(), e))?;
+            for parameter in page.parameters() {
+                let name = parameter.name().unwrap_or_default();
+                match suppress::parse(name, parameter.value().unwrap_or_default(), now) {
+                    Ok(s) => valid.push(s),
+                    Err(i) => {
+                        tracing::warn!(parameter = %i.name, why = %i.why, "not a suppression: ignored");
+                        ignored.push(i);
+                    }
+                }
+            }
+        }
+        Ok((valid, ignored))
     }
 }
 
 /// The report kept for each run: every finding, what could not be read.
-fn report_of(audit: &Audit, checked: &str, now: DateTime<Utc>) -> Value {
-    json!({"at": now, "checked": checked, "findings": audit.findings, "unchecked": audit.unchecked})
+fn report_of(
+    audit: &Audit,
+    ledger: &Ledger,
+    ignored: &[Ignored],
+    checked: &str,
+    now: DateTime<Utc>,
+) -> Value {
+    let suppressed: Vec<&Open> = ledger
+        .open
+        .values()
+        .filter(|o| o.suppressed.is_some())
+        .collect();
+    json!({"at": now, "checked": checked, "findings": audit.findings, "unchecked": audit.unchecked,
+        "suppressed": suppressed, "ignoredSuppressions": ignored})
 }
 
 /// The one notice of a run: the new findings (critical first) and the resolved ones; none when nothing changed.
-fn notice(new: &[&Open], resolved: &[&Resolved], report: &str) -> Option<Notice> {
-    if new.is_empty() && resolved.is_empty() {
+fn notice(
+    new: &[&Open],
+    resolved: &[&Resolved],
+    ignored: &[Ignored],
+    report: &str,
+) -> Option<Notice> {
+    if new.is_empty() && resolved.is_empty() && ignored.is_empty() {
         return None;
     }
     let worst = new.iter().map(|o| o.finding.severity).max();
@@ -283,10 +355,20 @@ fn notice(new: &[&Open], resolved: &[&Resolved], report: &str) -> Option<Notice>
             ));
         }
     }
+    if !ignored.is_empty() {
+        body.push_str(&format!(
+            "\n{} suppression parameter(s) ignored:\n",
+            ignored.len()
+        ));
+        for i in ignored.iter().take(10) {
+            body.push_str(&format!("  - {}: {}\n", i.name, i.why));
+        }
+    }
     body.push_str(&format!(
         "\nThe whole report: {report} in the state bucket."
     ));
     let title = match (new.len(), resolved.len()) {
+        (0, 0) => format!("Posture: {} suppression(s) ignored", ignored.len()),
         (0, r) => format!("Posture: {r} finding(s) resolved"),
         (n, 0) => format!("Posture: {n} new finding(s)"),
         (n, r) => format!("Posture: {n} new finding(s), {r} resolved"),
@@ -359,6 +441,8 @@ impl Function for PostureAudit {
                     open: 0,
                     new: 0,
                     resolved: 0,
+                    suppressed: 0,
+                    ignored_suppressions: 0,
                     report: None,
                 })
             }

@@ -8,7 +8,7 @@
 //! service within a time bound; [`report`] prints a table or JSON. As a function, [`handler`] runs an audit on
 //! a daily schedule, and [`lifecycle`] (no AWS types) keeps the ledger of findings: new, still open, resolved,
 //! each told once; a CloudTrail record of a change ([`change`], no AWS types) re-checks that resource alone
-//! ([`recheck`]). `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
+//! ([`recheck`]); [`suppress`] reads the team's accepted findings, each with a reason and an expiry. `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
 
 pub mod audit;
 pub mod change;
@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod recheck;
 pub mod report;
+pub mod suppress;
 
 pub use audit::{Audit, Service, Unchecked};
 pub use check::{Check, Finding, Severity};

@@ -4,7 +4,8 @@
 //! A finding is told once: it enters the ledger untold, the notice names it, and only then is it marked told, so an
 //! audit that dies between the two tells it again rather than never. A finding resolved before it was told is
 //! dropped without a word. A service the audit could not read keeps its findings as they were: unknown is not
-//! resolved.
+//! resolved. A suppressed finding stays in the ledger, marked, and is neither told nor counted while its
+//! suppression lasts; when it expires the finding is told again.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::Service;
 use crate::change::Scope;
 use crate::check::{Check, Finding, Severity};
+use crate::suppress::{self, Suppression};
 
 /// What the ledger holds of one open finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +29,21 @@ pub struct Open {
     pub last_seen: DateTime<Utc>,
     /// Whether a notice named it as new.
     pub told: bool,
+    /// The suppression that silences it now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
+}
+
+/// Why an open finding is silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Suppressed {
+    /// The parameter that holds the suppression.
+    pub by: String,
+    /// Its reason.
+    pub reason: String,
+    /// Until when.
+    pub until: DateTime<Utc>,
 }
 
 /// A finding that no longer shows, waiting to be told.
@@ -91,25 +108,40 @@ pub fn service(check: Check) -> Service {
     }
 }
 
-/// The ledger after an audit at `now` that re-read `scope` and found `findings` there.
-pub fn merge(ledger: &Ledger, findings: &[Finding], scope: &Scope, now: DateTime<Utc>) -> Ledger {
+/// The ledger after an audit at `now` that re-read `scope` and found `findings` there, `suppressions` in force.
+pub fn merge(
+    ledger: &Ledger,
+    findings: &[Finding],
+    scope: &Scope,
+    suppressions: &[Suppression],
+    now: DateTime<Utc>,
+) -> Ledger {
     let mut next = Ledger {
         open: BTreeMap::new(),
         resolved: ledger.resolved.clone(),
     };
     for finding in findings {
         let key = key(finding);
+        let suppressed = suppress::silencing(suppressions, finding, now).map(|s| Suppressed {
+            by: s.name.clone(),
+            reason: s.reason.clone(),
+            until: s.expires,
+        });
         let open = match ledger.open.get(&key) {
+            // A suppression that ended makes its finding news again.
             Some(before) => Open {
                 finding: finding.clone(),
                 last_seen: now,
-                ..before.clone()
+                told: before.told && (before.suppressed.is_none() || suppressed.is_some()),
+                suppressed,
+                first_seen: before.first_seen,
             },
             None => Open {
                 finding: finding.clone(),
                 first_seen: now,
                 last_seen: now,
                 told: false,
+                suppressed,
             },
         };
         next.open.insert(key, open);
@@ -152,7 +184,7 @@ pub fn untold(ledger: &Ledger, telling: Telling) -> (Vec<&Open>, Vec<&Resolved>)
         ledger
             .open
             .values()
-            .filter(|o| !o.told && telling.tells(&o.finding))
+            .filter(|o| !o.told && o.suppressed.is_none() && telling.tells(&o.finding))
             .collect(),
         ledger
             .resolved
@@ -175,7 +207,8 @@ pub fn told(ledger: &Ledger, new: &[String], resolved: &[String]) -> Ledger {
     next
 }
 
-/// Open findings by severity, every severity present (zero included), for the metrics.
+/// Open findings by severity, every severity present (zero included), for the metrics; suppressed ones are not
+/// counted (a suppressed critical finding does not keep the alarm paging).
 pub fn open_by_severity(ledger: &Ledger) -> BTreeMap<Severity, usize> {
     let mut counts: BTreeMap<Severity, usize> = [
         Severity::Critical,
@@ -186,7 +219,7 @@ pub fn open_by_severity(ledger: &Ledger) -> BTreeMap<Severity, usize> {
     .into_iter()
     .map(|s| (s, 0))
     .collect();
-    for open in ledger.open.values() {
+    for open in ledger.open.values().filter(|o| o.suppressed.is_none()) {
         *counts.entry(open.finding.severity).or_default() += 1;
     }
     counts
@@ -232,12 +265,19 @@ mod tests {
             &Ledger::default(),
             std::slice::from_ref(&bucket),
             &all,
+            &[],
             at(0),
         );
         let (new, resolved) = untold(&first, Telling::All);
         assert_eq!((new.len(), resolved.len()), (1, 0));
         let told_first = told(&first, &[key(&bucket)], &[]);
-        let second = merge(&told_first, std::slice::from_ref(&bucket), &all, at(24));
+        let second = merge(
+            &told_first,
+            std::slice::from_ref(&bucket),
+            &all,
+            &[],
+            at(24),
+        );
         assert_eq!(
             untold(&second, Telling::All).0.len(),
             0,
@@ -245,7 +285,7 @@ mod tests {
         );
         assert_eq!(second.open[&key(&bucket)].first_seen, at(0));
         assert_eq!(second.open[&key(&bucket)].last_seen, at(24));
-        let third = merge(&second, &[], &all, at(48));
+        let third = merge(&second, &[], &all, &[], at(48));
         assert!(third.open.is_empty());
         assert_eq!(third.resolved.len(), 1);
         assert_eq!(third.resolved[0].resolved_at, at(48));
@@ -261,13 +301,14 @@ mod tests {
             &Ledger::default(),
             std::slice::from_ref(&key_finding),
             &all,
+            &[],
             at(0),
         );
         // The notice left, the mark was never written: the next audit still has it untold.
-        let again = merge(&first, std::slice::from_ref(&key_finding), &all, at(1));
+        let again = merge(&first, std::slice::from_ref(&key_finding), &all, &[], at(1));
         assert_eq!(untold(&again, Telling::All).0.len(), 1);
         // Resolved before it was told: dropped without a word.
-        let gone = merge(&first, &[], &all, at(1));
+        let gone = merge(&first, &[], &all, &[], at(1));
         assert_eq!(gone, Ledger::default());
         // KMS could not be read: its finding stays open as it was.
         let told_first = told(&first, &[key(&key_finding)], &[]);
@@ -275,6 +316,7 @@ mod tests {
             &told_first,
             &[],
             &Scope::Services(vec![Service::S3, Service::Iam]),
+            &[],
             at(2),
         );
         assert_eq!(unread.open, told_first.open);
@@ -291,11 +333,18 @@ mod tests {
             &Ledger::default(),
             std::slice::from_ref(&other),
             &all,
+            &[],
             at(0),
         );
         let day = told(&day, &[key(&other)], &[]);
         let only_a = Scope::Resources(vec!["arn:aws:s3:::a".into()]);
-        let change = merge(&day, &[public.clone(), unversioned.clone()], &only_a, at(1));
+        let change = merge(
+            &day,
+            &[public.clone(), unversioned.clone()],
+            &only_a,
+            &[],
+            at(1),
+        );
         assert!(change.open.contains_key(&key(&other)), "b was not re-read");
         let (new, resolved) = untold(&change, Telling::Critical);
         assert_eq!(new.len(), 1);
@@ -308,11 +357,76 @@ mod tests {
         );
         // a is deleted: both its findings resolve, b stays.
         let change = told(&change, &[key(&public), key(&unversioned)], &[]);
-        let gone = merge(&change, &[], &only_a, at(2));
+        let gone = merge(&change, &[], &only_a, &[], at(2));
         assert_eq!(gone.open.keys().collect::<Vec<_>>(), [&key(&other)]);
         let (_, resolved) = untold(&gone, Telling::Critical);
         assert_eq!(resolved.len(), 1, "the critical one is told at once");
         assert_eq!(untold(&gone, Telling::All).1.len(), 2);
+    }
+
+    #[test]
+    fn a_suppressed_finding_is_silent_and_uncounted_until_its_suppression_ends() {
+        let all = Scope::Services(Service::ALL.to_vec());
+        let public = finding(Check::S3PublicPolicy, "arn:aws:s3:::site");
+        let accepted = crate::suppress::parse(
+            "/p/posture-audit/suppressions/site",
+            r#"{"check": "s3-public-policy", "resource": "arn:aws:s3:::site", "reason": "the public website",
+                "expires": "2025-11-25T00:00:00Z"}"#,
+            at(0),
+        )
+        .unwrap();
+        let first = merge(
+            &Ledger::default(),
+            std::slice::from_ref(&public),
+            &all,
+            std::slice::from_ref(&accepted),
+            at(0),
+        );
+        assert_eq!(
+            untold(&first, Telling::All).0.len(),
+            0,
+            "suppressed: not told"
+        );
+        assert_eq!(
+            open_by_severity(&first)[&Severity::Critical],
+            0,
+            "nor counted"
+        );
+        let open = &first.open[&key(&public)];
+        assert_eq!(
+            open.suppressed.as_ref().unwrap().reason,
+            "the public website"
+        );
+        // The suppression expires (at(24) is 2025-11-25T16:00Z): told as new, counted.
+        let later = merge(
+            &first,
+            std::slice::from_ref(&public),
+            &all,
+            std::slice::from_ref(&accepted),
+            at(24),
+        );
+        assert!(later.open[&key(&public)].suppressed.is_none());
+        assert_eq!(untold(&later, Telling::Critical).0.len(), 1);
+        assert_eq!(open_by_severity(&later)[&Severity::Critical], 1);
+        // Told, then suppressed again and ended again: told again.
+        let told_later = told(&later, &[key(&public)], &[]);
+        let renewed = crate::suppress::parse(
+            "n",
+            r#"{"check": "s3-public-policy", "resource": "arn:aws:s3:::site",
+            "reason": "r", "expires": "2025-11-27T00:00:00Z"}"#,
+            at(24),
+        )
+        .unwrap();
+        let quiet = merge(
+            &told_later,
+            std::slice::from_ref(&public),
+            &all,
+            std::slice::from_ref(&renewed),
+            at(25),
+        );
+        assert!(quiet.open[&key(&public)].told && untold(&quiet, Telling::All).0.is_empty());
+        let ended = merge(&quiet, std::slice::from_ref(&public), &all, &[], at(26));
+        assert!(!ended.open[&key(&public)].told);
     }
 
     #[test]
@@ -325,6 +439,7 @@ mod tests {
                 finding(Check::S3NoVersioning, "a"),
             ],
             &Scope::Services(Service::ALL.to_vec()),
+            &[],
             at(0),
         );
         let counts = open_by_severity(&ledger);

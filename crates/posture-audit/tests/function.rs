@@ -19,11 +19,16 @@ use posture_audit::handler::{LEDGER, Summary};
 use posture_audit::lifecycle::Ledger;
 use posture_audit::{Config, PostureAudit};
 use serde_json::{Value, json};
-use testkit::{KmsBucket, TopicProbe, emulator};
+use testkit::{KmsBucket, TopicProbe, emulator, unique_name};
 use tokio::sync::Mutex;
 
 /// One test at a time: both audit the one account of this process's emulator.
 static ACCOUNT: Mutex<()> = Mutex::const_new(());
+
+/// Each test's own suppressions path.
+fn unique_suppressions() -> String {
+    format!("/{}/posture-audit/suppressions", unique_name("test"))
+}
 
 fn message(notice: &Value) -> Value {
     serde_json::from_str(notice["Message"].as_str().unwrap()).unwrap()
@@ -36,7 +41,12 @@ fn description(notice: &Value) -> String {
         .to_owned()
 }
 
-fn function(sdk: &aws::SdkConfig, state: &KmsBucket, topic: &TopicProbe) -> PostureAudit {
+fn function(
+    sdk: &aws::SdkConfig,
+    state: &KmsBucket,
+    topic: &TopicProbe,
+    suppressions: &str,
+) -> PostureAudit {
     PostureAudit::new(
         sdk.clone(),
         StateStore::new(aws::s3_client(sdk), &state.name),
@@ -51,6 +61,7 @@ fn function(sdk: &aws::SdkConfig, state: &KmsBucket, topic: &TopicProbe) -> Post
             },
             state_bucket: state.name.clone(),
             bound: Duration::from_secs(60),
+            suppressions: Some(suppressions.to_owned()),
         },
     )
 }
@@ -64,7 +75,7 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
     let s3 = aws::s3_client(&sdk);
     let weak = KmsBucket::create(&sdk, "weak").await.name;
     let arn = format!("arn:aws:s3:::{weak}");
-    let function = function(&sdk, &state, &topic);
+    let function = function(&sdk, &state, &topic, &unique_suppressions());
     let t0: DateTime<Utc> = "2026-12-03T05:30:00Z".parse().unwrap();
 
     let first = function.run_at(t0).await.unwrap();
@@ -178,7 +189,7 @@ async fn a_change_is_rechecked_alone_and_only_a_critical_finding_is_told_at_once
     let topic = TopicProbe::create(&sdk).await;
     let s3 = aws::s3_client(&sdk);
     let changed = KmsBucket::create(&sdk, "changed").await.name;
-    let function = function(&sdk, &state, &topic);
+    let function = function(&sdk, &state, &topic, &unique_suppressions());
     function.run_at(Utc::now()).await.unwrap();
     topic.notices(1, Duration::from_secs(5)).await;
 
@@ -282,6 +293,79 @@ async fn a_change_is_rechecked_alone_and_only_a_critical_finding_is_told_at_once
         told.contains("1 resolved") && told.contains(&changed_arn),
         "{told}"
     );
+}
+
+#[tokio::test]
+async fn a_suppression_silences_its_finding_until_it_expires_and_a_malformed_one_is_said() {
+    let _account = ACCOUNT.lock().await;
+    let sdk = emulator().sdk_config().await;
+    let state = KmsBucket::create(&sdk, "state").await;
+    let topic = TopicProbe::create(&sdk).await;
+    let s3 = aws::s3_client(&sdk);
+    let accepted = KmsBucket::create(&sdk, "accepted").await.name;
+    let arn = format!("arn:aws:s3:::{accepted}");
+    let path = unique_suppressions();
+    let function = function(&sdk, &state, &topic, &path);
+    let now = Utc::now();
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for (name, value) in [
+        (
+            "team/scratch",
+            json!({"check": "s3-no-versioning", "resource": arn, "reason": "scratch copies, rebuilt nightly",
+                "expires": (now + TimeDelta::days(2)).to_rfc3339()}),
+        ),
+        (
+            "everything",
+            json!({"check": "s3-no-versioning", "resource": "arn:aws:s3:::*", "reason": "noise",
+                "expires": (now + TimeDelta::days(2)).to_rfc3339()}),
+        ),
+    ] {
+        ssm.put_parameter()
+            .name(format!("{path}/{name}"))
+            .value(value.to_string())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let first = function.run_at(now).await.unwrap();
+    assert_eq!(
+        (first.suppressed, first.ignored_suppressions),
+        (1, 1),
+        "{first:?}"
+    );
+    let text = description(&topic.notices(1, Duration::from_secs(5)).await[0]);
+    assert!(
+        text.contains(&format!("s3-public-access-block-off {arn}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("s3-no-versioning {arn}")),
+        "suppressed: {text}"
+    );
+    assert!(
+        text.contains(&format!("{path}/everything: the resource must be one ARN")),
+        "{text}"
+    );
+    let ledger: Ledger = state_json(&s3, &state.name, LEDGER).await;
+    let silent = ledger
+        .open
+        .values()
+        .find(|o| o.finding.resource == arn && o.suppressed.is_some())
+        .unwrap();
+    assert_eq!(
+        silent.suppressed.as_ref().unwrap().by,
+        format!("{path}/team/scratch")
+    );
+    let report: Value = state_json(&s3, &state.name, first.report.as_deref().unwrap()).await;
+    assert_eq!(report["suppressed"][0]["finding"]["resource"], arn);
+
+    // Past its expiry the finding is told, as new.
+    let later = function.run_at(now + TimeDelta::days(3)).await.unwrap();
+    assert_eq!((later.suppressed, later.new), (0, 1), "{later:?}");
+    let text = description(&topic.notices(1, Duration::from_secs(5)).await[0]);
+    assert!(text.contains(&format!("s3-no-versioning {arn}")), "{text}");
 }
 
 async fn state_json<T: serde::de::DeserializeOwned>(
