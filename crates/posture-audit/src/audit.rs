@@ -34,11 +34,13 @@ pub enum Service {
     Lambda,
     /// ECR repositories.
     Ecr,
+    /// EC2 security groups and VPCs.
+    Ec2,
 }
 
 impl Service {
     /// Every service, in report order.
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 11] = [
         Service::S3,
         Service::Iam,
         Service::Kms,
@@ -49,6 +51,7 @@ impl Service {
         Service::CloudTrail,
         Service::Lambda,
         Service::Ecr,
+        Service::Ec2,
     ];
 }
 
@@ -70,8 +73,9 @@ pub struct Audit {
     pub unchecked: Vec<Unchecked>,
 }
 
-/// Audits the account and region `sdk` is configured for at `now`, each service within `bound`.
-pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration) -> Audit {
+/// Audits the account and region `sdk` is configured for at `now`, each service within `bound`; `images` are the
+/// pipeline's image URIs, whose last scans are judged too.
+pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration, images: &[String]) -> Audit {
     let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let mut findings = Vec::new();
     let mut unchecked = Vec::new();
@@ -87,7 +91,8 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration) -> Audit 
                 Service::SageMaker => gather::sagemaker(sdk, now).await,
                 Service::CloudTrail => gather::cloudtrail(sdk, &region).await,
                 Service::Lambda => gather::lambda(sdk).await,
-                Service::Ecr => gather::ecr(sdk).await,
+                Service::Ecr => gather::ecr(sdk, &region, images).await,
+                Service::Ec2 => gather::ec2(sdk, &region).await,
             }
         };
         match tokio::time::timeout(bound, read).await {

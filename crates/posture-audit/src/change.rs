@@ -73,6 +73,10 @@ pub enum Target {
     Repository(String),
     /// The region's trails (the checks judge them together).
     Trails,
+    /// A security group, by id.
+    SecurityGroup(String),
+    /// Every VPC's flow logs (a flow log's record names the log, not always its VPC).
+    Vpcs,
 }
 
 impl Target {
@@ -92,6 +96,32 @@ impl Target {
             Target::Function(_) => Service::Lambda,
             Target::Repository(_) => Service::Ecr,
             Target::Trails => Service::CloudTrail,
+            Target::SecurityGroup(_) | Target::Vpcs => Service::Ec2,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Bucket(n) => write!(f, "bucket {n}"),
+            Target::User(n) => write!(f, "user {n}"),
+            Target::Root => write!(f, "the root user"),
+            Target::Policy(n) => write!(f, "policy {n}"),
+            Target::Role(n) => write!(f, "role {n}"),
+            Target::Key(n) => write!(f, "key {n}"),
+            Target::Topic(n) => write!(f, "topic {n}"),
+            Target::Queue(n) => write!(f, "queue {n}"),
+            Target::Secret(n) => write!(f, "secret {n}"),
+            Target::Notebook(n) => write!(f, "notebook instance {n}"),
+            Target::Endpoint(n) => write!(f, "endpoint {n}"),
+            Target::Endpoints => write!(f, "every endpoint"),
+            Target::TrainingJob(n) => write!(f, "training job {n}"),
+            Target::Function(n) => write!(f, "function {n}"),
+            Target::Repository(n) => write!(f, "repository {n}"),
+            Target::Trails => write!(f, "the region's trails"),
+            Target::SecurityGroup(n) => write!(f, "security group {n}"),
+            Target::Vpcs => write!(f, "every VPC's flow logs"),
         }
     }
 }
@@ -255,6 +285,20 @@ pub const WATCHED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "ec2.amazonaws.com",
+        &[
+            "CreateSecurityGroup",
+            "AuthorizeSecurityGroupIngress",
+            "RevokeSecurityGroupIngress",
+            "ModifySecurityGroupRules",
+            "DeleteSecurityGroup",
+            "CreateVpc",
+            "DeleteVpc",
+            "CreateFlowLogs",
+            "DeleteFlowLogs",
+        ],
+    ),
+    (
         "cloudtrail.amazonaws.com",
         &[
             "CreateTrail",
@@ -335,6 +379,11 @@ pub fn target(call: &ApiCall) -> Option<Target> {
         "lambda.amazonaws.com" => text(&["functionName"]).map(Target::Function),
         "ecr.amazonaws.com" => text(&["repositoryName"]).map(Target::Repository),
         "cloudtrail.amazonaws.com" => Some(Target::Trails),
+        "ec2.amazonaws.com" if name.contains("SecurityGroup") => text(&["groupId"])
+            .or_else(|| text(&["ModifySecurityGroupRulesRequest", "GroupId"]))
+            .or_else(|| field(response, &["groupId"]).map(str::to_owned))
+            .map(Target::SecurityGroup),
+        "ec2.amazonaws.com" => Some(Target::Vpcs),
         _ => None,
     }
 }
@@ -641,10 +690,44 @@ mod tests {
                 call(
                     "ec2",
                     "AuthorizeSecurityGroupIngress",
-                    json!({"groupId": "sg"}),
+                    json!({"groupId": "sg-1"}),
                     none.clone(),
                     role.clone(),
                 ),
+                Some(Target::SecurityGroup("sg-1".into())),
+            ),
+            (
+                call(
+                    "ec2",
+                    "CreateSecurityGroup",
+                    json!({"groupName": "g"}),
+                    json!({"groupId": "sg-2"}),
+                    role.clone(),
+                ),
+                Some(Target::SecurityGroup("sg-2".into())),
+            ),
+            (
+                call(
+                    "ec2",
+                    "ModifySecurityGroupRules",
+                    json!({"ModifySecurityGroupRulesRequest": {"GroupId": "sg-3"}}),
+                    none.clone(),
+                    role.clone(),
+                ),
+                Some(Target::SecurityGroup("sg-3".into())),
+            ),
+            (
+                call(
+                    "ec2",
+                    "DeleteFlowLogs",
+                    json!({"DeleteFlowLogsRequest": {"FlowLogId": "fl-1"}}),
+                    none.clone(),
+                    role.clone(),
+                ),
+                Some(Target::Vpcs),
+            ),
+            (
+                call("ec2", "RunInstances", json!({}), none.clone(), role.clone()),
                 None,
             ),
         ];

@@ -114,6 +114,17 @@ pub enum Check {
     EcrScanOnPushOff,
     /// An image repository lets a tag move to another image.
     EcrMutableTags,
+    /// An image the pipeline runs has critical vulnerabilities in its last scan.
+    EcrImageCriticalVulnerabilities,
+    /// A security group lets the internet reach an administrative port (SSH, RDP, WinRM, Telnet).
+    #[serde(rename = "ec2-open-admin-port")]
+    Ec2OpenAdminPort,
+    /// A security group lets the internet reach every port.
+    #[serde(rename = "ec2-open-all-ports")]
+    Ec2OpenAllPorts,
+    /// A VPC has no flow log.
+    #[serde(rename = "ec2-vpc-flow-logs-off")]
+    Ec2VpcFlowLogsOff,
 }
 
 /// Where CloudSploit has no plugin for a check.
@@ -134,7 +145,7 @@ pub struct Meta {
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 36] = [
+    pub const ALL: [Check; 40] = [
         Check::S3PublicAcl,
         Check::S3PublicPolicy,
         Check::S3PublicAccessBlockOff,
@@ -171,6 +182,10 @@ impl Check {
         Check::LambdaDeprecatedRuntime,
         Check::EcrScanOnPushOff,
         Check::EcrMutableTags,
+        Check::EcrImageCriticalVulnerabilities,
+        Check::Ec2OpenAdminPort,
+        Check::Ec2OpenAllPorts,
+        Check::Ec2VpcFlowLogsOff,
     ];
 
     /// Its id, severity, remediation and CloudSploit plugin.
@@ -392,6 +407,30 @@ impl Check {
                 Medium,
                 "Set the repository's image tag mutability to IMMUTABLE.",
                 "ecr/ecrRepositoryTagImmutability",
+            ),
+            Check::EcrImageCriticalVulnerabilities => (
+                "ecr-image-critical-vulnerabilities",
+                High,
+                "Rebuild the image on a patched base, push it under a new tag, and point the pipeline's parameter at it.",
+                "ecr/ecrImageVulnerability",
+            ),
+            Check::Ec2OpenAdminPort => (
+                "ec2-open-admin-port",
+                High,
+                "Remove the rule; reach instances through Systems Manager Session Manager, or a VPN's CIDR.",
+                "ec2/openSSH",
+            ),
+            Check::Ec2OpenAllPorts => (
+                "ec2-open-all-ports",
+                Critical,
+                "Remove the rule; open only the ports the service needs, to the sources that need them.",
+                "ec2/openAllPortsProtocols",
+            ),
+            Check::Ec2VpcFlowLogsOff => (
+                "ec2-vpc-flow-logs-off",
+                Medium,
+                "Create a flow log for the VPC (CloudWatch Logs or S3), so its traffic can be investigated.",
+                "ec2/flowLogsEnabled",
             ),
         };
         Meta {

@@ -18,6 +18,10 @@ pub struct Config {
     pub bound: Duration,
     /// The SSM path under which each parameter is one suppression (`SUPPRESSIONS_PATH`; none: no suppression).
     pub suppressions: Option<String>,
+    /// The images the pipeline runs, whose last scans are judged (`PIPELINE_IMAGES`, comma-separated URIs).
+    pub images: Vec<String>,
+    /// Whether each run imports the ledger into Security Hub (`SECURITY_HUB_EXPORT`, default false).
+    pub security_hub: bool,
 }
 
 impl Config {
@@ -32,6 +36,8 @@ impl Config {
         Ok(Config {
             bound: Duration::from_secs(env.parse_or("SERVICE_TIMEOUT_SECONDS", 120)?),
             suppressions: env.optional("SUPPRESSIONS_PATH"),
+            images: env.list("PIPELINE_IMAGES"),
+            security_hub: env.parse_or("SECURITY_HUB_EXPORT", false)?,
             state_bucket,
             common,
         })

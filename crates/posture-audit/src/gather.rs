@@ -11,8 +11,8 @@ use guardrails_core::AwsError;
 
 use crate::check::Finding;
 use crate::judge::{
-    self, AccessKey, Bucket, Channel, ConsoleUser, Endpoint, Function, Key, Notebook, Repository,
-    Trail, TrainingJob,
+    self, AccessKey, Bucket, Channel, ConsoleUser, Endpoint, Function, Ingress, Key, Notebook,
+    Repository, SecurityGroup, Trail, TrainingJob,
 };
 use crate::policy;
 
@@ -793,34 +793,210 @@ pub(crate) async fn function_findings(
     }))
 }
 
-/// The region's ECR repositories, judged.
+/// The region's ECR repositories, judged, and the last scans of `images` (the pipeline's, in this account's
+/// registry; others are not ours to judge).
 ///
 /// # Errors
 /// A failed call.
-pub async fn ecr(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+pub async fn ecr(
+    sdk: &SdkConfig,
+    region: &str,
+    images: &[String],
+) -> Result<Vec<Finding>, AwsError> {
     let ecr = aws_sdk_ecr::Client::new(sdk);
+    let filters = scanned_on_push(&ecr).await?;
     let mut found = Vec::new();
     let mut pages = ecr.describe_repositories().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeRepositories", "ecr", e))?;
-        found.extend(page.repositories().iter().flat_map(repository_findings));
+        found.extend(
+            page.repositories()
+                .iter()
+                .flat_map(|r| repository_findings(r, &filters)),
+        );
+    }
+    if !images.is_empty() {
+        let account = account(sdk).await?;
+        for uri in images {
+            let Some(image) = judge::ecr_image(uri) else {
+                continue;
+            };
+            if image.account == account && image.region == region {
+                found.extend(image_findings(&ecr, &image).await?);
+            }
+        }
     }
     Ok(found)
 }
 
-/// A repository's findings.
-pub(crate) fn repository_findings(repo: &aws_sdk_ecr::types::Repository) -> Vec<Finding> {
+/// The registry scanning rules' filters that scan on push (or continuously): a repository they cover is scanned
+/// whatever its own setting says.
+pub(crate) async fn scanned_on_push(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>, AwsError> {
+    use aws_sdk_ecr::types::ScanFrequency;
+    let registry = ecr
+        .get_registry_scanning_configuration()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetRegistryScanningConfiguration", "ecr", e))?;
+    Ok(registry
+        .scanning_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.scan_frequency() != &ScanFrequency::Manual)
+        .flat_map(|r| r.repository_filters().iter().map(|f| f.filter().to_owned()))
+        .collect())
+}
+
+/// The last scan of one image of this account's registry (none if it was never scanned or is gone).
+async fn image_findings(
+    ecr: &aws_sdk_ecr::Client,
+    image: &judge::EcrImage,
+) -> Result<Option<Finding>, AwsError> {
+    use aws_sdk_ecr::types::{FindingSeverity, ImageIdentifier};
+    let id = ImageIdentifier::builder()
+        .set_image_tag(image.tag.clone())
+        .set_image_digest(image.digest.clone())
+        .build();
+    let Some(scan) = absent(
+        ecr.describe_image_scan_findings()
+            .repository_name(&image.repository)
+            .image_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeImageScanFindings", &image.repository, e)),
+        &[
+            "ScanNotFoundException",
+            "ImageNotFoundException",
+            "RepositoryNotFoundException",
+        ],
+    )?
+    else {
+        return Ok(None);
+    };
+    let counts = scan
+        .image_scan_findings()
+        .and_then(|f| f.finding_severity_counts())
+        .cloned()
+        .unwrap_or_default();
+    let named = match (&image.digest, &image.tag) {
+        (Some(digest), _) => format!("@{digest}"),
+        (None, Some(tag)) => format!(":{tag}"),
+        (None, None) => String::new(),
+    };
+    Ok(judge::scanned_image(&judge::ScannedImage {
+        resource: format!(
+            "arn:aws:ecr:{}:{}:repository/{}{named}",
+            image.region, image.account, image.repository
+        ),
+        critical: counts.get(&FindingSeverity::Critical).copied().unwrap_or(0),
+        high: counts.get(&FindingSeverity::High).copied().unwrap_or(0),
+    }))
+}
+
+/// A repository's findings, `filters` being the registry's scan-on-push rules.
+pub(crate) fn repository_findings(
+    repo: &aws_sdk_ecr::types::Repository,
+    filters: &[String],
+) -> Vec<Finding> {
     let Some(arn) = repo.repository_arn() else {
         return Vec::new();
     };
+    let name = repo.repository_name().unwrap_or_default();
     judge::repository(&Repository {
         arn: arn.to_owned(),
         scan_on_push: repo
             .image_scanning_configuration()
-            .is_some_and(|c| c.scan_on_push()),
+            .is_some_and(|c| c.scan_on_push())
+            || filters.iter().any(|f| judge::filter_covers(f, name)),
         // MUTABLE, and MUTABLE_WITH_EXCLUSION (mutable but for some tags).
         mutable_tags: repo
             .image_tag_mutability()
             .is_none_or(|m| m.as_str().starts_with("MUTABLE")),
     })
+}
+
+/// The region's security groups and VPCs, judged: what is open to the internet, which VPC keeps no flow log.
+///
+/// # Errors
+/// A failed call.
+pub async fn ec2(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let account = account(sdk).await?;
+    let mut found = Vec::new();
+    let mut groups = ec2
+        .describe_security_groups()
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(group) = groups.next().await {
+        let group = group.map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", "ec2", e))?;
+        found.extend(judge::security_group(&security_group(
+            &group, region, &account,
+        )));
+    }
+    found.extend(vpcs(&ec2, region, &account).await?);
+    Ok(found)
+}
+
+/// A security group as the judge reads it.
+pub(crate) fn security_group(
+    g: &aws_sdk_ec2::types::SecurityGroup,
+    region: &str,
+    account: &str,
+) -> SecurityGroup {
+    let owner = g.owner_id().unwrap_or(account);
+    SecurityGroup {
+        arn: format!(
+            "arn:aws:ec2:{region}:{owner}:security-group/{}",
+            g.group_id().unwrap_or_default()
+        ),
+        ingress: g
+            .ip_permissions()
+            .iter()
+            .map(|p| Ingress {
+                protocol: p.ip_protocol().unwrap_or("-1").to_owned(),
+                from: p.from_port(),
+                to: p.to_port(),
+                ranges: p
+                    .ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip())
+                    .chain(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()))
+                    .map(str::to_owned)
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Every VPC's flow-log finding.
+pub(crate) async fn vpcs(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    account: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    let mut logged: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut logs = ec2.describe_flow_logs().into_paginator().items().send();
+    while let Some(log) = logs.next().await {
+        let log = log.map_err(|e| AwsError::from_sdk("DescribeFlowLogs", "ec2", e))?;
+        // A flow log whose delivery failed records nothing.
+        if log.flow_log_status().is_none_or(|s| s == "ACTIVE")
+            && let Some(resource) = log.resource_id()
+        {
+            *logged.entry(resource.to_owned()).or_default() += 1;
+        }
+    }
+    let mut found = Vec::new();
+    let mut vpcs = ec2.describe_vpcs().into_paginator().items().send();
+    while let Some(vpc) = vpcs.next().await {
+        let vpc = vpc.map_err(|e| AwsError::from_sdk("DescribeVpcs", "ec2", e))?;
+        let Some(id) = vpc.vpc_id() else {
+            continue;
+        };
+        let owner = vpc.owner_id().unwrap_or(account);
+        let arn = format!("arn:aws:ec2:{region}:{owner}:vpc/{id}");
+        found.extend(judge::vpc(&arn, logged.get(id).copied().unwrap_or(0)));
+    }
+    Ok(found)
 }

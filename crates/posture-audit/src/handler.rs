@@ -24,6 +24,7 @@ use crate::config::{Config, STAGE};
 use crate::lifecycle::{self, Ledger, Open, Resolved, Telling};
 use crate::recheck;
 use crate::suppress::{self, Ignored, Suppression};
+use crate::{asff, export};
 
 /// Where the ledger of findings lives in the state bucket.
 pub const LEDGER: &str = "posture-audit/ledger.json";
@@ -35,6 +36,7 @@ pub const REPORTS: &str = "posture-audit/reports/";
 pub struct PostureAudit {
     sdk: SdkConfig,
     ssm: aws_sdk_ssm::Client,
+    hub: aws_sdk_securityhub::Client,
     state: StateStore,
     notifier: Notifier,
     config: Config,
@@ -89,6 +91,7 @@ impl PostureAudit {
     pub fn new(sdk: SdkConfig, state: StateStore, notifier: Notifier, config: Config) -> Self {
         PostureAudit {
             ssm: aws_sdk_ssm::Client::new(&sdk),
+            hub: aws_sdk_securityhub::Client::new(&sdk),
             sdk,
             state,
             notifier,
@@ -102,7 +105,7 @@ impl PostureAudit {
     /// The state bucket or SNS failing; [`AuditError::Unchecked`] after everything else was done when a service
     /// could not be read (the errors alarm says so; its findings stay as they were).
     pub async fn run_at(&self, now: DateTime<Utc>) -> Result<Summary, AuditError> {
-        let audit = audit::run(&self.sdk, now, self.config.bound).await;
+        let audit = audit::run(&self.sdk, now, self.config.bound, &self.config.images).await;
         let read: Vec<Service> = Service::ALL
             .into_iter()
             .filter(|s| !audit.unchecked.iter().any(|u| u.service == *s))
@@ -165,7 +168,7 @@ impl PostureAudit {
             .take(64)
             .collect();
         let report = format!("{REPORTS}{}-{id}.json", now.format("%Y/%m/%d/%H%M%S"));
-        let checked = format!("{target:?}");
+        let checked = target.to_string();
         self.record(&scope, &audit, Telling::Critical, now, &checked, report)
             .await
     }
@@ -182,16 +185,23 @@ impl PostureAudit {
     ) -> Result<Summary, AuditError> {
         // Read before the ledger is touched: a run that cannot know what is accepted must not tell it, nor end it.
         let (suppressions, ignored) = self.suppressions(now).await?;
+        let exporting = self.config.security_hub;
         let ledger = self
             .state
             .update::<Ledger, _>(LEDGER, |current| {
-                Change::Write(lifecycle::merge(
+                let merged = lifecycle::merge(
                     &current.cloned().unwrap_or_default(),
                     &audit.findings,
                     scope,
                     &suppressions,
                     now,
-                ))
+                );
+                // Without an export, a resolved finding waits only for its notice.
+                Change::Write(if exporting {
+                    merged
+                } else {
+                    lifecycle::exported(&merged, None)
+                })
             })
             .await?
             .unwrap_or_default();
@@ -203,6 +213,13 @@ impl PostureAudit {
         self.state
             .create(&report, &report_of(audit, &ledger, &ignored, checked, now))
             .await?;
+        // Before the notice, but a Security Hub that fails does not hold a page back: the run fails after telling,
+        // and its retry exports again (a resolved finding stays in the ledger until both are done).
+        let export_failed = if exporting {
+            self.export(&ledger, now).await.err()
+        } else {
+            None
+        };
         let (new, resolved) = lifecycle::untold(&ledger, telling);
         let (new_keys, resolved_keys): (Vec<String>, Vec<String>) = (
             new.iter().map(|o| lifecycle::key(&o.finding)).collect(),
@@ -238,6 +255,9 @@ impl PostureAudit {
                 .collect();
             return Err(AuditError::Unchecked(list.join("; ")));
         }
+        if let Some(error) = export_failed {
+            return Err(error);
+        }
         Ok(Summary {
             checked: checked.to_owned(),
             open: ledger.open.len(),
@@ -251,6 +271,27 @@ impl PostureAudit {
             ignored_suppressions: ignored.len(),
             report: Some(report),
         })
+    }
+
+    /// Imports the ledger into Security Hub, then marks its resolved findings exported.
+    async fn export(&self, ledger: &Ledger, now: DateTime<Utc>) -> Result<(), AuditError> {
+        let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
+        let account = crate::gather::account(&self.sdk).await?;
+        export::import(&self.hub, region, &account, &asff::findings(ledger, now)).await?;
+        let keys: Vec<String> = ledger
+            .resolved
+            .iter()
+            .map(|r| lifecycle::key(&r.finding))
+            .collect();
+        self.state
+            .update::<Ledger, _>(LEDGER, |current| {
+                Change::Write(lifecycle::exported(
+                    &current.cloned().unwrap_or_default(),
+                    Some(&keys),
+                ))
+            })
+            .await?;
+        Ok(())
     }
 
     /// The suppressions under the configured path, and the parameters there that are not one.

@@ -527,7 +527,7 @@ pub fn function(f: &Function) -> Vec<Finding> {
 pub struct Repository {
     /// Its ARN.
     pub arn: String,
-    /// It scans each pushed image.
+    /// It scans each pushed image (its own setting, or a registry scanning rule that covers it).
     pub scan_on_push: bool,
     /// Its tags can move.
     pub mutable_tags: bool,
@@ -541,7 +541,7 @@ pub fn repository(r: &Repository) -> Vec<Finding> {
             (
                 !r.scan_on_push,
                 Check::EcrScanOnPushOff,
-                "scanOnPush is off",
+                "scanOnPush is off and no registry scanning rule covers the repository",
             ),
             (
                 r.mutable_tags,
@@ -550,6 +550,189 @@ pub fn repository(r: &Repository) -> Vec<Finding> {
             ),
         ],
     )
+}
+
+/// Whether a registry scanning rule's filter (`*` for any run of characters) covers repository `name`.
+pub fn filter_covers(filter: &str, name: &str) -> bool {
+    let mut parts = filter.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = parts.collect();
+    let Some((last, middle)) = pieces.split_last() else {
+        return rest.is_empty();
+    };
+    for piece in middle {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+/// An image the pipeline runs, from its URI: in this account's registry or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrImage {
+    /// The registry's account.
+    pub account: String,
+    /// Its region.
+    pub region: String,
+    /// The repository.
+    pub repository: String,
+    /// The tag, when the URI names one.
+    pub tag: Option<String>,
+    /// The digest, when the URI pins one.
+    pub digest: Option<String>,
+}
+
+/// Reads `<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag][@digest]`; none for another registry.
+pub fn ecr_image(uri: &str) -> Option<EcrImage> {
+    let (host, path) = uri.trim().split_once('/')?;
+    let mut labels = host.split('.');
+    let account = labels.next()?;
+    let (dkr, ecr, region) = (labels.next()?, labels.next()?, labels.next()?);
+    if dkr != "dkr" || ecr != "ecr" || !account.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (path, digest) = match path.split_once('@') {
+        Some((p, d)) => (p, Some(d.to_owned())),
+        None => (path, None),
+    };
+    // A tag follows the last colon of the last path segment (a repository name has no colon).
+    let (repository, tag) = match path.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, Some(t.to_owned())),
+        _ => (path, None),
+    };
+    let tag = if digest.is_none() && tag.is_none() {
+        Some("latest".to_owned())
+    } else {
+        tag
+    };
+    Some(EcrImage {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        repository: repository.to_owned(),
+        tag,
+        digest,
+    })
+}
+
+/// An image's last scan: how many findings of each severity.
+#[derive(Debug, Clone)]
+pub struct ScannedImage {
+    /// The image, as `<repository ARN>:<tag>` or `…@<digest>`.
+    pub resource: String,
+    /// Critical findings.
+    pub critical: i32,
+    /// High findings.
+    pub high: i32,
+}
+
+/// An image's finding: critical vulnerabilities in what the pipeline runs.
+pub fn scanned_image(i: &ScannedImage) -> Option<Finding> {
+    (i.critical > 0).then(|| {
+        Finding::new(
+            Check::EcrImageCriticalVulnerabilities,
+            &i.resource,
+            format!(
+                "the image's last scan found {} critical and {} high vulnerabilities",
+                i.critical, i.high
+            ),
+        )
+    })
+}
+
+/// One inbound rule of a security group, as EC2 describes it.
+#[derive(Debug, Clone)]
+pub struct Ingress {
+    /// `tcp`, `udp`, `icmp`, a number, or `-1` for every protocol.
+    pub protocol: String,
+    /// The first port (none, or -1, for every port).
+    pub from: Option<i32>,
+    /// The last port.
+    pub to: Option<i32>,
+    /// The IPv4 and IPv6 ranges it admits.
+    pub ranges: Vec<String>,
+}
+
+/// A security group.
+#[derive(Debug, Clone)]
+pub struct SecurityGroup {
+    /// Its ARN.
+    pub arn: String,
+    /// Its inbound rules.
+    pub ingress: Vec<Ingress>,
+}
+
+/// Ports an attacker tries first: SSH, Telnet, RDP, WinRM.
+pub const ADMIN_PORTS: [(i32, &str); 5] = [
+    (22, "SSH"),
+    (23, "Telnet"),
+    (3389, "RDP"),
+    (5985, "WinRM"),
+    (5986, "WinRM over TLS"),
+];
+
+/// Whether `range` is the whole internet.
+fn anywhere(range: &str) -> bool {
+    matches!(range, "0.0.0.0/0" | "::/0")
+}
+
+/// A security group's findings: every port open to the internet, or an administrative one.
+pub fn security_group(g: &SecurityGroup) -> Vec<Finding> {
+    let mut all_ports = None;
+    let mut admin = Vec::new();
+    for rule in &g.ingress {
+        let Some(range) = rule.ranges.iter().find(|r| anywhere(r)) else {
+            continue;
+        };
+        let every_protocol = rule.protocol == "-1" || rule.protocol.eq_ignore_ascii_case("all");
+        let (from, to) = match (rule.from, rule.to) {
+            (Some(f), Some(t)) if f >= 0 && !every_protocol => (f, t),
+            _ => (0, 65535),
+        };
+        let carries_tcp = every_protocol || rule.protocol == "tcp" || rule.protocol == "6";
+        if (from, to) == (0, 65535) && (every_protocol || carries_tcp) {
+            all_ports.get_or_insert(format!(
+                "an inbound rule admits {range} on every port ({})",
+                if every_protocol {
+                    "every protocol"
+                } else {
+                    "tcp"
+                }
+            ));
+        }
+        for (port, name) in ADMIN_PORTS {
+            if carries_tcp && from <= port && port <= to {
+                admin.push(format!("{name} ({port}/tcp) from {range}"));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    if let Some(evidence) = all_ports {
+        found.push(Finding::new(Check::Ec2OpenAllPorts, &g.arn, evidence));
+    } else if !admin.is_empty() {
+        admin.dedup();
+        found.push(Finding::new(
+            Check::Ec2OpenAdminPort,
+            &g.arn,
+            format!("inbound rules admit {}", admin.join(", ")),
+        ));
+    }
+    found
+}
+
+/// A VPC's finding, `flow_logs` being how many flow logs it has.
+pub fn vpc(arn: &str, flow_logs: usize) -> Option<Finding> {
+    (flow_logs == 0).then(|| {
+        Finding::new(
+            Check::Ec2VpcFlowLogsOff,
+            arn,
+            "the VPC has no flow log: its traffic leaves no record",
+        )
+    })
 }
 
 /// The findings of `resource` whose condition holds, in the order given.
@@ -566,6 +749,93 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn image_uris_and_registry_filters() {
+        let image =
+            ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/train:2026-12").unwrap();
+        assert_eq!(
+            (
+                image.repository.as_str(),
+                image.tag.as_deref(),
+                image.digest.as_deref()
+            ),
+            ("team/train", Some("2026-12"), None)
+        );
+        let pinned =
+            ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train@sha256:ab12").unwrap();
+        assert_eq!(
+            (pinned.tag, pinned.digest.as_deref()),
+            (None, Some("sha256:ab12"))
+        );
+        let bare = ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train").unwrap();
+        assert_eq!(bare.tag.as_deref(), Some("latest"));
+        assert!(ecr_image("public.ecr.aws/lambda/python:3.13").is_none());
+        assert!(ecr_image("python:3.13").is_none());
+        for (filter, name, covers) in [
+            ("*", "anything", true),
+            ("prod-*", "prod-train", true),
+            ("prod-*", "dev-train", false),
+            ("*-train", "prod-train", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxcyyb", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(filter_covers(filter, name), covers, "{filter} {name}");
+        }
+        let image = |critical| ScannedImage {
+            resource: "arn:r:t".into(),
+            critical,
+            high: 2,
+        };
+        assert!(scanned_image(&image(0)).is_none());
+        assert_eq!(
+            scanned_image(&image(1)).unwrap().check,
+            Check::EcrImageCriticalVulnerabilities
+        );
+    }
+
+    #[test]
+    fn security_groups_by_what_they_open_to_the_internet() {
+        let rule = |protocol: &str, from: Option<i32>, to: Option<i32>, range: &str| Ingress {
+            protocol: protocol.into(),
+            from,
+            to,
+            ranges: vec![range.into()],
+        };
+        let cases: Vec<(Vec<Ingress>, Vec<Check>)> = vec![
+            (vec![rule("tcp", Some(443), Some(443), "0.0.0.0/0")], vec![]),
+            (vec![rule("tcp", Some(22), Some(22), "10.0.0.0/8")], vec![]),
+            (
+                vec![rule("tcp", Some(22), Some(22), "0.0.0.0/0")],
+                vec![Check::Ec2OpenAdminPort],
+            ),
+            (
+                vec![rule("tcp", Some(3380), Some(3400), "::/0")],
+                vec![Check::Ec2OpenAdminPort],
+            ),
+            (vec![rule("udp", Some(22), Some(22), "0.0.0.0/0")], vec![]),
+            (
+                vec![rule("-1", None, None, "0.0.0.0/0")],
+                vec![Check::Ec2OpenAllPorts],
+            ),
+            (
+                vec![rule("tcp", Some(0), Some(65535), "::/0")],
+                vec![Check::Ec2OpenAllPorts],
+            ),
+            (vec![rule("-1", None, None, "sg-0123")], vec![]),
+        ];
+        for (ingress, expected) in cases {
+            let g = SecurityGroup {
+                arn: "arn:sg".into(),
+                ingress: ingress.clone(),
+            };
+            assert_eq!(checks(&security_group(&g)), expected, "{ingress:?}");
+        }
+        assert!(vpc("arn:vpc", 1).is_none());
+        assert_eq!(vpc("arn:vpc", 0).unwrap().check, Check::Ec2VpcFlowLogsOff);
+    }
 
     fn checks(found: &[Finding]) -> Vec<Check> {
         found.iter().map(|f| f.check).collect()

@@ -8,12 +8,15 @@
 //! service within a time bound; [`report`] prints a table or JSON. As a function, [`handler`] runs an audit on
 //! a daily schedule, and [`lifecycle`] (no AWS types) keeps the ledger of findings: new, still open, resolved,
 //! each told once; a CloudTrail record of a change ([`change`], no AWS types) re-checks that resource alone
-//! ([`recheck`]); [`suppress`] reads the team's accepted findings, each with a reason and an expiry. `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
+//! ([`recheck`]); [`suppress`] reads the team's accepted findings, each with a reason and an expiry; [`asff`] (no AWS types) and
+//! [`export`] give the ledger to Security Hub when the stack asks. `main.rs` is both: Lambda's runtime starts the function, a person's shell the CLI.
 
+pub mod asff;
 pub mod audit;
 pub mod change;
 pub mod check;
 pub mod config;
+pub mod export;
 pub mod gather;
 pub mod handler;
 pub mod judge;

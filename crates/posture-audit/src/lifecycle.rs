@@ -56,6 +56,16 @@ pub struct Resolved {
     pub first_seen: DateTime<Utc>,
     /// When an audit no longer saw it.
     pub resolved_at: DateTime<Utc>,
+    /// Whether a notice said so (it is dropped once told and exported).
+    #[serde(default)]
+    pub told: bool,
+    /// Whether Security Hub was told (or there is no export).
+    #[serde(default = "yes")]
+    pub exported: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The stored state of the account's findings.
@@ -104,7 +114,8 @@ pub fn service(check: Check) -> Service {
         | SageMakerTrainingWithoutNetworkIsolation => Service::SageMaker,
         CloudTrailOff | CloudTrailNotMultiRegion | CloudTrailNoLogValidation => Service::CloudTrail,
         LambdaPublicPolicy | LambdaUrlWithoutAuth | LambdaDeprecatedRuntime => Service::Lambda,
-        EcrScanOnPushOff | EcrMutableTags => Service::Ecr,
+        EcrScanOnPushOff | EcrMutableTags | EcrImageCriticalVulnerabilities => Service::Ecr,
+        Ec2OpenAdminPort | Ec2OpenAllPorts | Ec2VpcFlowLogsOff => Service::Ec2,
     }
 }
 
@@ -157,6 +168,8 @@ pub fn merge(
                 finding: before.finding.clone(),
                 first_seen: before.first_seen,
                 resolved_at: now,
+                told: false,
+                exported: false,
             });
         }
     }
@@ -189,7 +202,7 @@ pub fn untold(ledger: &Ledger, telling: Telling) -> (Vec<&Open>, Vec<&Resolved>)
         ledger
             .resolved
             .iter()
-            .filter(|r| telling.tells(&r.finding))
+            .filter(|r| !r.told && telling.tells(&r.finding))
             .collect(),
     )
 }
@@ -202,8 +215,20 @@ pub fn told(ledger: &Ledger, new: &[String], resolved: &[String]) -> Ledger {
             open.told = true;
         }
     }
-    next.resolved
-        .retain(|r| !resolved.contains(&self::key(&r.finding)));
+    for r in &mut next.resolved {
+        r.told |= resolved.contains(&self::key(&r.finding));
+    }
+    next.resolved.retain(|r| !(r.told && r.exported));
+    next
+}
+
+/// The ledger once Security Hub holds the resolved findings `resolved` (keys), or once there is no export (all).
+pub fn exported(ledger: &Ledger, resolved: Option<&[String]>) -> Ledger {
+    let mut next = ledger.clone();
+    for r in &mut next.resolved {
+        r.exported |= resolved.is_none_or(|keys| keys.contains(&self::key(&r.finding)));
+    }
+    next.resolved.retain(|r| !(r.told && r.exported));
     next
 }
 
@@ -252,6 +277,7 @@ mod tests {
                 Service::CloudTrail => "cloudtrail-",
                 Service::Lambda => "lambda-",
                 Service::Ecr => "ecr-",
+                Service::Ec2 => "ec2-",
             };
             assert!(id.starts_with(expected), "{id}");
         }
@@ -290,6 +316,12 @@ mod tests {
         assert_eq!(third.resolved.len(), 1);
         assert_eq!(third.resolved[0].resolved_at, at(48));
         let done = told(&third, &[], &[key(&bucket)]);
+        assert_eq!(done.resolved.len(), 1, "kept until Security Hub has it too");
+        assert!(
+            untold(&done, Telling::All).1.is_empty(),
+            "but not told again"
+        );
+        let done = exported(&done, Some(&[key(&bucket)]));
         assert_eq!(done, Ledger::default());
     }
 

@@ -16,7 +16,7 @@ enum Format {
 }
 
 /// Audits an AWS account's security posture in one region: S3, IAM, KMS, SNS, SQS, Secrets Manager, SageMaker,
-/// CloudTrail, Lambda, ECR.
+/// CloudTrail, Lambda, ECR, EC2.
 #[derive(Debug, Parser)]
 #[command(name = "posture-audit", version)]
 struct Cli {
@@ -32,6 +32,10 @@ struct Cli {
     /// The longest one service may take, in seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// An image URI the pipeline runs, whose last scan is judged (repeat for each; the training and inference
+    /// images of the stack).
+    #[arg(long = "image")]
+    images: Vec<String>,
 }
 
 #[tokio::main]
@@ -60,7 +64,13 @@ async fn main() -> ExitCode {
         eprintln!("posture-audit: no region: pass --region or set AWS_REGION");
         return ExitCode::from(2);
     }
-    let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(cli.timeout)).await;
+    let audit = audit::run(
+        &sdk,
+        chrono::Utc::now(),
+        Duration::from_secs(cli.timeout),
+        &cli.images,
+    )
+    .await;
     match cli.format {
         Format::Table => print!("{}", report::table(&audit)),
         Format::Json => match report::json(&audit) {

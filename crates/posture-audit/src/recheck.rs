@@ -209,15 +209,47 @@ pub async fn run(
                     .map_err(|e| AwsError::from_sdk("DescribeRepositories", name, e)),
                 &["RepositoryNotFoundException"],
             )?;
+            let filters = gather::scanned_on_push(&ecr).await?;
             let findings = described
                 .iter()
                 .flat_map(|d| d.repositories())
-                .flat_map(gather::repository_findings)
+                .flat_map(|r| gather::repository_findings(r, &filters))
                 .collect();
             resources(
                 vec![format!("arn:aws:ecr:{region}:{account}:repository/{name}")],
                 findings,
             )
+        }
+        Target::SecurityGroup(id) => {
+            let ec2 = aws_sdk_ec2::Client::new(sdk);
+            let described = absent(
+                ec2.describe_security_groups()
+                    .group_ids(id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", id, e)),
+                &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"],
+            )?;
+            let findings = described
+                .iter()
+                .flat_map(|d| d.security_groups())
+                .flat_map(|g| {
+                    crate::judge::security_group(&gather::security_group(g, region, &account))
+                })
+                .collect();
+            resources(
+                vec![format!(
+                    "arn:aws:ec2:{region}:{account}:security-group/{id}"
+                )],
+                findings,
+            )
+        }
+        Target::Vpcs => {
+            let ec2 = aws_sdk_ec2::Client::new(sdk);
+            Recheck {
+                scope: Scope::Checks(vec![Check::Ec2VpcFlowLogsOff]),
+                findings: gather::vpcs(&ec2, region, &account).await?,
+            }
         }
         Target::Trails => Recheck {
             scope: Scope::Services(vec![Service::CloudTrail]),

@@ -19,7 +19,7 @@ use testkit::{KmsBucket, REGION, RUNNER_ACCESS_KEY, emulator, unique_name};
 
 async fn run() -> Audit {
     let sdk = emulator().sdk_config().await;
-    let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60)).await;
+    let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60), &[]).await;
     assert!(audit.unchecked.is_empty(), "{:?}", audit.unchecked);
     audit
 }
@@ -700,7 +700,7 @@ async fn cloudtrail_off_then_weak_then_sound() {
         .region(aws_config::Region::new(region))
         .build();
     let audit = || async {
-        let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60)).await;
+        let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60), &[]).await;
         assert!(audit.unchecked.is_empty(), "{:?}", audit.unchecked);
         audit
             .findings
@@ -1109,4 +1109,259 @@ async fn each_changed_resource_is_rechecked_as_the_audit_sees_it_and_resolved_wh
             );
         }
     }
+}
+
+#[tokio::test]
+async fn security_groups_open_to_the_internet_and_vpcs_without_flow_logs() {
+    use aws_sdk_ec2::types::{
+        FlowLogsResourceType, IpPermission, IpRange, Ipv6Range, LogDestinationType, TrafficType,
+    };
+    use posture_audit::change::Target;
+    use posture_audit::recheck;
+    let sdk = emulator().sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = |cidr: &'static str| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.create_vpc()
+                .cidr_block(cidr)
+                .send()
+                .await
+                .unwrap()
+                .vpc()
+                .unwrap()
+                .vpc_id()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let quiet = vpc("10.41.0.0/16").await;
+    let logged = vpc("10.42.0.0/16").await;
+    ec2.create_flow_logs()
+        .resource_ids(&logged)
+        .resource_type(FlowLogsResourceType::Vpc)
+        .traffic_type(TrafficType::All)
+        .log_destination_type(LogDestinationType::CloudWatchLogs)
+        .log_group_name(unique_name("flow-logs"))
+        .deliver_logs_permission_arn("arn:aws:iam::123456789012:role/flow-logs")
+        .send()
+        .await
+        .unwrap();
+    let group = |rule: Option<IpPermission>| {
+        let (ec2, vpc) = (ec2.clone(), logged.clone());
+        async move {
+            let id = ec2
+                .create_security_group()
+                .group_name(unique_name("sg"))
+                .description("posture test")
+                .vpc_id(vpc)
+                .send()
+                .await
+                .unwrap()
+                .group_id()
+                .unwrap()
+                .to_owned();
+            if let Some(rule) = rule {
+                ec2.authorize_security_group_ingress()
+                    .group_id(&id)
+                    .ip_permissions(rule)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            id
+        }
+    };
+    let tcp = |port: i32, range: &str| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(IpRange::builder().cidr_ip(range).build())
+            .build()
+    };
+    let closed = group(None).await;
+    let https = group(Some(tcp(443, "0.0.0.0/0"))).await;
+    let inside = group(Some(tcp(22, "10.0.0.0/8"))).await;
+    let ssh = group(Some(tcp(22, "0.0.0.0/0"))).await;
+    let all = group(Some(
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .build(),
+    ))
+    .await;
+    let arn = |kind: &str, id: &str| format!("arn:aws:ec2:{REGION}:123456789012:{kind}/{id}");
+    let expected = [
+        (arn("vpc", &quiet), vec![Check::Ec2VpcFlowLogsOff]),
+        (arn("vpc", &logged), vec![]),
+        (arn("security-group", &closed), vec![]),
+        (arn("security-group", &https), vec![]),
+        (arn("security-group", &inside), vec![]),
+        (arn("security-group", &ssh), vec![Check::Ec2OpenAdminPort]),
+        (arn("security-group", &all), vec![Check::Ec2OpenAllPorts]),
+    ];
+    let audit = run().await;
+    let arns: Vec<&str> = expected.iter().map(|(a, _)| a.as_str()).collect();
+    let found = on(&audit, &arns);
+    for (resource, checks) in &expected {
+        assert_eq!(&found[resource], checks, "{resource}");
+    }
+
+    // The rule revoked: the group's re-check finds it closed; deleted, it covers what the group had.
+    let ssh_arn = arn("security-group", &ssh);
+    let target = Target::SecurityGroup(ssh.clone());
+    let now = chrono::Utc::now();
+    let before = recheck::run(&sdk, REGION, now, &target).await.unwrap();
+    assert_eq!(before.findings.len(), 1);
+    ec2.revoke_security_group_ingress()
+        .group_id(&ssh)
+        .ip_permissions(tcp(22, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let revoked = recheck::run(&sdk, REGION, now, &target).await.unwrap();
+    assert!(revoked.findings.is_empty(), "{:?}", revoked.findings);
+    ec2.delete_security_group()
+        .group_id(&ssh)
+        .send()
+        .await
+        .unwrap();
+    let gone = recheck::run(&sdk, REGION, now, &target).await.unwrap();
+    assert!(gone.findings.is_empty());
+    assert!(gone.scope.covers(Check::Ec2OpenAdminPort, &ssh_arn));
+    let flows = recheck::run(&sdk, REGION, now, &Target::Vpcs)
+        .await
+        .unwrap();
+    assert!(
+        flows
+            .findings
+            .iter()
+            .any(|f| f.resource == arn("vpc", &quiet))
+    );
+    assert!(
+        flows
+            .findings
+            .iter()
+            .all(|f| f.resource != arn("vpc", &logged))
+    );
+}
+
+/// An image the pipeline runs is judged by its last scan (moto answers the findings it is given); a repository a
+/// registry scanning rule covers scans on push whatever its own setting.
+#[tokio::test]
+async fn pipeline_images_by_their_last_scan_and_repositories_a_registry_rule_scans() {
+    use aws_sdk_ecr::types::{
+        RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
+        ScanningRepositoryFilterType,
+    };
+    let sdk = emulator().sdk_config().await;
+    let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let repository = unique_name("pipeline-train");
+    let repository_arn = ecr
+        .create_repository()
+        .repository_name(&repository)
+        .send()
+        .await
+        .unwrap()
+        .repository()
+        .unwrap()
+        .repository_arn()
+        .unwrap()
+        .to_owned();
+    // Two images, so each tag is its own (one manifest under two tags would be one image).
+    for (tag, config) in [("2026-11", "b5b2"), ("2026-12", "c6c3")] {
+        let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                "digest": format!("sha256:{config}b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7")},
+            "layers": []});
+        ecr.put_image()
+            .repository_name(&repository)
+            .image_tag(tag)
+            .image_manifest(manifest.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    ecr.start_image_scan()
+        .repository_name(&repository)
+        .image_id(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("2026-11")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let scan = |tag: &str, critical: u32| {
+        json!({"registryId": "123456789012", "repositoryName": repository, "imageId": {"imageTag": tag},
+            "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+            "imageScanFindings": {"findingSeverityCounts": {"CRITICAL": critical, "HIGH": 4}, "findings": []}})
+    };
+    emulator()
+        .post_json(
+            "/moto-api/static/ecr/scan-finding-results",
+            &json!({"results": [scan("2026-11", 2)], "region": REGION}),
+        )
+        .unwrap();
+    let uri = |tag: &str| format!("123456789012.dkr.ecr.{REGION}.amazonaws.com/{repository}:{tag}");
+    let images = [
+        uri("2026-11"),
+        // Never scanned: nothing to judge (the repository's scan-on-push finding says why).
+        uri("2026-12"),
+        "public.ecr.aws/lambda/provided:al2023".to_owned(),
+    ];
+    let audit = audit::run(&sdk, chrono::Utc::now(), Duration::from_secs(60), &images).await;
+    assert!(audit.unchecked.is_empty(), "{:?}", audit.unchecked);
+    let scanned = format!("{repository_arn}:2026-11");
+    let found: Vec<_> = audit
+        .findings
+        .iter()
+        .filter(|f| f.resource.starts_with(&repository_arn))
+        .map(|f| (f.resource.as_str(), f.check))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (scanned.as_str(), Check::EcrImageCriticalVulnerabilities),
+            (repository_arn.as_str(), Check::EcrScanOnPushOff),
+            (repository_arn.as_str(), Check::EcrMutableTags),
+        ]
+    );
+    let evidence = &audit
+        .findings
+        .iter()
+        .find(|f| f.resource == scanned)
+        .unwrap()
+        .evidence;
+    assert!(evidence.contains("2 critical and 4 high"), "{evidence}");
+
+    // A registry rule that scans this repository on push: its own setting no longer matters.
+    ecr.put_registry_scanning_configuration()
+        .scan_type(ScanType::Basic)
+        .rules(
+            RegistryScanningRule::builder()
+                .scan_frequency(ScanFrequency::ScanOnPush)
+                .repository_filters(
+                    ScanningRepositoryFilter::builder()
+                        .filter(format!("{}*", &repository[..repository.len() - 2]))
+                        .filter_type(ScanningRepositoryFilterType::Wildcard)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let audit = run().await;
+    let checks = &on(&audit, &[&repository_arn])[&repository_arn];
+    ecr.put_registry_scanning_configuration()
+        .scan_type(ScanType::Basic)
+        .set_rules(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checks, &[Check::EcrMutableTags]);
 }

@@ -62,6 +62,8 @@ fn function(
             state_bucket: state.name.clone(),
             bound: Duration::from_secs(60),
             suppressions: Some(suppressions.to_owned()),
+            images: Vec::new(),
+            security_hub: true,
         },
     )
 }
@@ -159,7 +161,19 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
     assert!(text.contains("3 resolved"), "{text}");
     let ledger: Ledger = state_json(&s3, &state.name, LEDGER).await;
     assert!(ledger.open.values().all(|o| o.finding.resource != arn));
-    assert!(ledger.resolved.is_empty(), "told, so dropped");
+    assert!(ledger.resolved.is_empty(), "told and exported, so dropped");
+
+    // Security Hub holds the three, each updated in place: archived and resolved now.
+    let mine = hub_findings(&sdk, &arn);
+    assert_eq!(mine.len(), 3, "{mine:?}");
+    for (id, record, workflow) in &mine {
+        assert_eq!(
+            (record.as_str(), workflow.as_str()),
+            ("ARCHIVED", "RESOLVED"),
+            "{id}"
+        );
+        assert!(id.starts_with("posture-audit/s3-"), "{id}");
+    }
 }
 
 /// The sample CloudTrail record of `events/`, made about `bucket` and `call`, perhaps failed.
@@ -366,6 +380,45 @@ async fn a_suppression_silences_its_finding_until_it_expires_and_a_malformed_one
     assert_eq!((later.suppressed, later.new), (0, 1), "{later:?}");
     let text = description(&topic.notices(1, Duration::from_secs(5)).await[0]);
     assert!(text.contains(&format!("s3-no-versioning {arn}")), "{text}");
+}
+
+/// Security Hub's findings on `resource`: (id, record state, workflow status). Read on a thread of its own with a
+/// large stack: a finding's `Resource` type is 31 KB, and its unoptimised deserializer outgrows a test thread's 2 MiB.
+fn hub_findings(sdk: &aws::SdkConfig, resource: &str) -> Vec<(String, String, String)> {
+    let (sdk, resource) = (sdk.clone(), resource.to_owned());
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let hub = aws_sdk_securityhub::Client::new(&sdk);
+                let mut pages = hub.get_findings().into_paginator().items().send();
+                let mut mine = Vec::new();
+                while let Some(f) = pages.next().await {
+                    let f = f.unwrap();
+                    if f.resources()
+                        .iter()
+                        .any(|r| r.id() == Some(resource.as_str()))
+                    {
+                        mine.push((
+                            f.id().unwrap_or_default().to_owned(),
+                            f.record_state().map_or("", |r| r.as_str()).to_owned(),
+                            f.workflow()
+                                .and_then(|w| w.status())
+                                .map_or("", |s| s.as_str())
+                                .to_owned(),
+                        ));
+                    }
+                }
+                mine
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap()
 }
 
 async fn state_json<T: serde::de::DeserializeOwned>(
