@@ -9,7 +9,8 @@
 //! statements are widened to `"*"` here (their actions are still checked; their scoping is judged by the posture
 //! rules, not here). Conditions are not evaluated (an Allow with a condition allows), bucket policies are not
 //! applied (moto would apply a Deny's condition-less form to every caller), KMS is not checked on S3 calls, a
-//! missing object reads as 404 even without `s3:ListBucket`, CopyObject checks only the destination.
+//! missing object reads as 404 even without `s3:ListBucket`, CopyObject checks only the destination. Two S3 calls
+//! are judged under other names than AWS's (`MOTO_NAMES`): a statement granting AWS's name gets moto's too.
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
@@ -21,6 +22,14 @@ use guardrails_core::AwsError;
 
 /// The services whose resources the emulator compares.
 const JUDGED_SERVICES: [&str; 2] = ["s3", "sqs"];
+
+/// AWS's action names that moto 5.2.5 judges under another: GetPublicAccessBlock (a bucket's) is
+/// `s3:GetBucketPublicAccessBlock` on AWS, `s3:GetPublicAccessBlock` there; GetBucketEncryption is
+/// `s3:GetEncryptionConfiguration` on AWS, and falls to moto's default bucket action, `s3:ListBucket`.
+const MOTO_NAMES: [(&str, &str); 2] = [
+    ("s3:GetBucketPublicAccessBlock", "s3:GetPublicAccessBlock"),
+    ("s3:GetEncryptionConfiguration", "s3:ListBucket"),
+];
 
 /// A policy document as the emulator can judge it: statements whose actions are all on S3 or SQS keep their
 /// resources; the others are widened to `"*"` (see the module documentation).
@@ -48,6 +57,16 @@ pub fn judged_policy(document: &Json) -> Json {
                     .split_once(':')
                     .is_some_and(|(service, _)| JUDGED_SERVICES.contains(&service))
             });
+        let aliases: Vec<&str> = MOTO_NAMES
+            .iter()
+            .filter(|(aws, _)| actions.contains(aws))
+            .map(|(_, moto)| *moto)
+            .collect();
+        if !aliases.is_empty() {
+            let mut all: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+            all.extend(aliases.iter().map(|a| (*a).to_owned()));
+            statement["Action"] = json!(all);
+        }
         if !judged {
             statement["Resource"] = json!("*");
         }
@@ -161,5 +180,21 @@ mod tests {
             "a mixed statement cannot be judged by resource"
         );
         assert_eq!(judged["Statement"][2]["Action"], json!(["sns:Publish"]));
+    }
+
+    #[test]
+    fn aws_names_moto_judges_otherwise_are_granted_under_both() {
+        let policy = json!({"Statement": [{"Effect": "Allow", "Resource": "*",
+            "Action": ["s3:GetBucketPublicAccessBlock", "s3:GetEncryptionConfiguration", "s3:GetBucketAcl"]}]});
+        assert_eq!(
+            judged_policy(&policy)["Statement"][0]["Action"],
+            json!([
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketAcl",
+                "s3:GetPublicAccessBlock",
+                "s3:ListBucket"
+            ])
+        );
     }
 }

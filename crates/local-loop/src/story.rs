@@ -42,7 +42,7 @@ const SPEND: [(&str, f64); 2] = [
 ];
 
 /// The title of the chapter that makes a handler fail on purpose: what comes before it runs clean.
-pub const FAILS_ON_PURPOSE: &str = "6. The serving version's lineage record altered: the monitor refuses it, its error alarm goes off";
+pub const FAILS_ON_PURPOSE: &str = "7. The serving version's lineage record altered: the monitor refuses it, its error alarm goes off";
 
 /// The step that did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +217,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     story.drifted_batch().await?;
     story.ground_truth().await?;
     story.cost_run().await?;
+    story.console_change().await?;
     story.altered_record().await?;
     Ok(story.told)
 }
@@ -822,7 +823,83 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
-    /// Chapter 6: someone alters the serving version's signed lineage record (the state bucket's policy lets no
+    /// Chapter 6: someone makes a bucket public in the console. CloudTrail's record of the call (which the
+    /// emulator does not make: the story sends it as CloudTrail would) reaches posture-audit, which re-checks that
+    /// bucket alone and pages at once; the policy removed, it tells the finding resolved.
+    async fn console_change(&mut self) -> Result<(), StoryFailure> {
+        self.chapter(
+            "6. A bucket made public in the console: the posture audit re-checks it and pages, then tells it fixed",
+        );
+        let bucket = format!("{}-shared-exports", self.local.parameter("ProjectName"));
+        self.s3
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(|e| failed(format!("create bucket {bucket}: {e}")))?;
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Partners", "Effect": "Allow",
+            "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
+        self.s3
+            .put_bucket_policy()
+            .bucket(&bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(|e| failed(format!("put the policy of {bucket}: {e}")))?;
+        self.api_call(&bucket, "PutBucketPolicy", "lets anyone read its objects")
+            .await;
+        self.answered("posture-audit", "posture-audit re-checks the bucket", |v| {
+            v["checked"].as_str().is_some_and(|c| c.contains(&bucket)) && v["new"] == 1
+        })
+        .await?;
+        self.notice_about("posture-finding", "1 new").await?;
+        let mark = self.local.runtime.timeline.len();
+        self.s3
+            .delete_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(|e| failed(format!("delete the policy of {bucket}: {e}")))?;
+        self.api_call(&bucket, "DeleteBucketPolicy", "is private again")
+            .await;
+        self.mark = mark;
+        self.notice_about("posture-finding", "resolved").await?;
+        Ok(())
+    }
+
+    /// CloudTrail's record of a successful call on `bucket`, sent to the default bus as CloudTrail sends it.
+    async fn api_call(&self, bucket: &str, name: &str, what: &str) {
+        let detail = json!({
+            "eventVersion": "1.10",
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/ConsoleAdmin/maria"},
+            "eventTime": Utc::now().to_rfc3339(),
+            "eventSource": "s3.amazonaws.com",
+            "eventName": name,
+            "awsRegion": testkit::REGION,
+            "requestParameters": {"bucketName": bucket},
+            "responseElements": null,
+            "eventID": testkit::unique_name("trail"),
+            "readOnly": false,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+        });
+        self.local
+            .runtime
+            .send(
+                "console",
+                &format!("{name} on {bucket}: it {what}; CloudTrail's record to the default bus"),
+                crate::runtime::ServiceEvent {
+                    source: "aws.s3",
+                    detail_type: "AWS API Call via CloudTrail".to_owned(),
+                    detail,
+                    resources: Vec::new(),
+                    time: None,
+                },
+            )
+            .await;
+    }
+
+    /// Chapter 7: someone alters the serving version's signed lineage record (the state bucket's policy lets no
     /// persona write it; the story writes with the emulator's own credentials). The next batch's monitoring fails on
     /// it instead of judging against a forged baseline, and inference-monitor's error alarm goes off on Lambda's
     /// `Errors`.
