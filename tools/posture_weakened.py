@@ -332,8 +332,8 @@ WEAKENINGS = [
     ),
     (
         "auditor-reads-secret-values",
-        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:DescribeSecret]",
-        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:DescribeSecret, secretsmanager:GetSecretValue]",
+        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueUrl, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:DescribeSecret]",
+        "Action: [kms:ListKeys, kms:DescribeKey, kms:GetKeyRotationStatus, kms:GetKeyPolicy, sns:ListTopics, sns:GetTopicAttributes, sqs:ListQueues, sqs:GetQueueUrl, sqs:GetQueueAttributes, secretsmanager:ListSecrets, secretsmanager:DescribeSecret, secretsmanager:GetSecretValue]",
         "iam.guard/auditors_read_only_configuration",
     ),
     (

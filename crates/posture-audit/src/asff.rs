@@ -3,7 +3,9 @@
 //! `export.rs`.
 //!
 //! A finding keeps one id for its whole life (the ledger's key), so each import updates it in place: open findings
-//! are ACTIVE (workflow NEW, or SUPPRESSED while a suppression lasts), resolved ones ARCHIVED and RESOLVED.
+//! are ACTIVE; resolved ones, and those a suppression silences, ARCHIVED (the provider no longer reports them).
+//! The workflow status is left to the people triaging: Security Hub takes it from an import only when a finding is
+//! created, and an analyst's status must not be overwritten each day.
 
 use chrono::{DateTime, Utc};
 
@@ -20,17 +22,6 @@ pub enum Record {
     Active,
     /// Resolved.
     Archived,
-}
-
-/// Where a finding stands for the people triaging it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workflow {
-    /// Open, not accepted.
-    New,
-    /// Accepted for a while by a suppression.
-    Suppressed,
-    /// Fixed.
-    Resolved,
 }
 
 /// One finding as Security Hub takes it.
@@ -58,8 +49,6 @@ pub struct AsffFinding {
     pub updated: DateTime<Utc>,
     /// Shown or archived.
     pub record: Record,
-    /// Its workflow status.
-    pub workflow: Workflow,
 }
 
 /// Security Hub's label for a severity.
@@ -128,7 +117,6 @@ fn asff(finding: &Finding, created: DateTime<Utc>, updated: DateTime<Utc>) -> As
         created,
         updated,
         record: Record::Active,
-        workflow: Workflow::New,
     }
 }
 
@@ -136,16 +124,15 @@ fn asff(finding: &Finding, created: DateTime<Utc>, updated: DateTime<Utc>) -> As
 /// `now`.
 pub fn findings(ledger: &Ledger, now: DateTime<Utc>) -> Vec<AsffFinding> {
     let open = ledger.open.values().map(|o| AsffFinding {
-        workflow: if o.suppressed.is_some() {
-            Workflow::Suppressed
+        record: if o.suppressed.is_some() {
+            Record::Archived
         } else {
-            Workflow::New
+            Record::Active
         },
         ..asff(&o.finding, o.first_seen, o.last_seen)
     });
     let resolved = ledger.resolved.iter().map(|r| AsffFinding {
         record: Record::Archived,
-        workflow: Workflow::Resolved,
         ..asff(&r.finding, r.first_seen, r.resolved_at.max(now))
     });
     open.chain(resolved).collect()
@@ -186,17 +173,14 @@ mod tests {
             .unwrap();
         assert_eq!(public.id, "posture-audit/s3-public-policy/arn:aws:s3:::b");
         assert_eq!(
-            (public.severity, public.record, public.workflow),
-            ("CRITICAL", Record::Active, Workflow::New)
+            (public.severity, public.record),
+            ("CRITICAL", Record::Active)
         );
         let t1 = t0 + chrono::TimeDelta::days(1);
         let fixed = lifecycle::merge(&ledger, std::slice::from_ref(&key), &all, &[], t1);
         let next = findings(&fixed, t1);
         let archived = next.iter().find(|f| f.id == public.id).unwrap();
-        assert_eq!(
-            (archived.record, archived.workflow),
-            (Record::Archived, Workflow::Resolved)
-        );
+        assert_eq!(archived.record, Record::Archived);
         assert_eq!((archived.created, archived.updated), (t0, t1));
     }
 }

@@ -157,12 +157,20 @@ impl Scope {
             Scope::Resources(arns) => arns.iter().any(|a| a == resource),
             Scope::Iam(entity, name) => {
                 let kind = match entity {
-                    IamEntity::User => ":user/",
-                    IamEntity::Role => ":role/",
+                    IamEntity::User => "user/",
+                    IamEntity::Role => "role/",
                 };
-                resource.starts_with("arn:aws:iam::")
-                    && resource.contains(kind)
-                    && resource.rsplit('/').next() == Some(name.as_str())
+                // arn:aws:iam::<account>:<kind>/<path>/<name>: a path may hold ':', so split at the fifth only.
+                // IAM names are unique whatever their case.
+                let mut parts = resource.splitn(6, ':');
+                let (iam, rest) = (parts.nth(2), parts.nth(2));
+                iam == Some("iam")
+                    && rest.is_some_and(|r| {
+                        r.starts_with(kind)
+                            && r.rsplit('/')
+                                .next()
+                                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    })
             }
         }
     }
@@ -200,6 +208,14 @@ pub const WATCHED: &[(&str, &[&str])] = &[
             "CreateRole",
             "UpdateAssumeRolePolicy",
             "DeleteRole",
+            "PutRolePolicy",
+            "DeleteRolePolicy",
+            "AttachRolePolicy",
+            "DetachRolePolicy",
+            "PutUserPolicy",
+            "DeleteUserPolicy",
+            "AttachUserPolicy",
+            "DetachUserPolicy",
             "CreatePolicy",
             "CreatePolicyVersion",
             "SetDefaultPolicyVersion",
@@ -382,6 +398,13 @@ pub fn target(call: &ApiCall) -> Option<Target> {
         "ec2.amazonaws.com" if name.contains("SecurityGroup") => text(&["groupId"])
             .or_else(|| text(&["ModifySecurityGroupRulesRequest", "GroupId"]))
             .or_else(|| field(response, &["groupId"]).map(str::to_owned))
+            // A rule added by group name: the answer's rules name the group's id.
+            .or_else(|| {
+                response?["securityGroupRuleSet"]["items"]
+                    .as_array()?
+                    .iter()
+                    .find_map(|r| r["groupId"].as_str().map(str::to_owned))
+            })
             .map(Target::SecurityGroup),
         "ec2.amazonaws.com" => Some(Target::Vpcs),
         _ => None,
@@ -393,9 +416,13 @@ fn iam(call: &ApiCall, name: &str) -> Option<Target> {
     let request = call.request_parameters.as_ref();
     let text = |path: &[&str]| field(request, path).map(str::to_owned);
     match name {
-        "CreateRole" | "UpdateAssumeRolePolicy" | "DeleteRole" => {
-            text(&["roleName"]).map(Target::Role)
-        }
+        "CreateRole"
+        | "UpdateAssumeRolePolicy"
+        | "DeleteRole"
+        | "PutRolePolicy"
+        | "DeleteRolePolicy"
+        | "AttachRolePolicy"
+        | "DetachRolePolicy" => text(&["roleName"]).map(Target::Role),
         "CreatePolicy" => field(call.response_elements.as_ref(), &["policy", "arn"])
             .map(|arn| Target::Policy(arn.to_owned())),
         "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" => {
@@ -531,6 +558,26 @@ mod tests {
                     "iam",
                     "AttachRolePolicy",
                     json!({"roleName": "r"}),
+                    none.clone(),
+                    role.clone(),
+                ),
+                Some(Target::Role("r".into())),
+            ),
+            (
+                call(
+                    "iam",
+                    "PutUserPolicy",
+                    json!({"userName": "u"}),
+                    none.clone(),
+                    role.clone(),
+                ),
+                Some(Target::User("u".into())),
+            ),
+            (
+                call(
+                    "iam",
+                    "AttachGroupPolicy",
+                    json!({"groupName": "g"}),
                     none.clone(),
                     role.clone(),
                 ),
@@ -730,6 +777,16 @@ mod tests {
                 call("ec2", "RunInstances", json!({}), none.clone(), role.clone()),
                 None,
             ),
+            (
+                call(
+                    "ec2",
+                    "AuthorizeSecurityGroupIngress",
+                    json!({"groupName": "default"}),
+                    json!({"_return": true, "securityGroupRuleSet": {"items": [{"groupId": "sg-4", "isEgress": false}]}}),
+                    role.clone(),
+                ),
+                Some(Target::SecurityGroup("sg-4".into())),
+            ),
         ];
         for (call, expected) in cases {
             assert_eq!(
@@ -790,6 +847,11 @@ mod tests {
         assert!(user.covers(Check::IamOldAccessKey, "arn:aws:iam::1:user/team/bob"));
         assert!(!user.covers(Check::IamOldAccessKey, "arn:aws:iam::1:user/bobby"));
         assert!(!user.covers(Check::IamOpenTrust, "arn:aws:iam::1:role/bob"));
+        assert!(user.covers(Check::IamOldAccessKey, "arn:aws:iam::1:user/Bob"));
+        assert!(
+            !user.covers(Check::IamOpenTrust, "arn:aws:iam::1:role/x:user/bob"),
+            "a role whose path holds ':user/'"
+        );
         let bucket = Scope::Resources(vec!["arn:aws:s3:::b".into()]);
         assert!(bucket.covers(Check::S3NoVersioning, "arn:aws:s3:::b"));
         assert!(!bucket.covers(Check::S3NoVersioning, "arn:aws:s3:::bb"));

@@ -2,12 +2,11 @@
 //! format `asff.rs` builds, 100 per call, each import updating the findings in place by their ids.
 
 use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, Recommendation, RecordState, Remediation, Resource, Severity,
-    SeverityLabel, Workflow, WorkflowStatus,
+    AwsSecurityFinding, Recommendation, RecordState, Remediation, Resource, Severity, SeverityLabel,
 };
 use guardrails_core::AwsError;
 
-use crate::asff::{self, AsffFinding, Record, TYPE};
+use crate::asff::{AsffFinding, Record, TYPE};
 
 /// Security Hub takes at most this many findings per call.
 const BATCH: usize = 100;
@@ -19,11 +18,6 @@ pub fn product_arn(region: &str, account: &str) -> String {
 
 fn finding(f: &AsffFinding, region: &str, account: &str) -> AwsSecurityFinding {
     let label = SeverityLabel::from(f.severity);
-    let workflow = match f.workflow {
-        asff::Workflow::New => WorkflowStatus::New,
-        asff::Workflow::Suppressed => WorkflowStatus::Suppressed,
-        asff::Workflow::Resolved => WorkflowStatus::Resolved,
-    };
     let record = match f.record {
         Record::Active => RecordState::Active,
         Record::Archived => RecordState::Archived,
@@ -55,7 +49,6 @@ fn finding(f: &AsffFinding, region: &str, account: &str) -> AwsSecurityFinding {
                 .build(),
         )
         .record_state(record)
-        .workflow(Workflow::builder().status(workflow).build())
         .build()
 }
 

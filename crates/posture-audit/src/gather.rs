@@ -216,11 +216,100 @@ pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, Aw
     let mut roles = iam.list_roles().into_paginator().items().send();
     while let Some(role) = roles.next().await {
         let role = role.map_err(|e| AwsError::from_sdk("ListRoles", "iam", e))?;
-        if let Some(trust) = role.assume_role_policy_document().and_then(policy::parse) {
-            found.extend(judge::role(role.arn(), &trust, &account));
-        }
+        found.extend(role_findings(&iam, &role, &account).await?);
     }
     Ok(found)
+}
+
+/// A role's findings: its trust, and (unless AWS owns it: a service-linked role) its own grants.
+pub(crate) async fn role_findings(
+    iam: &aws_sdk_iam::Client,
+    role: &aws_sdk_iam::types::Role,
+    account: &str,
+) -> Result<Vec<Finding>, AwsError> {
+    let mut found = Vec::new();
+    if let Some(trust) = role.assume_role_policy_document().and_then(policy::parse) {
+        found.extend(judge::role(role.arn(), &trust, account));
+    }
+    if role.path().starts_with("/aws-service-role/") {
+        return Ok(found);
+    }
+    let name = role.role_name();
+    let mut inline = Vec::new();
+    let mut names = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(policy) = names.next().await {
+        let policy = policy.map_err(|e| AwsError::from_sdk("ListRolePolicies", role.arn(), e))?;
+        let got = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetRolePolicy", role.arn(), e))?;
+        if let Some(document) = policy::parse(got.policy_document()) {
+            inline.push((policy, document));
+        }
+    }
+    let mut attached = Vec::new();
+    let mut pages = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(policy) = pages.next().await {
+        let policy =
+            policy.map_err(|e| AwsError::from_sdk("ListAttachedRolePolicies", role.arn(), e))?;
+        attached.extend(policy.policy_arn().map(str::to_owned));
+    }
+    found.extend(judge::identity_grants(role.arn(), &inline, &attached));
+    Ok(found)
+}
+
+/// A user's own grants: its inline policies and the AWS managed policies attached to it.
+async fn user_grants(
+    iam: &aws_sdk_iam::Client,
+    user: &aws_sdk_iam::types::User,
+) -> Result<Vec<Finding>, AwsError> {
+    let name = user.user_name();
+    let mut inline = Vec::new();
+    let mut names = iam
+        .list_user_policies()
+        .user_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(policy) = names.next().await {
+        let policy = policy.map_err(|e| AwsError::from_sdk("ListUserPolicies", user.arn(), e))?;
+        let got = iam
+            .get_user_policy()
+            .user_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetUserPolicy", user.arn(), e))?;
+        if let Some(document) = policy::parse(got.policy_document()) {
+            inline.push((policy, document));
+        }
+    }
+    let mut attached = Vec::new();
+    let mut pages = iam
+        .list_attached_user_policies()
+        .user_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(policy) = pages.next().await {
+        let policy =
+            policy.map_err(|e| AwsError::from_sdk("ListAttachedUserPolicies", user.arn(), e))?;
+        attached.extend(policy.policy_arn().map(str::to_owned));
+    }
+    Ok(judge::identity_grants(user.arn(), &inline, &attached))
 }
 
 /// The root user's finding.
@@ -324,6 +413,7 @@ pub(crate) async fn user_findings(
             mfa_devices: mfa.mfa_devices().len(),
         }));
     }
+    found.extend(user_grants(iam, user).await?);
     Ok(found)
 }
 
@@ -829,23 +919,44 @@ pub async fn ecr(
     Ok(found)
 }
 
-/// The registry scanning rules' filters that scan on push (or continuously): a repository they cover is scanned
-/// whatever its own setting says.
-pub(crate) async fn scanned_on_push(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>, AwsError> {
-    use aws_sdk_ecr::types::ScanFrequency;
+/// How the registry scans: enhanced (Inspector) or basic, and the filters of its rules that scan on push or
+/// continuously.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegistryScanning {
+    enhanced: bool,
+    filters: Vec<String>,
+}
+
+impl RegistryScanning {
+    /// Whether repository `name`, whose own setting is `scan_on_push`, has its images scanned when pushed. Under
+    /// enhanced scanning only the registry's rules count (a repository's own setting is ignored).
+    fn scans(&self, name: &str, scan_on_push: bool) -> bool {
+        (scan_on_push && !self.enhanced)
+            || self.filters.iter().any(|f| judge::filter_covers(f, name))
+    }
+}
+
+/// The registry's scanning configuration.
+pub(crate) async fn scanned_on_push(
+    ecr: &aws_sdk_ecr::Client,
+) -> Result<RegistryScanning, AwsError> {
+    use aws_sdk_ecr::types::{ScanFrequency, ScanType};
     let registry = ecr
         .get_registry_scanning_configuration()
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("GetRegistryScanningConfiguration", "ecr", e))?;
-    Ok(registry
-        .scanning_configuration()
-        .map(|c| c.rules())
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.scan_frequency() != &ScanFrequency::Manual)
-        .flat_map(|r| r.repository_filters().iter().map(|f| f.filter().to_owned()))
-        .collect())
+    let config = registry.scanning_configuration();
+    Ok(RegistryScanning {
+        enhanced: config.and_then(|c| c.scan_type()) == Some(&ScanType::Enhanced),
+        filters: config
+            .map(|c| c.rules())
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.scan_frequency() != &ScanFrequency::Manual)
+            .flat_map(|r| r.repository_filters().iter().map(|f| f.filter().to_owned()))
+            .collect(),
+    })
 }
 
 /// The last scan of one image of this account's registry (none if it was never scanned or is gone).
@@ -894,10 +1005,10 @@ async fn image_findings(
     }))
 }
 
-/// A repository's findings, `filters` being the registry's scan-on-push rules.
+/// A repository's findings, the registry scanning as `scanning` says.
 pub(crate) fn repository_findings(
     repo: &aws_sdk_ecr::types::Repository,
-    filters: &[String],
+    scanning: &RegistryScanning,
 ) -> Vec<Finding> {
     let Some(arn) = repo.repository_arn() else {
         return Vec::new();
@@ -905,10 +1016,11 @@ pub(crate) fn repository_findings(
     let name = repo.repository_name().unwrap_or_default();
     judge::repository(&Repository {
         arn: arn.to_owned(),
-        scan_on_push: repo
-            .image_scanning_configuration()
-            .is_some_and(|c| c.scan_on_push())
-            || filters.iter().any(|f| judge::filter_covers(f, name)),
+        scan_on_push: scanning.scans(
+            name,
+            repo.image_scanning_configuration()
+                .is_some_and(|c| c.scan_on_push()),
+        ),
         // MUTABLE, and MUTABLE_WITH_EXCLUSION (mutable but for some tags).
         mutable_tags: repo
             .image_tag_mutability()

@@ -216,7 +216,7 @@ impl PostureAudit {
         // Before the notice, but a Security Hub that fails does not hold a page back: the run fails after telling,
         // and its retry exports again (a resolved finding stays in the ledger until both are done).
         let export_failed = if exporting {
-            self.export(&ledger, now).await.err()
+            self.export(&ledger, scope, now).await.err()
         } else {
             None
         };
@@ -273,10 +273,32 @@ impl PostureAudit {
         })
     }
 
-    /// Imports the ledger into Security Hub, then marks its resolved findings exported.
-    async fn export(&self, ledger: &Ledger, now: DateTime<Utc>) -> Result<(), AuditError> {
+    /// Imports the part of the ledger the run re-read (`scope`: all of it daily, one resource on a change) into
+    /// Security Hub, then marks its resolved findings exported. (Security Hub bills each finding imported.)
+    async fn export(
+        &self,
+        ledger: &Ledger,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuditError> {
         let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
         let account = crate::gather::account(&self.sdk).await?;
+        let covered = |f: &crate::check::Finding| scope.covers(f.check, &f.resource);
+        let ledger = Ledger {
+            open: ledger
+                .open
+                .iter()
+                .filter(|(_, o)| covered(&o.finding))
+                .map(|(k, o)| (k.clone(), o.clone()))
+                .collect(),
+            resolved: ledger
+                .resolved
+                .iter()
+                .filter(|r| covered(&r.finding) || !r.exported)
+                .cloned()
+                .collect(),
+        };
+        let ledger = &ledger;
         export::import(&self.hub, region, &account, &asff::findings(ledger, now)).await?;
         let keys: Vec<String> = ledger
             .resolved
@@ -369,6 +391,17 @@ fn notice(
             .push(open);
     }
     let mut body = String::new();
+    // First: short, and a notice may be cut at its end.
+    if !ignored.is_empty() {
+        body.push_str(&format!(
+            "{} suppression parameter(s) ignored:\n",
+            ignored.len()
+        ));
+        for i in ignored.iter().take(10) {
+            body.push_str(&format!("  - {}: {}\n", i.name, i.why));
+        }
+        body.push('\n');
+    }
     if !new.is_empty() {
         body.push_str(&format!("{} new finding(s):\n", new.len()));
         for open in by_severity.values().flatten().take(30) {
@@ -394,15 +427,6 @@ fn notice(
                 r.finding.check.meta().id,
                 r.finding.resource
             ));
-        }
-    }
-    if !ignored.is_empty() {
-        body.push_str(&format!(
-            "\n{} suppression parameter(s) ignored:\n",
-            ignored.len()
-        ));
-        for i in ignored.iter().take(10) {
-            body.push_str(&format!("  - {}: {}\n", i.name, i.why));
         }
     }
     body.push_str(&format!(

@@ -196,6 +196,34 @@ pub fn managed_policy(arn: &str, document: &Value) -> Option<Finding> {
     }
 }
 
+/// The AWS managed policies that make whoever holds them an administrator.
+pub const ADMINISTRATOR_POLICIES: [&str; 1] = ["arn:aws:iam::aws:policy/AdministratorAccess"];
+
+/// A user's or role's own grants: its inline policies (name, document) and the AWS managed policies attached to
+/// it. At most one finding per check (the ledger keeps one per check and identity): the first seen.
+pub fn identity_grants(arn: &str, inline: &[(String, Value)], attached: &[String]) -> Vec<Finding> {
+    let mut found: Vec<Finding> = Vec::new();
+    if let Some(admin) = attached
+        .iter()
+        .find(|p| ADMINISTRATOR_POLICIES.contains(&p.as_str()))
+    {
+        found.push(Finding::new(
+            Check::IamAdminPolicy,
+            arn,
+            format!("{admin} is attached"),
+        ));
+    }
+    for (name, document) in inline {
+        if let Some(mut finding) = managed_policy(arn, document) {
+            finding.evidence = format!("inline policy {name}: {}", finding.evidence);
+            if !found.iter().any(|f| f.check == finding.check) {
+                found.push(finding);
+            }
+        }
+    }
+    found
+}
+
 /// A role's findings from its trust policy, `own` being the account it is in.
 pub fn role(arn: &str, trust: &Value, own: &str) -> Vec<Finding> {
     policy::trust(trust, own)
@@ -552,8 +580,12 @@ pub fn repository(r: &Repository) -> Vec<Finding> {
     )
 }
 
-/// Whether a registry scanning rule's filter (`*` for any run of characters) covers repository `name`.
+/// Whether a registry scanning rule's filter covers repository `name`: `*` stands for any run of characters, and
+/// a filter without one matches every name that contains it (as ECR documents).
 pub fn filter_covers(filter: &str, name: &str) -> bool {
+    if !filter.contains('*') {
+        return name.contains(filter);
+    }
     let mut parts = filter.split('*');
     let first = parts.next().unwrap_or_default();
     let Some(mut rest) = name.strip_prefix(first) else {
@@ -605,6 +637,12 @@ pub fn ecr_image(uri: &str) -> Option<EcrImage> {
         Some((r, t)) if !t.contains('/') => (r, Some(t.to_owned())),
         _ => (path, None),
     };
+    if repository.is_empty()
+        || tag.as_deref() == Some("")
+        || digest.as_deref().is_some_and(|d| !d.contains(':'))
+    {
+        return None;
+    }
     let tag = if digest.is_none() && tag.is_none() {
         Some("latest".to_owned())
     } else {
@@ -675,9 +713,21 @@ pub const ADMIN_PORTS: [(i32, &str); 5] = [
     (5986, "WinRM over TLS"),
 ];
 
-/// Whether `range` is the whole internet.
+/// Whether `range` is, for an attacker, the internet: `0.0.0.0/0`, `::/0`, or one so wide that a few such rules
+/// cover it (an IPv4 range of /7 or wider, as `0.0.0.0/1` and `128.0.0.0/1`; an IPv6 one of /8 or wider, as
+/// `2000::/3`, all global unicast). Private /8s stay narrow.
 fn anywhere(range: &str) -> bool {
-    matches!(range, "0.0.0.0/0" | "::/0")
+    let Some((address, bits)) = range.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    if address.contains(':') {
+        bits <= 8
+    } else {
+        bits <= 7
+    }
 }
 
 /// A security group's findings: every port open to the internet, or an administrative one.
@@ -751,6 +801,66 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_identity_is_an_administrator_by_its_inline_policies_or_an_attached_aws_policy() {
+        let admin = json!({"Statement": [{"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"}]});
+        let s3 = json!({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+        let read =
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+        let admin_access = "arn:aws:iam::aws:policy/AdministratorAccess".to_owned();
+        type Case = (Vec<(String, Value)>, Vec<String>, Vec<Check>);
+        let cases: Vec<Case> = vec![
+            (vec![("read".into(), read.clone())], vec![], vec![]),
+            (
+                vec![],
+                vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
+                vec![],
+            ),
+            (
+                vec![],
+                vec![admin_access.clone()],
+                vec![Check::IamAdminPolicy],
+            ),
+            (
+                vec![
+                    ("all".into(), admin.clone()),
+                    ("again".into(), admin.clone()),
+                ],
+                vec![],
+                vec![Check::IamAdminPolicy],
+            ),
+            (
+                vec![("s3".into(), s3), ("all".into(), admin)],
+                vec![admin_access],
+                vec![Check::IamAdminPolicy, Check::IamWildcardActionPolicy],
+            ),
+        ];
+        for (inline, attached, expected) in cases {
+            assert_eq!(
+                checks(&identity_grants(
+                    "arn:aws:iam::1:role/r",
+                    &inline,
+                    &attached
+                )),
+                expected,
+                "{inline:?} {attached:?}"
+            );
+        }
+        let evidence = identity_grants(
+            "arn:u",
+            &[(
+                "ops".into(),
+                json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+            )],
+            &[],
+        );
+        assert!(
+            evidence[0].evidence.starts_with("inline policy ops: "),
+            "{}",
+            evidence[0].evidence
+        );
+    }
+
+    #[test]
     fn image_uris_and_registry_filters() {
         let image =
             ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/train:2026-12").unwrap();
@@ -772,6 +882,8 @@ mod tests {
         assert_eq!(bare.tag.as_deref(), Some("latest"));
         assert!(ecr_image("public.ecr.aws/lambda/python:3.13").is_none());
         assert!(ecr_image("python:3.13").is_none());
+        assert!(ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train:").is_none());
+        assert!(ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train@").is_none());
         for (filter, name, covers) in [
             ("*", "anything", true),
             ("prod-*", "prod-train", true),
@@ -780,7 +892,8 @@ mod tests {
             ("a*b*c", "axxbyyc", true),
             ("a*b*c", "axxcyyb", false),
             ("exact", "exact", true),
-            ("exact", "exactly", false),
+            ("exact", "inexactly", true),
+            ("exact", "exa", false),
         ] {
             assert_eq!(filter_covers(filter, name), covers, "{filter} {name}");
         }
@@ -825,6 +938,18 @@ mod tests {
                 vec![Check::Ec2OpenAllPorts],
             ),
             (vec![rule("-1", None, None, "sg-0123")], vec![]),
+            (
+                vec![
+                    rule("tcp", Some(22), Some(22), "0.0.0.0/1"),
+                    rule("tcp", Some(22), Some(22), "128.0.0.0/1"),
+                ],
+                vec![Check::Ec2OpenAdminPort],
+            ),
+            (
+                vec![rule("-1", None, None, "2000::/3")],
+                vec![Check::Ec2OpenAllPorts],
+            ),
+            (vec![rule("tcp", Some(22), Some(22), "10.0.0.0/8")], vec![]),
         ];
         for (ingress, expected) in cases {
             let g = SecurityGroup {

@@ -131,23 +131,39 @@ pub fn merge(
         open: BTreeMap::new(),
         resolved: ledger.resolved.clone(),
     };
-    for finding in findings {
-        let key = key(finding);
-        let suppressed = suppress::silencing(suppressions, finding, now).map(|s| Suppressed {
+    let silenced = |finding: &Finding| {
+        suppress::silencing(suppressions, finding, now).map(|s| Suppressed {
             by: s.name.clone(),
             reason: s.reason.clone(),
             until: s.expires,
-        });
-        let open = match ledger.open.get(&key) {
+        })
+    };
+    for finding in findings {
+        let key = key(finding);
+        let suppressed = silenced(finding);
+        // Back before its resolution was told: it never went away, as far as anyone heard.
+        let pending = next
+            .resolved
+            .iter()
+            .position(|r| self::key(&r.finding) == key);
+        let returned = pending.map(|i| next.resolved.remove(i));
+        let open = match (ledger.open.get(&key), returned) {
             // A suppression that ended makes its finding news again.
-            Some(before) => Open {
+            (Some(before), _) => Open {
                 finding: finding.clone(),
                 last_seen: now,
                 told: before.told && (before.suppressed.is_none() || suppressed.is_some()),
                 suppressed,
                 first_seen: before.first_seen,
             },
-            None => Open {
+            (None, Some(gone)) => Open {
+                finding: finding.clone(),
+                first_seen: gone.first_seen,
+                last_seen: now,
+                told: !gone.told,
+                suppressed,
+            },
+            (None, None) => Open {
                 finding: finding.clone(),
                 first_seen: now,
                 last_seen: now,
@@ -162,8 +178,19 @@ pub fn merge(
             continue;
         }
         if !scope.covers(before.finding.check, &before.finding.resource) {
-            next.open.insert(key.clone(), before.clone());
+            // Not re-read, but suppressions are today's: one that ended un-silences it here too.
+            let suppressed = silenced(&before.finding);
+            let told = before.told && (before.suppressed.is_none() || suppressed.is_some());
+            next.open.insert(
+                key.clone(),
+                Open {
+                    suppressed,
+                    told,
+                    ..before.clone()
+                },
+            );
         } else if before.told {
+            next.resolved.retain(|r| self::key(&r.finding) != *key);
             next.resolved.push(Resolved {
                 finding: before.finding.clone(),
                 first_seen: before.first_seen,
@@ -459,6 +486,37 @@ mod tests {
         assert!(quiet.open[&key(&public)].told && untold(&quiet, Telling::All).0.is_empty());
         let ended = merge(&quiet, std::slice::from_ref(&public), &all, &[], at(26));
         assert!(!ended.open[&key(&public)].told);
+    }
+
+    #[test]
+    fn a_finding_back_before_its_resolution_was_told_is_one_finding_still_open() {
+        let all = Scope::Services(Service::ALL.to_vec());
+        let f = finding(Check::S3PublicAcl, "arn:aws:s3:::b");
+        let first = told(
+            &merge(
+                &Ledger::default(),
+                std::slice::from_ref(&f),
+                &all,
+                &[],
+                at(0),
+            ),
+            &[key(&f)],
+            &[],
+        );
+        let gone = merge(&first, &[], &all, &[], at(1));
+        assert_eq!(gone.resolved.len(), 1);
+        let back = merge(&gone, std::slice::from_ref(&f), &all, &[], at(2));
+        assert!(
+            back.resolved.is_empty(),
+            "one record of it, not a resolution and a finding"
+        );
+        assert!(back.open[&key(&f)].told && back.open[&key(&f)].first_seen == at(0));
+        assert_eq!(untold(&back, Telling::All), (vec![], vec![]));
+        // Told resolved (Security Hub not told yet), then back: news again.
+        let told_gone = told(&gone, &[], &[key(&f)]);
+        let back = merge(&told_gone, std::slice::from_ref(&f), &all, &[], at(2));
+        assert!(back.resolved.is_empty());
+        assert_eq!(untold(&back, Telling::All).0.len(), 1);
     }
 
     #[test]

@@ -20,14 +20,6 @@ pub struct Recheck {
     pub findings: Vec<Finding>,
 }
 
-/// The ARN of a queue from its URL (`…/<account>/<name>`), for a queue that is gone.
-fn queue_arn(url: &str, region: &str) -> Option<String> {
-    let mut parts = url.trim_end_matches('/').rsplit('/');
-    let name = parts.next()?;
-    let account = parts.next()?;
-    Some(format!("arn:aws:sqs:{region}:{account}:{name}"))
-}
-
 /// Re-reads `target` in the account and region of `sdk` at `now`.
 ///
 /// # Errors
@@ -106,16 +98,10 @@ pub async fn run(
                     .map_err(|e| AwsError::from_sdk("GetRole", name, e)),
                 &["NoSuchEntity"],
             )?;
-            let findings = role
-                .as_ref()
-                .and_then(|r| r.role())
-                .and_then(|r| {
-                    let trust = r
-                        .assume_role_policy_document()
-                        .and_then(crate::policy::parse)?;
-                    Some(crate::judge::role(r.arn(), &trust, &account))
-                })
-                .unwrap_or_default();
+            let findings = match role.as_ref().and_then(|r| r.role()) {
+                Some(role) => gather::role_findings(&iam, role, &account).await?,
+                None => Vec::new(),
+            };
             Recheck {
                 scope: Scope::Iam(IamEntity::Role, name.clone()),
                 findings,
@@ -132,9 +118,33 @@ pub async fn run(
             resources(vec![arn.clone()], findings)
         }
         Target::Queue(url) => {
+            // The URL is the caller's; the queue is looked up by name in this account and region, so a URL of
+            // another region or account cannot make this one's queue look gone.
             let sqs = aws_sdk_sqs::Client::new(sdk);
-            let findings = gather::queue_findings(&sqs, url).await?;
-            resources(queue_arn(url, region).into_iter().collect(), findings)
+            let name = url
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            let found = absent(
+                sqs.get_queue_url()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetQueueUrl", name, e)),
+                &[
+                    "AWS.SimpleQueueService.NonExistentQueue",
+                    "QueueDoesNotExist",
+                ],
+            )?;
+            let findings = match found.as_ref().and_then(|f| f.queue_url()) {
+                Some(own) => gather::queue_findings(&sqs, own).await?,
+                None => Vec::new(),
+            };
+            resources(
+                vec![format!("arn:aws:sqs:{region}:{account}:{name}")],
+                findings,
+            )
         }
         Target::Secret(id) => {
             let secrets = aws_sdk_secretsmanager::Client::new(sdk);
@@ -266,7 +276,8 @@ fn sagemaker_arn(region: &str, account: &str, kind: &str, name: &str) -> String 
     )
 }
 
-/// A function named by name or ARN (a qualifier dropped: the audit judges the unqualified function). Its
+/// A function named by name or ARN, read unqualified (the audit judges the unqualified function: a record about
+/// an alias or a version re-reads the function itself, so a deleted alias cannot resolve it). Its
 /// configuration is what ListFunctions gives the daily audit; GetFunction, which also hands out the code, is not
 /// the auditor's.
 async fn function(
@@ -276,19 +287,21 @@ async fn function(
     name: &str,
 ) -> Result<Recheck, AwsError> {
     let lambda = aws_sdk_lambda::Client::new(sdk);
+    // `f`, `f:alias`, `arn:aws:lambda:<region>:<account>:function:f[:alias]`, `<account>:function:f` → `f`.
+    let plain = match name.split(':').collect::<Vec<_>>().as_slice() {
+        [.., "function", f] | [.., "function", f, _] => *f,
+        [f, ..] => *f,
+        [] => name,
+    };
     let got = absent(
         lambda
             .get_function_configuration()
-            .function_name(name)
+            .function_name(plain)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetFunctionConfiguration", name, e)),
+            .map_err(|e| AwsError::from_sdk("GetFunctionConfiguration", plain, e)),
         &["ResourceNotFoundException"],
     )?;
-    let plain = name
-        .strip_prefix("arn:")
-        .and_then(|arn| arn.split(':').nth(5))
-        .unwrap_or(name);
     let unqualified = format!("arn:aws:lambda:{region}:{account}:function:{plain}");
     let mut arns = vec![unqualified.clone()];
     let findings = match got.as_ref() {
@@ -312,19 +325,6 @@ async fn function(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_gone_queue_is_named_by_its_url() {
-        assert_eq!(
-            queue_arn(
-                "https://sqs.eu-west-1.amazonaws.com/123456789012/q1",
-                "eu-west-1"
-            )
-            .as_deref(),
-            Some("arn:aws:sqs:eu-west-1:123456789012:q1")
-        );
-        assert_eq!(queue_arn("q", "r"), None);
-    }
 
     #[test]
     fn sagemaker_names_are_lower_case_in_arns() {

@@ -101,6 +101,11 @@ pub fn parse(name: &str, text: &str, now: DateTime<Utc>) -> Result<Suppression, 
             written.expires
         ))
     })?;
+    if expires <= now {
+        return Err(ignored(format!(
+            "expired on {expires}: delete the parameter, or renew it with a new reason"
+        )));
+    }
     if expires > now + LONGEST {
         return Err(ignored(format!(
             "expires {expires} is more than {} days away",
@@ -169,6 +174,10 @@ mod tests {
             (
                 r#"{"check": "s3-no-versioning", "resource": "arn:x", "reason": "r", "expires": "2099-01-01"}"#,
                 "days away",
+            ),
+            (
+                r#"{"check": "s3-no-versioning", "resource": "arn:x", "reason": "r", "expires": "2026-12-01"}"#,
+                "expired on",
             ),
             (
                 r#"{"check": "s3-no-versioning", "resource": "arn:x", "reason": "r"}"#,

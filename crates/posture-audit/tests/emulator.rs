@@ -1365,3 +1365,82 @@ async fn pipeline_images_by_their_last_scan_and_repositories_a_registry_rule_sca
         .unwrap();
     assert_eq!(checks, &[Check::EcrMutableTags]);
 }
+
+/// A role or user made an administrator by an inline policy is found, by the audit and by the re-check of the
+/// change. (The emulator does not load AWS managed policies, so an attached AdministratorAccess is the judge's unit
+/// table.)
+#[tokio::test]
+async fn inline_policies_that_grant_everything_or_a_whole_service() {
+    use posture_audit::change::Target;
+    use posture_audit::recheck;
+    let sdk = emulator().sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let role = unique_name("inline-admin");
+    let role_arn = iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_owned();
+    let user = unique_name("inline-s3");
+    let user_arn = iam
+        .create_user()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap()
+        .user()
+        .unwrap()
+        .arn()
+        .to_owned();
+    let document = |action: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+            .to_string()
+    };
+    iam.put_user_policy()
+        .user_name(&user)
+        .policy_name("storage")
+        .policy_document(document("s3:*"))
+        .send()
+        .await
+        .unwrap();
+    let audit = run().await;
+    let found = on(&audit, &[&role_arn, &user_arn]);
+    assert_eq!(found[&role_arn], []);
+    assert_eq!(found[&user_arn], [Check::IamWildcardActionPolicy]);
+
+    // The role gets an admin inline policy: its re-check finds it; removed, its re-check finds nothing.
+    iam.put_role_policy()
+        .role_name(&role)
+        .policy_name("ops")
+        .policy_document(document("*"))
+        .send()
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let target = Target::Role(role.clone());
+    let again = recheck::run(&sdk, REGION, now, &target).await.unwrap();
+    let checks: Vec<Check> = again.findings.iter().map(|f| f.check).collect();
+    assert_eq!(checks, [Check::IamAdminPolicy]);
+    assert!(
+        again.findings[0]
+            .evidence
+            .starts_with("inline policy ops: ")
+    );
+    iam.delete_role_policy()
+        .role_name(&role)
+        .policy_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let fixed = recheck::run(&sdk, REGION, now, &target).await.unwrap();
+    assert!(fixed.findings.is_empty());
+    assert!(fixed.scope.covers(Check::IamAdminPolicy, &role_arn));
+}
