@@ -226,7 +226,7 @@ async fn a_deploy_rule_that_misses_the_registry_stops_the_story_at_the_first_dep
         "        - Id: deploy\n          Arn: !GetAtt DeployFunction.Arn\n          DeadLetterConfig: { Arn: !GetAtt EventsDeadLetterQueue.Arn }\n          RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 3600 }\n\n  DeployRegistryPermission:",
         "        - Id: deploy\n          Arn: !GetAtt EventsDeadLetterQueue.Arn\n\n  DeployRegistryPermission:",
     );
-    let (local, told) = tell(&template, "e2e-deploy", Duration::from_secs(5)).await;
+    let (local, told) = tell(&template, "e2e-deploy", Duration::from_secs(10)).await;
     let failure = told.expect_err("the story passed with no registry rule to deploy");
     assert!(
         failure.step.contains("deploy makes version 1 serve"),
@@ -241,7 +241,7 @@ async fn an_upload_pattern_that_no_longer_matches_stops_the_story() {
         "detail-type: [Object Created]",
         "detail-type: [Object Uploaded]",
     );
-    let (local, told) = tell(&template, "e2e-upload", Duration::from_secs(5)).await;
+    let (local, told) = tell(&template, "e2e-upload", Duration::from_secs(10)).await;
     let failure = told.expect_err("the story passed with a broken upload rule");
     assert!(
         failure
@@ -263,7 +263,7 @@ async fn an_upload_pattern_that_no_longer_matches_stops_the_story() {
 /// naming it, after the quarantine itself happened.
 async fn stops_at_the_quarantine_alarm(from: &str, to: &str, project: &str) {
     let template = broken_template(from, to);
-    let (local, told) = tell(&template, project, Duration::from_secs(6)).await;
+    let (local, told) = tell(&template, project, Duration::from_secs(10)).await;
     let failure = told.expect_err("the story passed with a blinded alarm");
     assert!(
         failure.step.contains("…-quarantine-rate goes to ALARM"),
@@ -304,7 +304,7 @@ async fn a_drift_alarm_pattern_that_no_longer_matches_stops_the_story() {
         "alarmName: [{ prefix: !Ref DriftAlarmPrefix }]",
         "alarmName: [{ prefix: !Sub \"${DriftAlarmPrefix}nothing-\" }]",
     );
-    let (local, told) = tell(&template, "e2e-drift", Duration::from_secs(5)).await;
+    let (local, told) = tell(&template, "e2e-drift", Duration::from_secs(10)).await;
     let failure = told.expect_err("the story passed with a broken drift rule");
     assert!(
         failure

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::check::Finding;
-use crate::gather;
+use crate::gather::{self, Unread};
 
 /// The services the audit reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +71,8 @@ pub struct Audit {
     pub findings: Vec<Finding>,
     /// The services that could not be read.
     pub unchecked: Vec<Unchecked>,
+    /// The resources that could not be read, in services that could.
+    pub unread: Vec<Unread>,
 }
 
 /// Audits the account and region `sdk` is configured for at `now`, each service within `bound`; `images` are the
@@ -79,6 +81,7 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration, images: &
     let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let mut findings = Vec::new();
     let mut unchecked = Vec::new();
+    let mut unread = Vec::new();
     for service in Service::ALL {
         let read = async {
             match service {
@@ -86,7 +89,7 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration, images: &
                 Service::Iam => gather::iam(sdk, now).await,
                 Service::Kms => gather::kms(sdk).await,
                 Service::Sns => gather::sns(sdk).await,
-                Service::Sqs => gather::sqs(sdk).await,
+                Service::Sqs => gather::sqs(sdk, &region).await,
                 Service::Secrets => gather::secrets(sdk).await,
                 Service::SageMaker => gather::sagemaker(sdk, now).await,
                 Service::CloudTrail => gather::cloudtrail(sdk, &region).await,
@@ -96,7 +99,10 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration, images: &
             }
         };
         match tokio::time::timeout(bound, read).await {
-            Ok(Ok(found)) => findings.extend(found),
+            Ok(Ok(found)) => {
+                findings.extend(found.findings);
+                unread.extend(found.unread);
+            }
             Ok(Err(error)) => unchecked.push(Unchecked {
                 service,
                 reason: error.to_string(),
@@ -113,5 +119,6 @@ pub async fn run(sdk: &SdkConfig, now: DateTime<Utc>, bound: Duration, images: &
     Audit {
         findings,
         unchecked,
+        unread,
     }
 }

@@ -137,6 +137,8 @@ pub enum Scope {
     Resources(Vec<String>),
     /// The IAM user or role of this name, whatever its path (names are unique in an account).
     Iam(IamEntity, String),
+    /// What the inner scope covers but these resources, which could not be read.
+    Except(Box<Scope>, Vec<String>),
 }
 
 /// An IAM identity named in a record.
@@ -155,6 +157,9 @@ impl Scope {
             Scope::Services(services) => services.contains(&crate::lifecycle::service(check)),
             Scope::Checks(checks) => checks.contains(&check),
             Scope::Resources(arns) => arns.iter().any(|a| a == resource),
+            Scope::Except(inner, unread) => {
+                inner.covers(check, resource) && !unread.iter().any(|u| u == resource)
+            }
             Scope::Iam(entity, name) => {
                 let kind = match entity {
                     IamEntity::User => "user/",
@@ -858,6 +863,12 @@ mod tests {
         let endpoints = Scope::Checks(vec![Check::SageMakerEndpointWithoutKms]);
         assert!(endpoints.covers(Check::SageMakerEndpointWithoutKms, "any"));
         assert!(!endpoints.covers(Check::SageMakerNotebookRootAccess, "any"));
+        let unread = Scope::Except(
+            Box::new(Scope::Services(vec![Service::S3])),
+            vec!["arn:aws:s3:::denied".into()],
+        );
+        assert!(unread.covers(Check::S3NoVersioning, "arn:aws:s3:::b"));
+        assert!(!unread.covers(Check::S3NoVersioning, "arn:aws:s3:::denied"));
         let services = Scope::Services(vec![Service::Kms]);
         assert!(services.covers(Check::KmsRotationOff, "k"));
         assert!(!services.covers(Check::S3PublicAcl, "k"));

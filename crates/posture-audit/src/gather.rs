@@ -8,6 +8,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, Type};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Utc};
 use guardrails_core::AwsError;
+use serde::Serialize;
 
 use crate::check::Finding;
 use crate::judge::{
@@ -26,6 +27,53 @@ fn time(t: Option<&aws_sdk_iam::primitives::DateTime>) -> Option<DateTime<Utc>> 
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
+/// What a service's reads found, and the resources whose own reads failed: a bucket whose policy denies the
+/// auditor leaves that bucket unread, not the whole service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Gathered {
+    /// The findings of the resources read.
+    pub findings: Vec<Finding>,
+    /// The resources that could not be read.
+    pub unread: Vec<Unread>,
+}
+
+/// A resource the audit could not read: its findings are unknown, and stay as they were.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unread {
+    /// Its ARN (or name).
+    pub resource: String,
+    /// The failed call.
+    pub reason: String,
+}
+
+impl Gathered {
+    /// Takes one resource's reads: its findings, or the resource unread.
+    fn take<I: IntoIterator<Item = Finding>>(&mut self, resource: &str, read: Result<I, AwsError>) {
+        match read {
+            Ok(found) => self.findings.extend(found),
+            Err(e) => self.unread.push(Unread {
+                resource: resource.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Adds another part's findings and unread resources.
+    fn merge(&mut self, other: Gathered) {
+        self.findings.extend(other.findings);
+        self.unread.extend(other.unread);
+    }
+}
+
+impl From<Vec<Finding>> for Gathered {
+    fn from(findings: Vec<Finding>) -> Self {
+        Gathered {
+            findings,
+            unread: Vec::new(),
+        }
+    }
+}
+
 /// The error's service code when the call failed with one of `absent` (the setting is not there), `Ok(None)`.
 pub(crate) fn absent<T>(
     result: Result<T, AwsError>,
@@ -42,7 +90,7 @@ pub(crate) fn absent<T>(
 ///
 /// # Errors
 /// A call that failed for another reason than a missing setting.
-pub async fn s3(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError> {
+pub async fn s3(sdk: &SdkConfig, region: &str) -> Result<Gathered, AwsError> {
     let s3 = guardrails_core::aws::s3_client(sdk);
     let mut names = Vec::new();
     let mut token = None;
@@ -63,9 +111,12 @@ pub async fn s3(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError>
             break;
         }
     }
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     for name in names {
-        found.extend(bucket_in(&s3, &name, region).await?);
+        found.take(
+            &format!("arn:aws:s3:::{name}"),
+            bucket_in(&s3, &name, region).await,
+        );
     }
     Ok(found)
 }
@@ -195,12 +246,11 @@ pub(crate) async fn account(sdk: &SdkConfig) -> Result<String, AwsError> {
 ///
 /// # Errors
 /// A failed call.
-pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
+pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Gathered, AwsError> {
     let iam = aws_sdk_iam::Client::new(sdk);
     let account = account(sdk).await?;
-    let mut found = Vec::new();
-    found.extend(root(&iam, &account).await?);
-    found.extend(users(&iam, now).await?);
+    let mut found = Gathered::from(root(&iam, &account).await?.into_iter().collect::<Vec<_>>());
+    found.merge(users(&iam, now).await?);
     let mut policies = iam
         .list_policies()
         .scope(aws_sdk_iam::types::PolicyScopeType::Local)
@@ -210,13 +260,13 @@ pub async fn iam(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, Aw
     while let Some(p) = policies.next().await {
         let p = p.map_err(|e| AwsError::from_sdk("ListPolicies", "iam", e))?;
         if let (Some(arn), Some(version)) = (p.arn(), p.default_version_id()) {
-            found.extend(policy_version(&iam, arn, version).await?);
+            found.take(arn, policy_version(&iam, arn, version).await);
         }
     }
     let mut roles = iam.list_roles().into_paginator().items().send();
     while let Some(role) = roles.next().await {
         let role = role.map_err(|e| AwsError::from_sdk("ListRoles", "iam", e))?;
-        found.extend(role_findings(&iam, &role, &account).await?);
+        found.take(role.arn(), role_findings(&iam, &role, &account).await);
     }
     Ok(found)
 }
@@ -349,12 +399,12 @@ pub(crate) async fn policy_version(
         .and_then(|doc| judge::managed_policy(arn, &doc)))
 }
 
-async fn users(iam: &aws_sdk_iam::Client, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
-    let mut found = Vec::new();
+async fn users(iam: &aws_sdk_iam::Client, now: DateTime<Utc>) -> Result<Gathered, AwsError> {
+    let mut found = Gathered::default();
     let mut users = iam.list_users().into_paginator().items().send();
     while let Some(user) = users.next().await {
         let user = user.map_err(|e| AwsError::from_sdk("ListUsers", "iam", e))?;
-        found.extend(user_findings(iam, &user, now).await?);
+        found.take(user.arn(), user_findings(iam, &user, now).await);
     }
     Ok(found)
 }
@@ -421,14 +471,17 @@ pub(crate) async fn user_findings(
 ///
 /// # Errors
 /// A failed call.
-pub async fn kms(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+pub async fn kms(sdk: &SdkConfig) -> Result<Gathered, AwsError> {
     let kms = aws_sdk_kms::Client::new(sdk);
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut keys = kms.list_keys().into_paginator().items().send();
     while let Some(key) = keys.next().await {
         let key = key.map_err(|e| AwsError::from_sdk("ListKeys", "kms", e))?;
         if let Some(id) = key.key_id() {
-            found.extend(key_findings(&kms, id).await?.1);
+            found.take(
+                key.key_arn().unwrap_or(id),
+                key_findings(&kms, id).await.map(|(_, f)| f),
+            );
         }
     }
     Ok(found)
@@ -497,14 +550,14 @@ pub(crate) async fn key_findings(
 ///
 /// # Errors
 /// A failed call.
-pub async fn sns(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+pub async fn sns(sdk: &SdkConfig) -> Result<Gathered, AwsError> {
     let sns = aws_sdk_sns::Client::new(sdk);
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut topics = sns.list_topics().into_paginator().items().send();
     while let Some(topic) = topics.next().await {
         let topic = topic.map_err(|e| AwsError::from_sdk("ListTopics", "sns", e))?;
         if let Some(arn) = topic.topic_arn() {
-            found.extend(topic_findings(&sns, arn).await?);
+            found.take(arn, topic_findings(&sns, arn).await);
         }
     }
     Ok(found)
@@ -540,9 +593,9 @@ pub(crate) async fn topic_findings(
 ///
 /// # Errors
 /// A failed call.
-pub async fn sqs(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+pub async fn sqs(sdk: &SdkConfig, region: &str) -> Result<Gathered, AwsError> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     // Without MaxResults, ListQueues answers 1,000 queues and no next page.
     let mut urls = sqs
         .list_queues()
@@ -552,7 +605,16 @@ pub async fn sqs(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
         .send();
     while let Some(url) = urls.next().await {
         let url = url.map_err(|e| AwsError::from_sdk("ListQueues", "sqs", e))?;
-        found.extend(queue_findings(&sqs, &url).await?);
+        // Unread, a queue is named by its URL's `<account>/<name>`, as its ARN would.
+        let mut path = url.trim_end_matches('/').rsplit('/');
+        let (name, account) = (
+            path.next().unwrap_or_default(),
+            path.next().unwrap_or_default(),
+        );
+        found.take(
+            &format!("arn:aws:sqs:{region}:{account}:{name}"),
+            queue_findings(&sqs, &url).await,
+        );
     }
     Ok(found)
 }
@@ -591,15 +653,15 @@ pub(crate) async fn queue_findings(
 ///
 /// # Errors
 /// A failed call.
-pub async fn secrets(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+pub async fn secrets(sdk: &SdkConfig) -> Result<Gathered, AwsError> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut pages = secrets.list_secrets().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("ListSecrets", "secretsmanager", e))?;
         for secret in page.secret_list() {
             if let Some(arn) = secret.arn() {
-                found.extend(judge::secret(
+                found.findings.extend(judge::secret(
                     arn,
                     secret.rotation_enabled().unwrap_or(false),
                 ));
@@ -616,18 +678,21 @@ pub const RECENT_TRAINING_DAYS: i64 = 30;
 ///
 /// # Errors
 /// A failed call.
-pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Finding>, AwsError> {
+pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Gathered, AwsError> {
     let sm = aws_sdk_sagemaker::Client::new(sdk);
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut notebooks = sm.list_notebook_instances().into_paginator().send();
     while let Some(page) = notebooks.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("ListNotebookInstances", "sagemaker", e))?;
         for summary in page.notebook_instances() {
             let name = summary.notebook_instance_name().unwrap_or_default();
-            found.extend(notebook_findings(&sm, name).await?);
+            found.take(
+                summary.notebook_instance_arn().unwrap_or(name),
+                notebook_findings(&sm, name).await,
+            );
         }
     }
-    found.extend(endpoints(&sm).await?);
+    found.merge(endpoints(&sm).await?);
     let since = now - chrono::TimeDelta::days(RECENT_TRAINING_DAYS);
     let mut jobs = sm
         .list_training_jobs()
@@ -640,7 +705,10 @@ pub async fn sagemaker(sdk: &SdkConfig, now: DateTime<Utc>) -> Result<Vec<Findin
         let page = page.map_err(|e| AwsError::from_sdk("ListTrainingJobs", "sagemaker", e))?;
         for summary in page.training_job_summaries() {
             if let Some(name) = summary.training_job_name() {
-                found.extend(training_job_findings(&sm, name).await?);
+                found.take(
+                    summary.training_job_arn().unwrap_or(name),
+                    training_job_findings(&sm, name).await,
+                );
             }
         }
     }
@@ -701,14 +769,17 @@ pub(crate) async fn training_job_findings(
 }
 
 /// Every endpoint's findings.
-pub(crate) async fn endpoints(sm: &aws_sdk_sagemaker::Client) -> Result<Vec<Finding>, AwsError> {
-    let mut found = Vec::new();
+pub(crate) async fn endpoints(sm: &aws_sdk_sagemaker::Client) -> Result<Gathered, AwsError> {
+    let mut found = Gathered::default();
     let mut endpoints = sm.list_endpoints().into_paginator().send();
     while let Some(page) = endpoints.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("ListEndpoints", "sagemaker", e))?;
         for summary in page.endpoints() {
             if let Some(name) = summary.endpoint_name() {
-                found.extend(endpoint_findings(sm, name).await?);
+                found.take(
+                    summary.endpoint_arn().unwrap_or(name),
+                    endpoint_findings(sm, name).await,
+                );
             }
         }
     }
@@ -796,7 +867,7 @@ async fn endpoint(sm: &aws_sdk_sagemaker::Client, name: &str) -> Result<Endpoint
 ///
 /// # Errors
 /// A failed call.
-pub async fn cloudtrail(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError> {
+pub async fn cloudtrail(sdk: &SdkConfig, region: &str) -> Result<Gathered, AwsError> {
     let ct = aws_sdk_cloudtrail::Client::new(sdk);
     let described = ct
         .describe_trails()
@@ -822,16 +893,16 @@ pub async fn cloudtrail(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, A
             validation: trail.log_file_validation_enabled().unwrap_or(false),
         });
     }
-    Ok(judge::trails(&account(sdk).await?, region, &trails))
+    Ok(judge::trails(&account(sdk).await?, region, &trails).into())
 }
 
 /// The region's Lambda functions, judged: resource policy, URL, runtime.
 ///
 /// # Errors
 /// A failed call.
-pub async fn lambda(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
+pub async fn lambda(sdk: &SdkConfig) -> Result<Gathered, AwsError> {
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut pages = lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("ListFunctions", "lambda", e))?;
@@ -839,7 +910,10 @@ pub async fn lambda(sdk: &SdkConfig) -> Result<Vec<Finding>, AwsError> {
             let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else {
                 continue;
             };
-            found.extend(function_findings(&lambda, name, arn, f.runtime()).await?);
+            found.take(
+                arn,
+                function_findings(&lambda, name, arn, f.runtime()).await,
+            );
         }
     }
     Ok(found)
@@ -888,18 +962,14 @@ pub(crate) async fn function_findings(
 ///
 /// # Errors
 /// A failed call.
-pub async fn ecr(
-    sdk: &SdkConfig,
-    region: &str,
-    images: &[String],
-) -> Result<Vec<Finding>, AwsError> {
+pub async fn ecr(sdk: &SdkConfig, region: &str, images: &[String]) -> Result<Gathered, AwsError> {
     let ecr = aws_sdk_ecr::Client::new(sdk);
     let filters = scanned_on_push(&ecr).await?;
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut pages = ecr.describe_repositories().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("DescribeRepositories", "ecr", e))?;
-        found.extend(
+        found.findings.extend(
             page.repositories()
                 .iter()
                 .flat_map(|r| repository_findings(r, &filters)),
@@ -912,7 +982,7 @@ pub async fn ecr(
                 continue;
             };
             if image.account == account && image.region == region {
-                found.extend(image_findings(&ecr, &image).await?);
+                found.take(uri, image_findings(&ecr, &image).await);
             }
         }
     }
@@ -1032,10 +1102,10 @@ pub(crate) fn repository_findings(
 ///
 /// # Errors
 /// A failed call.
-pub async fn ec2(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError> {
+pub async fn ec2(sdk: &SdkConfig, region: &str) -> Result<Gathered, AwsError> {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let account = account(sdk).await?;
-    let mut found = Vec::new();
+    let mut found = Gathered::default();
     let mut groups = ec2
         .describe_security_groups()
         .into_paginator()
@@ -1043,11 +1113,11 @@ pub async fn ec2(sdk: &SdkConfig, region: &str) -> Result<Vec<Finding>, AwsError
         .send();
     while let Some(group) = groups.next().await {
         let group = group.map_err(|e| AwsError::from_sdk("DescribeSecurityGroups", "ec2", e))?;
-        found.extend(judge::security_group(&security_group(
+        found.findings.extend(judge::security_group(&security_group(
             &group, region, &account,
         )));
     }
-    found.extend(vpcs(&ec2, region, &account).await?);
+    found.findings.extend(vpcs(&ec2, region, &account).await?);
     Ok(found)
 }
 

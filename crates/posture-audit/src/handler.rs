@@ -111,8 +111,10 @@ impl PostureAudit {
             .filter(|s| !audit.unchecked.iter().any(|u| u.service == *s))
             .collect();
         let report = format!("{REPORTS}{}.json", now.format("%Y/%m/%d/%H%M%S"));
+        // A resource that could not be read keeps its findings as they were, as an unread service does.
+        let unread = audit.unread.iter().map(|u| u.resource.clone()).collect();
         self.record(
-            &Scope::Services(read),
+            &Scope::Except(Box::new(Scope::Services(read)), unread),
             &audit,
             Telling::All,
             now,
@@ -141,6 +143,7 @@ impl PostureAudit {
                 Audit {
                     findings: r.findings,
                     unchecked: Vec::new(),
+                    unread: Vec::new(),
                 },
             ),
             failed => {
@@ -157,6 +160,7 @@ impl PostureAudit {
                     Audit {
                         findings: Vec::new(),
                         unchecked,
+                        unread: Vec::new(),
                     },
                 )
             }
@@ -247,11 +251,17 @@ impl PostureAudit {
                 })
                 .await?;
         }
-        if !audit.unchecked.is_empty() {
+        if !audit.unchecked.is_empty() || !audit.unread.is_empty() {
             let list: Vec<String> = audit
                 .unchecked
                 .iter()
                 .map(|u| format!("{:?}: {}", u.service, u.reason))
+                .chain(
+                    audit
+                        .unread
+                        .iter()
+                        .map(|u| format!("{}: {}", u.resource, u.reason)),
+                )
                 .collect();
             return Err(AuditError::Unchecked(list.join("; ")));
         }
@@ -364,6 +374,7 @@ fn report_of(
         .filter(|o| o.suppressed.is_some())
         .collect();
     json!({"at": now, "checked": checked, "findings": audit.findings, "unchecked": audit.unchecked,
+        "unread": audit.unread,
         "suppressed": suppressed, "ignoredSuppressions": ignored})
 }
 

@@ -520,6 +520,32 @@ mod tests {
     }
 
     #[test]
+    fn an_unread_resource_keeps_its_findings_while_its_service_is_judged() {
+        let all = Scope::Services(Service::ALL.to_vec());
+        let denied = finding(Check::S3NoVersioning, "arn:aws:s3:::denied");
+        let fixed = finding(Check::S3NoVersioning, "arn:aws:s3:::fixed");
+        let before = told(
+            &merge(
+                &Ledger::default(),
+                &[denied.clone(), fixed.clone()],
+                &all,
+                &[],
+                at(0),
+            ),
+            &[key(&denied), key(&fixed)],
+            &[],
+        );
+        let partial = Scope::Except(Box::new(all), vec!["arn:aws:s3:::denied".into()]);
+        let after = merge(&before, &[], &partial, &[], at(24));
+        assert!(
+            after.open.contains_key(&key(&denied)),
+            "unknown is not resolved"
+        );
+        assert_eq!(after.resolved.len(), 1);
+        assert_eq!(after.resolved[0].finding, fixed);
+    }
+
+    #[test]
     fn counts_by_severity_include_zeros() {
         let ledger = merge(
             &Ledger::default(),

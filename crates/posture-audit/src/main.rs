@@ -1,7 +1,7 @@
 //! `posture-audit`: on Lambda, the daily audit function (`guardrails_core::function::run`, the one shape every
 //! function has); in a shell, the CLI that audits the account and region of the current credentials. Exit 0 with
-//! no finding, 1 with findings, 2 when a service could not be read (its findings unknown) or the audit could not
-//! start.
+//! no finding, 1 with findings, 2 when a service or a resource could not be read (its findings unknown) or the
+//! audit could not start.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -84,7 +84,10 @@ async fn main() -> ExitCode {
     for u in &audit.unchecked {
         eprintln!("posture-audit: {:?} not checked: {}", u.service, u.reason);
     }
-    if !audit.unchecked.is_empty() {
+    for u in &audit.unread {
+        eprintln!("posture-audit: {} not read: {}", u.resource, u.reason);
+    }
+    if !audit.unchecked.is_empty() || !audit.unread.is_empty() {
         ExitCode::from(2)
     } else if audit.findings.is_empty() {
         ExitCode::SUCCESS

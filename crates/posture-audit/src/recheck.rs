@@ -191,13 +191,18 @@ pub async fn run(
         }
         Target::Endpoints => {
             let sm = aws_sdk_sagemaker::Client::new(sdk);
+            let read = gather::endpoints(&sm).await?;
+            let checks = Scope::Checks(vec![
+                Check::SageMakerEndpointWithoutKms,
+                Check::SageMakerEndpointWithoutDataCapture,
+                Check::SageMakerEndpointServesUnapprovedPackage,
+            ]);
             Recheck {
-                scope: Scope::Checks(vec![
-                    Check::SageMakerEndpointWithoutKms,
-                    Check::SageMakerEndpointWithoutDataCapture,
-                    Check::SageMakerEndpointServesUnapprovedPackage,
-                ]),
-                findings: gather::endpoints(&sm).await?,
+                scope: Scope::Except(
+                    Box::new(checks),
+                    read.unread.into_iter().map(|u| u.resource).collect(),
+                ),
+                findings: read.findings,
             }
         }
         Target::TrainingJob(name) => {
@@ -263,7 +268,7 @@ pub async fn run(
         }
         Target::Trails => Recheck {
             scope: Scope::Services(vec![Service::CloudTrail]),
-            findings: gather::cloudtrail(sdk, region).await?,
+            findings: gather::cloudtrail(sdk, region).await?.findings,
         },
     })
 }

@@ -21,6 +21,9 @@ pub fn table(audit: &Audit) -> String {
     for u in &audit.unchecked {
         out.push_str(&format!("not checked: {:?}: {}\n", u.service, u.reason));
     }
+    for u in &audit.unread {
+        out.push_str(&format!("not read: {}: {}\n", u.resource, u.reason));
+    }
     out
 }
 

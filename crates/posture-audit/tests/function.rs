@@ -378,6 +378,86 @@ async fn a_suppression_silences_its_finding_until_it_expires_and_a_malformed_one
     assert!(text.contains(&format!("s3-no-versioning {arn}")), "{text}");
 }
 
+/// A resource that cannot be read is that resource unread, not its whole service: an endpoint whose configuration
+/// was deleted under it leaves the other endpoints, and SageMaker, judged.
+#[tokio::test]
+async fn one_unreadable_resource_does_not_blind_its_service() {
+    use aws_sdk_sagemaker::types::{ContainerDefinition, ProductionVariant};
+    use posture_audit::Check;
+    // The broken endpoint would be every other test's unread resource: made and removed under the lock.
+    let _account = ACCOUNT.lock().await;
+    let sdk = emulator().sdk_config().await;
+    let sm = aws_sdk_sagemaker::Client::new(&sdk);
+    let model = unique_name("model");
+    sm.create_model()
+        .model_name(&model)
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .primary_container(ContainerDefinition::builder().image("nlp:1").build())
+        .send()
+        .await
+        .unwrap();
+    let mut endpoints = Vec::new();
+    let mut configs = Vec::new();
+    for _ in 0..2 {
+        let config = unique_name("config");
+        sm.create_endpoint_config()
+            .endpoint_config_name(&config)
+            .production_variants(
+                ProductionVariant::builder()
+                    .variant_name("AllTraffic")
+                    .model_name(&model)
+                    .initial_instance_count(1)
+                    .instance_type(
+                        aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large,
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let arn = sm
+            .create_endpoint()
+            .endpoint_name(unique_name("endpoint"))
+            .endpoint_config_name(&config)
+            .send()
+            .await
+            .unwrap()
+            .endpoint_arn()
+            .unwrap()
+            .to_owned();
+        endpoints.push(arn);
+        configs.push(config);
+    }
+    sm.delete_endpoint_config()
+        .endpoint_config_name(&configs[0])
+        .send()
+        .await
+        .unwrap();
+    let audit = posture_audit::audit::run(&sdk, Utc::now(), Duration::from_secs(60), &[]).await;
+    let endpoint_name = endpoints[0].rsplit('/').next().unwrap().to_owned();
+    sm.delete_endpoint()
+        .endpoint_name(&endpoint_name)
+        .send()
+        .await
+        .unwrap();
+    assert!(audit.unchecked.is_empty(), "{:?}", audit.unchecked);
+    let unread: Vec<&str> = audit.unread.iter().map(|u| u.resource.as_str()).collect();
+    assert_eq!(unread, [endpoints[0].as_str()], "{:?}", audit.unread);
+    let judged: Vec<Check> = audit
+        .findings
+        .iter()
+        .filter(|f| f.resource == endpoints[1])
+        .map(|f| f.check)
+        .collect();
+    assert_eq!(
+        judged,
+        [
+            Check::SageMakerEndpointWithoutKms,
+            Check::SageMakerEndpointWithoutDataCapture
+        ]
+    );
+}
+
 /// Security Hub's findings on `resource`: (id, record state, workflow status). Read on a thread of its own with a
 /// large stack: a finding's `Resource` type is 31 KB, and its unoptimised deserializer outgrows a test thread's 2 MiB.
 fn hub_findings(sdk: &aws::SdkConfig, resource: &str) -> Vec<(String, String, String)> {
