@@ -8,10 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_s3::types::{
-    BucketCannedAcl, BucketVersioningStatus, PublicAccessBlockConfiguration,
-    VersioningConfiguration,
-};
+use aws_sdk_s3::types::{BucketCannedAcl, BucketVersioningStatus, VersioningConfiguration};
 use guardrails_core::aws;
 use posture_audit::{Audit, Check, audit};
 use serde_json::json;
@@ -43,31 +40,7 @@ fn on(audit: &Audit, arns: &[&str]) -> BTreeMap<String, Vec<Check>> {
 /// deny, versioning.
 async fn good_bucket(sdk: &aws::SdkConfig) -> String {
     let bucket = KmsBucket::create(sdk, "audit").await;
-    let s3 = aws::s3_client(sdk);
-    s3.put_public_access_block()
-        .bucket(&bucket.name)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    put_policy(sdk, &bucket.name, false).await;
-    s3.put_bucket_versioning()
-        .bucket(&bucket.name)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    bucket.harden(sdk).await;
     bucket.name
 }
 

@@ -8,9 +8,6 @@
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
-};
 use chrono::{DateTime, TimeDelta, Utc};
 use guardrails_core::function::{Function, Invocation};
 use guardrails_core::state::StateStore;
@@ -75,8 +72,8 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
     let state = KmsBucket::create(&sdk, "state").await;
     let topic = TopicProbe::create(&sdk).await;
     let s3 = aws::s3_client(&sdk);
-    let weak = KmsBucket::create(&sdk, "weak").await.name;
-    let arn = format!("arn:aws:s3:::{weak}");
+    let weak = KmsBucket::create(&sdk, "weak").await;
+    let arn = format!("arn:aws:s3:::{}", weak.name);
     let function = function(&sdk, &state, &topic, &unique_suppressions());
     let t0: DateTime<Utc> = "2026-12-03T05:30:00Z".parse().unwrap();
 
@@ -116,39 +113,7 @@ async fn a_weakness_is_told_once_as_new_and_once_as_resolved() {
     assert!(topic.notices(1, Duration::from_secs(2)).await.is_empty());
 
     // Fixed: told once as resolved.
-    s3.put_public_access_block()
-        .bucket(&weak)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&weak)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    s3.put_bucket_policy()
-        .bucket(&weak)
-        .policy(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [arn.clone(), format!("{arn}/*")], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    weak.harden(&sdk).await;
     let third = function.run_at(t0 + TimeDelta::days(2)).await.unwrap();
     assert_eq!((third.new, third.resolved), (0, 3), "{third:?}");
     let resolved = topic.notices(1, Duration::from_secs(5)).await;

@@ -47,6 +47,46 @@ impl KmsBucket {
             .expect("put bucket encryption");
         KmsBucket { name, key_arn }
     }
+
+    /// Hardens the bucket as the project's template makes one: all four public access blocks, a TLS-only deny,
+    /// versioning (its KMS default encryption it already has).
+    pub async fn harden(&self, sdk: &SdkConfig) {
+        let s3 = guardrails_core::aws::s3_client(sdk);
+        let name = &self.name;
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put public access block");
+        let tls_only = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "TlsOnly",
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]});
+        s3.put_bucket_policy()
+            .bucket(name)
+            .policy(tls_only.to_string())
+            .send()
+            .await
+            .expect("put bucket policy");
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("put bucket versioning");
+    }
 }
 
 /// A KMS key that signs, as the template's lineage key (`ECC_NIST_P256`, `SIGN_VERIFY`); its id.
