@@ -164,6 +164,46 @@ pub fn over_hard_limit(costs: &DayCosts, hard_limit_usd: f64) -> bool {
     costs.day_total().usd > hard_limit_usd
 }
 
+/// The services the `CostUsd` metric names (Cost Explorer's names): what an NLP pipeline on AWS spends on. With
+/// the budgeted services, `Other` and `Total`, they bound the metric's streams: each is a billed custom metric, so
+/// a service outside the list, however expensive one day, is summed into `Other` (the notices and the run's report
+/// name it).
+pub const NAMED_SERVICES: [&str; 15] = [
+    "Amazon SageMaker",
+    "Amazon Simple Storage Service",
+    // Fargate is billed under the container service that runs it.
+    "Amazon Elastic Container Service",
+    "Amazon Elastic Container Service for Kubernetes",
+    "AWS Glue",
+    "AWS Lambda",
+    "Amazon Elastic Compute Cloud - Compute",
+    "EC2 - Other",
+    "Amazon Virtual Private Cloud",
+    "AWS Key Management Service",
+    "AmazonCloudWatch",
+    "AWS Step Functions",
+    "Amazon EC2 Container Registry (ECR)",
+    "AWS CloudTrail",
+    "AWS Security Hub",
+];
+
+/// The day's cost as metric series: each named or budgeted service by name, every other service summed as
+/// `Other`, and `Total`.
+pub fn cost_series(costs: &DayCosts, budgeted: &BTreeMap<String, f64>) -> Vec<(String, f64)> {
+    let mut series = Vec::new();
+    let mut other = 0.0;
+    for (service, amount) in &costs.by_service {
+        if NAMED_SERVICES.contains(&service.as_str()) || budgeted.contains_key(service) {
+            series.push((service.clone(), amount.usd));
+        } else {
+            other += amount.usd;
+        }
+    }
+    series.push(("Other".to_owned(), other));
+    series.push(("Total".to_owned(), costs.day_total().usd));
+    series
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +344,61 @@ mod tests {
         );
         assert!(over_hard_limit(&c, 100.0));
         assert!(!over_hard_limit(&c, 110.0));
+    }
+
+    #[test]
+    fn named_and_budgeted_services_are_their_own_series_the_rest_is_other() {
+        let amount = |usd| Amount {
+            usd,
+            estimated: false,
+        };
+        let costs = DayCosts {
+            by_service: [
+                ("Amazon SageMaker", 40.0),
+                ("Amazon Simple Storage Service", 3.0),
+                ("Amazon Elastic Container Service", 7.0),
+                ("Amazon Route 53", 1.5),
+                ("Amazon Comprehend", 2.5),
+            ]
+            .into_iter()
+            .map(|(s, usd)| (s.to_owned(), amount(usd)))
+            .collect(),
+            ..DayCosts::default()
+        };
+        // (budgeted services, expected series)
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, f64)]);
+        let cases: [Case; 2] = [
+            (
+                &[],
+                &[
+                    ("Amazon Elastic Container Service", 7.0),
+                    ("Amazon SageMaker", 40.0),
+                    ("Amazon Simple Storage Service", 3.0),
+                    ("Other", 4.0),
+                    ("Total", 54.0),
+                ],
+            ),
+            (
+                &["Amazon Comprehend"],
+                &[
+                    ("Amazon Comprehend", 2.5),
+                    ("Amazon Elastic Container Service", 7.0),
+                    ("Amazon SageMaker", 40.0),
+                    ("Amazon Simple Storage Service", 3.0),
+                    ("Other", 1.5),
+                    ("Total", 54.0),
+                ],
+            ),
+        ];
+        for (budgeted, expected) in cases {
+            let budgeted: BTreeMap<String, f64> =
+                budgeted.iter().map(|s| ((*s).to_owned(), 10.0)).collect();
+            let series = cost_series(&costs, &budgeted);
+            let expected: Vec<(String, f64)> = expected
+                .iter()
+                .map(|(s, v)| ((*s).to_owned(), *v))
+                .collect();
+            assert_eq!(series, expected, "budgeted {budgeted:?}");
+        }
     }
 }

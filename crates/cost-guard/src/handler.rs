@@ -12,7 +12,7 @@ use guardrails_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::budget::{Breach, DayCosts, Level, evaluate, over_hard_limit};
+use crate::budget::{Breach, DayCosts, Level, cost_series, evaluate, over_hard_limit};
 use crate::config::{Config, Enforce, STAGE};
 use crate::enforce::{Enforcer, JobAction};
 use crate::explorer::CostExplorer;
@@ -136,9 +136,24 @@ impl Function for CostGuard {
         self.handle(event).await
     }
 
+    /// The verdict, then the day's total and its most expensive jobs (the job tag's values).
     fn describe(report: &RunReport) -> String {
+        let mut day = format!(
+            "; {} cost USD {:.2}",
+            report.costs.day,
+            report.costs.day_total().usd
+        );
+        if !report.costs.top_jobs.is_empty() {
+            let jobs: Vec<String> = report
+                .costs
+                .top_jobs
+                .iter()
+                .map(|(job, usd)| format!("{job} {usd:.2}"))
+                .collect();
+            day.push_str(&format!(", top jobs: {}", jobs.join(", ")));
+        }
         if report.breaches.is_empty() {
-            return "within every budget".into();
+            return format!("within every budget{day}");
         }
         let breaches: Vec<String> = report
             .breaches
@@ -153,7 +168,7 @@ impl Function for CostGuard {
                 )
             })
             .collect();
-        format!("over budget: {}", breaches.join("; "))
+        format!("over budget: {}{day}", breaches.join("; "))
     }
 }
 
@@ -320,17 +335,10 @@ impl CostGuard {
     }
 
     fn record_metrics(&self, costs: &DayCosts) {
-        let mut other = 0.0;
-        for (service, amount) in &costs.by_service {
-            if self.config.budgets.per_service.contains_key(service) {
-                let labels = [(dimension::SERVICE, service.clone())];
-                metrics::gauge!(COST_USD.name, &labels).set(amount.usd);
-            } else {
-                other += amount.usd;
-            }
+        for (service, usd) in cost_series(costs, &self.config.budgets.per_service) {
+            let labels = [(dimension::SERVICE, service)];
+            metrics::gauge!(COST_USD.name, &labels).set(usd);
         }
-        metrics::gauge!(COST_USD.name, dimension::SERVICE => "Other").set(other);
-        metrics::gauge!(COST_USD.name, dimension::SERVICE => "Total").set(costs.day_total().usd);
     }
 }
 
@@ -454,5 +462,35 @@ mod tests {
     fn slugs_are_key_safe() {
         assert_eq!(slug("Amazon SageMaker"), "amazon-sagemaker");
         assert_eq!(slug("total"), "total");
+    }
+
+    #[test]
+    fn the_run_reads_as_its_verdict_day_total_and_top_jobs() {
+        let costs = DayCosts {
+            day: "2026-11-12".parse().unwrap(),
+            by_service: [(
+                "Amazon SageMaker".to_owned(),
+                crate::budget::Amount {
+                    usd: 14.0,
+                    estimated: false,
+                },
+            )]
+            .into(),
+            top_jobs: vec![
+                ("tickets-1112".to_owned(), 12.0),
+                ("(untagged)".to_owned(), 2.0),
+            ],
+            ..DayCosts::default()
+        };
+        let report = RunReport {
+            costs,
+            breaches: vec![],
+            notified: vec![],
+            enforcement: vec![],
+        };
+        assert_eq!(
+            CostGuard::describe(&report),
+            "within every budget; 2026-11-12 cost USD 14.00, top jobs: tickets-1112 12.00, (untagged) 2.00"
+        );
     }
 }

@@ -28,6 +28,8 @@ static COST_EXPLORER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 const SAGEMAKER: &str = "Amazon SageMaker";
 const S3: &str = "Amazon Simple Storage Service";
+/// Fargate's spend, as Cost Explorer names it.
+const FARGATE: &str = "Amazon Elastic Container Service";
 
 /// A GetCostAndUsage answer grouped by SERVICE, one entry per day of `month_days` (day, [(service, usd)]).
 fn by_service(month: &str, days: &[(u32, &[(&str, f64)])]) -> Value {
@@ -266,7 +268,15 @@ async fn under_budget_sends_nothing() {
             "2026-11",
             &[
                 (11, &[(SAGEMAKER, 10.0), (S3, 2.0)]),
-                (12, &[(SAGEMAKER, 12.0), (S3, 2.0)]),
+                (
+                    12,
+                    &[
+                        (SAGEMAKER, 12.0),
+                        (S3, 2.0),
+                        (FARGATE, 3.0),
+                        ("Amazon Route 53", 0.5),
+                    ],
+                ),
             ],
         ),
         by_job(
@@ -284,8 +294,8 @@ async fn under_budget_sends_nothing() {
         .await
         .unwrap();
 
-    assert_eq!(report.costs.day_total().usd, 14.0);
-    // EMF: the budgeted service by name, the rest as Other, and the total.
+    assert_eq!(report.costs.day_total().usd, 17.5);
+    // EMF: SageMaker, S3 and Fargate (billed as ECS) by name, a service off the named list as Other, the total.
     let docs = emf_documents(metrics);
     let cost = |service: &str| {
         docs.iter()
@@ -293,12 +303,14 @@ async fn under_budget_sends_nothing() {
             .map(|d| d["CostUsd"].clone())
     };
     assert_eq!(cost(SAGEMAKER), Some(json!(12.0)), "{docs:?}");
-    assert_eq!(cost("Other"), Some(json!(2.0)));
-    assert_eq!(cost("Total"), Some(json!(14.0)));
+    assert_eq!(cost(S3), Some(json!(2.0)));
+    assert_eq!(cost(FARGATE), Some(json!(3.0)));
+    assert_eq!(cost("Other"), Some(json!(0.5)));
+    assert_eq!(cost("Total"), Some(json!(17.5)));
     assert_eq!(
-        cost(S3),
+        cost("Amazon Route 53"),
         None,
-        "unbudgeted services are not their own metric stream"
+        "a service off the named list is not its own metric stream"
     );
     assert!(report.breaches.is_empty(), "{:?}", report.breaches);
     assert!(w.topic.notices(1, Duration::from_secs(2)).await.is_empty());
