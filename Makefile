@@ -21,7 +21,7 @@ STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened cargo-tests deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened cargo-tests print-functions signing-profile deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,16 +78,17 @@ clippy:
 asl: setup ## lint the state machine definitions (Amazon States Language) with @wmfs/statelint
 	statelint infra/statemachine/*.asl.json
 
-guard-tests: setup ## the cfn-guard rules against their own pass and fail cases (infra/guard/tests)
-	@for rules in infra/guard/*.guard; do \
+guard-tests: setup ## the cfn-guard rules against their own pass and fail cases (infra/guard*/tests)
+	@for rules in infra/guard/*.guard infra/guard-pipeline/*.guard; do \
 		name=$$(basename $$rules .guard); \
-		cfn-guard test --rules-file $$rules --test-data infra/guard/tests/$${name}_tests.yaml > /tmp/guard-test-$$name.log \
+		cfn-guard test --rules-file $$rules --test-data $$(dirname $$rules)/tests/$${name}_tests.yaml > /tmp/guard-test-$$name.log \
 			|| { cat /tmp/guard-test-$$name.log; echo "guard tests failed: $$rules"; exit 1; }; \
 		echo "guard tests passed: $$rules"; \
 	done
 
-posture: setup ## security posture on TEMPLATE (default infra/template.yaml): cfn-guard, cfn-lint, sam validate, statelint
+posture: setup ## security posture on TEMPLATE (default infra/template.yaml): cfn-guard, cfn-lint, sam validate, statelint; and on the CI/CD pipeline
 	tools/posture.sh $(TEMPLATE)
+	tools/posture.sh --pipeline infra/pipeline.yaml
 
 posture-weakened: setup ## the posture check fails on each deliberately weakened copy of the template
 	$(VENV)/bin/python tools/posture_weakened.py
@@ -142,12 +143,26 @@ package: setup ## build the Lambda zips (release profile) into target/lambda/, w
 	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit
 	@ls -l target/lambda/*/bootstrap.zip
 
-deploy: package posture ## deploy the stack with SAM (guided the first time, then from samconfig.toml)
+# Every function's code is signed with this AWS Signer profile (the template's code signing configuration refuses
+# anything else); `make signing-profile` makes it once per account and region.
+SIGNING_PROFILE ?= mlops_guardrails
+FUNCTIONS := ValidateIngest TriggerTraining ModelGate Deploy BatchLauncher DriftHandler InferenceMonitor CostGuard \
+	PostureAudit Notifier SlackForwarder
+SIGNING := $(foreach f,$(FUNCTIONS),$(f)Function=$(SIGNING_PROFILE))
+
+print-functions: ## the functions' logical id stems (the pipeline signs each one's package)
+	@echo $(FUNCTIONS)
+
+signing-profile: ## make the AWS Signer profile the functions' code is signed with; prints SigningProfileVersionArn
+	aws signer put-signing-profile --profile-name $(SIGNING_PROFILE) --platform-id AWSLambda-SHA384-ECDSA \
+		--query profileVersionArn --output text
+
+deploy: package posture ## deploy the stack with SAM, every function's code signed (guided the first time, then from samconfig.toml)
 	@if [ -f samconfig.toml ]; then \
-		sam deploy --template-file $(TEMPLATE) --config-file samconfig.toml; \
+		sam deploy --template-file $(TEMPLATE) --config-file samconfig.toml --signing-profiles $(SIGNING); \
 	else \
 		sam deploy --guided --template-file $(TEMPLATE) --stack-name $(STACK) --capabilities CAPABILITY_NAMED_IAM \
-			--config-file samconfig.toml; \
+			--signing-profiles $(SIGNING) --config-file samconfig.toml; \
 	fi
 
 destroy: ## delete the stack (buckets holding objects are kept: empty them first, see the README)

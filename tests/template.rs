@@ -488,3 +488,55 @@ fn the_posture_change_rule_listens_for_exactly_the_calls_the_auditor_rechecks() 
     listed.sort();
     assert_eq!(listed, expected);
 }
+
+#[test]
+fn the_dashboard_shows_the_cost_of_each_service_cost_guard_names() {
+    let template = template();
+    let namespace =
+        text(&template["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"]);
+    let per_service: Vec<Named> = named_metrics(&template, &namespace)
+        .into_iter()
+        .filter(|n| n.place.starts_with("Dashboard") && n.name == "CostUsd")
+        .filter(|n| n.dimensions == ["Service"])
+        .collect();
+    assert!(
+        !per_service.is_empty(),
+        "a dashboard widget searches CostUsd by its Service dimension, so every named service is a line of it"
+    );
+}
+
+#[test]
+fn make_deploy_signs_every_function_the_template_deploys() {
+    let makefile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile")).unwrap();
+    // `FUNCTIONS := A B \` continued on the next lines, until a line that does not end with `\`.
+    let start = makefile
+        .find("FUNCTIONS :=")
+        .expect("the Makefile lists the functions it signs");
+    let mut listed = Vec::new();
+    for line in makefile[start + "FUNCTIONS :=".len()..].lines() {
+        listed.extend(
+            line.trim_end_matches('\\')
+                .split_whitespace()
+                .map(|stem| format!("{stem}Function")),
+        );
+        if !line.trim_end().ends_with('\\') {
+            break;
+        }
+    }
+    listed.sort();
+    let template = template();
+    let mut functions: Vec<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, _)| id.as_str().unwrap().to_owned())
+        .collect();
+    functions.sort();
+    assert_eq!(
+        listed, functions,
+        "`make deploy --signing-profiles` and the pipeline sign each function of FUNCTIONS: the code signing \
+         configuration refuses any left out"
+    );
+}

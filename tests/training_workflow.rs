@@ -20,14 +20,17 @@ use chrono::Utc;
 use std::collections::{BTreeMap, HashMap};
 
 use guardrails_core::baseline::{self, Baselines};
+use guardrails_core::image::ImageGate;
 use guardrails_core::ledger::{Copy, Entry, Ledger};
 use guardrails_core::lineage::{self, Lineage, LineageError};
 use guardrails_core::state::StateStore;
-use guardrails_core::{Env, ObjectRef};
+use guardrails_core::{Env, Notifier, ObjectRef};
 use model_gate::ModelGate;
 use model_gate::registry::Registry;
 use serde_json::{Value, json};
-use testkit::{KmsBucket, emulator, emulator_definition, fail_state, unique_name};
+use testkit::{
+    KmsBucket, TopicProbe, emulator, emulator_definition, fail_state, scanned_image, unique_name,
+};
 use trigger_training::input::Trigger;
 use trigger_training::manifest::Manifests;
 use trigger_training::policy::TriggerKind;
@@ -99,7 +102,12 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         .to_owned();
     let bucket = KmsBucket::create(&sdk, "state").await;
     let state_bucket = bucket.name.as_str();
+    // Both images pushed and scanned clean: the image-scan gate lets the run start.
+    scanned_image(&sdk, "nlp-train", "1", &[]).await;
+    scanned_image(&sdk, "nlp-serve", "1", &[]).await;
+    let notices = TopicProbe::create(&sdk).await;
     let mut pairs = vec![
+        ("NOTICE_TOPIC_ARN", notices.topic_arn.as_str()),
         ("EVENT_BUS_NAME", "unused"),
         ("STATE_MACHINE_ARN", machine.as_str()),
         ("TRAINING_DATASET", "tickets"),
@@ -141,6 +149,8 @@ async fn world(failing: &[&str], extra: &[(&'static str, &'static str)]) -> Worl
         Workflow::new(sfn.clone(), &machine),
         ledger.clone(),
         manifests.clone(),
+        ImageGate::from_sdk(&sdk, config.image_scan_block),
+        Notifier::from_sdk(&sdk, notices.topic_arn.clone()),
         config,
     );
     World {

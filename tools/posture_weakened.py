@@ -18,6 +18,7 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
+PIPELINE = ROOT / "infra" / "pipeline.yaml"
 POSTURE = ROOT / "tools" / "posture.sh"
 
 # name, text to find, its replacement, what must appear in the failing output
@@ -348,12 +349,192 @@ WEAKENINGS = [
         "Action: [s3:PutBucketPolicy, s3:ListAllMyBuckets, s3:GetBucketLocation,",
         "iam.guard/auditors_read_only_configuration",
     ),
+    (
+        "subnet-route-to-internet",
+        """  PrivateSubnetARoutes:
+""",
+        """  InternetGateway:
+    Type: AWS::EC2::InternetGateway
+    Condition: CreatesNetwork
+
+  InternetRoute:
+    Type: AWS::EC2::Route
+    Condition: CreatesNetwork
+    Properties:
+      RouteTableId: !Ref PrivateRouteTable
+      DestinationCidrBlock: 0.0.0.0/0
+      GatewayId: !Ref InternetGateway
+
+  PrivateSubnetARoutes:
+""",
+        "network.guard/network_has_no_way_out",
+    ),
+    (
+        "security-group-open-to-the-world",
+        """      VpcId: !Ref Vpc
+      SecurityGroupEgress:
+        - { IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0, Description: "HTTPS to the VPC endpoints" }
+""",
+        """      VpcId: !Ref Vpc
+      SecurityGroupIngress:
+        - { IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 0.0.0.0/0, Description: "ssh" }
+      SecurityGroupEgress:
+        - { IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0, Description: "HTTPS to the VPC endpoints" }
+""",
+        "network.guard/security_groups_admit_no_address_range",
+    ),
+    (
+        "egress-anywhere-on-any-port",
+        '- { IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0, Description: "HTTPS to the VPC endpoints" }',
+        '- { IpProtocol: "-1", CidrIp: 0.0.0.0/0, Description: "anything anywhere" }',
+        "network.guard/security_groups_admit_no_address_range",
+    ),
+    (
+        "endpoint-without-policy",
+        """      ServiceName: !Sub "com.amazonaws.${AWS::Region}.sts"
+      VpcEndpointType: Interface
+      PrivateDnsEnabled: true
+      SubnetIds: [!Ref PrivateSubnetA, !Ref PrivateSubnetB]
+      SecurityGroupIds: [!GetAtt EndpointSecurityGroup.GroupId]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: ThisAccountOnly
+            Effect: Allow
+            Principal: "*"
+            Action: "*"
+            Resource: "*"
+            Condition:
+              StringEquals:
+                aws:PrincipalAccount: !Ref AWS::AccountId
+""",
+        """      ServiceName: !Sub "com.amazonaws.${AWS::Region}.sts"
+      VpcEndpointType: Interface
+      PrivateDnsEnabled: true
+      SubnetIds: [!Ref PrivateSubnetA, !Ref PrivateSubnetB]
+      SecurityGroupIds: [!GetAtt EndpointSecurityGroup.GroupId]
+""",
+        "network.guard/vpc_endpoints_have_policies",
+    ),
+    (
+        "flow-logs-rejects-only",
+        "      TrafficType: ALL\n",
+        "      TrafficType: REJECT\n",
+        "network.guard/vpc_flow_logs",
+    ),
+    (
+        "dataset-bucket-reachable-from-anywhere",
+        """            - Sid: DenyDataOutsideTheVpc
+              Effect: Deny
+""",
+        """            - Sid: DenyDataOutsideTheVpc
+              Effect: Allow
+""",
+        "network.guard/data_buckets_only_through_the_vpc",
+    ),
+    (
+        "function-leaves-the-vpc-unexplained",
+        """      FunctionName: !Sub "${ProjectName}-validate-ingest"
+""",
+        """      FunctionName: !Sub "${ProjectName}-validate-ingest"
+      VpcConfig: !Ref AWS::NoValue
+""",
+        "network.guard/functions_in_the_private_network",
+    ),
+    (
+        "queue-plain-http",
+        """  TlsOnlyQueuesPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref IngestDeadLetterQueue, !Ref NoticeDigestDeadLetterQueue, !Ref NoticeDigestQueue]""",
+        """  TlsOnlyQueuesPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref IngestDeadLetterQueue, !Ref NoticeDigestDeadLetterQueue]""",
+        "encryption.guard/sqs_tls_only",
+    ),
+    (
+        "images-not-scanned-on-push",
+        "ImageScanningConfiguration: { ScanOnPush: true }",
+        "ImageScanningConfiguration: { ScanOnPush: false }",
+        "supply_chain.guard/images_scanned_immutable_encrypted",
+    ),
+    (
+        "image-tags-mutable",
+        "ImageTagMutability: IMMUTABLE",
+        "ImageTagMutability: MUTABLE",
+        "supply_chain.guard/images_scanned_immutable_encrypted",
+    ),
+    (
+        "function-without-code-signing",
+        "      CodeSigningConfigArn: !GetAtt CodeSigningConfig.CodeSigningConfigArn\n",
+        "",
+        "supply_chain.guard/functions_run_signed_code",
+    ),
+    (
+        "unsigned-code-only-warned",
+        "UntrustedArtifactOnDeployment: Enforce",
+        "UntrustedArtifactOnDeployment: Warn",
+        "supply_chain.guard/functions_run_signed_code",
+    ),
 ]
 
 
-def run_posture(path: Path, checks: str = "guard lint sam statelint") -> tuple[int, str]:
+# The CI/CD template's weakenings, judged by `tools/posture.sh --pipeline`.
+PIPELINE_WEAKENINGS = [
+    (
+        "pipeline-from-any-branch",
+        "                BranchName: main\n",
+        '                BranchName: "*"\n',
+        "pipeline.guard/pipeline_takes_main_only",
+    ),
+    (
+        "pipeline-started-by-any-push",
+        "              - Branches: { Includes: [main] }",
+        '              - Branches: { Includes: ["*"] }',
+        "pipeline.guard/pipeline_takes_main_only",
+    ),
+    (
+        "pipeline-deploys-without-a-change-set",
+        "                ActionMode: CHANGE_SET_EXECUTE\n",
+        "                ActionMode: CREATE_UPDATE\n",
+        "pipeline.guard/pipeline_tests_before_it_deploys",
+    ),
+    (
+        "pipeline-without-approval",
+        "              ActionTypeId: { Category: Approval, Owner: AWS, Provider: Manual, Version: \"1\" }",
+        "              ActionTypeId: { Category: Invoke, Owner: AWS, Provider: Lambda, Version: \"1\" }",
+        "pipeline.guard/pipeline_tests_before_it_deploys",
+    ),
+    (
+        "pipeline-packages-unsigned",
+        "                  --signing-profiles $(for f in $(make -s print-functions); do printf '%sFunction=%s ' \"$f\" \"$SIGNING_PROFILE\"; done)\n",
+        "",
+        "pipeline.guard/pipeline_signs_code",
+    ),
+    (
+        "pipeline-build-privileged",
+        "        PrivilegedMode: false\n",
+        "        PrivilegedMode: true\n",
+        "pipeline.guard/pipeline_artifacts_and_builds_encrypted",
+    ),
+    (
+        "pipeline-passes-its-role-anywhere",
+        """                Resource: !Ref CloudFormationRoleArn
+                Condition:
+                  StringEquals:
+                    iam:PassedToService: cloudformation.amazonaws.com
+""",
+        """                Resource: "*"
+""",
+        "iam.guard/iam_passrole_scoped",
+    ),
+]
+
+
+def run_posture(path: Path, checks: str = "guard lint sam statelint", pipeline: bool = False) -> tuple[int, str]:
     done = subprocess.run(
-        [str(POSTURE), str(path)],
+        [str(POSTURE), *(["--pipeline"] if pipeline else []), str(path)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -389,20 +570,43 @@ def main() -> int:
             if code != 0:
                 problems.append(f"the JSON copy of the template fails the posture:\n{output}")
 
+        # The template with the network off (bring your own, or none): the same verdict.
+        off = '  CreateNetwork:\n    Type: String\n    Default: "true"'
+        if off not in original:
+            problems.append("CreateNetwork's default is gone from the template")
+        else:
+            network_off = tmp / "network-off" / "template.yaml"
+            network_off.parent.mkdir()
+            network_off.write_text(original.replace(off, off.replace('"true"', '"false"'), 1))
+            code, output = run_posture(network_off)
+            print(f"{'ok ' if code == 0 else 'BAD'} the copy with CreateNetwork=false passes (exit {code})")
+            if code != 0:
+                problems.append(f"the template with CreateNetwork=false fails the posture:\n{output}")
+
+        code, output = run_posture(PIPELINE, "guard lint", pipeline=True)
+        print(f"{'ok ' if code == 0 else 'BAD'} the pipeline passes (exit {code})")
+        if code != 0:
+            problems.append(f"infra/pipeline.yaml fails the posture:\n{output}")
+
         copies = {}
-        for name, find, replace, expected in WEAKENINGS:
-            if find not in original:
-                problems.append(f"{name}: the text to weaken is gone from the template: {find!r}")
-                continue
-            copy = tmp / name / "template.yaml"
-            copy.parent.mkdir()
-            copy.write_text(original.replace(find, replace, 1))
-            copies[name] = (copy, check_for(expected))
+        pipeline_original = PIPELINE.read_text()
+        for source, weakenings, pipeline in [
+            (original, WEAKENINGS, False),
+            (pipeline_original, PIPELINE_WEAKENINGS, True),
+        ]:
+            for name, find, replace, expected in weakenings:
+                if find not in source:
+                    problems.append(f"{name}: the text to weaken is gone from its template: {find!r}")
+                    continue
+                copy = tmp / name / "template.yaml"
+                copy.parent.mkdir()
+                copy.write_text(source.replace(find, replace, 1))
+                copies[name] = (copy, check_for(expected), pipeline)
         # Two at a time: each run is CPU-bound and the machine has two cores.
         with ThreadPoolExecutor(max_workers=2) as pool:
             runs = pool.map(lambda job: run_posture(*job), copies.values())
             results = dict(zip(copies, runs))
-        for name, _, _, expected in WEAKENINGS:
+        for name, _, _, expected in WEAKENINGS + PIPELINE_WEAKENINGS:
             if name not in results:
                 continue
             code, output = results[name]
@@ -421,7 +625,7 @@ def main() -> int:
     if problems:
         print("posture-weakened: FAILED")
     else:
-        print(f"posture-weakened: all {len(WEAKENINGS)} weakened copies caught, the JSON copy passes")
+        print(f"posture-weakened: all {len(WEAKENINGS) + len(PIPELINE_WEAKENINGS)} weakened copies caught, the JSON copy and the network-off copy pass")
     return 1 if problems else 0
 
 

@@ -1,5 +1,6 @@
 //! deploy settings, read once at cold start.
 
+use guardrails_core::image::ScanSeverity;
 use guardrails_core::{CommonConfig, ConfigError, Env};
 
 use crate::endpoint::EndpointSettings;
@@ -24,6 +25,9 @@ pub struct Config {
     pub model: ModelSettings,
     /// Where the serving version runs.
     pub target: Target,
+    /// A version whose image's last scan has a finding of this severity or above does not serve
+    /// (`IMAGE_SCAN_BLOCK_SEVERITY`, default `CRITICAL`).
+    pub image_scan_block: ScanSeverity,
 }
 
 /// Where the serving version runs (`SERVING`).
@@ -98,6 +102,7 @@ impl Config {
                 project,
             },
             target,
+            image_scan_block: env.parse_or("IMAGE_SCAN_BLOCK_SEVERITY", ScanSeverity::Critical)?,
         })
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{EndpointStateChange, PackageStateChange};
 use guardrails_core::domain::{DeployRequested, DomainEvent, SOURCE, package_version};
+use guardrails_core::image::{ImageGate, Refusal, refusal_notice};
 use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
 use guardrails_core::metric::{DEPLOYS, dimension};
 use guardrails_core::registry::{self, Package};
@@ -180,6 +181,7 @@ impl Trigger {
 pub struct Deploy {
     pub(crate) sagemaker: aws_sdk_sagemaker::Client,
     lineage: Lineage,
+    images: ImageGate,
     pub(crate) serving: Serving,
     pub(crate) notifier: Notifier,
     pub(crate) config: Config,
@@ -212,6 +214,7 @@ impl Function for Deploy {
                 &config.lineage_prefix,
             ),
             serving: Serving::new(state),
+            images: ImageGate::from_sdk(sdk, config.image_scan_block),
             notifier: Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             config,
         })
@@ -527,6 +530,10 @@ impl Deploy {
                 current,
             ) => match c.record {
                 Ok(record) => {
+                    // The release and the rollback path alike: no version serves on an image refused by its scan.
+                    if let Err(refusal) = self.images.check_all(&c.package.images).await? {
+                        return self.refuse_image(&c.package.arn, &refusal).await;
+                    }
                     let serve = Serve {
                         package: &c.package,
                         record: &record,
@@ -682,6 +689,21 @@ impl Deploy {
         Ok(Outcome::Refused {
             package: package.to_owned(),
             reason,
+        })
+    }
+
+    /// Refuses `package` for its image, loudly: the notice names the image's findings.
+    async fn refuse_image(&self, package: &str, refusal: &Refusal) -> Result<Outcome, DeployError> {
+        tracing::warn!(%package, %refusal, "deploy refused: image");
+        let subject = format!(
+            "{} ({package}); what serves is unchanged",
+            package_version(package)
+        );
+        let notice = refusal_notice("Deploy", &subject, refusal, Severity::Critical);
+        self.notifier.send(&notice).await?;
+        Ok(Outcome::Refused {
+            package: package.to_owned(),
+            reason: refusal.to_string(),
         })
     }
 

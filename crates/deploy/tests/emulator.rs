@@ -52,6 +52,8 @@ impl World {
 
     async fn with(extra: &[(&str, &str)]) -> Self {
         let sdk = emulator().sdk_config().await;
+        // The versions' image, pushed and scanned: one LOW finding, under the default limit (CRITICAL).
+        testkit::scanned_image(&sdk, "nlp-serve", "1", &[("CVE-2026-0042", "LOW", "zlib")]).await;
         let bucket = KmsBucket::create(&sdk, "state").await;
         let key = testkit::signing_key(&sdk).await;
         let topic = TopicProbe::create(&sdk).await;
@@ -380,6 +382,37 @@ async fn late_duplicate_and_hand_made_requests_never_make_an_older_version_serve
             ("deploy-refused", "critical"),
             ("deploy-refused", "critical")
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_version_whose_image_scan_is_over_the_limit_does_not_serve() {
+    // The limit at LOW: the image's LOW finding refuses it, as a CRITICAL one would by default.
+    let w = World::with(&[("IMAGE_SCAN_BLOCK_SEVERITY", "LOW")]).await;
+    let v1 = w
+        .version("train-1", "Approved", ModelApprovalStatus::Approved)
+        .await;
+    let outcome = w.changed(&v1).await;
+    let Outcome::Refused { package, reason } = &outcome else {
+        panic!("expected the image refused, got {outcome:?}");
+    };
+    assert_eq!(package, &v1);
+    assert!(
+        reason.contains("1 LOW") && reason.contains("CVE-2026-0042"),
+        "{reason}"
+    );
+    assert_eq!(w.serving().await, None, "nothing serves on a refused image");
+    let notices = w.notices(1).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(
+        (notices[0].0.as_str(), notices[0].1.as_str()),
+        ("image-refused", "critical")
+    );
+    assert!(
+        notices[0]
+            .2
+            .starts_with("[CRITICAL] Image refused for Deploy"),
+        "{notices:?}"
     );
 }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod function;
+pub mod image;
 pub mod ledger;
 pub mod lineage;
 pub mod metric;

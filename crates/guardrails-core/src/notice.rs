@@ -81,6 +81,8 @@ pub enum Kind {
     ReleaseUndone,
     /// batch-launcher refused a batch.
     BatchRefused,
+    /// Training or deploy refused an image: its scan has findings at or above the limit, or no finished scan.
+    ImageRefused,
     /// Input data moved away from the training baseline.
     DriftDataDrift,
     /// Model quality against ground truth fell.
@@ -120,7 +122,7 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in declaration order (the schema's `kind` enum and the README's runbooks are checked against
     /// it).
-    pub const ALL: [Kind; 30] = [
+    pub const ALL: [Kind; 31] = [
         Kind::DatasetQuarantined,
         Kind::QuarantineRate,
         Kind::ContractChanged,
@@ -134,6 +136,7 @@ impl Kind {
         Kind::ServingNotApproved,
         Kind::ReleaseUndone,
         Kind::BatchRefused,
+        Kind::ImageRefused,
         Kind::DriftDataDrift,
         Kind::DriftModelQuality,
         Kind::DriftBias,
@@ -169,6 +172,7 @@ impl Kind {
             Kind::ServingNotApproved => "serving-not-approved",
             Kind::ReleaseUndone => "release-undone",
             Kind::BatchRefused => "batch-refused",
+            Kind::ImageRefused => "image-refused",
             Kind::DriftDataDrift => "drift-data-drift",
             Kind::DriftModelQuality => "drift-model-quality",
             Kind::DriftBias => "drift-bias",

@@ -31,12 +31,18 @@ use crate::runtime::Runtime;
 use crate::template::Template;
 use crate::timeline::{Fact, Timeline};
 
-/// Parameters the local loop sets unless told otherwise: the template requires a training image, and the
-/// sample datasets are small.
-pub const LOCAL_DEFAULTS: [(&str, &str); 6] = [
+/// Parameters the local loop sets unless told otherwise: the template requires a training image and a signing
+/// profile, and the sample datasets are small.
+pub const LOCAL_DEFAULTS: [(&str, &str); 7] = [
+    // In the stack's own repository: the loop pushes it (a placeholder) and the emulator scans it.
     (
         "TrainingImage",
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-train:local",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-guardrails-images:train-1",
+    ),
+    // The functions run as local processes: their code is not signed, and the configuration is not emulated.
+    (
+        "SigningProfileVersionArn",
+        "arn:aws:signer:us-east-1:123456789012:/signing-profiles/local/1",
     ),
     ("MinNewRows", "10"),
     // The story's batches are 60 texts; 500 (the default) is for real traffic, where PSI on fewer is biased.

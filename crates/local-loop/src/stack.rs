@@ -22,7 +22,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value as Json, json};
 
 use crate::template::{ACCOUNT_ID, Names, REGION, Resource, Template, TemplateError, text_of};
-use Handling::{Emulated, NotEmulated};
+use Handling::{Emulated, NamedOnly, NotEmulated};
+use guardrails_core::image::EcrImage;
 
 /// Lambda's retries of a failed asynchronous invocation when the template does not say.
 const DEFAULT_ASYNC_RETRIES: u32 = 2;
@@ -212,18 +213,24 @@ pub struct Stack {
     pub parameters: BTreeMap<String, String>,
     /// Resource types the local loop does not create, with how many of each.
     pub not_emulated: BTreeMap<String, usize>,
+    /// Logical id → the placeholder id of a resource that is only named ([`Handling::NamedOnly`]).
+    placeholders: BTreeMap<String, String>,
     /// The template's alarms, judged by the runtime on the handlers' metrics.
     pub alarms: usize,
 }
 
 impl Names for Stack {
     fn reference(&self, logical_id: &str) -> Option<Json> {
-        self.physical.get(logical_id).map(|p| p.reference.clone())
+        self.physical
+            .get(logical_id)
+            .map(|p| p.reference.clone())
+            .or_else(|| self.placeholders.get(logical_id).map(|p| p.as_str().into()))
     }
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<Json> {
         self.physical
             .get(logical_id)
             .and_then(|p| p.attributes.get(attribute).cloned())
+            .or_else(|| self.placeholders.get(logical_id).map(|p| p.as_str().into()))
     }
 }
 
@@ -257,7 +264,7 @@ impl Stack {
             .iter()
             .filter(|(kind, _)| self.not_emulated.contains_key(*kind))
             .filter_map(|(_, handling)| match handling {
-                NotEmulated(name) => Some((*name).to_owned()),
+                NotEmulated(name) | NamedOnly(name, _) => Some((*name).to_owned()),
                 Emulated(_) => None,
             });
         let others = self
@@ -272,6 +279,12 @@ impl Stack {
             }
         }
         names
+    }
+
+    /// A resource that is not created, named `<prefix>-local<n>` (EC2's id shapes), every attribute the same id.
+    fn name_placeholder(&mut self, id: &str, prefix: &str) {
+        let placeholder = format!("{prefix}-local{:09}", self.placeholders.len());
+        self.placeholders.insert(id.to_owned(), placeholder);
     }
 
     fn set(&mut self, id: &str, reference: impl Into<Json>, attributes: &[(&str, Json)]) {
@@ -294,6 +307,9 @@ enum Handling {
     Emulated(Step),
     /// Not created; what the provisioning summary calls resources of this type.
     NotEmulated(&'static str),
+    /// Not created either, but others refer to it (a function's subnets, its code signing configuration): named
+    /// with a placeholder id of this prefix, which every attribute also gives.
+    NamedOnly(&'static str, &'static str),
 }
 
 /// One provisioning step: every resource of one type, in template order.
@@ -323,6 +339,7 @@ const RESOURCES: &[(&str, Handling)] = &[
     ("AWS::Events::EventBus", step!(create_buses)),
     ("AWS::SSM::Parameter", step!(put_parameters)),
     ("AWS::SecretsManager::Secret", step!(create_secrets)),
+    ("AWS::ECR::Repository", step!(create_repositories)),
     ("AWS::Serverless::StateMachine", step!(create_machines)),
     ("AWS::Serverless::Function", step!(configure_functions)),
     ("AWS::Lambda::EventInvokeConfig", step!(configure_async)),
@@ -337,6 +354,30 @@ const RESOURCES: &[(&str, Handling)] = &[
     ("AWS::SNS::TopicPolicy", NotEmulated("policies")),
     ("AWS::Lambda::Permission", NotEmulated("invoke permissions")),
     ("AWS::KMS::Alias", NotEmulated("key alias")),
+    // The functions run as local processes, not in a VPC; the SageMaker jobs' VpcConfig names the placeholders.
+    ("AWS::EC2::VPC", NamedOnly("network", "vpc")),
+    ("AWS::EC2::Subnet", NamedOnly("network", "subnet")),
+    ("AWS::EC2::RouteTable", NamedOnly("network", "rtb")),
+    (
+        "AWS::EC2::SubnetRouteTableAssociation",
+        NamedOnly("network", "rtbassoc"),
+    ),
+    ("AWS::EC2::NetworkAcl", NamedOnly("network", "acl")),
+    (
+        "AWS::EC2::NetworkAclEntry",
+        NamedOnly("network", "aclentry"),
+    ),
+    (
+        "AWS::EC2::SubnetNetworkAclAssociation",
+        NamedOnly("network", "aclassoc"),
+    ),
+    ("AWS::EC2::SecurityGroup", NamedOnly("network", "sg")),
+    ("AWS::EC2::VPCEndpoint", NamedOnly("network", "vpce")),
+    ("AWS::EC2::FlowLog", NamedOnly("network", "fl")),
+    (
+        "AWS::Lambda::CodeSigningConfig",
+        NamedOnly("code signing", "csc"),
+    ),
 ];
 
 /// Whether some step of [`RESOURCES`] creates or names resources of this type.
@@ -349,7 +390,7 @@ fn is_emulated(kind: &str) -> bool {
 /// What [`RESOURCES`] calls a type it does not emulate, if it names it.
 fn not_emulated_name(kind: &str) -> Option<&'static str> {
     RESOURCES.iter().find_map(|(k, handling)| match handling {
-        NotEmulated(name) if *k == kind => Some(*name),
+        NotEmulated(name) | NamedOnly(name, _) if *k == kind => Some(*name),
         _ => None,
     })
 }
@@ -365,6 +406,13 @@ pub async fn provision(
 ) -> Result<Stack, ProvisionError> {
     let resources = template.resources()?;
     let mut run = Provisioning::new(template, &resources, sdk, enforce_iam);
+    for (kind, handling) in RESOURCES {
+        if let NamedOnly(_, prefix) = handling {
+            for r in resources.iter().filter(|r| r.kind == *kind) {
+                run.stack.name_placeholder(&r.logical_id, prefix);
+            }
+        }
+    }
     for (kind, handling) in RESOURCES {
         if let Emulated(step) = handling {
             let of_kind: Vec<&Resource> = resources.iter().filter(|r| r.kind == *kind).collect();
@@ -589,6 +637,61 @@ impl<'p> Provisioning<'p> {
             },
         });
         self.stack.upload_buckets.push(name.to_owned());
+        Ok(())
+    }
+
+    /// Image repositories; then the template's images (`TrainingImage`, `InferenceImage`) of this account's
+    /// registry pushed as placeholders and scanned, as an ML engineer would push them before the first run: the
+    /// image-scan gate reads their scans.
+    async fn create_repositories(
+        &mut self,
+        repositories: &[&Resource],
+    ) -> Result<(), ProvisionError> {
+        let ecr = aws_sdk_ecr::Client::new(self.sdk);
+        let images: Vec<EcrImage> = ["TrainingImage", "InferenceImage"]
+            .iter()
+            .filter_map(|p| self.template.parameter(p))
+            .filter_map(|uri| EcrImage::parse(&uri))
+            .collect();
+        for r in repositories {
+            let p = self.properties(r)?;
+            let name = self.name(r, "RepositoryName")?;
+            ecr.create_repository()
+                .repository_name(&name)
+                .image_tag_mutability(p["ImageTagMutability"].as_str().unwrap_or("MUTABLE").into())
+                .image_scanning_configuration(
+                    aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                        .scan_on_push(p["ImageScanningConfiguration"]["ScanOnPush"] == true)
+                        .build(),
+                )
+                .send()
+                .await
+                .on(&r.logical_id)?;
+            let uri = format!("{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{name}");
+            self.stack.set(
+                &r.logical_id,
+                name.clone(),
+                &[
+                    (
+                        "Arn",
+                        Self::arn("ecr", &format!("repository/{name}")).into(),
+                    ),
+                    ("RepositoryUri", uri.into()),
+                ],
+            );
+        }
+        let mut pushed: Vec<&EcrImage> = Vec::new();
+        for image in images
+            .iter()
+            .filter(|i| i.account == ACCOUNT_ID && i.region == REGION)
+        {
+            if !pushed.contains(&image) {
+                pushed.push(image);
+                push_placeholder(&ecr, image)
+                    .await
+                    .map_err(emulator_error(&image.resource()))?;
+            }
+        }
         Ok(())
     }
 
@@ -1325,4 +1428,16 @@ async fn runner_queue(
     testkit::queue_with_arn(sqs, &name, Some(MAX_LOCAL_VISIBILITY_SECONDS))
         .await
         .map_err(emulator_error(&name))
+}
+
+/// Pushes an empty image as `image` names it and scans it, its repository made if missing
+/// ([`testkit::push_image`]). A digest-pinned image cannot be pushed by name: it is left out.
+pub(crate) async fn push_placeholder(
+    ecr: &aws_sdk_ecr::Client,
+    image: &EcrImage,
+) -> Result<(), String> {
+    match &image.tag {
+        Some(tag) => testkit::push_image(ecr, &image.repository, tag).await,
+        None => Ok(()),
+    }
 }

@@ -14,6 +14,7 @@ use crate::timeline::Fact;
 use crate::{Local, LoopError};
 use guardrails_core::AwsError;
 use guardrails_core::baseline::Baselines;
+use guardrails_core::image::EcrImage;
 use guardrails_core::lineage::{self, Lineage};
 use guardrails_core::registry;
 use guardrails_core::state::StateStore;
@@ -280,6 +281,13 @@ impl<'a> Story<'a> {
             (lineage::PACKAGE_DIGEST.to_owned(), signed.sha256),
             (lineage::PACKAGE_JOB.to_owned(), job.to_owned()),
         ]);
+        // Its image was pushed to the team's repository and scanned when it was built.
+        let image = EcrImage::parse(testkit::PACKAGE_IMAGE)
+            .ok_or_else(|| failed("version 1's image is not an ECR image"))?;
+        let ecr = aws_sdk_ecr::Client::new(&self.local.sdk);
+        crate::stack::push_placeholder(&ecr, &image)
+            .await
+            .map_err(|e| failed(format!("push version 1's image: {e}")))?;
         testkit::register_package(
             &self.local.sdk,
             group,

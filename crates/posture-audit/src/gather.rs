@@ -8,6 +8,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, Type};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{DateTime, Utc};
 use guardrails_core::AwsError;
+use guardrails_core::image::EcrImage;
 use serde::Serialize;
 
 use crate::check::Finding;
@@ -284,82 +285,98 @@ pub(crate) async fn role_findings(
     if role.path().starts_with("/aws-service-role/") {
         return Ok(found);
     }
-    let name = role.role_name();
-    let mut inline = Vec::new();
-    let mut names = iam
-        .list_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(policy) = names.next().await {
-        let policy = policy.map_err(|e| AwsError::from_sdk("ListRolePolicies", role.arn(), e))?;
-        let got = iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(&policy)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetRolePolicy", role.arn(), e))?;
-        if let Some(document) = policy::parse(got.policy_document()) {
-            inline.push((policy, document));
-        }
-    }
-    let mut attached = Vec::new();
-    let mut pages = iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(policy) = pages.next().await {
-        let policy =
-            policy.map_err(|e| AwsError::from_sdk("ListAttachedRolePolicies", role.arn(), e))?;
-        attached.extend(policy.policy_arn().map(str::to_owned));
-    }
-    found.extend(judge::identity_grants(role.arn(), &inline, &attached));
+    found.extend(identity_grants(iam, Identity::Role(role.role_name()), role.arn()).await?);
     Ok(found)
 }
 
-/// A user's own grants: its inline policies and the AWS managed policies attached to it.
-async fn user_grants(
+/// A role or a user, by name: the two kinds of identity whose own grants are read.
+#[derive(Debug, Clone, Copy)]
+enum Identity<'a> {
+    Role(&'a str),
+    User(&'a str),
+}
+
+/// An identity's own grants (`arn` names it): its inline policies and the AWS managed policies attached to it.
+async fn identity_grants(
     iam: &aws_sdk_iam::Client,
-    user: &aws_sdk_iam::types::User,
+    identity: Identity<'_>,
+    arn: &str,
 ) -> Result<Vec<Finding>, AwsError> {
-    let name = user.user_name();
+    let names: Vec<String> = match identity {
+        Identity::Role(name) => {
+            let names = iam.list_role_policies().role_name(name).into_paginator();
+            names
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListRolePolicies", arn, e))?
+        }
+        Identity::User(name) => {
+            let names = iam.list_user_policies().user_name(name).into_paginator();
+            names
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListUserPolicies", arn, e))?
+        }
+    };
     let mut inline = Vec::new();
-    let mut names = iam
-        .list_user_policies()
-        .user_name(name)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(policy) = names.next().await {
-        let policy = policy.map_err(|e| AwsError::from_sdk("ListUserPolicies", user.arn(), e))?;
-        let got = iam
-            .get_user_policy()
-            .user_name(name)
-            .policy_name(&policy)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetUserPolicy", user.arn(), e))?;
-        if let Some(document) = policy::parse(got.policy_document()) {
+    for policy in names {
+        let document = match identity {
+            Identity::Role(name) => iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .map(|got| got.policy_document().to_owned())
+                .map_err(|e| AwsError::from_sdk("GetRolePolicy", arn, e))?,
+            Identity::User(name) => iam
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .map(|got| got.policy_document().to_owned())
+                .map_err(|e| AwsError::from_sdk("GetUserPolicy", arn, e))?,
+        };
+        if let Some(document) = policy::parse(&document) {
             inline.push((policy, document));
         }
     }
-    let mut attached = Vec::new();
-    let mut pages = iam
-        .list_attached_user_policies()
-        .user_name(name)
-        .into_paginator()
-        .items()
-        .send();
-    while let Some(policy) = pages.next().await {
-        let policy =
-            policy.map_err(|e| AwsError::from_sdk("ListAttachedUserPolicies", user.arn(), e))?;
-        attached.extend(policy.policy_arn().map(str::to_owned));
-    }
-    Ok(judge::identity_grants(user.arn(), &inline, &attached))
+    let attached: Vec<aws_sdk_iam::types::AttachedPolicy> = match identity {
+        Identity::Role(name) => {
+            let pages = iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator();
+            pages
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListAttachedRolePolicies", arn, e))?
+        }
+        Identity::User(name) => {
+            let pages = iam
+                .list_attached_user_policies()
+                .user_name(name)
+                .into_paginator();
+            pages
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListAttachedUserPolicies", arn, e))?
+        }
+    };
+    let attached: Vec<String> = attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect();
+    Ok(judge::identity_grants(arn, &inline, &attached))
 }
 
 /// The root user's finding.
@@ -463,7 +480,7 @@ pub(crate) async fn user_findings(
             mfa_devices: mfa.mfa_devices().len(),
         }));
     }
-    found.extend(user_grants(iam, user).await?);
+    found.extend(identity_grants(iam, Identity::User(user.user_name()), user.arn()).await?);
     Ok(found)
 }
 
@@ -978,7 +995,7 @@ pub async fn ecr(sdk: &SdkConfig, region: &str, images: &[String]) -> Result<Gat
     if !images.is_empty() {
         let account = account(sdk).await?;
         for uri in images {
-            let Some(image) = judge::ecr_image(uri) else {
+            let Some(image) = EcrImage::parse(uri) else {
                 continue;
             };
             if image.account == account && image.region == region {
@@ -1032,7 +1049,7 @@ pub(crate) async fn scanned_on_push(
 /// The last scan of one image of this account's registry (none if it was never scanned or is gone).
 async fn image_findings(
     ecr: &aws_sdk_ecr::Client,
-    image: &judge::EcrImage,
+    image: &EcrImage,
 ) -> Result<Option<Finding>, AwsError> {
     use aws_sdk_ecr::types::{FindingSeverity, ImageIdentifier};
     let id = ImageIdentifier::builder()
@@ -1060,16 +1077,8 @@ async fn image_findings(
         .and_then(|f| f.finding_severity_counts())
         .cloned()
         .unwrap_or_default();
-    let named = match (&image.digest, &image.tag) {
-        (Some(digest), _) => format!("@{digest}"),
-        (None, Some(tag)) => format!(":{tag}"),
-        (None, None) => String::new(),
-    };
     Ok(judge::scanned_image(&judge::ScannedImage {
-        resource: format!(
-            "arn:aws:ecr:{}:{}:repository/{}{named}",
-            image.region, image.account, image.repository
-        ),
+        resource: image.resource(),
         critical: counts.get(&FindingSeverity::Critical).copied().unwrap_or(0),
         high: counts.get(&FindingSeverity::High).copied().unwrap_or(0),
     }))

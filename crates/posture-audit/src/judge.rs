@@ -604,59 +604,6 @@ pub fn filter_covers(filter: &str, name: &str) -> bool {
     rest.ends_with(last)
 }
 
-/// An image the pipeline runs, from its URI: in this account's registry or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EcrImage {
-    /// The registry's account.
-    pub account: String,
-    /// Its region.
-    pub region: String,
-    /// The repository.
-    pub repository: String,
-    /// The tag, when the URI names one.
-    pub tag: Option<String>,
-    /// The digest, when the URI pins one.
-    pub digest: Option<String>,
-}
-
-/// Reads `<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag][@digest]`; none for another registry.
-pub fn ecr_image(uri: &str) -> Option<EcrImage> {
-    let (host, path) = uri.trim().split_once('/')?;
-    let mut labels = host.split('.');
-    let account = labels.next()?;
-    let (dkr, ecr, region) = (labels.next()?, labels.next()?, labels.next()?);
-    if dkr != "dkr" || ecr != "ecr" || !account.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let (path, digest) = match path.split_once('@') {
-        Some((p, d)) => (p, Some(d.to_owned())),
-        None => (path, None),
-    };
-    // A tag follows the last colon of the last path segment (a repository name has no colon).
-    let (repository, tag) = match path.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, Some(t.to_owned())),
-        _ => (path, None),
-    };
-    if repository.is_empty()
-        || tag.as_deref() == Some("")
-        || digest.as_deref().is_some_and(|d| !d.contains(':'))
-    {
-        return None;
-    }
-    let tag = if digest.is_none() && tag.is_none() {
-        Some("latest".to_owned())
-    } else {
-        tag
-    };
-    Some(EcrImage {
-        account: account.to_owned(),
-        region: region.to_owned(),
-        repository: repository.to_owned(),
-        tag,
-        digest,
-    })
-}
-
 /// An image's last scan: how many findings of each severity.
 #[derive(Debug, Clone)]
 pub struct ScannedImage {
@@ -861,29 +808,7 @@ mod tests {
     }
 
     #[test]
-    fn image_uris_and_registry_filters() {
-        let image =
-            ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/train:2026-12").unwrap();
-        assert_eq!(
-            (
-                image.repository.as_str(),
-                image.tag.as_deref(),
-                image.digest.as_deref()
-            ),
-            ("team/train", Some("2026-12"), None)
-        );
-        let pinned =
-            ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train@sha256:ab12").unwrap();
-        assert_eq!(
-            (pinned.tag, pinned.digest.as_deref()),
-            (None, Some("sha256:ab12"))
-        );
-        let bare = ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train").unwrap();
-        assert_eq!(bare.tag.as_deref(), Some("latest"));
-        assert!(ecr_image("public.ecr.aws/lambda/python:3.13").is_none());
-        assert!(ecr_image("python:3.13").is_none());
-        assert!(ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train:").is_none());
-        assert!(ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/train@").is_none());
+    fn registry_filters() {
         for (filter, name, covers) in [
             ("*", "anything", true),
             ("prod-*", "prod-train", true),

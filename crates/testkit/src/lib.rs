@@ -8,12 +8,14 @@
 
 pub mod asl;
 mod faults;
+mod images;
 mod probes;
 mod server;
 mod tasks;
 
 pub use asl::{emulator_definition, fail_state, try_emulator_definition};
 pub use faults::{Faults, When};
+pub use images::{push_image, scanned_image};
 pub use probes::{
     BusProbe, KmsBucket, PACKAGE_IMAGE, TopicProbe, drain_queue, encrypt_with_kms, lineage_record,
     object_bytes, pinned_run, queue_with_arn, register_package, signing_key, sns_event,

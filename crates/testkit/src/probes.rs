@@ -410,8 +410,9 @@ pub async fn queue_with_arn(
     Ok((url, arn))
 }
 
-/// The inference image of the packages [`register_package`] makes, which [`lineage_record`] pins.
-pub const PACKAGE_IMAGE: &str = "nlp:1";
+/// The inference image of the packages [`register_package`] makes, which [`lineage_record`] pins: in the
+/// emulator's registry, so a test that deploys pushes and scans it first ([`crate::scanned_image`]).
+pub const PACKAGE_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-serve:1";
 
 /// A lineage record as model-gate writes one, for job `job`: the tests that sign, verify and validate records.
 pub fn lineage_record(job: &str) -> guardrails_core::lineage::LineageRecord {

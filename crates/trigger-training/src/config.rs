@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
+use guardrails_core::image::ScanSeverity;
 use guardrails_core::{CommonConfig, ConfigError, Env};
 
 use crate::policy::Policy;
@@ -49,6 +50,9 @@ pub struct TrainingSettings {
     pub subnets: Vec<String>,
     /// Security groups for the jobs (`SECURITY_GROUPS`, comma-separated).
     pub security_groups: Vec<String>,
+    /// No network for the training containers (`TRAINING_NETWORK_ISOLATION`, default true): SageMaker still
+    /// brings the data in and the model out.
+    pub network_isolation: bool,
     /// Value of the `project` tag on every job (`PROJECT`, default `mlops-guardrails`), which cost-guard
     /// attributes cost by.
     pub project: String,
@@ -71,6 +75,9 @@ pub struct Config {
     pub manifest_prefix: String,
     /// The training job settings.
     pub training: TrainingSettings,
+    /// Training refuses an image whose last scan has a finding of this severity or above
+    /// (`IMAGE_SCAN_BLOCK_SEVERITY`, default `CRITICAL`).
+    pub image_scan_block: ScanSeverity,
 }
 
 impl Config {
@@ -98,6 +105,7 @@ impl Config {
         Ok(Config {
             common,
             state_machine_arn: env.required("STATE_MACHINE_ARN")?,
+            image_scan_block: env.parse_or("IMAGE_SCAN_BLOCK_SEVERITY", ScanSeverity::Critical)?,
             policy: Policy {
                 dataset: env.required("TRAINING_DATASET")?,
                 min_new_rows: env.parse_or("MIN_NEW_ROWS", 1000)?,
@@ -133,6 +141,7 @@ impl Config {
                 kms_key_id: env.optional("KMS_KEY_ID"),
                 subnets,
                 security_groups,
+                network_isolation: env.parse_or("TRAINING_NETWORK_ISOLATION", true)?,
                 project: env
                     .optional("PROJECT")
                     .unwrap_or_else(|| "mlops-guardrails".to_owned()),
@@ -227,6 +236,10 @@ mod tests {
         assert_eq!(t.checkpoint_uri, "s3://artifacts/models/checkpoints/");
         assert_eq!(t.inference_image, t.image);
         assert!(t.use_spot);
+        assert!(
+            t.network_isolation,
+            "training containers get no network by default"
+        );
         assert_eq!(t.max_wait_seconds, 28_800);
         assert!(t.subnets.is_empty() && t.kms_key_id.is_none());
     }

@@ -5,10 +5,12 @@ use guardrails_core::aws::SdkConfig;
 use guardrails_core::domain::{
     DatasetValidated, DomainEvent, RetrainingRequested, envelope_from_value,
 };
+use guardrails_core::image::{ImageGate, refusal_notice};
 use guardrails_core::ledger::Ledger;
 use guardrails_core::state::StateStore;
 use guardrails_core::{
-    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation,
+    AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Function, Invocation, Notifier,
+    Severity,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -166,6 +168,8 @@ pub struct TriggerTraining {
     workflow: Workflow,
     ledger: Ledger,
     manifests: Manifests,
+    images: ImageGate,
+    notifier: Notifier,
     config: Config,
 }
 
@@ -194,6 +198,8 @@ impl Function for TriggerTraining {
                 StateStore::new(s3, &config.state_bucket),
                 &config.manifest_prefix,
             ),
+            ImageGate::from_sdk(sdk, config.image_scan_block),
+            Notifier::from_sdk(sdk, config.common.require_notice_topic()?),
             config,
         ))
     }
@@ -222,12 +228,21 @@ impl Function for TriggerTraining {
 }
 
 impl TriggerTraining {
-    /// The function over its clients.
-    pub fn new(workflow: Workflow, ledger: Ledger, manifests: Manifests, config: Config) -> Self {
+    /// The function over its clients: the image gate reads ECR's scans, the notifier tells of a refused image.
+    pub fn new(
+        workflow: Workflow,
+        ledger: Ledger,
+        manifests: Manifests,
+        images: ImageGate,
+        notifier: Notifier,
+        config: Config,
+    ) -> Self {
         TriggerTraining {
             workflow,
             ledger,
             manifests,
+            images,
+            notifier,
             config,
         }
     }
@@ -302,13 +317,32 @@ impl TriggerTraining {
 }
 
 impl TriggerTraining {
-    /// Pins the run's files, then starts the execution on them; nothing to train on is a skip.
+    /// Checks the images' scans, pins the run's files, then starts the execution on them; a refused image or
+    /// nothing to train on is a skip.
     async fn start(
         &self,
         trigger: &Trigger,
         name: String,
         now: DateTime<Utc>,
     ) -> Result<Outcome, TriggerError> {
+        let settings = &self.config.training;
+        let images = [settings.image.clone(), settings.inference_image.clone()];
+        if let Err(refusal) = self.images.check_all(&images).await? {
+            let subject = format!("run {name} ({})", trigger.reason);
+            self.notifier
+                .send(&refusal_notice(
+                    "Training",
+                    &subject,
+                    &refusal,
+                    Severity::Warning,
+                ))
+                .await?;
+            let reason = SkipReason::ImageRefused { refusal };
+            return Ok(Outcome::Skipped {
+                message: reason.to_string(),
+                reason,
+            });
+        }
         let dataset = &self.config.policy.dataset;
         let pinned = self
             .manifests

@@ -121,6 +121,8 @@ pub struct TrainingInput {
     /// `VpcConfig`, only when subnets are configured (the definition branches on its presence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpc_config: Option<Value>,
+    /// `EnableNetworkIsolation`.
+    pub network_isolation: bool,
     /// `Tags`: project, trigger, dataset — cost-guard attributes cost by them.
     pub tags: Vec<Value>,
 }
@@ -208,6 +210,7 @@ pub fn execution_input(
             vpc_config: (!settings.subnets.is_empty()).then(|| {
                 json!({ "Subnets": settings.subnets, "SecurityGroupIds": settings.security_groups })
             }),
+            network_isolation: settings.network_isolation,
             tags: vec![
                 tag("project", &settings.project),
                 tag("trigger", trigger.kind.as_str()),
@@ -351,6 +354,7 @@ mod tests {
         assert_eq!(source["S3DataType"], "ManifestFile");
         assert_eq!(source["S3Uri"], "s3://state/manifests/new-data-e1.manifest");
         assert!(t.get("vpc_config").is_none(), "no VPC unless configured");
+        assert_eq!(t["network_isolation"], true);
         assert!(t["output_data_config"].get("KmsKeyId").is_none());
         assert_eq!(
             t["checkpoint_config"]["S3Uri"],

@@ -1,6 +1,7 @@
 //! Whether a trigger starts training: plain Rust, the clock passed in, no AWS types.
 
 use chrono::{DateTime, Duration, Utc};
+use guardrails_core::image::Refusal;
 use serde::Serialize;
 
 /// What asked for training.
@@ -85,6 +86,12 @@ pub enum SkipReason {
         /// The dataset.
         dataset: String,
     },
+    /// An image the run would use is refused by the image-scan gate (a notice names the findings).
+    ImageRefused {
+        /// Why.
+        #[serde(flatten)]
+        refusal: Refusal,
+    },
 }
 
 impl SkipReason {
@@ -96,6 +103,7 @@ impl SkipReason {
             SkipReason::Cooldown { .. } => "cooldown",
             SkipReason::OtherDataset { .. } => "other-dataset",
             SkipReason::NoValidatedData { .. } => "no-validated-data",
+            SkipReason::ImageRefused { .. } => "image-refused",
         }
     }
 }
@@ -126,6 +134,7 @@ impl std::fmt::Display for SkipReason {
             SkipReason::NoValidatedData { dataset } => {
                 write!(f, "no validated file of dataset {dataset:?} to train on")
             }
+            SkipReason::ImageRefused { refusal } => write!(f, "image refused: {refusal}"),
         }
     }
 }

@@ -1,15 +1,16 @@
-//! trigger-training against the emulator's Step Functions and S3: starts, duplicates, one at a time, and new rows
-//! counted since the last successful training.
+//! trigger-training against the emulator's Step Functions, S3, ECR and SNS: starts, duplicates, one at a time,
+//! new rows counted since the last successful training, and images refused on their scan.
 
 #![allow(clippy::unwrap_used)]
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Duration, Utc};
+use guardrails_core::image::{ImageGate, ScanSeverity};
 use guardrails_core::ledger::{Copy, Entry, Ledger};
 use guardrails_core::state::StateStore;
-use guardrails_core::{Env, ObjectRef, aws};
+use guardrails_core::{Env, Notifier, ObjectRef, aws};
 use serde_json::{Value, json};
-use testkit::{KmsBucket, emulator, unique_name};
+use testkit::{KmsBucket, TopicProbe, emulator, scanned_image, unique_name};
 use trigger_training::manifest::Manifests;
 use trigger_training::policy::SkipReason;
 use trigger_training::workflow::Workflow;
@@ -27,9 +28,20 @@ struct World {
     function: TriggerTraining,
     ledger: Ledger,
     state: StateStore,
+    notices: TopicProbe,
 }
 
 async fn world(definition: &str, min_new_rows: &str) -> World {
+    let clean: &[(&str, &str, &str)] = &[("CVE-2026-0001", "LOW", "zlib")];
+    world_with_image(definition, min_new_rows, clean).await
+}
+
+/// A world whose training image's last scan found `findings` (CVE, severity, package).
+async fn world_with_image(
+    definition: &str,
+    min_new_rows: &str,
+    findings: &[(&str, &str, &str)],
+) -> World {
     let sdk = emulator().sdk_config().await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
     let machine = sfn
@@ -43,15 +55,15 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         .state_machine_arn()
         .to_owned();
     let ledger = KmsBucket::create(&sdk, "ingested").await;
+    let image = scanned_image(&sdk, &unique_name("nlp"), "1", findings).await;
+    let notices = TopicProbe::create(&sdk).await;
     let config = Config::from_env(&Env::from_pairs([
         ("EVENT_BUS_NAME", "unused"),
         ("STATE_MACHINE_ARN", machine.as_str()),
         ("TRAINING_DATASET", "tickets"),
         ("STATE_BUCKET", ledger.name.as_str()),
-        (
-            "TRAINING_IMAGE",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp:1",
-        ),
+        ("TRAINING_IMAGE", image.as_str()),
+        ("NOTICE_TOPIC_ARN", notices.topic_arn.as_str()),
         ("MODEL_PACKAGE_GROUP", "tickets-classifier"),
         ("TRAINING_DATA_URI", "s3://ingested/tickets/"),
         ("OUTPUT_URI", "s3://artifacts/models/"),
@@ -69,6 +81,8 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         Workflow::new(sfn.clone(), &machine),
         ledger.clone(),
         manifests,
+        ImageGate::from_sdk(&sdk, config.image_scan_block),
+        Notifier::from_sdk(&sdk, notices.topic_arn.clone()),
         config,
     );
     World {
@@ -77,6 +91,7 @@ async fn world(definition: &str, min_new_rows: &str) -> World {
         function,
         ledger,
         state,
+        notices,
     }
 }
 
@@ -437,4 +452,90 @@ async fn rows_an_event_claims_are_not_counted_only_the_ledger_is() {
         "{outcome:?}"
     );
     assert!(world.executions().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_image_with_a_critical_finding_stops_training_with_a_notice() {
+    let findings = [
+        ("CVE-2026-1111", "CRITICAL", "openssl"),
+        ("CVE-2026-2222", "HIGH", "glibc"),
+        ("CVE-2026-3333", "LOW", "zlib"),
+    ];
+    let world = world_with_image(WAITING, "10", &findings).await;
+    let event = world
+        .dataset_validated(&unique_name("evt"), 5000, Utc::now())
+        .await;
+
+    let outcome = world.function.handle(event, "req-1").await.unwrap();
+    let Outcome::Skipped { reason, message } = &outcome else {
+        panic!("expected the image refused, got {outcome:?}");
+    };
+    assert_eq!(reason.as_str(), "image-refused");
+    assert!(message.contains("1 CRITICAL"), "{message}");
+    assert!(
+        world.executions().await.is_empty(),
+        "no execution starts on a refused image"
+    );
+
+    let notices = world
+        .notices
+        .notices(1, std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(
+        notices[0]["MessageAttributes"]["kind"]["Value"],
+        "image-refused"
+    );
+    assert_eq!(
+        notices[0]["MessageAttributes"]["severity"]["Value"],
+        "warning"
+    );
+    let message: Value = serde_json::from_str(notices[0]["Message"].as_str().unwrap()).unwrap();
+    let description = message["content"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("CRITICAL CVE-2026-1111 in openssl")
+            && !description.contains("CVE-2026-2222"),
+        "the notice names the findings at or above the limit (CRITICAL by default): {description}"
+    );
+}
+
+#[tokio::test]
+async fn an_image_never_scanned_or_outside_the_registry_is_refused_too() {
+    let sdk = emulator().sdk_config().await;
+    let cases = [
+        (
+            format!(
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/{}:9",
+                unique_name("never")
+            ),
+            "not-scanned",
+        ),
+        (
+            "public.ecr.aws/lambda/provided:al2023".to_owned(),
+            "not-in-registry",
+        ),
+        (
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/nlp:1".to_owned(),
+            "not-in-registry",
+        ),
+    ];
+    let gate = ImageGate::from_sdk(&sdk, ScanSeverity::Critical);
+    for (image, expected) in cases {
+        let refusal = gate.check(&image).await.unwrap().unwrap_err();
+        assert_eq!(refusal.as_str(), expected, "{image}: {refusal}");
+    }
+    // A HIGH finding passes the default limit, and is refused when the limit is HIGH.
+    let high = scanned_image(
+        &sdk,
+        &unique_name("nlp"),
+        "2",
+        &[("CVE-2026-4444", "HIGH", "glibc")],
+    )
+    .await;
+    assert_eq!(gate.check(&high).await.unwrap(), Ok(()));
+    let strict = ImageGate::from_sdk(&sdk, ScanSeverity::High);
+    assert_eq!(
+        strict.check(&high).await.unwrap().unwrap_err().as_str(),
+        "findings"
+    );
 }
