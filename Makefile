@@ -21,7 +21,7 @@ STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened cargo-tests print-functions signing-profile deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened python-tests cargo-tests print-functions signing-profile deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,7 +67,7 @@ $(CARGO_DENY):
 $(CARGO_MACHETE):
 	$(call rust_tool,cargo-machete,$(CARGO_MACHETE_VERSION))
 
-test: setup fmt-check clippy deps asl guard-tests posture posture-weakened cargo-tests ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
+test: setup fmt-check clippy deps asl guard-tests posture posture-weakened python-tests cargo-tests ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -92,6 +92,9 @@ posture: setup ## security posture on TEMPLATE (default infra/template.yaml): cf
 
 posture-weakened: setup ## the posture check fails on each deliberately weakened copy of the template
 	$(VENV)/bin/python tools/posture_weakened.py
+
+python-tests: setup ## the Python the project ships: tools/stage_report.py against schemas/stage-report.schema.json
+	$(VENV)/bin/python -m unittest discover --start-directory tools --pattern 'test_*.py'
 
 cargo-tests: setup ## every Rust test: decision tables, emulator tests on moto, the local loop end to end
 	$(CARGO) test --workspace --locked
@@ -140,14 +143,14 @@ coldstart: setup ## cold start + one invocation of the release validate-ingest b
 	tools/coldstart.sh target/release/validate-ingest
 
 package: setup ## build the Lambda zips (release profile) into target/lambda/, where the template's CodeUri points
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit --bin stage-report
 	@ls -l target/lambda/*/bootstrap.zip
 
 # Every function's code is signed with this AWS Signer profile (the template's code signing configuration refuses
 # anything else); `make signing-profile` makes it once per account and region.
 SIGNING_PROFILE ?= mlops_guardrails
 FUNCTIONS := ValidateIngest TriggerTraining ModelGate Deploy BatchLauncher DriftHandler InferenceMonitor CostGuard \
-	PostureAudit Notifier SlackForwarder
+	PostureAudit Notifier SlackForwarder StageReport
 SIGNING := $(foreach f,$(FUNCTIONS),$(f)Function=$(SIGNING_PROFILE))
 
 print-functions: ## the functions' logical id stems (the pipeline signs each one's package)

@@ -520,6 +520,65 @@ fn batch_input_reaches_batch_launcher_with_its_key_encoded() {
 }
 
 #[test]
+fn a_stage_report_upload_reaches_stage_report_with_its_key_encoded() {
+    let event: EventBridgeEvent<ObjectCreatedDetail> =
+        serde_json::from_str(&fixture("eventbridge-s3-stage-report.json")).unwrap();
+    assert_eq!(
+        (event.source.as_str(), event.detail_type.as_str()),
+        ("aws.s3", "Object Created")
+    );
+    let key = guardrails_core::s3::decode_notification_key(&event.detail.object.key).unwrap();
+    assert_eq!(
+        key,
+        "features/2026-12-01/tickets embeddings/stage-report.json"
+    );
+    assert!(key.ends_with("stage-report.json"), "the rule's suffix");
+}
+
+/// The sample reports are what the schema and the function both accept, with the figures they show.
+#[test]
+fn the_sample_stage_reports_meet_the_contract_on_both_sides() {
+    use stage_report::report::{Reader, Stage};
+    let reader = Reader::new().unwrap();
+    for (name, stage) in [
+        (
+            "stage-report-feature-engineering.json",
+            Stage::FeatureEngineering,
+        ),
+        ("stage-report-clustering.json", Stage::Clustering),
+    ] {
+        let text = fixture(name);
+        schema_check::validate(
+            "stage-report.schema.json",
+            &serde_json::from_str(&text).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let report = reader
+            .read(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(report.stage, stage, "{name}");
+        if let Some(c) = &report.clustering {
+            let clustered: u64 = c.sizes.iter().sum();
+            let weighted: f64 = c
+                .sizes
+                .iter()
+                .zip(&c.intra_variance)
+                .map(|(&s, v)| s as f64 * v)
+                .sum::<f64>()
+                / clustered as f64;
+            assert!(
+                (weighted - c.total_intra_variance).abs() < 1e-3,
+                "{name}: the total is the weighted mean"
+            );
+            assert_eq!(
+                clustered, report.rows_out,
+                "{name}: the rows clustered are the rows written"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_monitor_hour_tasks_and_the_schedule_reach_inference_monitor_as_their_input() {
     use inference_monitor::{Input, Task};
     let hour = "2026-11-20T09:00:00Z".parse().unwrap();
@@ -596,6 +655,9 @@ fn every_fixture_is_covered_by_a_test() {
         "sns-notice.json",
         "step-functions-execution-rejected.json",
         "cloudtrail-put-bucket-policy.json",
+        "eventbridge-s3-stage-report.json",
+        "stage-report-feature-engineering.json",
+        "stage-report-clustering.json",
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut present: Vec<String> = std::fs::read_dir(dir)

@@ -247,13 +247,7 @@ fn search_metrics(id: &str, expression: &str, namespace: &str) -> Vec<Named> {
         return Vec::new();
     }
     let dimensions: Vec<String> = keys.filter(|k| *k != "Stage").map(str::to_owned).collect();
-    let quoted = |key: &str| -> Vec<String> {
-        expression
-            .split(&format!("{key}=\""))
-            .skip(1)
-            .map(|rest| rest.split('"').next().unwrap().to_owned())
-            .collect()
-    };
+    let quoted = |key: &str| quoted(expression, key);
     let stage = quoted("Stage").into_iter().next();
     quoted("MetricName")
         .into_iter()
@@ -262,6 +256,25 @@ fn search_metrics(id: &str, expression: &str, namespace: &str) -> Vec<Named> {
             stage: stage.clone(),
             name,
             dimensions: dimensions.clone(),
+        })
+        .collect()
+}
+
+/// The values of `key="value"` in a SEARCH expression, where key is a whole word (`Stage=` is not the end of
+/// `PipelineStage=`).
+fn quoted(expression: &str, key: &str) -> Vec<String> {
+    let needle = format!("{key}=\"");
+    expression
+        .match_indices(&needle)
+        .filter(|(at, _)| {
+            !expression[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+        })
+        .map(|(at, _)| {
+            let rest = &expression[at + needle.len()..];
+            rest.split('"').next().unwrap().to_owned()
         })
         .collect()
 }
@@ -503,6 +516,65 @@ fn the_dashboard_shows_the_cost_of_each_service_cost_guard_names() {
         !per_service.is_empty(),
         "a dashboard widget searches CostUsd by its Service dimension, so every named service is a line of it"
     );
+}
+
+/// Every SEARCH expression of the dashboard.
+fn dashboard_searches(node: &serde_json::Value, out: &mut Vec<String>) {
+    match node {
+        serde_json::Value::String(e) if e.starts_with("SEARCH(") => out.push(e.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| dashboard_searches(v, out)),
+        serde_json::Value::Object(fields) => {
+            fields.values().for_each(|v| dashboard_searches(v, out))
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_dashboard_has_a_section_for_each_stage_the_stage_reports_watch() {
+    let template = template();
+    let body: serde_json::Value = serde_json::from_str(&text(
+        &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"],
+    ))
+    .unwrap();
+    let mut searches = Vec::new();
+    dashboard_searches(&body, &mut searches);
+    let shown = |stage: &str| -> Vec<String> {
+        let mut names: Vec<String> = searches
+            .iter()
+            .filter(|e| quoted(e, "PipelineStage") == [stage])
+            .flat_map(|e| quoted(e, "MetricName"))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    // The seed's table: processing time, % nulls, embedding distribution, batch failures; number of clusters,
+    // intra-cluster variance. Each stage's report count and limits passed beside them.
+    for (stage, expected) in [
+        (
+            "feature-engineering",
+            &[
+                "EmbeddingMeanDistance",
+                "EmbeddingVarianceRatio",
+                "StageFailedBatches",
+                "StageNullPct",
+                "StageSeconds",
+            ][..],
+        ),
+        (
+            "clustering",
+            &["Clusters", "IntraClusterVariance", "StageSeconds"][..],
+        ),
+    ] {
+        let names = shown(stage);
+        for name in expected.iter().chain(&["StageBreaches", "StageReports"]) {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{stage}: no {name} in {names:?}"
+            );
+        }
+    }
 }
 
 #[test]

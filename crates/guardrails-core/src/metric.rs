@@ -39,6 +39,8 @@ pub mod stage {
     pub const SLACK_FORWARDER: &str = "slack-forwarder";
     /// posture-audit.
     pub const POSTURE_AUDIT: &str = "posture-audit";
+    /// stage-report (the feature-engineering and clustering stages' reports).
+    pub const STAGE_REPORT: &str = "stage-report";
 }
 
 /// The bounded labels metrics carry besides `Stage`.
@@ -63,6 +65,9 @@ pub mod dimension {
     pub const CHECK: &str = "Check";
     /// A notice's severity (`info`, `warning`, `critical`).
     pub const SEVERITY: &str = "Severity";
+    /// The pipeline stage a stage report is about (`feature-engineering`, `clustering`; `unknown` for a report
+    /// too broken to say).
+    pub const PIPELINE_STAGE: &str = "PipelineStage";
 }
 
 use dimension::*;
@@ -184,6 +189,37 @@ pub const CHAT_POSTS: Metric = metric(SLACK_FORWARDER, "ChatPosts", &[OUTCOME]);
 /// Open posture findings after each audit, by severity: `critical`, `high`, `medium`, `low` (histogram).
 pub const OPEN_FINDINGS: Metric = metric(POSTURE_AUDIT, "OpenFindings", &[SEVERITY]);
 
+/// Stage reports handled, by stage and result: `accepted`, `breached` (a limit passed), `invalid` (counter).
+pub const STAGE_REPORTS: Metric = metric(STAGE_REPORT, "StageReports", &[PIPELINE_STAGE, RESULT]);
+/// Limits a stage's run passed, by check (`stage_report::judge::Check`) (counter).
+pub const STAGE_BREACHES: Metric = metric(STAGE_REPORT, "StageBreaches", &[PIPELINE_STAGE, CHECK]);
+/// A stage run's processing time (histogram).
+pub const STAGE_SECONDS: Metric = metric(STAGE_REPORT, "StageSeconds", &[PIPELINE_STAGE]);
+/// Rows a stage run read (counter).
+pub const STAGE_ROWS_IN: Metric = metric(STAGE_REPORT, "StageRowsIn", &[PIPELINE_STAGE]);
+/// Rows a stage run wrote (counter).
+pub const STAGE_ROWS_OUT: Metric = metric(STAGE_REPORT, "StageRowsOut", &[PIPELINE_STAGE]);
+/// Batches that failed in a stage run (counter).
+pub const STAGE_FAILED_BATCHES: Metric =
+    metric(STAGE_REPORT, "StageFailedBatches", &[PIPELINE_STAGE]);
+/// The largest null share of any field in a stage run, in percent (histogram).
+pub const STAGE_NULL_PCT: Metric = metric(STAGE_REPORT, "StageNullPct", &[PIPELINE_STAGE]);
+/// Cosine distance between a run's embedding mean and the previous run's (histogram).
+pub const EMBEDDING_MEAN_DISTANCE: Metric =
+    metric(STAGE_REPORT, "EmbeddingMeanDistance", &[PIPELINE_STAGE]);
+/// A run's total embedding variance over the previous run's (histogram).
+pub const EMBEDDING_VARIANCE_RATIO: Metric =
+    metric(STAGE_REPORT, "EmbeddingVarianceRatio", &[PIPELINE_STAGE]);
+/// The median embedding norm of a run (histogram).
+pub const EMBEDDING_NORM_P50: Metric = metric(STAGE_REPORT, "EmbeddingNormP50", &[PIPELINE_STAGE]);
+/// Clusters a clustering run generated (histogram).
+pub const CLUSTERS: Metric = metric(STAGE_REPORT, "Clusters", &[PIPELINE_STAGE]);
+/// A clustering run's total intra-cluster variance (histogram).
+pub const INTRA_CLUSTER_VARIANCE: Metric =
+    metric(STAGE_REPORT, "IntraClusterVariance", &[PIPELINE_STAGE]);
+/// A clustering run's silhouette score, when it computed one (histogram).
+pub const SILHOUETTE: Metric = metric(STAGE_REPORT, "Silhouette", &[PIPELINE_STAGE]);
+
 /// Every metric, each once.
 pub const CATALOG: &[Metric] = &[
     NOTICES,
@@ -227,6 +263,19 @@ pub const CATALOG: &[Metric] = &[
     DEPLOYS,
     BATCH_JOBS,
     COST_USD,
+    STAGE_REPORTS,
+    STAGE_BREACHES,
+    STAGE_SECONDS,
+    STAGE_ROWS_IN,
+    STAGE_ROWS_OUT,
+    STAGE_FAILED_BATCHES,
+    STAGE_NULL_PCT,
+    EMBEDDING_MEAN_DISTANCE,
+    EMBEDDING_VARIANCE_RATIO,
+    EMBEDDING_NORM_P50,
+    CLUSTERS,
+    INTRA_CLUSTER_VARIANCE,
+    SILHOUETTE,
 ];
 
 /// The metrics whose alarms mean the predictions themselves degraded (drift-handler's prediction-quality kind).

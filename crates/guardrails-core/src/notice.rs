@@ -115,6 +115,10 @@ pub enum Kind {
     PipelineSilent,
     /// The posture audit found new weaknesses in the live account, or saw some fixed.
     PostureFinding,
+    /// A feature-engineering or clustering run moved past a limit against the stage's previous run.
+    StageBreach,
+    /// A stage report was refused: not JSON, or not the contract.
+    StageReportInvalid,
     /// An alarm of the project the notifier has no kind for.
     AlarmUnclassified,
 }
@@ -122,7 +126,7 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in declaration order (the schema's `kind` enum and the README's runbooks are checked against
     /// it).
-    pub const ALL: [Kind; 31] = [
+    pub const ALL: [Kind; 33] = [
         Kind::DatasetQuarantined,
         Kind::QuarantineRate,
         Kind::ContractChanged,
@@ -153,6 +157,8 @@ impl Kind {
         Kind::EndpointUnhealthy,
         Kind::PipelineSilent,
         Kind::PostureFinding,
+        Kind::StageBreach,
+        Kind::StageReportInvalid,
         Kind::AlarmUnclassified,
     ];
 
@@ -189,6 +195,8 @@ impl Kind {
             Kind::EndpointUnhealthy => "endpoint-unhealthy",
             Kind::PipelineSilent => "pipeline-silent",
             Kind::PostureFinding => "posture-finding",
+            Kind::StageBreach => "stage-breach",
+            Kind::StageReportInvalid => "stage-report-invalid",
             Kind::AlarmUnclassified => "alarm-unclassified",
         }
     }
@@ -214,6 +222,7 @@ impl Kind {
             | Kind::BatchRefused => "deploy",
             Kind::WorkflowFailed | Kind::WorkflowFailing | Kind::JobFailed => "job-failed",
             Kind::ModelRejected => "model-package-status",
+            Kind::StageBreach | Kind::StageReportInvalid => "stage-report",
             other => other.as_str(),
         }
     }

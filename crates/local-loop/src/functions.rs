@@ -83,6 +83,10 @@ const REGISTRY: &[(&str, Build)] = &[
         <posture_audit::PostureAudit as Function>::STAGE,
         build::<posture_audit::PostureAudit>,
     ),
+    (
+        <stage_report::StageReport as Function>::STAGE,
+        build::<stage_report::StageReport>,
+    ),
 ];
 
 /// The binaries the local loop can run.

@@ -36,6 +36,10 @@ pub const TRAINING_METRICS: [(&str, f64); 4] = [
 ];
 /// The F1 recorded for the model serving before the story starts.
 const CHAMPION_F1: &str = "0.88";
+/// A feature-engineering job's stage report, as `tools/stage_report.py` writes it.
+const FEATURES_REPORT: &str = include_str!("../../../events/stage-report-feature-engineering.json");
+/// A clustering job's stage report.
+const CLUSTERS_REPORT: &str = include_str!("../../../events/stage-report-clustering.json");
 /// Yesterday's spend the emulator's Cost Explorer answers with, by service.
 const SPEND: [(&str, f64); 2] = [
     ("Amazon SageMaker", 180.0),
@@ -43,7 +47,7 @@ const SPEND: [(&str, f64); 2] = [
 ];
 
 /// The title of the chapter that makes a handler fail on purpose: what comes before it runs clean.
-pub const FAILS_ON_PURPOSE: &str = "7. The serving version's lineage record altered: the monitor refuses it, its error alarm goes off";
+pub const FAILS_ON_PURPOSE: &str = "8. The serving version's lineage record altered: the monitor refuses it, its error alarm goes off";
 
 /// The step that did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +223,7 @@ pub async fn tell(local: &Local, timeout: Duration) -> Result<Told, StoryFailure
     story.ground_truth().await?;
     story.cost_run().await?;
     story.console_change().await?;
+    story.stage_reports().await?;
     story.altered_record().await?;
     Ok(story.told)
 }
@@ -875,6 +880,77 @@ impl<'a> Story<'a> {
         Ok(())
     }
 
+    /// Chapter 7: the team's feature-engineering and clustering jobs leave their stage reports beside their
+    /// output; stage-report validates each and keeps it as its stage's reference. The next clustering run
+    /// collapsed to two clusters: its report is judged against the previous run and notifies with the figures.
+    async fn stage_reports(&mut self) -> Result<(), StoryFailure> {
+        self.chapter(
+            "7. Feature engineering and clustering report their runs; the next clustering run collapses and notifies",
+        );
+        let day = Utc::now().format("%Y-%m-%d");
+        let first: Value = serde_json::from_str(CLUSTERS_REPORT).map_err(failed)?;
+        let mut collapsed = first.clone();
+        collapsed["jobId"] = json!("tickets-cluster-next");
+        collapsed["finishedAt"] = json!("2026-12-02T02:18:41Z");
+        collapsed["clustering"] = json!({"clusters": 2, "sizes": [45100, 2520],
+            "intraVariance": [0.41, 0.37], "totalIntraVariance": 0.408, "noise": 482});
+        let reports = [
+            (
+                format!("features/{day}/stage-report.json"),
+                FEATURES_REPORT.to_owned(),
+                false,
+            ),
+            (
+                format!("clusters/{day}/stage-report.json"),
+                CLUSTERS_REPORT.to_owned(),
+                false,
+            ),
+            (
+                format!("clusters/{day}-next/stage-report.json"),
+                collapsed.to_string(),
+                true,
+            ),
+        ];
+        let bucket = self
+            .local
+            .runtime
+            .stack
+            .buckets
+            .get("ArtifactsBucket")
+            .ok_or_else(|| failed("the template has the artifacts bucket"))?
+            .clone();
+        for (key, body, breaches) in reports {
+            let report: Value = serde_json::from_str(&body).map_err(failed)?;
+            upload(&self.s3, &bucket, &key, body)
+                .await
+                .map_err(failed)?;
+            self.say(
+                "you",
+                format!(
+                    "the {} job {} wrote s3://{bucket}/{key}",
+                    report["stage"].as_str().unwrap_or_default(),
+                    report["jobId"].as_str().unwrap_or_default()
+                ),
+            );
+            self.delivered("StageReportRule", "Object Created").await?;
+            let step = if breaches {
+                "stage-report finds the run past its limits"
+            } else {
+                "stage-report judges the run within its limits"
+            };
+            self.answered("stage-report", step, |v| {
+                v["outcome"] == "judged"
+                    && v["report"].as_str().is_some_and(|r| r.ends_with(&key))
+                    && v["breaches"]
+                        .as_array()
+                        .is_some_and(|b| b.is_empty() != breaches)
+            })
+            .await?;
+        }
+        self.notice_about("stage-breach", "cluster-count").await?;
+        Ok(())
+    }
+
     /// CloudTrail's record of a successful call on `bucket`, sent to the default bus as CloudTrail sends it.
     async fn api_call(&self, bucket: &str, name: &str, what: &str) {
         let detail = json!({
@@ -969,12 +1045,12 @@ async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    body: &'static str,
+    body: impl Into<Vec<u8>>,
 ) -> Result<(), LoopError> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
-        .body(ByteStream::from_static(body.as_bytes()))
+        .body(ByteStream::from(body.into()))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("PutObject", format!("s3://{bucket}/{key}"), e))?;
