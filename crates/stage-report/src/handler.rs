@@ -524,28 +524,33 @@ fn record(report: &Report, judgment: &Judgment) {
     for breach in &judgment.breaches {
         metrics::counter!(metric::STAGE_BREACHES.name, dimension::PIPELINE_STAGE => stage, dimension::CHECK => breach.check.as_str()).increment(1);
     }
-    metrics::histogram!(metric::STAGE_SECONDS.name, &labels).record(report.seconds);
     metrics::counter!(metric::STAGE_ROWS_IN.name, &labels).increment(report.rows_in);
     metrics::counter!(metric::STAGE_ROWS_OUT.name, &labels).increment(report.rows_out);
     metrics::counter!(metric::STAGE_FAILED_BATCHES.name, &labels).increment(report.failed_batches);
-    metrics::histogram!(metric::STAGE_NULL_PCT.name, &labels)
-        .record(report.max_null_share() * 100.0);
+    // A report's numbers are finite but may be any size; the ones past f64 after arithmetic (an overflowed
+    // figure) are left out rather than written as a NaN that would break the EMF line.
+    let histogram = |metric: &metric::Metric, value: f64| {
+        if value.is_finite() {
+            metrics::histogram!(metric.name, &labels).record(value);
+        }
+    };
+    histogram(&metric::STAGE_SECONDS, report.seconds);
+    histogram(&metric::STAGE_NULL_PCT, report.max_null_share() * 100.0);
     let figures = &judgment.figures;
     if let Some(e) = &report.embeddings {
-        metrics::histogram!(metric::EMBEDDING_NORM_P50.name, &labels).record(e.norm_quantiles.p50);
+        histogram(&metric::EMBEDDING_NORM_P50, e.norm_quantiles.p50);
     }
     if let Some(distance) = figures.mean_distance {
-        metrics::histogram!(metric::EMBEDDING_MEAN_DISTANCE.name, &labels).record(distance);
+        histogram(&metric::EMBEDDING_MEAN_DISTANCE, distance);
     }
     if let Some(ratio) = figures.variance_ratio {
-        metrics::histogram!(metric::EMBEDDING_VARIANCE_RATIO.name, &labels).record(ratio);
+        histogram(&metric::EMBEDDING_VARIANCE_RATIO, ratio);
     }
     if let Some(c) = &report.clustering {
-        metrics::histogram!(metric::CLUSTERS.name, &labels).record(c.clusters as f64);
-        metrics::histogram!(metric::INTRA_CLUSTER_VARIANCE.name, &labels)
-            .record(c.total_intra_variance);
+        histogram(&metric::CLUSTERS, c.clusters as f64);
+        histogram(&metric::INTRA_CLUSTER_VARIANCE, c.total_intra_variance);
         if let Some(silhouette) = c.silhouette {
-            metrics::histogram!(metric::SILHOUETTE.name, &labels).record(silhouette);
+            histogram(&metric::SILHOUETTE, silhouette);
         }
     }
 }

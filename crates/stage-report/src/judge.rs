@@ -247,7 +247,8 @@ fn embeddings(
     }
     let spread = before.total_variance();
     let distance = cosine_distance(&before.mean, &now.mean);
-    let shift = (spread > 0.0).then(|| euclidean(&before.mean, &now.mean) / spread.sqrt());
+    let shift = Some(euclidean(&before.mean, &now.mean) / spread.sqrt())
+        .filter(|s| spread > 0.0 && s.is_finite());
     let noise =
         (n_before > 0 && n_now > 0).then(|| (1.0 / n_before as f64 + 1.0 / n_now as f64).sqrt());
     figures.mean_distance = distance;
@@ -266,8 +267,8 @@ fn embeddings(
             ),
         });
     }
-    if spread > 0.0 {
-        let ratio = now.total_variance() / spread;
+    let ratio = now.total_variance() / spread;
+    if spread > 0.0 && ratio.is_finite() {
         figures.variance_ratio = Some(ratio);
         if ratio > limits.variance_ratio || ratio < 1.0 / limits.variance_ratio {
             breaches.push(Breach {
@@ -281,11 +282,12 @@ fn embeddings(
     }
 }
 
-/// `1 − cos(a, b)`, undefined when either is the zero vector.
+/// `1 − cos(a, b)`, undefined when either is the zero vector or the figures overflow (a report may carry any
+/// finite number, 1e300 included).
 pub fn cosine_distance(a: &[f64], b: &[f64]) -> Option<f64> {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let norms = norm(a) * norm(b);
-    (norms > 0.0).then(|| 1.0 - dot / norms)
+    Some(1.0 - dot / norms).filter(|d| norms > 0.0 && norms.is_finite() && d.is_finite())
 }
 
 fn norm(a: &[f64]) -> f64 {
@@ -484,6 +486,14 @@ mod tests {
             checks(&judge(None, &failing, &limits)),
             [Check::FailedBatches]
         );
+        // Figures that overflow compare as undefined, never as NaN.
+        let mut huge = run(6);
+        let e = huge.embeddings.as_mut().unwrap();
+        e.mean = vec![1e300, 1e300];
+        e.variance = vec![1e308, 1e308];
+        let judged = judge(Some(&run(5)), &huge, &limits);
+        assert_eq!(judged.figures.mean_distance, None);
+        assert_eq!(judged.figures.variance_ratio, None);
         // A report of an older run, delivered late.
         let late = judge(Some(&run(5)), &run(3), &limits);
         assert!(!late.becomes_reference);
