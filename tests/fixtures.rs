@@ -656,6 +656,8 @@ fn every_fixture_is_covered_by_a_test() {
         "step-functions-execution-rejected.json",
         "cloudtrail-put-bucket-policy.json",
         "eventbridge-s3-stage-report.json",
+        // Read by the notifier's own test (`event.rs`): a Batch job's end, its times and tags.
+        "batch-job-succeeded.json",
         "stage-report-feature-engineering.json",
         "stage-report-clustering.json",
     ];

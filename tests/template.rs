@@ -577,6 +577,70 @@ fn the_dashboard_has_a_section_for_each_stage_the_stage_reports_watch() {
     }
 }
 
+/// Every expression of the dashboard (SEARCH and Metrics Insights `SELECT`).
+fn dashboard_expressions(node: &serde_json::Value, out: &mut Vec<String>) {
+    match node {
+        serde_json::Value::Object(fields) => {
+            if let Some(e) = fields.get("expression").and_then(|e| e.as_str()) {
+                out.push(e.to_owned());
+            }
+            fields.values().for_each(|v| dashboard_expressions(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| dashboard_expressions(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn job_health_is_on_the_dashboard_and_sustained_memory_saturation_alarms() {
+    let template = template();
+    let body: serde_json::Value = serde_json::from_str(&text(
+        &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"],
+    ))
+    .unwrap();
+    let mut expressions = Vec::new();
+    dashboard_expressions(&body, &mut expressions);
+    for name in ["JobRuns", "JobSeconds"] {
+        assert!(
+            expressions
+                .iter()
+                .any(|e| quoted(e, "MetricName") == [name]),
+            "no {name} on the dashboard"
+        );
+    }
+    for jobs in ["TrainingJobs", "ProcessingJobs"] {
+        for metric in ["CPUUtilization", "MemoryUtilization"] {
+            let query =
+                format!("SELECT MAX({metric}) FROM \"/aws/sagemaker/{jobs}\" GROUP BY Host");
+            assert!(expressions.contains(&query), "no {query}");
+        }
+        // The alarm: the same hosts' memory, past the limit for three periods in a row.
+        let alarm = template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|r| {
+                r["Properties"]["Metrics"][0]["Expression"].as_str()
+                    == Some(&format!(
+                        "SELECT MAX(MemoryUtilization) FROM \"/aws/sagemaker/{jobs}\""
+                    ))
+            })
+            .unwrap_or_else(|| panic!("no memory alarm on {jobs}"));
+        let p = &alarm["Properties"];
+        assert!(
+            text(&p["AlarmName"]).ends_with("-memory-saturated"),
+            "the notifier names it by this suffix"
+        );
+        assert_eq!(
+            (
+                p["EvaluationPeriods"].as_u64(),
+                text(&p["ComparisonOperator"]).as_str()
+            ),
+            (Some(3), "GreaterThanThreshold")
+        );
+    }
+}
+
 #[test]
 fn make_deploy_signs_every_function_the_template_deploys() {
     let makefile =

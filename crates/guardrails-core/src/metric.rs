@@ -68,6 +68,8 @@ pub mod dimension {
     /// The pipeline stage a stage report is about (`feature-engineering`, `clustering`; `unknown` for a report
     /// too broken to say).
     pub const PIPELINE_STAGE: &str = "PipelineStage";
+    /// A job's service and kind (`training`, `processing`, `transform`, `glue`, `batch`).
+    pub const JOB_TYPE: &str = "JobType";
 }
 
 use dimension::*;
@@ -189,6 +191,11 @@ pub const CHAT_POSTS: Metric = metric(SLACK_FORWARDER, "ChatPosts", &[OUTCOME]);
 /// Open posture findings after each audit, by severity: `critical`, `high`, `medium`, `low` (histogram).
 pub const OPEN_FINDINGS: Metric = metric(POSTURE_AUDIT, "OpenFindings", &[SEVERITY]);
 
+/// The project's jobs that ended, by type and result: `succeeded`, `failed`, `stopped` (counter; the notifier, on
+/// each job's state change).
+pub const JOB_RUNS: Metric = metric(NOTIFIER, "JobRuns", &[JOB_TYPE, RESULT]);
+/// How long each of the project's jobs ran, by type, when its event says (SageMaker and Batch; histogram).
+pub const JOB_SECONDS: Metric = metric(NOTIFIER, "JobSeconds", &[JOB_TYPE]);
 /// Stage reports handled, by stage and result: `accepted`, `breached` (a limit passed), `invalid` (counter).
 pub const STAGE_REPORTS: Metric = metric(STAGE_REPORT, "StageReports", &[PIPELINE_STAGE, RESULT]);
 /// Limits a stage's run passed, by check (`stage_report::judge::Check`) (counter).
@@ -263,6 +270,8 @@ pub const CATALOG: &[Metric] = &[
     DEPLOYS,
     BATCH_JOBS,
     COST_USD,
+    JOB_RUNS,
+    JOB_SECONDS,
     STAGE_REPORTS,
     STAGE_BREACHES,
     STAGE_SECONDS,

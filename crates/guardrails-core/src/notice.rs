@@ -61,8 +61,10 @@ pub enum Kind {
     QuarantineRate,
     /// Someone changed the dataset contract parameter.
     ContractChanged,
-    /// One of the project's SageMaker or Glue jobs failed.
+    /// One of the project's SageMaker, Glue or Batch jobs failed.
     JobFailed,
+    /// Training or processing jobs have used nearly all their memory for a while.
+    JobSaturated,
     /// A training workflow execution failed, timed out or was aborted.
     WorkflowFailed,
     /// Workflow executions keep failing (the training or hourly-monitor workflow's alarm).
@@ -126,11 +128,12 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in declaration order (the schema's `kind` enum and the README's runbooks are checked against
     /// it).
-    pub const ALL: [Kind; 33] = [
+    pub const ALL: [Kind; 34] = [
         Kind::DatasetQuarantined,
         Kind::QuarantineRate,
         Kind::ContractChanged,
         Kind::JobFailed,
+        Kind::JobSaturated,
         Kind::WorkflowFailed,
         Kind::WorkflowFailing,
         Kind::ModelPackageStatus,
@@ -169,6 +172,7 @@ impl Kind {
             Kind::QuarantineRate => "quarantine-rate",
             Kind::ContractChanged => "contract-changed",
             Kind::JobFailed => "job-failed",
+            Kind::JobSaturated => "job-saturated",
             Kind::WorkflowFailed => "workflow-failed",
             Kind::WorkflowFailing => "workflow-failing",
             Kind::ModelPackageStatus => "model-package-status",
@@ -220,7 +224,9 @@ impl Kind {
             | Kind::ServingNotApproved
             | Kind::ReleaseUndone
             | Kind::BatchRefused => "deploy",
-            Kind::WorkflowFailed | Kind::WorkflowFailing | Kind::JobFailed => "job-failed",
+            Kind::WorkflowFailed | Kind::WorkflowFailing | Kind::JobFailed | Kind::JobSaturated => {
+                "job-failed"
+            }
             Kind::ModelRejected => "model-package-status",
             Kind::StageBreach | Kind::StageReportInvalid => "stage-report",
             other => other.as_str(),

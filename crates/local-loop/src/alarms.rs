@@ -181,6 +181,15 @@ pub enum Source {
         queries: BTreeMap<String, (MetricId, Stat)>,
         expression: Expr,
     },
+    /// A Metrics Insights query (`SELECT MAX(MemoryUtilization) FROM "/aws/sagemaker/TrainingJobs"`): it reads
+    /// AWS's own job metrics, which nothing on the emulator emits, so it is judged on no data (its
+    /// `TreatMissingData` decides).
+    Insights {
+        /// The query's id.
+        id: String,
+        /// The query.
+        query: String,
+    },
 }
 
 /// One `AWS::CloudWatch::Alarm`, resolved.
@@ -275,6 +284,7 @@ impl AlarmSpec {
         match &self.source {
             Source::Metric { metric, .. } => vec![metric],
             Source::Math { queries, .. } => queries.values().map(|(m, _)| m).collect(),
+            Source::Insights { .. } => Vec::new(),
         }
     }
 
@@ -300,6 +310,7 @@ impl AlarmSpec {
                     .collect();
                 expression.eval(&|id| values.get(id).copied().flatten())
             }
+            Source::Insights { .. } => None,
         }
     }
 }
@@ -332,6 +343,15 @@ fn math(p: &Json) -> Result<(Source, u64), String> {
             .ok_or("a query without an Id")?
             .to_owned();
         if let Some(text) = query["Expression"].as_str() {
+            if text
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("SELECT ")
+            {
+                let period = query["Period"].as_u64().unwrap_or(60);
+                let query = text.to_owned();
+                return Ok((Source::Insights { id, query }, period));
+            }
             if query["ReturnData"] != Json::Bool(false) {
                 expression = Some(Expr::parse(text).map_err(|e| format!("{id}: {e}"))?);
             }
@@ -627,6 +647,8 @@ impl AlarmSpec {
                 );
                 Json::Array(all)
             }
+            Source::Insights { id, query } => serde_json::json!([{"id": id, "expression": query,
+                "period": self.period_seconds, "returnData": true}]),
         }
     }
 }
@@ -845,6 +867,28 @@ mod tests {
     }
 
     #[test]
+    fn a_metrics_insights_alarm_sees_no_data_and_its_missing_data_rule_judges_it() {
+        let query = r#"SELECT MAX(MemoryUtilization) FROM "/aws/sagemaker/TrainingJobs""#;
+        let spec = alarm(
+            json!({"Metrics": [{"Id": "memory", "Expression": query, "Period": 300,
+            "ReturnData": true}], "TreatMissingData": "notBreaching", "Threshold": 90}),
+        );
+        assert_eq!(
+            (&spec.source, spec.period_seconds),
+            (
+                &Source::Insights {
+                    id: "memory".into(),
+                    query: query.into()
+                },
+                300
+            )
+        );
+        assert!(spec.metrics().is_empty());
+        // Whatever the handlers emit, the query reads nothing: missing data, not breaching.
+        assert_eq!(states(spec, &[Some(95.0), None]), ["OK", "OK"]);
+    }
+
+    #[test]
     fn periods_are_judged_as_cloudwatch_judges_them() {
         let (o, a, i) = ("OK", "ALARM", "INSUFFICIENT_DATA");
         type Row<'a> = (Json, Vec<Option<f64>>, Vec<&'a str>);
@@ -1028,7 +1072,9 @@ mod template_tests {
             for alarm in drift {
                 let namespace = match &alarm.source {
                     Source::Metric { metric, .. } => &metric.namespace,
-                    Source::Math { .. } => panic!("{}: a drift alarm on metric math", alarm.name),
+                    Source::Math { .. } | Source::Insights { .. } => {
+                        panic!("{}: a drift alarm on metric math", alarm.name)
+                    }
                 };
                 assert_eq!(namespace, "MlopsGuardrails", "{serving}: {}", alarm.name);
             }

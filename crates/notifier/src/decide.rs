@@ -122,6 +122,12 @@ const ALARMS: &[(Name, NoticeKind, Severity, &str)] = &[
         "The day's cost is over budget",
     ),
     (
+        Name::EndsWith("-memory-saturated"),
+        NoticeKind::JobSaturated,
+        Severity::Warning,
+        "Jobs have used nearly all their memory for a while",
+    ),
+    (
         Name::Is("posture-critical"),
         NoticeKind::PostureFinding,
         Severity::Critical,
@@ -219,14 +225,65 @@ fn state_name(state: AlarmState) -> &'static str {
     }
 }
 
-fn job_failed(job: &JobChange, project: &Project) -> Decision {
-    // The tag decides when there is one: a job named `<project>-…` but tagged for another project (whose name
-    // this one's is a prefix of, say) is theirs.
-    let ours = match job.tags.get("project") {
+/// Whether the job is the project's. The tag decides when there is one: a job named `<project>-…` but tagged for
+/// another project (whose name this one's is a prefix of, say) is theirs.
+fn ours(job: &JobChange, project: &Project) -> bool {
+    match job.tags.get("project") {
         Some(tag) => *tag == project.name,
         None => job.name.starts_with(&format!("{}-", project.name)),
+    }
+}
+
+/// How a job ended: the `Result` dimension of the job metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobResult {
+    /// SageMaker `Completed`, Glue and Batch `SUCCEEDED`.
+    Succeeded,
+    /// `Failed`, `FAILED`, Glue's `TIMEOUT` and `ERROR`.
+    Failed,
+    /// Stopped by someone (or by cost-guard).
+    Stopped,
+}
+
+impl JobResult {
+    /// The dimension value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobResult::Succeeded => "succeeded",
+            JobResult::Failed => "failed",
+            JobResult::Stopped => "stopped",
+        }
+    }
+}
+
+/// A project job that ended: what its metrics record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobEnded {
+    /// `training`, `processing`, `transform`, `glue`, `batch`.
+    pub job_type: &'static str,
+    /// How it ended.
+    pub result: JobResult,
+    /// How long it ran, when the event says.
+    pub seconds: Option<f64>,
+}
+
+/// The job's end, if it is the project's and the change is an end (not `InProgress`, `RUNNING` …).
+pub fn job_ended(job: &JobChange, project: &Project) -> Option<JobEnded> {
+    let result = match job.status.as_str() {
+        "Completed" | "SUCCEEDED" => JobResult::Succeeded,
+        "Failed" | "FAILED" | "TIMEOUT" | "ERROR" => JobResult::Failed,
+        "Stopped" | "STOPPED" => JobResult::Stopped,
+        _ => return None,
     };
-    if !ours {
+    ours(job, project).then(|| JobEnded {
+        job_type: job.service.job_type(),
+        result,
+        seconds: job.seconds(),
+    })
+}
+
+fn job_failed(job: &JobChange, project: &Project) -> Decision {
+    if !ours(job, project) {
         return Decision::Quiet(format!(
             "{} is neither tagged nor named for {}",
             job.name, project.name
@@ -624,6 +681,8 @@ mod tests {
                 .map(|t| BTreeMap::from([("project".to_owned(), t.to_owned())]))
                 .unwrap_or_default(),
             run_id: None,
+            started: None,
+            ended: None,
         })
     }
 
@@ -668,6 +727,59 @@ mod tests {
                 expected,
                 "{incoming:?}"
             );
+        }
+    }
+
+    #[test]
+    fn each_end_of_a_project_job_is_recorded_and_nothing_else() {
+        use JobResult::{Failed, Stopped, Succeeded};
+        use JobService::{Batch, Glue, Processing, Training, Transform};
+        let table = [
+            (
+                job(Training, "tickets-1", "Completed", Some("p")),
+                Some(("training", Succeeded)),
+            ),
+            (
+                job(Training, "tickets-1", "Failed", Some("p")),
+                Some(("training", Failed)),
+            ),
+            (
+                job(Processing, "p-embed", "Stopped", None),
+                Some(("processing", Stopped)),
+            ),
+            (
+                job(Transform, "p-batch-1", "Completed", None),
+                Some(("transform", Succeeded)),
+            ),
+            (
+                job(Glue, "p-prepare", "TIMEOUT", None),
+                Some(("glue", Failed)),
+            ),
+            (
+                job(Glue, "p-prepare", "SUCCEEDED", None),
+                Some(("glue", Succeeded)),
+            ),
+            (
+                job(Batch, "p-embed", "FAILED", Some("p")),
+                Some(("batch", Failed)),
+            ),
+            // Not an end.
+            (job(Training, "tickets-1", "InProgress", Some("p")), None),
+            (job(Glue, "p-prepare", "RUNNING", None), None),
+            (job(Batch, "p-embed", "RUNNABLE", Some("p")), None),
+            // Not ours.
+            (job(Processing, "other-team", "Completed", Some("q")), None),
+            (
+                job(Training, "p-staging-train", "Completed", Some("p-staging")),
+                None,
+            ),
+        ];
+        for (incoming, expected) in table {
+            let Incoming::Job(change) = &incoming else {
+                unreachable!()
+            };
+            let got = job_ended(change, &project()).map(|e| (e.job_type, e.result));
+            assert_eq!(got, expected, "{incoming:?}");
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use guardrails_core::alarm::{self, AlarmFacts};
+use guardrails_core::aws_events::EpochMillis;
 use guardrails_core::domain::{DatasetQuarantined, DomainEvent};
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +15,7 @@ use serde_json::Value;
 pub enum Incoming {
     /// A CloudWatch alarm changed state.
     Alarm(AlarmFacts),
-    /// A SageMaker or Glue job changed state.
+    /// A SageMaker, Glue or Batch job changed state.
     Job(JobChange),
     /// A Step Functions execution changed status.
     Workflow(WorkflowChange),
@@ -37,6 +38,8 @@ pub enum JobService {
     Transform,
     /// A Glue job run.
     Glue,
+    /// An AWS Batch job (Batch on Fargate or EC2).
+    Batch,
 }
 
 impl JobService {
@@ -47,12 +50,25 @@ impl JobService {
             JobService::Processing => "SageMaker processing job",
             JobService::Transform => "SageMaker transform job",
             JobService::Glue => "Glue job",
+            JobService::Batch => "Batch job",
+        }
+    }
+
+    /// The `JobType` dimension of the job metrics.
+    pub fn job_type(self) -> &'static str {
+        match self {
+            JobService::Training => "training",
+            JobService::Processing => "processing",
+            JobService::Transform => "transform",
+            JobService::Glue => "glue",
+            JobService::Batch => "batch",
         }
     }
 }
 
-/// A job's state change: SageMaker's `<Kind>JobName`/`<Kind>JobStatus`/`FailureReason`/`Tags`, Glue's
-/// `jobName`/`state`/`message`.
+/// A job's state change: SageMaker's `<Kind>JobName`/`<Kind>JobStatus`/`FailureReason`/`Tags` and its start and
+/// end times, Glue's `jobName`/`state`/`message` (no times), Batch's `jobName`/`status`/`statusReason`/`tags`/
+/// `startedAt`/`stoppedAt`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct JobChange {
     /// Which service (set from the detail type).
@@ -72,17 +88,48 @@ pub struct JobChange {
         alias = "ProcessingJobStatus",
         alias = "TransformJobStatus"
     )]
-    #[serde(alias = "state")]
+    #[serde(alias = "state", alias = "status")]
     pub status: String,
     /// Why it failed.
-    #[serde(default, alias = "FailureReason", alias = "message")]
+    #[serde(
+        default,
+        alias = "FailureReason",
+        alias = "message",
+        alias = "statusReason"
+    )]
     pub reason: Option<String>,
     /// Its tags (SageMaker's events carry them; Glue's do not).
     #[serde(default, alias = "Tags")]
     pub tags: BTreeMap<String, String>,
-    /// Glue's run id.
-    #[serde(default, alias = "jobRunId")]
+    /// Glue's run id, Batch's job id.
+    #[serde(default, alias = "jobRunId", alias = "jobId")]
     pub run_id: Option<String>,
+    /// When it started running.
+    #[serde(
+        default,
+        alias = "TrainingStartTime",
+        alias = "ProcessingStartTime",
+        alias = "TransformStartTime",
+        alias = "startedAt"
+    )]
+    pub started: Option<EpochMillis>,
+    /// When it ended.
+    #[serde(
+        default,
+        alias = "TrainingEndTime",
+        alias = "ProcessingEndTime",
+        alias = "TransformEndTime",
+        alias = "stoppedAt"
+    )]
+    pub ended: Option<EpochMillis>,
+}
+
+impl JobChange {
+    /// How long it ran, when the event says (SageMaker's and Batch's do, Glue's do not).
+    pub fn seconds(&self) -> Option<f64> {
+        let (start, end) = (self.started?.0, self.ended?.0);
+        (end >= start).then(|| (end - start) / 1000.0)
+    }
 }
 
 fn training() -> JobService {
@@ -177,6 +224,7 @@ pub fn read(event: EventBridgeEvent<Value>) -> Result<Incoming, Unreadable> {
         "SageMaker Processing Job State Change" => job(JobService::Processing, event.detail),
         "SageMaker Transform Job State Change" => job(JobService::Transform, event.detail),
         "Glue Job State Change" => job(JobService::Glue, event.detail),
+        "Batch Job State Change" => job(JobService::Batch, event.detail),
         "Step Functions Execution Status Change" => serde_json::from_value(event.detail)
             .map(Incoming::Workflow)
             .map_err(|e| failed(&e)),
@@ -218,6 +266,24 @@ mod tests {
             (JobService::Glue, "FAILED")
         );
         assert!(glue.run_id.is_some());
+        assert_eq!(glue.seconds(), None, "Glue's events carry no times");
+        assert_eq!(
+            job.seconds(),
+            Some(553.574),
+            "TrainingEndTime − TrainingStartTime"
+        );
+        let Incoming::Job(batch) = read(event("batch-job-succeeded.json")).unwrap() else {
+            panic!("not a job");
+        };
+        assert_eq!(
+            (batch.service, batch.status.as_str(), batch.seconds()),
+            (JobService::Batch, "SUCCEEDED", Some(595.618))
+        );
+        assert_eq!(batch.tags["project"], "mlops-guardrails");
+        assert_eq!(
+            batch.run_id.as_deref(),
+            Some("4c7a1e9b-3d2f-4a6b-8e5c-1f0d9b8a7c6e")
+        );
         assert!(matches!(
             read(event("step-functions-execution-failed.json")).unwrap(),
             Incoming::Workflow(WorkflowChange { ref status, .. }) if status == "FAILED"

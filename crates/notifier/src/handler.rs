@@ -6,7 +6,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::function::{self, Function, Invocation};
-use guardrails_core::metric::{NOTICES, NOTICES_HELD, dimension};
+use guardrails_core::metric::{JOB_RUNS, JOB_SECONDS, NOTICES, NOTICES_HELD, dimension};
 use guardrails_core::state::{StateError, StateStore};
 use guardrails_core::{
     AwsError, Classify, CommonConfig, ConfigError, Env, ErrorClass, Notice, NoticeKind, Notifier,
@@ -16,9 +16,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, STAGE};
-use crate::decide::{Decision, Project, decide};
+use crate::decide::{Decision, JobEnded, Project, decide, job_ended};
 use crate::digest::{self, Group};
-use crate::event::{self, Unreadable};
+use crate::event::{self, Incoming, Unreadable};
 use crate::held::{Digests, HeldError, Kept, Looked};
 
 /// The notifier, built once per cold start.
@@ -107,6 +107,17 @@ fn count(notice: &Notice) {
     metrics::counter!(NOTICES.name, dimension::SEVERITY => notice.severity.as_str()).increment(1);
 }
 
+/// A project job's end: one run by type and result, and its duration when the event gave one. Recorded as the
+/// event arrives (a redelivered event counts again: EventBridge delivers at least once).
+fn record_job(ended: &JobEnded) {
+    metrics::counter!(JOB_RUNS.name, dimension::JOB_TYPE => ended.job_type, dimension::RESULT => ended.result.as_str())
+        .increment(1);
+    if let Some(seconds) = ended.seconds {
+        metrics::histogram!(JOB_SECONDS.name, dimension::JOB_TYPE => ended.job_type)
+            .record(seconds);
+    }
+}
+
 impl Notify {
     /// A notifier publishing with `notifier`, keeping grouped notices in `digests`, for `project`.
     pub fn new(notifier: Notifier, digests: Digests, project: Project) -> Self {
@@ -138,6 +149,11 @@ impl Notify {
         let id = event.id.clone().unwrap_or_default();
         let time = event.time.unwrap_or(now);
         let incoming = event::read(event)?;
+        if let Incoming::Job(job) = &incoming
+            && let Some(ended) = job_ended(job, &self.project)
+        {
+            record_job(&ended);
+        }
         let notice = match decide(&incoming, &self.project, &region) {
             Decision::Quiet(reason) => {
                 tracing::info!(%reason, "no notice");
@@ -253,6 +269,16 @@ impl Function for Notify {
             NOTICES.name,
             metrics::Unit::Count,
             "Notices the notifier published, by severity (a digest counts once)"
+        );
+        metrics::describe_counter!(
+            JOB_RUNS.name,
+            metrics::Unit::Count,
+            "The project's SageMaker, Glue and Batch jobs that ended, by type and result"
+        );
+        metrics::describe_histogram!(
+            JOB_SECONDS.name,
+            metrics::Unit::Seconds,
+            "How long each of the project's jobs ran, by type"
         );
         metrics::describe_counter!(
             NOTICES_HELD.name,
