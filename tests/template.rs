@@ -516,6 +516,29 @@ fn the_dashboard_shows_the_cost_of_each_service_cost_guard_names() {
         !per_service.is_empty(),
         "a dashboard widget searches CostUsd by its Service dimension, so every named service is a line of it"
     );
+    // Cost per job has no metric (a stream per job would be unbounded): a Logs Insights table reads the line
+    // cost-guard writes per job, from its own log group.
+    let body: serde_json::Value = serde_json::from_str(&text(
+        &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"],
+    ))
+    .unwrap();
+    let queries: Vec<&str> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "log")
+        .filter_map(|w| w["properties"]["query"].as_str())
+        .collect();
+    let message = format!("fields.message = \"{}\"", cost_guard::handler::JOB_COST_LOG);
+    assert!(
+        queries.iter().any(
+            |q| q.starts_with("SOURCE '/aws/lambda/${ProjectName}-cost-guard'")
+                && q.contains(&message)
+                && q.contains("fields.job")
+                && q.contains("fields.usd")
+        ),
+        "no per-job cost table reading cost-guard's {message:?} lines: {queries:?}"
+    );
 }
 
 /// Every SEARCH expression of the dashboard.

@@ -339,8 +339,17 @@ impl CostGuard {
             let labels = [(dimension::SERVICE, service)];
             metrics::gauge!(COST_USD.name, &labels).set(usd);
         }
+        // A job per metric stream would be unbounded: each job's cost is a log line instead, which the
+        // dashboard's per-job table reads with Logs Insights.
+        for (job, usd) in &costs.top_jobs {
+            tracing::info!(day = %costs.day, job = %job, usd, "{JOB_COST_LOG}");
+        }
     }
 }
+
+/// The message of the log line cost-guard writes per job and day (`day`, `job`, `usd` fields), which the
+/// dashboard's "cost per job" table queries.
+pub const JOB_COST_LOG: &str = "job cost";
 
 /// A key-safe form of a scope ("Amazon SageMaker" → "amazon-sagemaker").
 fn slug(scope: &str) -> String {
