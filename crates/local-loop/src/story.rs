@@ -470,13 +470,7 @@ impl<'a> Story<'a> {
         body: &'static str,
         serving: &str,
     ) -> Result<(), StoryFailure> {
-        let bucket = self
-            .local
-            .runtime
-            .stack
-            .buckets
-            .get("ArtifactsBucket")
-            .ok_or_else(|| failed("the template has the artifacts bucket"))?;
+        let bucket = self.artifacts_bucket()?;
         let key = format!("batch-input/{}/{file}", Utc::now().format("%Y-%m-%d"));
         upload(&self.s3, bucket, &key, body).await.map_err(failed)?;
         self.say(
@@ -508,6 +502,17 @@ impl<'a> Story<'a> {
             "SageMaker Transform Job State Change",
         )
         .await
+    }
+
+    /// The template's artifacts bucket (batch input, the jobs' stage reports).
+    fn artifacts_bucket(&self) -> Result<&str, StoryFailure> {
+        self.local
+            .runtime
+            .stack
+            .buckets
+            .get("ArtifactsBucket")
+            .map(String::as_str)
+            .ok_or_else(|| failed("the template has the artifacts bucket"))
     }
 
     /// deploy answers that the version ending in `suffix` serves, and says so.
@@ -708,13 +713,7 @@ impl<'a> Story<'a> {
     /// back to the previous approved version and asks for retraining.
     async fn ground_truth(&mut self) -> Result<(), StoryFailure> {
         self.chapter("4. Ground truth for today's tickets: the F1 drop, the model-quality alarm, rollback to the previous approved version");
-        let bucket = self
-            .local
-            .runtime
-            .stack
-            .buckets
-            .get("ArtifactsBucket")
-            .ok_or_else(|| failed("the template has the artifacts bucket"))?;
+        let bucket = self.artifacts_bucket()?;
         let key = format!(
             "ground-truth/batch/{}/labels.jsonl",
             Utc::now().format("%Y/%m/%d/%H")
@@ -911,14 +910,7 @@ impl<'a> Story<'a> {
                 true,
             ),
         ];
-        let bucket = self
-            .local
-            .runtime
-            .stack
-            .buckets
-            .get("ArtifactsBucket")
-            .ok_or_else(|| failed("the template has the artifacts bucket"))?
-            .clone();
+        let bucket = self.artifacts_bucket()?.to_owned();
         for (key, body, breaches) in reports {
             let report: Value = serde_json::from_str(&body).map_err(failed)?;
             upload(&self.s3, &bucket, &key, body)

@@ -97,6 +97,11 @@ impl World {
             .map(|s| s.value)
     }
 
+    /// The job of the stage's reference run, which must exist.
+    async fn reference_job(&self, stage: Stage) -> String {
+        self.reference(stage).await.unwrap().report.job_id
+    }
+
     async fn notices(&self, at_least: usize) -> Vec<Value> {
         let wait = if at_least == 0 { 2 } else { 10 };
         self.topic
@@ -295,14 +300,7 @@ async fn runs_are_judged_against_the_previous_one_and_only_breaches_notify() {
             .contains("clustering run cl-2 passed limits: cluster-count"),
         "{notices:?}"
     );
-    assert_eq!(
-        w.reference(Stage::FeatureEngineering)
-            .await
-            .unwrap()
-            .report
-            .job_id,
-        "fe-3"
-    );
+    assert_eq!(w.reference_job(Stage::FeatureEngineering).await, "fe-3");
 }
 
 #[tokio::test]
@@ -382,11 +380,7 @@ async fn a_notice_interrupted_by_a_failure_is_sent_once_by_the_retry_which_also_
     faults.fail("Publish", When::BeforeSend, 1);
     failing.handle(moved.clone(), Utc::now()).await.unwrap_err();
     assert_eq!(
-        w.reference(Stage::FeatureEngineering)
-            .await
-            .unwrap()
-            .report
-            .job_id,
+        w.reference_job(Stage::FeatureEngineering).await,
         "fe-1",
         "not moved before the notice"
     );
@@ -395,14 +389,7 @@ async fn a_notice_interrupted_by_a_failure_is_sent_once_by_the_retry_which_also_
         matches!(&outcome, Outcome::Judged { breaches, .. } if !breaches.is_empty()),
         "{outcome:?}"
     );
-    assert_eq!(
-        w.reference(Stage::FeatureEngineering)
-            .await
-            .unwrap()
-            .report
-            .job_id,
-        "fe-2"
-    );
+    assert_eq!(w.reference_job(Stage::FeatureEngineering).await, "fe-2");
     let notices = w.topic.notices(2, Duration::from_secs(5)).await;
     assert_eq!(notices.len(), 1, "one notice: {notices:?}");
     assert!(matches!(
