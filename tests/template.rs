@@ -541,6 +541,71 @@ fn the_dashboard_shows_the_cost_of_each_service_cost_guard_names() {
     );
 }
 
+/// The texts in `value`: a string, a tagged string (`!Sub`, `!GetAtt`), or a list of them.
+fn texts(value: &Value) -> Vec<String> {
+    match value {
+        Value::Sequence(items) => items.iter().flat_map(texts).collect(),
+        Value::String(s) => vec![s.clone()],
+        Value::Tagged(tagged) => texts(&tagged.value),
+        _ => Vec::new(),
+    }
+}
+
+/// A role whose policy lets it write the state bucket is one the bucket's policy lets write: otherwise its writes
+/// are denied in AWS (the emulator does not enforce bucket policies, so no emulator test would see it).
+#[test]
+fn every_role_that_writes_state_is_one_the_state_bucket_lets_write() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let statements =
+        template["Resources"]["StateBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap();
+    let only = statements
+        .iter()
+        .find(|st| text(&st["Sid"]) == "OnlyTheFunctionsWriteState")
+        .expect("the state bucket's writer list");
+    let allowed = texts(&only["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]);
+    let mut writers = Vec::new();
+    for (id, resource) in resources {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        let policies = resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten();
+        let writes_state = policies
+            .flat_map(|p| {
+                p["PolicyDocument"]["Statement"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+            })
+            .filter(|st| st["Effect"] == "Allow")
+            .filter(|st| {
+                texts(&st["Action"])
+                    .iter()
+                    .any(|a| a == "s3:PutObject" || a == "s3:*")
+            })
+            .any(|st| {
+                texts(&st["Resource"])
+                    .iter()
+                    .any(|r| r.contains("StateBucket"))
+            });
+        if writes_state {
+            writers.push(id.as_str().unwrap().to_owned());
+        }
+    }
+    assert!(writers.len() >= 9, "{writers:?}");
+    for writer in writers {
+        assert!(
+            allowed.contains(&format!("{writer}.Arn")),
+            "{writer} may write the state bucket by its policy, but the bucket's OnlyTheFunctionsWriteState denies it"
+        );
+    }
+}
+
 /// Every SEARCH expression of the dashboard.
 fn dashboard_searches(node: &serde_json::Value, out: &mut Vec<String>) {
     match node {

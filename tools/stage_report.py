@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -33,10 +33,13 @@ MAX_DIMENSION = 8192
 MAX_CLUSTERS = 4096
 MAX_LOG_LINES = 50
 MAX_LOG_CHARS = 1000
+MAX_FIELDS = 256
+MAX_REPORT_BYTES = 1 << 20
+MAX_FIELD_CHARS = 128
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _time(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _finite(values: np.ndarray, what: str) -> np.ndarray:
@@ -48,9 +51,13 @@ def _finite(values: np.ndarray, what: str) -> np.ndarray:
 def _is_null(value) -> bool:
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        # NaN in any float type (numpy's too) is not equal to itself; pandas' NA cannot even say so.
+        return bool(value != value)
+    except (TypeError, ValueError):
         return True
-    return isinstance(value, str) and not value.strip()
 
 
 class StageReport:
@@ -61,12 +68,16 @@ class StageReport:
             raise ValueError(f"stage must be one of {STAGES}, not {stage!r}")
         if not job_id:
             raise ValueError("job_id names the run (a Glue job run id, a processing job name)")
+        # The finish time is the start plus a monotonic clock's elapsed time: a wall clock stepped back mid-job
+        # cannot make a run end before it started.
+        self._started_at = datetime.now(timezone.utc)
         self._started = time.monotonic()
+        self._embedded_rows = None
         self.report: dict = {
             "reportVersion": REPORT_VERSION,
             "stage": stage,
             "jobId": job_id[:256],
-            "startedAt": _now(),
+            "startedAt": _time(self._started_at),
             "rowsIn": 0,
             "rowsOut": 0,
             "nullShare": {},
@@ -79,10 +90,17 @@ class StageReport:
 
     def nulls(self, columns: Mapping[str, Iterable]) -> None:
         """Per field, the share of values that are None, NaN or blank text."""
-        for field, values in columns.items():
+        shares = self.report["nullShare"]
+        names = [str(field) for field in columns]
+        for name in names:
+            if not name or len(name) > MAX_FIELD_CHARS:
+                raise ValueError(f"field names are 1 to {MAX_FIELD_CHARS} characters: {name[:40]!r}")
+        if len(set(shares) | set(names)) > MAX_FIELDS:
+            raise ValueError(f"at most {MAX_FIELDS} fields: report the ones that matter")
+        for name, values in zip(names, columns.values()):
             values = list(values)
             nulls = sum(1 for v in values if _is_null(v))
-            self.report["nullShare"][str(field)[:128]] = nulls / len(values) if values else 0.0
+            shares[name] = nulls / len(values) if values else 0.0
 
     def batches(self, total: int, failed: int) -> None:
         """Batches run, and how many failed (their rows are not in rows_out)."""
@@ -93,18 +111,19 @@ class StageReport:
     def embeddings(self, matrix) -> None:
         """The distribution of the embeddings written: mean, per-dimension variance, norm quantiles."""
         x = _finite(np.asarray(matrix, dtype=np.float64), "the embeddings")
-        if x.ndim != 2 or x.shape[0] == 0:
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"embeddings must be a non-empty (rows, dimension) array, not shape {x.shape}")
         if x.shape[1] > MAX_DIMENSION:
             raise ValueError(f"dimension {x.shape[1]} is over the contract's {MAX_DIMENSION}")
-        norms = np.linalg.norm(x, axis=1)
+        norms = _finite(np.linalg.norm(x, axis=1), "the embeddings' norms (values too large)")
         p05, p50, p95 = np.quantile(norms, [0.05, 0.5, 0.95])
         self.report["embeddings"] = {
             "dimension": int(x.shape[1]),
-            "mean": x.mean(axis=0).tolist(),
-            "variance": x.var(axis=0).tolist(),
+            "mean": _finite(x.mean(axis=0), "the mean (values too large)").tolist(),
+            "variance": _finite(x.var(axis=0), "the variance (values too large)").tolist(),
             "normQuantiles": {"p05": float(p05), "p50": float(p50), "p95": float(p95)},
         }
+        self._embedded_rows = int(x.shape[0])
 
     def clusters(self, matrix, labels, silhouette: float | None = None) -> None:
         """The clusters found: sizes, each one's mean squared distance to its centroid, the size-weighted total,
@@ -130,7 +149,11 @@ class StageReport:
             "totalIntraVariance": total,
             "noise": int((labels == -1).sum()),
         }
+        if not math.isfinite(total) or not all(math.isfinite(v) for v in intra):
+            raise ValueError("the intra-cluster variance is too large to report (values overflow)")
         if silhouette is not None:
+            if not -1.0 <= float(silhouette) <= 1.0:
+                raise ValueError(f"a silhouette score is between -1 and 1, not {silhouette}")
             section["silhouette"] = float(silhouette)
         self.report["clustering"] = section
 
@@ -141,18 +164,25 @@ class StageReport:
             lines.append(str(line)[:MAX_LOG_CHARS])
 
     def finish(self) -> dict:
-        """The report, with the finish time and the seconds since the start."""
-        self.report["finishedAt"] = _now()
-        self.report["seconds"] = round(time.monotonic() - self._started, 3)
+        """The report, with the finish time and the seconds since the start. A job that embedded rows but never
+        called rows() reports them as rows out (and in): the shift check weighs a run by its rows."""
+        elapsed = time.monotonic() - self._started
+        self.report["finishedAt"] = _time(self._started_at + timedelta(seconds=elapsed))
+        self.report["seconds"] = round(elapsed, 3)
+        if self._embedded_rows and not self.report["rowsOut"]:
+            self.report["rowsOut"] = self._embedded_rows
+            self.report["rowsIn"] = max(self.report["rowsIn"], self._embedded_rows)
         return self.report
 
     def to_json(self) -> str:
         """The finished report as JSON (NaN refused: it is not JSON)."""
-        return json.dumps(self.finish(), allow_nan=False, separators=(",", ":"))
+        return json.dumps(self.finish(), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
     def write(self, path: str) -> dict:
         """Finishes the report and writes it to ``path`` (whose name should end in ``stage-report.json``)."""
         text = self.to_json()
+        if len(text.encode("utf-8")) > MAX_REPORT_BYTES:
+            raise ValueError(f"the report is over {MAX_REPORT_BYTES} bytes: fewer fields or log lines")
         with open(path, "w", encoding="utf-8") as out:
             out.write(text)
         return self.report

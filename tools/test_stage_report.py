@@ -54,6 +54,12 @@ class StageReportTest(unittest.TestCase):
         self.assertEqual((read["batches"], read["failedBatches"]), (5, 1))
         self.assertGreaterEqual(read["finishedAt"], read["startedAt"])
 
+    def test_rows_default_to_the_rows_embedded(self):
+        report = StageReport("feature-engineering", "fe-3")
+        report.embeddings(self.rng.normal(size=(40, 4)))
+        read = valid(json.loads(report.to_json()))
+        self.assertEqual((read["rowsIn"], read["rowsOut"]), (40, 40))
+
     def test_clustering_report_counts_noise_and_weights_the_total(self):
         x = np.vstack([self.rng.normal(0, 1, (30, 4)), self.rng.normal(5, 2, (10, 4)), self.rng.normal(9, 1, (2, 4))])
         labels = np.array([0] * 30 + [1] * 10 + [-1] * 2)
@@ -80,6 +86,19 @@ class StageReportTest(unittest.TestCase):
             StageReport("training", "x")
         with self.assertRaisesRegex(ValueError, "one label per row"):
             StageReport("clustering", "c").clusters(np.zeros((3, 2)), [0, 1])
+        with self.assertRaisesRegex(ValueError, "non-empty"):
+            report.embeddings(np.zeros((3, 0)))
+        with self.assertRaisesRegex(ValueError, "too large"):
+            report.embeddings([[1e300, 1e300]])
+        with self.assertRaisesRegex(ValueError, "field names"):
+            report.nulls({"": [1]})
+        with self.assertRaisesRegex(ValueError, "at most 256 fields"):
+            report.nulls({f"f{i}": [1] for i in range(257)})
+        with self.assertRaisesRegex(ValueError, "silhouette"):
+            StageReport("clustering", "c").clusters(np.zeros((2, 2)), [0, 0], silhouette=float("nan"))
+        # NaN of numpy's float types counts as null too.
+        report.nulls({"score": [np.float32("nan"), np.float64(1.0)]})
+        self.assertEqual(report.report["nullShare"]["score"], 0.5)
         # A feature-engineering report without embeddings is not the contract: the schema says so.
         errors = list(VALIDATOR.iter_errors(json.loads(report.to_json())))
         self.assertTrue(any("embeddings" in e.message for e in errors), errors)

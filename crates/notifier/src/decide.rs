@@ -306,10 +306,15 @@ fn job_failed(job: &JobChange, project: &Project) -> Decision {
             "The training workflow that started it tries its on-demand fallback; if that fails too, the \
              workflow-failed notice pages. Nothing to do unless it does.",
         )
-    } else {
+    } else if job.service == JobService::Transform {
         (
             Severity::Critical,
             "A failed transform job's batch is not judged: upload the input again once fixed.",
+        )
+    } else {
+        (
+            Severity::Critical,
+            "Its output is missing or partial: look at the job's logs, fix the cause and run it again.",
         )
     };
     Decision::Notify(Notice {

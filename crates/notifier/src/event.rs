@@ -104,9 +104,11 @@ pub struct JobChange {
     /// Glue's run id, Batch's job id.
     #[serde(default, alias = "jobRunId", alias = "jobId")]
     pub run_id: Option<String>,
-    /// When it started running.
+    /// When it started running (a time that does not read is no time: the notice matters more than the
+    /// duration).
     #[serde(
         default,
+        deserialize_with = "lenient_millis",
         alias = "TrainingStartTime",
         alias = "ProcessingStartTime",
         alias = "TransformStartTime",
@@ -116,12 +118,21 @@ pub struct JobChange {
     /// When it ended.
     #[serde(
         default,
+        deserialize_with = "lenient_millis",
         alias = "TrainingEndTime",
         alias = "ProcessingEndTime",
         alias = "TransformEndTime",
         alias = "stoppedAt"
     )]
     pub ended: Option<EpochMillis>,
+}
+
+/// An epoch-milliseconds time, or `None` for anything that does not read as one.
+fn lenient_millis<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<EpochMillis>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 impl JobChange {

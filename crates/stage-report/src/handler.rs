@@ -130,7 +130,8 @@ pub enum Verdict {
         /// Why.
         invalid: Invalid,
     },
-    /// The object was gone before it was read (deleted, or overwritten on an unversioned bucket).
+    /// The object was gone before it was read: deleted, or (without a version id) overwritten, so the version the
+    /// event names is not there any more; the overwrite's own event judges what replaced it.
     Gone,
 }
 
@@ -382,17 +383,27 @@ impl StageReport {
         upload: &ObjectCreatedDetail,
         object: &ObjectRef,
     ) -> Result<Verdict, ReportError> {
-        if let Some(size) = upload.object.size.filter(|&s| s > MAX_REPORT_BYTES) {
-            return Ok(Verdict::Invalid {
+        let refused = |invalid| {
+            Ok(Verdict::Invalid {
                 stage: None,
-                invalid: too_large(size),
-            });
+                invalid,
+            })
+        };
+        match upload.object.size {
+            Some(size) if size > MAX_REPORT_BYTES => return refused(too_large(size)),
+            // A ranged read of an empty object is refused (416): say what it is instead.
+            Some(0) => return refused(empty()),
+            _ => {}
         }
-        let Some(bytes) = self
-            .fetch(object, upload.object.version_id.as_deref())
-            .await?
-        else {
-            return Ok(Verdict::Gone);
+        let version = match (&upload.object.version_id, &upload.object.etag) {
+            (Some(id), _) => Some(Version::Id(id)),
+            (None, Some(etag)) => Some(Version::Etag(etag)),
+            (None, None) => None,
+        };
+        let bytes = match self.fetch(object, version).await? {
+            Fetched::Bytes(bytes) => bytes,
+            Fetched::Gone => return Ok(Verdict::Gone),
+            Fetched::Empty => return refused(empty()),
         };
         let report = match self.reader.read(&bytes) {
             Ok(report) => report,
@@ -420,28 +431,32 @@ impl StageReport {
         })
     }
 
-    /// The report's first [`MAX_REPORT_BYTES`] + 1 bytes (one more than allowed, so an oversized one shows), or
-    /// `None` when it is gone.
+    /// The report's first [`MAX_REPORT_BYTES`] + 1 bytes (one more than allowed, so an oversized one shows), of
+    /// exactly the version the event names: its version id, or (on a bucket without versioning) its ETag, so an
+    /// overwrite in between is read by its own event, not by this one.
     async fn fetch(
         &self,
         object: &ObjectRef,
-        version: Option<&str>,
-    ) -> Result<Option<Vec<u8>>, ReportError> {
-        let got = self
+        version: Option<Version<'_>>,
+    ) -> Result<Fetched, ReportError> {
+        let mut get = self
             .s3
             .get_object()
             .bucket(&object.bucket)
             .key(&object.key)
-            .set_version_id(version.map(str::to_owned))
-            .range(format!("bytes=0-{MAX_REPORT_BYTES}"))
-            .send()
-            .await;
-        let output = match got {
+            .range(format!("bytes=0-{MAX_REPORT_BYTES}"));
+        get = match version {
+            Some(Version::Id(id)) => get.version_id(id),
+            Some(Version::Etag(etag)) => get.if_match(format!("\"{}\"", etag.trim_matches('"'))),
+            None => get,
+        };
+        let output = match get.send().await {
             Ok(output) => output,
             Err(e) => {
                 let error = AwsError::from_sdk("GetObject", object.uri(), e);
                 return match error.code.as_deref() {
-                    Some("NoSuchKey" | "NoSuchVersion") => Ok(None),
+                    Some("NoSuchKey" | "NoSuchVersion" | "PreconditionFailed") => Ok(Fetched::Gone),
+                    Some("InvalidRange") => Ok(Fetched::Empty),
                     _ => Err(error.into()),
                 };
             }
@@ -455,7 +470,7 @@ impl StageReport {
                 reason: e.to_string(),
             })?
             .into_bytes();
-        Ok(Some(bytes.to_vec()))
+        Ok(Fetched::Bytes(bytes.to_vec()))
     }
 
     /// Makes `report` its stage's reference, unless a run that finished later is there already (a concurrent
@@ -485,6 +500,32 @@ impl StageReport {
     async fn send(&self, notice: &Notice) -> Result<(), ReportError> {
         self.notifier.send(notice).await?;
         Ok(())
+    }
+}
+
+/// Which version of the report object to read.
+#[derive(Debug, Clone, Copy)]
+enum Version<'a> {
+    /// On a versioned bucket.
+    Id(&'a str),
+    /// Without versioning: the content S3 announced.
+    Etag(&'a str),
+}
+
+/// A report object, read.
+enum Fetched {
+    /// Its bytes, bounded.
+    Bytes(Vec<u8>),
+    /// That version is not there any more.
+    Gone,
+    /// It has no bytes.
+    Empty,
+}
+
+/// An empty report.
+fn empty() -> Invalid {
+    Invalid {
+        errors: vec![": the report is empty (0 bytes)".to_owned()],
     }
 }
 
@@ -580,7 +621,8 @@ fn breached(
              compared with it."
         ),
         (Some(job), false) => format!(
-            "Compared with run {job}, which finished later: the reference stays, this report arrived late."
+            "Compared with run {job}, which finished no earlier than this one: the reference stays (a report of an \
+             older run, or of the same run again, does not replace it)."
         ),
         (None, _) => "The stage's first run: it is now the reference.".to_owned(),
     });
@@ -614,7 +656,7 @@ fn breached(
 fn refused(uri: &str, invalid: &Invalid) -> Notice {
     let mut body = format!(
         "The stage report {uri} does not meet the contract (schemas/stage-report.schema.json), so its run is \
-         neither counted nor compared:\n"
+         neither compared nor kept as a reference (it counts as an invalid report):\n"
     );
     for error in &invalid.errors {
         body.push_str(&format!("- {error}\n"));

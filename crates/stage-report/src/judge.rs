@@ -4,12 +4,16 @@
 //! mean near the origin (centered or normalized-then-centered embeddings) is noise, so a shift is a breach only
 //! when it is also past what sampling alone explains: the distance between the two means, in units of the
 //! reference's spread (`sqrt(total variance)`), must exceed [`NOISE_MULTIPLE`] times `sqrt(1/n₁ + 1/n₀)`, its
-//! expected size when nothing changed. The tests measure both rates (no alarm in 200 pairs of runs from one
+//! expected size when nothing changed, and at least [`MIN_SHIFT`] of the spread. The tests measure both rates (no alarm in 200 pairs of runs from one
 //! distribution, centered or not; every pair whose mean turned by 30° detected).
 
 use serde::{Deserialize, Serialize};
 
 use crate::report::{Embeddings, Report};
+
+/// The smallest mean shift that counts, in units of the reference's spread: with millions of rows the sampling
+/// bound shrinks toward zero, and a mean near the origin would turn (and alarm) on a move too small to matter.
+pub const MIN_SHIFT: f64 = 0.1;
 
 /// How many times its no-change size a mean shift must be to count (3: under no change the squared shift is a
 /// weighted chi-square of mean 1 in these units, and even with one dominant direction P(χ²₁ > 9) ≈ 0.27 %).
@@ -256,7 +260,7 @@ fn embeddings(
     figures.mean_shift_noise = noise;
     if let (Some(distance), Some(shift), Some(noise)) = (distance, shift, noise)
         && distance > limits.embedding_shift
-        && shift > NOISE_MULTIPLE * noise
+        && shift > (NOISE_MULTIPLE * noise).max(MIN_SHIFT)
     {
         breaches.push(Breach {
             check: Check::EmbeddingShift,

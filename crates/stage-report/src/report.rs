@@ -19,6 +19,10 @@ pub const MAX_REPORT_BYTES: u64 = 1 << 20;
 /// At most this many errors are listed for one report (the first ones, in the validator's order).
 const MAX_ERRORS: usize = 20;
 
+/// Each error is cut to this many characters: a validator's message quotes the offending value, which may be a
+/// vector of thousands of numbers.
+const MAX_ERROR_CHARS: usize = 300;
+
 /// The schema, as producers read it.
 pub const SCHEMA: &str = include_str!("../../../schemas/stage-report.schema.json");
 
@@ -194,8 +198,9 @@ impl Reader {
             return Err(too_large(bytes.len() as u64));
         }
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            // Python's json.dumps writes NaN and Infinity unless told not to; say so, it is the usual cause.
-            let hint = if e.is_syntax() {
+            // Python's json.dumps writes NaN and Infinity unless told not to; say so when they are there.
+            let nan = memchr_any(bytes, &[b"NaN", b"Infinity"]);
+            let hint = if e.is_syntax() && nan {
                 " (NaN and Infinity are not JSON: write with allow_nan=False)"
             } else {
                 ""
@@ -206,7 +211,7 @@ impl Reader {
             .schema
             .iter_errors(&value)
             .take(MAX_ERRORS)
-            .map(|e| format!("{}: {e}", e.instance_path()))
+            .map(|e| cut(format!("{}: {e}", e.instance_path())))
             .collect();
         if !errors.is_empty() {
             return Err(Invalid { errors });
@@ -219,6 +224,21 @@ impl Reader {
         } else {
             Err(Invalid { errors })
         }
+    }
+}
+
+/// Whether `bytes` contains any of `needles`.
+fn memchr_any(bytes: &[u8], needles: &[&[u8]]) -> bool {
+    needles
+        .iter()
+        .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle))
+}
+
+/// `error`, cut to [`MAX_ERROR_CHARS`] characters.
+fn cut(error: String) -> String {
+    match error.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((end, _)) => format!("{}…", &error[..end]),
+        None => error,
     }
 }
 
@@ -491,6 +511,19 @@ mod tests {
         let invalid = reader.read(&huge).unwrap_err();
         assert!(
             invalid.errors[0].contains("over the 1048576-byte limit"),
+            "{invalid:?}"
+        );
+        // A trailing comma is not blamed on NaN; a long vector quoted in an error is cut.
+        let invalid = reader.read(br#"{"reportVersion": 1,}"#).unwrap_err();
+        assert!(!invalid.errors[0].contains("allow_nan"), "{invalid:?}");
+        let mut value = feature_engineering();
+        value["embeddings"]["mean"] = json!(vec!["x"; 5000]);
+        let invalid = read(&value).unwrap_err();
+        assert!(
+            invalid
+                .errors
+                .iter()
+                .all(|e| e.chars().count() <= MAX_ERROR_CHARS + 1),
             "{invalid:?}"
         );
         // Many errors are bounded.

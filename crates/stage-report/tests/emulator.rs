@@ -268,7 +268,7 @@ async fn runs_are_judged_against_the_previous_one_and_only_breaches_notify() {
         notices[0]["Message"]
             .as_str()
             .unwrap()
-            .contains("this report arrived late")
+            .contains("a report of an older run")
     );
 
     // Clustering has its own reference: the first run sets it, a collapse from 12 to 3 clusters notifies.
@@ -353,6 +353,27 @@ async fn an_invalid_report_is_refused_with_the_schema_errors_and_sets_nothing() 
         .handle(&f, w.upload("features/d1/part-0000.parquet", b"PAR1").await)
         .await;
     assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
+    // Empty: refused as such.
+    let outcome = w
+        .handle(&f, w.upload("features/empty/stage-report.json", b"").await)
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Invalid { errors, .. } if errors[0].contains("empty")),
+        "{outcome:?}"
+    );
+    // Overwritten before it was read: the version the event names is gone, and the overwrite's own event is the
+    // one that judges what replaced it.
+    let first = w
+        .upload(
+            "features/again/stage-report.json",
+            &bytes(&embedded("fe-a", 2, [1.0, 0.0, 0.0, 0.0])),
+        )
+        .await;
+    let second = w.upload("features/again/stage-report.json", b"{}").await;
+    let outcome = w.handle(&f, first).await;
+    assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
+    let outcome = w.handle(&f, second).await;
+    assert!(matches!(outcome, Outcome::Invalid { .. }), "{outcome:?}");
 }
 
 #[tokio::test]
