@@ -16,6 +16,10 @@ CARGO_DENY := .tools/bin/cargo-deny
 CARGO_MACHETE_VERSION := 0.9.2
 CARGO_MACHETE := .tools/bin/cargo-machete
 CARGO ?= cargo
+# Where cargo builds: CARGO_TARGET_DIR when set (a shared target directory), else ./target. The Lambda zips go to
+# ./target/lambda either way, where the template's CodeUri points.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+export GUARDRAILS_TARGET_DIR := $(TARGET_DIR)
 TEMPLATE ?= infra/template.yaml
 STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
@@ -120,10 +124,10 @@ local-loop: setup
 	$(CARGO) build --quiet --locked -p local-loop --bin guardrails-local
 
 demo: local-loop ## the whole pipeline on the local emulator, wired from the template (no AWS account): a scripted story
-	target/debug/guardrails-local demo $(ARGS)
+	$(TARGET_DIR)/debug/guardrails-local demo $(ARGS)
 
 up: local-loop ## the same loop left running: upload with any S3 client, type commands; Ctrl-C stops it
-	target/debug/guardrails-local up $(ARGS)
+	$(TARGET_DIR)/debug/guardrails-local up $(ARGS)
 
 bench: setup ## dataset-check throughput, memory and bare-parse overhead (10 MB to 2 GB); the monitor's throughput, join and measured alarm rates
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
@@ -140,10 +144,10 @@ fuzz: ## dataset-check on many mutated CSV/JSONL/gzip files (release): no panic,
 
 coldstart: setup ## cold start + one invocation of the release validate-ingest binary via a local Runtime API
 	$(CARGO) build --release --locked -p validate-ingest --bin validate-ingest
-	tools/coldstart.sh target/release/validate-ingest
+	tools/coldstart.sh $(TARGET_DIR)/release/validate-ingest
 
 package: setup ## build the Lambda zips (release profile) into target/lambda/, where the template's CodeUri points
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit --bin stage-report
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --lambda-dir $(CURDIR)/target/lambda --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit --bin stage-report
 	@ls -l target/lambda/*/bootstrap.zip
 
 # Every function's code is signed with this AWS Signer profile (the template's code signing configuration refuses

@@ -16,9 +16,11 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "target", "bench-data")
-CHECK = os.path.join(ROOT, "target", "release", "dataset-check")
-BENCH = os.path.join(ROOT, "target", "release", "examples", "dataset-bench")
+# The Makefile passes where cargo builds (CARGO_TARGET_DIR, or ./target).
+TARGET = os.environ.get("GUARDRAILS_TARGET_DIR") or os.path.join(ROOT, "target")
+DATA = os.path.join(TARGET, "bench-data")
+CHECK = os.path.join(TARGET, "release", "dataset-check")
+BENCH = os.path.join(TARGET, "release", "examples", "dataset-bench")
 CONTRACT = os.path.join(ROOT, "tools", "bench-contract.json")
 MB = 1_000_000
 
