@@ -418,3 +418,43 @@ async fn a_notice_interrupted_by_a_failure_is_sent_once_by_the_retry_which_also_
         Outcome::Duplicate { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_delivery_that_dies_right_after_moving_the_reference_is_finished_by_the_retry_without_a_second_notice()
+ {
+    let w = World::new().await;
+    let f = w.function();
+    w.handle(
+        &f,
+        w.upload(
+            "features/d1/stage-report.json",
+            &bytes(&embedded("fe-1", 2, [1.0, 0.0, 0.0, 0.0])),
+        )
+        .await,
+    )
+    .await;
+    let faults = Faults::new();
+    let failing = w.failing(&faults);
+    let moved = w
+        .upload(
+            "features/d2/stage-report.json",
+            &bytes(&embedded("fe-2", 3, [0.0, 1.0, 0.0, 0.0])),
+        )
+        .await;
+    // The reference is written, then the answer is lost: the delivery fails as if it died there.
+    faults.fail_matching("PutObject", "reference.json", When::AfterEffect, 1);
+    failing.handle(moved.clone(), Utc::now()).await.unwrap_err();
+    assert_eq!(w.reference_job(Stage::FeatureEngineering).await, "fe-2");
+    let outcome = failing.handle(moved, Utc::now()).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Judged { breaches, reference: true, .. } if !breaches.is_empty()),
+        "{outcome:?}"
+    );
+    assert_eq!(w.reference_job(Stage::FeatureEngineering).await, "fe-2");
+    let notices = w.topic.notices(2, Duration::from_secs(5)).await;
+    assert_eq!(
+        notices.len(),
+        1,
+        "the notice was recorded before the move: {notices:?}"
+    );
+}
