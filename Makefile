@@ -25,7 +25,7 @@ STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened python-tests cargo-tests print-functions signing-profile deploy destroy demo up local-loop bench fuzz coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened python-tests cargo-tests schemas print-functions signing-profile deploy destroy demo up invoke local-loop bench fuzz coldstart package lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ advisories: setup ## known vulnerabilities in dependencies (cargo-deny advisorie
 
 lint: fmt-check clippy ## format check and clippy only
 
+schemas: ## write the JSON Schemas generated from the types (schemas/events/, the contract, the report) and the template's registry contents
+	GUARDRAILS_WRITE_SCHEMAS=1 $(CARGO) test --locked -p guardrails-tests --test event_schemas
+
 # Parameters for the local loop, e.g. make up ARGS="--param AutoApprove=true".
 ARGS ?=
 
@@ -128,6 +131,13 @@ demo: local-loop ## the whole pipeline on the local emulator, wired from the tem
 
 up: local-loop ## the same loop left running: upload with any S3 client, type commands; Ctrl-C stops it
 	$(TARGET_DIR)/debug/guardrails-local up $(ARGS)
+
+# One function on one event, e.g. make invoke FN=cost-guard EVENT=events/scheduled-event.json
+FN ?=
+EVENT ?=
+invoke: local-loop ## one handler (FN=its binary) on one event (EVENT=file) against the emulator, with the template's environment: logs, metrics, answer
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function, e.g. cost-guard> EVENT=<file, e.g. events/scheduled-event.json>"; exit 2; }
+	$(TARGET_DIR)/debug/guardrails-local invoke $(FN) $(EVENT) $(ARGS)
 
 bench: setup ## dataset-check throughput, memory and bare-parse overhead (10 MB to 2 GB); the monitor's throughput, join and measured alarm rates
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
@@ -142,12 +152,27 @@ fuzz: ## dataset-check on many mutated CSV/JSONL/gzip files (release): no panic,
 	GUARDRAILS_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) GUARDRAILS_FUZZ_SEED=$(FUZZ_SEED) \
 		$(CARGO) test --release --locked -p dataset-check --test fuzz -- --nocapture
 
-coldstart: setup ## cold start + one invocation of the release validate-ingest binary via a local Runtime API
-	$(CARGO) build --release --locked -p validate-ingest --bin validate-ingest
-	tools/coldstart.sh $(TARGET_DIR)/release/validate-ingest
+COLDSTART_RUNS ?= 9
+coldstart: local-loop ## every function's cold start (init, first invocation, peak RSS; release builds) via a local Runtime API, beside a bare echo function
+	$(CARGO) build --release --locked $(foreach f,$(LAMBDA_BINS),--bin $(f)) --example echo -p guardrails-core $(foreach f,$(LAMBDA_BINS),-p $(f))
+	$(VENV)/bin/python tools/coldstart.py $(TARGET_DIR)/debug/guardrails-local $(TARGET_DIR)/release $(TARGET_DIR)/release/examples/echo $(COLDSTART_RUNS)
 
-package: setup ## build the Lambda zips (release profile) into target/lambda/, where the template's CodeUri points
-	$(VENV)/bin/cargo-lambda lambda build --release --locked --output-format zip --lambda-dir $(CURDIR)/target/lambda --bin validate-ingest --bin trigger-training --bin model-gate --bin deploy --bin batch-launcher --bin drift-handler --bin inference-monitor --bin cost-guard --bin notifier --bin slack-forwarder --bin posture-audit --bin stage-report
+# The Lambda binaries (one per function crate, named as the crate).
+LAMBDA_BINS := validate-ingest trigger-training model-gate deploy batch-launcher drift-handler inference-monitor \
+	cost-guard notifier slack-forwarder posture-audit stage-report
+
+# The functions' processor: arm64 (Graviton) unless ARCH=x86_64, which the template's Architecture parameter must
+# then name too (`sam deploy --guided` asks; samconfig.toml keeps it).
+# cargo-lambda cross-compiles with zig (the ziglang package it brings into the venv); rustup adds the target's
+# standard library once.
+ARCH ?= arm64
+RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
+RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
+RUST_TARGET = $(or $(RUST_TARGET_$(ARCH)),$(error ARCH must be arm64 or x86_64, not "$(ARCH)"))
+
+package: setup ## build the Lambda zips (release profile, ARCH=arm64 or x86_64) into target/lambda/, where the template's CodeUri points
+	rustup target add $(RUST_TARGET)
+	$(VENV)/bin/cargo-lambda lambda build --release --locked --target $(RUST_TARGET) --output-format zip --lambda-dir $(CURDIR)/target/lambda $(foreach f,$(LAMBDA_BINS),--bin $(f))
 	@ls -l target/lambda/*/bootstrap.zip
 
 # Every function's code is signed with this AWS Signer profile (the template's code signing configuration refuses

@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[allow(dead_code)]
+// its schema files are tests/event_schemas.rs's to check; here only the events' validation
+mod event_schema;
 mod schema_check;
 
 use std::path::{Path, PathBuf};
@@ -209,6 +212,33 @@ async fn the_story_happens_through_the_template_wiring() {
     }
     assert_clean_run(&local).await;
     let entries = local.runtime.timeline.entries();
+    // Every event the handlers published on the bus meets its schema (schemas/events/).
+    let mut published = 0;
+    for entry in &entries {
+        let Fact::Published {
+            detail_type,
+            detail,
+        } = &entry.fact
+        else {
+            continue;
+        };
+        let schema = event_schema::of_event(detail_type)
+            .unwrap_or_else(|| panic!("no schema for the published {detail_type:?}"));
+        let event = serde_json::json!({
+            "version": "0", "id": "e2e", "detail-type": detail_type,
+            "source": guardrails_core::domain::SOURCE, "account": "123456789012",
+            "time": "2026-12-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": detail
+        });
+        event_schema::validate(&schema, &event).unwrap_or_else(|e| {
+            panic!("a published {detail_type:?} does not meet its schema: {e}")
+        });
+        published += 1;
+    }
+    assert!(
+        published >= 4,
+        "{published} events published\n{}",
+        timeline(&local)
+    );
     // The retraining request met the cooldown since the run the good dataset started.
     assert!(
         entries

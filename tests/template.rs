@@ -349,6 +349,26 @@ fn alarms_and_dashboard_name_only_metrics_the_code_emits() {
     }
 }
 
+/// The words of the Makefile variable `name` (`NAME := a b \` continued on the lines that end with `\`).
+fn makefile_list(makefile: &str, name: &str) -> Vec<String> {
+    let assignment = format!("\n{name} :=");
+    let start = makefile
+        .find(&assignment)
+        .unwrap_or_else(|| panic!("the Makefile sets {name}"));
+    let mut listed = Vec::new();
+    for line in makefile[start + assignment.len()..].lines() {
+        listed.extend(
+            line.trim_end_matches('\\')
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+        if !line.trim_end().ends_with('\\') {
+            break;
+        }
+    }
+    listed
+}
+
 #[test]
 fn make_package_builds_every_function_the_template_deploys() {
     let makefile =
@@ -357,11 +377,11 @@ fn make_package_builds_every_function_the_template_deploys() {
         .lines()
         .find(|l| l.contains("cargo-lambda lambda build"))
         .expect("make package builds with cargo-lambda");
-    let built: Vec<&str> = package
-        .split("--bin ")
-        .skip(1)
-        .filter_map(|s| s.split_whitespace().next())
-        .collect();
+    assert!(
+        package.contains("$(foreach f,$(LAMBDA_BINS),--bin $(f))"),
+        "make package builds LAMBDA_BINS: {package}"
+    );
+    let built = makefile_list(&makefile, "LAMBDA_BINS");
     let template = template();
     let mut deployed = Vec::new();
     for (name, resource) in template["Resources"].as_mapping().unwrap() {
@@ -376,7 +396,7 @@ fn make_package_builds_every_function_the_template_deploys() {
         deployed.push(binary.to_owned());
     }
     deployed.sort();
-    let mut built: Vec<String> = built.into_iter().map(str::to_owned).collect();
+    let mut built = built;
     built.sort();
     assert_eq!(built, deployed, "make package and the template's CodeUris");
 }
@@ -733,21 +753,10 @@ fn job_health_is_on_the_dashboard_and_sustained_memory_saturation_alarms() {
 fn make_deploy_signs_every_function_the_template_deploys() {
     let makefile =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile")).unwrap();
-    // `FUNCTIONS := A B \` continued on the next lines, until a line that does not end with `\`.
-    let start = makefile
-        .find("FUNCTIONS :=")
-        .expect("the Makefile lists the functions it signs");
-    let mut listed = Vec::new();
-    for line in makefile[start + "FUNCTIONS :=".len()..].lines() {
-        listed.extend(
-            line.trim_end_matches('\\')
-                .split_whitespace()
-                .map(|stem| format!("{stem}Function")),
-        );
-        if !line.trim_end().ends_with('\\') {
-            break;
-        }
-    }
+    let mut listed: Vec<String> = makefile_list(&makefile, "FUNCTIONS")
+        .iter()
+        .map(|stem| format!("{stem}Function"))
+        .collect();
     listed.sort();
     let template = template();
     let mut functions: Vec<String> = template["Resources"]

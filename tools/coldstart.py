@@ -1,12 +1,18 @@
-"""Measure a Lambda binary's cold start the way Lambda runs it: through the Runtime API.
+"""Measure each Lambda binary's cold start the way Lambda runs it: through the Runtime API.
 
-Serves the Runtime API on 127.0.0.1, starts the `bootstrap` binary, hands it one event and records
+For every function of the template, and beside them a bare `lambda_runtime` echo function (no SDK, logs or
+metrics: the floor), serves the Runtime API on 127.0.0.1, starts the release binary, hands it one sample event
+and records
   init   from process start to its first `GET /invocation/next` (config, clients, metrics set up),
-  invoke from handing out the event to receiving the response or error,
+  invoke from handing out the event to receiving the response or error (its first invocation),
   rss    the process's peak resident memory (VmHWM) after the invocation.
-Repeats N times and prints medians. The AWS calls go wherever AWS_ENDPOINT_URL points (the emulator).
+Repeats N times per binary and prints medians, and the init as a multiple of the echo function's.
 
-usage: coldstart.py BINARY EVENT.json RUNS   (environment passed through to the binary)
+The functions' environments come from `guardrails-local environments`: the template provisioned on the emulator
+and each function's variables resolved, as the local loop gives them (the AWS calls go to that emulator).
+Writes target/coldstart.json.
+
+usage: coldstart.py GUARDRAILS_LOCAL RELEASE_DIR ECHO_BINARY RUNS
 """
 
 import json
@@ -86,11 +92,11 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def measure(binary: str, event: bytes):
+def measure(binary: str, event: bytes, environment: dict):
     runtime = Runtime(event)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(runtime))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
+    env = dict(environment, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
     env.setdefault("AWS_LAMBDA_FUNCTION_NAME", "coldstart")
     env.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
     env.setdefault("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -106,25 +112,91 @@ def measure(binary: str, event: bytes):
     return (runtime.first_next - start) * 1000, (runtime.done - runtime.handed_out) * 1000, rss, runtime.outcome
 
 
-def main():
-    binary, event_path, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    with open(event_path, "rb") as f:
-        event = f.read()
-    results = [measure(binary, event) for _ in range(runs)]
-    outcomes = {r[3] for r in results}
-    print(
-        json.dumps(
-            {
-                "binary": binary,
-                "bytes": os.path.getsize(binary),
-                "runs": runs,
-                "init_ms_median": round(statistics.median(r[0] for r in results), 2),
-                "invoke_ms_median": round(statistics.median(r[1] for r in results), 2),
-                "peak_rss_mib_median": round(statistics.median(r[2] for r in results) / 1024, 1),
-                "outcomes": sorted(outcomes)[:3],
-            }
-        )
+# The sample event each function is measured on (events/), as its trigger delivers it.
+EVENTS = {
+    "validate-ingest": "sqs-eventbridge-s3-object-created.json",
+    "trigger-training": "manual-training-request.json",
+    "model-gate": "model-gate-request.json",
+    "deploy": "deploy-requested.json",
+    "batch-launcher": "eventbridge-s3-batch-input.json",
+    "drift-handler": "alarm-model-quality.json",
+    "inference-monitor": "sagemaker-transform-job-completed.json",
+    "cost-guard": "scheduled-event.json",
+    "notifier": "sagemaker-training-job-failed.json",
+    "slack-forwarder": "sns-notice.json",
+    "posture-audit": "cloudtrail-put-bucket-policy.json",
+    "stage-report": "eventbridge-s3-stage-report.json",
+}
+ECHO = "echo (floor)"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASE_ENV = {
+    "PATH": os.environ.get("PATH", ""),
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    # Lambda's logging controls, as the template sets them.
+    "AWS_LAMBDA_LOG_FORMAT": "JSON",
+    "AWS_LAMBDA_LOG_LEVEL": "INFO",
+}
+
+
+def environments(local: str):
+    """Starts `guardrails-local environments`; returns the process (stdin open: the emulator stays up) and each
+    function's environment by binary."""
+    proc = subprocess.Popen(
+        [local, "environments"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    for line in proc.stdout:
+        if line.startswith("{"):
+            functions = json.loads(line)["functions"]
+            return proc, {f["binary"]: f["environment"] for f in functions}
+    raise SystemExit(f"guardrails-local environments printed no functions: {proc.stderr.read()[-2000:]}")
+
+
+def summarize(name: str, binary: str, results: list) -> dict:
+    return {
+        "function": name,
+        "bytes": os.path.getsize(binary),
+        "runs": len(results),
+        "init_ms_median": round(statistics.median(r[0] for r in results), 2),
+        "invoke_ms_median": round(statistics.median(r[1] for r in results), 2),
+        "peak_rss_mib_median": round(statistics.median(r[2] for r in results) / 1024, 1),
+        "outcome": sorted({r[3] for r in results})[0][:120],
+    }
+
+
+def main():
+    local, release, echo, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    proc, envs = environments(local)
+    missing = sorted(set(envs) - set(EVENTS))
+    if missing:
+        raise SystemExit(f"no sample event chosen for {missing}: add it to EVENTS in tools/coldstart.py")
+    rows = []
+    try:
+        with open(os.path.join(ROOT, "events", EVENTS["cost-guard"]), "rb") as f:
+            floor = f.read()
+        rows.append(summarize(ECHO, echo, [measure(echo, floor, BASE_ENV) for _ in range(runs)]))
+        for name in sorted(envs):
+            binary = os.path.join(release, name)
+            with open(os.path.join(ROOT, "events", EVENTS[name]), "rb") as f:
+                event = f.read()
+            env = dict(BASE_ENV, **envs[name])
+            rows.append(summarize(name, binary, [measure(binary, event, env) for _ in range(runs)]))
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    floor_ms = rows[0]["init_ms_median"]
+    print(f"{'function':<20} {'init ms':>8} {'x echo':>7} {'1st invoke ms':>14} {'peak RSS MiB':>13} {'MB':>6}  outcome")
+    for r in rows:
+        r["init_vs_echo"] = round(r["init_ms_median"] / floor_ms, 2)
+        print(
+            f"{r['function']:<20} {r['init_ms_median']:>8} {r['init_vs_echo']:>7} {r['invoke_ms_median']:>14} "
+            f"{r['peak_rss_mib_median']:>13} {r['bytes'] / 1e6:>6.1f}  {r['outcome'][:60]}"
+        )
+    out = os.path.join(os.path.dirname(os.path.normpath(release)), "coldstart.json")
+    with open(out, "w") as f:
+        json.dump(rows, f, indent=2)
+    print(f"\n{runs} runs each, medians; written to {out}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ POSTURE = ROOT / "tools" / "posture.sh"
 # name, text to find, its replacement, what must appear in the failing output
 WEAKENINGS = [
     (
+        "function-log-level-unset",
+        "        ApplicationLogLevel: !Ref LogLevel\n",
+        "",
+        "operations.guard/functions_log_json_by_level",
+    ),
+    (
         "bucket-sse-s3",
         'SSEAlgorithm: "aws:kms", KMSMasterKeyID: !GetAtt DataKey.Arn }',
         "SSEAlgorithm: AES256 }",

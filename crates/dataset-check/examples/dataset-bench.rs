@@ -5,6 +5,9 @@
 //!   line breaks. Deterministic.
 //! - `dataset-bench parse-only CONTRACT PATH` parses PATH exactly as `dataset-check` does, applying no rule, and
 //!   prints the rows and seconds as JSON: the bare-parse baseline.
+//! - `dataset-bench reference PATH` reads PATH with what a user would reach for instead, and prints the same: the
+//!   `csv` crate's `ByteRecord` loop for CSV, `serde_json` into `IgnoredAny` per line for JSON Lines, and the
+//!   gzip stream decoded and dropped for `.gz` (the floor of any check of a gzip file).
 
 #![allow(clippy::unwrap_used)]
 
@@ -155,6 +158,34 @@ fn generate(format: &str, bytes: u64, path: &str) {
     out.flush().unwrap();
 }
 
+/// Reads `path` the way a user would without dataset-check (see the module's doc); the rows read (0 for gzip).
+fn reference(path: &str) -> u64 {
+    let file = std::fs::File::open(path).unwrap();
+    if path.ends_with(".gz") {
+        let mut decoded = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+        std::io::copy(&mut decoded, &mut std::io::sink()).unwrap();
+        return 0;
+    }
+    if path.ends_with(".csv") {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+        let mut record = csv::ByteRecord::new();
+        let mut rows = 0;
+        while reader.read_byte_record(&mut record).unwrap() {
+            rows += 1;
+        }
+        return rows;
+    }
+    let mut rows = 0;
+    for line in std::io::BufRead::split(std::io::BufReader::new(file), b'\n') {
+        let line = line.unwrap();
+        if !line.is_empty() {
+            let _: serde::de::IgnoredAny = serde_json::from_slice(&line).unwrap();
+            rows += 1;
+        }
+    }
+    rows
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -172,9 +203,17 @@ fn main() {
                 started.elapsed().as_secs_f64()
             );
         }
+        Some("reference") if args.len() == 3 => {
+            let started = Instant::now();
+            let rows = reference(&args[2]);
+            println!(
+                "{{\"rows\": {rows}, \"seconds\": {:.3}}}",
+                started.elapsed().as_secs_f64()
+            );
+        }
         _ => {
             eprintln!(
-                "usage: dataset-bench generate csv|jsonl BYTES PATH | parse-only CONTRACT PATH"
+                "usage: dataset-bench generate csv|jsonl BYTES PATH | parse-only CONTRACT PATH | reference PATH"
             );
             std::process::exit(2);
         }

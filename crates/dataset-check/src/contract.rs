@@ -13,6 +13,7 @@ pub const MAX_TEXT_CHARS_LIMIT: u64 = 1_000_000;
 
 /// How the file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FormatSetting {
     /// By extension: `.csv`, `.jsonl` / `.ndjson` / `.json`, each optionally `.gz`.
@@ -26,10 +27,12 @@ pub enum FormatSetting {
 
 /// A dataset contract (format version 1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contract {
-    /// Contract format version; must be [`CONTRACT_VERSION`].
+    /// Contract format version: 1, the one this build reads ([`CONTRACT_VERSION`]).
     #[serde(default = "default_version")]
+    #[cfg_attr(feature = "schema", schemars(range(min = CONTRACT_VERSION, max = CONTRACT_VERSION)))]
     pub version: u32,
     /// A name for reports and events, e.g. `tickets-v3`.
     #[serde(default)]
@@ -44,21 +47,26 @@ pub struct Contract {
     #[serde(default = "default_label_field")]
     pub label_field: String,
     /// The allowed labels (exact, case-sensitive match).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub labels: Vec<String>,
     /// Minimum text length in characters (Unicode scalar values), for non-null texts.
     #[serde(default = "default_min_text_chars")]
     pub min_text_chars: u64,
     /// Maximum text length in characters.
     #[serde(default = "default_max_text_chars")]
+    #[cfg_attr(feature = "schema", schemars(range(max = MAX_TEXT_CHARS_LIMIT)))]
     pub max_text_chars: u64,
     /// Largest allowed share of rows whose text is empty or white space.
     #[serde(default = "default_max_null_fraction")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub max_null_fraction: f64,
     /// Largest allowed share of rows repeating an earlier row's text.
     #[serde(default = "default_max_duplicate_fraction")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub max_duplicate_fraction: f64,
     /// Largest allowed share of rows breaking a row-level rule (label, length, type, missing field, parse).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub max_invalid_row_fraction: f64,
     /// Fewest data rows a file may have.
     #[serde(default = "default_min_rows")]

@@ -12,6 +12,7 @@ pub const EXAMPLE_CHARS: usize = 80;
 
 /// The outcome of checking one file against its contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Report {
     /// Report format version.
     pub report_version: u32,
@@ -60,6 +61,7 @@ pub struct Report {
 
 /// Valid or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Meets the contract.
@@ -70,6 +72,7 @@ pub enum Verdict {
 
 /// Which contract a report was made against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ContractRef {
     /// The contract's name, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +83,7 @@ pub struct ContractRef {
 
 /// Text length statistics in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TextStats {
     /// Shortest.
     pub min: u64,
@@ -91,6 +95,7 @@ pub struct TextStats {
 
 /// One file-level check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckOutcome {
     /// The check, e.g. `max_null_fraction`.
     pub check: String,
@@ -104,6 +109,7 @@ pub struct CheckOutcome {
 
 /// Breaches of one row-level rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Failures {
     /// How many rows broke it.
     pub count: u64,
@@ -113,6 +119,7 @@ pub struct Failures {
 
 /// One row that broke a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Example {
     /// Data row number, from 1.
     pub row: u64,

@@ -5,7 +5,9 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use guardrails_core::aws::SdkConfig;
 use guardrails_core::aws_events::{EndpointStateChange, PackageStateChange};
-use guardrails_core::domain::{DeployRequested, DomainEvent, SOURCE, package_version};
+use guardrails_core::domain::{
+    DeployRequested, DomainEvent, SOURCE, detail_from_value, package_version,
+};
 use guardrails_core::image::{ImageGate, Refusal, refusal_notice};
 use guardrails_core::lineage::{self, Approval, Lineage, LineageError, LineageRecord};
 use guardrails_core::metric::{DEPLOYS, dimension};
@@ -164,7 +166,8 @@ impl Trigger {
                 serde_json::from_value(event.detail.clone()).map_err(malformed)?,
             )),
             (SOURCE, DeployRequested::DETAIL_TYPE) => Ok(Trigger::Requested(
-                serde_json::from_value(event.detail.clone()).map_err(malformed)?,
+                detail_from_value(event.detail.clone())
+                    .map_err(|e| DeployError::Unrecognised(e.to_string()))?,
             )),
             (source, detail_type) => Err(DeployError::Unrecognised(format!(
                 "{detail_type:?} from {source:?}; expected {} or {} (aws.sagemaker) or {} ({SOURCE})",

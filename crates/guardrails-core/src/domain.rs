@@ -14,6 +14,11 @@ use crate::s3::ObjectRef;
 /// The `source` of every event the project publishes.
 pub const SOURCE: &str = "mlops.guardrails";
 
+/// The format version every published detail carries as `version` (`schemas/events/`). A consumer reads a
+/// detail without one as version 1 (published before the field existed) and refuses a newer version than it
+/// knows, by name, instead of misreading it.
+pub const DETAIL_VERSION: u32 = 1;
+
 /// The part of a model package ARN people read: `group/version` (the whole text when it is not such an ARN).
 pub fn package_version(arn: &str) -> &str {
     arn.rsplit_once(":model-package/")
@@ -26,8 +31,31 @@ pub trait DomainEvent: Serialize + DeserializeOwned {
     const DETAIL_TYPE: &'static str;
 }
 
+/// A detail as it goes on the bus: its fields and the format `version` ([`DETAIL_VERSION`]).
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Published<'a, E> {
+    /// The detail's format version.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = DETAIL_VERSION)))]
+    pub version: u32,
+    /// The detail's own fields.
+    #[serde(flatten)]
+    pub detail: &'a E,
+}
+
+impl<'a, E: DomainEvent> Published<'a, E> {
+    /// `detail` at the current [`DETAIL_VERSION`].
+    pub fn new(detail: &'a E) -> Self {
+        Published {
+            version: DETAIL_VERSION,
+            detail,
+        }
+    }
+}
+
 /// A dataset passed its contract and was copied to the ingested bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetValidated {
     /// The dataset name (the key's first path segment), a bounded metric dimension.
@@ -54,6 +82,7 @@ pub struct DatasetValidated {
 
 /// Which dataset contract a file was checked against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContractRef {
     /// The contract's name, if it has one.
@@ -69,6 +98,7 @@ impl DomainEvent for DatasetValidated {
 
 /// A dataset failed its contract and was moved to quarantine with a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetQuarantined {
     /// The dataset name.
@@ -95,6 +125,7 @@ impl DomainEvent for DatasetQuarantined {
 
 /// Why retraining was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RetrainingCause {
     /// Input data drifted from the training baseline.
@@ -113,6 +144,7 @@ pub enum RetrainingCause {
 
 /// Retraining was asked for; trigger-training decides whether and when to start it (cooldown, one at a time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RetrainingRequested {
     /// Why.
@@ -133,6 +165,7 @@ impl DomainEvent for RetrainingRequested {
 
 /// A degraded model was replaced by the previous approved one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelRolledBack {
     /// The model package group.
@@ -156,6 +189,7 @@ impl DomainEvent for ModelRolledBack {
 /// version they expect to serve. Only the newest Approved version that verifies ever serves: a named version that
 /// is not it is refused, with a notice.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeployRequested {
     /// The version expected to serve, if one is named.
@@ -172,6 +206,7 @@ impl DomainEvent for DeployRequested {
 
 /// Spend went over a budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BudgetExceeded {
     /// What the budget covers: `total`, a service name, or `month`.
@@ -205,6 +240,17 @@ pub enum EnvelopeError {
         #[source]
         source: serde_json::Error,
     },
+    /// A detail of a newer format than this build reads.
+    #[error(
+        "a {expected} detail of version {found}: this build reads version {DETAIL_VERSION} or older (deploy the \
+         newer release before its events arrive)"
+    )]
+    NewerVersion {
+        /// The detail type.
+        expected: &'static str,
+        /// The detail's `version`, as written.
+        found: String,
+    },
     /// Another source or detail type.
     #[error(
         "expected source {SOURCE} and detail-type {expected:?}, got {source_name} / {detail_type:?}"
@@ -224,7 +270,7 @@ pub enum EnvelopeError {
 /// # Errors
 /// [`EnvelopeError`] when the JSON is not such an event.
 pub fn parse_envelope<E: DomainEvent>(json: &str) -> Result<Envelope<E>, EnvelopeError> {
-    checked(
+    envelope_from_value(
         serde_json::from_str(json).map_err(|source| EnvelopeError::Malformed {
             expected: E::DETAIL_TYPE,
             source,
@@ -239,12 +285,38 @@ pub fn parse_envelope<E: DomainEvent>(json: &str) -> Result<Envelope<E>, Envelop
 pub fn envelope_from_value<E: DomainEvent>(
     value: serde_json::Value,
 ) -> Result<Envelope<E>, EnvelopeError> {
+    readable_version::<E>(&value["detail"])?;
     checked(
         serde_json::from_value(value).map_err(|source| EnvelopeError::Malformed {
             expected: E::DETAIL_TYPE,
             source,
         })?,
     )
+}
+
+/// A detail of type `E` (the envelope already checked), of a version this build reads.
+///
+/// # Errors
+/// [`EnvelopeError`] when it is not such a detail.
+pub fn detail_from_value<E: DomainEvent>(detail: serde_json::Value) -> Result<E, EnvelopeError> {
+    readable_version::<E>(&detail)?;
+    serde_json::from_value(detail).map_err(|source| EnvelopeError::Malformed {
+        expected: E::DETAIL_TYPE,
+        source,
+    })
+}
+
+/// Whether `detail`'s `version` is one this build reads: absent (version 1), or a whole number up to
+/// [`DETAIL_VERSION`].
+fn readable_version<E: DomainEvent>(detail: &serde_json::Value) -> Result<(), EnvelopeError> {
+    match detail.get("version") {
+        None => Ok(()),
+        Some(v) if v.as_u64().is_some_and(|n| n <= u64::from(DETAIL_VERSION)) => Ok(()),
+        Some(v) => Err(EnvelopeError::NewerVersion {
+            expected: E::DETAIL_TYPE,
+            found: v.to_string(),
+        }),
+    }
 }
 
 /// The envelope, if it comes from the guardrails and carries `E`.
@@ -290,7 +362,7 @@ impl EventPublisher {
         detail: &E,
         resources: &[String],
     ) -> Result<String, AwsError> {
-        let detail_json = serde_json::to_string(detail)
+        let detail_json = serde_json::to_string(&Published::new(detail))
             .map_err(|e| AwsError::from_code("PutEvents", &self.bus_name, None, e.to_string()))?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
@@ -354,6 +426,48 @@ mod tests {
                 "bytes": 10
             })
         );
+    }
+
+    #[test]
+    fn a_published_detail_carries_its_version_and_reads_back() {
+        let detail = RetrainingRequested {
+            cause: RetrainingCause::Manual,
+            reason: "asked".into(),
+            alarm_name: None,
+            model_package_group: None,
+        };
+        let json = serde_json::to_value(Published::new(&detail)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"version": DETAIL_VERSION, "cause": "manual", "reason": "asked"})
+        );
+        assert_eq!(
+            detail_from_value::<RetrainingRequested>(json).unwrap(),
+            detail
+        );
+    }
+
+    #[test]
+    fn a_detail_of_a_newer_or_unreadable_version_is_refused_by_name() {
+        let table = [
+            (serde_json::json!(null), true),
+            (serde_json::json!(1), true),
+            (serde_json::json!(2), false),
+            (serde_json::json!("1"), false),
+            (serde_json::json!(-1), false),
+        ];
+        for (version, readable) in table {
+            let mut detail = serde_json::json!({"cause": "manual", "reason": "asked"});
+            if !version.is_null() {
+                detail["version"] = version.clone();
+            }
+            let read = detail_from_value::<RetrainingRequested>(detail);
+            assert_eq!(read.is_ok(), readable, "{version}: {read:?}");
+            if !readable {
+                let message = read.unwrap_err().to_string();
+                assert!(message.contains("Retraining Requested"), "{message}");
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ const COPY_SOURCE_KEEP: &AsciiSet = &NON_ALPHANUMERIC
 
 /// One S3 object (a specific version when `version_id` is set).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
     /// Bucket name.

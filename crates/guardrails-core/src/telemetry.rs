@@ -22,30 +22,70 @@ pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilt
     EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_LEVEL))
 }
 
-/// Installs the global JSON log subscriber. Call once, first thing in `main`.
+/// How the function's log lines are written: Lambda's `AWS_LAMBDA_LOG_FORMAT` (`JSON` or `Text`, the function's
+/// `LoggingConfig.LogFormat`). JSON unless told `Text`: Lambda filters application logs by level only for JSON lines
+/// with a `level` key, and the template sets JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, `level` first-class.
+    Json,
+    /// Plain text lines, as a person reads them in a terminal.
+    Text,
+}
+
+impl LogFormat {
+    /// The format `AWS_LAMBDA_LOG_FORMAT` names (any case); JSON when unset or unknown.
+    pub fn from_lambda(value: Option<&str>) -> Self {
+        match value {
+            Some(v) if v.eq_ignore_ascii_case("text") => Self::Text,
+            _ => Self::Json,
+        }
+    }
+}
+
+/// Installs the global log subscriber, in the format and at the level Lambda's logging controls set. Call once,
+/// first thing in `main`.
 ///
 /// Lambda adds its own timestamp to every line, so none is printed; span lists are kept for the request id.
 pub fn init_tracing() {
-    let filter = log_filter(
+    init_tracing_as(
+        LogFormat::from_lambda(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref()),
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
-        std::env::var("RUST_LOG").ok().as_deref(),
     );
-    // try_init: a second call (tests, local runner) keeps the first subscriber instead of panicking.
-    let _ = tracing_subscriber::fmt()
-        .json()
+}
+
+/// Installs the global log subscriber in `format`, at `lambda_level` (else `RUST_LOG`, else info): what
+/// [`init_tracing`] does with Lambda's variables, and `make invoke` with a function's resolved configuration.
+pub fn init_tracing_as(format: LogFormat, lambda_level: Option<&str>) {
+    let filter = log_filter(lambda_level, std::env::var("RUST_LOG").ok().as_deref());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_current_span(false)
-        .without_time()
-        .try_init();
+        .without_time();
+    // try_init: a second call (tests, local runner) keeps the first subscriber instead of panicking.
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// The `level` the metric lines carry: the function's own application log level, upper case, when Lambda's
+/// logging controls set one. Lambda gives a JSON line without a `level` the level INFO, so with
+/// `ApplicationLogLevel` at WARN or above it would drop every EMF line, and with them the metrics the alarms
+/// watch; a line at exactly the configured level always passes the filter.
+pub fn metric_line_level(lambda_level: Option<&str>) -> Option<&'static str> {
+    const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let level = lambda_level?;
+    LEVELS.into_iter().find(|l| l.eq_ignore_ascii_case(level))
 }
 
 /// The metric dimension every metric of a function carries: which pipeline stage emitted it.
 pub const STAGE_DIMENSION: &str = "Stage";
 
-/// Installs the EMF metrics recorder: one namespace, the `Stage` dimension set to `stage`, and a `ColdStart`
-/// count. Handlers add at most one bounded label (e.g. `Dataset`) to their metrics — never a per-file or
-/// per-job value, since every distinct dimension set is a billed metric stream.
+/// Installs the EMF metrics recorder: one namespace, the `Stage` dimension set to `stage`, a `ColdStart`
+/// count, and the function's log level on every line ([`metric_line_level`]). Handlers add at most one bounded
+/// label (e.g. `Dataset`) to their metrics — never a per-file or per-job value, since every distinct dimension set
+/// is a billed metric stream.
 ///
 /// Returns the already installed collector (with its first namespace and stage) when called again in the same
 /// process.
@@ -68,6 +108,9 @@ pub fn init_metrics(
         .lambda_cold_start_metric("ColdStart")
         .with_lambda_request_id("RequestId")
         .init()?;
+    if let Some(level) = metric_line_level(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()) {
+        collector.set_property("level", level);
+    }
     *slot = Some(collector);
     Ok(collector)
 }
@@ -75,6 +118,34 @@ pub fn init_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_format_is_json_unless_lambda_says_text() {
+        let table = [
+            (None, LogFormat::Json),
+            (Some("JSON"), LogFormat::Json),
+            (Some("Text"), LogFormat::Text),
+            (Some("TEXT"), LogFormat::Text),
+            (Some("yaml"), LogFormat::Json),
+        ];
+        for (value, expected) in table {
+            assert_eq!(LogFormat::from_lambda(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn metric_lines_carry_the_configured_level_so_lambda_never_filters_them() {
+        let table = [
+            (None, None),
+            (Some("WARN"), Some("WARN")),
+            (Some("fatal"), Some("FATAL")),
+            (Some("Debug"), Some("DEBUG")),
+            (Some("loud"), None),
+        ];
+        for (value, expected) in table {
+            assert_eq!(metric_line_level(value), expected, "{value:?}");
+        }
+    }
 
     #[test]
     fn lambda_log_level_wins_and_fatal_maps_to_error() {

@@ -153,7 +153,19 @@ impl Local {
         parameters: &[(String, String)],
         echo: bool,
     ) -> Result<Self, StartError> {
-        Self::start_on(template, parameters, echo, false).await
+        Self::start_on(template, parameters, echo, false, true).await
+    }
+
+    /// As [`Local::start`], but nothing is delivered: the template's resources exist on the emulator and every
+    /// handler is built, for one invocation at a time ([`runtime::Runtime::invoke_once`], `make invoke`).
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub async fn prepare(
+        template: &Path,
+        parameters: &[(String, String)],
+    ) -> Result<Self, StartError> {
+        Self::start_on(template, parameters, false, false, false).await
     }
 
     /// As [`Local::start`], on an emulator that enforces IAM: each function runs with the credentials of its
@@ -166,7 +178,7 @@ impl Local {
         parameters: &[(String, String)],
         echo: bool,
     ) -> Result<Self, StartError> {
-        Self::start_on(template, parameters, echo, true).await
+        Self::start_on(template, parameters, echo, true, true).await
     }
 
     async fn start_on(
@@ -174,6 +186,7 @@ impl Local {
         parameters: &[(String, String)],
         echo: bool,
         enforce_iam: bool,
+        deliver: bool,
     ) -> Result<Self, StartError> {
         let mut overrides: Vec<(String, String)> = LOCAL_DEFAULTS
             .iter()
@@ -213,7 +226,11 @@ impl Local {
         let group = template
             .parameter("ModelPackageGroupName")
             .unwrap_or_default();
-        let tasks = runtime.start(&[group]);
+        let tasks = if deliver {
+            runtime.start(&[group])
+        } else {
+            Vec::new()
+        };
         Ok(Local {
             emulator,
             sdk,

@@ -1,7 +1,9 @@
 //! `guardrails-local`: `demo` (`make demo`) tells the scripted story and exits 0 only if every step happened;
-//! `up` (`make up`) leaves the same loop running for exploration, with a few commands on stdin; Ctrl-C stops it.
+//! `up` (`make up`) leaves the same loop running for exploration, with a few commands on stdin; Ctrl-C stops it;
+//! `invoke` (`make invoke`) runs one handler on one event.
 //! `guardrails-local --help` lists the options.
 
+mod invoke;
 mod up;
 
 use std::path::PathBuf;
@@ -30,12 +32,22 @@ struct Args {
     timeout: u64,
 }
 
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Clone, PartialEq, Eq)]
 enum Mode {
     /// The scripted story: exit 0 only if every step happened.
     Demo,
     /// The loop left running, with commands on stdin.
     Up,
+    /// Provision the template, print each function's binary and resolved environment as one JSON line, and
+    /// keep the emulator up until stdin closes (`make coldstart` runs the release binaries with them).
+    Environments,
+    /// One handler on one event, nothing delivered: its logs, answer and metrics.
+    Invoke {
+        /// The function: its binary (e.g. validate-ingest) or the template's logical id.
+        function: String,
+        /// A JSON file holding the event (e.g. events/scheduled-event.json).
+        event: PathBuf,
+    },
 }
 
 fn parameter(text: &str) -> Result<(String, String), String> {
@@ -56,7 +68,13 @@ async fn main() -> ExitCode {
         "mlops-guardrails local loop: {} on the emulator, the real handlers in this process (no AWS account)\n",
         shown.display()
     );
-    let local = match Local::start(&args.template, &args.parameters, true).await {
+    let started = match &args.mode {
+        Mode::Invoke { .. } | Mode::Environments => {
+            Local::prepare(&args.template, &args.parameters).await
+        }
+        Mode::Demo | Mode::Up => Local::start(&args.template, &args.parameters, true).await,
+    };
+    let local = match started {
         Ok(local) => local,
         Err(e) => {
             eprintln!("the local loop did not start: {e}");
@@ -66,7 +84,41 @@ async fn main() -> ExitCode {
     match args.mode {
         Mode::Demo => demo(&local, Duration::from_secs(args.timeout)).await,
         Mode::Up => up::up(&local).await,
+        Mode::Invoke { function, event } => invoke::invoke(&local, &function, &event).await,
+        Mode::Environments => environments(&local).await,
     }
+}
+
+/// Prints every function's binary, logical id and environment (the emulator's endpoint added) as one JSON
+/// line, then holds the emulator up until stdin closes.
+async fn environments(local: &Local) -> ExitCode {
+    let endpoint = local.emulator.endpoint().to_owned();
+    let functions: Vec<serde_json::Value> = local
+        .runtime
+        .stack
+        .functions
+        .values()
+        .map(|f| {
+            let mut environment: serde_json::Map<String, serde_json::Value> = f
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            environment.insert("AWS_ENDPOINT_URL".into(), endpoint.clone().into());
+            serde_json::json!({"binary": f.binary, "logicalId": f.logical_id, "environment": environment})
+        })
+        .collect();
+    println!("{}", serde_json::json!({ "functions": functions }));
+    // A blocking read on a thread of its own: the emulator lives as long as this process.
+    let closed = tokio::task::spawn_blocking(|| {
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest)
+    })
+    .await;
+    if closed.is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 async fn demo(local: &Local, timeout: Duration) -> ExitCode {

@@ -143,6 +143,17 @@ impl Runtime {
         tasks
     }
 
+    /// One invocation of `function` (its logical id) on `payload`, as `make invoke` runs it: its answer, and the
+    /// datapoints CloudWatch would make of what it emitted (Lambda's own `Invocations` and `Errors` among them).
+    pub async fn invoke_once(
+        &self,
+        function: &str,
+        payload: Value,
+    ) -> (Result<Value, guardrails_core::HandlerError>, Vec<Datapoint>) {
+        let answer = self.invoke(function, payload, "local-invoke").await;
+        (answer, self.sink.take(self.loop_id))
+    }
+
     /// The deployed name of a function (its logical id when unknown), for the timeline.
     fn actor(&self, function: &str) -> String {
         self.stack

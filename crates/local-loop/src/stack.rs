@@ -1096,6 +1096,15 @@ impl<'p> Provisioning<'p> {
                     environment.push((k.clone(), text_of(v)));
                 }
             }
+            // What Lambda's logging controls set from LoggingConfig, as Lambda sets them.
+            for (variable, key) in [
+                ("AWS_LAMBDA_LOG_FORMAT", "LogFormat"),
+                ("AWS_LAMBDA_LOG_LEVEL", "ApplicationLogLevel"),
+            ] {
+                if let Some(value) = p["LoggingConfig"][key].as_str() {
+                    environment.push((variable.to_owned(), value.to_owned()));
+                }
+            }
             self.event_sources(r, &p)?;
             let name = text_of(&self.stack.reference(&r.logical_id).unwrap_or_default());
             self.stack.functions.insert(

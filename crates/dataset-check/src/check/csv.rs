@@ -322,8 +322,18 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     fn field(&self, i: usize) -> &'a [u8] {
+        &self.bytes[self.span(i)]
+    }
+
+    /// Field `i` of `text`, the record's bytes already validated as UTF-8 (none if `i` does not start and end
+    /// on character boundaries, which the caller has checked).
+    fn str_field<'t>(&self, text: &'t str, i: usize) -> Option<&'t str> {
+        text.get(self.span(i))
+    }
+
+    fn span(&self, i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..self.ends[i]]
+        start..self.ends[i]
     }
 }
 
@@ -398,22 +408,31 @@ fn row(
     {
         return;
     }
-    // UTF-8 is required of the whole file: every field, not only the two the contract reads.
-    if let Some(i) =
-        (0..record.ends.len()).find(|&i| simdutf8::basic::from_utf8(record.field(i)).is_err())
-    {
-        let field = format!("column {}", i + 1);
-        return not_utf8(tally, &field, record.field(i));
-    }
-    let (text, label) = (record.field(columns.text), record.field(columns.label));
+    // UTF-8 is required of the whole file: every field, not only the two the contract reads. The record's fields
+    // lie back to back, so one validation covers them all, and each field must also start on a character
+    // boundary: a character split across two fields is valid joined but in neither field.
+    let Some(text) = simdutf8::basic::from_utf8(record.bytes)
+        .ok()
+        .filter(|text| record.ends.iter().all(|&end| text.is_char_boundary(end)))
+    else {
+        return not_utf8_field(record, tally);
+    };
     match (
-        simdutf8::basic::from_utf8(text),
-        simdutf8::basic::from_utf8(label),
+        record.str_field(text, columns.text),
+        record.str_field(text, columns.label),
     ) {
-        (Ok(text), Ok(label)) => tally.row(Field::Str(text), Field::Str(label)),
-        (Err(_), _) => not_utf8(tally, &contract.text_field, text),
-        (_, Err(_)) => not_utf8(tally, &contract.label_field, label),
+        (Some(text), Some(label)) => tally.row(Field::Str(text), Field::Str(label)),
+        _ => not_utf8_field(record, tally),
     }
+}
+
+/// Reports the first field of a record that is not UTF-8 on its own, by its column number.
+#[cold]
+fn not_utf8_field(record: &Record<'_>, tally: &mut impl Sink) {
+    let i = (0..record.ends.len())
+        .find(|&i| simdutf8::basic::from_utf8(record.field(i)).is_err())
+        .unwrap_or(0);
+    not_utf8(tally, &format!("column {}", i + 1), record.field(i));
 }
 
 /// Reports the row as unparsable if its quotes were broken; says whether it did.
