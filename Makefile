@@ -25,7 +25,7 @@ STACK ?= mlops-guardrails
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened python-tests cargo-tests schemas print-functions signing-profile deploy destroy demo up invoke local-loop bench fuzz coldstart package lock-python clean-tools
+.PHONY: help setup test lint fmt-check clippy deps advisories asl guard-tests posture posture-weakened python-tests cargo-tests schemas print-functions signing-profile deploy destroy demo up invoke local-loop bench fuzz coldstart package dist dist-test lock-python clean-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,7 +71,7 @@ $(CARGO_DENY):
 $(CARGO_MACHETE):
 	$(call rust_tool,cargo-machete,$(CARGO_MACHETE_VERSION))
 
-test: setup fmt-check clippy deps asl guard-tests posture posture-weakened python-tests cargo-tests ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
+test: setup fmt-check clippy deps asl guard-tests posture posture-weakened python-tests cargo-tests dist-test ## everything CI runs: format, lints, dependency checks, posture checks, every Rust test
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -143,6 +143,20 @@ bench: setup ## dataset-check throughput, memory and bare-parse overhead (10 MB 
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
 	$(VENV)/bin/python tools/bench.py
 	$(CARGO) run --release --locked -p text-monitor --example monitor-bench
+
+# The dataset-check wheel for data producers: pip install target/wheels/dataset_check-*.whl puts the binary on
+# the PATH of a virtualenv. dist-test installs it into a fresh one and checks a file with it.
+dist: setup ## the pip-installable dataset-check wheel (maturin, the binary only) into target/wheels
+	$(VENV)/bin/maturin build --release --locked --quiet -m crates/dataset-check/Cargo.toml --out $(CURDIR)/target/wheels
+	@ls -l target/wheels/dataset_check-*.whl
+
+dist-test: dist ## the wheel installed into a fresh virtualenv gives a working dataset-check
+	rm -rf $(TARGET_DIR)/dist-test-venv && $(PYTHON) -m venv $(TARGET_DIR)/dist-test-venv
+	$(TARGET_DIR)/dist-test-venv/bin/pip install --quiet --no-index --disable-pip-version-check \
+		$$(ls -t target/wheels/dataset_check-*.whl | head -1)
+	cd crates/dataset-check/tests/corpus && $(TARGET_DIR)/dist-test-venv/bin/dataset-check \
+		--contract contract.json valid.csv > /dev/null
+	@echo "dist-test: the wheel's dataset-check runs from a fresh virtualenv"
 
 # How many mutants `make fuzz` checks, and from which seed (the suite runs a few hundred on every `make test`).
 FUZZ_ITERATIONS ?= 200000

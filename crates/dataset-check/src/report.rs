@@ -161,6 +161,66 @@ impl Report {
     }
 }
 
+impl Report {
+    /// A few lines for a person reading a CI log (`dataset-check --summary`): the verdict, the figures, each
+    /// reason, each failed check against its limit, and each broken rule with its first example.
+    pub fn human_summary(&self) -> String {
+        use std::fmt::Write;
+        let verdict = match self.verdict {
+            Verdict::Valid => "VALID",
+            Verdict::Invalid => "INVALID",
+        };
+        let mut out = format!("{}: {verdict}\n", self.object);
+        let labels: Vec<String> = self
+            .label_counts
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} rows ({} invalid); labels: {}",
+            self.rows,
+            self.invalid_rows,
+            if labels.is_empty() {
+                "none".to_owned()
+            } else {
+                labels.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  {:.2}% null texts, {:.2}% duplicates{}; texts of {} to {} characters (mean {:.1})",
+            self.null_fraction * 100.0,
+            self.duplicate_fraction * 100.0,
+            if self.duplicates_exact {
+                ""
+            } else {
+                " (estimated)"
+            },
+            self.text_chars.min,
+            self.text_chars.max,
+            self.text_chars.mean
+        );
+        for reason in &self.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
+        for check in self.checks.iter().filter(|c| !c.passed) {
+            let _ = writeln!(
+                out,
+                "  failed check {}: observed {}, limit {}",
+                check.check, check.observed, check.limit
+            );
+        }
+        for (rule, failures) in &self.failures {
+            let example = failures.examples.first().map_or_else(String::new, |e| {
+                format!("; first in row {}: {}", e.row, e.detail)
+            });
+            let _ = writeln!(out, "  {rule}: {} rows{example}", failures.count);
+        }
+        out
+    }
+}
+
 /// Cuts a value to [`EXAMPLE_CHARS`] characters, marking the cut.
 pub fn cut_value(value: &str) -> String {
     let mut chars = value.char_indices();
@@ -173,6 +233,84 @@ pub fn cut_value(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(verdict: Verdict) -> Report {
+        Report {
+            report_version: REPORT_VERSION,
+            object: "tickets.csv".into(),
+            verdict,
+            reasons: Vec::new(),
+            contract: ContractRef {
+                name: None,
+                version: 1,
+            },
+            format: Some("csv".into()),
+            compression: "none".into(),
+            bytes_read: 100,
+            bytes_decoded: 100,
+            rows: 20,
+            invalid_rows: 0,
+            invalid_fraction: 0.0,
+            null_texts: 0,
+            null_fraction: 0.0,
+            duplicate_rows: 0,
+            duplicate_fraction: 0.0,
+            duplicates_exact: true,
+            label_counts: [("soporte".to_owned(), 12), ("ventas".to_owned(), 8)].into(),
+            text_chars: TextStats {
+                min: 5,
+                max: 90,
+                mean: 31.0,
+            },
+            checks: Vec::new(),
+            failures: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_human_summary_says_the_verdict_the_figures_and_every_failure() {
+        let valid = report(Verdict::Valid).human_summary();
+        assert_eq!(
+            valid,
+            "tickets.csv: VALID\n  20 rows (0 invalid); labels: soporte 12, ventas 8\n  0.00% null texts, \
+             0.00% duplicates; texts of 5 to 90 characters (mean 31.0)\n"
+        );
+        let mut invalid = report(Verdict::Invalid);
+        invalid.reasons = vec!["2 rows have a label outside the contract".into()];
+        invalid.duplicates_exact = false;
+        invalid.checks = vec![CheckOutcome {
+            check: "max_invalid_row_fraction".into(),
+            passed: false,
+            observed: 0.1,
+            limit: 0.0,
+        }];
+        invalid.failures.insert(
+            "unknown_label".into(),
+            Failures {
+                count: 2,
+                examples: vec![Example {
+                    row: 7,
+                    field: Some("label".into()),
+                    value: Some("compras".into()),
+                    detail: "not one of the contract's labels".into(),
+                }],
+            },
+        );
+        let lines: Vec<String> = invalid.human_summary().lines().map(str::to_owned).collect();
+        let expected = [
+            "tickets.csv: INVALID",
+            "  0.00% null texts, 0.00% duplicates (estimated); texts of 5 to 90 characters (mean 31.0)",
+            "  - 2 rows have a label outside the contract",
+            "  failed check max_invalid_row_fraction: observed 0.1, limit 0",
+            "  unknown_label: 2 rows; first in row 7: not one of the contract's labels",
+        ];
+        for line in expected {
+            assert!(
+                lines.iter().any(|l| l == line),
+                "{line:?} not in {lines:#?}"
+            );
+        }
+    }
 
     #[test]
     fn values_are_cut_to_80_characters_on_char_boundaries() {

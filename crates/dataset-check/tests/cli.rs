@@ -100,3 +100,90 @@ fn unusable_arguments_contract_or_file_exit_2() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn several_files_get_one_report_each_in_order_and_the_worst_status() {
+    let contract = corpus("contract.json");
+    let (valid, latin1) = (corpus("valid.csv"), corpus("latin1.csv"));
+    let out = run(&["--contract", &contract, &valid, &latin1], None);
+    assert_eq!(out.status.code(), Some(1));
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<(&str, &str)> = reports
+        .iter()
+        .map(|r| {
+            (
+                r["object"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [(valid.as_str(), "valid"), (latin1.as_str(), "invalid")]
+    );
+    assert_eq!(String::from_utf8(out.stderr).unwrap().lines().count(), 2);
+
+    // A file that cannot be read makes the run unusable, and the others are still checked and reported.
+    let out = run(
+        &["--contract", &contract, &valid, "/no/such/file.csv"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.len(), 1);
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("/no/such/file.csv")
+    );
+}
+
+#[test]
+fn the_summary_is_for_people_and_the_report_unchanged() {
+    let contract = corpus("contract.json");
+    let plain = run(&["--contract", &contract, &corpus("latin1.csv")], None);
+    let summarized = run(
+        &["--contract", &contract, "--summary", &corpus("latin1.csv")],
+        None,
+    );
+    assert_eq!(summarized.status.code(), Some(1));
+    assert_eq!(summarized.stdout, plain.stdout);
+    let stderr = String::from_utf8(summarized.stderr).unwrap();
+    assert!(
+        stderr.lines().next().unwrap().ends_with(": INVALID"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not_utf8: "), "{stderr}");
+    assert!(stderr.lines().count() > 3, "{stderr}");
+}
+
+#[test]
+fn the_format_is_a_typed_choice_and_the_profile_takes_one_file() {
+    let contract = corpus("contract.json");
+    let data = std::fs::read(corpus("valid.jsonl")).unwrap();
+    let out = run(
+        &["--contract", &contract, "--format", "ndjson", "-"],
+        Some(&data),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(&["--contract", &contract, "--format", "xml", "-"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("csv") && stderr.contains("jsonl"),
+        "{stderr}"
+    );
+    let out = run(
+        &[
+            "--contract",
+            &contract,
+            "--profile",
+            "/tmp/p.json",
+            &corpus("valid.csv"),
+            &corpus("valid.jsonl"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("one FILE"));
+}

@@ -190,7 +190,10 @@ fn run(
             }
         }
         let gzip = head[..got] == [0x1f, 0x8b];
-        let buffered = BufReader::with_capacity(CHUNK, (&head[..got]).chain(&mut source));
+        // Filled: the gzip decoder is handed the same chunks however the source delivers its bytes, so where
+        // it notices a corrupt stream (and what it decoded before) never depends on the source's read sizes.
+        let buffered =
+            BufReader::with_capacity(CHUNK, Filled::new((&head[..got]).chain(&mut source)));
         let Some(format) = format else {
             return Err(Stop::Data(format!(
                 "cannot tell the format of {name:?}: name it .csv or .jsonl (optionally .gz), or set \"format\" in the contract"
@@ -279,6 +282,42 @@ fn parse(
     }
 }
 
+/// A reader whose every read fills the whole buffer it is given (or reaches the end): the chunks it hands out
+/// are the same whether its source delivers a byte or a megabyte at a time. A source error after some bytes
+/// is held and returned by the next read, so no byte read is lost.
+struct Filled<R> {
+    inner: R,
+    held: Option<io::Error>,
+}
+
+impl<R: Read> Filled<R> {
+    fn new(inner: R) -> Self {
+        Filled { inner, held: None }
+    }
+}
+
+impl<R: Read> Read for Filled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(error) = self.held.take() {
+            return Err(error);
+        }
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled == 0 => return Err(e),
+                Err(e) => {
+                    self.held = Some(e);
+                    break;
+                }
+            }
+        }
+        Ok(filled)
+    }
+}
+
 /// The error a [`Counted`] reader raises past its limit.
 #[derive(Debug, thiserror::Error)]
 #[error("the data exceeds the contract's max_bytes ({0} bytes)")]
@@ -334,6 +373,60 @@ impl<R: Read> Read for Counted<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A source that hands out `step` bytes per read, then fails once it has given `fail_after` bytes.
+    struct Breaking<'a> {
+        data: &'a [u8],
+        step: usize,
+        given: usize,
+        fail_after: Option<usize>,
+    }
+
+    impl Read for Breaking<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.fail_after.is_some_and(|n| self.given >= n) {
+                return Err(io::Error::other("the source broke"));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len() - self.given);
+            buf[..n].copy_from_slice(&self.data[self.given..self.given + n]);
+            self.given += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn filled_reads_give_the_same_chunks_however_the_source_delivers() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        for step in [1, 3, 4096, 100_000] {
+            let mut filled = Filled::new(Breaking {
+                data: &data,
+                step,
+                given: 0,
+                fail_after: None,
+            });
+            let mut chunks = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = filled.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                chunks.push(n);
+            }
+            assert_eq!(chunks, [4096, 4096, 1808], "step {step}");
+        }
+        // An error after some bytes: those bytes first, then the error, nothing lost.
+        let mut filled = Filled::new(Breaking {
+            data: &data,
+            step: 7,
+            given: 0,
+            fail_after: Some(21),
+        });
+        let mut buf = [0u8; 100];
+        assert_eq!(filled.read(&mut buf).unwrap(), 21);
+        assert_eq!(buf[..21], data[..21]);
+        assert!(filled.read(&mut buf).is_err());
+    }
 
     /// A reader that hands out at most `step` bytes per read, like a network stream.
     struct Trickle<'a> {
