@@ -150,6 +150,7 @@ impl BatchLauncher {
     ///
     /// # Errors
     /// [`LaunchError`], classified.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, upload: ObjectCreatedDetail) -> Result<Outcome, LaunchError> {
         let bucket = upload.bucket.name;
         let key = decode_notification_key(&upload.object.key)
@@ -192,6 +193,7 @@ impl BatchLauncher {
     }
 
     /// Starts `job` on `input` with the serving model; a job of that name means a redelivery.
+    #[tracing::instrument(skip_all)]
     async fn start(
         &self,
         job: &str,
@@ -281,6 +283,7 @@ impl BatchLauncher {
     }
 
     /// The input waits, and a notice says why.
+    #[tracing::instrument(skip_all)]
     async fn refuse(&self, input: String, reason: String) -> Result<Outcome, LaunchError> {
         tracing::warn!(%input, %reason, "batch input not run");
         let notice = Notice {

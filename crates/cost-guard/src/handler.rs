@@ -197,6 +197,7 @@ impl CostGuard {
     ///
     /// # Errors
     /// See [`CostGuard::run`].
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, event: EventBridgeEvent) -> Result<RunReport, CostGuardError> {
         let today = event.time.unwrap_or_else(Utc::now).date_naive();
         self.run(today).await
@@ -207,6 +208,7 @@ impl CostGuard {
     /// # Errors
     /// A Cost Explorer, S3, SNS or EventBridge failure (classified); enforcement failures are reported, not
     /// raised.
+    #[tracing::instrument(skip_all)]
     pub async fn run(&self, today: NaiveDate) -> Result<RunReport, CostGuardError> {
         let day = today.checked_sub_days(Days::new(1)).unwrap_or(today);
         let costs = self.explorer.day_costs(day).await?;
@@ -240,6 +242,7 @@ impl CostGuard {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn alert_breach(
         &self,
         breach: &Breach,
@@ -267,6 +270,7 @@ impl CostGuard {
 
     /// Sends an alert once per job document: `false` when an earlier run finished it. A run interrupted after
     /// some of its effects is resumed by the next delivery, which does only the missing ones.
+    #[tracing::instrument(skip_all)]
     async fn alert(&self, key: &str, job: AlertJob) -> Result<bool, CostGuardError> {
         let key = format!("{}{key}", self.config.marker_prefix);
         let lease = self.config.common.claim_lease;
@@ -278,6 +282,7 @@ impl CostGuard {
         claim.conclude(result).await.map(|()| true)
     }
 
+    #[tracing::instrument(skip_all)]
     async fn alert_effects(
         &self,
         claim: &mut Claim<'_, AlertStep, AlertJob>,
@@ -303,6 +308,7 @@ impl CostGuard {
     /// Stops (or lists, in a dry run) the project's jobs when the day is over the hard limit. Every run acts
     /// (stopping is idempotent, and a job started after an earlier run is caught); each distinct set of
     /// outcomes is notified once.
+    #[tracing::instrument(skip_all)]
     async fn enforce(&self, costs: &DayCosts) -> Result<Vec<JobAction>, CostGuardError> {
         let (Some(enforcer), Some(limit)) = (&self.enforcer, self.config.hard_limit_usd) else {
             return Ok(Vec::new());

@@ -295,6 +295,7 @@ impl Deploy {
     ///
     /// # Errors
     /// [`DeployError`], classified.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, trigger: Trigger) -> Result<Outcome, DeployError> {
         let group = &self.config.model_package_group;
         let (subject, requested, subject_now) = match &trigger {
@@ -346,6 +347,7 @@ impl Deploy {
 
     /// Signs the approval `change` reports, once per package, when the version is Approved now and was
     /// registered by the workflow. A version whose lineage does not verify is refused here, with a notice.
+    #[tracing::instrument(skip_all)]
     async fn sign_approval(
         &self,
         change: &PackageStateChange,
@@ -356,6 +358,7 @@ impl Deploy {
         Ok((now, refused))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn sign_approval_of(
         &self,
         change: &PackageStateChange,
@@ -410,6 +413,7 @@ impl Deploy {
     }
 
     /// A person's request naming a version: refused unless it is the newest Approved one, which is what serves.
+    #[tracing::instrument(skip_all)]
     async fn check_request(
         &self,
         request: &DeployRequested,
@@ -449,6 +453,7 @@ impl Deploy {
     }
 
     /// The newest Approved version, checked: its lineage verified against the package, its approvals read.
+    #[tracing::instrument(skip_all)]
     async fn candidate(&self, package: Package) -> Result<Candidate, DeployError> {
         let record = match self.lineage.verify_package_model(&package).await {
             Ok(record) => Ok(record),
@@ -473,6 +478,7 @@ impl Deploy {
     }
 
     /// Decides from what serves and the candidate, and acts.
+    #[tracing::instrument(skip_all)]
     async fn reconcile(
         &self,
         candidate: Option<Candidate>,
@@ -563,6 +569,7 @@ impl Deploy {
 
     /// Makes `package` serve: its SageMaker model, the endpoint on it (real-time), then the serving record (only
     /// over the one decided from), then the notice, then the history entry that says it was announced.
+    #[tracing::instrument(skip_all)]
     async fn serve(
         &self,
         serve: Serve<'_>,
@@ -644,6 +651,7 @@ impl Deploy {
     /// The newest Approved version serves already: announced, unless an interrupted deploy left that undone; in
     /// real-time, the endpoint is brought back to it if it runs anything else (a release the registry withdrew
     /// while its canary ran, or a change by hand).
+    #[tracing::instrument(skip_all)]
     async fn keep(&self, current: ServingRecord, asked: bool) -> Result<Outcome, DeployError> {
         if let Target::Endpoint(settings) = &self.config.target {
             let wanted = Wanted {
@@ -665,6 +673,7 @@ impl Deploy {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn announce(&self, serving: &ServingRecord) -> Result<(), DeployError> {
         self.notifier.send(&deployed_notice(serving)).await?;
         self.serving.record_announced(serving).await?;
@@ -672,6 +681,7 @@ impl Deploy {
     }
 
     /// Refuses `package`, loudly.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn refuse(
         &self,
         package: &str,
@@ -696,6 +706,7 @@ impl Deploy {
     }
 
     /// Refuses `package` for its image, loudly: the notice names the image's findings.
+    #[tracing::instrument(skip_all)]
     async fn refuse_image(&self, package: &str, refusal: &Refusal) -> Result<Outcome, DeployError> {
         tracing::warn!(%package, %refusal, "deploy refused: image");
         let subject = format!(
@@ -711,6 +722,7 @@ impl Deploy {
     }
 
     /// The version serving is no longer Approved and nothing replaces it, loudly.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn stranded(
         &self,
         package: &str,

@@ -205,6 +205,7 @@ impl DriftHandler {
     ///
     /// # Errors
     /// [`DriftError`], classified; EventBridge retries a Lambda target's failed invocations.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, event: AlarmEvent) -> Result<Outcome, DriftError> {
         let facts = alarm::read(event)?;
         let kind = classify(
@@ -235,6 +236,7 @@ impl DriftHandler {
         claim.conclude(result).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn act(
         &self,
         facts: &AlarmFacts,
@@ -267,6 +269,7 @@ impl DriftHandler {
 
     /// Entered ALARM: roll back when the kind calls for it, ask for retraining, notify. A rollback that failed
     /// transiently is notified and returned as the error, so the retry tries it again and then notifies its end.
+    #[tracing::instrument(skip_all)]
     async fn drifted(
         &self,
         facts: &AlarmFacts,
@@ -330,6 +333,7 @@ impl DriftHandler {
     /// The rollback's result: the one recorded by an earlier delivery, or a new attempt's. A transient failure
     /// comes back as [`Rollback::Failed`] beside its error and is not recorded, so the retry attempts it again; a
     /// permanent one is recorded like any other result.
+    #[tracing::instrument(skip_all)]
     async fn rollback_step(
         &self,
         facts: &AlarmFacts,
@@ -362,6 +366,7 @@ impl DriftHandler {
     }
 
     /// Rolls back the serving version of the group to the newest approved one before it.
+    #[tracing::instrument(skip_all)]
     async fn roll_back(
         &self,
         facts: &AlarmFacts,
@@ -402,6 +407,7 @@ impl DriftHandler {
     /// The version to roll back from: the one this transition already rejected, else the one deploy's serving
     /// record names (batch and real-time alike), else the newest Approved (before deploy's first record); the
     /// refusal when there is none.
+    #[tracing::instrument(skip_all)]
     async fn degraded(
         &self,
         approved: &[Package],
@@ -428,6 +434,7 @@ impl DriftHandler {
     /// The version that serves: the group's serving record (deploy's), found among the Approved versions;
     /// `None` before deploy wrote one (the newest Approved serves then). A serving version no longer Approved is
     /// being replaced by deploy already: nothing more to reject.
+    #[tracing::instrument(skip_all)]
     async fn serving(
         &self,
         approved: &[Package],
@@ -452,6 +459,7 @@ impl DriftHandler {
 
     /// Rejects the degraded version in the registry, naming the alarm, the target and the transition, which a
     /// retry looks for to resume.
+    #[tracing::instrument(skip_all)]
     async fn reject(
         &self,
         facts: &AlarmFacts,
@@ -472,6 +480,7 @@ impl DriftHandler {
     }
 
     /// After the reject, which deploy acts on (the endpoint too, in real-time): announces Model Rolled Back.
+    #[tracing::instrument(skip_all)]
     async fn announce_rollback(
         &self,
         facts: &AlarmFacts,
@@ -518,6 +527,7 @@ impl DriftHandler {
 
     /// The project monitor's findings behind an alarm on its own metrics: the report of the alarm's `Model` for
     /// the newest hour it rests on. Best effort: without a readable report the notice goes out without them.
+    #[tracing::instrument(skip_all)]
     async fn findings(&self, facts: &AlarmFacts) -> Option<(String, Findings)> {
         if facts.namespace.as_deref() != Some(self.config.common.metrics_namespace.as_str()) {
             return None;

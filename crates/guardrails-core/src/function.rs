@@ -1,7 +1,8 @@
 //! One shape for every function: a [`Function`] is a stage name, a configuration read from the environment,
 //! clients built once from the SDK configuration, and a handler from a typed event to a typed response. [`run`]
-//! is the whole Lambda entry point (logs, metrics, clients, runtime), [`invoke_json`] what a local runner calls
-//! with a raw payload, and [`partial_batch`] the SQS partial-batch answer for functions fed by a queue.
+//! is the whole Lambda entry point (logs, traces, metrics, clients, runtime), [`invoke_json`] what a local runner
+//! calls with a raw payload (both through [`invoke_traced`], which opens the invocation's span), and
+//! [`partial_batch`] the SQS partial-batch answer for functions fed by a queue.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,10 +13,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::config::{CommonConfig, ConfigError, Env};
 use crate::error::{Classify, ErrorClass, HandlerError};
-use crate::{aws, telemetry};
+use crate::{aws, telemetry, traces};
 
 /// What a handler knows about the invocation beyond its event.
 #[derive(Debug, Clone, Copy)]
@@ -68,13 +70,14 @@ pub trait Function: Sized + Send + Sync + 'static {
     }
 }
 
-/// The Lambda entry point of `F`: JSON logs, the EMF recorder, the configuration, the clients, then the runtime
-/// until it stops. A configuration error fails the cold start with a message that names the variable.
+/// The Lambda entry point of `F`: JSON logs (and traces, when `OTEL_TRACES_EXPORTER` names an exporter), the EMF
+/// recorder, the configuration, the clients, then the runtime until it stops. A configuration error fails the
+/// cold start with a message that names the variable.
 ///
 /// # Errors
 /// A configuration or metrics-recorder error at start, or the runtime's own failure.
 pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
-    telemetry::init_tracing();
+    let traces = Arc::new(telemetry::init_tracing(F::STAGE));
     let config = F::config(&Env::process())?;
     let metrics = telemetry::init_metrics(&F::common(&config).metrics_namespace, F::STAGE)?;
     F::describe_metrics();
@@ -86,19 +89,49 @@ pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
         // shape fails as `NonRetryable` like every other failure (the runtime would give it its own type).
         service_fn(move |event: LambdaEvent<Value>| {
             let function = Arc::clone(&function);
+            let traces = Arc::clone(&traces);
             async move {
-                let invocation = Invocation {
-                    request_id: &event.context.request_id,
-                };
-                let payload = decode::<F>(event.payload)?;
-                // Boxed: a handler's future is deep, and the runtime's service nests it further.
-                Box::pin(function.invoke(payload, invocation))
-                    .await
-                    .map_err(HandlerError::from)
+                let answer = Box::pin(invoke_traced(
+                    function.as_ref(),
+                    event.payload,
+                    &event.context.request_id,
+                    event.context.xray_trace_id.as_deref(),
+                ))
+                .await;
+                // Before the answer: Lambda may freeze the environment as soon as it has it.
+                traces.flush();
+                answer
             }
         }),
     )
     .await
+}
+
+/// Decodes `payload` and invokes `function` inside the invocation's span (a child of the X-Ray trace that
+/// `xray_header` names, when there is one), the span marked failed when the handler fails.
+///
+/// # Errors
+/// A payload of the wrong shape (non-retryable) or the handler's classified error.
+pub async fn invoke_traced<F: Function>(
+    function: &F,
+    payload: Value,
+    request_id: &str,
+    xray_header: Option<&str>,
+) -> Result<F::Response, HandlerError> {
+    let span = traces::invocation_span(F::STAGE, request_id, xray_header);
+    let answer = async {
+        let event = decode::<F>(payload)?;
+        // Boxed: a handler's future is deep, and the runtime's service nests it further.
+        Box::pin(function.invoke(event, Invocation { request_id }))
+            .await
+            .map_err(HandlerError::from)
+    }
+    .instrument(span.clone())
+    .await;
+    if let Err(error) = &answer {
+        traces::record_failure(&span, error.class.error_type());
+    }
+    answer
 }
 
 /// Builds `F` from an environment, as a cold start would.
@@ -119,11 +152,7 @@ pub async fn invoke_json<F: Function>(
     payload: Value,
     request_id: &str,
 ) -> Result<(Value, String), HandlerError> {
-    let event = decode::<F>(payload)?;
-    let response = function
-        .invoke(event, Invocation { request_id })
-        .await
-        .map_err(HandlerError::from)?;
+    let response = invoke_traced(function, payload, request_id, None).await?;
     let line = F::describe(&response);
     let json = serde_json::to_value(&response).map_err(|e| HandlerError {
         class: ErrorClass::NonRetryable,

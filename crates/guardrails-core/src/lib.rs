@@ -23,6 +23,7 @@ pub mod s3;
 pub mod serving;
 pub mod state;
 pub mod telemetry;
+pub mod traces;
 
 pub use config::{CommonConfig, ConfigError, DEFAULT_PROJECT, Env, Network};
 pub use domain::{DomainEvent, EventPublisher};

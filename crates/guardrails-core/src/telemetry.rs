@@ -1,4 +1,5 @@
-//! Logs and metrics: `tracing` as JSON lines, EMF metrics through `metrics_cloudwatch_embedded`.
+//! Logs, traces and metrics: `tracing` as JSON lines (and as OpenTelemetry spans, [`crate::traces`]), EMF metrics
+//! through `metrics_cloudwatch_embedded`.
 //!
 //! Both write to stdout, which Lambda ships to CloudWatch Logs; CloudWatch turns the EMF lines into metrics
 //! without any API call (the CloudWatch API is also what the emulator lacks).
@@ -6,7 +7,12 @@
 use std::sync::{Mutex, PoisonError};
 
 use metrics_cloudwatch_embedded::Collector;
-use tracing_subscriber::EnvFilter;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::traces::{self, TracesExporter};
 
 /// Default log level when neither `AWS_LAMBDA_LOG_LEVEL` nor `RUST_LOG` is set.
 const DEFAULT_LOG_LEVEL: &str = "info";
@@ -43,30 +49,81 @@ impl LogFormat {
     }
 }
 
-/// Installs the global log subscriber, in the format and at the level Lambda's logging controls set. Call once,
-/// first thing in `main`.
+/// Installs the global subscriber: log lines in the format and at the level Lambda's logging controls set, and
+/// the spans of [`crate::traces`] when `OTEL_TRACES_EXPORTER` names an exporter. Call once, first thing in
+/// `main`; the answer is what to flush after each invocation.
 ///
 /// Lambda adds its own timestamp to every line, so none is printed; span lists are kept for the request id.
-pub fn init_tracing() {
+pub fn init_tracing(stage: &str) -> Traces {
+    let var = |name: &str| std::env::var(name).ok();
+    let service = var("OTEL_SERVICE_NAME")
+        .or_else(|| var("AWS_LAMBDA_FUNCTION_NAME"))
+        .unwrap_or_else(|| stage.to_owned());
+    let provider =
+        TracesExporter::from_env(var("OTEL_TRACES_EXPORTER").as_deref()).and_then(|exporter| {
+            traces::provider(
+                exporter,
+                &service,
+                var("AWS_XRAY_DAEMON_ADDRESS").as_deref(),
+            )
+        });
+    let (provider, refused) = match provider {
+        Ok(provider) => (provider, None),
+        Err(refused) => (None, Some(refused)),
+    };
     init_tracing_as(
-        LogFormat::from_lambda(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref()),
-        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        LogFormat::from_lambda(var("AWS_LAMBDA_LOG_FORMAT").as_deref()),
+        var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
+        provider.as_ref(),
     );
+    // Said once the subscriber is there to say it; a guardrail runs on without its traces.
+    if let Some(refused) = refused {
+        tracing::warn!(error = %refused, "traces are off");
+    }
+    Traces(provider)
 }
 
-/// Installs the global log subscriber in `format`, at `lambda_level` (else `RUST_LOG`, else info): what
-/// [`init_tracing`] does with Lambda's variables, and `make invoke` with a function's resolved configuration.
-pub fn init_tracing_as(format: LogFormat, lambda_level: Option<&str>) {
+/// Installs the global subscriber in `format`, at `lambda_level` (else `RUST_LOG`, else info), with the spans of
+/// `traces` when given: what [`init_tracing`] does with Lambda's variables, and `make invoke` with a function's
+/// resolved configuration.
+pub fn init_tracing_as(
+    format: LogFormat,
+    lambda_level: Option<&str>,
+    traces: Option<&SdkTracerProvider>,
+) {
     let filter = log_filter(lambda_level, std::env::var("RUST_LOG").ok().as_deref());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time();
-    // try_init: a second call (tests, local runner) keeps the first subscriber instead of panicking.
-    let _ = match format {
-        LogFormat::Json => builder.json().with_current_span(false).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let logs = match format {
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(false)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => logs.with_filter(filter).boxed(),
     };
+    // try_init: a second call (tests, local runner) keeps the first subscriber instead of panicking.
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces.map(traces::layer))
+        .try_init();
+}
+
+/// The tracer provider a function exports its spans through, if any.
+#[derive(Debug, Default)]
+pub struct Traces(Option<SdkTracerProvider>);
+
+impl Traces {
+    /// Exports the spans still held: after each invocation, before its answer, since Lambda may freeze the
+    /// environment once it has the answer. A failed export is logged, never the invocation's failure.
+    pub fn flush(&self) {
+        if let Some(provider) = &self.0
+            && let Err(error) = provider.force_flush()
+        {
+            tracing::warn!(%error, "spans were not exported");
+        }
+    }
 }
 
 /// The `level` the metric lines carry: the function's own application log level, upper case, when Lambda's

@@ -300,6 +300,7 @@ impl InferenceMonitor {
     ///
     /// # Errors
     /// [`MonitorError`], classified.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Outcome, MonitorError> {
         let time = event.time.unwrap_or_else(Utc::now);
         match Trigger::from_event(event)? {
@@ -311,6 +312,7 @@ impl InferenceMonitor {
 
     /// One uploaded file: ground truth in batch serving, joined with the kept answers; an output file, measured
     /// alone.
+    #[tracing::instrument(skip_all)]
     async fn uploaded(
         &self,
         detail: ObjectCreatedDetail,
@@ -344,6 +346,7 @@ impl InferenceMonitor {
     }
 
     /// A completed transform job: every output file under its output path, as one batch with its duration.
+    #[tracing::instrument(skip_all)]
     async fn transform_job(&self, job: TransformJobStateChange) -> Result<Outcome, MonitorError> {
         if job.transform_job_status != "Completed" {
             return Ok(Outcome::Ignored {
@@ -377,6 +380,7 @@ impl InferenceMonitor {
     /// Reads every file into one batch against the serving version's baseline, keeps the answers of a completed
     /// `job` (its name, end, and the package its tag says ran it) for the ground truth to come, then emits its
     /// metrics.
+    #[tracing::instrument(skip_all)]
     async fn monitor(
         &self,
         files: Vec<ObjectRef>,
@@ -448,6 +452,7 @@ impl InferenceMonitor {
     }
 
     /// Streams one JSON Lines file, line by line, in bounded memory.
+    #[tracing::instrument(skip_all)]
     async fn read_into(
         &self,
         file: &ObjectRef,
@@ -462,6 +467,7 @@ impl InferenceMonitor {
     }
 
     /// The output files under an `s3://bucket/prefix`.
+    #[tracing::instrument(skip_all)]
     async fn output_files(&self, uri: &str) -> Result<Vec<ObjectRef>, MonitorError> {
         let prefix = ObjectRef::parse_uri(uri).ok_or_else(|| {
             MonitorError::Unrecognised(format!("output path {uri:?} is not s3://bucket/prefix"))
@@ -478,6 +484,7 @@ impl InferenceMonitor {
     /// verified, and of the model the package serves): its baseline, checked against the record's digest, and its
     /// gate metrics. `None`, with a warning, when no version is approved or the serving one names no lineage
     /// record; an altered or missing record or baseline is an error.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn serving(&self) -> Result<Option<Serving>, MonitorError> {
         let group = &self.config.model_package_group;
         let Some(serving) = registry::newest_approved(&self.sagemaker, group).await? else {
@@ -515,6 +522,7 @@ impl InferenceMonitor {
     }
 
     /// The serving version's verified lineage record, and the baseline it names.
+    #[tracing::instrument(skip_all)]
     async fn verify(&self, serving: &Package) -> Result<Serving, MonitorError> {
         let record = self.lineage.verify_package_model(serving).await?;
         let baseline = match record.baseline {

@@ -1,12 +1,15 @@
 //! `guardrails-local invoke FUNCTION EVENT` (`make invoke FN= EVENT=`): one handler on one event, on the emulator,
-//! with the environment the template gives it; its logs, its answer and the metrics it emitted are printed. The
-//! template's resources exist, but nothing is delivered: what the handler publishes stays where it put it.
+//! with the environment the template gives it; its logs, its spans, its answer and the metrics it emitted are
+//! printed. The template's resources exist, but nothing is delivered: what the handler publishes stays where it
+//! put it.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use guardrails_core::telemetry::{LogFormat, init_tracing_as};
+use guardrails_core::traces;
 use local_loop::Local;
+use local_loop::spans::Kept;
 
 /// Runs `function` (a binary such as `validate-ingest`, or a logical id) on the event in `event`.
 pub async fn invoke(local: &Local, function: &str, event: &Path) -> ExitCode {
@@ -40,7 +43,9 @@ pub async fn invoke(local: &Local, function: &str, event: &Path) -> ExitCode {
         .iter()
         .find(|(name, _)| name == "AWS_LAMBDA_LOG_LEVEL")
         .map(|(_, level)| level.as_str());
-    init_tracing_as(LogFormat::Text, level);
+    let spans = Kept::default();
+    let provider = traces::provider_with(spans.clone(), &spec.binary);
+    init_tracing_as(LogFormat::Text, level, Some(&provider));
     println!(
         "{} ({id}) on {}, with the {} variables the template gives it; its logs:\n",
         spec.binary,
@@ -48,6 +53,10 @@ pub async fn invoke(local: &Local, function: &str, event: &Path) -> ExitCode {
         spec.environment.len()
     );
     let (answer, metrics) = local.runtime.invoke_once(&id, payload).await;
+    println!("\nspans (as X-Ray would show them):");
+    for line in spans.tree() {
+        println!("  {line}");
+    }
     println!("\nmetrics (as CloudWatch would make them of its EMF lines):");
     for point in &metrics {
         println!("  {} = {}", point.metric, point.value);

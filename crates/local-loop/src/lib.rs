@@ -13,6 +13,7 @@ pub mod functions;
 pub mod iam;
 pub mod registry;
 pub mod runtime;
+pub mod spans;
 pub mod stack;
 pub mod story;
 pub mod template;

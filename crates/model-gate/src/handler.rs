@@ -181,6 +181,7 @@ impl ModelGate {
     ///
     /// # Errors
     /// [`GateError`], classified: `Retryable` while the job runs or SageMaker throttles.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, request: GateRequest) -> Result<GateResponse, GateError> {
         let name = job_name(&request)?;
         let group = self.group(request.model_package_group)?;
@@ -238,6 +239,7 @@ impl ModelGate {
 
     /// Signs and stores what made the model: the job, the files it read (its pinned manifest), the baseline of
     /// those files, the verdict. The baseline is stored first: the signed record names it by digest.
+    #[tracing::instrument(skip_all)]
     async fn record_lineage(
         &self,
         job: &FinishedJob,
@@ -283,6 +285,7 @@ impl ModelGate {
     }
 
     /// The job's data: its training channel must be a manifest trigger-training pinned in the state bucket.
+    #[tracing::instrument(skip_all)]
     async fn data_of(&self, job: &FinishedJob) -> Result<(lineage::Data, Pins), GateError> {
         let missing = |what: String| GateError::Lineage(LineageError::Missing(what));
         let uri = job.facts.manifest.as_deref().ok_or_else(|| {

@@ -132,6 +132,7 @@ impl Notify {
     ///
     /// # Errors
     /// An unreadable event, or the publish's or the state bucket's failure (retryable when theirs is).
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, event: EventBridgeEvent<Value>) -> Result<Outcome, NotifyError> {
         self.handle_at(event, Utc::now()).await
     }
@@ -140,6 +141,7 @@ impl Notify {
     ///
     /// # Errors
     /// As [`Notify::handle`].
+    #[tracing::instrument(skip_all)]
     pub async fn handle_at(
         &self,
         event: EventBridgeEvent<Value>,
@@ -193,6 +195,7 @@ impl Notify {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     async fn send(&self, notice: Notice) -> Result<Outcome, NotifyError> {
         let message_id = self.notifier.send(&notice).await?;
         count(&notice);
@@ -205,10 +208,12 @@ impl Notify {
     }
 
     /// Looks at the group each message names, sending the due ones; a failed look is redelivered alone.
+    #[tracing::instrument(skip_all)]
     pub async fn look_batch(&self, batch: SqsEvent, now: DateTime<Utc>) -> SqsBatchResponse {
         function::partial_batch(batch.records, |message| self.look(message, now)).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn look(&self, message: SqsMessage, now: DateTime<Utc>) -> Result<(), NotifyError> {
         let body = message.body.as_deref().unwrap_or_default();
         let group: Group =

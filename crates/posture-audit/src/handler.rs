@@ -104,6 +104,7 @@ impl PostureAudit {
     /// # Errors
     /// The state bucket or SNS failing; [`AuditError::Unchecked`] after everything else was done when a service
     /// could not be read (the errors alarm says so; its findings stay as they were).
+    #[tracing::instrument(skip_all)]
     pub async fn run_at(&self, now: DateTime<Utc>) -> Result<Summary, AuditError> {
         let audit = audit::run(&self.sdk, now, self.config.bound, &self.config.images).await;
         let read: Vec<Service> = Service::ALL
@@ -129,6 +130,7 @@ impl PostureAudit {
     ///
     /// # Errors
     /// As [`PostureAudit::run_at`]; [`AuditError::Unchecked`] when the resource could not be read.
+    #[tracing::instrument(skip_all)]
     pub async fn recheck_at(
         &self,
         target: &Target,
@@ -178,6 +180,7 @@ impl PostureAudit {
     }
 
     /// Records what a run read in `scope`, counts, reports, and tells what `telling` says.
+    #[tracing::instrument(skip_all)]
     async fn record(
         &self,
         scope: &Scope,
@@ -285,6 +288,7 @@ impl PostureAudit {
 
     /// Imports the part of the ledger the run re-read (`scope`: all of it daily, one resource on a change) into
     /// Security Hub, then marks its resolved findings exported. (Security Hub bills each finding imported.)
+    #[tracing::instrument(skip_all)]
     async fn export(
         &self,
         ledger: &Ledger,
@@ -327,6 +331,7 @@ impl PostureAudit {
     }
 
     /// The suppressions under the configured path, and the parameters there that are not one.
+    #[tracing::instrument(skip_all)]
     async fn suppressions(
         &self,
         now: DateTime<Utc>,

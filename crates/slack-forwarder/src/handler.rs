@@ -117,6 +117,7 @@ impl Forward {
     /// # Errors
     /// The first notice that could not be posted (the delivery is retried whole; Slack has no idempotency key,
     /// and SNS gives one record per delivery).
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, event: SnsEvent) -> Result<Outcome, ForwardError> {
         let mut outcome = Outcome {
             posted: 0,
@@ -141,6 +142,7 @@ impl Forward {
     }
 
     /// Posts one payload: `true` when posted, `false` when no webhook is set.
+    #[tracing::instrument(skip_all)]
     async fn deliver(&self, payload: &serde_json::Value) -> Result<bool, ForwardError> {
         let (mut webhook, mut fresh) = self.webhook(false).await?;
         let mut attempt = 1;
@@ -191,6 +193,7 @@ impl Forward {
 
     /// The webhook, from the cache while it is fresh (or read now when `reread`), and whether it was read by
     /// this call.
+    #[tracing::instrument(skip_all)]
     async fn webhook(&self, reread: bool) -> Result<(Webhook, bool), ForwardError> {
         let mut cached = self.cached.lock().await;
         // "Not set" is never trusted from the cache: the first notices after an administrator sets the webhook
@@ -215,6 +218,7 @@ impl Forward {
     }
 
     /// One post, after waiting for its turn.
+    #[tracing::instrument(skip_all)]
     async fn post(&self, url: &WebhookUrl, payload: &serde_json::Value) -> Posted {
         let mut last_post = self.last_post.lock().await;
         let wait = webhook::pace(last_post.map(|t| t.elapsed()), self.config.interval);

@@ -260,6 +260,7 @@ impl StageReport {
     ///
     /// # Errors
     /// [`ReportError`], classified; an invalid report is an [`Outcome`], not an error.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(
         &self,
         upload: ObjectCreatedDetail,
@@ -309,6 +310,7 @@ impl StageReport {
     }
 
     /// The effects not recorded yet, each recorded as it completes.
+    #[tracing::instrument(skip_all)]
     async fn complete(
         &self,
         upload: &ObjectCreatedDetail,
@@ -378,6 +380,7 @@ impl StageReport {
     }
 
     /// Reads the report (bounded) and judges it against its stage's reference.
+    #[tracing::instrument(skip_all)]
     async fn assess(
         &self,
         upload: &ObjectCreatedDetail,
@@ -434,6 +437,7 @@ impl StageReport {
     /// The report's first [`MAX_REPORT_BYTES`] + 1 bytes (one more than allowed, so an oversized one shows), of
     /// exactly the version the event names: its version id, or (on a bucket without versioning) its ETag, so an
     /// overwrite in between is read by its own event, not by this one.
+    #[tracing::instrument(skip_all)]
     async fn fetch(
         &self,
         object: &ObjectRef,
@@ -475,6 +479,7 @@ impl StageReport {
 
     /// Makes `report` its stage's reference, unless a run that finished later is there already (a concurrent
     /// report of a newer run).
+    #[tracing::instrument(skip_all)]
     async fn move_reference(
         &self,
         report: &Report,
@@ -497,6 +502,7 @@ impl StageReport {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn send(&self, notice: &Notice) -> Result<(), ReportError> {
         self.notifier.send(notice).await?;
         Ok(())

@@ -251,6 +251,7 @@ impl TriggerTraining {
     ///
     /// # Errors
     /// See [`parse_trigger`] and [`TriggerTraining::run`].
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, event: Value, request_id: &str) -> Result<Outcome, TriggerError> {
         let trigger = parse_trigger(&event, request_id, Utc::now())?;
         self.run(&trigger, Utc::now()).await
@@ -262,6 +263,7 @@ impl TriggerTraining {
     ///
     /// # Errors
     /// A classified S3 or Step Functions error (retrying is safe: every step is idempotent).
+    #[tracing::instrument(skip_all)]
     pub async fn run(
         &self,
         trigger: &Trigger,
@@ -319,6 +321,7 @@ impl TriggerTraining {
 impl TriggerTraining {
     /// Checks the images' scans, pins the run's files, then starts the execution on them; a refused image or
     /// nothing to train on is a skip.
+    #[tracing::instrument(skip_all)]
     async fn start(
         &self,
         trigger: &Trigger,

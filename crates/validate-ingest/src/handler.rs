@@ -158,6 +158,7 @@ impl ContractSource {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     async fn get(&self) -> Result<Arc<Contract>, IngestError> {
         {
             let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
@@ -316,6 +317,7 @@ impl Ingest {
     /// # Errors
     /// For direct invocations, the first upload that failed (Lambda retries the event). An SQS batch never fails
     /// as a whole: failed messages are listed in the response and only they are redelivered.
+    #[tracing::instrument(skip_all)]
     pub async fn handle(&self, payload: serde_json::Value) -> Result<Response, IngestError> {
         if function::is_sqs_batch(&payload) {
             let batch: SqsEvent = serde_json::from_value(payload)
@@ -329,6 +331,7 @@ impl Ingest {
         Ok(Response::Summary(handled))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         function::partial_batch(batch.records, |record| async move {
             let body = record.body.as_deref().unwrap_or_default();
@@ -348,6 +351,7 @@ impl Ingest {
     ///
     /// # Errors
     /// The classified failure; nothing is deleted unless its copy was made.
+    #[tracing::instrument(skip_all)]
     pub async fn process(&self, upload: Upload) -> Result<Handled, IngestError> {
         let uri = upload.object.uri();
         let plan = match decide(&upload, self.layout()) {
@@ -383,6 +387,7 @@ impl Ingest {
     }
 
     /// The effects not recorded yet in the claim, each recorded as it completes.
+    #[tracing::instrument(skip_all)]
     async fn complete(
         &self,
         upload: &Upload,
@@ -442,6 +447,7 @@ impl Ingest {
     }
 
     /// Checks the upload (unless its key is refused) and places its copy and report; counts it.
+    #[tracing::instrument(skip_all)]
     async fn check_and_place(
         &self,
         upload: &Upload,
@@ -477,6 +483,7 @@ impl Ingest {
 
     /// Copies the upload and its report where the verdict says, and keeps a valid file's profile. Idempotent: a
     /// retry overwrites the same keys (the profile, written once, is the same profile).
+    #[tracing::instrument(skip_all)]
     async fn place(
         &self,
         upload: &Upload,
@@ -531,6 +538,7 @@ impl Ingest {
     }
 
     /// Stores a valid file's profile in the state bucket, once; returns its key.
+    #[tracing::instrument(skip_all)]
     async fn keep_profile(&self, plan: &Plan, profile: &Profile) -> Result<String, IngestError> {
         let key = baseline::profile_key(&plan.dataset, &plan.identity);
         let bytes = serde_json::to_vec(profile).map_err(|source| StoreError::Serialize {
@@ -542,6 +550,7 @@ impl Ingest {
     }
 
     /// Publishes the verdict on the bus.
+    #[tracing::instrument(skip_all)]
     async fn publish(&self, verdict: &Verdict) -> Result<(), IngestError> {
         match verdict {
             Verdict::Validated(detail) => {
