@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use dataset_check::profile::{CharClass, Profile, Script};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::error::{Classify, ErrorClass};
 use crate::ledger::Pins;
@@ -228,7 +229,10 @@ impl Baselines {
             let mut fetches = tokio::task::JoinSet::new();
             for (i, copy) in chunk.iter().enumerate() {
                 let (state, key) = (self.state.clone(), copy.profile.clone());
-                fetches.spawn(async move { (i, Self::fetch(&state, key.as_deref()).await) });
+                // In the caller's span: a spawned task starts with none, and its AWS call would leave the trace.
+                fetches.spawn(
+                    async move { (i, Self::fetch(&state, key.as_deref()).await) }.in_current_span(),
+                );
             }
             let mut fetched: Vec<_> = fetches.join_all().await;
             fetched.sort_by_key(|(i, _)| *i);

@@ -77,7 +77,7 @@ pub trait Function: Sized + Send + Sync + 'static {
 /// # Errors
 /// A configuration or metrics-recorder error at start, or the runtime's own failure.
 pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
-    let traces = Arc::new(telemetry::init_tracing(F::STAGE));
+    let traces = telemetry::init_tracing(F::STAGE);
     let config = F::config(&Env::process())?;
     let metrics = telemetry::init_metrics(&F::common(&config).metrics_namespace, F::STAGE)?;
     F::describe_metrics();
@@ -89,7 +89,7 @@ pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
         // shape fails as `NonRetryable` like every other failure (the runtime would give it its own type).
         service_fn(move |event: LambdaEvent<Value>| {
             let function = Arc::clone(&function);
-            let traces = Arc::clone(&traces);
+            let traces = traces.clone();
             async move {
                 let answer = Box::pin(invoke_traced(
                     function.as_ref(),
@@ -99,7 +99,7 @@ pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
                 ))
                 .await;
                 // Before the answer: Lambda may freeze the environment as soon as it has it.
-                traces.flush();
+                traces.flush().await;
                 answer
             }
         }),

@@ -111,17 +111,23 @@ pub fn init_tracing_as(
 }
 
 /// The tracer provider a function exports its spans through, if any.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Traces(Option<SdkTracerProvider>);
 
 impl Traces {
     /// Exports the spans still held: after each invocation, before its answer, since Lambda may freeze the
     /// environment once it has the answer. A failed export is logged, never the invocation's failure.
-    pub fn flush(&self) {
-        if let Some(provider) = &self.0
-            && let Err(error) = provider.force_flush()
-        {
-            tracing::warn!(%error, "spans were not exported");
+    pub async fn flush(&self) {
+        let Some(provider) = self.0.clone() else {
+            return;
+        };
+        // Off the runtime's worker thread: the batch processor's flush waits on a blocking channel, up to its
+        // 5 s timeout when an OTLP endpoint is slow or unreachable.
+        let flushed = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+        match flushed {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "spans were not exported"),
+            Err(error) => tracing::warn!(%error, "the span export did not finish"),
         }
     }
 }

@@ -23,7 +23,7 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
 use tracing::{Level, Metadata, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{FilterFn, Filtered};
+use tracing_subscriber::filter::{FilterFn, Filtered, LevelFilter};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Where the spans go: `OTEL_TRACES_EXPORTER`.
@@ -94,7 +94,7 @@ pub fn provider(
     let provider = match exporter {
         TracesExporter::None => return Ok(None),
         TracesExporter::XRay => builder
-            // X-Ray trace ids carry their start time; the daemon refuses others for a trace this process roots.
+            // X-Ray's id format (the start time first) for any trace id this process makes.
             .with_id_generator(XrayIdGenerator::default())
             .with_batch_exporter(XrayExporter::new(daemon(daemon_address)?)),
         TracesExporter::Otlp => builder.with_batch_exporter(
@@ -131,7 +131,8 @@ fn daemon(address: Option<&str>) -> Result<XrayDaemonClient, TracesError> {
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans of `provider`, keeping only what a trace shows:
 /// the spans at info or above (the invocation, the handler steps), the SDK's debug-level `<Service>.<Operation>`
-/// spans (those with an `rpc.system` field), and warnings and errors as span events.
+/// spans (those with an `rpc.system` field), and warnings and errors as span events (which OTLP backends show;
+/// X-Ray keeps only exceptions).
 pub fn layer<S>(
     provider: &SdkTracerProvider,
 ) -> Filtered<
@@ -145,7 +146,13 @@ where
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("mlops-guardrails"))
         .with_threads(false)
-        .with_filter(FilterFn::new(exported))
+        // Source paths of the build machine say nothing to whoever reads the trace.
+        .with_location(false)
+        // Nothing below debug is ever exported, so trace-level call sites stay disabled.
+        .with_filter(
+            FilterFn::new(exported as fn(&Metadata<'_>) -> bool)
+                .with_max_level_hint(LevelFilter::DEBUG),
+        )
 }
 
 /// Whether a span or event goes into the trace (decided once per call site, from its metadata).

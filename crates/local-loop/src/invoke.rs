@@ -53,7 +53,7 @@ pub async fn invoke(local: &Local, function: &str, event: &Path) -> ExitCode {
         spec.environment.len()
     );
     let (answer, metrics) = local.runtime.invoke_once(&id, payload).await;
-    println!("\nspans (as X-Ray would show them):");
+    println!("\nspans (the invocation, its steps, its AWS calls):");
     for line in spans.tree() {
         println!("  {line}");
     }

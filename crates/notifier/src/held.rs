@@ -20,6 +20,7 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use guardrails_core::state::{Begin, Change, StateError, StateStore};
 use guardrails_core::{AwsError, Notice, Notifier, Severity};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::digest::{self, Arrival, Flush, Group, Held, LISTED, Last, Windows};
 
@@ -369,17 +370,25 @@ impl Digests {
                     self.state.bucket().to_owned(),
                     key.clone(),
                 );
-                deletes.spawn(async move {
-                    s3.delete_object()
-                        .bucket(&bucket)
-                        .key(&key)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            AwsError::from_sdk("DeleteObject", format!("s3://{bucket}/{key}"), e)
-                        })
-                });
+                // In the caller's span: a spawned task starts with none, and its AWS call would leave the trace.
+                deletes.spawn(
+                    async move {
+                        s3.delete_object()
+                            .bucket(&bucket)
+                            .key(&key)
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| {
+                                AwsError::from_sdk(
+                                    "DeleteObject",
+                                    format!("s3://{bucket}/{key}"),
+                                    e,
+                                )
+                            })
+                    }
+                    .in_current_span(),
+                );
             }
             for result in deletes.join_all().await {
                 result?;
