@@ -19,7 +19,7 @@ use opentelemetry_aws::trace::xray_propagator::span_context_from_str;
 use opentelemetry_aws::xray_exporter::XrayExporter;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter, TracerProviderBuilder};
 use tracing::{Level, Metadata, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
@@ -86,18 +86,14 @@ pub fn provider(
     service: &str,
     daemon_address: Option<&str>,
 ) -> Result<Option<SdkTracerProvider>, TracesError> {
-    let builder = SdkTracerProvider::builder().with_resource(
-        Resource::builder()
-            .with_service_name(service.to_owned())
-            .build(),
-    );
     let provider = match exporter {
+        // Before anything is built: with traces off, the cold start pays nothing for them.
         TracesExporter::None => return Ok(None),
-        TracesExporter::XRay => builder
+        TracesExporter::XRay => builder(service)
             // X-Ray's id format (the start time first) for any trace id this process makes.
             .with_id_generator(XrayIdGenerator::default())
             .with_batch_exporter(XrayExporter::new(daemon(daemon_address)?)),
-        TracesExporter::Otlp => builder.with_batch_exporter(
+        TracesExporter::Otlp => builder(service).with_batch_exporter(
             opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .build()
@@ -107,16 +103,19 @@ pub fn provider(
     Ok(Some(provider.build()))
 }
 
-/// A provider exporting to `exporter` synchronously, span by span: what tests read spans back from.
+/// A provider exporting to `exporter` synchronously, span by span: what tests and `make invoke` read spans back
+/// from.
 pub fn provider_with<E: SpanExporter + 'static>(exporter: E, service: &str) -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service.to_owned())
-                .build(),
-        )
-        .with_simple_exporter(exporter)
-        .build()
+    builder(service).with_simple_exporter(exporter).build()
+}
+
+/// A provider whose spans name `service`.
+fn builder(service: &str) -> TracerProviderBuilder {
+    SdkTracerProvider::builder().with_resource(
+        Resource::builder()
+            .with_service_name(service.to_owned())
+            .build(),
+    )
 }
 
 fn daemon(address: Option<&str>) -> Result<XrayDaemonClient, TracesError> {
