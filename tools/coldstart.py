@@ -5,8 +5,12 @@ metrics: the floor), serves the Runtime API on 127.0.0.1, starts the release bin
 and records
   init   from process start to its first `GET /invocation/next` (config, clients, metrics set up),
   invoke from handing out the event to receiving the response or error (its first invocation),
-  rss    the process's peak resident memory (VmHWM) after the invocation.
-Repeats N times per binary and prints medians, and the init as a multiple of the echo function's.
+  rss    the process's peak resident memory (VmHWM) after the invocation,
+  steps  the init's steps as the function's own "ready for the first event" line reports them (logs and traces,
+         configuration and metrics, SDK configuration, clients; from main, so process loading and the async
+         runtime come before them).
+Repeats N rounds, each binary once per round, and prints medians, and the init as a multiple of the echo
+function's.
 
 The functions' environments come from `guardrails-local environments`: the template provisioned on the emulator
 and each function's variables resolved, as the local loop gives them (the AWS calls go to that emulator).
@@ -101,15 +105,29 @@ def measure(binary: str, event: bytes, environment: dict):
     env.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
     env.setdefault("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
     start = time.perf_counter()
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if not runtime.finished.wait(60):
         proc.kill()
         raise SystemExit(f"no response within 60 s: {proc.stderr.read().decode()[-2000:]}")
     rss = peak_rss_kib(proc.pid)
     proc.kill()
-    proc.wait()
+    logs, _ = proc.communicate()
     server.shutdown()
-    return (runtime.first_next - start) * 1000, (runtime.done - runtime.handed_out) * 1000, rss, runtime.outcome
+    init, invoke = (runtime.first_next - start) * 1000, (runtime.done - runtime.handed_out) * 1000
+    return init, invoke, rss, runtime.outcome, phases(logs)
+
+
+# The steps of a function's init, as its "ready for the first event" line reports them (µs from main).
+PHASES = ("logs_us", "config_us", "sdk_us", "clients_us", "init_us")
+
+
+def phases(logs: bytes) -> dict:
+    """The init steps a function's stdout reports; none for the echo function, which logs nothing."""
+    for line in logs.decode(errors="replace").splitlines():
+        if "ready for the first event" in line:
+            fields = json.loads(line).get("fields", {})
+            return {name: fields[name] for name in PHASES if name in fields}
+    return {}
 
 
 # The sample event each function is measured on (events/), as its trigger delivers it.
@@ -162,6 +180,11 @@ def summarize(name: str, binary: str, results: list) -> dict:
         "invoke_ms_median": round(statistics.median(r[1] for r in results), 2),
         "peak_rss_mib_median": round(statistics.median(r[2] for r in results) / 1024, 1),
         "outcome": sorted({r[3] for r in results})[0][:120],
+        "phases_us_median": {
+            name: statistics.median(r[4][name] for r in results)
+            for name in PHASES
+            if all(name in r[4] for r in results)
+        },
     }
 
 
@@ -171,20 +194,24 @@ def main():
     missing = sorted(set(envs) - set(EVENTS))
     if missing:
         raise SystemExit(f"no sample event chosen for {missing}: add it to EVENTS in tools/coldstart.py")
-    rows = []
+    # (name, binary, event, environment), the echo function first.
+    subjects = []
+    with open(os.path.join(ROOT, "events", EVENTS["cost-guard"]), "rb") as f:
+        subjects.append((ECHO, echo, f.read(), BASE_ENV))
+    for name in sorted(envs):
+        with open(os.path.join(ROOT, "events", EVENTS[name]), "rb") as f:
+            subjects.append((name, os.path.join(release, name), f.read(), dict(BASE_ENV, **envs[name])))
+    results = {name: [] for name, *_ in subjects}
     try:
-        with open(os.path.join(ROOT, "events", EVENTS["cost-guard"]), "rb") as f:
-            floor = f.read()
-        rows.append(summarize(ECHO, echo, [measure(echo, floor, BASE_ENV) for _ in range(runs)]))
-        for name in sorted(envs):
-            binary = os.path.join(release, name)
-            with open(os.path.join(ROOT, "events", EVENTS[name]), "rb") as f:
-                event = f.read()
-            env = dict(BASE_ENV, **envs[name])
-            rows.append(summarize(name, binary, [measure(binary, event, env) for _ in range(runs)]))
+        # Round by round, every binary once per round: a slow spell of the machine (another process, the
+        # emulator settling after it provisioned) lands on all of them alike, not on the few measured then.
+        for _ in range(runs):
+            for name, binary, event, env in subjects:
+                results[name].append(measure(binary, event, env))
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+    rows = [summarize(name, binary, results[name]) for name, binary, *_ in subjects]
     floor_ms = rows[0]["init_ms_median"]
     print(f"{'function':<20} {'init ms':>8} {'x echo':>7} {'1st invoke ms':>14} {'peak RSS MiB':>13} {'MB':>6}  outcome")
     for r in rows:
@@ -193,6 +220,10 @@ def main():
             f"{r['function']:<20} {r['init_ms_median']:>8} {r['init_vs_echo']:>7} {r['invoke_ms_median']:>14} "
             f"{r['peak_rss_mib_median']:>13} {r['bytes'] / 1e6:>6.1f}  {r['outcome'][:60]}"
         )
+    print(f"\ninit steps, from main (ms): {'  '.join(f'{p[:-3]:>8}' for p in PHASES)}")
+    for r in rows[1:]:
+        steps = r["phases_us_median"]
+        print(f"{r['function']:<26} " + "  ".join(f"{steps.get(p, float('nan')) / 1000:>8.2f}" for p in PHASES))
     out = os.path.join(os.path.dirname(os.path.normpath(release)), "coldstart.json")
     with open(out, "w") as f:
         json.dump(rows, f, indent=2)

@@ -92,7 +92,10 @@ pub fn provider(
         TracesExporter::XRay => builder(service)
             // X-Ray's id format (the start time first) for any trace id this process makes.
             .with_id_generator(XrayIdGenerator::default())
-            .with_batch_exporter(XrayExporter::new(daemon(daemon_address)?)),
+            // Span by span, as each ends: a UDP datagram to the daemon costs microseconds, the invocation's
+            // answer waits for every span anyway (the flush), and a batch processor's thread would cost every
+            // cold start 0.3 ms and 1.3 MiB (measured).
+            .with_simple_exporter(XrayExporter::new(daemon(daemon_address)?)),
         TracesExporter::Otlp => builder(service).with_batch_exporter(
             opentelemetry_otlp::SpanExporter::builder()
                 .with_http()

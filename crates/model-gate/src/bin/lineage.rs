@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
         key_id,
         prefix,
     } = Args::parse().command;
-    let sdk = aws::load_sdk_config().await;
+    let sdk = aws::load_shell_sdk_config().await;
     let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
     let package = match registry::describe(&sagemaker, &package_arn).await {
         Ok(package) => package,
