@@ -141,6 +141,7 @@ invoke: local-loop ## one handler (FN=its binary) on one event (EVENT=file) agai
 
 bench: setup ## dataset-check throughput, memory and bare-parse overhead (10 MB to 2 GB); the monitor's throughput, join and measured alarm rates
 	$(CARGO) build --release --locked -p dataset-check --bin dataset-check --example dataset-bench
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/bench-requirements.txt -c tools/requirements.txt
 	$(VENV)/bin/python tools/bench.py
 	$(CARGO) run --release --locked -p text-monitor --example monitor-bench
 

@@ -3,8 +3,10 @@
 For each format and size: generate the file once (target/bench-data), run the release `dataset-check` (every
 check on) under /usr/bin/time for wall time and peak RSS, and `dataset-bench parse-only` for the bare-parse time
 of the same parser, and `dataset-bench reference` for what a user would parse it with instead (the csv crate,
-serde_json, gzip decoding alone); then the check again with profiling on (`--profile`, as validate-ingest runs it). Prints a table and writes target/bench-data/results.json. Targets (from the issue): >= 300
-MB/s, <= 1.5x bare parse, peak RSS < 64 MB on the 2 GB file; misses are printed, not fatal.
+serde_json, gzip decoding alone); then the check again with profiling on (`--profile`, as validate-ingest runs it),
+and, for CSV up to 256 MB, pandas.read_csv. Prints a table and writes target/bench-data/results.json. Targets (from
+the issues): >= 300 MB/s, <= 1.5x bare parse, <= 1.3x the csv crate, >= 10x pandas, peak RSS < 64 MB on the 2 GB
+file; misses are printed, not fatal.
 
 BENCH_SIZES_MB overrides the sizes (default "10 200 2048").
 """
@@ -65,6 +67,28 @@ def reference(path):
     return json.loads(out.stdout)["seconds"]
 
 
+# pandas' C parser on the same file (what a data scientist reads a CSV with), up to this size: beyond it pandas
+# holds gigabytes in memory.
+PANDAS_MAX_MB = 256
+PANDAS_READ = """
+import sys, time
+import pandas
+started = time.perf_counter()
+frame = pandas.read_csv(sys.argv[1], dtype=str, keep_default_na=False, engine="c")
+print(time.perf_counter() - started, len(frame))
+"""
+
+
+def pandas_read(path):
+    """Seconds pandas.read_csv takes on `path` (in-process, the interpreter's start not counted), or None when
+    pandas is not installed (make bench installs it from tools/bench-requirements.txt)."""
+    proc = subprocess.run([sys.executable, "-c", PANDAS_READ, path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"pandas not measured: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return float(proc.stdout.split()[0])
+
+
 def main():
     os.makedirs(DATA, exist_ok=True)
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES_MB", "10 200 2048").split()]
@@ -87,6 +111,7 @@ def main():
         bare = parse_only(path)
         ref = reference(path)
         p_seconds, p_rss, _ = run_check(path, profile=True)
+        pandas_s = pandas_read(path) if fmt == "csv" and size <= PANDAS_MAX_MB else None
         row = {
             "file": os.path.basename(path),
             "mb": round(decoded, 1),
@@ -102,6 +127,8 @@ def main():
             "profiled_mb_per_s": round(decoded / p_seconds, 1) if p_seconds else None,
             "profiled_ratio": round(p_seconds / bare, 2) if bare else None,
             "profiled_peak_rss_mib": round(p_rss, 1),
+            "pandas_s": pandas_s,
+            "times_faster_than_pandas": round(pandas_s / seconds, 1) if pandas_s and seconds else None,
             "verdict": report["verdict"],
             "duplicates_exact": report["duplicates_exact"],
             "duplicate_fraction": report["duplicate_fraction"],
@@ -113,6 +140,7 @@ def main():
             f" {p_seconds:>10.2f} {row['profiled_mb_per_s']:>7}"
             f" {row['profiled_ratio']:>6} {row['profiled_peak_rss_mib']:>8}  {row['verdict']}"
             f"{'' if row['duplicates_exact'] else ' (duplicates sampled)'}"
+            + (f"; pandas {pandas_s:.2f} s ({row['times_faster_than_pandas']}x slower)" if pandas_s else "")
         )
     with open(os.path.join(DATA, "results.json"), "w") as f:
         json.dump(rows, f, indent=2)
@@ -127,6 +155,8 @@ def main():
             misses.append(f"{row['file']}: {row['ratio']}x bare parse > 1.5x")
         if row["file"].endswith(".csv") and row["mb"] >= 100 and row["ratio_to_reference"] > 1.3:
             misses.append(f"{row['file']}: {row['ratio_to_reference']}x the csv crate's parse > 1.3x")
+        if row["times_faster_than_pandas"] is not None and row["mb"] >= 100 and row["times_faster_than_pandas"] < 10:
+            misses.append(f"{row['file']}: only {row['times_faster_than_pandas']}x faster than pandas < 10x")
         if row["mb"] >= 2000 and row["peak_rss_mib"] >= 64:
             misses.append(f"{row['file']}: peak RSS {row['peak_rss_mib']} MiB >= 64")
     print("targets met" if not misses else "targets missed:\n  " + "\n  ".join(misses))
