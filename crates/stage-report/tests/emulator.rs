@@ -59,7 +59,6 @@ impl World {
             Notifier::new(faults.sns(&self.sdk), &self.topic.topic_arn),
             self.config.clone(),
         )
-        .unwrap()
     }
 
     /// Puts `body` at `key` and returns the event S3 would send for it.
