@@ -533,10 +533,11 @@ fn trimmed(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || c.is_control())
 }
 
-/// Characters (Unicode scalar values) in a UTF-8 string. The standard library counts a word at a time; the
-/// byte filter this replaced compiled to two bytes per step and took a third of a row's time (measured).
+/// Characters (Unicode scalar values) in a UTF-8 string: the bytes that do not continue a sequence, counted by
+/// `bytecount` 32 at a time with AVX2 where the CPU has it (the standard library counts a word at a time: the check
+/// of the 200 MB sample took 8 % longer).
 fn char_count(text: &str) -> u64 {
-    text.chars().count() as u64
+    bytecount::num_chars(text.as_bytes()) as u64
 }
 
 /// Counts duplicate texts in bounded memory.
