@@ -6,6 +6,7 @@
 
 mod csv;
 mod jsonl;
+mod pipeline;
 mod tally;
 
 use std::io::{self, BufReader, Read};
@@ -130,7 +131,13 @@ fn check_with(
     explicit: Option<Format>,
     mut tally: Tally<'_>,
 ) -> Result<(Report, Option<Profile>), SourceError> {
-    let read = run(input, name, contract, explicit, &mut tally)?;
+    let read = if pipeline::worthwhile() {
+        pipeline::pipelined(&mut tally, |recorder| {
+            run(input, name, contract, explicit, recorder)
+        })
+    } else {
+        run(input, name, contract, explicit, &mut tally)
+    }?;
     let profile = tally.profile();
     let report = tally.finish(
         name,
@@ -173,7 +180,7 @@ fn run(
     name: &str,
     contract: &Contract,
     explicit: Option<Format>,
-    sink: &mut impl Sink,
+    sink: &mut impl csv::CsvSink,
 ) -> Result<ReadSummary, SourceError> {
     let mut source = Counted::new(input, contract.max_bytes);
     let format = resolve_format(name, contract.format, explicit);
@@ -274,7 +281,7 @@ fn parse(
     input: impl Read,
     format: Format,
     contract: &Contract,
-    sink: &mut impl Sink,
+    sink: &mut impl csv::CsvSink,
 ) -> Result<(), Stop> {
     match format {
         Format::Csv => csv::parse(input, contract, sink),
