@@ -655,37 +655,79 @@ impl DistinctSampler {
 /// Counters of the heavy-hitter sketch: at most this many texts are tracked at once.
 const HEAVY_HITTERS: usize = 1024;
 
+/// Slots of the heavy-hitter table: twice the counters, so a probe for an absent text ends within a few slots.
+const HEAVY_SLOTS: usize = 2 * HEAVY_HITTERS;
+
 /// The Misra–Gries frequent-items sketch over text hashes: with k counters, every text seen more than n/(k+1)
 /// times in n rows is among them, and each counter undercounts its text by at most n/(k+1). Written here because
-/// it is a dozen lines over the hashes the sampler already has.
-#[derive(Default)]
+/// it is a dozen lines over the hashes the sampler already has. Every row passes through it, so its table is a
+/// flat array probed by the hash's high bits: with the standard hash map's group probes and rebuilds, the check's
+/// CPU time on 200 MB of CSV was 8 % higher (201 against 186 ms).
 struct HeavyHitters {
-    counts: std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<PassThrough>>,
+    /// (hash, count), open addressing with linear probing; a hash of 0 marks an empty slot.
+    slots: Box<[(u64, u64)]>,
+    len: usize,
+    /// The counters that outlive a decrement round, reused from round to round.
+    kept: Vec<(u64, u64)>,
+}
+
+impl Default for HeavyHitters {
+    fn default() -> Self {
+        HeavyHitters {
+            slots: vec![(0, 0); HEAVY_SLOTS].into_boxed_slice(),
+            len: 0,
+            kept: Vec::new(),
+        }
+    }
 }
 
 impl HeavyHitters {
+    /// Counts one occurrence of a non-zero hash.
     fn insert(&mut self, hash: u64) {
-        if let Some(count) = self.counts.get_mut(&hash) {
-            *count += 1;
-        } else if self.counts.len() < HEAVY_HITTERS {
-            self.counts.insert(hash, 1);
-        } else {
+        let i = self.find(hash);
+        match &mut self.slots[i] {
+            (h, count) if *h == hash => *count += 1,
+            slot if self.len < HEAVY_HITTERS => {
+                *slot = (hash, 1);
+                self.len += 1;
+            }
             // Decrement every counter (the new text's one occurrence cancels with one of each): amortized O(1),
-            // since each round removes k+1 occurrences and there are only n.
-            self.counts.retain(|_, count| {
-                *count -= 1;
-                *count > 0
-            });
+            // since each round removes k+1 occurrences and there are only n. Linear probing cannot leave holes
+            // in a probe chain, so the survivors are placed again.
+            _ => {
+                self.kept.clear();
+                self.kept.extend(
+                    self.slots
+                        .iter()
+                        .filter(|&&(h, count)| h != 0 && count > 1)
+                        .map(|&(h, count)| (h, count - 1)),
+                );
+                self.slots.fill((0, 0));
+                self.len = self.kept.len();
+                for &(h, count) in &self.kept {
+                    let i = self.find(h);
+                    self.slots[i] = (h, count);
+                }
+            }
         }
+    }
+
+    /// The slot holding `hash`, or the empty slot where it would go (there is always one: at most half are used).
+    fn find(&self, hash: u64) -> usize {
+        let mut i = (hash >> (64 - HEAVY_SLOTS.trailing_zeros())) as usize;
+        while self.slots[i].0 != hash && self.slots[i].0 != 0 {
+            i = (i + 1) % HEAVY_SLOTS;
+        }
+        i
     }
 
     /// The texts certainly heavy in `rows` rows (counted more than rows/(k+1) times), with their counts.
     fn heavy(&self, rows: u64) -> Vec<(u64, u64)> {
         let bound = rows / (HEAVY_HITTERS as u64 + 1);
-        self.counts
+        self.slots
             .iter()
-            .filter(|(_, count)| **count > bound)
-            .map(|(hash, count)| (*hash, *count))
+            .filter(|&&(hash, count)| hash != 0 && count > bound)
+            .copied()
             .collect()
     }
 }
@@ -787,6 +829,41 @@ mod tests {
                 "{text}: {count} of {truth}"
             );
         }
+    }
+
+    #[test]
+    fn the_heavy_hitter_table_keeps_the_counters_a_hash_map_keeps() {
+        // Misra–Gries over the standard hash map: the flat table must hold the same counters after every kind of
+        // step (a count, a new counter, a decrement round) on a stream with heavy, middling and single texts.
+        let mut reference = std::collections::HashMap::new();
+        let mut sketch = HeavyHitters::default();
+        for i in 0..200_000u64 {
+            let text = match i % 10 {
+                0 => i % 7,
+                1 | 2 => i % 3_000,
+                _ => i,
+            };
+            let hash = xxhash_rust::xxh3::xxh3_64(&text.to_le_bytes()).max(1);
+            sketch.insert(hash);
+            if let Some(count) = reference.get_mut(&hash) {
+                *count += 1;
+            } else if reference.len() < HEAVY_HITTERS {
+                reference.insert(hash, 1u64);
+            } else {
+                reference.retain(|_, count| {
+                    *count -= 1;
+                    *count > 0
+                });
+            }
+        }
+        let mut table: Vec<(u64, u64)> =
+            sketch.slots.iter().filter(|s| s.0 != 0).copied().collect();
+        let mut expected: Vec<(u64, u64)> = reference.into_iter().collect();
+        table.sort_unstable();
+        expected.sort_unstable();
+        assert!(expected.len() > 100, "{}", expected.len());
+        assert_eq!(table, expected);
+        assert_eq!(sketch.len, table.len());
     }
 
     #[test]
