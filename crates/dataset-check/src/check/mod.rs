@@ -103,7 +103,8 @@ pub fn check(
     contract: &Contract,
     explicit: Option<Format>,
 ) -> Result<Report, SourceError> {
-    let (report, _) = check_with(input, name, contract, explicit, Tally::new(contract))?;
+    let tally = Tally::new(contract);
+    let (report, _) = check_with(input, name, contract, explicit, tally, Threads::available())?;
     Ok(report)
 }
 
@@ -120,8 +121,29 @@ pub fn check_profiled(
     explicit: Option<Format>,
 ) -> Result<(Report, Profile), SourceError> {
     let tally = Tally::profiled(contract);
-    let (report, profile) = check_with(input, name, contract, explicit, tally)?;
+    let (report, profile) =
+        check_with(input, name, contract, explicit, tally, Threads::available())?;
     Ok((report, profile.unwrap_or_else(Profile::empty)))
+}
+
+/// Where the row rules run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    /// On the parsing thread.
+    One,
+    /// On a second thread, fed in batches ([`pipeline`]).
+    Two,
+}
+
+impl Threads {
+    /// Two where a second core is there to run them.
+    fn available() -> Self {
+        if pipeline::worthwhile() {
+            Threads::Two
+        } else {
+            Threads::One
+        }
+    }
 }
 
 fn check_with(
@@ -130,13 +152,13 @@ fn check_with(
     contract: &Contract,
     explicit: Option<Format>,
     mut tally: Tally<'_>,
+    threads: Threads,
 ) -> Result<(Report, Option<Profile>), SourceError> {
-    let read = if pipeline::worthwhile() {
-        pipeline::pipelined(&mut tally, |recorder| {
+    let read = match threads {
+        Threads::Two => pipeline::pipelined(&mut tally, |recorder| {
             run(input, name, contract, explicit, recorder)
-        })
-    } else {
-        run(input, name, contract, explicit, &mut tally)
+        }),
+        Threads::One => run(input, name, contract, explicit, &mut tally),
     }?;
     let profile = tally.profile();
     let report = tally.finish(
@@ -491,6 +513,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_rules_on_a_second_thread_give_the_same_reports_and_profiles() {
+        // Every corpus file, CSV, JSON Lines and gzip, good and broken, checked and profiled on one thread and on
+        // two (in batches of a few rows under test), read whole and a few bytes at a time.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let contract =
+            Contract::from_json(&std::fs::read_to_string(dir.join("contract.json")).unwrap())
+                .unwrap();
+        let mut compared = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if matches!(
+                name.as_str(),
+                "contract.json" | "expected.json" | "make_corpus.py"
+            ) {
+                continue;
+            }
+            let data = std::fs::read(&path).unwrap();
+            for step in [3, CHUNK] {
+                let run = |threads, profiled| {
+                    let input = Trickle { data: &data, step };
+                    let tally = if profiled {
+                        Tally::profiled(&contract)
+                    } else {
+                        Tally::new(&contract)
+                    };
+                    check_with(input, &name, &contract, None, tally, threads).unwrap()
+                };
+                for profiled in [false, true] {
+                    assert_eq!(
+                        run(Threads::Two, profiled),
+                        run(Threads::One, profiled),
+                        "{name}, {step} bytes at a time, profiled: {profiled}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 80, "{compared}");
     }
 
     #[test]
