@@ -29,11 +29,29 @@ const BATCH_CALLS: usize = if cfg!(test) { 5 } else { 8192 };
 /// Full batches waiting for the rules; the parser waits once this many are queued.
 const IN_FLIGHT: usize = 4;
 
-/// Whether a second core is there to apply the rules. A Lambda function with less than 1,769 MB has less than
-/// one vCPU of time, where a second thread would only take turns with the first.
+/// Lambda's memory setting (MB) from which a function has two vCPUs' worth of time: Lambda allots CPU in
+/// proportion to memory, one vCPU's worth at 1,769 MB.
+const LAMBDA_TWO_VCPUS_MB: u64 = 2 * 1_769;
+
+/// Whether a second core is there to apply the rules. Two threads cost more CPU in all (on 200 MB of CSV, 205 ms
+/// against 174 ms on one; the copies and the hand-over), which pays only when a second core runs them at once:
+/// not on a machine with one core, and not in a Lambda function with less than two vCPUs' worth of time, where
+/// the guest still shows two processors but the two threads would share the time of one (validate-ingest has
+/// 1,024 MB).
 pub(super) fn worthwhile() -> bool {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) > 1
+    static TWO: OnceLock<bool> = OnceLock::new();
+    *TWO.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let lambda_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .ok()
+            .and_then(|mb| mb.parse::<u64>().ok());
+        two_threads(cores, lambda_mb)
+    })
+}
+
+/// [`worthwhile`] for `cores` processors and, in Lambda, a memory setting of `lambda_mb`.
+fn two_threads(cores: usize, lambda_mb: Option<u64>) -> bool {
+    cores > 1 && lambda_mb.is_none_or(|mb| mb >= LAMBDA_TWO_VCPUS_MB)
 }
 
 /// Runs `parse` on this thread with a [`Recorder`] while another thread replays what it records into `sink`;
@@ -257,5 +275,32 @@ impl CsvSink for Recorder {
             text,
             label,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::two_threads;
+
+    #[test]
+    fn two_threads_only_where_two_cores_run_them() {
+        for (cores, lambda_mb, expected) in [
+            (1, None, false),
+            (2, None, true),
+            (8, None, true),
+            (2, Some(128), false),
+            (2, Some(1_024), false),
+            (2, Some(1_769), false),
+            (2, Some(3_537), false),
+            (2, Some(3_538), true),
+            (6, Some(10_240), true),
+            (1, Some(10_240), false),
+        ] {
+            assert_eq!(
+                two_threads(cores, lambda_mb),
+                expected,
+                "{cores} cores, {lambda_mb:?} MB"
+            );
+        }
     }
 }
