@@ -425,7 +425,7 @@ impl QuoteWatch {
 /// record is validated on its own, which finds the row at fault). One call over the chunk costs a fraction of
 /// one per record: simdutf8 runs at memory speed on long input, while on a 200-byte record its setup dominates.
 /// Only whole records are covered: the chunk's last, partial one may end inside a character.
-fn checked_text(data: &[u8]) -> &str {
+pub(super) fn checked_text(data: &[u8]) -> &str {
     memchr::memrchr2(b'\n', b'\r', data)
         .and_then(|last| simdutf8::basic::from_utf8(&data[..=last]).ok())
         .unwrap_or("")
@@ -599,11 +599,15 @@ fn row(
     tally.csv_row(record, columns.text, columns.label);
 }
 
-/// Checks a row of sound shape as UTF-8 and hands its text (column `text`) and label (column `label`) to the
-/// sink, or reports the first column that is not UTF-8.
+/// Checks a row of sound shape as UTF-8 and hands its text and label (the columns named) to the sink, or reports
+/// the first column that is not UTF-8.
 #[inline]
-pub(super) fn deliver(record: &Record<'_>, text: usize, label: usize, tally: &mut impl Sink) {
-    let (text_column, label_column) = (text, label);
+pub(super) fn deliver(
+    record: &Record<'_>,
+    text_column: usize,
+    label_column: usize,
+    tally: &mut impl Sink,
+) {
     // UTF-8 is required of the whole file: every field, not only the two the contract reads. The record's bytes
     // hold its fields back to back (csv-core's) or between ASCII quotes and commas (the fast path's), so one
     // validation covers them all, and each field must also end on a character boundary: a character split

@@ -1,13 +1,13 @@
-//! One check on two cores: this thread reads, decompresses, parses and validates UTF-8, another applies the
-//! row rules and totals, so a large file takes the time of the slower half instead of the sum.
+//! One check on two cores: this thread reads, decompresses and parses, another applies the row rules and
+//! totals, so a large file takes the time of the slower half instead of the sum.
 //!
 //! The parser writes into a [`Recorder`], a [`Sink`] that copies each call (its fields into one string) into a
 //! batch; full batches go over a bounded channel to the thread that replays them, in order, into the real sink.
-//! CSV rows travel as their raw bytes: the rules thread checks a whole batch of them as UTF-8 in one call, work
-//! that would otherwise fall to the parsing thread, the busier of the two.
 //! The real sink therefore sees exactly the calls, in exactly the order, it would have seen inline: the report
-//! is the same by construction, and a test holds the two to it. Memory stays bounded: a batch holds at most
-//! [`BATCH_BYTES`] of fields (or one row, when a row alone is larger) and at most [`IN_FLIGHT`] batches wait.
+//! is the same by construction, and a test holds the two to it. CSV rows travel as their raw bytes: the rules
+//! thread checks a whole batch of them as UTF-8 in one call, work that would otherwise fall to the parsing
+//! thread, the busier of the two. Memory stays bounded: a batch holds at most [`BATCH_BYTES`] (or one row, when
+//! a row alone is larger) and at most [`IN_FLIGHT`] batches wait.
 //!
 //! Hand-written over `std::sync::mpsc` and scoped threads: the work is one producer, one consumer and in-order
 //! replay, which a thread pool or a channel crate would add a dependency for without making faster.
@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use super::csv::{CsvSink, Record, Starts, deliver};
+use super::csv::{CsvSink, Record, Starts, checked_text, deliver};
 use super::tally::{Field, Rule, Sink, Tally};
 
 /// A batch is handed over once its bytes reach this size: large enough that the rules thread, woken once per
@@ -145,7 +145,7 @@ impl Batch {
     /// Makes every call, in order, on `sink`.
     fn replay(&mut self, sink: &mut impl Sink) {
         // One UTF-8 check for every CSV row in the batch; if it fails, each row is checked on its own.
-        let checked = simdutf8::basic::from_utf8(&self.raw).ok();
+        let checked = checked_text(&self.raw);
         for call in self.calls.drain(..) {
             match call {
                 Call::Row(text, label) => {
@@ -162,7 +162,7 @@ impl Batch {
                         bytes: &self.raw[at..at + len],
                         ends: &self.ends[fields.clone()],
                         starts: Starts::At(&self.starts[fields]),
-                        text: checked.and_then(|checked| checked.get(at..at + len)),
+                        text: checked.get(at..at + len),
                     };
                     deliver(&record, text, label, sink);
                 }

@@ -559,8 +559,6 @@ struct DistinctSampler {
     slots: Vec<u64>,
     /// Occurrences of the text in the same slot.
     counts: Vec<u32>,
-    /// `64 - log2(slots.len())`: the shift that turns a hash's high bits into a slot index.
-    shift: u32,
     len: usize,
     capacity: usize,
     level: u32,
@@ -574,7 +572,6 @@ impl DistinctSampler {
         DistinctSampler {
             slots: vec![0; slots],
             counts: vec![0; slots],
-            shift: 64 - slots.trailing_zeros(),
             len: 0,
             capacity,
             level: 0,
@@ -611,20 +608,13 @@ impl DistinctSampler {
 
     /// Adds `count` occurrences of a non-zero hash.
     fn add(&mut self, hash: u64, count: u32) {
-        let mask = self.slots.len() - 1;
-        let mut i = (hash >> self.shift) as usize;
-        loop {
-            if self.slots[i] == hash {
-                self.counts[i] = self.counts[i].saturating_add(count);
-                return;
-            }
-            if self.slots[i] == 0 {
-                self.slots[i] = hash;
-                self.counts[i] = count;
-                self.len += 1;
-                return;
-            }
-            i = (i + 1) & mask;
+        let i = probe(&self.slots, hash, |&h| h);
+        if self.slots[i] == hash {
+            self.counts[i] = self.counts[i].saturating_add(count);
+        } else {
+            self.slots[i] = hash;
+            self.counts[i] = count;
+            self.len += 1;
         }
     }
 
@@ -650,6 +640,18 @@ impl DistinctSampler {
         let others = self.rows.saturating_sub(heavy_rows) as f64;
         (heavy_duplicates + (share * others).round() as u64, false)
     }
+}
+
+/// The slot of a flat hash table holding `hash`, or the empty slot where it would go: at least two slots and a
+/// power of two of them, probed linearly from the one the hash's high bits pick (its low bits are the sampler's
+/// level), 0 the hash of an empty slot, `key` the hash a slot holds. The caller keeps an empty slot.
+fn probe<T>(slots: &[T], hash: u64, key: impl Fn(&T) -> u64) -> usize {
+    let mask = slots.len() - 1;
+    let mut i = (hash >> (64 - slots.len().trailing_zeros())) as usize;
+    while key(&slots[i]) != hash && key(&slots[i]) != 0 {
+        i = (i + 1) & mask;
+    }
+    i
 }
 
 /// Counters of the heavy-hitter sketch: at most this many texts are tracked at once.
@@ -714,11 +716,7 @@ impl HeavyHitters {
 
     /// The slot holding `hash`, or the empty slot where it would go (there is always one: at most half are used).
     fn find(&self, hash: u64) -> usize {
-        let mut i = (hash >> (64 - HEAVY_SLOTS.trailing_zeros())) as usize;
-        while self.slots[i].0 != hash && self.slots[i].0 != 0 {
-            i = (i + 1) % HEAVY_SLOTS;
-        }
-        i
+        probe(&self.slots, hash, |&(h, _)| h)
     }
 
     /// The texts certainly heavy in `rows` rows (counted more than rows/(k+1) times), with their counts.
