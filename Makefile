@@ -97,7 +97,7 @@ posture: setup ## security posture on TEMPLATE (default infra/template.yaml): cf
 posture-weakened: setup ## the posture check fails on each deliberately weakened copy of the template
 	$(VENV)/bin/python tools/posture_weakened.py
 
-python-tests: setup ## the Python the project ships: tools/stage_report.py against schemas/stage-report.schema.json
+python-tests: setup ## the Python the project ships: tools/stage_report.py against schemas/stage-report.schema.json, and the cold-start tool's fault count
 	$(VENV)/bin/python -m unittest discover --start-directory tools --pattern 'test_*.py'
 
 cargo-tests: setup ## every Rust test: decision tables, emulator tests on moto, the local loop end to end
@@ -168,9 +168,11 @@ fuzz: ## dataset-check on many mutated CSV/JSONL/gzip files (release): no panic,
 		$(CARGO) test --release --locked -p dataset-check --test fuzz -- --nocapture
 
 COLDSTART_RUNS ?= 9
+# The functions measured (all unless named, e.g. make coldstart COLDSTART_FUNCTIONS="posture-audit slack-forwarder").
+COLDSTART_FUNCTIONS ?= $(LAMBDA_BINS)
 coldstart: local-loop ## every function's cold start (init, first invocation, peak RSS; release builds) via a local Runtime API, beside a bare echo function
-	$(CARGO) build --release --locked $(foreach f,$(LAMBDA_BINS),--bin $(f)) --example echo -p guardrails-core $(foreach f,$(LAMBDA_BINS),-p $(f))
-	$(VENV)/bin/python tools/coldstart.py $(TARGET_DIR)/debug/guardrails-local $(TARGET_DIR)/release $(TARGET_DIR)/release/examples/echo $(COLDSTART_RUNS)
+	$(CARGO) build --release --locked $(foreach f,$(COLDSTART_FUNCTIONS),--bin $(f)) --example echo -p guardrails-core $(foreach f,$(COLDSTART_FUNCTIONS),-p $(f))
+	$(VENV)/bin/python tools/coldstart.py $(TARGET_DIR)/debug/guardrails-local $(TARGET_DIR)/release $(TARGET_DIR)/release/examples/echo $(COLDSTART_RUNS) $(COLDSTART_FUNCTIONS)
 
 # The Lambda binaries (one per function crate, named as the crate).
 LAMBDA_BINS := validate-ingest trigger-training model-gate deploy batch-launcher drift-handler inference-monitor \

@@ -6,6 +6,8 @@ and records
   init   from process start to its first `GET /invocation/next` (config, clients, metrics set up),
   invoke from handing out the event to receiving the response or error (its first invocation),
   rss    the process's peak resident memory (VmHWM) after the invocation,
+  faults the page faults of its init, read at its first `GET /invocation/next` (every thread's; most of what grows
+         with the binary's size: its relocated data copied page by page, its code read on first use),
   steps  the init's steps as the function's own "ready for the first event" line reports them (logs and traces,
          configuration and metrics, SDK configuration, clients; from main, so process loading and the async
          runtime come before them).
@@ -16,7 +18,8 @@ The functions' environments come from `guardrails-local environments`: the templ
 and each function's variables resolved, as the local loop gives them (the AWS calls go to that emulator).
 Writes target/coldstart.json.
 
-usage: coldstart.py GUARDRAILS_LOCAL RELEASE_DIR ECHO_BINARY RUNS
+usage: coldstart.py GUARDRAILS_LOCAL RELEASE_DIR ECHO_BINARY RUNS [FUNCTION ...]
+(with functions named, only those beside the echo function)
 """
 
 import json
@@ -32,7 +35,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Runtime:
     def __init__(self, event: bytes):
         self.event = event
+        self.pid = None
         self.first_next = None
+        self.init_faults = None
         self.handed_out = None
         self.done = None
         self.outcome = None
@@ -52,6 +57,7 @@ def handler_for(runtime: Runtime):
             now = time.perf_counter()
             if runtime.first_next is None:
                 runtime.first_next = now
+                runtime.init_faults = page_faults(runtime.pid)
             if runtime.served:
                 # A second poll after the one event: park it until the measurement kills the process.
                 runtime.finished.wait(30)
@@ -88,6 +94,16 @@ def handler_for(runtime: Runtime):
     return Handler
 
 
+def page_faults(pid) -> int | None:
+    """The process's page faults so far, minor and major, all threads (/proc/PID/stat's fields 10 and 12)."""
+    if pid is None:
+        return None  # its first request came before Popen returned its pid: not measured this run
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[7]) + int(fields[9])
+
+
 def peak_rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -106,6 +122,7 @@ def measure(binary: str, event: bytes, environment: dict):
     env.setdefault("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
     start = time.perf_counter()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    runtime.pid = proc.pid
     if not runtime.finished.wait(60):
         proc.kill()
         raise SystemExit(f"no response within 60 s: {proc.stderr.read().decode()[-2000:]}")
@@ -114,7 +131,7 @@ def measure(binary: str, event: bytes, environment: dict):
     logs, _ = proc.communicate()
     server.shutdown()
     init, invoke = (runtime.first_next - start) * 1000, (runtime.done - runtime.handed_out) * 1000
-    return init, invoke, rss, runtime.outcome, phases(logs)
+    return init, invoke, rss, runtime.outcome, phases(logs), runtime.init_faults
 
 
 # The steps of a function's init, as its "ready for the first event" line reports them (µs from main).
@@ -179,6 +196,7 @@ def summarize(name: str, binary: str, results: list) -> dict:
         "init_ms_median": round(statistics.median(r[0] for r in results), 2),
         "invoke_ms_median": round(statistics.median(r[1] for r in results), 2),
         "peak_rss_mib_median": round(statistics.median(r[2] for r in results) / 1024, 1),
+        "init_faults_median": statistics.median([r[5] for r in results if r[5] is not None] or [0]),
         "outcome": sorted({r[3] for r in results})[0][:120],
         "phases_us_median": {
             name: statistics.median(r[4][name] for r in results)
@@ -190,15 +208,19 @@ def summarize(name: str, binary: str, results: list) -> dict:
 
 def main():
     local, release, echo, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    chosen = set(sys.argv[5:])
     proc, envs = environments(local)
     missing = sorted(set(envs) - set(EVENTS))
     if missing:
         raise SystemExit(f"no sample event chosen for {missing}: add it to EVENTS in tools/coldstart.py")
+    unknown = sorted(chosen - set(envs))
+    if unknown:
+        raise SystemExit(f"no such function: {unknown} (the template's: {sorted(envs)})")
     # (name, binary, event, environment), the echo function first.
     subjects = []
     with open(os.path.join(ROOT, "events", EVENTS["cost-guard"]), "rb") as f:
         subjects.append((ECHO, echo, f.read(), BASE_ENV))
-    for name in sorted(envs):
+    for name in sorted(chosen or envs):
         with open(os.path.join(ROOT, "events", EVENTS[name]), "rb") as f:
             subjects.append((name, os.path.join(release, name), f.read(), dict(BASE_ENV, **envs[name])))
     results = {name: [] for name, *_ in subjects}
@@ -213,11 +235,15 @@ def main():
         proc.wait(timeout=30)
     rows = [summarize(name, binary, results[name]) for name, binary, *_ in subjects]
     floor_ms = rows[0]["init_ms_median"]
-    print(f"{'function':<20} {'init ms':>8} {'x echo':>7} {'1st invoke ms':>14} {'peak RSS MiB':>13} {'MB':>6}  outcome")
+    print(
+        f"{'function':<20} {'init ms':>8} {'x echo':>7} {'init faults':>12} {'1st invoke ms':>14} {'peak RSS MiB':>13} "
+        f"{'MB':>6}  outcome"
+    )
     for r in rows:
         r["init_vs_echo"] = round(r["init_ms_median"] / floor_ms, 2)
         print(
-            f"{r['function']:<20} {r['init_ms_median']:>8} {r['init_vs_echo']:>7} {r['invoke_ms_median']:>14} "
+            f"{r['function']:<20} {r['init_ms_median']:>8} {r['init_vs_echo']:>7} {r['init_faults_median']:>12} "
+            f"{r['invoke_ms_median']:>14} "
             f"{r['peak_rss_mib_median']:>13} {r['bytes'] / 1e6:>6.1f}  {r['outcome'][:60]}"
         )
     print(f"\ninit steps, from main (ms): {'  '.join(f'{p[:-3]:>8}' for p in PHASES)}")
