@@ -189,6 +189,7 @@ def environments(local: str):
 
 
 def summarize(name: str, binary: str, results: list) -> dict:
+    faults = [r[5] for r in results if r[5] is not None]
     return {
         "function": name,
         "bytes": os.path.getsize(binary),
@@ -196,7 +197,8 @@ def summarize(name: str, binary: str, results: list) -> dict:
         "init_ms_median": round(statistics.median(r[0] for r in results), 2),
         "invoke_ms_median": round(statistics.median(r[1] for r in results), 2),
         "peak_rss_mib_median": round(statistics.median(r[2] for r in results) / 1024, 1),
-        "init_faults_median": statistics.median([r[5] for r in results if r[5] is not None] or [0]),
+        # None if no run's faults were read (each run's first request came before its pid was known).
+        "init_faults_median": statistics.median(faults) if faults else None,
         "outcome": sorted({r[3] for r in results})[0][:120],
         "phases_us_median": {
             name: statistics.median(r[4][name] for r in results)
@@ -242,7 +244,7 @@ def main():
     for r in rows:
         r["init_vs_echo"] = round(r["init_ms_median"] / floor_ms, 2)
         print(
-            f"{r['function']:<20} {r['init_ms_median']:>8} {r['init_vs_echo']:>7} {r['init_faults_median']:>12} "
+            f"{r['function']:<20} {r['init_ms_median']:>8} {r['init_vs_echo']:>7} {r['init_faults_median'] or '-':>12} "
             f"{r['invoke_ms_median']:>14} "
             f"{r['peak_rss_mib_median']:>13} {r['bytes'] / 1e6:>6.1f}  {r['outcome'][:60]}"
         )
