@@ -170,7 +170,7 @@ fuzz: ## dataset-check on many mutated CSV/JSONL/gzip files (release): no panic,
 COLDSTART_RUNS ?= 9
 # The functions measured (all unless named, e.g. make coldstart COLDSTART_FUNCTIONS="posture-audit slack-forwarder").
 COLDSTART_FUNCTIONS ?= $(LAMBDA_BINS)
-coldstart: local-loop ## every function's cold start (init, first invocation, peak RSS; release builds) via a local Runtime API, beside a bare echo function
+coldstart: local-loop ## every function's cold start (init, its page faults, first invocation, peak RSS; release builds; COLDSTART_FUNCTIONS to name some) via a local Runtime API, beside a bare echo function
 	$(CARGO) build --release --locked $(foreach f,$(COLDSTART_FUNCTIONS),--bin $(f)) --example echo -p guardrails-core $(foreach f,$(COLDSTART_FUNCTIONS),-p $(f))
 	$(VENV)/bin/python tools/coldstart.py $(TARGET_DIR)/debug/guardrails-local $(TARGET_DIR)/release $(TARGET_DIR)/release/examples/echo $(COLDSTART_RUNS) $(COLDSTART_FUNCTIONS)
 
